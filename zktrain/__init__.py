@@ -1,0 +1,1 @@
+"""zktrain: verifiable training of PyTorch models."""
