@@ -1,1 +1,1 @@
-"""prover/backends."""
+"""Prover backends: field-vector arithmetic (and later MSMs) behind one interface."""

@@ -1,0 +1,70 @@
+"""The field-vector interface every prover backend implements (DESIGN section 6).
+
+A backend owns an opaque vector type holding elements of Fr (the CPU backend: numpy uint64
+arrays of shape (n, 4), little-endian 64-bit limbs in Montgomery form; the reference backend:
+lists of Python ints). Scalars cross the interface as Python ints in [0, r). Conformance tests
+run one test body over every backend and demand identical outputs.
+
+Conventions (DESIGN section 9): variable j of a multilinear extension is bit j of the index,
+so binding variable 0 pairs adjacent entries (2i, 2i+1).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, Sequence
+
+import numpy as np
+
+Vec = Any  # the backend's own vector type
+
+
+class FieldBackend(Protocol):
+    name: str
+
+    # --- conversions -------------------------------------------------------------------
+    def from_int64(self, a: np.ndarray) -> Vec:
+        """Embed signed int64 values (v -> v mod r)."""
+
+    def from_ints(self, xs: Sequence[int]) -> Vec:
+        """Embed arbitrary Python ints (any sign and size, reduced mod r)."""
+
+    def to_ints(self, v: Vec) -> list[int]:
+        """Canonical representatives in [0, r)."""
+
+    def to_int64(self, v: Vec) -> np.ndarray:
+        """Signed representatives; raises OverflowError if one lies outside int64."""
+
+    def length(self, v: Vec) -> int: ...
+
+    def zeros(self, n: int) -> Vec: ...
+
+    # --- elementwise -------------------------------------------------------------------
+    def add(self, a: Vec, b: Vec) -> Vec: ...
+
+    def sub(self, a: Vec, b: Vec) -> Vec: ...
+
+    def mul(self, a: Vec, b: Vec) -> Vec: ...
+
+    def scalar_mul(self, a: Vec, c: int) -> Vec: ...
+
+    # --- reductions --------------------------------------------------------------------
+    def sum(self, a: Vec) -> int: ...
+
+    def inner_product(self, a: Vec, b: Vec) -> int: ...
+
+    # --- multilinear extensions --------------------------------------------------------
+    def fold(self, v: Vec, r: int) -> Vec:
+        """Bind variable 0 to r: out[i] = v[2i] + r (v[2i+1] - v[2i]); len(v) must be even."""
+
+    def eq_table(self, point: Sequence[int]) -> Vec:
+        """eq(point, x) for the 2^len(point) hypercube points x, index sum_j x_j 2^j."""
+
+    def mle_evaluate(self, v: Vec, point: Sequence[int]) -> int:
+        """The multilinear extension of v (length 2^len(point)) at point."""
+
+    def round_evals(self, factors: Sequence[Vec], num_points: int) -> list[int]:
+        """Sumcheck round of a product of 1..3 factors of equal even length 2m.
+
+        Returns s(t) = sum_{i<m} prod_k (f_k[2i] + t (f_k[2i+1] - f_k[2i])) for
+        t = 0, 1, ..., num_points - 1 (num_points >= len(factors) + 1 determines s).
+        """
