@@ -1,0 +1,37 @@
+"""Shared fixtures: one test body runs over every prover backend (py_ecc style)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+PROVER_BACKENDS = ["reference", "cpu"]
+
+
+@pytest.fixture(params=PROVER_BACKENDS)
+def backend(request):
+    from prover.backends import get_backend
+
+    return get_backend(request.param)
+
+
+@pytest.fixture(scope="session")
+def gf():
+    """galois' GF(r) as an independent oracle.
+
+    Naming the multiplicative generator (7, arkworks' GENERATOR for BLS12-381 Fr) skips
+    galois' search for one, which factors r - 1 and takes minutes; verify=False skips the
+    primality test. Field arithmetic does not depend on which generator is named.
+    """
+    import galois
+
+    from verifier.field import MODULUS
+
+    return galois.GF(MODULUS, primitive_element=7, verify=False)
+
+
+@pytest.fixture
+def rng():
+    """Deterministic randomness for test data (never for blinding outside tests)."""
+    return random.Random(0x5EED)

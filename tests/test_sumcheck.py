@@ -1,0 +1,195 @@
+"""Batched sumcheck: completeness and soundness in pairs, over every prover backend."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from prover.sumcheck import Instance, instance_sum, product_instance, prove_sumcheck
+from verifier.errors import VerifyError
+from verifier.field import MODULUS as R
+from verifier.polynomial import eq_table, mle_evaluate
+from verifier.sumcheck import SumcheckProof, Term, verify_sumcheck
+from verifier.transcript import Transcript
+
+DOMAIN = b"zktrain/test/sumcheck"
+
+
+def _rand(rng, n):
+    return [rng.randrange(R) for _ in range(1 << n)]
+
+
+def _booleanity(backend, u, bits):
+    """sum_x eq(u, x) (b(x)^2 - b(x)): zero exactly when every entry of b is a bit."""
+    return Instance(
+        [backend.from_ints(eq_table(u)), backend.from_ints(bits)],
+        (Term(1, (0, 1, 1)), Term(R - 1, (0, 1))),
+    )
+
+
+def _scenario(backend, rng):
+    """Three instances of different sizes and degrees, batched: a*b, eq*a*b, booleanity."""
+    a, b = _rand(rng, 5), _rand(rng, 5)
+    c, d = _rand(rng, 3), _rand(rng, 3)
+    u = [rng.randrange(R) for _ in range(4)]
+    bits = [rng.randrange(2) for _ in range(16)]
+    tables = {"a": a, "b": b, "c": c, "d": d, "eq": eq_table([rng.randrange(R) for _ in range(3)])}
+    instances = [
+        product_instance(backend.from_ints(a), backend.from_ints(b)),
+        product_instance(backend.from_ints(tables["eq"]), backend.from_ints(c), backend.from_ints(d)),
+        _booleanity(backend, u, bits),
+    ]
+    return instances, tables
+
+
+def _prove(backend, instances, claims=None, transcript=None):
+    shapes = [inst.shape(backend) for inst in instances]
+    if claims is None:
+        claims = [instance_sum(backend, inst) for inst in instances]
+    proof, point = prove_sumcheck(transcript or Transcript(DOMAIN), backend, instances, claims)
+    return shapes, claims, proof, point
+
+
+def test_honest_batched_proof_verifies(backend, rng):
+    instances, tables = _scenario(backend, rng)
+    shapes, claims, proof, point = _prove(backend, instances)
+    assert claims[2] == 0  # the bits really are bits
+    evals = verify_sumcheck(Transcript(DOMAIN), shapes, claims, proof)
+    assert len(point) == 5
+    # Every returned claim is a true evaluation of the original table at its prefix point.
+    for name, claim in [("a", evals[0][0]), ("b", evals[0][1]), ("c", evals[1][1]), ("d", evals[1][2])]:
+        assert claim.value == mle_evaluate(tables[name], claim.point)
+    assert evals[1][0].point == point[:3] and evals[2][0].point == point[:4]
+
+
+def test_claims_match_direct_sums(backend, rng):
+    instances, tables = _scenario(backend, rng)
+    assert instance_sum(backend, instances[0]) == sum(x * y for x, y in zip(tables["a"], tables["b"])) % R
+    expected = sum(e * x * y for e, x, y in zip(tables["eq"], tables["c"], tables["d"])) % R
+    assert instance_sum(backend, instances[1]) == expected
+
+
+def test_single_instance_and_zero_variables(backend, rng):
+    a = _rand(rng, 0)
+    shapes, claims, proof, _ = _prove(backend, [product_instance(backend.from_ints(a))])
+    assert proof.rounds == () and verify_sumcheck(Transcript(DOMAIN), shapes, claims, proof)
+    shapes, claims, proof, _ = _prove(backend, [product_instance(backend.from_ints(_rand(rng, 4)))])
+    verify_sumcheck(Transcript(DOMAIN), shapes, claims, proof)
+
+
+def test_proof_bytes_roundtrip(backend, rng):
+    instances, _ = _scenario(backend, rng)
+    shapes, claims, proof, _ = _prove(backend, instances)
+    data = proof.to_bytes()
+    assert SumcheckProof.from_bytes(data, shapes) == proof
+    with pytest.raises(VerifyError):
+        SumcheckProof.from_bytes(data[:-1], shapes)  # truncated
+    with pytest.raises(VerifyError):
+        SumcheckProof.from_bytes(data + b"\x00" * 32, shapes)  # trailing element
+    non_canonical = data[:32] + (R + 1).to_bytes(32, "little")[:32] + data[64:]
+    with pytest.raises(VerifyError):
+        SumcheckProof.from_bytes(non_canonical, shapes)
+
+
+# --- soundness ---------------------------------------------------------------------------
+
+
+def test_wrong_claimed_sum_is_rejected(backend, rng):
+    instances, _ = _scenario(backend, rng)
+    shapes, claims, proof, _ = _prove(backend, instances)
+    for i in range(len(claims)):
+        wrong = list(claims)
+        wrong[i] = (wrong[i] + 1) % R
+        with pytest.raises(VerifyError):
+            verify_sumcheck(Transcript(DOMAIN), shapes, wrong, proof)
+
+
+def test_prover_asserting_a_false_sum_is_rejected(backend, rng):
+    # The prover itself claims a false sum; every round it sends is its honest best effort.
+    instances, _ = _scenario(backend, rng)
+    claims = [instance_sum(backend, inst) for inst in instances]
+    claims[2] = 1  # "the bits are bits" is false: one entry is 2
+    shapes, _, proof, _ = _prove(backend, instances, claims=claims)
+    with pytest.raises(VerifyError):
+        verify_sumcheck(Transcript(DOMAIN), shapes, claims, proof)
+
+
+def test_non_boolean_witness_fails_booleanity(backend, rng):
+    u = [rng.randrange(R) for _ in range(3)]
+    bits = [1, 0, 1, 1, 0, 0, 1, 0]
+    bits[5] = (R + 1) // 2  # a "bit" equal to 1/2 mod r
+    inst = _booleanity(backend, u, bits)
+    assert instance_sum(backend, inst) != 0
+    shapes, _, proof, _ = _prove(backend, [inst], claims=[0])
+    with pytest.raises(VerifyError):
+        verify_sumcheck(Transcript(DOMAIN), shapes, [0], proof)
+
+
+@pytest.mark.parametrize("round_index", [0, 2, 4])
+def test_tampered_round_polynomial_is_rejected(backend, rng, round_index):
+    instances, _ = _scenario(backend, rng)
+    shapes, claims, proof, _ = _prove(backend, instances)
+    rounds = [list(r) for r in proof.rounds]
+    # Keep p(0) + p(1) intact (c_0 + 1, c_1 - 2) so only the consistency with later rounds
+    # and the final evaluations can catch it.
+    rounds[round_index][0] = (rounds[round_index][0] + 1) % R
+    rounds[round_index][1] = (rounds[round_index][1] - 2) % R
+    tampered = dataclasses.replace(proof, rounds=tuple(tuple(r) for r in rounds))
+    with pytest.raises(VerifyError):
+        verify_sumcheck(Transcript(DOMAIN), shapes, claims, tampered)
+
+
+def test_wrong_final_evaluation_is_rejected(backend, rng):
+    instances, _ = _scenario(backend, rng)
+    shapes, claims, proof, _ = _prove(backend, instances)
+    for i, evals in enumerate(proof.final_evals):
+        for j in range(len(evals)):
+            final = [list(e) for e in proof.final_evals]
+            final[i][j] = (final[i][j] + 1) % R
+            tampered = dataclasses.replace(proof, final_evals=tuple(tuple(e) for e in final))
+            with pytest.raises(VerifyError):
+                verify_sumcheck(Transcript(DOMAIN), shapes, claims, tampered)
+
+
+def test_wrong_shape_is_rejected(backend, rng):
+    instances, _ = _scenario(backend, rng)
+    shapes, claims, proof, _ = _prove(backend, instances)
+    with pytest.raises(VerifyError):
+        verify_sumcheck(Transcript(DOMAIN), shapes, claims, dataclasses.replace(proof, rounds=proof.rounds[:-1]))
+    short = tuple(r[:-1] for r in proof.rounds)
+    with pytest.raises(VerifyError):
+        verify_sumcheck(Transcript(DOMAIN), shapes, claims, dataclasses.replace(proof, rounds=short))
+
+
+class _RelabelingTranscript(Transcript):
+    """A prover transcript that absorbs one label under another name."""
+
+    def __init__(self, domain, old, new):
+        super().__init__(domain)
+        self._old, self._new = old, new
+
+    def absorb_bytes(self, label, data):
+        super().absorb_bytes(self._new if label == self._old else label, data)
+
+
+@pytest.mark.parametrize("label", [b"round", b"claims", b"final-evals"])
+def test_transcript_with_a_swapped_label_is_rejected(backend, rng, label):
+    instances, _ = _scenario(backend, rng)
+    transcript = _RelabelingTranscript(DOMAIN, label, b"swapped")
+    shapes, claims, proof, _ = _prove(backend, instances, transcript=transcript)
+    if label == b"final-evals":
+        # The final absorb feeds only later protocols: the next challenge must differ.
+        honest = Transcript(DOMAIN)
+        verify_sumcheck(honest, shapes, claims, proof)
+        assert honest.challenge_scalar(b"next") != transcript.challenge_scalar(b"next")
+        return
+    with pytest.raises(VerifyError):
+        verify_sumcheck(Transcript(DOMAIN), shapes, claims, proof)
+
+
+def test_proof_from_another_domain_is_rejected(backend, rng):
+    instances, _ = _scenario(backend, rng)
+    shapes, claims, proof, _ = _prove(backend, instances)
+    with pytest.raises(VerifyError):
+        verify_sumcheck(Transcript(b"zktrain/test/other"), shapes, claims, proof)
