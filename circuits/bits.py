@@ -1,0 +1,81 @@
+"""Range checks by bit decomposition (zkDL style), with exact widths (DESIGN sections 5, 9).
+
+A range-checked value is *virtual*: only its bits are committed, as a tensor whose innermost
+axis is the bit index, padded to a power of two. The value is defined as
+
+    V = offset + sum_{i < width} c_i B_i,   B_i in {0, 1},
+
+with c_i = 2^i, except c_{width-1} = -2^(width-1) for two's complement. The booleanity of every
+bit slot and the zero padding of the slots i >= width are proven; then V lies in
+[offset - 2^(width-1), offset + 2^(width-1)) (signed) or [offset, offset + 2^width) (unsigned)
+by construction, and one bit too many is impossible because the width is part of the recipe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .layout import log2_ceil
+
+
+@dataclass(frozen=True)
+class BitDecomposition:
+    width: int
+    signed: bool
+    offset: int = 0
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.width <= 63:
+            raise ValueError(f"bit width must lie in [1, 63], got {self.width}")
+
+    @property
+    def bit_vars(self) -> int:
+        return log2_ceil(self.width)
+
+    @property
+    def padded_width(self) -> int:
+        return 1 << self.bit_vars
+
+    @property
+    def min_value(self) -> int:
+        return self.offset - (1 << (self.width - 1)) if self.signed else self.offset
+
+    @property
+    def max_value(self) -> int:
+        top = (1 << (self.width - 1)) if self.signed else (1 << self.width)
+        return self.offset + top - 1
+
+    def weights(self) -> list[int]:
+        """c_i for i < padded_width (zero beyond the width), as signed integers."""
+        c = [1 << i for i in range(self.width)] + [0] * (self.padded_width - self.width)
+        if self.signed:
+            c[self.width - 1] = -(1 << (self.width - 1))
+        return c
+
+    def decompose(self, values: np.ndarray, what: str = "value") -> np.ndarray:
+        """Bits of int64 ``values`` as uint8 with a new innermost axis of padded_width.
+
+        Raises ValueError naming ``what`` if a value is out of range: witness generation that
+        would overflow a declared width is a hard error, never a silent saturation.
+        """
+        v = np.asarray(values, dtype=np.int64)
+        lo, hi = self.min_value, self.max_value
+        if v.size and (v.min() < lo or v.max() > hi):
+            bad = v[(v < lo) | (v > hi)].flat[0]
+            raise ValueError(f"{what} = {bad} lies outside [{lo}, {hi}] ({self.width} bits)")
+        # Two's complement of width w equals the low w bits of (v - offset) as unsigned.
+        u = (v - self.offset).astype(np.uint64) & np.uint64((1 << self.width) - 1)
+        shifts = np.arange(self.padded_width, dtype=np.uint64)
+        bits = (u[..., None] >> shifts) & np.uint64(1)
+        bits[..., self.width :] = 0
+        return bits.astype(np.uint8)
+
+    def compose(self, bits: np.ndarray) -> np.ndarray:
+        """Inverse of decompose (int64), for tests and witness checks."""
+        b = np.asarray(bits, dtype=np.int64)[..., : self.width]
+        c = np.array([1 << i for i in range(self.width)], dtype=np.int64)
+        if self.signed:
+            c[-1] = -(1 << (self.width - 1))
+        return self.offset + (b * c).sum(axis=-1)

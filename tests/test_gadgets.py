@@ -1,0 +1,220 @@
+"""Gadget reductions of the training circuit: completeness and soundness pairs.
+
+Each test proves a gadget with the prover's tables, verifies it with the verifier's reduction,
+and checks that every claim the verifier is left with is a true evaluation of the witness
+(completeness); then a deviating witness or claim is rejected (soundness).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from circuits.bits import BitDecomposition
+from prover import gadgets as pg
+from prover.phase import prove_phase
+from verifier import gadgets as vg
+from verifier.errors import VerifyError
+from verifier.field import MODULUS as R
+from verifier.phase import verify_phase
+from verifier.claims import Claim
+from verifier.polynomial import eq_table, mle_evaluate
+from verifier.transcript import Transcript
+
+DOMAIN = b"zktrain/test/gadgets"
+
+
+def _mle(arr, point):
+    return mle_evaluate([int(v) for v in np.asarray(arr).reshape(-1)], point)
+
+
+def _rand_point(rng, n):
+    return tuple(rng.randrange(R) for _ in range(n))
+
+
+def _prove_and_verify(backend, build):
+    """``build(transcript, backend)`` -> [(reduction, instances)]; the verifier rebuilds the
+    reductions on its own transcript (instances unused there)."""
+    tp, tv = Transcript(DOMAIN), Transcript(DOMAIN)
+    items = build(tp, backend)
+    proof, prover_claims = prove_phase(tp, b"phase", backend, items)
+    reductions = [red for red, _ in build(tv, None)]
+    claims = verify_phase(tv, b"phase", reductions, proof)
+    assert claims == prover_claims
+    return claims
+
+
+def _matmul_case(rng, nprng, backend, tamper=0):
+    t, m, n, k = 2, 4, 2, 8  # log sizes 1, 2, 1, 3
+    a = nprng.integers(-100, 100, size=(t, m, k))
+    b = nprng.integers(-100, 100, size=(t, n, k))
+    c = np.einsum("tmk,tnk->tmn", a, b)
+    u_n, u_m, u_t = _rand_point(rng, 1), _rand_point(rng, 2), _rand_point(rng, 1)
+    value = (_mle(c, u_n + u_m + u_t) + tamper) % R
+
+    def build(transcript, be):
+        red = vg.matmul_reduction(
+            "mm", value, u_t, 3,
+            lambda rk, rt: ("A", rk + u_m + rt),
+            lambda rk, rt: ("B", rk + u_n + rt),
+        )
+        if be is None:
+            return [(red, [])]
+        inst = pg.matmul_instance(be, u_t, pg.bind_axis(be, a, 1, u_m), pg.bind_axis(be, b, 1, u_n), 3)
+        return [(red, [inst])]
+
+    return a, b, build
+
+
+def test_matmul_complete(backend, rng):
+    a, b, build = _matmul_case(rng, np.random.default_rng(1), backend)
+    claims = _prove_and_verify(backend, build)
+    assert [c.tensor for c in claims] == ["A", "B"]
+    assert claims[0].value == _mle(a, claims[0].point)
+    assert claims[1].value == _mle(b, claims[1].point)
+
+
+def test_matmul_wrong_product_rejected(backend, rng):
+    _, _, build = _matmul_case(rng, np.random.default_rng(1), backend, tamper=1)
+    with pytest.raises(VerifyError):
+        _prove_and_verify(backend, build)
+
+
+def _hadamard_case(rng, nprng, s_override=None):
+    s = nprng.integers(0, 2, size=(4, 8))
+    x = nprng.integers(-1000, 1000, size=(4, 8))
+    v = (1 - s) * x
+    points = [_rand_point(rng, 5) for _ in range(2)]
+    claims = [Claim("V", p, _mle(v, p)) for p in points]
+    s_used = s if s_override is None else s_override(s)
+
+    def build(transcript, be):
+        rho = transcript.challenge_scalars(b"rho", 2)
+        red = vg.masked_hadamard_reduction("relu", claims, rho, 5, lambda p: ("S", p), lambda p: ("X", p))
+        if be is None:
+            return [(red, [])]
+        return [(red, [pg.masked_hadamard_instance(be, points, rho, pg.to_field(be, s_used), pg.to_field(be, x))])]
+
+    return s, x, build
+
+
+def test_masked_hadamard_complete(backend, rng):
+    s, x, build = _hadamard_case(rng, np.random.default_rng(2))
+    claims = _prove_and_verify(backend, build)
+    assert claims[0].value == _mle(s, claims[0].point)
+    assert claims[1].value == _mle(x, claims[1].point)
+
+
+def test_masked_hadamard_skipped_relu_rejected(backend, rng):
+    def flip(s):
+        s = s.copy()
+        s[1, 3] = 1 - s[1, 3]  # one activation masked differently from the claims
+        return s
+
+    _, _, build = _hadamard_case(rng, np.random.default_rng(2), s_override=flip)
+    with pytest.raises(VerifyError):
+        _prove_and_verify(backend, build)
+
+
+@pytest.mark.parametrize("bad", [None, 2, (R + 1) // 2, R - 1])
+def test_booleanity(backend, rng, bad):
+    bits = np.random.default_rng(3).integers(0, 2, size=32).astype(object)
+    if bad is not None:
+        bits[7] = bad  # 2, 1/2 mod r, -1: each non-binary
+
+    def build(transcript, be):
+        w = transcript.challenge_scalars(b"w", 5)
+        red = vg.booleanity_reduction("B", w)
+        return [(red, [] if be is None else [pg.booleanity_instance(be, w, pg.to_field(be, bits))])]
+
+    if bad is None:
+        (claim,) = _prove_and_verify(backend, build)
+        assert claim.value == _mle(bits, claim.point)
+    else:
+        with pytest.raises(VerifyError):
+            _prove_and_verify(backend, build)
+
+
+def _sgd_case(rng, nprng, lr, lr_claimed):
+    """W_t = W_0 - sum_{s<t} lr_s G_Z,s^T A_s over 4 steps; a claim on the stacked W at (p, r_t)."""
+    steps, batch, n_out, n_in = 4, 4, 2, 4
+    gz = nprng.integers(-50, 50, size=(steps, batch, n_out))
+    act = nprng.integers(-50, 50, size=(steps, batch, n_in))
+    w0 = nprng.integers(-1000, 1000, size=(n_out, n_in))
+    gw = np.einsum("sbj,sbi->sji", gz, act)
+    w = np.stack([w0 - sum(lr[s] * gw[s] for s in range(t)) for t in range(steps)])
+    p_i, p_j, r_t = _rand_point(rng, 2), _rand_point(rng, 1), _rand_point(rng, 2)
+    value = _mle(w, p_i + p_j + r_t)
+    eq_t = eq_table(r_t)
+    kappa = [lr_claimed[s] * sum(eq_t[t] for t in range(s + 1, steps)) % R for s in range(steps)]
+    claimed_sum = (_mle(w0, p_i + p_j) - value) % R
+
+    def build(transcript, be):
+        red = vg.step_functional_reduction(
+            "sgd", claimed_sum, kappa, 2, [lambda rb, rs: ("GZ", p_j + rb + rs), lambda rb, rs: ("A", p_i + rb + rs)]
+        )
+        if be is None:
+            return [(red, [])]
+        ops = [pg.bind_axis(be, gz, 2, p_j), pg.bind_axis(be, act, 2, p_i)]
+        return [(red, [pg.step_functional_instance(be, kappa, 2, ops)])]
+
+    return gz, act, build
+
+
+def test_sgd_functional_complete(backend, rng):
+    lr = [3, 5, 7, 0]
+    gz, act, build = _sgd_case(rng, np.random.default_rng(4), lr, lr)
+    claims = _prove_and_verify(backend, build)
+    assert claims[0].value == _mle(gz, claims[0].point)
+    assert claims[1].value == _mle(act, claims[1].point)
+
+
+def test_sgd_functional_other_learning_rate_rejected(backend, rng):
+    gz, act, build = _sgd_case(rng, np.random.default_rng(4), [3, 5, 7, 0], [3, 6, 7, 0])
+    with pytest.raises(VerifyError):
+        _prove_and_verify(backend, build)
+
+
+def test_multipoint_reduction(backend, rng):
+    tensor = np.random.default_rng(5).integers(-99, 99, size=16)
+    points = [_rand_point(rng, 4) for _ in range(3)]
+    claims = [Claim("T", p, _mle(tensor, p)) for p in points]
+
+    def build(transcript, be, claims=claims):
+        rho = transcript.challenge_scalars(b"rho", 3)
+        red = vg.multipoint_reduction("T", claims, rho)
+        return [(red, [] if be is None else [pg.multipoint_instance(be, points, rho, pg.to_field(be, tensor))])]
+
+    (claim,) = _prove_and_verify(backend, build)
+    assert claim.value == _mle(tensor, claim.point)
+    claims[1] = Claim("T", points[1], (claims[1].value + 1) % R)
+    with pytest.raises(VerifyError):
+        _prove_and_verify(backend, build)
+
+
+@pytest.mark.parametrize("decomposition", [BitDecomposition(5, signed=True), BitDecomposition(6, False, offset=-32)])
+def test_bit_slices_complete_and_sound(backend, rng, decomposition):
+    nprng = np.random.default_rng(6)
+    values = nprng.integers(decomposition.min_value, decomposition.max_value + 1, size=(4, 4))
+    values[0, 0], values[0, 1] = decomposition.min_value, decomposition.max_value
+    bits = decomposition.decompose(values)
+    u = _rand_point(rng, 4)
+    slices = pg.bit_slices(backend, bits, decomposition, u)
+    value = _mle(values, u)
+    claim = vg.reduce_bit_slices(Transcript(DOMAIN), "B", decomposition, value, u, slices)
+    assert claim.value == _mle(bits, claim.point)
+
+    with pytest.raises(VerifyError, match="recompose"):
+        vg.reduce_bit_slices(Transcript(DOMAIN), "B", decomposition, value + 1, u, slices)
+    padded = list(slices)
+    padded[-1] = 1  # a slot beyond the width: one bit too many
+    with pytest.raises(VerifyError, match="padding"):
+        vg.reduce_bit_slices(Transcript(DOMAIN), "B", decomposition, value, u, padded)
+
+
+def test_decomposition_rejects_out_of_range():
+    d = BitDecomposition(8, signed=True)
+    with pytest.raises(ValueError, match="outside"):
+        d.decompose(np.array([128]), "remainder")
+    with pytest.raises(ValueError, match="outside"):
+        d.decompose(np.array([-129]))

@@ -1,0 +1,170 @@
+"""Verifier side of the gadgets: claim reductions of the training circuit (zkDL, FAC4DNN).
+
+Each ``*_reduction`` returns a :class:`~verifier.phase.Reduction` (sumcheck instances plus how
+their final evaluations become claims); ``reduce_bit_slices`` is the one reduction that needs
+no sumcheck. Points are little-endian; ``claim_at`` callbacks let the circuit builder place the
+sumcheck's coordinates into each tensor's own layout.
+
+Tables are listed in a fixed order per gadget; the prover's ``prover/gadgets.py`` builds the
+same tables in the same order.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+from circuits.bits import BitDecomposition
+
+from .claims import Claim
+from .errors import VerifyError
+from .field import MODULUS as R
+from .phase import Reduction, check_eq, check_public
+from .polynomial import eq_eval, eq_table
+from .sumcheck import InstanceShape, Term, product_shape
+from .transcript import Transcript
+
+# Where a gadget's final evaluation lands: the tensor's name and its point in the tensor's own
+# layout, from the sumcheck's coordinates (split in two parts for the two-part gadgets).
+Place = Callable[[tuple[int, ...]], tuple[str, tuple[int, ...]]]
+ClaimAt = Callable[[tuple[int, ...], tuple[int, ...]], tuple[str, tuple[int, ...]]]
+
+
+def matmul_reduction(
+    name: str, value: int, u_t: Sequence[int], k_vars: int, a_at: ClaimAt, b_at: ClaimAt
+) -> Reduction:
+    """Stacked matrix product (zkDL eqs. 9-11, Thaler's matmul sumcheck).
+
+    For C[t, m, n] = sum_k A[t, m, k] B[t, n, k], a claim C~(u_n, u_m, u_t) = value becomes
+
+        value = sum_{t, k} eq(u_t, t) A~(k, u_m, t) B~(k, u_n, t),
+
+    one degree-3 sumcheck over (k, t) with tables [eq_t, A bound at u_m, B bound at u_n]
+    (k the low variables). It ends in claims on A and B at (r_k, r_t), placed by a_at / b_at.
+    """
+    t_vars = len(u_t)
+
+    def finish(evals):
+        ((eq_e, a_e, b_e),) = evals
+        r_k, r_t = eq_e.point[:k_vars], eq_e.point[k_vars:]
+        check_public(eq_e, eq_eval(u_t, r_t), f"{name}: eq over steps")
+        return [Claim(*a_at(r_k, r_t), a_e.value), Claim(*b_at(r_k, r_t), b_e.value)]
+
+    return Reduction(name, [product_shape(k_vars + t_vars, 3)], [value % R], finish)
+
+
+def masked_hadamard_reduction(
+    name: str, claims: Sequence[Claim], rho: Sequence[int], num_vars: int, s_at: Place, x_at: Place
+) -> Reduction:
+    """V = (1 - S) * X (zkReLU, DESIGN section 4), for several claims on V at once.
+
+    sum_x E(x) (X(x) - S(x) X(x)) = sum_j rho_j V~(u_j), with E = sum_j rho_j eq(u_j, .):
+    the claims are folded into one instance. Tables [E, S, X]; ends in claims on S and X.
+    """
+    shape = InstanceShape(num_vars, 3, (Term(1, (0, 2)), Term(R - 1, (0, 1, 2))))
+    total = sum(r * c.value for r, c in zip(rho, claims, strict=True)) % R
+
+    def finish(evals):
+        ((e_e, s_e, x_e),) = evals
+        expected = sum(r * eq_eval(c.point, e_e.point) for r, c in zip(rho, claims)) % R
+        check_public(e_e, expected, f"{name}: combined eq")
+        return [Claim(*s_at(e_e.point), s_e.value), Claim(*x_at(e_e.point), x_e.value)]
+
+    return Reduction(name, [shape], [total], finish)
+
+
+def booleanity_reduction(tensor: str, w: Sequence[int]) -> Reduction:
+    """Zero-check sum_x eq(w, x) (B(x)^2 - B(x)) = 0 (zkDL's auxiliary-input validity proof).
+
+    At a random w this holds for a non-binary B with probability <= deg/|F|. Tables [eq_w, B].
+    """
+    shape = InstanceShape(len(w), 2, (Term(1, (0, 1, 1)), Term(R - 1, (0, 1))))
+
+    def finish(evals):
+        ((eq_e, b_e),) = evals
+        check_eq(eq_e, w, f"{tensor}: booleanity eq")
+        return [Claim(tensor, eq_e.point, b_e.value)]
+
+    return Reduction(f"bool:{tensor}", [shape], [0], finish)
+
+
+def step_functional_reduction(
+    name: str, value: int, kappa: Sequence[int], b_vars: int, operands: Sequence[ClaimAt], coeff: int = 1
+) -> Reduction:
+    """sum_s kappa_s sum_b prod_k F_k(s, b) = value, the shape of every exact-SGD relation.
+
+    With W_t = W_0 - sum_{s<t} lr_s G_W,s and G_W,s = G_Z,s^T A_s (DESIGN section 5), a claim on
+    the stacked weights W~(p, r_t) equals W_0~(p) - sum_s kappa_s G_W~(s, p) with
+    kappa_s = lr_s sum_t eq(r_t, t) [s < t]; G_W~(s, p) = sum_b G_Z~(s, b, p_j) A~(s, b, p_i).
+    Tables [K, F_1, .., F_m] over (b, s) (b low); K_s = kappa_s is public.
+    """
+    s_vars = (len(kappa) - 1).bit_length()
+    if len(kappa) != 1 << s_vars:
+        raise ValueError("kappa must have a power-of-two length")
+    shape = InstanceShape(b_vars + s_vars, 1 + len(operands), (Term(coeff % R, tuple(range(1 + len(operands)))),))
+
+    def finish(evals):
+        (inst,) = evals
+        r_b, r_s = inst[0].point[:b_vars], inst[0].point[b_vars:]
+        expected = sum(e * k for e, k in zip(eq_table(r_s), kappa)) % R
+        check_public(inst[0], expected, f"{name}: step weights")
+        return [Claim(*at(r_b, r_s), ev.value) for at, ev in zip(operands, inst[1:])]
+
+    return Reduction(name, [shape], [value % R], finish)
+
+
+def multipoint_reduction(tensor: str, claims: Sequence[Claim], rho: Sequence[int]) -> Reduction:
+    """Claims on one committed tensor at m points become one (DESIGN section 9, claims ledger):
+    sum_x (sum_j rho_j eq(u_j, x)) T(x) = sum_j rho_j v_j. Tables [E, T]."""
+    num_vars = len(claims[0].point)
+    if any(len(c.point) != num_vars for c in claims):
+        raise VerifyError(f"{tensor}: claims of different dimensions")
+    total = sum(r * c.value for r, c in zip(rho, claims, strict=True)) % R
+
+    def finish(evals):
+        ((e_e, t_e),) = evals
+        expected = sum(r * eq_eval(c.point, e_e.point) for r, c in zip(rho, claims)) % R
+        check_public(e_e, expected, f"{tensor}: combined eq")
+        return [Claim(tensor, e_e.point, t_e.value)]
+
+    return Reduction(f"ledger:{tensor}", [product_shape(num_vars, 2)], [total], finish)
+
+
+def reduce_bit_slices(
+    transcript: Transcript, tensor: str, decomposition: BitDecomposition, claim_value: int,
+    u: Sequence[int], slices: Sequence[int],
+) -> Claim:
+    """A claim V~(u) on a bit-decomposed value becomes one claim on its bits tensor.
+
+    The prover sends v_i = B~(i, u) for every bit slot i (the bit index is the innermost axis).
+    The verifier checks offset + sum_i c_i v_i = V~(u) (since sum_x eq(u, x) = 1) and v_i = 0
+    for the padding slots i >= width, absorbs the slices, and folds them at a random rho:
+    B~(rho, u) = sum_i eq(rho, i) v_i.
+    """
+    w = decomposition.padded_width
+    if len(slices) != w or any(not 0 <= v < R for v in slices):
+        raise VerifyError(f"{tensor}: malformed bit slices")
+    weights = decomposition.weights()
+    if (decomposition.offset + sum(c * v for c, v in zip(weights, slices)) - claim_value) % R:
+        raise VerifyError(f"{tensor}: bits do not recompose to the claimed value")
+    if any(slices[decomposition.width :]):
+        raise VerifyError(f"{tensor}: a padding bit slot is not zero")
+    transcript.absorb_scalars(b"bit-slices", slices)
+    rho = transcript.challenge_scalars(b"bit-fold", decomposition.bit_vars)
+    value = sum(e * v for e, v in zip(eq_table(rho), slices)) % R
+    return Claim(tensor, tuple(rho) + tuple(u), value)
+
+
+def bit_slot_point(decomposition: BitDecomposition, slot: int) -> tuple[int, ...]:
+    """The boolean coordinates of bit slot ``slot`` (e.g. the sign bit), little-endian."""
+    return tuple((slot >> j) & 1 for j in range(decomposition.bit_vars))
+
+
+__all__ = [
+    "matmul_reduction",
+    "masked_hadamard_reduction",
+    "booleanity_reduction",
+    "step_functional_reduction",
+    "multipoint_reduction",
+    "reduce_bit_slices",
+    "bit_slot_point",
+]
