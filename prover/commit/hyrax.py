@@ -1,0 +1,218 @@
+"""Hyrax commitments to small signed tensors, and their openings (see verifier/hyrax.py).
+
+Commit (DESIGN section 3, offset trick). Entries are int64 values v with
+-2^(b-1) <= v < 2^(b-1). Mapping them to v mod r would make every negative entry a 255-bit
+scalar and the MSM about 4x slower, so row i is committed as
+
+    C_i = MSM(G, v_i + 2^(b-1)) - 2^(b-1) sum_j G_j + r_i h,
+
+where the shifted entries are unsigned b-bit scalars built from numpy bytes, the correction
+point 2^(b-1) sum_j G_j is computed once per (row length, b), and r_i h is added outside the
+MSM (one full-size scalar would make arkworks treat them all as full size). Every slot gets
+the offset, padding included, so a padded zero stays zero.
+
+Open at a point x = (x_col, x_row): the combined row t = L^T M (``linalg.combine_rows``)
+and the combined blinding sum_i L_i r_i; in the clear (non-ZK) or through a proof of dot
+product (ZK). Batching claims on several tensors at one point combines these linearly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from verifier.field import MODULUS as R, inner_product
+from verifier.hyrax import (
+    DOMAIN_OPEN,
+    DOMAIN_OPEN_ZK,
+    ZK_ARGUMENTS,
+    HyraxCommitment,
+    HyraxLayout,
+    HyraxOpening,
+    batch_coefficients,
+)
+from verifier.polynomial import eq_table
+from verifier.transcript import Transcript
+
+from ..nizk import dot_product, ipa
+from ..nizk.randomness import RandomSource, blinding
+from . import group
+from .generators import ProverGenerators
+from .linalg import combine_rows
+
+MAX_BITS = 63
+
+
+@dataclass
+class HyraxWitness:
+    """What the prover keeps: the matrix (int64, rows x cols), its bit bound, the row blinds."""
+
+    layout: HyraxLayout
+    matrix: np.ndarray
+    bits: int
+    blinds: list[int]
+
+    def combined_row(self, point: Sequence[int]) -> tuple[list[int], int]:
+        """(t, sum_i L_i r_i) for L = eq-table(x_row)."""
+        _, x_row = self.layout.split(point)
+        weights = eq_table(x_row)
+        return combine_rows(weights, self.matrix, self.bits), inner_product(weights, self.blinds)
+
+    def evaluate(self, point: Sequence[int]) -> int:
+        """The MLE of the tensor at ``point`` (little-endian variables)."""
+        x_col, _ = self.layout.split(point)
+        row, _ = self.combined_row(point)
+        return inner_product(row, eq_table(x_col))
+
+
+def _check_values(values: np.ndarray, layout: HyraxLayout, bits: int) -> np.ndarray:
+    if not 1 <= bits <= MAX_BITS:
+        raise ValueError(f"bits must lie in [1, {MAX_BITS}], got {bits}")
+    values = np.asarray(values)
+    if values.dtype.kind not in "iu":
+        raise ValueError(f"values must be an integer array, got dtype {values.dtype}")
+    if values.size != 1 << layout.num_vars:
+        raise ValueError(f"{values.size} values for a layout of 2^{layout.num_vars} entries")
+    values = values.astype(np.int64).reshape(layout.num_rows, layout.num_cols)
+    low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    if values.size and (values.min() < low or values.max() > high):
+        bad = values[(values < low) | (values > high)].flat[0]
+        raise ValueError(f"value {bad} does not fit in {bits} signed bits")
+    return values
+
+
+def commit(
+    gens: ProverGenerators,
+    values: np.ndarray,
+    layout: HyraxLayout,
+    bits: int,
+    rng: RandomSource | None = None,
+) -> tuple[HyraxCommitment, HyraxWitness]:
+    """Commit to a tensor of 2^num_vars signed ``bits``-bit integers, row by row."""
+    matrix = _check_values(values, layout, bits)
+    offset = 1 << (bits - 1)
+    generators = gens.vector(layout.num_cols)
+    correction = group.mul(gens.vector_sum(layout.num_cols), offset)
+    blinds = blinding(rng, layout.num_rows)
+    shifted = (matrix + offset).astype(np.uint64)
+    rows = []
+    for i in range(layout.num_rows):
+        scalars = group.scalars_from_uint64(shifted[i])
+        row = group.G1.multiexp_unchecked(generators, scalars) - correction + group.mul(gens.h, blinds[i])
+        rows.append(group.to_bytes(row))
+    return HyraxCommitment(tuple(rows)), HyraxWitness(layout, matrix, bits, blinds)
+
+
+def open_clear(witness: HyraxWitness, point: Sequence[int], transcript: Transcript) -> tuple[int, HyraxOpening]:
+    """Non-ZK opening: returns the value and the proof (the combined row in the clear)."""
+    row, blind = witness.combined_row(point)
+    return _open_clear_row(witness.layout, row, blind, point, transcript)
+
+
+def open_zk(
+    gens: ProverGenerators,
+    witness: HyraxWitness,
+    point: Sequence[int],
+    value_blind: int,
+    transcript: Transcript,
+    argument: str = "log",
+    rng: RandomSource | None = None,
+):
+    """ZK opening of the claim (point, C_v = f~(point) g + value_blind h): a proof of dot product."""
+    row, row_blind = witness.combined_row(point)
+    return _open_zk_row(gens, witness.layout, row, row_blind, point, value_blind, transcript, argument, rng)
+
+
+def open_batch_clear(
+    witnesses: Sequence[HyraxWitness], point: Sequence[int], transcript: Transcript
+) -> tuple[list[int], HyraxOpening]:
+    """Non-ZK: one opening for claims on several tensors at one point (random combination).
+
+    Returns every tensor's value (the claims, absorbed before the coefficients) and the
+    opening of sum_k rho_k M_k at the point, whose value is sum_k rho_k v_k.
+    """
+    layout, rows, blinds, values = _combined_rows(witnesses, point)
+    coeffs = batch_coefficients(transcript, point, [v.to_bytes(32, "little") for v in values])
+    row, blind = _linear_combination(rows, blinds, coeffs)
+    _, opening = _open_clear_row(layout, row, blind, point, transcript)
+    return values, opening
+
+
+def open_batch_zk(
+    gens: ProverGenerators,
+    witnesses: Sequence[HyraxWitness],
+    point: Sequence[int],
+    value_blinds: Sequence[int],
+    transcript: Transcript,
+    argument: str = "log",
+    rng: RandomSource | None = None,
+):
+    """ZK: one proof for the claims (point, C_k) on several tensors, C_k = v_k g + value_blinds[k] h."""
+    if len(value_blinds) != len(witnesses):
+        raise ValueError(f"{len(witnesses)} tensors but {len(value_blinds)} value blinds")
+    layout, rows, blinds, values = _combined_rows(witnesses, point)
+    claims = [group.to_bytes(gens.commit_value(v, b)) for v, b in zip(values, value_blinds)]
+    coeffs = batch_coefficients(transcript, point, claims)
+    row, blind = _linear_combination(rows, blinds, coeffs)
+    value_blind = inner_product(coeffs, value_blinds)
+    return _open_zk_row(gens, layout, row, blind, point, value_blind, transcript, argument, rng)
+
+
+def _open_clear_row(layout, row, blind, point, transcript: Transcript) -> tuple[int, HyraxOpening]:
+    x_col, _ = layout.split(point)
+    value = inner_product(row, eq_table(x_col))
+    transcript.domain_separate(DOMAIN_OPEN)
+    transcript.absorb_scalars(b"point", point)
+    transcript.absorb_scalar(b"value", value)
+    transcript.absorb_scalars(b"row", [*row, blind])
+    return value, HyraxOpening(tuple(row), blind)
+
+
+def prove_dot_product(
+    gens: ProverGenerators,
+    row: Sequence[int],
+    row_blind: int,
+    weights: Sequence[int],
+    value_blind: int,
+    transcript: Transcript,
+    argument: str,
+    rng: RandomSource | None = None,
+):
+    """Proof that C_v = <row, weights> g + value_blind h for C_T = <row, G> + row_blind h."""
+    if argument == "sqrt":
+        return dot_product.prove(gens, row, row_blind, weights, value_blind, transcript, rng)
+    if argument == "log":
+        return ipa.prove(gens, row, row_blind, weights, value_blind, transcript, rng)
+    raise ValueError(f"argument must be one of {ZK_ARGUMENTS}, got {argument!r}")
+
+
+def _open_zk_row(gens, layout, row, row_blind, point, value_blind, transcript, argument, rng):
+    x_col, _ = layout.split(point)
+    weights = eq_table(x_col)
+    value_commitment = gens.commit_value(inner_product(row, weights), value_blind)
+    transcript.domain_separate(DOMAIN_OPEN_ZK)
+    transcript.absorb_scalars(b"point", point)
+    transcript.absorb_point(b"value", group.to_bytes(value_commitment))
+    return prove_dot_product(gens, row, row_blind, weights, value_blind, transcript, argument, rng)
+
+
+def _combined_rows(witnesses: Sequence[HyraxWitness], point: Sequence[int]):
+    """Per tensor: its combined row, blinding and value at the point (one shared layout)."""
+    layouts = {w.layout for w in witnesses}
+    if len(layouts) != 1:
+        raise ValueError(f"batched tensors must share one layout, got {len(layouts)} layouts")
+    (layout,) = layouts
+    x_col, _ = layout.split(point)
+    weights = eq_table(x_col)
+    rows, blinds = zip(*(w.combined_row(point) for w in witnesses))
+    values = [inner_product(row, weights) for row in rows]
+    return layout, list(rows), list(blinds), values
+
+
+def _linear_combination(rows, blinds, coeffs) -> tuple[list[int], int]:
+    combined = [0] * len(rows[0])
+    for rho, row in zip(coeffs, rows):
+        combined = [(acc + rho * v) % R for acc, v in zip(combined, row)]
+    return combined, inner_product(coeffs, blinds)

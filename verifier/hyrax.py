@@ -1,0 +1,245 @@
+"""Hyrax polynomial commitments: verification of commitments and openings (DESIGN section 3).
+
+Hyrax's commitment to a multilinear polynomial (Wahby et al. S&P 2018; Spartan's
+``PolyCommitment``). A tensor of 2^n entries is a 2^(n-b) x 2^b matrix M, entry
+index = row * 2^b + col, so the columns are the low b variables (DESIGN section 9). Row i is
+committed as C_i = <M_i, G> + r_i h with its own blinding r_i (hiding). For a point
+x = (x_col, x_row), eq(x, index) = eq(x_col, col) eq(x_row, row), hence
+
+    f~(x) = L^T M R,   L = eq-table(x_row) (length 2^(n-b)),  R = eq-table(x_col) (2^b),
+
+and the verifier can form C_T = sum_i L_i C_i = <t, G> + (sum_i L_i r_i) h, a commitment to
+the combined row t = L^T M, by itself. Then f~(x) = <t, R>:
+
+* non-ZK mode: the prover sends t and the combined blinding in the clear; the verifier checks
+  C_T against them and computes <t, R> (2^b scalars);
+* ZK mode: the claim is a value commitment C_v = v g + r_v h, and a proof of dot product
+  (``nizk.dot_product``, 2^b + 2 scalars, or ``nizk.ipa``, 2b + 1 points) shows that C_T and
+  C_v satisfy v = <t, R>: nothing about t is revealed.
+
+Claims on several tensors at one point are batched by a random linear combination of their
+row commitments (the commitment is linear in M and r); claims on one tensor at several points
+are first reduced to one point (``claims.py``). Row commitments are absorbed into the
+transcript by whoever publishes them (DESIGN section 9, Fiat-Shamir order); an opening
+absorbs its point, its claim and its messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+from . import field
+from .curve import Point
+from .encoding import Reader, encode_points, encode_scalars
+from .errors import VerifyError
+from .hash_to_curve import MAX_GENERATORS, PedersenGenerators
+from .nizk import dot_product, ipa
+from .polynomial import eq_table
+from .transcript import Transcript
+
+MAX_VARS = 40
+DOMAIN_OPEN = b"hyrax/open"
+DOMAIN_OPEN_ZK = b"hyrax/open-zk"
+DOMAIN_BATCH = b"hyrax/batch"
+
+#: The proof of dot product closing a ZK opening: square-root size or log size.
+ZK_ARGUMENTS = ("sqrt", "log")
+
+
+@dataclass(frozen=True)
+class HyraxLayout:
+    """A 2^num_vars tensor as a matrix with 2^col_vars columns (the low variables)."""
+
+    num_vars: int
+    col_vars: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.num_vars <= MAX_VARS:
+            raise ValueError(f"num_vars must lie in [0, {MAX_VARS}], got {self.num_vars}")
+        if not 0 <= self.col_vars <= self.num_vars or 1 << self.col_vars > MAX_GENERATORS:
+            raise ValueError(f"col_vars must lie in [0, min(num_vars, 24)], got {self.col_vars}")
+
+    @classmethod
+    def square(cls, num_vars: int) -> "HyraxLayout":
+        """The default: ceil(n / 2) column variables (rows at least as long as columns)."""
+        return cls(num_vars, (num_vars + 1) // 2)
+
+    @property
+    def num_cols(self) -> int:
+        return 1 << self.col_vars
+
+    @property
+    def num_rows(self) -> int:
+        return 1 << (self.num_vars - self.col_vars)
+
+    def split(self, point: Sequence[int]) -> tuple[list[int], list[int]]:
+        """(x_col, x_row): the low col_vars coordinates and the rest."""
+        if len(point) != self.num_vars:
+            raise VerifyError(f"hyrax: point has {len(point)} coordinates, expected {self.num_vars}")
+        return list(point[: self.col_vars]), list(point[self.col_vars :])
+
+
+@dataclass(frozen=True)
+class HyraxCommitment:
+    """The row commitments C_0..C_{rows-1}, in 48-byte form."""
+
+    rows: tuple[bytes, ...]
+
+    def to_bytes(self) -> bytes:
+        return encode_points(self.rows)
+
+    @classmethod
+    def from_bytes(cls, data: bytes, layout: HyraxLayout) -> "HyraxCommitment":
+        reader = Reader(data, "hyrax commitment")
+        reader.expect(layout.num_rows * 48)
+        commitment = cls(tuple(reader.points(layout.num_rows)))
+        reader.finish()
+        return commitment
+
+    def decode(self, gens: PedersenGenerators, layout: HyraxLayout) -> list[Point]:
+        if len(self.rows) != layout.num_rows:
+            raise VerifyError(f"hyrax: {len(self.rows)} row commitments, expected {layout.num_rows}")
+        return [gens.curve.decode(row) for row in self.rows]
+
+
+@dataclass(frozen=True)
+class HyraxOpening:
+    """Non-ZK opening: the combined row t = L^T M and its blinding sum_i L_i r_i."""
+
+    row: tuple[int, ...]
+    blind: int
+
+    @staticmethod
+    def size(layout: HyraxLayout) -> int:
+        return (layout.num_cols + 1) * 32
+
+    def to_bytes(self) -> bytes:
+        return encode_scalars([*self.row, self.blind])
+
+    @classmethod
+    def from_bytes(cls, data: bytes, layout: HyraxLayout) -> "HyraxOpening":
+        reader = Reader(data, "hyrax opening")
+        reader.expect(cls.size(layout))
+        opening = cls(tuple(reader.scalars(layout.num_cols)), reader.scalar())
+        reader.finish()
+        return opening
+
+
+def combined_row_commitment(
+    gens: PedersenGenerators, rows: Sequence[Point], layout: HyraxLayout, point: Sequence[int]
+) -> Point:
+    """C_T = sum_i eq(x_row, i) C_i."""
+    _, x_row = layout.split(point)
+    return gens.curve.msm(rows, eq_table(x_row))
+
+
+def verify_opening(
+    gens: PedersenGenerators,
+    rows: Sequence[Point],
+    layout: HyraxLayout,
+    point: Sequence[int],
+    value: int,
+    proof: HyraxOpening,
+    transcript: Transcript,
+) -> None:
+    """Non-ZK: check that the committed tensor's MLE takes ``value`` at ``point``."""
+    x_col, _ = layout.split(point)
+    if len(proof.row) != layout.num_cols:
+        raise VerifyError(f"hyrax opening: row of {len(proof.row)} entries, expected {layout.num_cols}")
+    transcript.domain_separate(DOMAIN_OPEN)
+    transcript.absorb_scalars(b"point", point)
+    transcript.absorb_scalar(b"value", value)
+    transcript.absorb_scalars(b"row", [*proof.row, proof.blind])
+    expected = combined_row_commitment(gens, rows, layout, point)
+    if expected != gens.curve.msm(gens.vector(layout.num_cols) + [gens.h], [*proof.row, proof.blind]):
+        raise VerifyError("hyrax opening: combined row does not match the row commitments")
+    if field.inner_product(proof.row, eq_table(x_col)) != value % field.MODULUS:
+        raise VerifyError("hyrax opening: <t, R> differs from the claimed value")
+
+
+def parse_zk_opening(data: bytes, layout: HyraxLayout, argument: str):
+    """The dot-product proof closing a ZK opening, for the public choice of argument."""
+    if argument == "sqrt":
+        return dot_product.DotProductProof.from_bytes(data, layout.num_cols)
+    if argument == "log":
+        return ipa.InnerProductProof.from_bytes(data, layout.num_cols)
+    raise ValueError(f"argument must be one of {ZK_ARGUMENTS}, got {argument!r}")
+
+
+def verify_zk_opening(
+    gens: PedersenGenerators,
+    rows: Sequence[Point],
+    layout: HyraxLayout,
+    point: Sequence[int],
+    value_commitment: Point,
+    proof: "dot_product.DotProductProof | ipa.InnerProductProof",
+    transcript: Transcript,
+) -> None:
+    """ZK: check that ``value_commitment`` commits to the committed tensor's MLE at ``point``."""
+    x_col, _ = layout.split(point)
+    transcript.domain_separate(DOMAIN_OPEN_ZK)
+    transcript.absorb_scalars(b"point", point)
+    transcript.absorb_point(b"value", value_commitment.to_bytes())
+    c_t = combined_row_commitment(gens, rows, layout, point)
+    if isinstance(proof, dot_product.DotProductProof):
+        dot_product.verify(gens, c_t, value_commitment, eq_table(x_col), proof, transcript)
+    elif isinstance(proof, ipa.InnerProductProof):
+        ipa.verify(gens, c_t, value_commitment, eq_table(x_col), proof, transcript)
+    else:
+        raise VerifyError(f"hyrax: unknown ZK opening proof {type(proof).__name__}")
+
+
+def batch_coefficients(transcript: Transcript, point: Sequence[int], claims: Sequence[bytes]) -> list[int]:
+    """Coefficients rho_k for claims on several tensors at one point (``claims`` are the
+    values' 32-byte encodings, or the value commitments in ZK mode)."""
+    transcript.domain_separate(DOMAIN_BATCH)
+    transcript.absorb_scalars(b"point", point)
+    transcript.absorb_bytes(b"claims", b"".join(claims))
+    if len(claims) == 1:
+        return [1]
+    return transcript.challenge_scalars(b"rho", len(claims))
+
+
+def combine_rows(gens: PedersenGenerators, tensors: Sequence[Sequence[Point]], coeffs: Sequence[int]) -> list[Point]:
+    """Row commitments of sum_k rho_k M_k: row i is sum_k rho_k C_{k,i}."""
+    num_rows = {len(rows) for rows in tensors}
+    if len(num_rows) != 1 or len(tensors) != len(coeffs):
+        raise VerifyError("hyrax batch: tensors of different layouts or a wrong number of coefficients")
+    return [gens.curve.msm(list(column), coeffs) for column in zip(*tensors)]
+
+
+def verify_batch_opening(
+    gens: PedersenGenerators,
+    tensors: Sequence[Sequence[Point]],
+    layout: HyraxLayout,
+    point: Sequence[int],
+    values: Sequence[int],
+    proof: HyraxOpening,
+    transcript: Transcript,
+) -> None:
+    """Non-ZK: claims f_k~(point) = values[k] on several tensors, checked by one opening."""
+    if len(values) != len(tensors) or not tensors:
+        raise VerifyError("hyrax batch: one value per tensor is required")
+    coeffs = batch_coefficients(transcript, point, [field.to_bytes(v % field.MODULUS) for v in values])
+    combined = combine_rows(gens, tensors, coeffs)
+    value = field.inner_product(coeffs, values)
+    verify_opening(gens, combined, layout, point, value, proof, transcript)
+
+
+def verify_batch_zk_opening(
+    gens: PedersenGenerators,
+    tensors: Sequence[Sequence[Point]],
+    layout: HyraxLayout,
+    point: Sequence[int],
+    value_commitments: Sequence[Point],
+    proof: "dot_product.DotProductProof | ipa.InnerProductProof",
+    transcript: Transcript,
+) -> None:
+    """ZK: claims (point, C_k) on several tensors, checked by one proof of dot product."""
+    if len(value_commitments) != len(tensors) or not tensors:
+        raise VerifyError("hyrax batch: one value commitment per tensor is required")
+    coeffs = batch_coefficients(transcript, point, [c.to_bytes() for c in value_commitments])
+    combined = combine_rows(gens, tensors, coeffs)
+    value_commitment = gens.curve.msm(list(value_commitments), coeffs)
+    verify_zk_opening(gens, combined, layout, point, value_commitment, proof, transcript)
