@@ -109,6 +109,15 @@ def test_decode_rejects_malformed(curve, case):
         curve.decode(_bad_encodings()[case])
 
 
+@pytest.mark.parametrize(
+    "case, reason",
+    [("not on the curve", "not on the curve"), ("off the subgroup", "not in the prime-order subgroup")],
+)
+def test_both_implementations_give_the_same_reason(curve, case, reason):
+    with pytest.raises(VerifyError, match=reason):
+        curve.decode(_bad_encodings()[case])
+
+
 def test_decode_rejects_non_bytes(curve):
     with pytest.raises(VerifyError):
         curve.decode("00" * 48)

@@ -165,7 +165,7 @@ class BlstCurve(Curve):
             # (BLST_POINT_NOT_ON_CURVE, BLST_POINT_NOT_IN_GROUP); tests pin both.
             return _BlstPoint(self._element.uncompress(bytes(data)))
         except ValueError as exc:
-            raise VerifyError(f"G1 point rejected by blst: {exc}") from None
+            raise VerifyError(f"G1 point: {_BLST_REASONS.get(_blst_code(exc), str(exc))}") from None
 
     def hash_to_curve(self, msg: bytes, dst: bytes) -> Point:
         return _BlstPoint(self._element.hash_to_group(bytes(msg), bytes(dst)))
@@ -174,6 +174,19 @@ class BlstCurve(Curve):
         raw = [_same_type(p, _BlstPoint).raw for p in points]
         total = msm.pippenger(raw, scalars, _blst_add, _blst_neg, self._element())
         return _BlstPoint(total)
+
+
+_BLST_REASONS = {
+    "BLST_POINT_NOT_ON_CURVE": "not on the curve y^2 = x^3 + 4",
+    "BLST_POINT_NOT_IN_GROUP": "not in the prime-order subgroup",
+    "BLST_BAD_ENCODING": "bad encoding",
+}
+
+
+def _blst_code(exc: ValueError) -> str:
+    """pyblst reports e.g. 'blst error Blst(BLST_POINT_NOT_IN_GROUP)'."""
+    text = str(exc)
+    return text[text.find("(") + 1 : text.rfind(")")] if "(" in text else text
 
 
 def _blst_add(a: Any, b: Any) -> Any:

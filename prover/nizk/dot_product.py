@@ -22,14 +22,16 @@ def prove(
     transcript: Transcript,
     rng: RandomSource | None = None,
     cx: group.G1 | None = None,
+    cy: group.G1 | None = None,
 ) -> DotProductProof:
-    """Prove C_y = <x, a> g + ry h for C_x = <x, G> + rx h (cx may be passed if known)."""
+    """Prove C_y = <x, a> g + ry h for C_x = <x, G> + rx h (cx, cy may be passed if known)."""
     n = len(x)
     if len(a) != n:
         raise ValueError(f"dot product: vector of length {n} but public vector of length {len(a)}")
     if cx is None:
         cx = gens.commit_vector(list(x), rx)
-    cy = gens.commit_value(inner_product(x, a), ry)
+    if cy is None:
+        cy = gens.commit_value(inner_product(x, a), ry)
     d = blinding(rng, n)
     r_delta, r_beta = blinding(rng, 2)
     delta = group.to_bytes(gens.commit_vector(d, r_delta))

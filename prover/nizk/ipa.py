@@ -28,15 +28,21 @@ def prove(
     transcript: Transcript,
     rng: RandomSource | None = None,
     cx: group.G1 | None = None,
+    cy: group.G1 | None = None,
 ) -> InnerProductProof:
-    """Prove C_y = <x, a> g + ry h for C_x = <x, G> + rx h, in 2 log2(n) + 1 points."""
+    """Prove C_y = <x, a> g + ry h for C_x = <x, G> + rx h, in 2 log2(n) + 1 points.
+
+    ``cx`` and ``cy`` may be passed when the caller holds them already (they are not checked:
+    a wrong one only makes the proof fail).
+    """
     n = len(x)
     k = rounds_for(n)
     if len(a) != n:
         raise ValueError(f"inner product: vector of length {n} but public vector of length {len(a)}")
     if cx is None:
         cx = gens.commit_vector(list(x), rx)
-    cy = gens.commit_value(inner_product(x, a), ry)
+    if cy is None:
+        cy = gens.commit_value(inner_product(x, a), ry)
     chi = begin(transcript, group.to_bytes(cx), group.to_bytes(cy), a)
     q = group.mul(gens.g, chi)
 

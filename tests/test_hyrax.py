@@ -1,0 +1,260 @@
+"""Hyrax commitments and openings (clear and zero-knowledge, single and batched):
+completeness and soundness in pairs, hiding, and the offset trick's exactness."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+import numpy as np
+import pytest
+
+from prover.commit import hyrax as ph
+from prover.commit.generators import prover_generators
+from verifier import hyrax as vh
+from verifier.errors import VerifyError
+from verifier.field import MODULUS as R
+from verifier.hash_to_curve import pedersen_generators
+from verifier.hyrax import HyraxCommitment, HyraxLayout, HyraxOpening
+from verifier.polynomial import mle_evaluate
+from verifier.transcript import Transcript
+
+DOMAIN = b"zktrain/test/hyrax"
+OFF_SUBGROUP = bytes([0x80]) + bytes(47)
+
+
+@pytest.fixture(scope="module")
+def pg():
+    return prover_generators()
+
+
+@pytest.fixture(scope="module")
+def vg():
+    return pedersen_generators("blst")
+
+
+def _tensor(rng, num_vars, bits):
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    values = [rng.randint(lo, hi) for _ in range(1 << num_vars)]
+    values[0], values[-1] = lo, hi  # both extremes of the signed range
+    return np.array(values, dtype=np.int64)
+
+
+def _committed(pg, vg, num_vars=5, bits=16, seed=0, col_vars=None):
+    rng = random.Random(seed)
+    layout = HyraxLayout.square(num_vars) if col_vars is None else HyraxLayout(num_vars, col_vars)
+    values = _tensor(rng, num_vars, bits)
+    commitment, witness = ph.commit(pg, values, layout, bits, rng)
+    rows = HyraxCommitment.from_bytes(commitment.to_bytes(), layout).decode(vg, layout)
+    point = [rng.randrange(R) for _ in range(num_vars)]
+    return layout, values, commitment, witness, rows, point, rng
+
+
+def _tr():
+    return Transcript(DOMAIN)
+
+
+# --- commitments -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bits", [1, 8, 16, 33])
+def test_offset_trick_matches_plain_pedersen(pg, vg, bits):
+    """C_i = <M_i mod r, G> + r_i h exactly, negative entries and both extremes included."""
+    layout, values, commitment, witness, rows, _, _ = _committed(pg, vg, num_vars=4, bits=bits, seed=bits)
+    gens = vg.vector(layout.num_cols)
+    matrix = values.reshape(layout.num_rows, layout.num_cols)
+    for i, row in enumerate(rows):
+        expected = vg.curve.msm(gens + [vg.h], [int(v) for v in matrix[i]] + [witness.blinds[i]])
+        assert row == expected
+
+
+def test_padding_zeros_commit_to_pure_blinding(pg, vg):
+    layout = HyraxLayout(4, 2)
+    commitment, witness = ph.commit(pg, np.zeros(16, dtype=np.int64), layout, 16, random.Random(1))
+    for row, blind in zip(commitment.rows, witness.blinds):
+        assert vg.curve.decode(row) == blind * vg.h
+
+
+def test_committing_twice_gives_different_commitments(pg):
+    values = _tensor(random.Random(2), 4, 16)
+    layout = HyraxLayout.square(4)
+    first, _ = ph.commit(pg, values, layout, 16)  # OS randomness
+    second, _ = ph.commit(pg, values, layout, 16)
+    assert all(a != b for a, b in zip(first.rows, second.rows))
+
+
+@pytest.mark.parametrize(
+    "values, bits, match",
+    [
+        (np.array([0, 1, 2, 128], dtype=np.int64), 8, "128"),
+        (np.array([0, 1, 2, -129], dtype=np.int64), 8, "-129"),
+        (np.zeros(8, dtype=np.int64), 8, "8 values"),
+        (np.zeros(4, dtype=np.float64), 8, "dtype"),
+        (np.zeros(4, dtype=np.int64), 0, "bits"),
+        (np.zeros(4, dtype=np.int64), 64, "bits"),
+    ],
+)
+def test_commit_validates_inputs(pg, values, bits, match):
+    with pytest.raises(ValueError, match=match):
+        ph.commit(pg, values, HyraxLayout.square(2), bits)
+
+
+@pytest.mark.parametrize("args", [(-1, 0), (41, 0), (3, 4), (30, 25)])
+def test_layout_validation(args):
+    with pytest.raises(ValueError):
+        HyraxLayout(*args)
+
+
+# --- clear (non-ZK) openings -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("num_vars, col_vars", [(0, 0), (1, 1), (5, None), (6, 2), (6, 6)])
+def test_clear_opening_completeness(pg, vg, num_vars, col_vars):
+    layout, values, _, witness, rows, point, _ = _committed(pg, vg, num_vars, col_vars=col_vars, seed=num_vars)
+    value, opening = ph.open_clear(witness, point, _tr())
+    assert value == mle_evaluate([int(v) for v in values], point)
+    parsed = HyraxOpening.from_bytes(opening.to_bytes(), layout)
+    vh.verify_opening(vg, rows, layout, point, value, parsed, _tr())
+
+
+def test_clear_opening_soundness(pg, vg):
+    layout, values, _, witness, rows, point, rng = _committed(pg, vg, seed=3)
+    value, opening = ph.open_clear(witness, point, _tr())
+    other_rows = _committed(pg, vg, seed=4)[4]
+    bad = {
+        "wrong value": (rows, point, value + 1, opening),
+        "wrong point": (rows, [point[0] + 1] + point[1:], value, opening),
+        "wrong row": (rows, point, value, dataclasses.replace(opening, row=(opening.row[0] + 1,) + opening.row[1:])),
+        "wrong blinding": (rows, point, value, dataclasses.replace(opening, blind=opening.blind + 1)),
+        "swapped commitment": (other_rows, point, value, opening),
+        "swapped rows": (rows[::-1], point, value, opening),
+    }
+    for name, (r, pt, v, op) in bad.items():
+        with pytest.raises(VerifyError):
+            vh.verify_opening(vg, r, layout, pt, v, op, _tr())
+
+
+def test_malformed_commitments_are_rejected(pg, vg):
+    layout, _, commitment, *_ = _committed(pg, vg, seed=5)
+    data = commitment.to_bytes()
+    with pytest.raises(VerifyError, match="subgroup"):
+        HyraxCommitment.from_bytes(OFF_SUBGROUP + data[48:], layout).decode(vg, layout)
+    with pytest.raises(VerifyError, match="compression"):
+        HyraxCommitment.from_bytes(bytes([data[0] & 0x7F]) + data[1:], layout)
+    with pytest.raises(VerifyError, match="truncated"):
+        HyraxCommitment.from_bytes(data[:-48], layout)
+    with pytest.raises(VerifyError, match="trailing"):
+        HyraxCommitment.from_bytes(data + data[:48], layout)
+    with pytest.raises(VerifyError, match="row commitments"):
+        HyraxCommitment(commitment.rows[:-1]).decode(vg, layout)
+    with pytest.raises(VerifyError, match="coordinates"):
+        layout.split([1, 2])
+
+
+# --- zero-knowledge openings --------------------------------------------------------------------
+
+
+@pytest.fixture(params=["sqrt", "log"])
+def argument(request):
+    return request.param
+
+
+def _zk(pg, vg, argument, seed=6, **kw):
+    layout, values, commitment, witness, rows, point, rng = _committed(pg, vg, seed=seed, **kw)
+    value = witness.evaluate(point)
+    value_blind = rng.randrange(R)
+    proof = ph.open_zk(pg, witness, point, value_blind, _tr(), argument, rng)
+    return layout, values, witness, rows, point, value, value_blind, proof
+
+
+def test_zk_opening_completeness(pg, vg, argument):
+    for num_vars in (0, 3, 6):
+        layout, _, _, rows, point, value, vb, proof = _zk(pg, vg, argument, num_vars=num_vars)
+        parsed = vh.parse_zk_opening(proof.to_bytes(), layout, argument)
+        vh.verify_zk_opening(vg, rows, layout, point, vg.commit_value(value, vb), parsed, _tr())
+
+
+def test_zk_opening_soundness(pg, vg, argument):
+    layout, values, witness, rows, point, value, vb, proof = _zk(pg, vg, argument, seed=7)
+    other_rows = _committed(pg, vg, seed=8)[4]
+    good_cv = vg.commit_value(value, vb)
+    bad = {
+        "wrong value": (rows, point, vg.commit_value(value + 1, vb), _tr()),
+        "wrong blinding": (rows, point, vg.commit_value(value, vb + 1), _tr()),
+        "wrong point": (rows, point[:-1] + [point[-1] + 1], good_cv, _tr()),
+        "swapped commitment": (other_rows, point, good_cv, _tr()),
+        "another transcript": (rows, point, good_cv, Transcript(b"zktrain/test/other")),
+    }
+    for name, (r, pt, cv, tr) in bad.items():
+        with pytest.raises(VerifyError):
+            vh.verify_zk_opening(vg, r, layout, pt, cv, proof, tr)
+
+
+def test_zk_opening_malformed_proof(pg, vg, argument):
+    layout, _, _, rows, point, value, vb, proof = _zk(pg, vg, argument, seed=9)
+    data = proof.to_bytes()
+    cv = vg.commit_value(value, vb)
+    with pytest.raises(VerifyError, match="subgroup"):
+        vh.verify_zk_opening(vg, rows, layout, point, cv, vh.parse_zk_opening(OFF_SUBGROUP + data[48:], layout, argument), _tr())
+    with pytest.raises(VerifyError, match="non-canonical"):
+        vh.parse_zk_opening(data[:-32] + b"\xff" * 32, layout, argument)
+    with pytest.raises(VerifyError):
+        vh.parse_zk_opening(data[:-1], layout, argument)
+    with pytest.raises(ValueError, match="argument"):
+        vh.parse_zk_opening(data, layout, "linear")
+
+
+def test_zk_opening_reveals_no_witness(pg, vg, argument):
+    """No entry of the tensor, of the combined row t, the value or a blinding appears in the bytes;
+    the clear opening of the same claim does contain t (the search can find it)."""
+    layout, values, witness, rows, point, value, vb, proof = _zk(pg, vg, argument, seed=10, bits=8)
+    data = proof.to_bytes()
+    row, row_blind = witness.combined_row(point)
+    secrets = {int(v) % R for v in values} | set(row) | {value, vb, row_blind} | set(witness.blinds)
+    assert not any(s.to_bytes(32, "little") in data for s in secrets)
+    _, clear = ph.open_clear(witness, point, _tr())
+    assert all(t.to_bytes(32, "little") in clear.to_bytes() for t in row)
+
+
+# --- batching: one point, several tensors -------------------------------------------------------
+
+
+def _three(pg, vg):
+    parts = [_committed(pg, vg, num_vars=4, seed=20 + k) for k in range(3)]
+    point = parts[0][5]
+    return parts[0][0], [p[3] for p in parts], [p[4] for p in parts], point
+
+
+def test_batched_clear_opening(pg, vg):
+    layout, witnesses, tensors, point = _three(pg, vg)
+    values, opening = ph.open_batch_clear(witnesses, point, _tr())
+    assert values == [w.evaluate(point) for w in witnesses]
+    vh.verify_batch_opening(vg, tensors, layout, point, values, opening, _tr())
+    with pytest.raises(VerifyError):
+        vh.verify_batch_opening(vg, tensors, layout, point, [values[0], values[1] + 1, values[2]], opening, _tr())
+    with pytest.raises(VerifyError):
+        vh.verify_batch_opening(vg, tensors[::-1], layout, point, values, opening, _tr())
+
+
+def test_batched_zk_opening(pg, vg, argument):
+    layout, witnesses, tensors, point = _three(pg, vg)
+    rng = random.Random(30)
+    blinds = [rng.randrange(R) for _ in witnesses]
+    proof = ph.open_batch_zk(pg, witnesses, point, blinds, _tr(), argument, rng)
+    cvs = [vg.commit_value(w.evaluate(point), b) for w, b in zip(witnesses, blinds)]
+    vh.verify_batch_zk_opening(vg, tensors, layout, point, cvs, proof, _tr())
+    with pytest.raises(VerifyError):
+        vh.verify_batch_zk_opening(vg, tensors, layout, point, [cvs[0], cvs[1] + vg.g, cvs[2]], proof, _tr())
+    with pytest.raises(VerifyError):
+        vh.verify_batch_zk_opening(vg, tensors, layout, point, cvs[:2], proof, _tr())
+
+
+def test_opening_verifies_with_the_pure_python_curve(pg):
+    vg = pedersen_generators("py_ecc")
+    layout, values, _, witness, _, point, _ = _committed(pg, pedersen_generators("blst"), num_vars=2, seed=40)
+    commitment, witness = ph.commit(pg, values, layout, 16, random.Random(41))
+    rows = commitment.decode(vg, layout)
+    value, opening = ph.open_clear(witness, point, _tr())
+    vh.verify_opening(vg, rows, layout, point, value, opening, _tr())
+    with pytest.raises(VerifyError):
+        vh.verify_opening(vg, rows, layout, point, value + 1, opening, _tr())

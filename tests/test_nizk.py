@@ -1,0 +1,257 @@
+"""Sigma-protocols (opening, equality, product, square-root dot product): completeness and
+soundness in pairs. Every tampered statement, message or transcript must be rejected."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+import pytest
+
+from prover.commit import group
+from prover.commit.generators import prover_generators
+from prover.nizk import dot_product as p_dot
+from prover.nizk import equality as p_eq
+from prover.nizk import opening as p_open
+from prover.nizk import product as p_prod
+from verifier.curve import P, get_curve
+from verifier.errors import VerifyError
+from verifier.field import MODULUS as R, inner_product
+from verifier.hash_to_curve import pedersen_generators
+from verifier.nizk import dot_product as v_dot
+from verifier.nizk import equality as v_eq
+from verifier.nizk import opening as v_open
+from verifier.nizk import product as v_prod
+from verifier.transcript import Transcript
+
+DOMAIN = b"zktrain/test/nizk"
+OFF_SUBGROUP = bytes([0x80]) + bytes(47)  # (0, 2): on the curve, order 3
+
+
+@pytest.fixture(scope="module")
+def pg():
+    return prover_generators()
+
+
+@pytest.fixture(scope="module")
+def vg():
+    return pedersen_generators("blst")
+
+
+def _tr(domain=DOMAIN):
+    return Transcript(domain)
+
+
+def _non_canonical(point: bytes) -> bytes:
+    """The same x with the compression flag cleared: rejected by every parser."""
+    return bytes([point[0] & 0x7F]) + point[1:]
+
+
+def _x_plus_p(point: bytes) -> bytes | None:
+    """The same point with x replaced by x + p (None when x + p needs more than 381 bits)."""
+    x = int.from_bytes(point, "big") & ((1 << 381) - 1)
+    if x + P >= 1 << 381:
+        return None
+    return bytes([point[0] & 0xE0 | (x + P) >> 376]) + (x + P).to_bytes(48, "big")[1:]
+
+
+# --- one "case" per protocol: honest proof, a verify closure over (statement, proof) ----------
+
+
+class Case:
+    """An honest proof and its statement; ``verify`` takes optional replacements."""
+
+    def __init__(self, name, proof, statement, verify, parse, tamper_statement):
+        self.name, self.proof, self.statement = name, proof, statement
+        self._verify, self.parse, self.tamper_statement = verify, parse, tamper_statement
+
+    def verify(self, proof=None, statement=None, transcript=None):
+        self._verify(statement or self.statement, proof or self.proof, transcript or _tr())
+
+
+def _opening_case(pg, vg, rng):
+    v, r = rng.randrange(R), rng.randrange(R)
+    proof = p_open.prove(pg, v, r, _tr(), rng)
+    return Case(
+        "opening",
+        proof,
+        {"C": vg.commit_value(v, r)},
+        lambda st, pr, tr: v_open.verify(vg, st["C"], pr, tr),
+        v_open.OpeningProof.from_bytes,
+        {
+            "wrong value": {"C": vg.commit_value(v + 1, r)},
+            "wrong blinding": {"C": vg.commit_value(v, r + 1)},
+            "swapped commitment": {"C": vg.commit_value(r, v)},
+        },
+    )
+
+
+def _equality_case(pg, vg, rng):
+    v, r1, r2 = rng.randrange(R), rng.randrange(R), rng.randrange(R)
+    c1, c2 = pg.commit_value(v, r1), pg.commit_value(v, r2)
+    proof = p_eq.prove(pg, c1, c2, r1, r2, _tr(), rng)
+    good = {"C1": vg.commit_value(v, r1), "C2": vg.commit_value(v, r2)}
+    return Case(
+        "equality",
+        proof,
+        good,
+        lambda st, pr, tr: v_eq.verify(vg, st["C1"], st["C2"], pr, tr),
+        v_eq.EqualityProof.from_bytes,
+        {
+            "wrong value": {**good, "C2": vg.commit_value(v + 1, r2)},
+            "wrong blinding": {**good, "C1": vg.commit_value(v, r1 + 1)},
+            "swapped commitment": {"C1": good["C2"], "C2": good["C1"]},
+        },
+    )
+
+
+def _product_case(pg, vg, rng):
+    x, y = rng.randrange(R), rng.randrange(R)
+    rx, ry, rz = (rng.randrange(R) for _ in range(3))
+    proof = p_prod.prove(pg, x, rx, y, ry, rz, _tr(), rng)
+    good = {"Cx": vg.commit_value(x, rx), "Cy": vg.commit_value(y, ry), "Cz": vg.commit_value(x * y, rz)}
+    return Case(
+        "product",
+        proof,
+        good,
+        lambda st, pr, tr: v_prod.verify(vg, st["Cx"], st["Cy"], st["Cz"], pr, tr),
+        v_prod.ProductProof.from_bytes,
+        {
+            "wrong value": {**good, "Cz": vg.commit_value(x * y + 1, rz)},
+            "wrong blinding": {**good, "Cz": vg.commit_value(x * y, rz + 1)},
+            "swapped commitment": {**good, "Cx": good["Cy"], "Cy": good["Cx"]},
+        },
+    )
+
+
+def _dot_case(pg, vg, rng, n=4):
+    x = [rng.randrange(R) for _ in range(n)]
+    a = [rng.randrange(R) for _ in range(n)]
+    rx, ry = rng.randrange(R), rng.randrange(R)
+    proof = p_dot.prove(pg, x, rx, a, ry, _tr(), rng)
+    y = inner_product(x, a)
+    cx = vg.curve.msm(vg.vector(n) + [vg.h], x + [rx])
+    good = {"Cx": cx, "Cy": vg.commit_value(y, ry), "a": a, "x": x}
+    return Case(
+        "dot product",
+        proof,
+        good,
+        lambda st, pr, tr: v_dot.verify(vg, st["Cx"], st["Cy"], st["a"], pr, tr),
+        lambda data: v_dot.DotProductProof.from_bytes(data, n),
+        {
+            "wrong value": {**good, "Cy": vg.commit_value(y + 1, ry)},
+            "wrong blinding": {**good, "Cx": cx + vg.h},
+            "swapped commitment": {**good, "Cx": good["Cy"], "Cy": good["Cx"]},
+            "wrong public vector": {**good, "a": [a[0] + 1] + a[1:]},
+        },
+    )
+
+
+CASES = {"opening": _opening_case, "equality": _equality_case, "product": _product_case, "dot": _dot_case}
+
+
+@pytest.fixture(params=list(CASES))
+def case(request, pg, vg):
+    return CASES[request.param](pg, vg, random.Random(hash(request.param) & 0xFFFF))
+
+
+def test_honest_proof_verifies_and_roundtrips(case):
+    case.verify()
+    data = case.proof.to_bytes()
+    assert case.parse(data) == case.proof
+    case.verify(proof=case.parse(data))
+
+
+def test_tampered_statements_are_rejected(case):
+    for statement in case.tamper_statement.values():
+        with pytest.raises(VerifyError):
+            case.verify(statement=statement)
+
+
+def test_response_from_another_transcript_is_rejected(case):
+    with pytest.raises(VerifyError):
+        case.verify(transcript=_tr(b"zktrain/test/other"))
+    # Also: the transcript must be in the same state (an extra absorb before the proof).
+    tr = _tr()
+    tr.absorb_bytes(b"extra", b"\x01")
+    with pytest.raises(VerifyError):
+        case.verify(transcript=tr)
+
+
+def _first_point_field(proof):
+    return next(f.name for f in dataclasses.fields(proof) if isinstance(getattr(proof, f.name), bytes))
+
+
+def test_off_subgroup_message_is_rejected(case):
+    name = _first_point_field(case.proof)
+    with pytest.raises(VerifyError, match="group|subgroup"):
+        case.verify(proof=dataclasses.replace(case.proof, **{name: OFF_SUBGROUP}))
+
+
+def test_non_canonical_encodings_are_rejected(case):
+    data = case.proof.to_bytes()
+    # First point of every proof sits at offset 0.
+    for bad in (_non_canonical(data[:48]), _x_plus_p(data[:48])):
+        if bad is None:
+            continue
+        with pytest.raises(VerifyError):
+            case.parse(bad + data[48:])
+    # A scalar + r (the last 32 bytes hold a response < r; adding r keeps it in 32 bytes
+    # whenever the response is below 2^256 - r, else the high byte is forced up).
+    last = int.from_bytes(data[-32:], "little")
+    bumped = last + R if last + R < 1 << 256 else (1 << 256) - 1
+    with pytest.raises(VerifyError, match="non-canonical"):
+        case.parse(data[:-32] + bumped.to_bytes(32, "little"))
+    with pytest.raises(VerifyError):
+        case.parse(data[:-1])
+    with pytest.raises(VerifyError):
+        case.parse(data + b"\x00")
+
+
+def test_every_flipped_byte_is_rejected(case):
+    data = bytearray(case.proof.to_bytes())
+    for i in range(0, len(data), 5):
+        tampered = bytearray(data)
+        tampered[i] ^= 0x01
+        with pytest.raises(VerifyError):
+            case.verify(proof=case.parse(bytes(tampered)))
+
+
+def test_dot_product_proof_hides_the_vector(pg, vg):
+    case = _dot_case(pg, vg, random.Random(5), n=8)
+    data = case.proof.to_bytes()
+    for entry in case.statement["x"]:
+        assert entry.to_bytes(32, "little") not in data
+    # Positive control: the encoding of z (a public response) is found the same way.
+    assert case.proof.z[0].to_bytes(32, "little") in data
+
+
+def test_product_proof_cheating_prover_is_rejected(pg, vg):
+    """A prover that commits to z != x y (honest protocol messages otherwise) fails."""
+    rng = random.Random(9)
+    x, y, rx, ry, rz = (rng.randrange(R) for _ in range(5))
+    proof = p_prod.prove(pg, x, rx, y, ry, rz, _tr(), rng)
+    with pytest.raises(VerifyError):
+        v_prod.verify(
+            vg, vg.commit_value(x, rx), vg.commit_value(y, ry), vg.commit_value(x * y + 1, rz), proof, _tr()
+        )
+
+
+def test_verifies_with_the_pure_python_curve(pg):
+    """The prover's proof checks under py_ecc as well (byte-identical generators and transcript)."""
+    vg = pedersen_generators("py_ecc")
+    rng = random.Random(11)
+    x, y, rx, ry, rz = (rng.randrange(R) for _ in range(5))
+    proof = p_prod.prove(pg, x, rx, y, ry, rz, _tr(), rng)
+    v_prod.verify(vg, vg.commit_value(x, rx), vg.commit_value(y, ry), vg.commit_value(x * y, rz), proof, _tr())
+    with pytest.raises(VerifyError):
+        v_prod.verify(vg, vg.commit_value(x, rx), vg.commit_value(y, ry), vg.commit_value(x, rz), proof, _tr())
+
+
+def test_prover_and_verifier_commitments_agree(pg, vg):
+    rng = random.Random(13)
+    v, r = rng.randrange(R), rng.randrange(R)
+    assert group.to_bytes(pg.commit_value(v, r)) == vg.commit_value(v, r).to_bytes()
+    xs = [rng.randrange(R) for _ in range(3)]
+    assert group.to_bytes(pg.commit_vector(xs, r)) == vg.curve.msm(vg.vector(3) + [vg.h], xs + [r]).to_bytes()
+    assert get_curve("blst").decode(group.to_bytes(pg.g)) == vg.g
