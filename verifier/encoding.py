@@ -14,7 +14,7 @@ is also the form the transcript absorbs.
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Iterable
 
 from . import field
 from .curve import POINT_BYTES, parse_compressed
@@ -95,11 +95,3 @@ class Reader:
         if self.remaining:
             raise VerifyError(f"{self._what}: {self.remaining} trailing bytes")
 
-
-def check_points(points: Sequence[bytes], what: str) -> None:
-    """Structural check of points a prover builds in memory (length and canonical flags)."""
-    for p in points:
-        try:
-            parse_compressed(p)
-        except VerifyError as exc:
-            raise VerifyError(f"{what}: {exc}") from None
