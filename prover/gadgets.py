@@ -1,4 +1,4 @@
-"""Prover side of the gadgets: the tables behind each reduction of ``verifier/gadgets.py``.
+"""Prover side of the gadgets: materializing the tables that ``verifier/gadgets.py`` describes.
 
 Witness tensors arrive as integer numpy arrays in C order (int64, or object arrays of Python
 ints for values beyond int64, e.g. biases at scale 2^(3R+k)). Binding an axis to a point is a
@@ -8,17 +8,16 @@ O(n) kernels, never by a Python loop over entries.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from circuits.bits import BitDecomposition
+from circuits.layout import Layout
 from prover.backends.base import FieldBackend, Vec
-from prover.sumcheck import Instance, product_instance
-from verifier.field import MODULUS as R
-from verifier.sumcheck import Term
+from verifier.phase import Table
 
-INT64_SAFE = 1 << 62
+Witness = Mapping[str, np.ndarray]
 
 
 def to_field(backend: FieldBackend, values: np.ndarray) -> Vec:
@@ -53,31 +52,39 @@ def combined_eq(backend: FieldBackend, points: Sequence[Sequence[int]], rho: Seq
     return table
 
 
-def matmul_instance(backend: FieldBackend, u_t, a_bound: Vec, b_bound: Vec, k_vars: int) -> Instance:
-    """Tables [eq_t, A(., u_m, .), B(., u_n, .)] over (k, t) for verifier.gadgets.matmul_reduction."""
-    eq_t = broadcast_low(backend, backend.to_ints(backend.eq_table(u_t)), k_vars)
-    return product_instance(eq_t, a_bound, b_bound)
+def padding_predicate(layout: Layout, real: Mapping[str, int]) -> np.ndarray:
+    """1 on every slot outside the real extent of some axis, 0 inside (C order, int64)."""
+    shape = [1 << v for _, v in reversed(layout.axes)]
+    inside = np.ones(shape, dtype=bool)
+    for dim, (axis, _) in enumerate(reversed(layout.axes)):
+        n = real.get(axis, shape[dim])
+        index = [None] * len(shape)
+        index[dim] = slice(None)
+        inside &= (np.arange(shape[dim]) < n)[tuple(index)]
+    return (~inside).astype(np.int64)
 
 
-def masked_hadamard_instance(backend: FieldBackend, points, rho, s: Vec, x: Vec) -> Instance:
-    """Tables [E, S, X] with terms E X - E S X (verifier.gadgets.masked_hadamard_reduction)."""
-    e = combined_eq(backend, points, rho)
-    return Instance([e, s, x], (Term(1, (0, 2)), Term(R - 1, (0, 1, 2))))
-
-
-def booleanity_instance(backend: FieldBackend, w, bits: Vec) -> Instance:
-    return Instance([backend.eq_table(w), bits], (Term(1, (0, 1, 1)), Term(R - 1, (0, 1))))
-
-
-def step_functional_instance(
-    backend: FieldBackend, kappa: Sequence[int], b_vars: int, operands: Sequence[Vec], coeff: int = 1
-) -> Instance:
-    k = broadcast_low(backend, kappa, b_vars)
-    return Instance([k, *operands], (Term(coeff % R, tuple(range(1 + len(operands)))),))
-
-
-def multipoint_instance(backend: FieldBackend, points, rho, tensor: Vec) -> Instance:
-    return product_instance(combined_eq(backend, points, rho), tensor)
+def materialize(backend: FieldBackend, table: Table, witness: Witness) -> Vec:
+    kind, args = table.kind, table.args
+    if kind == "eq":
+        return backend.eq_table(args[0])
+    if kind == "eq_low":
+        point, low_vars = args
+        return broadcast_low(backend, backend.to_ints(backend.eq_table(point)), low_vars)
+    if kind == "combined_eq":
+        return combined_eq(backend, *args)
+    if kind == "steps":
+        kappa, low_vars = args
+        return broadcast_low(backend, kappa, low_vars)
+    if kind == "bind":
+        tensor, axis, point = args
+        return bind_axis(backend, witness[tensor], axis, point)
+    if kind == "flat":
+        return to_field(backend, witness[args[0]])
+    if kind == "padding":
+        layout, real = args
+        return to_field(backend, padding_predicate(layout, dict(real)))
+    raise ValueError(f"unknown table kind {kind!r}")
 
 
 def bit_slices(backend: FieldBackend, bits: np.ndarray, decomposition: BitDecomposition, u) -> list[int]:

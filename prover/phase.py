@@ -1,8 +1,9 @@
 """Prover side of a phase: one batched sumcheck over the instances of several reductions.
 
-The reductions are the verifier's own objects (``verifier/phase.py``): after proving, the
-prover runs their ``finish`` on its final evaluations to obtain exactly the claims the
-verifier will hold, and a wrong table of its own surfaces there as a VerifyError.
+The reductions are the verifier's own objects (``verifier/phase.py``): the prover
+materializes the tables they describe from its witness, proves, and then runs their
+``finish`` on its final evaluations to obtain exactly the claims the verifier will hold (a
+wrong table of its own surfaces there as a VerifyError).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from prover.backends.base import FieldBackend
+from prover.gadgets import Witness, materialize
 from prover.sumcheck import Instance, prove_sumcheck
 from verifier.claims import Claim
 from verifier.phase import Reduction, split_and_finish
@@ -21,14 +23,20 @@ def prove_phase(
     transcript: Transcript,
     label: bytes,
     backend: FieldBackend,
-    items: Sequence[tuple[Reduction, Sequence[Instance]]],
+    reductions: Sequence[Reduction],
+    witness: Witness,
 ) -> tuple[SumcheckProof, list[Claim]]:
     transcript.domain_separate(label)
-    instances = [inst for _, insts in items for inst in insts]
-    claims = [c for red, _ in items for c in red.claims]
-    proof, point = prove_sumcheck(transcript, backend, instances, claims)
-    evaluations = [
-        [Evaluation(point[: inst.shape(backend).num_vars], v) for v in values]
-        for inst, values in zip(instances, proof.final_evals)
+    instances = [
+        Instance([materialize(backend, t, witness) for t in tables], shape.terms)
+        for red in reductions
+        for shape, tables in zip(red.shapes, red.tables, strict=True)
     ]
-    return proof, split_and_finish([red for red, _ in items], evaluations)
+    claims = [c for red in reductions for c in red.claims]
+    proof, point = prove_sumcheck(transcript, backend, instances, claims)
+    shapes = [s for red in reductions for s in red.shapes]
+    evaluations = [
+        [Evaluation(point[: shape.num_vars], v) for v in values]
+        for shape, values in zip(shapes, proof.final_evals)
+    ]
+    return proof, split_and_finish(reductions, evaluations)

@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 
 from circuits.bits import BitDecomposition
+from circuits.layout import Layout
 from prover import gadgets as pg
 from prover.phase import prove_phase
 from verifier import gadgets as vg
 from verifier.errors import VerifyError
 from verifier.field import MODULUS as R
-from verifier.phase import verify_phase
+from verifier.phase import Table, verify_phase
 from verifier.claims import Claim
 from verifier.polynomial import eq_table, mle_evaluate
 from verifier.transcript import Transcript
@@ -32,19 +33,17 @@ def _rand_point(rng, n):
     return tuple(rng.randrange(R) for _ in range(n))
 
 
-def _prove_and_verify(backend, build):
-    """``build(transcript, backend)`` -> [(reduction, instances)]; the verifier rebuilds the
-    reductions on its own transcript (instances unused there)."""
+def _prove_and_verify(backend, build, witness):
+    """``build(transcript)`` -> reductions, built alike by both sides on their transcripts;
+    the prover materializes their tables from ``witness``."""
     tp, tv = Transcript(DOMAIN), Transcript(DOMAIN)
-    items = build(tp, backend)
-    proof, prover_claims = prove_phase(tp, b"phase", backend, items)
-    reductions = [red for red, _ in build(tv, None)]
-    claims = verify_phase(tv, b"phase", reductions, proof)
+    proof, prover_claims = prove_phase(tp, b"phase", backend, build(tp), witness)
+    claims = verify_phase(tv, b"phase", build(tv), proof)
     assert claims == prover_claims
     return claims
 
 
-def _matmul_case(rng, nprng, backend, tamper=0):
+def _matmul_case(rng, nprng, tamper=0):
     t, m, n, k = 2, 4, 2, 8  # log sizes 1, 2, 1, 3
     a = nprng.integers(-100, 100, size=(t, m, k))
     b = nprng.integers(-100, 100, size=(t, n, k))
@@ -52,32 +51,29 @@ def _matmul_case(rng, nprng, backend, tamper=0):
     u_n, u_m, u_t = _rand_point(rng, 1), _rand_point(rng, 2), _rand_point(rng, 1)
     value = (_mle(c, u_n + u_m + u_t) + tamper) % R
 
-    def build(transcript, be):
-        red = vg.matmul_reduction(
+    def build(transcript):
+        return [vg.matmul_reduction(
             "mm", value, u_t, 3,
+            Table("bind", ("A", 1, u_m)), Table("bind", ("B", 1, u_n)),
             lambda rk, rt: ("A", rk + u_m + rt),
             lambda rk, rt: ("B", rk + u_n + rt),
-        )
-        if be is None:
-            return [(red, [])]
-        inst = pg.matmul_instance(be, u_t, pg.bind_axis(be, a, 1, u_m), pg.bind_axis(be, b, 1, u_n), 3)
-        return [(red, [inst])]
+        )]
 
     return a, b, build
 
 
 def test_matmul_complete(backend, rng):
-    a, b, build = _matmul_case(rng, np.random.default_rng(1), backend)
-    claims = _prove_and_verify(backend, build)
+    a, b, build = _matmul_case(rng, np.random.default_rng(1))
+    claims = _prove_and_verify(backend, build, {"A": a, "B": b})
     assert [c.tensor for c in claims] == ["A", "B"]
     assert claims[0].value == _mle(a, claims[0].point)
     assert claims[1].value == _mle(b, claims[1].point)
 
 
 def test_matmul_wrong_product_rejected(backend, rng):
-    _, _, build = _matmul_case(rng, np.random.default_rng(1), backend, tamper=1)
+    a, b, build = _matmul_case(rng, np.random.default_rng(1), tamper=1)
     with pytest.raises(VerifyError):
-        _prove_and_verify(backend, build)
+        _prove_and_verify(backend, build, {"A": a, "B": b})
 
 
 def _hadamard_case(rng, nprng, s_override=None):
@@ -86,21 +82,21 @@ def _hadamard_case(rng, nprng, s_override=None):
     v = (1 - s) * x
     points = [_rand_point(rng, 5) for _ in range(2)]
     claims = [Claim("V", p, _mle(v, p)) for p in points]
-    s_used = s if s_override is None else s_override(s)
+    witness = {"S": s if s_override is None else s_override(s), "X": x}
 
-    def build(transcript, be):
+    def build(transcript):
         rho = transcript.challenge_scalars(b"rho", 2)
-        red = vg.masked_hadamard_reduction("relu", claims, rho, 5, lambda p: ("S", p), lambda p: ("X", p))
-        if be is None:
-            return [(red, [])]
-        return [(red, [pg.masked_hadamard_instance(be, points, rho, pg.to_field(be, s_used), pg.to_field(be, x))])]
+        return [vg.masked_hadamard_reduction(
+            "relu", claims, rho, 5, Table("flat", ("S",)), Table("flat", ("X",)),
+            lambda p: ("S", p), lambda p: ("X", p),
+        )]
 
-    return s, x, build
+    return s, x, build, witness
 
 
 def test_masked_hadamard_complete(backend, rng):
-    s, x, build = _hadamard_case(rng, np.random.default_rng(2))
-    claims = _prove_and_verify(backend, build)
+    s, x, build, witness = _hadamard_case(rng, np.random.default_rng(2))
+    claims = _prove_and_verify(backend, build, witness)
     assert claims[0].value == _mle(s, claims[0].point)
     assert claims[1].value == _mle(x, claims[1].point)
 
@@ -111,9 +107,9 @@ def test_masked_hadamard_skipped_relu_rejected(backend, rng):
         s[1, 3] = 1 - s[1, 3]  # one activation masked differently from the claims
         return s
 
-    _, _, build = _hadamard_case(rng, np.random.default_rng(2), s_override=flip)
+    _, _, build, witness = _hadamard_case(rng, np.random.default_rng(2), s_override=flip)
     with pytest.raises(VerifyError):
-        _prove_and_verify(backend, build)
+        _prove_and_verify(backend, build, witness)
 
 
 @pytest.mark.parametrize("bad", [None, 2, (R + 1) // 2, R - 1])
@@ -122,17 +118,15 @@ def test_booleanity(backend, rng, bad):
     if bad is not None:
         bits[7] = bad  # 2, 1/2 mod r, -1: each non-binary
 
-    def build(transcript, be):
-        w = transcript.challenge_scalars(b"w", 5)
-        red = vg.booleanity_reduction("B", w)
-        return [(red, [] if be is None else [pg.booleanity_instance(be, w, pg.to_field(be, bits))])]
+    def build(transcript):
+        return [vg.booleanity_reduction("B", transcript.challenge_scalars(b"w", 5))]
 
     if bad is None:
-        (claim,) = _prove_and_verify(backend, build)
+        (claim,) = _prove_and_verify(backend, build, {"B": bits})
         assert claim.value == _mle(bits, claim.point)
     else:
         with pytest.raises(VerifyError):
-            _prove_and_verify(backend, build)
+            _prove_and_verify(backend, build, {"B": bits})
 
 
 def _sgd_case(rng, nprng, lr, lr_claimed):
@@ -149,14 +143,12 @@ def _sgd_case(rng, nprng, lr, lr_claimed):
     kappa = [lr_claimed[s] * sum(eq_t[t] for t in range(s + 1, steps)) % R for s in range(steps)]
     claimed_sum = (_mle(w0, p_i + p_j) - value) % R
 
-    def build(transcript, be):
-        red = vg.step_functional_reduction(
-            "sgd", claimed_sum, kappa, 2, [lambda rb, rs: ("GZ", p_j + rb + rs), lambda rb, rs: ("A", p_i + rb + rs)]
-        )
-        if be is None:
-            return [(red, [])]
-        ops = [pg.bind_axis(be, gz, 2, p_j), pg.bind_axis(be, act, 2, p_i)]
-        return [(red, [pg.step_functional_instance(be, kappa, 2, ops)])]
+    def build(transcript):
+        return [vg.step_functional_reduction(
+            "sgd", claimed_sum, kappa, 2,
+            [Table("bind", ("GZ", 2, p_j)), Table("bind", ("A", 2, p_i))],
+            [lambda rb, rs: ("GZ", p_j + rb + rs), lambda rb, rs: ("A", p_i + rb + rs)],
+        )]
 
     return gz, act, build
 
@@ -164,7 +156,7 @@ def _sgd_case(rng, nprng, lr, lr_claimed):
 def test_sgd_functional_complete(backend, rng):
     lr = [3, 5, 7, 0]
     gz, act, build = _sgd_case(rng, np.random.default_rng(4), lr, lr)
-    claims = _prove_and_verify(backend, build)
+    claims = _prove_and_verify(backend, build, {"GZ": gz, "A": act})
     assert claims[0].value == _mle(gz, claims[0].point)
     assert claims[1].value == _mle(act, claims[1].point)
 
@@ -172,7 +164,7 @@ def test_sgd_functional_complete(backend, rng):
 def test_sgd_functional_other_learning_rate_rejected(backend, rng):
     gz, act, build = _sgd_case(rng, np.random.default_rng(4), [3, 5, 7, 0], [3, 6, 7, 0])
     with pytest.raises(VerifyError):
-        _prove_and_verify(backend, build)
+        _prove_and_verify(backend, build, {"GZ": gz, "A": act})
 
 
 def test_multipoint_reduction(backend, rng):
@@ -180,16 +172,14 @@ def test_multipoint_reduction(backend, rng):
     points = [_rand_point(rng, 4) for _ in range(3)]
     claims = [Claim("T", p, _mle(tensor, p)) for p in points]
 
-    def build(transcript, be, claims=claims):
-        rho = transcript.challenge_scalars(b"rho", 3)
-        red = vg.multipoint_reduction("T", claims, rho)
-        return [(red, [] if be is None else [pg.multipoint_instance(be, points, rho, pg.to_field(be, tensor))])]
+    def build(transcript):
+        return [vg.multipoint_reduction("T", claims, transcript.challenge_scalars(b"rho", 3))]
 
-    (claim,) = _prove_and_verify(backend, build)
+    (claim,) = _prove_and_verify(backend, build, {"T": tensor})
     assert claim.value == _mle(tensor, claim.point)
     claims[1] = Claim("T", points[1], (claims[1].value + 1) % R)
     with pytest.raises(VerifyError):
-        _prove_and_verify(backend, build)
+        _prove_and_verify(backend, build, {"T": tensor})
 
 
 @pytest.mark.parametrize("decomposition", [BitDecomposition(5, signed=True), BitDecomposition(6, False, offset=-32)])
@@ -218,3 +208,25 @@ def test_decomposition_rejects_out_of_range():
         d.decompose(np.array([128]), "remainder")
     with pytest.raises(ValueError, match="outside"):
         d.decompose(np.array([-129]))
+
+
+@pytest.mark.parametrize("poke", [None, (3, 0, 9, 1), (0, 1, 12, 0)])
+def test_padding_zero_check(backend, rng, poke):
+    """Bits [T'=4, B=2, d=16, w=2] of which 3 steps and 10 features are real."""
+    layout = Layout.of(t=2, b=1, j=4, bit=1)
+    real = {"t": 3, "j": 10}
+    bits = np.random.default_rng(7).integers(0, 2, size=(4, 2, 16, 2))
+    bits[3] = 0
+    bits[:, :, 10:] = 0
+    if poke is not None:
+        bits[poke] = 1  # a nonzero witness in a padded step, or a padded feature
+
+    def build(transcript):
+        return [vg.padding_reduction("B", transcript.challenge_scalars(b"w", 8), layout, real)]
+
+    if poke is None:
+        (claim,) = _prove_and_verify(backend, build, {"B": bits})
+        assert claim.value == _mle(bits, claim.point)
+    else:
+        with pytest.raises(VerifyError):
+            _prove_and_verify(backend, build, {"B": bits})

@@ -14,11 +14,12 @@ from __future__ import annotations
 from typing import Callable, Sequence
 
 from circuits.bits import BitDecomposition
+from circuits.layout import Layout
 
 from .claims import Claim
 from .errors import VerifyError
 from .field import MODULUS as R
-from .phase import Reduction, check_eq, check_public
+from .phase import Reduction, Table, check_eq, check_public
 from .polynomial import eq_eval, eq_table
 from .sumcheck import InstanceShape, Term, product_shape
 from .transcript import Transcript
@@ -30,7 +31,8 @@ ClaimAt = Callable[[tuple[int, ...], tuple[int, ...]], tuple[str, tuple[int, ...
 
 
 def matmul_reduction(
-    name: str, value: int, u_t: Sequence[int], k_vars: int, a_at: ClaimAt, b_at: ClaimAt
+    name: str, value: int, u_t: Sequence[int], k_vars: int,
+    a_table: Table, b_table: Table, a_at: ClaimAt, b_at: ClaimAt,
 ) -> Reduction:
     """Stacked matrix product (zkDL eqs. 9-11, Thaler's matmul sumcheck).
 
@@ -49,11 +51,13 @@ def matmul_reduction(
         check_public(eq_e, eq_eval(u_t, r_t), f"{name}: eq over steps")
         return [Claim(*a_at(r_k, r_t), a_e.value), Claim(*b_at(r_k, r_t), b_e.value)]
 
-    return Reduction(name, [product_shape(k_vars + t_vars, 3)], [value % R], finish)
+    tables = [Table("eq_low", (tuple(u_t), k_vars)), a_table, b_table]
+    return Reduction(name, [product_shape(k_vars + t_vars, 3)], [value % R], finish, [tables])
 
 
 def masked_hadamard_reduction(
-    name: str, claims: Sequence[Claim], rho: Sequence[int], num_vars: int, s_at: Place, x_at: Place
+    name: str, claims: Sequence[Claim], rho: Sequence[int], num_vars: int,
+    s_table: Table, x_table: Table, s_at: Place, x_at: Place,
 ) -> Reduction:
     """V = (1 - S) * X (zkReLU, DESIGN section 4), for several claims on V at once.
 
@@ -69,7 +73,8 @@ def masked_hadamard_reduction(
         check_public(e_e, expected, f"{name}: combined eq")
         return [Claim(*s_at(e_e.point), s_e.value), Claim(*x_at(e_e.point), x_e.value)]
 
-    return Reduction(name, [shape], [total], finish)
+    e_table = Table("combined_eq", (tuple(c.point for c in claims), tuple(rho)))
+    return Reduction(name, [shape], [total], finish, [[e_table, s_table, x_table]])
 
 
 def booleanity_reduction(tensor: str, w: Sequence[int]) -> Reduction:
@@ -84,11 +89,13 @@ def booleanity_reduction(tensor: str, w: Sequence[int]) -> Reduction:
         check_eq(eq_e, w, f"{tensor}: booleanity eq")
         return [Claim(tensor, eq_e.point, b_e.value)]
 
-    return Reduction(f"bool:{tensor}", [shape], [0], finish)
+    tables = [Table("eq", (tuple(w),)), Table("flat", (tensor,))]
+    return Reduction(f"bool:{tensor}", [shape], [0], finish, [tables])
 
 
 def step_functional_reduction(
-    name: str, value: int, kappa: Sequence[int], b_vars: int, operands: Sequence[ClaimAt], coeff: int = 1
+    name: str, value: int, kappa: Sequence[int], b_vars: int,
+    operand_tables: Sequence[Table], operands: Sequence[ClaimAt], coeff: int = 1,
 ) -> Reduction:
     """sum_s kappa_s sum_b prod_k F_k(s, b) = value, the shape of every exact-SGD relation.
 
@@ -109,7 +116,8 @@ def step_functional_reduction(
         check_public(inst[0], expected, f"{name}: step weights")
         return [Claim(*at(r_b, r_s), ev.value) for at, ev in zip(operands, inst[1:])]
 
-    return Reduction(name, [shape], [value % R], finish)
+    tables = [Table("steps", (tuple(kappa), b_vars)), *operand_tables]
+    return Reduction(name, [shape], [value % R], finish, [tables])
 
 
 def multipoint_reduction(tensor: str, claims: Sequence[Claim], rho: Sequence[int]) -> Reduction:
@@ -126,7 +134,8 @@ def multipoint_reduction(tensor: str, claims: Sequence[Claim], rho: Sequence[int
         check_public(e_e, expected, f"{tensor}: combined eq")
         return [Claim(tensor, e_e.point, t_e.value)]
 
-    return Reduction(f"ledger:{tensor}", [product_shape(num_vars, 2)], [total], finish)
+    tables = [Table("combined_eq", (tuple(c.point for c in claims), tuple(rho))), Table("flat", (tensor,))]
+    return Reduction(f"ledger:{tensor}", [product_shape(num_vars, 2)], [total], finish, [tables])
 
 
 def reduce_bit_slices(
@@ -159,12 +168,35 @@ def bit_slot_point(decomposition: BitDecomposition, slot: int) -> tuple[int, ...
     return tuple((slot >> j) & 1 for j in range(decomposition.bit_vars))
 
 
-__all__ = [
-    "matmul_reduction",
-    "masked_hadamard_reduction",
-    "booleanity_reduction",
-    "step_functional_reduction",
-    "multipoint_reduction",
-    "reduce_bit_slices",
-    "bit_slot_point",
-]
+
+
+def below_eval(r: Sequence[int], n: int) -> int:
+    """The MLE of the predicate [x < n] over len(r) variables, at r."""
+    return sum(eq_table(r)[:n]) % R
+
+
+def padding_reduction(tensor: str, w: Sequence[int], layout: Layout, real: dict[str, int]) -> Reduction:
+    """Padding is forced (DESIGN section 9): sum_x eq(w, x) P(x) B(x) = 0, where the public
+    predicate P is 1 on every slot outside the real extent ``real`` of some axis.
+
+    P~(r) = 1 - prod_axis below(r_axis, n_axis) is computed by the verifier itself. Tables
+    [eq_w, P, B]; ends in a claim on B.
+    """
+    shape = product_shape(len(w), 3)
+
+    def finish(evals):
+        ((eq_e, p_e, b_e),) = evals
+        check_eq(eq_e, w, f"{tensor}: padding eq")
+        coords = layout.split(p_e.point)
+        inside = 1
+        for axis, _ in layout.axes:
+            inside = inside * below_eval(coords[axis], real.get(axis, 1 << layout.vars(axis))) % R
+        check_public(p_e, (1 - inside) % R, f"{tensor}: padding predicate")
+        return [Claim(tensor, eq_e.point, b_e.value)]
+
+    tables = [
+        Table("eq", (tuple(w),)),
+        Table("padding", (layout, tuple(sorted(real.items())))),
+        Table("flat", (tensor,)),
+    ]
+    return Reduction(f"padding:{tensor}", [shape], [0], finish, [tables])

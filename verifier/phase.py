@@ -21,14 +21,33 @@ from .transcript import Transcript
 Finish = Callable[[list[list[Evaluation]]], list[Claim]]
 
 
+@dataclass(frozen=True)
+class Table:
+    """A symbolic description of one sumcheck table, which only the prover materializes.
+
+    kinds: ``eq`` (point): eq(point, x); ``eq_low`` (point, low_vars): eq(point, high part),
+    constant over the low variables; ``combined_eq`` (points, rho): sum_j rho_j eq(u_j, x);
+    ``steps`` (kappa, low_vars): kappa[high part]; ``bind`` (tensor, axis, point): a witness
+    tensor with one axis bound to point (other axes in C order); ``flat`` (tensor): a witness
+    tensor as it is.
+    """
+
+    kind: str
+    args: tuple
+
+
 @dataclass
 class Reduction:
-    """Instances one gadget adds to a phase, and how their final evaluations become claims."""
+    """Instances one gadget adds to a phase, and how their final evaluations become claims.
+
+    ``tables[i]`` describes the tables of instance i for the prover; the verifier ignores it.
+    """
 
     name: str
     shapes: list[InstanceShape]
     claims: list[int]
     finish: Finish
+    tables: list[list[Table]]
 
 
 def verify_phase(

@@ -25,13 +25,16 @@ its challenge; finally the tables' evaluations.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from . import field
 from .errors import VerifyError
 from .field import MODULUS as R
 from .polynomial import univariate_evaluate
 from .transcript import Transcript
+
+if TYPE_CHECKING:
+    from .encoding import Reader
 
 MAX_DEGREE = 3
 MAX_VARS = 40  # 2^40 entries is far beyond any tensor we prove; bounds parsing and loops.
@@ -95,6 +98,15 @@ class SumcheckProof:
         scalars = [c for rnd in self.rounds for c in rnd]
         scalars += [v for inst in self.final_evals for v in inst]
         return b"".join(field.to_bytes(x) for x in scalars)
+
+    @classmethod
+    def read(cls, reader: "Reader", shapes: Sequence[InstanceShape]) -> "SumcheckProof":
+        """Read a proof from a stream; the layout comes from the public shapes."""
+        num_rounds, degree = _dimensions(shapes)
+        reader.expect(field.BYTES * (num_rounds * (degree + 1) + sum(s.num_tables for s in shapes)))
+        rounds = tuple(tuple(reader.scalars(degree + 1)) for _ in range(num_rounds))
+        final = tuple(tuple(reader.scalars(s.num_tables)) for s in shapes)
+        return cls(rounds, final)
 
     @classmethod
     def from_bytes(cls, data: bytes, shapes: Sequence[InstanceShape]) -> "SumcheckProof":

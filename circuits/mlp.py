@@ -1,0 +1,124 @@
+"""The FAC4DNN layout of an MLP training run: which tensors exist, their layouts and widths.
+
+Every tensor kind is stacked over the (padded) steps, one stack per layer, so one gadget
+instance proves a relation for all steps of a layer and one batched sumcheck per phase covers
+all layers (zkDL's FAC4DNN, section 4 of the reference notes; DESIGN section 5). Stacking per
+layer rather than across layers keeps every tensor at its own padded width (the zkDL shape's
+3072-wide input layer is not padded to the hidden width, nor the hidden layers to 4096).
+
+Committed tensors (the prover's only commitments besides the public data and weights) are bit
+decompositions; every other tensor is virtual (DESIGN section 5):
+
+  X.bits, Y.bits   data [T', B, d, w]    inputs / labels at scale 2^R, unsigned
+  Z{l}.bits        [T', B, d_l, Q]       Z'_l - 1 (hidden; its top bit is the ReLU indicator
+                                         s = [Z' <= 0]) or Z'_L (output), two's complement
+  R{l}.bits        [T', B, d_l, S]       forward rescale remainder + 2^(S-1), S = 2R + k
+  G{l}.bits        [T', B, d_l, Q]       G'_A,l, the rescaled gradient w.r.t. A_l (hidden)
+  RG{l}.bits       [T', B, d_l, S]       its rescale remainder + 2^(S-1)
+  W{l}.T           [d_l, d_{l-1}]        final master weights (public commitment C_WT)
+
+Padding is forced, never masked: padded steps carry learning rate 0 and zero data, padded
+features are zero in W_0, b_0 and the data, and every relation holds on every padded slot, so
+by induction the honest padded witness is the only one that satisfies them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .bits import BitDecomposition
+from .layout import Layout, log2_ceil, padded
+
+
+@dataclass(frozen=True)
+class MlpCircuit:
+    widths: tuple[int, ...]  # d_0 (inputs) .. d_L (outputs)
+    batch: int
+    steps: int
+    lr: tuple[int, ...]  # lr_num per real step (scale 2^-k)
+    frac_bits: int = 16  # R
+    lr_shift: int = 16  # k
+    value_bits: int = 32  # Q
+    input_bits: int = 17
+    label_bits: int = 17
+    bias: bool = True
+
+    def __post_init__(self) -> None:
+        if len(self.widths) < 2:
+            raise ValueError("an MLP needs at least an input and an output width")
+        if self.batch & (self.batch - 1):
+            raise ValueError(f"batch must be a power of two, got {self.batch}")
+        if len(self.lr) != self.steps:
+            raise ValueError(f"{self.steps} steps but {len(self.lr)} learning rates")
+
+    # --- sizes ----------------------------------------------------------------------------
+    @property
+    def layers(self) -> int:
+        return len(self.widths) - 1
+
+    @property
+    def padded_steps(self) -> int:
+        return padded(self.steps)
+
+    @property
+    def step_vars(self) -> int:
+        return log2_ceil(self.steps)
+
+    @property
+    def batch_vars(self) -> int:
+        return log2_ceil(self.batch)
+
+    def width_vars(self, i: int) -> int:
+        return log2_ceil(self.widths[i])
+
+    @property
+    def rescale_bits(self) -> int:
+        """S = 2R + k: Z = A W^T is at scale 2^(3R+k) and Z' at 2^R (DESIGN section 4)."""
+        return 2 * self.frac_bits + self.lr_shift
+
+    def lr_padded(self) -> list[int]:
+        """Per padded step; the padded steps learn nothing (lr 0), so no phantom update."""
+        return list(self.lr) + [0] * (self.padded_steps - self.steps)
+
+    # --- decompositions -------------------------------------------------------------------
+    def z_bits(self, layer: int) -> BitDecomposition:
+        hidden = layer < self.layers
+        # Hidden: Z' - 1 in two's complement, so the sign bit is [Z' <= 0] (PyTorch's ReLU
+        # gradient at 0 is 0). Output: Z' itself.
+        return BitDecomposition(self.value_bits, signed=True, offset=1 if hidden else 0)
+
+    def rem_bits(self) -> BitDecomposition:
+        s = self.rescale_bits
+        return BitDecomposition(s, signed=False, offset=-(1 << (s - 1)))
+
+    def g_bits(self) -> BitDecomposition:
+        return BitDecomposition(self.value_bits, signed=True)
+
+    def x_bits(self) -> BitDecomposition:
+        return BitDecomposition(self.input_bits, signed=False)
+
+    def y_bits(self) -> BitDecomposition:
+        return BitDecomposition(self.label_bits, signed=False)
+
+    # --- layouts --------------------------------------------------------------------------
+    def activation_layout(self, i: int) -> Layout:
+        """[T', B, d_i]: activations / pre-activations / gradients of width index i."""
+        return Layout.of(t=self.step_vars, b=self.batch_vars, j=self.width_vars(i))
+
+    def bits_layout(self, i: int, decomposition: BitDecomposition) -> Layout:
+        return Layout.of(t=self.step_vars, b=self.batch_vars, j=self.width_vars(i), bit=decomposition.bit_vars)
+
+    def weight_layout(self, layer: int) -> Layout:
+        """[T', d_l, d_{l-1}] (stacked) — the final weights drop the t axis."""
+        return Layout.of(t=self.step_vars, j=self.width_vars(layer), i=self.width_vars(layer - 1))
+
+    def committed_bits(self) -> dict[str, tuple[int, BitDecomposition]]:
+        """Name -> (width index, decomposition) of every committed bits tensor."""
+        out = {"X.bits": (0, self.x_bits()), "Y.bits": (self.layers, self.y_bits())}
+        for l in range(1, self.layers + 1):
+            out[f"Z{l}.bits"] = (l, self.z_bits(l))
+            out[f"R{l}.bits"] = (l, self.rem_bits())
+            if l < self.layers:
+                out[f"G{l}.bits"] = (l, self.g_bits())
+                out[f"RG{l}.bits"] = (l, self.rem_bits())
+        return out

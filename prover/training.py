@@ -1,0 +1,173 @@
+"""Proving an MLP training run: the witness in the circuit's layout, and the prover channel.
+
+The walk itself is ``verifier.training.TrainingWalk``; this module supplies what only the
+prover has: the witness tensors (stacked over padded steps, with padded features), the Hyrax
+commitments with their blinding, and a channel that computes and writes every message.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from circuits.mlp import MlpCircuit
+from prover.backends.base import FieldBackend
+from prover.commit import hyrax
+from prover.commit.generators import prover_generators
+from prover.gadgets import bit_slices, to_field
+from prover.phase import prove_phase
+from verifier.claims import Claim
+from verifier.encoding import encode_scalars
+from verifier.hyrax import HyraxCommitment, HyraxLayout
+from verifier.phase import Reduction
+from verifier.training import DOMAIN, TrainingStatement, TrainingWalk
+from verifier.transcript import Transcript
+
+Witness = dict[str, np.ndarray]
+
+
+def rescale(z: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """(floor((z + 2^(bits-1)) / 2^bits), remainder) on exact integers (DESIGN section 4)."""
+    q = (z + (1 << (bits - 1))) // (1 << bits)
+    return q, z - q * (1 << bits)
+
+
+def _pad(a: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    out = np.zeros(shape, dtype=object)
+    out[tuple(slice(0, n) for n in np.shape(a))] = np.asarray(a, dtype=object)
+    return out
+
+
+def _int64(a: np.ndarray, what: str) -> np.ndarray:
+    try:
+        return np.asarray(a, dtype=object).astype(np.int64)
+    except OverflowError:
+        raise OverflowError(f"{what} exceeds int64") from None
+
+
+def exact_step(c: MlpCircuit, w: list, b: list, x: np.ndarray, y: np.ndarray, lr: int) -> tuple[dict, list, list]:
+    """One SGD step of the exact semantics on padded object arrays (the relation the circuit
+    proves, written plainly). Returns the step's tensors by witness name, and W, b after it."""
+    S, L, R_ = c.rescale_bits, c.layers, c.frac_bits
+    rec: dict[str, np.ndarray] = {}
+    act, signs = x, {}
+    for l in range(1, L + 1):
+        rec[f"IN{l}"], rec[f"W{l}"], rec[f"b{l}"] = act, w[l - 1], b[l - 1]
+        zp, rem = rescale(act.dot(w[l - 1].T) + (b[l - 1] << R_), S)
+        rec[f"ZP{l}"], rec[f"REM{l}"] = zp, rem
+        if l < L:
+            signs[l] = (zp <= 0).astype(object)
+            rec[f"S{l}"] = signs[l]
+            act = (1 - signs[l]) * zp
+    gz = rec[f"ZP{L}"] - y
+    rec[f"GZ{L}"] = gz
+    for l in range(L - 1, 0, -1):
+        gp, remg = rescale(gz.dot(w[l]), S)
+        rec[f"GP{l}"], rec[f"REMG{l}"] = gp, remg
+        gz = (1 - signs[l]) * gp
+        rec[f"GZ{l}"] = gz
+    new_w = [w[l - 1] - lr * rec[f"GZ{l}"].T.dot(rec[f"IN{l}"]) for l in range(1, L + 1)]
+    new_b = [b[l - 1] - (lr << R_) * rec[f"GZ{l}"].sum(axis=0) for l in range(1, L + 1)]
+    return rec, new_w, new_b
+
+
+def mlp_witness(c: MlpCircuit, x: np.ndarray, y: np.ndarray, w0: Sequence[np.ndarray], b0: Sequence[np.ndarray]) -> Witness:
+    """Run the padded steps and lay every tensor out as the circuit expects.
+
+    ``x`` [T, B, d_0] and ``y`` [T, B, d_L] are the consumed batches at scale 2^R; ``w0``,
+    ``b0`` the initial master weights and biases. Padded steps see zero data and learning rate
+    0, padded features start at zero: the honest padded witness follows from the relations.
+    """
+    dims = [1 << c.width_vars(i) for i in range(c.layers + 1)]
+    tp, bsz = c.padded_steps, c.batch
+    xs = _pad(x, (tp, bsz, dims[0]))
+    ys = _pad(y, (tp, bsz, dims[-1]))
+    w = [_pad(w0[l], (dims[l + 1], dims[l])) for l in range(c.layers)]
+    b = [_pad(b0[l], (dims[l + 1],)) for l in range(c.layers)]
+    steps: list[dict] = []
+    for t, lr in enumerate(c.lr_padded()):
+        rec, w, b = exact_step(c, w, b, xs[t], ys[t], lr)
+        steps.append(rec)
+    wit: Witness = {name: _int64(np.stack([s[name] for s in steps]), name) for name in steps[0]}
+    for l in range(1, c.layers + 1):
+        wit[f"Z{l}.bits"] = c.z_bits(l).decompose(wit[f"ZP{l}"], f"Z'{l}")
+        wit[f"R{l}.bits"] = c.rem_bits().decompose(wit.pop(f"REM{l}"), f"Rem{l}")
+        wit[f"W{l}.T"] = _int64(w[l - 1], f"W{l}.T")
+        wit[f"b{l}.T"] = _int64(b[l - 1], f"b{l}.T")
+        if l < c.layers:
+            wit[f"G{l}.bits"] = c.g_bits().decompose(wit[f"GP{l}"], f"G'{l}")
+            wit[f"RG{l}.bits"] = c.rem_bits().decompose(wit.pop(f"REMG{l}"), f"RemG{l}")
+    wit["X.bits"] = c.x_bits().decompose(_int64(xs, "X"), "input")
+    wit["Y.bits"] = c.y_bits().decompose(_int64(ys, "Y"), "label")
+    return wit
+
+
+def _commit_width(values: np.ndarray) -> int:
+    """Signed bits the offset trick needs for these values (at least 2 for {0, 1})."""
+    v = np.asarray(values, dtype=np.int64)
+    top = max(int(v.max()), -int(v.min()) - 1, 1) if v.size else 1
+    return top.bit_length() + 1
+
+
+class ProverChannel:
+    """Computes and writes every message the walk asks for."""
+
+    def __init__(self, statement: TrainingStatement, witness: Witness, backend: FieldBackend, gens=None, rng=None):
+        self.st = statement
+        self.witness = witness
+        self.backend = backend
+        self.gens = gens or prover_generators()
+        self.rng = rng
+        self.transcript = Transcript(DOMAIN)
+        self.public: dict[str, HyraxCommitment] = {}
+        self._chunks: list[bytes] = []
+        self._hyrax: dict[str, hyrax.HyraxWitness] = {}
+        self._public_names = set(statement.public_tensors())
+
+    def proof_bytes(self) -> bytes:
+        return b"".join(self._chunks)
+
+    def commitment(self, tensor: str) -> None:
+        layout = HyraxLayout.square(self.st.tensor_vars(tensor))
+        values = np.asarray(self.witness[tensor], dtype=np.int64).reshape(-1)
+        commitment, hw = hyrax.commit(self.gens, values, layout, _commit_width(values), self.rng)
+        self._hyrax[tensor] = hw
+        if tensor in self._public_names:
+            self.public[tensor] = commitment
+        else:
+            self._chunks.append(commitment.to_bytes())
+        self.transcript.absorb_points(f"commitment:{tensor}".encode(), commitment.rows)
+
+    def evaluation(self, tensor: str, point: Sequence[int]) -> int:
+        value = self.backend.mle_evaluate(to_field(self.backend, self.witness[tensor]), list(point))
+        self._chunks.append(encode_scalars([value]))
+        self.transcript.absorb_scalar(f"evaluation:{tensor}".encode(), value)
+        return value
+
+    def slices(self, tensor, decomposition, point) -> list[int]:
+        values = bit_slices(self.backend, self.witness[tensor], decomposition, point)
+        self._chunks.append(encode_scalars(values))
+        return values
+
+    def phase(self, label: bytes, reductions: Sequence[Reduction]) -> list[Claim]:
+        if not any(red.shapes for red in reductions):
+            return []
+        proof, claims = prove_phase(self.transcript, label, self.backend, reductions, self.witness)
+        self._chunks.append(proof.to_bytes())
+        return claims
+
+    def open(self, tensor: str, point: Sequence[int], value: int) -> None:
+        opened, opening = hyrax.open_clear(self._hyrax[tensor], point, self.transcript)
+        if opened != value:
+            raise AssertionError(f"prover bug: opening of {tensor} disagrees with its claim")
+        self._chunks.append(opening.to_bytes())
+
+
+def prove_training(
+    statement: TrainingStatement, witness: Witness, backend: FieldBackend, rng=None
+) -> tuple[dict[str, HyraxCommitment], bytes]:
+    """The public commitments (data, final weights) and the proof bytes."""
+    channel = ProverChannel(statement, witness, backend, rng=rng)
+    TrainingWalk(statement, channel).run()
+    return channel.public, channel.proof_bytes()

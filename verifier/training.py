@@ -1,0 +1,379 @@
+"""The proof of an MLP training run: one walk of claim reductions, shared by both sides.
+
+Statement (DESIGN section 1): given the public data commitment (the bits of X and Y, stacked
+over steps), the public initial weights W_0, b_0 (seeded from the recipe), the public
+commitments to the final weights W_T, b_T and the recipe, the prover knows every
+intermediate value of ``steps`` exact SGD updates (DESIGN section 4) from W_0 to W_T.
+
+The walk (FAC4DNN, DESIGN section 5), over tensors stacked across steps, one stack per layer:
+
+  A. points: a forward zero-check point per layer (Z = IN W^T + b = 2^S Z' + Rem), a backward
+     point per hidden layer (G_Z,l+1 W_l+1 = 2^S G'_A,l + Rem_G,l), a point on every final
+     weight and bias, a booleanity point per bits tensor, a padding point per data tensor;
+     the prover answers with bit slices of Z', Rem, G', Rem_G and the stacked bias.
+  1. one batched sumcheck: forward and backward matmuls, W_T and b_T against W_0, b_0 and the
+     summed updates, booleanity of every bits tensor, zero padding of the data;
+  2. every claim on the stacked weights and biases becomes W_0 / b_0 minus a step functional
+     of G_Z^T A (exact SGD, no rounding);
+  3. claims on activations A = (1 - s) Z' and hidden gradients G_Z = (1 - s) G'_A (zkReLU) by
+     masked Hadamard sumchecks; G_Z of the output layer is Z'_L - Y; inputs are X;
+  4. every claim on a committed tensor is reduced to one point (claims ledger) and opened.
+
+A :class:`Channel` carries the messages: the verifier's reads them from the proof bytes and
+checks, the prover's computes and writes them. The walk is written once, here, so the two
+sides cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from circuits.bits import BitDecomposition
+from circuits.mlp import MlpCircuit
+
+from .claims import Claim, ClaimLedger
+from .encoding import Reader
+from .errors import VerifyError
+from .field import MODULUS as R
+from .gadgets import (
+    bit_slot_point,
+    booleanity_reduction,
+    masked_hadamard_reduction,
+    matmul_reduction,
+    multipoint_reduction,
+    padding_reduction,
+    reduce_bit_slices,
+    step_functional_reduction,
+)
+from .hash_to_curve import pedersen_generators
+from .hyrax import HyraxCommitment, HyraxLayout, HyraxOpening, verify_opening
+from .phase import Reduction, Table, verify_phase
+from .polynomial import eq_table, mle_evaluate
+from .sumcheck import SumcheckProof
+from .transcript import Transcript
+
+DOMAIN = b"zktrain/train"
+FORMAT_VERSION = 1
+
+
+class Channel(Protocol):
+    transcript: Transcript
+
+    def commitment(self, tensor: str) -> None:
+        """A witness commitment: the prover commits and sends it, both absorb it."""
+
+    def evaluation(self, tensor: str, point: Sequence[int]) -> int:
+        """A claimed MLE value of a witness tensor, absorbed by both."""
+
+    def slices(self, tensor: str, decomposition: BitDecomposition, point: Sequence[int]) -> list[int]:
+        """Bit slices of a bits tensor at a value point (absorbed by reduce_bit_slices)."""
+
+    def phase(self, label: bytes, reductions: Sequence[Reduction]) -> list[Claim]:
+        """One batched sumcheck over the reductions; the claims it leaves."""
+
+    def open(self, tensor: str, point: Sequence[int], value: int) -> None:
+        """Open a committed tensor at a point (prover) / check the opening (verifier)."""
+
+
+@dataclass(frozen=True)
+class TrainingStatement:
+    """The public side: circuit (from the recipe), recipe bytes, W_0 / b_0, and the names of
+    the public commitments (their contents are absorbed by the channel).
+
+    Weights and biases are master values at scale 2^(2R+k). The bias enters the product at
+    scale 2^(3R+k) as 2^R b, which is DESIGN section 4's bias at 2^(3R+k) divided by 2^R:
+    the same exact semantics (that bias stays a multiple of 2^R), but it fits int64 like the
+    weights, so it commits like them.
+    """
+
+    circuit: MlpCircuit
+    recipe: bytes
+    init_weights: tuple[np.ndarray, ...]  # per layer [d_l, d_{l-1}], unpadded
+    init_biases: tuple[np.ndarray, ...]  # per layer [d_l], unpadded
+
+    def public_tensors(self) -> list[str]:
+        c = self.circuit
+        names = ["X.bits", "Y.bits"] + [f"W{l}.T" for l in range(1, c.layers + 1)]
+        return names + ([f"b{l}.T" for l in range(1, c.layers + 1)] if c.bias else [])
+
+    def witness_tensors(self) -> list[str]:
+        return [n for n in self.circuit.committed_bits() if n not in ("X.bits", "Y.bits")]
+
+    def committed_tensors(self) -> list[str]:
+        return self.public_tensors() + self.witness_tensors()
+
+    def tensor_vars(self, name: str) -> int:
+        """Variable count of a committed tensor (fixes its Hyrax layout)."""
+        c = self.circuit
+        bits = c.committed_bits()
+        if name in bits:
+            width_index, decomposition = bits[name]
+            return c.bits_layout(width_index, decomposition).num_vars
+        layer = int(name[1:].split(".")[0])
+        if name.startswith("W"):
+            return c.width_vars(layer) + c.width_vars(layer - 1)
+        return c.width_vars(layer)
+
+
+def _padded_ints(a: np.ndarray, shape: tuple[int, ...]) -> list[int]:
+    out = np.zeros(shape, dtype=object)
+    out[tuple(slice(0, n) for n in a.shape)] = a
+    return [int(v) for v in out.reshape(-1)]
+
+
+class TrainingWalk:
+    """The ordered reductions of the training proof (see the module docstring)."""
+
+    def __init__(self, statement: TrainingStatement, channel: Channel):
+        self.st = statement
+        self.c = statement.circuit
+        self.ch = channel
+        self.t = channel.transcript
+        self.ledger = ClaimLedger()
+        c = self.c
+        self._w0 = [
+            _padded_ints(np.asarray(w), (1 << c.width_vars(l), 1 << c.width_vars(l - 1)))
+            for l, w in enumerate(statement.init_weights, start=1)
+        ]
+        self._b0 = [
+            _padded_ints(np.asarray(b), (1 << c.width_vars(l),))
+            for l, b in enumerate(statement.init_biases, start=1)
+        ]
+
+    # --- helpers ------------------------------------------------------------------------
+    def _act(self, i: int) -> tuple[int, int, int]:
+        return self.c.width_vars(i), self.c.batch_vars, self.c.step_vars
+
+    def _slice_value(self, tensor, decomposition, u, claimed=None) -> int:
+        """Read bit slices at u; derive V~(u) (or check it against ``claimed``); ledger the
+        resulting claim on the bits tensor."""
+        slices = self.ch.slices(tensor, decomposition, u)
+        if claimed is None:
+            claimed = (decomposition.offset + sum(c * v for c, v in zip(decomposition.weights(), slices))) % R
+        self.ledger.add(reduce_bit_slices(self.t, tensor, decomposition, claimed, u, slices))
+        return claimed
+
+    def _kappa_stacked(self, r_t: Sequence[int]) -> list[int]:
+        """kappa_s = lr_s sum_t eq(r_t, t) [s < t]: the stacked W~(., r_t) = W_0 - sum_s kappa_s G_W,s."""
+        eq_t = eq_table(r_t)
+        lr = self.c.lr_padded()
+        out, suffix = [0] * len(lr), 0
+        for s in range(len(lr) - 1, -1, -1):
+            out[s] = lr[s] * suffix % R
+            suffix += eq_t[s]
+        return out
+
+    def _functional(self, name, value, kappa, layer, p_j, p_i=None, coeff=1) -> Reduction:
+        """sum_s kappa_s sum_b G_Z(s, b, p_j) [A(s, b, p_i)] = value (weights, or biases)."""
+        tables = [Table("bind", (f"GZ{layer}", 2, p_j))]
+        places = [lambda rb, rs: (f"GZ{layer}", tuple(p_j) + rb + rs)]
+        if p_i is not None:
+            tables.append(Table("bind", (f"IN{layer}", 2, p_i)))
+            places.append(lambda rb, rs: (f"IN{layer}", tuple(p_i) + rb + rs))
+        return step_functional_reduction(name, value, kappa, self.c.batch_vars, tables, places, coeff)
+
+    # --- the walk -----------------------------------------------------------------------
+    def run(self) -> None:
+        c, t = self.c, self.t
+        t.absorb_bytes(b"format-version", FORMAT_VERSION.to_bytes(4, "little"))
+        t.absorb_bytes(b"mode", b"clear")
+        t.absorb_bytes(b"recipe", self.st.recipe)
+        for name in self.st.public_tensors():
+            self.ch.commitment(name)
+        for name in self.st.witness_tensors():
+            self.ch.commitment(name)
+        reductions = self._phase_a()
+        self.ledger.extend(self.ch.phase(b"phase-1", reductions))
+        self.ledger.extend(self.ch.phase(b"phase-2", self._phase_2()))
+        self.ledger.extend(self.ch.phase(b"phase-3", self._phase_3()))
+        self._after_phase_3()
+        self._ledger_and_openings()
+
+    def _phase_a(self) -> list[Reduction]:
+        c, t, S = self.c, self.t, self.c.rescale_bits
+        out: list[Reduction] = []
+        t.domain_separate(b"phase-a")
+        for l in range(1, c.layers + 1):
+            nj, nb, nt = self._act(l)
+            u = tuple(t.challenge_scalars(b"forward-point", nj + nb + nt))
+            uj, ub, ut = u[:nj], u[nj : nj + nb], u[nj + nb :]
+            zp = self._slice_value(f"Z{l}.bits", c.z_bits(l), u)
+            rem = self._slice_value(f"R{l}.bits", c.rem_bits(), u)
+            bias = 0
+            if c.bias:
+                bias = self.ch.evaluation(f"b{l}", uj + ut)
+                self.ledger.add(Claim(f"b{l}", uj + ut, bias))
+            ni = c.width_vars(l - 1)
+            out.append(matmul_reduction(
+                f"forward{l}", ((1 << S) * zp + rem - (1 << c.frac_bits) * bias) % R, ut, ni,
+                Table("bind", (f"IN{l}", 1, ub)), Table("bind", (f"W{l}", 1, uj)),
+                lambda rk, rt, l=l, ub=ub: (f"IN{l}", rk + ub + rt),
+                lambda rk, rt, l=l, uj=uj: (f"W{l}", rk + uj + rt),
+            ))
+        for l in range(1, c.layers):
+            m = l + 1  # layer m's backward pass produces the gradient w.r.t. A_l
+            ni, nb, nt = self._act(l)
+            u = tuple(t.challenge_scalars(b"backward-point", ni + nb + nt))
+            ui, ub, ut = u[:ni], u[ni : ni + nb], u[ni + nb :]
+            gp = self._slice_value(f"G{l}.bits", c.g_bits(), u)
+            remg = self._slice_value(f"RG{l}.bits", c.rem_bits(), u)
+            out.append(matmul_reduction(
+                f"backward{l}", ((1 << S) * gp + remg) % R, ut, c.width_vars(m),
+                Table("bind", (f"GZ{m}", 1, ub)), Table("bind", (f"W{m}", 2, ui)),
+                lambda rk, rt, m=m, ub=ub: (f"GZ{m}", rk + ub + rt),
+                lambda rk, rt, m=m, ui=ui: (f"W{m}", ui + rk + rt),
+            ))
+        for l in range(1, c.layers + 1):
+            ni, nj = c.width_vars(l - 1), c.width_vars(l)
+            u = tuple(t.challenge_scalars(b"final-weights-point", ni + nj))
+            w_t = self.ch.evaluation(f"W{l}.T", u)
+            self.ledger.add(Claim(f"W{l}.T", u, w_t))
+            w0 = mle_evaluate(self._w0[l - 1], u)
+            out.append(self._functional(f"final-weights{l}", w0 - w_t, c.lr_padded(), l, u[ni:], u[:ni]))
+            if c.bias:
+                v = tuple(t.challenge_scalars(b"final-bias-point", nj))
+                b_t = self.ch.evaluation(f"b{l}.T", v)
+                self.ledger.add(Claim(f"b{l}.T", v, b_t))
+                b0 = mle_evaluate(self._b0[l - 1], v)
+                out.append(self._functional(
+                    f"final-bias{l}", b0 - b_t, c.lr_padded(), l, v, coeff=1 << c.frac_bits
+                ))
+        for name, (width_index, decomposition) in c.committed_bits().items():
+            layout = c.bits_layout(width_index, decomposition)
+            out.append(booleanity_reduction(name, t.challenge_scalars(b"booleanity-point", layout.num_vars)))
+            if name in ("X.bits", "Y.bits"):
+                real = {"t": c.steps, "b": c.batch, "j": c.widths[width_index]}
+                w = t.challenge_scalars(b"padding-point", layout.num_vars)
+                out.append(padding_reduction(name, w, layout, real))
+        return out
+
+    def _phase_2(self) -> list[Reduction]:
+        c, out = self.c, []
+        for l in range(1, c.layers + 1):
+            ni, nj, nt = c.width_vars(l - 1), c.width_vars(l), c.step_vars
+            for claim in self.ledger.take(f"W{l}"):
+                p_i, p_j, r_t = claim.point[:ni], claim.point[ni : ni + nj], claim.point[ni + nj :]
+                w0 = mle_evaluate(self._w0[l - 1], p_i + p_j)
+                out.append(self._functional(f"weights{l}", w0 - claim.value, self._kappa_stacked(r_t), l, p_j, p_i))
+            for claim in self.ledger.take(f"b{l}"):
+                p_j, r_t = claim.point[:nj], claim.point[nj:]
+                b0 = mle_evaluate(self._b0[l - 1], p_j)
+                out.append(self._functional(
+                    f"bias{l}", b0 - claim.value, self._kappa_stacked(r_t), l, p_j, coeff=1 << c.frac_bits
+                ))
+        return out
+
+    def _masked(self, name, claims, width_index, s_tensor, x_tensor) -> Reduction:
+        nv = sum(self._act(width_index))
+        rho = self.t.challenge_scalars(b"combine", len(claims))
+        return masked_hadamard_reduction(
+            name, claims, rho, nv, Table("flat", (s_tensor,)), Table("flat", (x_tensor,)),
+            lambda p: (s_tensor, p), lambda p: (x_tensor, p),
+        )
+
+    def _phase_3(self) -> list[Reduction]:
+        c, out = self.c, []
+        self.t.domain_separate(b"phase-3-claims")
+        for claim in self.ledger.take("IN1"):
+            self._slice_value("X.bits", c.x_bits(), claim.point, claim.value)
+        for l in range(2, c.layers + 1):
+            claims = self.ledger.take(f"IN{l}")
+            if claims:
+                out.append(self._masked(f"relu{l - 1}", claims, l - 1, f"S{l - 1}", f"ZP{l - 1}"))
+        for l in range(1, c.layers):
+            claims = self.ledger.take(f"GZ{l}")
+            if claims:
+                out.append(self._masked(f"relu-grad{l}", claims, l, f"S{l}", f"GP{l}"))
+        L = c.layers
+        for claim in self.ledger.take(f"GZ{L}"):
+            zp = self._slice_value(f"Z{L}.bits", c.z_bits(L), claim.point)
+            y = self._slice_value("Y.bits", c.y_bits(), claim.point)
+            if (zp - y - claim.value) % R:
+                raise VerifyError("output gradient is not Y_hat - Y")
+        return out
+
+    def _after_phase_3(self) -> None:
+        c = self.c
+        for l in range(1, c.layers):
+            sign = bit_slot_point(c.z_bits(l), c.value_bits - 1)
+            for claim in self.ledger.take(f"S{l}"):
+                self.ledger.add(Claim(f"Z{l}.bits", sign + claim.point, claim.value))
+            for claim in self.ledger.take(f"ZP{l}"):
+                self._slice_value(f"Z{l}.bits", c.z_bits(l), claim.point, claim.value)
+            for claim in self.ledger.take(f"GP{l}"):
+                self._slice_value(f"G{l}.bits", c.g_bits(), claim.point, claim.value)
+
+    def _ledger_and_openings(self) -> None:
+        reductions = []
+        self.t.domain_separate(b"ledger")
+        for name in self.st.committed_tensors():
+            claims = self.ledger.take(name)
+            if not claims:
+                raise VerifyError(f"no claim reaches committed tensor {name}")
+            rho = self.t.challenge_scalars(b"combine", len(claims))
+            reductions.append(multipoint_reduction(name, claims, rho))
+        self.ledger.assert_consumed()  # every virtual claim was reduced before this point
+        for claim in self.ch.phase(b"phase-ledger", reductions):
+            self.ch.open(claim.tensor, claim.point, claim.value)
+
+
+class VerifierChannel:
+    """Reads the prover's messages from the proof bytes, in the order the walk asks for them."""
+
+    def __init__(self, statement: TrainingStatement, public: dict[str, HyraxCommitment], proof: bytes, gens):
+        self.st = statement
+        self.public = public
+        self.reader = Reader(proof, "training proof")
+        self.transcript = Transcript(DOMAIN)
+        self.gens = gens
+        self._rows: dict[str, HyraxCommitment] = {}
+
+    def _layout(self, tensor: str) -> HyraxLayout:
+        return HyraxLayout.square(self.st.tensor_vars(tensor))
+
+    def commitment(self, tensor: str) -> None:
+        layout = self._layout(tensor)
+        if tensor in self.public:
+            commitment = self.public[tensor]
+            if len(commitment.rows) != layout.num_rows:
+                raise VerifyError(f"public commitment {tensor}: wrong number of rows")
+        else:
+            commitment = HyraxCommitment(tuple(self.reader.points(layout.num_rows)))
+        self._rows[tensor] = commitment
+        self.transcript.absorb_points(f"commitment:{tensor}".encode(), commitment.rows)
+
+    def evaluation(self, tensor: str, point: Sequence[int]) -> int:
+        value = self.reader.scalar()
+        self.transcript.absorb_scalar(f"evaluation:{tensor}".encode(), value)
+        return value
+
+    def slices(self, tensor: str, decomposition: BitDecomposition, point: Sequence[int]) -> list[int]:
+        return self.reader.scalars(decomposition.padded_width)
+
+    def phase(self, label: bytes, reductions: Sequence[Reduction]) -> list[Claim]:
+        shapes = [s for red in reductions for s in red.shapes]
+        if not shapes:
+            return []
+        proof = SumcheckProof.read(self.reader, shapes)
+        return verify_phase(self.transcript, label, reductions, proof)
+
+    def open(self, tensor: str, point: Sequence[int], value: int) -> None:
+        layout = self._layout(tensor)
+        opening = HyraxOpening(tuple(self.reader.scalars(layout.num_cols)), self.reader.scalar())
+        rows = self._rows[tensor].decode(self.gens, layout)
+        verify_opening(self.gens, rows, layout, point, value, opening, self.transcript)
+
+
+def verify_training(
+    statement: TrainingStatement, public: dict[str, HyraxCommitment], proof: bytes, curve: str = "blst"
+) -> None:
+    """Accept (return) or reject (raise VerifyError with the reason) a training proof."""
+    missing = set(statement.public_tensors()) - set(public)
+    if missing:
+        raise VerifyError(f"public commitments missing: {sorted(missing)}")
+    channel = VerifierChannel(statement, public, proof, pedersen_generators(curve))
+    TrainingWalk(statement, channel).run()
+    channel.reader.finish()
