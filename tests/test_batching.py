@@ -158,28 +158,38 @@ def test_batch_size_never_decreases_and_is_capped():
     assert controller.decide(_noise(trace=20.0)) == 20
     assert controller.decide(_noise(trace=10.0)) == 20
     assert controller.decide(_noise(trace=1e6)) == 50
-    assert not controller.should_test(0)  # at the cap: no more tests
+    assert not controller.test_due()  # at the cap: no more tests
 
 
-def test_update_runs_the_test_only_when_due():
+def test_after_step_runs_the_test_only_when_due():
     calls = []
 
     def counting_loss(out, y):
         calls.append(1)
         return F.cross_entropy(out, y)
 
-    controller = AdaptiveBatchSize(4, 1024, test_interval=3, eta=0.01)
+    controller = AdaptiveBatchSize(4, 10**6, test_interval=3, eta=0.01)
     model = _model()
-    x, y = _batch(8)
-    assert controller.update(1, model, counting_loss, x, y) == 4 and not calls
-    grown = controller.update(3, model, counting_loss, x, y)
-    assert calls and grown > 4
+    batch = _batch(8)
+    tested = []
+    for _ in range(7):
+        calls.clear()
+        controller.after_step(model, counting_loss, batch)
+        tested.append(bool(calls))
+    assert tested == [True, False, False, True, False, False, True]
+    assert controller.batch_size(7) > 4
     assert controller.last_noise is not None and controller.last_noise.batch_size == 8
+
+
+def test_a_single_sample_batch_skips_the_test():
+    controller = AdaptiveBatchSize(4, 1024)
+    controller.after_step(_model(), F.cross_entropy, _batch(1))
+    assert controller.last_noise is None and controller.steps_seen == 1
 
 
 def test_max_test_samples_limits_the_per_sample_batch():
     controller = AdaptiveBatchSize(4, 1024, max_test_samples=5)
-    controller.update(0, _model(), F.cross_entropy, *_batch(8))
+    controller.after_step(_model(), F.cross_entropy, _batch(8))
     assert controller.last_noise.batch_size == 5
 
 
@@ -190,17 +200,22 @@ def test_decision_from_a_model_matches_the_formula():
     noise = gradient_noise(per_sample_gradients(model, F.cross_entropy, x, y).values())
     expected = max(4, math.ceil(max(noise.inner_product_var / (0.09 * noise.grad_sq_norm**2),
                                     noise.orthogonal_var / (0.49 * noise.grad_sq_norm))))
-    assert controller.update(0, model, F.cross_entropy, x, y) == expected
+    controller.after_step(model, F.cross_entropy, (x, y))
+    assert controller.batch_size(1) == expected
 
 
 def test_controller_state_dict_round_trip():
-    controller = AdaptiveBatchSize(8, 64)
-    controller.decide(_noise(trace=5.0, g2=0.25))
-    fresh = AdaptiveBatchSize(8, 64)
+    controller = AdaptiveBatchSize(8, 64, test_interval=2)
+    controller.decide(_noise(trace=2.0, g2=0.25))
+    controller.after_step(_model(), F.cross_entropy, _batch(8))
+    fresh = AdaptiveBatchSize(8, 64, test_interval=2)
     fresh.load_state_dict(controller.state_dict())
-    assert fresh.batch_size == controller.batch_size == 64  # 5 / (0.25 * 0.25) = 80, capped
+    assert fresh.batch_size(0) == controller.batch_size(0) >= 32  # 2 / (0.25 * 0.25), then a test
+    assert fresh.steps_seen == 1 and not fresh.test_due() and not controller.test_due()
     with pytest.raises(ValueError, match="batch_size"):
-        fresh.load_state_dict({"batch_size": 65})
+        fresh.load_state_dict({"batch_size": 65, "steps_seen": 0})
+    with pytest.raises(ValueError, match="steps_seen"):
+        fresh.load_state_dict({"batch_size": 8, "steps_seen": -1})
 
 
 @pytest.mark.parametrize(
@@ -296,13 +311,13 @@ def test_adadagrad_norm_learns_digits_and_grows_the_batch():
     order = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
     position, sizes = 0, []
     for step in range(40):
-        size = controller.batch_size
+        size = controller.batch_size(step)
         idx = order[torch.arange(position, position + size) % len(x)]
         position += size
         loss = F.cross_entropy(model(x[idx]), y[idx])
         opt.zero_grad()
         loss.backward()
-        controller.update(step, model, F.cross_entropy, x[idx], y[idx])
+        controller.after_step(model, F.cross_entropy, (x[idx], y[idx]))  # at the step's weights
         opt.step()
         sizes.append(size)
     model.eval()

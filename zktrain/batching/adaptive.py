@@ -64,9 +64,12 @@ class AdaptiveBatchSize:
             batch (>= 2, or None for all): per-sample gradients cost b x (number of parameters)
             memory. The variance estimates stay unbiased on the sub-batch.
 
-    Use: with the batch of step t, call :meth:`update` before the optimizer step (so the
-    statistics are taken at the weights the step's gradient was taken at, as the reference does);
-    the returned size is the batch size of step t + 1.
+    It implements the training loop's batch-size controller protocol
+    (``zktrain.train.builders.BatchSizeController``): :meth:`batch_size` gives the size of the
+    next batch and :meth:`after_step` receives each step's batch. The test statistics are taken
+    at the model's weights when :meth:`after_step` is called: after the optimizer step in
+    ``zktrain train``; the reference code takes them just before it, which a hand-written loop
+    can do by calling :meth:`after_step` before ``optimizer.step()``.
     """
 
     def __init__(
@@ -101,40 +104,55 @@ class AdaptiveBatchSize:
         self.eta, self.theta, self.nu = eta, theta, nu
         self.test_interval = test_interval
         self.max_test_samples = max_test_samples
-        self.batch_size = initial_batch_size
+        self._batch_size = initial_batch_size
+        self.steps_seen = 0
         self.last_noise: GradientNoise | None = None
 
-    def should_test(self, step: int) -> bool:
-        return step % self.test_interval == 0 and self.batch_size < self.max_batch_size
+    def batch_size(self, step: int) -> int:
+        """The batch size of step ``step`` (the current b; it changes only in :meth:`after_step`)."""
+        return self._batch_size
+
+    def test_due(self) -> bool:
+        """Whether the next :meth:`after_step` runs the test: every ``test_interval`` steps,
+        counting from the first, while b is below the cap."""
+        return self.steps_seen % self.test_interval == 0 and self._batch_size < self.max_batch_size
 
     def decide(self, noise: GradientNoise) -> int:
         """Apply one test outcome: b <- min(cap, max(b, proposal)); returns the new b."""
         proposal = proposed_batch_size(noise, self.test, eta=self.eta, theta=self.theta, nu=self.nu)
-        self.batch_size = int(min(self.max_batch_size, max(self.batch_size, proposal)))
+        self._batch_size = int(min(self.max_batch_size, max(self._batch_size, proposal)))
         self.last_noise = noise
-        return self.batch_size
+        return self._batch_size
 
-    def update(self, step: int, model: nn.Module, loss_fn: LossFn, inputs: Tensor, targets: Tensor) -> int:
-        """Run the test on step ``step``'s batch if it is due; return the next batch size."""
-        if not self.should_test(step):
-            return self.batch_size
+    def after_step(self, model: nn.Module, loss_fn: LossFn, batch: tuple[Tensor, Tensor]) -> None:
+        """Run the test on the step's batch ``(x, y)`` if it is due; ``loss_fn(outputs, y)`` is
+        the mean loss."""
+        due = self.test_due()
+        self.steps_seen += 1
+        if not due:
+            return
+        inputs, targets = batch
+        if inputs.shape[0] < 2:
+            return  # a short last batch of an epoch: no sample variance, so no test this time
         if self.max_test_samples is not None:
             inputs, targets = inputs[: self.max_test_samples], targets[: self.max_test_samples]
         grads = per_sample_gradients(model, loss_fn, inputs, targets)
-        return self.decide(gradient_noise(grads.values()))
+        self.decide(gradient_noise(grads.values()))
 
     def state_dict(self) -> dict[str, Any]:
-        return {"batch_size": self.batch_size}
+        return {"batch_size": self._batch_size, "steps_seen": self.steps_seen}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        batch_size = state["batch_size"]
+        batch_size, steps_seen = state["batch_size"], state["steps_seen"]
         if not isinstance(batch_size, int) or not 2 <= batch_size <= self.max_batch_size:
             raise ValueError(f"batch_size in state must be an integer in [2, {self.max_batch_size}], got {batch_size!r}")
-        self.batch_size = batch_size
+        if not isinstance(steps_seen, int) or steps_seen < 0:
+            raise ValueError(f"steps_seen in state must be a non-negative integer, got {steps_seen!r}")
+        self._batch_size, self.steps_seen = batch_size, steps_seen
 
     def __repr__(self) -> str:
         return (
-            f"AdaptiveBatchSize(batch_size={self.batch_size}, max_batch_size={self.max_batch_size}, "
+            f"AdaptiveBatchSize(batch_size={self._batch_size}, max_batch_size={self.max_batch_size}, "
             f"test={self.test!r}, eta={self.eta}, theta={self.theta}, nu={self.nu}, "
-            f"test_interval={self.test_interval})"
+            f"test_interval={self.test_interval}, max_test_samples={self.max_test_samples})"
         )
