@@ -1,0 +1,135 @@
+"""CpuBackend: the FieldBackend over uint64[n, 4] Montgomery vectors with numba kernels.
+
+Vectors are C-contiguous numpy uint64 arrays of shape (n, 4), one element of Fr per row in
+Montgomery form (``montgomery.py``). Python ints cross the boundary as bytes (one
+``int.to_bytes`` / ``int.from_bytes`` per element and a single buffer), never limb by limb.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Sequence
+
+import numpy as np
+
+from verifier.field import BYTES, MODULUS as R
+from verifier.polynomial import interpolate_from_evals, univariate_evaluate
+
+from .. import validation
+from . import kernels
+from .montgomery import LIMBS, from_montgomery_int, int_to_limbs, to_montgomery_int
+
+_ROUND_KERNELS = {1: kernels.round_evals_1, 2: kernels.round_evals_2, 3: kernels.round_evals_3}
+
+
+def _vec(v) -> np.ndarray:
+    """Reject anything but this backend's vector type (a foreign layout would also force a
+    fresh numba compilation for a non-contiguous array type)."""
+    if not (
+        isinstance(v, np.ndarray)
+        and v.dtype == np.uint64
+        and v.ndim == 2
+        and v.shape[1] == LIMBS
+        and v.flags.c_contiguous
+    ):
+        raise TypeError("CpuBackend vectors are C-contiguous uint64 arrays of shape (n, 4)")
+    return v
+
+
+def _scalar(c: int) -> np.ndarray:
+    """A Python int as one Montgomery row (uint64[1, 4]), the kernels' scalar argument."""
+    return np.array([int_to_limbs(to_montgomery_int(operator.index(c)))], dtype=np.uint64)
+
+
+def _scalars(xs: Sequence[int]) -> np.ndarray:
+    """Python ints (any sign and size) -> canonical little-endian limbs, one row each."""
+    buf = b"".join((operator.index(x) % R).to_bytes(BYTES, "little") for x in xs)
+    return np.frombuffer(buf, dtype="<u8").astype(np.uint64).reshape(-1, LIMBS)
+
+
+def _int(row: np.ndarray) -> int:
+    """A kernel's Montgomery result row (uint64[1, 4]) as a canonical Python int."""
+    return from_montgomery_int(row[0])
+
+
+class CpuBackend:
+    name = "cpu"
+
+    # --- conversions -------------------------------------------------------------------
+    def from_int64(self, a: np.ndarray) -> np.ndarray:
+        return kernels.from_int64(validation.int64_vector(a))
+
+    def from_ints(self, xs: Sequence[int]) -> np.ndarray:
+        return kernels.to_montgomery(_scalars(xs))
+
+    def to_ints(self, v: np.ndarray) -> list[int]:
+        buf = memoryview(kernels.from_montgomery(_vec(v)).astype("<u8", copy=False).tobytes())
+        return [int.from_bytes(buf[k : k + BYTES], "little") for k in range(0, len(buf), BYTES)]
+
+    def to_int64(self, v: np.ndarray) -> np.ndarray:
+        out, fits = kernels.to_int64(_vec(v))
+        if not fits.all():
+            i = int(np.argmin(fits))
+            value = self.to_ints(v[i : i + 1])[0]
+            signed = value - R if value > R // 2 else value
+            raise OverflowError(f"to_int64: element {i} = {signed} lies outside int64")
+        return out
+
+    def length(self, v: np.ndarray) -> int:
+        return _vec(v).shape[0]
+
+    def zeros(self, n: int) -> np.ndarray:
+        # 0 is its own Montgomery form.
+        return np.zeros((n, LIMBS), dtype=np.uint64)
+
+    # --- elementwise -------------------------------------------------------------------
+    def add(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        validation.same_length("add", len(_vec(a)), len(_vec(b)))
+        return kernels.vec_add(a, b)
+
+    def sub(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        validation.same_length("sub", len(_vec(a)), len(_vec(b)))
+        return kernels.vec_sub(a, b)
+
+    def mul(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        validation.same_length("mul", len(_vec(a)), len(_vec(b)))
+        return kernels.vec_mul(a, b)
+
+    def scalar_mul(self, a: np.ndarray, c: int) -> np.ndarray:
+        return kernels.scalar_mul(_vec(a), _scalar(c))
+
+    # --- reductions --------------------------------------------------------------------
+    def sum(self, a: np.ndarray) -> int:
+        return _int(kernels.vec_sum(_vec(a), kernels.threads()))
+
+    def inner_product(self, a: np.ndarray, b: np.ndarray) -> int:
+        validation.same_length("inner_product", len(_vec(a)), len(_vec(b)))
+        return _int(kernels.inner_product(a, b, kernels.threads()))
+
+    # --- multilinear extensions --------------------------------------------------------
+    def fold(self, v: np.ndarray, r: int) -> np.ndarray:
+        validation.foldable("fold", len(_vec(v)))
+        return kernels.fold(v, _scalar(r))
+
+    def eq_table(self, point: Sequence[int]) -> np.ndarray:
+        return kernels.eq_table(self.from_ints(point))
+
+    def mle_evaluate(self, v: np.ndarray, point: Sequence[int]) -> int:
+        validation.mle_length(len(_vec(v)), len(point))
+        # Bind variable 0 first, as a sumcheck does: n - 1 multiplications in all.
+        for r in point:
+            v = kernels.fold(v, _scalar(r))
+        return _int(v)
+
+    def round_evals(self, factors: Sequence[np.ndarray], num_points: int) -> list[int]:
+        validation.round_args([len(_vec(f)) for f in factors], num_points)
+        degree = len(factors)
+        # A product of `degree` multilinear factors has degree `degree` in t: the kernel
+        # computes s(0..degree) and further points follow by interpolation.
+        computed = min(num_points, degree + 1)
+        rows = _ROUND_KERNELS[degree](*factors, computed, kernels.threads())
+        evals = [from_montgomery_int(row) for row in rows]
+        if num_points > computed:
+            coeffs = interpolate_from_evals(evals)
+            evals += [univariate_evaluate(coeffs, t) for t in range(computed, num_points)]
+        return evals

@@ -1,0 +1,356 @@
+"""Vector kernels over Fr in Montgomery form: numba, ``parallel=True``, disk-cached.
+
+Vectors are C-contiguous uint64[n, 4] arrays (one element per row, see ``montgomery.py``).
+Elementwise kernels split rows over threads with ``prange``; reductions give each thread a
+contiguous chunk, accumulate with modular additions (exact mod r) and add the per-chunk
+partial sums at the end. Nothing is compiled at import: each kernel compiles (or loads from
+the cache in ``__pycache__``) on its first call.
+
+Sumcheck round evaluations follow Thaler, "Proofs, Arguments, and Zero-Knowledge", section
+4.1: binding variable 0 to t turns the pair (f[2i], f[2i+1]) into f[2i] + t (f[2i+1] - f[2i]),
+so s(t) = sum_i prod_k f_k,i(t), and f_k,i(t + 1) = f_k,i(t) + (f[2i+1] - f[2i]) gives each
+further point for one addition per factor. A product of k factors has degree k in t, so the
+kernels compute s(0..k) and the backend extends to more points by interpolation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numba
+import numpy as np
+from numba import njit, prange
+from numba.core.caching import FunctionCache
+
+from . import montgomery as mg
+from .montgomery import add, load, mul, store, sub
+
+# numba keys a function's disk cache on its own source file only (documented limitation:
+# changes to functions in other files do not invalidate it). The kernels inline every
+# helper of montgomery.py, so a stale cache after an edit there would silently run the old
+# arithmetic: key the kernels' cache on that file's contents as well.
+_ARITHMETIC_DIGEST = hashlib.sha256(Path(mg.__file__).read_bytes()).hexdigest()
+
+
+class _KernelCache(FunctionCache):
+    """numba's per-function disk cache, with montgomery.py's digest in the index key."""
+
+    def _index_key(self, sig, codegen):
+        return super()._index_key(sig, codegen) + (_ARITHMETIC_DIGEST,)
+
+
+def _kernel(fn):
+    """``njit(parallel=True, cache=True)`` with the dependency-aware cache above."""
+    dispatcher = njit(parallel=True)(fn)
+    # What Dispatcher.enable_caching() does for cache=True, with our cache class.
+    dispatcher._cache = _KernelCache(dispatcher.py_func)
+    return dispatcher
+
+
+def threads() -> int:
+    """numba's thread count, the reductions' ``threads`` argument: one partial sum per thread.
+
+    Read in Python and passed in, because ``numba.get_num_threads()`` inside a kernel is a
+    dynamic global that would make the kernel uncacheable.
+    """
+    return numba.get_num_threads()
+
+
+@njit(cache=True)
+def _chunk_count(n, threads):
+    """At least one chunk, and no more chunks than items."""
+    return max(1, min(n, threads))
+
+
+@njit(cache=True)
+def _chunk_bounds(c, chunks, n):
+    return c * n // chunks, (c + 1) * n // chunks
+
+
+@njit(cache=True)
+def _sum_rows(partial):
+    """The sum of the per-chunk partial sums, as one Montgomery row (uint64[1, 4])."""
+    acc = mg.zero()
+    for c in range(partial.shape[0]):
+        acc = add(acc, load(partial, c))
+    out = np.empty((1, 4), np.uint64)
+    store(out, 0, acc)
+    return out
+
+
+@njit(cache=True)
+def _sum_points(partial, num_points):
+    """Add the per-chunk partial sums: partial[c, t] -> out[t] for t < num_points."""
+    out = np.zeros((num_points, 4), np.uint64)
+    for c in range(partial.shape[0]):
+        for t in range(num_points):
+            store(out, t, add(load(out, t), load(partial[c], t)))
+    return out
+
+
+# --- conversions ----------------------------------------------------------------------
+
+
+@_kernel
+def from_int64(a):
+    """Signed int64 values v -> Montgomery form of v mod r."""
+    n = a.shape[0]
+    out = np.empty((n, 4), np.uint64)
+    zero = np.uint64(0)
+    for i in prange(n):
+        v = a[i]
+        # |v| as uint64 by wrapping negation: correct for int64 min too (2^63).
+        magnitude = np.uint64(v) if v >= 0 else zero - np.uint64(v)
+        x = mg.to_montgomery((magnitude, zero, zero, zero))
+        if v < 0:
+            x = sub(mg.zero(), x)
+        store(out, i, x)
+    return out
+
+
+@_kernel
+def to_montgomery(a):
+    """Canonical limbs (each row < r) -> Montgomery form."""
+    n = a.shape[0]
+    out = np.empty((n, 4), np.uint64)
+    for i in prange(n):
+        store(out, i, mg.to_montgomery(load(a, i)))
+    return out
+
+
+@_kernel
+def from_montgomery(a):
+    """Montgomery form -> canonical limbs in [0, r)."""
+    n = a.shape[0]
+    out = np.empty((n, 4), np.uint64)
+    for i in prange(n):
+        store(out, i, mg.from_montgomery(load(a, i)))
+    return out
+
+
+@_kernel
+def to_int64(a):
+    """Signed representatives in (-r/2, r/2] as int64, and whether each one fits.
+
+    x <= (r - 1)/2 stands for x itself, a larger x for x - r = -(r - x). An entry that does
+    not fit in int64 is flagged in ``fits`` (its ``out`` slot is then meaningless).
+    """
+    n = a.shape[0]
+    out = np.empty(n, np.int64)
+    fits = np.empty(n, np.bool_)
+    zero = np.uint64(0)
+    int64_max = np.uint64(0x7FFFFFFFFFFFFFFF)
+    for i in prange(n):
+        x = mg.from_montgomery(load(a, i))
+        if x[3] == zero and x[2] == zero and x[1] == zero:
+            # x < 2^64, far below (r - 1)/2: x is its own representative.
+            out[i] = np.int64(x[0] & int64_max)
+            fits[i] = x[0] <= int64_max
+        else:
+            # x >= 2^64: either x - r with magnitude r - x (fits iff r - x <= 2^63), or a
+            # positive x >= 2^64, whose r - x > r/2 fails the same test.
+            d = sub(mg.zero(), x)
+            fits[i] = d[3] == zero and d[2] == zero and d[1] == zero and d[0] <= int64_max + np.uint64(1)
+            # Two's complement of the magnitude; 2^63 wraps to int64 min as it must.
+            out[i] = np.int64(zero - d[0])
+    return out, fits
+
+
+# --- elementwise ----------------------------------------------------------------------
+
+
+@_kernel
+def vec_add(a, b):
+    n = a.shape[0]
+    out = np.empty((n, 4), np.uint64)
+    for i in prange(n):
+        store(out, i, add(load(a, i), load(b, i)))
+    return out
+
+
+@_kernel
+def vec_sub(a, b):
+    n = a.shape[0]
+    out = np.empty((n, 4), np.uint64)
+    for i in prange(n):
+        store(out, i, sub(load(a, i), load(b, i)))
+    return out
+
+
+@_kernel
+def vec_mul(a, b):
+    n = a.shape[0]
+    out = np.empty((n, 4), np.uint64)
+    for i in prange(n):
+        store(out, i, mul(load(a, i), load(b, i)))
+    return out
+
+
+@_kernel
+def scalar_mul(a, c):
+    """a * c for a scalar c given as one Montgomery row (uint64[1, 4])."""
+    n = a.shape[0]
+    out = np.empty((n, 4), np.uint64)
+    s = load(c, 0)
+    for i in prange(n):
+        store(out, i, mul(load(a, i), s))
+    return out
+
+
+# --- reductions -----------------------------------------------------------------------
+
+
+@_kernel
+def vec_sum(a, threads):
+    """sum_i a[i] mod r, as one Montgomery row (uint64[1, 4])."""
+    n = a.shape[0]
+    chunks = _chunk_count(n, threads)
+    partial = np.zeros((chunks, 4), np.uint64)
+    for c in prange(chunks):
+        lo, hi = _chunk_bounds(c, chunks, n)
+        acc = mg.zero()
+        for i in range(lo, hi):
+            acc = add(acc, load(a, i))
+        store(partial, c, acc)
+    return _sum_rows(partial)
+
+
+@_kernel
+def inner_product(a, b, threads):
+    """sum_i a[i] b[i] mod r, as one Montgomery row (uint64[1, 4])."""
+    n = a.shape[0]
+    chunks = _chunk_count(n, threads)
+    partial = np.zeros((chunks, 4), np.uint64)
+    for c in prange(chunks):
+        lo, hi = _chunk_bounds(c, chunks, n)
+        acc = mg.zero()
+        for i in range(lo, hi):
+            acc = add(acc, mul(load(a, i), load(b, i)))
+        store(partial, c, acc)
+    return _sum_rows(partial)
+
+
+# --- multilinear extensions -----------------------------------------------------------
+
+
+@_kernel
+def fold(v, r):
+    """Bind variable 0 to r (one Montgomery row): out[i] = v[2i] + r (v[2i+1] - v[2i])."""
+    m = v.shape[0] // 2
+    out = np.empty((m, 4), np.uint64)
+    s = load(r, 0)
+    for i in prange(m):
+        lo = load(v, 2 * i)
+        store(out, i, add(lo, mul(s, sub(load(v, 2 * i + 1), lo))))
+    return out
+
+
+@_kernel
+def eq_table(point):
+    """eq(u, x) for all x in {0,1}^k (u = point, k rows), entry index sum_j x_j 2^j.
+
+    Doubling per variable (Thaler, Lemma 3.8 / VSBW13): the table for u_0..u_j is the one
+    for u_0..u_{j-1} times (1 - u_j) in its lower half and times u_j in its upper half (bit j
+    set), one multiplication per new entry since t (1 - u_j) = t - t u_j.
+    """
+    k = point.shape[0]
+    out = np.empty((1 << k, 4), np.uint64)
+    store(out, 0, mg.one())
+    size = 1
+    for j in range(k):
+        u = load(point, j)
+        for x in prange(size):
+            t = load(out, x)
+            high = mul(t, u)
+            store(out, x + size, high)
+            store(out, x, sub(t, high))
+        size *= 2
+    return out
+
+
+@_kernel
+def round_evals_1(f, num_points, threads):
+    """s(t) = sum_i f_i(t) for t < num_points <= 2 (sums of the even and odd entries)."""
+    m = f.shape[0] // 2
+    chunks = _chunk_count(m, threads)
+    partial = np.zeros((chunks, 2, 4), np.uint64)
+    for c in prange(chunks):
+        lo, hi = _chunk_bounds(c, chunks, m)
+        s0 = mg.zero()
+        s1 = mg.zero()
+        for i in range(lo, hi):
+            s0 = add(s0, load(f, 2 * i))
+            if num_points > 1:
+                s1 = add(s1, load(f, 2 * i + 1))
+        store(partial[c], 0, s0)
+        store(partial[c], 1, s1)
+    return _sum_points(partial, num_points)
+
+
+@_kernel
+def round_evals_2(f, g, num_points, threads):
+    """s(t) = sum_i f_i(t) g_i(t) for t < num_points <= 3."""
+    m = f.shape[0] // 2
+    chunks = _chunk_count(m, threads)
+    partial = np.zeros((chunks, 3, 4), np.uint64)
+    for c in prange(chunks):
+        lo, hi = _chunk_bounds(c, chunks, m)
+        s0 = mg.zero()
+        s1 = mg.zero()
+        s2 = mg.zero()
+        for i in range(lo, hi):
+            f0 = load(f, 2 * i)
+            g0 = load(g, 2 * i)
+            s0 = add(s0, mul(f0, g0))
+            if num_points > 1:
+                f1 = load(f, 2 * i + 1)
+                g1 = load(g, 2 * i + 1)
+                s1 = add(s1, mul(f1, g1))
+                if num_points > 2:
+                    f2 = add(f1, sub(f1, f0))
+                    g2 = add(g1, sub(g1, g0))
+                    s2 = add(s2, mul(f2, g2))
+        store(partial[c], 0, s0)
+        store(partial[c], 1, s1)
+        store(partial[c], 2, s2)
+    return _sum_points(partial, num_points)
+
+
+@_kernel
+def round_evals_3(f, g, h, num_points, threads):
+    """s(t) = sum_i f_i(t) g_i(t) h_i(t) for t < num_points <= 4 (eq x a x b and kin)."""
+    m = f.shape[0] // 2
+    chunks = _chunk_count(m, threads)
+    partial = np.zeros((chunks, 4, 4), np.uint64)
+    for c in prange(chunks):
+        lo, hi = _chunk_bounds(c, chunks, m)
+        s0 = mg.zero()
+        s1 = mg.zero()
+        s2 = mg.zero()
+        s3 = mg.zero()
+        for i in range(lo, hi):
+            f0 = load(f, 2 * i)
+            g0 = load(g, 2 * i)
+            h0 = load(h, 2 * i)
+            s0 = add(s0, mul(mul(f0, g0), h0))
+            if num_points > 1:
+                f1 = load(f, 2 * i + 1)
+                g1 = load(g, 2 * i + 1)
+                h1 = load(h, 2 * i + 1)
+                s1 = add(s1, mul(mul(f1, g1), h1))
+                if num_points > 2:
+                    df = sub(f1, f0)
+                    dg = sub(g1, g0)
+                    dh = sub(h1, h0)
+                    f2 = add(f1, df)
+                    g2 = add(g1, dg)
+                    h2 = add(h1, dh)
+                    s2 = add(s2, mul(mul(f2, g2), h2))
+                    if num_points > 3:
+                        s3 = add(s3, mul(mul(add(f2, df), add(g2, dg)), add(h2, dh)))
+        store(partial[c], 0, s0)
+        store(partial[c], 1, s1)
+        store(partial[c], 2, s2)
+        store(partial[c], 3, s3)
+    return _sum_points(partial, num_points)

@@ -1,0 +1,97 @@
+"""The reference FieldBackend: Fr vectors as lists of Python ints in [0, r).
+
+Simple and obviously correct, it is the oracle the fast backends are tested against and
+serves tiny instances. Each operation is its definition in ``base.FieldBackend``, written
+with the verifier's field and polynomial code so that both sides share one convention.
+"""
+
+from __future__ import annotations
+
+import operator
+from typing import Sequence
+
+import numpy as np
+
+from verifier.field import MODULUS as R
+from verifier.field import to_signed
+from verifier import polynomial
+
+from . import validation
+
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
+class ReferenceBackend:
+    name = "reference"
+
+    # --- conversions -------------------------------------------------------------------
+    def from_int64(self, a: np.ndarray) -> list[int]:
+        return [v % R for v in validation.int64_vector(a).tolist()]
+
+    def from_ints(self, xs: Sequence[int]) -> list[int]:
+        return [operator.index(x) % R for x in xs]
+
+    def to_ints(self, v: list[int]) -> list[int]:
+        return list(v)
+
+    def to_int64(self, v: list[int]) -> np.ndarray:
+        signed = [to_signed(x) for x in v]
+        for i, s in enumerate(signed):
+            if not _INT64_MIN <= s <= _INT64_MAX:
+                raise OverflowError(f"to_int64: element {i} = {s} lies outside int64")
+        return np.array(signed, dtype=np.int64)
+
+    def length(self, v: list[int]) -> int:
+        return len(v)
+
+    def zeros(self, n: int) -> list[int]:
+        return [0] * n
+
+    # --- elementwise -------------------------------------------------------------------
+    def add(self, a: list[int], b: list[int]) -> list[int]:
+        validation.same_length("add", len(a), len(b))
+        return [(x + y) % R for x, y in zip(a, b)]
+
+    def sub(self, a: list[int], b: list[int]) -> list[int]:
+        validation.same_length("sub", len(a), len(b))
+        return [(x - y) % R for x, y in zip(a, b)]
+
+    def mul(self, a: list[int], b: list[int]) -> list[int]:
+        validation.same_length("mul", len(a), len(b))
+        return [x * y % R for x, y in zip(a, b)]
+
+    def scalar_mul(self, a: list[int], c: int) -> list[int]:
+        return [x * c % R for x in a]
+
+    # --- reductions --------------------------------------------------------------------
+    def sum(self, a: list[int]) -> int:
+        return sum(a) % R
+
+    def inner_product(self, a: list[int], b: list[int]) -> int:
+        validation.same_length("inner_product", len(a), len(b))
+        return sum(x * y for x, y in zip(a, b)) % R
+
+    # --- multilinear extensions --------------------------------------------------------
+    def fold(self, v: list[int], r: int) -> list[int]:
+        validation.foldable("fold", len(v))
+        return [(v[2 * i] + r * (v[2 * i + 1] - v[2 * i])) % R for i in range(len(v) // 2)]
+
+    def eq_table(self, point: Sequence[int]) -> list[int]:
+        return polynomial.eq_table([u % R for u in point])
+
+    def mle_evaluate(self, v: list[int], point: Sequence[int]) -> int:
+        validation.mle_length(len(v), len(point))
+        return polynomial.mle_evaluate(v, [u % R for u in point])
+
+    def round_evals(self, factors: Sequence[list[int]], num_points: int) -> list[int]:
+        validation.round_args([len(f) for f in factors], num_points)
+        evals = []
+        for t in range(num_points):
+            total = 0
+            for i in range(len(factors[0]) // 2):
+                term = 1
+                for f in factors:
+                    term = term * (f[2 * i] + t * (f[2 * i + 1] - f[2 * i])) % R
+                total += term
+            evals.append(total % R)
+        return evals

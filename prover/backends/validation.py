@@ -1,0 +1,45 @@
+"""Argument checks shared by every FieldBackend, so all backends reject the same inputs alike."""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Sumcheck round polynomials here are products of at most this many multilinear factors.
+MAX_FACTORS = 3
+
+
+def int64_vector(a) -> np.ndarray:
+    """A 1-D int64 array from any integer array-like that converts to int64 without loss."""
+    arr = np.asarray(a)
+    if arr.ndim != 1:
+        raise ValueError(f"from_int64 expects a 1-D array, got shape {arr.shape}")
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"from_int64 expects integers, got dtype {arr.dtype} (use from_ints)")
+    if not np.can_cast(arr.dtype, np.int64, casting="safe"):
+        raise TypeError(f"from_int64: dtype {arr.dtype} does not convert to int64 without loss")
+    return arr.astype(np.int64, copy=False)
+
+
+def same_length(op: str, *lengths: int) -> int:
+    if len(set(lengths)) != 1:
+        raise ValueError(f"{op}: vectors of different lengths {list(lengths)}")
+    return lengths[0]
+
+
+def foldable(op: str, n: int) -> None:
+    """A vector with at least one variable left to bind: a positive even length."""
+    if n == 0 or n % 2:
+        raise ValueError(f"{op}: length must be positive and even, got {n}")
+
+
+def mle_length(n: int, num_vars: int) -> None:
+    if n != 1 << num_vars:
+        raise ValueError(f"mle_evaluate: {n} values for {num_vars} variables")
+
+
+def round_args(lengths: list[int], num_points: int) -> None:
+    if not 1 <= len(lengths) <= MAX_FACTORS:
+        raise ValueError(f"round_evals: 1 to {MAX_FACTORS} factors, got {len(lengths)}")
+    foldable("round_evals", same_length("round_evals", *lengths))
+    if num_points < 1:
+        raise ValueError(f"round_evals: num_points must be >= 1, got {num_points}")
