@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from zktrain.train.command import train
+
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="zktrain")
@@ -18,6 +20,8 @@ def demo() -> None:
 
     raise SystemExit(run_demo())
 
+
+main.add_command(train)
 
 if __name__ == "__main__":
     main()
