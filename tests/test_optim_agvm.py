@@ -1,4 +1,4 @@
-"""AGVM (Xie et al. 2022): the disagreement and modulation formulas, the two-half gradient
+"""AGVM (Xue et al. 2022): the disagreement and modulation formulas, the two-half gradient
 estimates in one process, the modulated step, state dicts, the Adam-preconditioned estimate, the
 multi-rank form against the one-process form (gloo, two ranks), and a small convergence check."""
 

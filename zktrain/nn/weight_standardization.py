@@ -54,10 +54,18 @@ class WSLinear(nn.Linear):
     layer applies.
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, *,
-                 ws_eps: float = 1e-5, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        bias: bool = True,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        *,
+        ws_eps: float = 1e-5,
+    ) -> None:
         _check_ws_eps(ws_eps)
-        super().__init__(in_features, out_features, bias=bias, **kwargs)
+        super().__init__(in_features, out_features, bias=bias, device=device, dtype=dtype)
         _check_fan_in(self.weight)
         self.ws_eps = ws_eps
 

@@ -1,6 +1,6 @@
 """AGVM: Adaptive Gradient Variance Modulator.
 
-Xie, Sun, Li, Wang, Liu, Wu & Ouyang, "Large-batch Optimization for Dense Visual Predictions"
+Xue, Liang, Song, Zong, Chen, Liu & Luo, "Large-batch Optimization for Dense Visual Predictions"
 (NeurIPS 2022, arXiv:2210.11078); reference code ``Sense-X/AGVM``
 (``agvm/optim/agvm_optimizer_hook.py``).
 
@@ -79,7 +79,7 @@ def agvm_modulation(
 
 
 class AGVM(Optimizer):
-    """Wraps an optimizer whose parameter groups are modules (Xie et al. 2022).
+    """Wraps an optimizer whose parameter groups are modules (Xue et al. 2022).
 
     Args:
         optimizer: the wrapped optimizer (SGD, LARS, Adam...); one parameter group per module

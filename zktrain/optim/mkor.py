@@ -1,6 +1,6 @@
 """MKOR: Momentum-enabled Kronecker-factor-based Optimizer using Rank-1 updates.
 
-Mozaffari, Li, Liu & Mehri Dehnavi, "MKOR: Momentum-Enabled Kronecker-Factor-Based Optimizer
+Mozaffari, Li, Zhang & Mehri Dehnavi, "MKOR: Momentum-Enabled Kronecker-Factor-Based Optimizer
 Using Rank-1 Updates" (NeurIPS 2023, arXiv:2306.01685); reference code
 ``Mohammad-Mozaffari/mkor`` (``mkor/mkor.py``, ``mkor/utils/factors.py``).
 
