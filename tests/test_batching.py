@@ -161,6 +161,15 @@ def test_batch_size_never_decreases_and_is_capped():
     assert not controller.test_due()  # at the cap: no more tests
 
 
+def test_batch_sizes_are_rounded_up_to_the_multiple():
+    controller = AdaptiveBatchSize(16, 128, eta=1.0, batch_size_multiple=16)
+    assert controller.decide(_noise(trace=17.0)) == 32
+    assert controller.decide(_noise(trace=20.0)) == 32
+    assert controller.decide(_noise(trace=48.0)) == 48
+    assert controller.decide(_noise(trace=127.5)) == 128
+    assert controller.decide(_noise(trace=1e9)) == 128
+
+
 def test_after_step_runs_the_test_only_when_due():
     calls = []
 
@@ -229,6 +238,8 @@ def test_controller_state_dict_round_trip():
         ({"nu": 0.0}, "nu"),
         ({"test_interval": 0}, "test_interval"),
         ({"max_test_samples": 1}, "max_test_samples"),
+        ({"batch_size_multiple": 0}, "batch_size_multiple"),
+        ({"batch_size_multiple": 3}, "multiples of batch_size_multiple"),
     ],
 )
 def test_controller_invalid_arguments(kwargs, name):

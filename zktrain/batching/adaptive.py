@@ -13,7 +13,9 @@ per-sample gradients of the current batch give the statistics of
     augmented inner-product test (inner product and orthogonality tests together):
         b <- max(b, ceil( max( ip_var / (theta^2 ||G||^4), orth_var / (nu^2 ||G||^2) ) ))
 
-then capped at ``max_batch_size``. The batch size therefore never decreases. When G = 0 any
+then rounded up to a multiple of ``batch_size_multiple`` (for example the virtual batch size of
+Ghost BN, so that no ghost batch is left over) and capped at ``max_batch_size``. The batch size
+therefore never decreases. When G = 0 any
 non-zero variance makes the ratio infinite and the batch size jumps to the cap; with no variance
 either, b is kept. Pair it with :class:`zktrain.optim.AdaGradNorm` for AdAdaGrad-Norm.
 """
@@ -63,6 +65,8 @@ class AdaptiveBatchSize:
         max_test_samples: evaluate per-sample gradients on at most this many samples of the
             batch (>= 2, or None for all): per-sample gradients cost b x (number of parameters)
             memory. The variance estimates stay unbiased on the sub-batch.
+        batch_size_multiple: every batch size is a multiple of this (>= 1); the initial and
+            maximum sizes must be multiples of it.
 
     It implements the training loop's batch-size controller protocol
     (``zktrain.train.builders.BatchSizeController``): :meth:`batch_size` gives the size of the
@@ -82,6 +86,7 @@ class AdaptiveBatchSize:
         nu: float = 1.0,
         test_interval: int = 1,
         max_test_samples: int | None = None,
+        batch_size_multiple: int = 1,
     ) -> None:
         if not isinstance(initial_batch_size, int) or initial_batch_size < 2:
             raise ValueError(f"initial_batch_size must be an integer >= 2, got {initial_batch_size!r}")
@@ -99,7 +104,15 @@ class AdaptiveBatchSize:
             raise ValueError(f"test_interval must be an integer >= 1, got {test_interval!r}")
         if max_test_samples is not None and (not isinstance(max_test_samples, int) or max_test_samples < 2):
             raise ValueError(f"max_test_samples must be None or an integer >= 2, got {max_test_samples!r}")
+        if not isinstance(batch_size_multiple, int) or batch_size_multiple < 1:
+            raise ValueError(f"batch_size_multiple must be an integer >= 1, got {batch_size_multiple!r}")
+        if initial_batch_size % batch_size_multiple or max_batch_size % batch_size_multiple:
+            raise ValueError(
+                f"initial_batch_size={initial_batch_size} and max_batch_size={max_batch_size} must be "
+                f"multiples of batch_size_multiple={batch_size_multiple}"
+            )
         self.max_batch_size = max_batch_size
+        self.batch_size_multiple = batch_size_multiple
         self.test = test
         self.eta, self.theta, self.nu = eta, theta, nu
         self.test_interval = test_interval
@@ -118,9 +131,13 @@ class AdaptiveBatchSize:
         return self.steps_seen % self.test_interval == 0 and self._batch_size < self.max_batch_size
 
     def decide(self, noise: GradientNoise) -> int:
-        """Apply one test outcome: b <- min(cap, max(b, proposal)); returns the new b."""
+        """Apply one test outcome: b <- min(cap, round_up(max(b, proposal))); returns the new b."""
         proposal = proposed_batch_size(noise, self.test, eta=self.eta, theta=self.theta, nu=self.nu)
-        self._batch_size = int(min(self.max_batch_size, max(self._batch_size, proposal)))
+        if proposal >= self.max_batch_size:
+            self._batch_size = self.max_batch_size
+        else:
+            multiple = self.batch_size_multiple
+            self._batch_size = max(self._batch_size, multiple * math.ceil(proposal / multiple))
         self.last_noise = noise
         return self._batch_size
 
@@ -154,5 +171,6 @@ class AdaptiveBatchSize:
         return (
             f"AdaptiveBatchSize(batch_size={self._batch_size}, max_batch_size={self.max_batch_size}, "
             f"test={self.test!r}, eta={self.eta}, theta={self.theta}, nu={self.nu}, "
-            f"test_interval={self.test_interval}, max_test_samples={self.max_test_samples})"
+            f"test_interval={self.test_interval}, max_test_samples={self.max_test_samples}, "
+            f"batch_size_multiple={self.batch_size_multiple})"
         )
