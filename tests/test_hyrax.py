@@ -89,6 +89,7 @@ def test_committing_twice_gives_different_commitments(pg):
         (np.array([0, 1, 2, 128], dtype=np.int64), 8, "128"),
         (np.array([0, 1, 2, -129], dtype=np.int64), 8, "-129"),
         (np.zeros(8, dtype=np.int64), 8, "8 values"),
+        (np.array([0, 1, 2, 2**64 - 1], dtype=np.uint64), 8, "18446744073709551615"),
         (np.zeros(4, dtype=np.float64), 8, "dtype"),
         (np.zeros(4, dtype=np.int64), 0, "bits"),
         (np.zeros(4, dtype=np.int64), 64, "bits"),

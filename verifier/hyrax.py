@@ -144,6 +144,7 @@ def verify_opening(
     transcript: Transcript,
 ) -> None:
     """Non-ZK: check that the committed tensor's MLE takes ``value`` at ``point``."""
+    point, value = [x % field.MODULUS for x in point], value % field.MODULUS
     x_col, _ = layout.split(point)
     if len(proof.row) != layout.num_cols:
         raise VerifyError(f"hyrax opening: row of {len(proof.row)} entries, expected {layout.num_cols}")
@@ -154,7 +155,7 @@ def verify_opening(
     expected = combined_row_commitment(gens, rows, layout, point)
     if expected != gens.curve.msm(gens.vector(layout.num_cols) + [gens.h], [*proof.row, proof.blind]):
         raise VerifyError("hyrax opening: combined row does not match the row commitments")
-    if field.inner_product(proof.row, eq_table(x_col)) != value % field.MODULUS:
+    if field.inner_product(proof.row, eq_table(x_col)) != value:
         raise VerifyError("hyrax opening: <t, R> differs from the claimed value")
 
 
@@ -177,6 +178,7 @@ def verify_zk_opening(
     transcript: Transcript,
 ) -> None:
     """ZK: check that ``value_commitment`` commits to the committed tensor's MLE at ``point``."""
+    point = [x % field.MODULUS for x in point]
     x_col, _ = layout.split(point)
     transcript.domain_separate(DOMAIN_OPEN_ZK)
     transcript.absorb_scalars(b"point", point)
@@ -194,7 +196,7 @@ def batch_coefficients(transcript: Transcript, point: Sequence[int], claims: Seq
     """Coefficients rho_k for claims on several tensors at one point (``claims`` are the
     values' 32-byte encodings, or the value commitments in ZK mode)."""
     transcript.domain_separate(DOMAIN_BATCH)
-    transcript.absorb_scalars(b"point", point)
+    transcript.absorb_scalars(b"point", [x % field.MODULUS for x in point])
     transcript.absorb_bytes(b"claims", b"".join(claims))
     if len(claims) == 1:
         return [1]

@@ -68,21 +68,25 @@ def pippenger(
     c = window_bits(len(pairs))
     # One extra window absorbs the final borrow of the signed recoding of a 255-bit scalar.
     num_windows = -(-SCALAR_BITS // c) + 1
-    digits = [signed_digits(k, c, num_windows) for _, k in pairs]
-    negated = [neg(p) for p, _ in pairs]
+    points_kept = [p for p, _ in pairs]
+    negated = [neg(p) for p in points_kept]
+    # Column w holds every scalar's digit in window w (one pass per window below).
+    columns = list(zip(*(signed_digits(k, c, num_windows) for _, k in pairs)))
     acc: T | None = None
     for w in range(num_windows - 1, -1, -1):
         if acc is not None:
             for _ in range(c):
                 acc = add(acc, acc)
         buckets: list[T | None] = [None] * (1 << (c - 1))
-        for i, (p, _) in enumerate(pairs):
-            d = digits[i][w]
-            if d == 0:
+        for d, p, q in zip(columns[w], points_kept, negated):
+            if d > 0:
+                b, term = d - 1, p
+            elif d < 0:
+                b, term = -d - 1, q
+            else:
                 continue
-            q, b = (p, d - 1) if d > 0 else (negated[i], -d - 1)
             cur = buckets[b]
-            buckets[b] = q if cur is None else add(cur, q)
+            buckets[b] = term if cur is None else add(cur, term)
         # sum_b (b + 1) * bucket_b by running sums from the top bucket down.
         running: T | None = None
         window_sum: T | None = None

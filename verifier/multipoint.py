@@ -34,7 +34,7 @@ def begin(transcript: Transcript, points: Sequence[Sequence[int]], claims: Seque
         raise ValueError(f"{len(points)} points for {len(claims)} claims")
     transcript.domain_separate(DOMAIN)
     for u in points:
-        transcript.absorb_scalars(b"point", u)
+        transcript.absorb_scalars(b"point", [x % R for x in u])
     transcript.absorb_points(b"claims", claims)
     rho = transcript.challenge_scalar(b"rho")
     return [pow(rho, j, R) for j in range(len(points))]

@@ -35,6 +35,7 @@ class ProverGenerators:
         self.h = self._derive(ROLE_BLIND, 0)
         self._vector: list[G1] = []
         self._sums: dict[int, G1] = {}
+        self._h_table: group.FixedBase | None = None
 
     def _derive(self, role: bytes, index: int) -> G1:
         point = self._hasher.hash_to_curve(generator_message(self.label, role, index), GENERATOR_DST)
@@ -55,6 +56,12 @@ class ProverGenerators:
                 total = total + point
             self._sums[n] = total
         return self._sums[n]
+
+    def blinding_term(self, blind: int) -> G1:
+        """r h through a fixed-base table (one per row of every Hyrax commitment)."""
+        if self._h_table is None:
+            self._h_table = group.FixedBase(self.h)
+        return self._h_table.mul(blind)
 
     def commit_value(self, value: int, blind: int) -> G1:
         """v g + r h."""

@@ -8,7 +8,8 @@ scalar and the MSM about 4x slower, so row i is committed as
 
 where the shifted entries are unsigned b-bit scalars built from numpy bytes, the correction
 point 2^(b-1) sum_j G_j is computed once per (row length, b), and r_i h is added outside the
-MSM (one full-size scalar would make arkworks treat them all as full size). Every slot gets
+MSM (one full-size scalar would make arkworks treat them all as full size), through a
+fixed-base table for h. Every slot gets
 the offset, padding included, so a padded zero stays zero.
 
 Open at a point x = (x_col, x_row): the combined row t = L^T M (``linalg.combine_rows``)
@@ -75,12 +76,12 @@ def _check_values(values: np.ndarray, layout: HyraxLayout, bits: int) -> np.ndar
         raise ValueError(f"values must be an integer array, got dtype {values.dtype}")
     if values.size != 1 << layout.num_vars:
         raise ValueError(f"{values.size} values for a layout of 2^{layout.num_vars} entries")
-    values = values.astype(np.int64).reshape(layout.num_rows, layout.num_cols)
+    # Range-check before any cast: a uint64 above 2^63 must not wrap into a small negative.
     low, high = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    if values.size and (values.min() < low or values.max() > high):
-        bad = values[(values < low) | (values > high)].flat[0]
-        raise ValueError(f"value {bad} does not fit in {bits} signed bits")
-    return values
+    outside = (values < low) | (values > high)
+    if outside.any():
+        raise ValueError(f"value {values[outside].flat[0]} does not fit in {bits} signed bits")
+    return values.astype(np.int64).reshape(layout.num_rows, layout.num_cols)
 
 
 def commit(
@@ -100,7 +101,7 @@ def commit(
     rows = []
     for i in range(layout.num_rows):
         scalars = group.scalars_from_uint64(shifted[i])
-        row = group.G1.multiexp_unchecked(generators, scalars) - correction + group.mul(gens.h, blinds[i])
+        row = group.G1.multiexp_unchecked(generators, scalars) - correction + gens.blinding_term(blinds[i])
         rows.append(group.to_bytes(row))
     return HyraxCommitment(tuple(rows)), HyraxWitness(layout, matrix, bits, blinds)
 
