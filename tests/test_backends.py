@@ -322,8 +322,8 @@ def test_cpu_backend_rejects_foreign_vectors(foreign):
 def test_montgomery_constants():
     from prover.backends.cpu import montgomery as mg
 
-    q = mg.limbs_to_int((mg.Q0, mg.Q1, mg.Q2, mg.Q3))
-    assert q == R
-    assert (int(mg.N_PRIME) * R) % 2**64 == 2**64 - 1  # N' = -r^-1 mod 2^64
-    assert mg.limbs_to_int((mg.R2_0, mg.R2_1, mg.R2_2, mg.R2_3)) == pow(2, 512, R)
+    assert mg.limbs_to_int(mg.ONE) == 2**256 % R
+    assert mg.limbs_to_int(mg.R2) == pow(2, 512, R)
+    assert mg.limbs_to_int(mg.CANONICAL_ONE) == 1
+    assert mg.N_PRIME * R % 2**64 == 2**64 - 1  # N' = -r^-1 mod 2^64
     assert mg.from_montgomery_int(mg.int_to_limbs(mg.to_montgomery_int(-7))) == R - 7

@@ -57,21 +57,21 @@ def threads() -> int:
     return numba.get_num_threads()
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def _chunk_count(n, threads):
     """At least one chunk, and no more chunks than items."""
     return max(1, min(n, threads))
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def _chunk_bounds(c, chunks, n):
     return c * n // chunks, (c + 1) * n // chunks
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def _sum_rows(partial):
     """The sum of the per-chunk partial sums, as one Montgomery row (uint64[1, 4])."""
-    acc = mg.zero()
+    acc = mg.ZERO
     for c in range(partial.shape[0]):
         acc = add(acc, load(partial, c))
     out = np.empty((1, 4), np.uint64)
@@ -79,7 +79,7 @@ def _sum_rows(partial):
     return out
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def _sum_points(partial, num_points):
     """Add the per-chunk partial sums: partial[c, t] -> out[t] for t < num_points."""
     out = np.zeros((num_points, 4), np.uint64)
@@ -104,7 +104,7 @@ def from_int64(a):
         magnitude = np.uint64(v) if v >= 0 else zero - np.uint64(v)
         x = mg.to_montgomery((magnitude, zero, zero, zero))
         if v < 0:
-            x = sub(mg.zero(), x)
+            x = sub(mg.ZERO, x)
         store(out, i, x)
     return out
 
@@ -150,7 +150,7 @@ def to_int64(a):
         else:
             # x >= 2^64: either x - r with magnitude r - x (fits iff r - x <= 2^63), or a
             # positive x >= 2^64, whose r - x > r/2 fails the same test.
-            d = sub(mg.zero(), x)
+            d = sub(mg.ZERO, x)
             fits[i] = d[3] == zero and d[2] == zero and d[1] == zero and d[0] <= int64_max + np.uint64(1)
             # Two's complement of the magnitude; 2^63 wraps to int64 min as it must.
             out[i] = np.int64(zero - d[0])
@@ -209,7 +209,7 @@ def vec_sum(a, threads):
     partial = np.zeros((chunks, 4), np.uint64)
     for c in prange(chunks):
         lo, hi = _chunk_bounds(c, chunks, n)
-        acc = mg.zero()
+        acc = mg.ZERO
         for i in range(lo, hi):
             acc = add(acc, load(a, i))
         store(partial, c, acc)
@@ -224,7 +224,7 @@ def inner_product(a, b, threads):
     partial = np.zeros((chunks, 4), np.uint64)
     for c in prange(chunks):
         lo, hi = _chunk_bounds(c, chunks, n)
-        acc = mg.zero()
+        acc = mg.ZERO
         for i in range(lo, hi):
             acc = add(acc, mul(load(a, i), load(b, i)))
         store(partial, c, acc)
@@ -256,7 +256,7 @@ def eq_table(point):
     """
     k = point.shape[0]
     out = np.empty((1 << k, 4), np.uint64)
-    store(out, 0, mg.one())
+    store(out, 0, mg.ONE)
     size = 1
     for j in range(k):
         u = load(point, j)
@@ -277,8 +277,8 @@ def round_evals_1(f, num_points, threads):
     partial = np.zeros((chunks, 2, 4), np.uint64)
     for c in prange(chunks):
         lo, hi = _chunk_bounds(c, chunks, m)
-        s0 = mg.zero()
-        s1 = mg.zero()
+        s0 = mg.ZERO
+        s1 = mg.ZERO
         for i in range(lo, hi):
             s0 = add(s0, load(f, 2 * i))
             if num_points > 1:
@@ -296,9 +296,9 @@ def round_evals_2(f, g, num_points, threads):
     partial = np.zeros((chunks, 3, 4), np.uint64)
     for c in prange(chunks):
         lo, hi = _chunk_bounds(c, chunks, m)
-        s0 = mg.zero()
-        s1 = mg.zero()
-        s2 = mg.zero()
+        s0 = mg.ZERO
+        s1 = mg.ZERO
+        s2 = mg.ZERO
         for i in range(lo, hi):
             f0 = load(f, 2 * i)
             g0 = load(g, 2 * i)
@@ -325,10 +325,10 @@ def round_evals_3(f, g, h, num_points, threads):
     partial = np.zeros((chunks, 4, 4), np.uint64)
     for c in prange(chunks):
         lo, hi = _chunk_bounds(c, chunks, m)
-        s0 = mg.zero()
-        s1 = mg.zero()
-        s2 = mg.zero()
-        s3 = mg.zero()
+        s0 = mg.ZERO
+        s1 = mg.ZERO
+        s2 = mg.ZERO
+        s3 = mg.ZERO
         for i in range(lo, hi):
             f0 = load(f, 2 * i)
             g0 = load(g, 2 * i)

@@ -1,22 +1,22 @@
-"""Fr arithmetic on four 64-bit limbs in Montgomery form: numba scalar helpers.
+"""Fr arithmetic on four 64-bit limbs in Montgomery form, emitted as LLVM IR for numba.
 
 An element x of Fr is held as the residue x R mod r with R = 2^256, in four little-endian
-uint64 limbs (a numba ``UniTuple(uint64, 4)`` in registers, one row of a uint64[n, 4]
-array in memory). Multiplication is the CIOS method of Koc, Acar and Kaliski, "Analyzing
-and Comparing Montgomery Multiplication Algorithms" (IEEE Micro 1996), with the "no-carry"
-shortcut of gnark-crypto (Ethereum Foundation / ConsenSys, "Faster big-integer modular
-multiplication for most moduli", 2020): when the top limb of r is below (2^64 - 1)/2 - 1,
-the carry out of each outer iteration fits in the top limb and needs no fifth word.
-r < 2^255 also means a + b < 2^256 for reduced a, b, so modular addition never carries out
-of four limbs.
+uint64 limbs: a numba ``UniTuple(uint64, 4)`` in registers, one row of a uint64[n, 4]
+array in memory. ``add``, ``sub`` and ``mul`` map such tuples to such tuples.
 
-numba has no 128-bit integer type; the 64 x 64 -> 128 products and the carry chains are
-written as LLVM intrinsics on i128, which LLVM lowers to single ``mulx``/``mul`` and
-``adc``/``sbb`` instructions (about 3x faster than a 32-bit split, measured in
-benchmarks/README.md).
+Multiplication is the CIOS method (Koc, Acar and Kaliski, "Analyzing and Comparing
+Montgomery Multiplication Algorithms", IEEE Micro 1996) with the "no-carry" shortcut of
+gnark-crypto ("Faster big-integer modular multiplication for most moduli", 2020): when the
+top limb of r is below (2^64 - 1)/2 - 1, the carry out of each outer iteration fits in the
+top limb, so the running sum needs no fifth word. r < 2^255 also keeps a + b < 2^256 for
+reduced a and b, so modular addition never carries out of four limbs.
 
-Every helper is ``inline="always"``: the vector kernels in ``kernels.py`` inline them, and
-their numba cache is keyed on this file too (see ``kernels._KernelCache``).
+Why intrinsics: numba has no 128-bit integer type, and a 64 x 64 -> 128-bit product split
+into 32-bit halves is about 3x slower than one ``mulx``. Each operation is therefore an
+``@intrinsic`` that writes LLVM IR directly: products on i128 (lowered to ``mulx``), carry
+chains and comparisons on i256 (lowered to ``adc``/``sbb``/``cmov``). Being intrinsics,
+they are emitted inline into every kernel, with no call and no numba-level inlining (which
+multiplied compile times by ten).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def limbs_to_int(limbs) -> int:
 
 
 def to_montgomery_int(x: int) -> int:
-    """x R mod r for any Python int x (Python-side, for scalars)."""
+    """x R mod r for any Python int x (the Python side of scalars)."""
     return x % MODULUS * MONTGOMERY_R % MODULUS
 
 
@@ -60,76 +60,137 @@ def from_montgomery_int(limbs) -> int:
 
 _Q = int_to_limbs(MODULUS)
 # The no-carry CIOS condition (gnark-crypto): top limb of r below (2^64 - 1)/2 - 1.
-assert _Q[3] < (_MASK >> 1) - 1, "modulus too large for no-carry Montgomery multiplication"
-
-Q0, Q1, Q2, Q3 = (np.uint64(w) for w in _Q)
+if not _Q[-1] < (_MASK >> 1) - 1:
+    raise AssertionError("modulus too large for no-carry Montgomery multiplication")
 #: -r^-1 mod 2^64: the CIOS multiplier that zeroes the low limb at each step.
-N_PRIME = np.uint64(-pow(MODULUS, -1, 1 << LIMB_BITS) % (1 << LIMB_BITS))
-# R^2 mod r: mont_mul(x, R^2) = x R, the entry into Montgomery form.
-R2_0, R2_1, R2_2, R2_3 = (np.uint64(w) for w in int_to_limbs(MONTGOMERY_R**2 % MODULUS))
-# 1 in Montgomery form (R mod r), the neutral element of mont_mul.
-ONE_0, ONE_1, ONE_2, ONE_3 = (np.uint64(w) for w in int_to_limbs(MONTGOMERY_R % MODULUS))
-_Z = np.uint64(0)
-_U1 = np.uint64(1)
+N_PRIME = -pow(MODULUS, -1, 1 << LIMB_BITS) % (1 << LIMB_BITS)
+
+
+def _limb_tuple(x: int):
+    return tuple(np.uint64(w) for w in int_to_limbs(x))
+
+
+# Constants as numba sees them (global tuples are frozen into the compiled code).
+ZERO = _limb_tuple(0)
+#: 1 in Montgomery form (R mod r).
+ONE = _limb_tuple(MONTGOMERY_R % MODULUS)
+#: R^2 mod r: mul(x, R2) = x R, the entry into Montgomery form.
+R2 = _limb_tuple(MONTGOMERY_R**2 % MODULUS)
+#: The plain integer 1: mul(x R, 1) = x, the exit from Montgomery form.
+CANONICAL_ONE = _limb_tuple(1)
 
 _I64 = ir.IntType(64)
 _I128 = ir.IntType(128)
-_PAIR = types.UniTuple(types.uint64, 2)
+_I256 = ir.IntType(256)
+_FR = types.UniTuple(types.uint64, LIMBS)
 
 
-def _lo_hi(builder, wide, hi_shift):
-    lo = builder.trunc(wide, _I64)
-    hi = builder.trunc(builder.lshr(wide, ir.Constant(_I128, hi_shift)), _I64)
-    return lo, hi
+def _limbs(builder, value):
+    return [builder.extract_value(value, k) for k in range(LIMBS)]
 
 
-@intrinsic
-def mul_add2(typingctx, a, b, c, d):
-    """(lo, hi) of a b + c + d, computed in i128 (it cannot overflow: (2^64-1)^2 + 2(2^64-1) < 2^128)."""
-    sig = _PAIR(types.uint64, types.uint64, types.uint64, types.uint64)
-
-    def codegen(context, builder, signature, args):
-        a, b, c, d = (builder.zext(x, _I128) for x in args)
-        wide = builder.add(builder.add(builder.mul(a, b), c), d)
-        return context.make_tuple(builder, signature.return_type, _lo_hi(builder, wide, 64))
-
-    return sig, codegen
+def _pack(builder, limbs):
+    """Four i64 limbs -> one i256 (LLVM keeps it in four registers; the shifts vanish)."""
+    wide = ir.Constant(_I256, 0)
+    for k, limb in enumerate(limbs):
+        part = builder.shl(builder.zext(limb, _I256), ir.Constant(_I256, LIMB_BITS * k))
+        wide = builder.or_(wide, part)
+    return wide
 
 
-@intrinsic
-def add_carry(typingctx, a, b, carry):
-    """(sum, carry out) of a + b + carry with carry in {0, 1}."""
-    sig = _PAIR(types.uint64, types.uint64, types.uint64)
-
-    def codegen(context, builder, signature, args):
-        a, b, c = (builder.zext(x, _I128) for x in args)
-        wide = builder.add(builder.add(a, b), c)
-        return context.make_tuple(builder, signature.return_type, _lo_hi(builder, wide, 64))
-
-    return sig, codegen
+def _unpack(context, builder, wide):
+    limbs = [
+        builder.trunc(builder.lshr(wide, ir.Constant(_I256, LIMB_BITS * k)), _I64)
+        for k in range(LIMBS)
+    ]
+    return context.make_tuple(builder, _FR, limbs)
 
 
-@intrinsic
-def sub_borrow(typingctx, a, b, borrow):
-    """(difference, borrow out) of a - b - borrow with borrow in {0, 1}."""
-    sig = _PAIR(types.uint64, types.uint64, types.uint64)
-
-    def codegen(context, builder, signature, args):
-        a, b, c = (builder.zext(x, _I128) for x in args)
-        wide = builder.sub(builder.sub(a, b), c)
-        # A negative i128 difference has its sign bit set: that bit is the borrow.
-        return context.make_tuple(builder, signature.return_type, _lo_hi(builder, wide, 127))
-
-    return sig, codegen
+def _modulus():
+    return ir.Constant(_I256, MODULUS)
 
 
-@njit(cache=True)
+def _reduce_once(builder, t):
+    """t - r if t >= r else t, for t < 2r (a compare and a select: no branch)."""
+    return builder.select(builder.icmp_unsigned(">=", t, _modulus()), builder.sub(t, _modulus()), t)
+
+
+def _mul_add2(builder, a, b, c, d):
+    """(lo, hi) of a b + c + d; cannot overflow 128 bits: (2^64-1)^2 + 2(2^64-1) < 2^128."""
+    a, b, c, d = (builder.zext(x, _I128) for x in (a, b, c, d))
+    wide = builder.add(builder.add(builder.mul(a, b), c), d)
+    hi = builder.trunc(builder.lshr(wide, ir.Constant(_I128, LIMB_BITS)), _I64)
+    return builder.trunc(wide, _I64), hi
+
+
+def _cios(builder, a, b):
+    """No-carry CIOS: returns t = a b R^-1 mod r, up to one subtraction of r (t < 2r).
+
+    Outer iteration i adds a b_i and the multiple m r of r that zeroes the low limb, then
+    drops that limb (divides by 2^64). By the no-carry condition, the final carries C + A
+    of each iteration fit in the top limb.
+    """
+    zero = ir.Constant(_I64, 0)
+    q = [ir.Constant(_I64, w) for w in _Q]
+    n_prime = ir.Constant(_I64, N_PRIME)
+    t = [zero] * LIMBS
+    for bi in b:
+        t[0], A = _mul_add2(builder, a[0], bi, t[0], zero)
+        m = builder.mul(t[0], n_prime)  # wraps mod 2^64, as the algorithm requires
+        _, C = _mul_add2(builder, m, q[0], t[0], zero)  # low limb is 0 by choice of m
+        for j in range(1, LIMBS):
+            t[j], A = _mul_add2(builder, a[j], bi, t[j], A)
+            t[j - 1], C = _mul_add2(builder, m, q[j], t[j], C)
+        t[LIMBS - 1] = builder.add(C, A)
+    return t
+
+
+def _binary(emit):
+    """An intrinsic (Fr, Fr) -> Fr whose body ``emit(builder, a_limbs, b_limbs)`` is an i256."""
+
+    def typer(typingctx, a, b):
+        if a != _FR or b != _FR:
+            return None
+        sig = _FR(_FR, _FR)
+
+        def codegen(context, builder, signature, args):
+            a, b = (_limbs(builder, x) for x in args)
+            return _unpack(context, builder, emit(builder, a, b))
+
+        return sig, codegen
+
+    typer.__name__ = emit.__name__
+    typer.__doc__ = emit.__doc__
+    return intrinsic(typer)
+
+
+@_binary
+def add(builder, a, b):
+    """a + b mod r; a + b < 2r < 2^256, so the i256 sum is exact."""
+    return _reduce_once(builder, builder.add(_pack(builder, a), _pack(builder, b)))
+
+
+@_binary
+def sub(builder, a, b):
+    """a - b mod r: the i256 difference, plus r when it borrowed."""
+    a, b = _pack(builder, a), _pack(builder, b)
+    diff = builder.sub(a, b)
+    return builder.select(builder.icmp_unsigned("<", a, b), builder.add(diff, _modulus()), diff)
+
+
+@_binary
+def mul(builder, a, b):
+    """The Montgomery product a b R^-1 mod r: Montgomery forms multiply to Montgomery form."""
+    return _reduce_once(builder, _pack(builder, _cios(builder, a, b)))
+
+
+@njit(inline="always", cache=True)
 def load(x, i):
     """Row i of a uint64[n, 4] array as a 4-tuple."""
     return (x[i, 0], x[i, 1], x[i, 2], x[i, 3])
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def store(x, i, v):
     x[i, 0] = v[0]
     x[i, 1] = v[1]
@@ -137,90 +198,13 @@ def store(x, i, v):
     x[i, 3] = v[3]
 
 
-@njit(cache=True)
-def zero():
-    return (_Z, _Z, _Z, _Z)
-
-
-@njit(cache=True)
-def one():
-    """1 in Montgomery form."""
-    return (ONE_0, ONE_1, ONE_2, ONE_3)
-
-
-@njit(cache=True)
-def _reduce_once(t0, t1, t2, t3):
-    """t - r if t >= r else t, for t < 2r."""
-    d0, b = sub_borrow(t0, Q0, _Z)
-    d1, b = sub_borrow(t1, Q1, b)
-    d2, b = sub_borrow(t2, Q2, b)
-    d3, b = sub_borrow(t3, Q3, b)
-    if b:
-        return (t0, t1, t2, t3)
-    return (d0, d1, d2, d3)
-
-
-@njit(cache=True)
-def add(a, b):
-    """a + b mod r. No carry leaves the top limb since a + b < 2r < 2^256."""
-    s0, c = add_carry(a[0], b[0], _Z)
-    s1, c = add_carry(a[1], b[1], c)
-    s2, c = add_carry(a[2], b[2], c)
-    s3, c = add_carry(a[3], b[3], c)
-    return _reduce_once(s0, s1, s2, s3)
-
-
-@njit(cache=True)
-def sub(a, b):
-    """a - b mod r: subtract, and add r back on a borrow."""
-    d0, w = sub_borrow(a[0], b[0], _Z)
-    d1, w = sub_borrow(a[1], b[1], w)
-    d2, w = sub_borrow(a[2], b[2], w)
-    d3, w = sub_borrow(a[3], b[3], w)
-    if w:
-        d0, c = add_carry(d0, Q0, _Z)
-        d1, c = add_carry(d1, Q1, c)
-        d2, c = add_carry(d2, Q2, c)
-        d3, c = add_carry(d3, Q3, c)
-    return (d0, d1, d2, d3)
-
-
-@njit(cache=True)
-def _cios_step(t0, t1, t2, t3, a, bi):
-    """One outer iteration of no-carry CIOS: t <- (t + a bi + m r) / 2^64.
-
-    The multiple m of r makes the low limb vanish, so the division is a shift by one limb;
-    C + A fits in the top limb by the no-carry condition on r.
-    """
-    t0, A = mul_add2(a[0], bi, t0, _Z)
-    m = t0 * N_PRIME  # wraps mod 2^64, as the algorithm requires
-    _, C = mul_add2(m, Q0, t0, _Z)
-    t1, A = mul_add2(a[1], bi, t1, A)
-    t0, C = mul_add2(m, Q1, t1, C)
-    t2, A = mul_add2(a[2], bi, t2, A)
-    t1, C = mul_add2(m, Q2, t2, C)
-    t3, A = mul_add2(a[3], bi, t3, A)
-    t2, C = mul_add2(m, Q3, t3, C)
-    return t0, t1, t2, C + A
-
-
-@njit(cache=True)
-def mul(a, b):
-    """Montgomery product a b R^-1 mod r (so Montgomery forms multiply to Montgomery form)."""
-    t0, t1, t2, t3 = _cios_step(_Z, _Z, _Z, _Z, a, b[0])
-    t0, t1, t2, t3 = _cios_step(t0, t1, t2, t3, a, b[1])
-    t0, t1, t2, t3 = _cios_step(t0, t1, t2, t3, a, b[2])
-    t0, t1, t2, t3 = _cios_step(t0, t1, t2, t3, a, b[3])
-    return _reduce_once(t0, t1, t2, t3)
-
-
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def to_montgomery(a):
     """x -> x R mod r for canonical limbs x < r."""
-    return mul(a, (R2_0, R2_1, R2_2, R2_3))
+    return mul(a, R2)
 
 
-@njit(cache=True)
+@njit(inline="always", cache=True)
 def from_montgomery(a):
     """x R -> x, the canonical limbs in [0, r)."""
-    return mul(a, (_U1, _Z, _Z, _Z))
+    return mul(a, CANONICAL_ONE)
