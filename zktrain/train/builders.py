@@ -37,8 +37,11 @@ from torch import Tensor, nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 
-from zktrain.optim import LAMB, LARS
+from zktrain.batching import AdaptiveBatchSize
+from zktrain.nn import GhostBatchNorm1d, WSLinear
+from zktrain.optim import LAMB, LARS, MKOR, AdaGradNorm
 from zktrain.schedules import PowerScheduler
+from zktrain.train.conadv import ConAdv
 from zktrain.train.config import Component, ConfigError
 
 __all__ = [
@@ -90,11 +93,12 @@ def build(registry: Mapping[str, Callable[..., Any]], component: Component, path
 # ----------------------------------------------------------------------------------- models
 
 
-LINEAR_LAYERS: dict[str, Callable[..., nn.Module]] = {"linear": nn.Linear}
+LINEAR_LAYERS: dict[str, Callable[..., nn.Module]] = {"linear": nn.Linear, "ws_linear": WSLinear}
 
 NORM_LAYERS: dict[str, Callable[..., nn.Module]] = {
     "batchnorm": nn.BatchNorm1d,
     "layernorm": nn.LayerNorm,
+    "ghost_batchnorm": GhostBatchNorm1d,
 }
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "gelu": nn.GELU}
@@ -200,12 +204,33 @@ def optimizer_builder(
     return build_optimizer
 
 
+def build_mkor(
+    model: nn.Module,
+    *,
+    base: str = "sgd",
+    stat_decay: float = 0.95,
+    inv_freq: int = 10,
+    stabilization_threshold: float = 2.0,
+    stabilization_factor: float = 0.1,
+    **base_options: Any,
+) -> MKOR:
+    """MKOR preconditioning of the model's Linear layers around ``OPTIMIZERS[base]``, which
+    receives every other option (``lr`` included, so ``scale_lr`` applies to it)."""
+    if base == "mkor":
+        raise ValueError("base: MKOR cannot wrap itself")
+    inner = build(OPTIMIZERS, Component(base, base_options), "train.optimizer", model)
+    return MKOR(model, inner, stat_decay, inv_freq, stabilization_threshold, stabilization_factor)
+
+
 OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
     "lamb": optimizer_builder(LAMB),
     # Biases and normalization parameters take plain momentum steps, without the local rate.
     "lars": optimizer_builder(LARS, {"adapt": False}),
     "sgd": optimizer_builder(torch.optim.SGD),
     "adamw": optimizer_builder(torch.optim.AdamW),
+    # One accumulator per group: decay_bias_and_norm: true gives the published single one.
+    "adagradnorm": optimizer_builder(AdaGradNorm),
+    "mkor": build_mkor,
 }
 
 
@@ -374,7 +399,10 @@ class FixedBatchSize:
         return None
 
 
-BATCH_SIZE_CONTROLLERS: dict[str, Callable[..., BatchSizeController]] = {"fixed": FixedBatchSize}
+BATCH_SIZE_CONTROLLERS: dict[str, Callable[..., BatchSizeController]] = {
+    "fixed": FixedBatchSize,
+    "adaptive": AdaptiveBatchSize,
+}
 
 
 class Objective(Protocol):
@@ -401,4 +429,4 @@ class StandardObjective:
         return loss_fn(outputs, y), outputs
 
 
-OBJECTIVES: dict[str, Callable[..., Objective]] = {"standard": StandardObjective}
+OBJECTIVES: dict[str, Callable[..., Objective]] = {"standard": StandardObjective, "conadv": ConAdv}
