@@ -7,7 +7,7 @@ commitments with their blinding, and a channel that computes and writes every me
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -46,38 +46,58 @@ def _int64(a: np.ndarray, what: str) -> np.ndarray:
         raise OverflowError(f"{what} exceeds int64") from None
 
 
-def exact_step(c: MlpCircuit, w: list, b: list, x: np.ndarray, y: np.ndarray, lr: int) -> tuple[dict, list, list]:
+Hook = Callable[[str, np.ndarray], np.ndarray]
+
+
+def exact_step(c: MlpCircuit, w: list, b: list, x: np.ndarray, y: np.ndarray, lr: int, hook: Hook | None = None):
     """One SGD step of the exact semantics on padded object arrays (the relation the circuit
-    proves, written plainly). Returns the step's tensors by witness name, and W, b after it."""
+    proves, written plainly). Returns the step's tensors by witness name, and W, b after it.
+
+    Every tensor passes through ``hook(name, value)`` as it is produced, and the step goes on
+    with what the hook returns: the malicious-prover hook of the soundness tests.
+    """
     S, L, R_ = c.rescale_bits, c.layers, c.frac_bits
     rec: dict[str, np.ndarray] = {}
-    act, signs = x, {}
+
+    def emit(name: str, value: np.ndarray) -> np.ndarray:
+        rec[name] = value if hook is None else hook(name, value)
+        return rec[name]
+
+    act = emit("IN1", x)
+    y = emit("Y", y)
     for l in range(1, L + 1):
-        rec[f"IN{l}"], rec[f"W{l}"], rec[f"b{l}"] = act, w[l - 1], b[l - 1]
+        rec[f"W{l}"], rec[f"b{l}"] = w[l - 1], b[l - 1]
         zp, rem = rescale(act.dot(w[l - 1].T) + (b[l - 1] << R_), S)
-        rec[f"ZP{l}"], rec[f"REM{l}"] = zp, rem
+        zp = emit(f"ZP{l}", zp)
+        emit(f"REM{l}", rem)
         if l < L:
-            signs[l] = (zp <= 0).astype(object)
-            rec[f"S{l}"] = signs[l]
-            act = (1 - signs[l]) * zp
-    gz = rec[f"ZP{L}"] - y
-    rec[f"GZ{L}"] = gz
+            s = emit(f"S{l}", (zp <= 0).astype(object))
+            act = emit(f"IN{l + 1}", (1 - s) * zp)
+    gz = emit(f"GZ{L}", rec[f"ZP{L}"] - y)
     for l in range(L - 1, 0, -1):
         gp, remg = rescale(gz.dot(w[l]), S)
-        rec[f"GP{l}"], rec[f"REMG{l}"] = gp, remg
-        gz = (1 - signs[l]) * gp
-        rec[f"GZ{l}"] = gz
+        gp = emit(f"GP{l}", gp)
+        emit(f"REMG{l}", remg)
+        gz = emit(f"GZ{l}", (1 - rec[f"S{l}"]) * gp)
     new_w = [w[l - 1] - lr * rec[f"GZ{l}"].T.dot(rec[f"IN{l}"]) for l in range(1, L + 1)]
     new_b = [b[l - 1] - (lr << R_) * rec[f"GZ{l}"].sum(axis=0) for l in range(1, L + 1)]
     return rec, new_w, new_b
 
 
-def mlp_witness(c: MlpCircuit, x: np.ndarray, y: np.ndarray, w0: Sequence[np.ndarray], b0: Sequence[np.ndarray]) -> Witness:
+def mlp_witness(
+    c: MlpCircuit,
+    x: np.ndarray,
+    y: np.ndarray,
+    w0: Sequence[np.ndarray],
+    b0: Sequence[np.ndarray],
+    hook: Callable[[int], Hook | None] | None = None,
+) -> Witness:
     """Run the padded steps and lay every tensor out as the circuit expects.
 
     ``x`` [T, B, d_0] and ``y`` [T, B, d_L] are the consumed batches at scale 2^R; ``w0``,
     ``b0`` the initial master weights and biases. Padded steps see zero data and learning rate
     0, padded features start at zero: the honest padded witness follows from the relations.
+    ``hook(step)`` may return a per-step tensor hook (see ``exact_step``) for soundness tests.
     """
     dims = [1 << c.width_vars(i) for i in range(c.layers + 1)]
     tp, bsz = c.padded_steps, c.batch
@@ -87,7 +107,7 @@ def mlp_witness(c: MlpCircuit, x: np.ndarray, y: np.ndarray, w0: Sequence[np.nda
     b = [_pad(b0[l], (dims[l + 1],)) for l in range(c.layers)]
     steps: list[dict] = []
     for t, lr in enumerate(c.lr_padded()):
-        rec, w, b = exact_step(c, w, b, xs[t], ys[t], lr)
+        rec, w, b = exact_step(c, w, b, xs[t], ys[t], lr, None if hook is None else hook(t))
         steps.append(rec)
     wit: Witness = {name: _int64(np.stack([s[name] for s in steps]), name) for name in steps[0]}
     for l in range(1, c.layers + 1):
@@ -98,8 +118,9 @@ def mlp_witness(c: MlpCircuit, x: np.ndarray, y: np.ndarray, w0: Sequence[np.nda
         if l < c.layers:
             wit[f"G{l}.bits"] = c.g_bits().decompose(wit[f"GP{l}"], f"G'{l}")
             wit[f"RG{l}.bits"] = c.rem_bits().decompose(wit.pop(f"REMG{l}"), f"RemG{l}")
-    wit["X.bits"] = c.x_bits().decompose(_int64(xs, "X"), "input")
-    wit["Y.bits"] = c.y_bits().decompose(_int64(ys, "Y"), "label")
+    # The data commitment holds the batches as consumed (padded steps and features included).
+    wit["X.bits"] = c.x_bits().decompose(wit["IN1"], "input")
+    wit["Y.bits"] = c.y_bits().decompose(wit.pop("Y"), "label")
     return wit
 
 
@@ -110,15 +131,32 @@ def _commit_width(values: np.ndarray) -> int:
     return top.bit_length() + 1
 
 
+def commit_tensor(statement: TrainingStatement, tensor: str, values: np.ndarray, rng=None):
+    """Hyrax-commit one of the statement's committed tensors: (commitment, opening witness)."""
+    layout = HyraxLayout.square(statement.tensor_vars(tensor))
+    flat = np.asarray(values, dtype=np.int64).reshape(-1)
+    return hyrax.commit(prover_generators(), flat, layout, _commit_width(flat), rng)
+
+
 class ProverChannel:
     """Computes and writes every message the walk asks for."""
 
-    def __init__(self, statement: TrainingStatement, witness: Witness, backend: FieldBackend, gens=None, rng=None):
+    def __init__(
+        self,
+        statement: TrainingStatement,
+        witness: Witness,
+        backend: FieldBackend,
+        precommitted: dict | None = None,
+        rng=None,
+    ):
         self.st = statement
         self.witness = witness
         self.backend = backend
-        self.gens = gens or prover_generators()
+        self.gens = prover_generators()
         self.rng = rng
+        # Commitments published before the proof (the data, an earlier run's weights):
+        # name -> (HyraxCommitment, HyraxWitness). They are reused, never recomputed.
+        self._precommitted = dict(precommitted or {})
         self.transcript = Transcript(DOMAIN)
         self.public: dict[str, HyraxCommitment] = {}
         self._chunks: list[bytes] = []
@@ -129,9 +167,10 @@ class ProverChannel:
         return b"".join(self._chunks)
 
     def commitment(self, tensor: str) -> None:
-        layout = HyraxLayout.square(self.st.tensor_vars(tensor))
-        values = np.asarray(self.witness[tensor], dtype=np.int64).reshape(-1)
-        commitment, hw = hyrax.commit(self.gens, values, layout, _commit_width(values), self.rng)
+        if tensor in self._precommitted:
+            commitment, hw = self._precommitted[tensor]
+        else:
+            commitment, hw = commit_tensor(self.st, tensor, self.witness[tensor], self.rng)
         self._hyrax[tensor] = hw
         if tensor in self._public_names:
             self.public[tensor] = commitment
@@ -165,9 +204,9 @@ class ProverChannel:
 
 
 def prove_training(
-    statement: TrainingStatement, witness: Witness, backend: FieldBackend, rng=None
+    statement: TrainingStatement, witness: Witness, backend: FieldBackend, precommitted=None, rng=None
 ) -> tuple[dict[str, HyraxCommitment], bytes]:
     """The public commitments (data, final weights) and the proof bytes."""
-    channel = ProverChannel(statement, witness, backend, rng=rng)
+    channel = ProverChannel(statement, witness, backend, precommitted, rng)
     TrainingWalk(statement, channel).run()
     return channel.public, channel.proof_bytes()

@@ -7,6 +7,8 @@ and checks that every claim the verifier is left with is a true evaluation of th
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -230,3 +232,26 @@ def test_padding_zero_check(backend, rng, poke):
     else:
         with pytest.raises(VerifyError):
             _prove_and_verify(backend, build, {"B": bits})
+
+
+def _prove_with_final_evals_tampered(backend, build, witness, i, j, factor):
+    """Scale final evaluation j of instance i by ``factor`` and evaluation i by its inverse, so
+    the product (and so the sumcheck's own final check) is unchanged: only the gadget's check
+    of its public table can notice."""
+    tp = Transcript(DOMAIN)
+    proof, _ = prove_phase(tp, b"phase", backend, build(tp), witness)
+    final = [list(e) for e in proof.final_evals]
+    final[0][i] = final[0][i] * factor % R
+    final[0][j] = final[0][j] * pow(factor, -1, R) % R
+    tampered = dataclasses.replace(proof, final_evals=tuple(tuple(e) for e in final))
+    tv = Transcript(DOMAIN)
+    verify_phase(tv, b"phase", build(tv), tampered)
+
+
+def test_wrong_public_table_evaluation_rejected(backend, rng):
+    a, b, build = _matmul_case(rng, np.random.default_rng(1))
+    with pytest.raises(VerifyError, match="eq over steps"):
+        _prove_with_final_evals_tampered(backend, build, {"A": a, "B": b}, 0, 1, 2)
+    _, _, build, witness = _hadamard_case(rng, np.random.default_rng(2))
+    with pytest.raises(VerifyError, match="combined eq"):
+        _prove_with_final_evals_tampered(backend, build, witness, 0, 2, 3)

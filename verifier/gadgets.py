@@ -138,29 +138,42 @@ def multipoint_reduction(tensor: str, claims: Sequence[Claim], rho: Sequence[int
     return Reduction(f"ledger:{tensor}", [product_shape(num_vars, 2)], [total], finish, [tables])
 
 
-def reduce_bit_slices(
-    transcript: Transcript, tensor: str, decomposition: BitDecomposition, claim_value: int,
-    u: Sequence[int], slices: Sequence[int],
-) -> Claim:
-    """A claim V~(u) on a bit-decomposed value becomes one claim on its bits tensor.
+def bit_slices_defect(decomposition: BitDecomposition, claim_value: int, slices: Sequence[int]) -> str | None:
+    """Why bit slices v_i = B~(i, u) fail to support the claim V~(u) = claim_value, or None.
 
-    The prover sends v_i = B~(i, u) for every bit slot i (the bit index is the innermost axis).
-    The verifier checks offset + sum_i c_i v_i = V~(u) (since sum_x eq(u, x) = 1) and v_i = 0
-    for the padding slots i >= width, absorbs the slices, and folds them at a random rho:
-    B~(rho, u) = sum_i eq(rho, i) v_i.
+    They must recompose, offset + sum_i c_i v_i = V~(u) (since sum_x eq(u, x) = 1), and
+    vanish on the padding slots i >= width.
     """
-    w = decomposition.padded_width
-    if len(slices) != w or any(not 0 <= v < R for v in slices):
-        raise VerifyError(f"{tensor}: malformed bit slices")
+    if len(slices) != decomposition.padded_width or any(not 0 <= v < R for v in slices):
+        return "malformed bit slices"
     weights = decomposition.weights()
     if (decomposition.offset + sum(c * v for c, v in zip(weights, slices)) - claim_value) % R:
-        raise VerifyError(f"{tensor}: bits do not recompose to the claimed value")
+        return "bits do not recompose to the claimed value"
     if any(slices[decomposition.width :]):
-        raise VerifyError(f"{tensor}: a padding bit slot is not zero")
+        return "a padding bit slot is not zero"
+    return None
+
+
+def fold_bit_slices(
+    transcript: Transcript, tensor: str, decomposition: BitDecomposition, u: Sequence[int], slices: Sequence[int]
+) -> Claim:
+    """Absorb the slices and fold them at a random rho: the claim B~(rho, u) = sum_i eq(rho, i) v_i."""
     transcript.absorb_scalars(b"bit-slices", slices)
     rho = transcript.challenge_scalars(b"bit-fold", decomposition.bit_vars)
     value = sum(e * v for e, v in zip(eq_table(rho), slices)) % R
     return Claim(tensor, tuple(rho) + tuple(u), value)
+
+
+def reduce_bit_slices(
+    transcript: Transcript, tensor: str, decomposition: BitDecomposition, claim_value: int,
+    u: Sequence[int], slices: Sequence[int],
+) -> Claim:
+    """A claim V~(u) on a bit-decomposed value becomes one claim on its bits tensor
+    (the prover sends the slices v_i = B~(i, u); the bit index is the innermost axis)."""
+    defect = bit_slices_defect(decomposition, claim_value, slices)
+    if defect:
+        raise VerifyError(f"{tensor}: {defect}")
+    return fold_bit_slices(transcript, tensor, decomposition, u, slices)
 
 
 def bit_slot_point(decomposition: BitDecomposition, slot: int) -> tuple[int, ...]:

@@ -39,13 +39,14 @@ from .encoding import Reader
 from .errors import VerifyError
 from .field import MODULUS as R
 from .gadgets import (
+    bit_slices_defect,
     bit_slot_point,
     booleanity_reduction,
+    fold_bit_slices,
     masked_hadamard_reduction,
     matmul_reduction,
     multipoint_reduction,
     padding_reduction,
-    reduce_bit_slices,
     step_functional_reduction,
 )
 from .hash_to_curve import pedersen_generators
@@ -147,13 +148,22 @@ class TrainingWalk:
     def _act(self, i: int) -> tuple[int, int, int]:
         return self.c.width_vars(i), self.c.batch_vars, self.c.step_vars
 
+    def _require(self, ok: bool, reason: str) -> None:
+        """Every check of the walk outside the sumchecks and openings goes through here."""
+        if not ok:
+            raise VerifyError(reason)
+
     def _slice_value(self, tensor, decomposition, u, claimed=None) -> int:
         """Read bit slices at u; derive V~(u) (or check it against ``claimed``); ledger the
         resulting claim on the bits tensor."""
         slices = self.ch.slices(tensor, decomposition, u)
+        if len(slices) != decomposition.padded_width:
+            raise VerifyError(f"{tensor}: wrong number of bit slices")
         if claimed is None:
             claimed = (decomposition.offset + sum(c * v for c, v in zip(decomposition.weights(), slices))) % R
-        self.ledger.add(reduce_bit_slices(self.t, tensor, decomposition, claimed, u, slices))
+        defect = bit_slices_defect(decomposition, claimed, slices)
+        self._require(defect is None, f"{tensor}: {defect}")
+        self.ledger.add(fold_bit_slices(self.t, tensor, decomposition, u, slices))
         return claimed
 
     def _kappa_stacked(self, r_t: Sequence[int]) -> list[int]:
@@ -291,8 +301,7 @@ class TrainingWalk:
         for claim in self.ledger.take(f"GZ{L}"):
             zp = self._slice_value(f"Z{L}.bits", c.z_bits(L), claim.point)
             y = self._slice_value("Y.bits", c.y_bits(), claim.point)
-            if (zp - y - claim.value) % R:
-                raise VerifyError("output gradient is not Y_hat - Y")
+            self._require((zp - y - claim.value) % R == 0, "output gradient is not Y_hat - Y")
         return out
 
     def _after_phase_3(self) -> None:
