@@ -82,7 +82,7 @@ def test_seed_controls_the_run_and_leaves_the_global_rng_alone():
         (lambda d: d["train"].update(dtype="float16"), "train.dtype: must be one of"),
         (lambda d: d["data"].update(n=-1), "data.n: must be an integer >= 2, got -1"),
         (lambda d: d["train"].update(optimizer={"lr": 0.1}), "train.optimizer.name: must be a non-empty string"),
-        (lambda d: d["train"].update(optimizer={"name": "adam"}), r"train.optimizer.name: unknown 'adam' \(known: adamw, lamb, lars, sgd\)"),
+        (lambda d: d["train"].update(optimizer={"name": "adam"}), r"train.optimizer.name: unknown 'adam' \(known: [a-z, ]*lamb, lars[a-z, ]*\)"),
         (
             lambda d: d["train"].update(optimizer={"name": "lamb", "betaz": [0.9, 0.99]}),
             "train.optimizer: got an unexpected keyword argument 'betaz' for 'lamb' \\(options: decay_bias_and_norm, lr, betas",
