@@ -44,7 +44,14 @@ def _scalar(c: int) -> np.ndarray:
 def _scalars(xs: Sequence[int]) -> np.ndarray:
     """Python ints (any sign and size) -> canonical little-endian limbs, one row each."""
     buf = b"".join((operator.index(x) % R).to_bytes(BYTES, "little") for x in xs)
+    # astype copies: the kernels want a writable array (a read-only one is another numba
+    # type, hence another compilation).
     return np.frombuffer(buf, dtype="<u8").astype(np.uint64).reshape(-1, LIMBS)
+
+
+def _empty(n: int) -> np.ndarray:
+    """An uninitialized result vector, allocated by numpy (see kernels.py on huge pages)."""
+    return np.empty((n, LIMBS), dtype=np.uint64)
 
 
 def _int(row: np.ndarray) -> int:
@@ -57,17 +64,26 @@ class CpuBackend:
 
     # --- conversions -------------------------------------------------------------------
     def from_int64(self, a: np.ndarray) -> np.ndarray:
-        return kernels.from_int64(validation.int64_vector(a))
+        a = validation.int64_vector(a)
+        out = _empty(len(a))
+        kernels.from_int64(a, out)
+        return out
 
     def from_ints(self, xs: Sequence[int]) -> np.ndarray:
-        return kernels.to_montgomery(_scalars(xs))
+        limbs = _scalars(xs)
+        kernels.to_montgomery(limbs, limbs)  # row by row, so in place is safe
+        return limbs
 
     def to_ints(self, v: np.ndarray) -> list[int]:
-        buf = memoryview(kernels.from_montgomery(_vec(v)).astype("<u8", copy=False).tobytes())
+        canonical = _empty(len(_vec(v)))
+        kernels.from_montgomery(v, canonical)
+        buf = memoryview(canonical.astype("<u8", copy=False).tobytes())
         return [int.from_bytes(buf[k : k + BYTES], "little") for k in range(0, len(buf), BYTES)]
 
     def to_int64(self, v: np.ndarray) -> np.ndarray:
-        out, fits = kernels.to_int64(_vec(v))
+        n = len(_vec(v))
+        out, fits = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.bool_)
+        kernels.to_int64(v, out, fits)
         if not fits.all():
             i = int(np.argmin(fits))
             value = self.to_ints(v[i : i + 1])[0]
@@ -84,19 +100,24 @@ class CpuBackend:
 
     # --- elementwise -------------------------------------------------------------------
     def add(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        validation.same_length("add", len(_vec(a)), len(_vec(b)))
-        return kernels.vec_add(a, b)
+        return self._elementwise("add", kernels.vec_add, a, b)
 
     def sub(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        validation.same_length("sub", len(_vec(a)), len(_vec(b)))
-        return kernels.vec_sub(a, b)
+        return self._elementwise("sub", kernels.vec_sub, a, b)
 
     def mul(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        validation.same_length("mul", len(_vec(a)), len(_vec(b)))
-        return kernels.vec_mul(a, b)
+        return self._elementwise("mul", kernels.vec_mul, a, b)
+
+    @staticmethod
+    def _elementwise(op: str, kernel, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        out = _empty(validation.same_length(op, len(_vec(a)), len(_vec(b))))
+        kernel(a, b, out)
+        return out
 
     def scalar_mul(self, a: np.ndarray, c: int) -> np.ndarray:
-        return kernels.scalar_mul(_vec(a), _scalar(c))
+        out = _empty(len(_vec(a)))
+        kernels.scalar_mul(a, _scalar(c), out)
+        return out
 
     # --- reductions --------------------------------------------------------------------
     def sum(self, a: np.ndarray) -> int:
@@ -109,16 +130,20 @@ class CpuBackend:
     # --- multilinear extensions --------------------------------------------------------
     def fold(self, v: np.ndarray, r: int) -> np.ndarray:
         validation.foldable("fold", len(_vec(v)))
-        return kernels.fold(v, _scalar(r))
+        out = _empty(len(v) // 2)
+        kernels.fold(v, _scalar(r), out)
+        return out
 
     def eq_table(self, point: Sequence[int]) -> np.ndarray:
-        return kernels.eq_table(self.from_ints(point))
+        out = _empty(1 << len(point))
+        kernels.eq_table(self.from_ints(point), out)
+        return out
 
     def mle_evaluate(self, v: np.ndarray, point: Sequence[int]) -> int:
         validation.mle_length(len(_vec(v)), len(point))
         # Bind variable 0 first, as a sumcheck does: n - 1 multiplications in all.
         for r in point:
-            v = kernels.fold(v, _scalar(r))
+            v = self.fold(v, r)
         return _int(v)
 
     def round_evals(self, factors: Sequence[np.ndarray], num_points: int) -> list[int]:
