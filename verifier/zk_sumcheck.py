@@ -3,7 +3,7 @@
 The statement is the one of ``verifier/sumcheck.py`` (batched instances of degree <= 3,
 shorter instances on the low-variable prefix and scaled by 2^(n - n_i)), except that every
 claim is a Pedersen commitment C_i = claim_i g + r_i h: claims flow in and out as
-(point, commitment) pairs. Following Hyrax (Wahby et al. S&P 2018, section 4) as Spartan
+(point, commitment) pairs. Following Hyrax (Wahby et al. S&P 2018) as Spartan
 implements it, round j works on a commitment C to the running claim:
 
 1. the prover commits to the coefficients of s_j: C_poly = <(c_0..c_d), G> + r_poly h;
