@@ -1,0 +1,315 @@
+"""The canonical training recipe that a proof binds (DESIGN sections 1, 4 and 9, "Recipe encoding").
+
+A :class:`Recipe` is the public statement's description of *how* the model was trained: the
+model, the data's shape and fixed-point encoding, the optimizer with its per-step integer
+learning rates, and every width of the quantization. It holds integers, strings and booleans
+only, no floats, so that it has exactly one encoding, :meth:`Recipe.to_canonical_json`: JSON
+with sorted keys and no whitespace. The verifier reads it with
+:meth:`Recipe.from_canonical_json`, which rebuilds the recipe, re-encodes it and rejects any
+input that is not byte-for-byte that encoding, and derives the whole circuit from it alone.
+
+Construction validates every field (a ``RecipeError`` names the dotted path of the bad one)
+and refuses recipes where any relation could exceed 2^250 (``circuits.semantics``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, fields
+from typing import Any, Mapping
+
+from . import semantics
+
+#: Version of the fixed-point semantics of ``circuits.semantics``; bumped on any change to what
+#: a recipe means, so an old proof never verifies under a new meaning.
+SEMANTICS_VERSION = 1
+
+#: The verifier bounds what it parses before allocating (DESIGN section 7).
+MAX_CANONICAL_BYTES = 16 << 20
+MAX_STEPS = 1 << 20
+MAX_WIDTH = 1 << 20
+MAX_BATCH = 1 << 16
+#: lr_num stays an int32 so that lr_num * G in the engine's exact update has headroom.
+MAX_LR_NUM = (1 << 31) - 1
+
+DATA_SOURCES = ("digits", "npz", "synthetic")
+_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+class RecipeError(ValueError):
+    """An invalid or non-canonical recipe; the message starts with the dotted field path."""
+
+
+def _int(path: str, value: Any, lo: int, hi: int) -> None:
+    # bool is a subclass of int in Python but a different JSON type: never accept it here.
+    if type(value) is not int:
+        raise RecipeError(f"{path}: must be an integer, got {value!r}")
+    if not lo <= value <= hi:
+        raise RecipeError(f"{path}: must lie in [{lo}, {hi}], got {value}")
+
+
+def _bool(path: str, value: Any) -> None:
+    if type(value) is not bool:
+        raise RecipeError(f"{path}: must be true or false, got {value!r}")
+
+
+def _choice(path: str, value: Any, choices: tuple[str, ...]) -> None:
+    if type(value) is not str or value not in choices:
+        raise RecipeError(f"{path}: must be one of {list(choices)}, got {value!r}")
+
+
+def _int_tuple(path: str, value: Any, lo: int, hi: int, min_len: int, max_len: int) -> None:
+    if type(value) is not tuple:
+        raise RecipeError(f"{path}: must be a tuple of integers, got {type(value).__name__}")
+    if not min_len <= len(value) <= max_len:
+        raise RecipeError(f"{path}: must have between {min_len} and {max_len} entries, got {len(value)}")
+    for i, v in enumerate(value):
+        _int(f"{path}[{i}]", v, lo, hi)
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """The committed batch stream: where it comes from, its shape and fixed-point encoding.
+
+    Inputs are encoded as round_half_up(x 2^R) in ``input_bits`` bits (two's complement when
+    ``input_signed``); labels one-hot at 2^R, unsigned in ``label_bits`` bits. ``source`` is
+    descriptive (the data itself is bound by its commitment C_data, DESIGN section 9 "Data").
+    """
+
+    source: str = "digits"
+    features: int = 64
+    classes: int = 10
+    input_bits: int = 17
+    input_signed: bool = False
+    label_bits: int = 17
+
+    def __post_init__(self) -> None:
+        _choice("data.source", self.source, DATA_SOURCES)
+        _int("data.features", self.features, 1, MAX_WIDTH)
+        _int("data.classes", self.classes, 2, MAX_WIDTH)
+        _int("data.input_bits", self.input_bits, 1, 62)
+        _bool("data.input_signed", self.input_signed)
+        _int("data.label_bits", self.label_bits, 1, 62)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """An MLP: Linear layers of ``widths`` (d_0 inputs .. d_L outputs) with ReLU between them,
+    i.e. ``nn.Sequential(Linear, ReLU, ..., Linear)``; W_0 seeded from the recipe's seed or
+    committed beforehand (DESIGN section 4, "Initial weights")."""
+
+    widths: tuple[int, ...] = (64, 128, 128, 10)
+    bias: bool = True
+    kind: str = "mlp"
+    activation: str = "relu"
+    init: str = "seeded"
+
+    def __post_init__(self) -> None:
+        _int_tuple("model.widths", self.widths, 1, MAX_WIDTH, 2, 64)
+        _bool("model.bias", self.bias)
+        _choice("model.kind", self.kind, ("mlp",))
+        _choice("model.activation", self.activation, ("relu",))
+        _choice("model.init", self.init, ("seeded", "committed"))
+
+    @property
+    def layers(self) -> int:
+        return len(self.widths) - 1
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """Plain SGD on the MSE loss with a per-step integer learning rate lr_num_t / 2^k.
+
+    lr_num already contains the 2 / (B n_out) of the mean MSE (``semantics.mse_lr_num``), so
+    W_{t+1} = W_t - lr_num_t G_W,t exactly (DESIGN section 4).
+    """
+
+    batch_size: int
+    steps: int
+    lr_num: tuple[int, ...]
+    loss: str = "mse"
+    optimizer: str = "sgd"
+
+    def __post_init__(self) -> None:
+        _int("train.batch_size", self.batch_size, 1, MAX_BATCH)
+        _int("train.steps", self.steps, 1, MAX_STEPS)
+        _int_tuple("train.lr_num", self.lr_num, 0, MAX_LR_NUM, 1, MAX_STEPS)
+        if len(self.lr_num) != self.steps:
+            raise RecipeError(f"train.lr_num: needs one entry per step ({self.steps}), got {len(self.lr_num)}")
+        _choice("train.loss", self.loss, ("mse",))
+        _choice("train.optimizer", self.optimizer, ("sgd",))
+
+
+@dataclass(frozen=True)
+class QuantSpec:
+    """Fixed-point parameters (DESIGN sections 4 and 5).
+
+    R = ``frac_bits`` (activations at 2^R), k = ``lr_shift`` (learning rates lr_num / 2^k),
+    Q = ``value_bits`` (every rescaled value: Z', G'_A, in two's complement), and
+    ``weight_bits``, the width of master weights and biases at 2^(2R+k) at every step. The
+    rescale remainders have S = 2R + k bits. The defaults R = k = 16, Q = 32 give 48-bit
+    remainders (three 16-bit limbs) and 32-bit values (two limbs); 56-bit weights hold
+    |w| < 2^7 in real terms, with the int64 headroom the engine's exact update needs.
+    """
+
+    frac_bits: int = 16
+    lr_shift: int = 16
+    value_bits: int = 32
+    weight_bits: int = 56
+
+    def __post_init__(self) -> None:
+        _int("quant.frac_bits", self.frac_bits, 1, 24)
+        _int("quant.lr_shift", self.lr_shift, 1, 24)
+        # Q > R + 1 lets a rescaled value reach 1.0 in both signs.
+        _int("quant.value_bits", self.value_bits, self.frac_bits + 2, 62)
+        # The engine computes W - lr_num G_W in int64 with |W| < 2^61 (see fixedpoint/engine).
+        _int("quant.weight_bits", self.weight_bits, 2, 62)
+        if self.rescale_bits > 56:
+            raise RecipeError(
+                f"quant.lr_shift: 2 frac_bits + lr_shift = {self.rescale_bits} exceeds 56, "
+                "the widest rescale remainder the engine accumulates exactly in int64"
+            )
+
+    @property
+    def rescale_bits(self) -> int:
+        """S = 2R + k: the shift of every rescale and the width of its remainder."""
+        return 2 * self.frac_bits + self.lr_shift
+
+
+_SECTIONS = {"data": DataSpec, "model": ModelSpec, "train": TrainSpec, "quant": QuantSpec}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The public training recipe H of DESIGN section 1."""
+
+    name: str
+    seed: int
+    data: DataSpec
+    model: ModelSpec
+    train: TrainSpec
+    quant: QuantSpec
+    semantics: int = SEMANTICS_VERSION
+
+    def __post_init__(self) -> None:
+        if type(self.name) is not str or not _NAME.fullmatch(self.name):
+            raise RecipeError(f"name: must be 1-64 characters of A-Z a-z 0-9 . _ -, got {self.name!r}")
+        _int("seed", self.seed, 0, (1 << 64) - 1)
+        _int("semantics", self.semantics, SEMANTICS_VERSION, SEMANTICS_VERSION)
+        for section, cls in _SECTIONS.items():
+            if type(getattr(self, section)) is not cls:
+                raise RecipeError(f"{section}: must be a {cls.__name__}, got {getattr(self, section)!r}")
+        self._check_consistency()
+        try:
+            semantics.check_relation_bounds(self)
+        except ValueError as err:
+            raise RecipeError(str(err)) from None
+
+    def _check_consistency(self) -> None:
+        d, m, q = self.data, self.model, self.quant
+        if m.widths[0] != d.features:
+            raise RecipeError(f"model.widths: first width {m.widths[0]} != data.features {d.features}")
+        if m.widths[-1] != d.classes:
+            raise RecipeError(f"model.widths: last width {m.widths[-1]} != data.classes {d.classes}")
+        if d.input_bits > q.value_bits:
+            raise RecipeError(f"data.input_bits: {d.input_bits} exceeds quant.value_bits {q.value_bits}")
+        if not q.frac_bits + 1 <= d.label_bits <= q.value_bits:
+            # A one-hot label is 2^R, which needs R + 1 unsigned bits.
+            raise RecipeError(
+                f"data.label_bits: must lie in [frac_bits + 1, value_bits] = "
+                f"[{q.frac_bits + 1}, {q.value_bits}], got {d.label_bits}"
+            )
+        if m.init == "seeded":
+            scale = semantics.Scales(q.frac_bits, q.lr_shift).weight
+            widest = max(semantics.init_bound(fan_in, scale) for fan_in in m.widths[:-1])
+            if widest >= 1 << (q.weight_bits - 1):
+                raise RecipeError(
+                    f"quant.weight_bits: {q.weight_bits} bits cannot hold the seeded initial "
+                    f"weights (up to {widest}, bit length {widest.bit_length()})"
+                )
+
+    # --- derived ---------------------------------------------------------------------------
+    @property
+    def scales(self) -> semantics.Scales:
+        return semantics.Scales(self.quant.frac_bits, self.quant.lr_shift)
+
+    def widths(self) -> dict[str, semantics.Width]:
+        return semantics.declared_widths(self)
+
+    # --- encoding ---------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The recipe as nested dicts of ints, strings, booleans and lists."""
+        out: dict[str, Any] = {"name": self.name, "seed": self.seed, "semantics": self.semantics}
+        for section in _SECTIONS:
+            spec = getattr(self, section)
+            out[section] = {
+                f.name: list(v) if isinstance(v := getattr(spec, f.name), tuple) else v for f in fields(spec)
+            }
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Recipe:
+        """Build from ``to_dict``'s structure; every key is required and unknown keys are errors."""
+        _keys("", data, {"name", "seed", "semantics", *_SECTIONS})
+        sections = {}
+        for section, spec_cls in _SECTIONS.items():
+            body = data[section]
+            _keys(f"{section}.", body, {f.name for f in fields(spec_cls)})
+            sections[section] = spec_cls(**{k: tuple(v) if type(v) is list else v for k, v in body.items()})
+        return cls(name=data["name"], seed=data["seed"], semantics=data["semantics"], **sections)
+
+    def to_canonical_json(self) -> bytes:
+        """Sorted keys, no whitespace, ASCII, integers only: the bytes the proof binds."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+    @classmethod
+    def from_canonical_json(cls, raw: bytes) -> Recipe:
+        """Parse canonical bytes; anything that does not re-encode to exactly ``raw`` is rejected."""
+        if not isinstance(raw, (bytes, bytearray)):
+            raise RecipeError(f"recipe: expected bytes, got {type(raw).__name__}")
+        if len(raw) > MAX_CANONICAL_BYTES:
+            raise RecipeError(f"recipe: {len(raw)} bytes exceeds the limit of {MAX_CANONICAL_BYTES}")
+        try:
+            text = bytes(raw).decode("ascii")
+            data = json.loads(
+                text, parse_float=_reject_float, parse_constant=_reject_float, object_pairs_hook=_unique_keys
+            )
+        except (UnicodeDecodeError, ValueError) as err:  # JSONDecodeError is a ValueError
+            if isinstance(err, RecipeError):
+                raise
+            raise RecipeError(f"recipe: not canonical ASCII JSON ({err})") from None
+        if not isinstance(data, dict):
+            raise RecipeError("recipe: the top level must be a JSON object")
+        recipe = cls.from_dict(data)
+        if recipe.to_canonical_json() != bytes(raw):
+            raise RecipeError("recipe: not in canonical form (sorted keys, no whitespace, minimal integers)")
+        return recipe
+
+    def digest(self) -> bytes:
+        """SHA3-256 of the canonical encoding: a short name for the recipe (e.g. in `inspect`)."""
+        return hashlib.sha3_256(self.to_canonical_json()).digest()
+
+
+def _keys(prefix: str, body: Any, expected: set[str]) -> None:
+    if not isinstance(body, Mapping):
+        raise RecipeError(f"{prefix.rstrip('.') or 'recipe'}: must be an object, got {body!r}")
+    unknown, missing = sorted(set(body) - expected), sorted(expected - set(body))
+    if unknown:
+        raise RecipeError(f"{prefix}{unknown[0]}: unknown field")
+    if missing:
+        raise RecipeError(f"{prefix}{missing[0]}: missing")
+
+
+def _reject_float(token: str) -> Any:
+    raise RecipeError(f"recipe: non-integer number {token!r} (the recipe holds integers only)")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise RecipeError(f"recipe: duplicate key {key!r}")
+        out[key] = value
+    return out

@@ -1,0 +1,317 @@
+"""The exact fixed-point semantics of MLP training, as pure integer functions (DESIGN section 4).
+
+Prover and verifier share this module: it defines what one training step *is* (rescaling,
+scales, declared widths, the folded MSE learning rate), derives the bit bound of every relation
+the circuit proves (DESIGN section 9), and generates the seeded initial weights the verifier
+recomputes. It uses the standard library and numpy only.
+
+Scales (a tensor T stands for the reals T / 2^scale):
+
+    inputs X, activations A, pre-activations Z', gradients G'_A, G_Z    2^R
+    master weights W and biases b                                      2^(2R+k)
+    products Z = A W^T + 2^R b and G_Z W, before rescaling              2^(3R+k)
+    weight and bias gradients G_W = G_Z^T A, G_b = 2^R 1^T G_Z          2^(2R)
+
+with R = ``frac_bits`` and k = ``lr_shift``. One rescale by S = 2R + k per matmul brings a
+product back to 2^R, and ``W_{t+1} = W_t - lr_num_t G_W`` is exact: lr_num_t / 2^k times G_W
+at 2^(2R) lands on 2^(2R+k) with no rounding. The bias is a weight on a constant input 1.0
+(= 2^R at activation scale): it sits at the weight scale, enters Z as 2^R b (so at the product
+scale 2^(3R+k), as DESIGN section 4 asks, while fitting in int64), and updates the same way.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import TYPE_CHECKING, Union
+
+import numpy as np
+
+if TYPE_CHECKING:  # the recipe imports this module; only type hints go the other way
+    from .recipe import Recipe
+
+#: Every integer a relation can produce must stay below 2^MAX_RELATION_BITS in magnitude, so
+#: that a relation holding mod r (255 bits) also holds over the integers (DESIGN section 9).
+MAX_RELATION_BITS = 250
+
+IntLike = Union[int, np.ndarray]
+
+
+# --- rescaling ---------------------------------------------------------------------------
+
+
+def rescale(z: IntLike, k: int) -> tuple[IntLike, IntLike]:
+    """``(q, r)`` with q = floor((z + 2^(k-1)) / 2^k) (round half up) and r = z - 2^k q.
+
+    The remainder lies in [-2^(k-1), 2^(k-1)) (DESIGN section 4; zkDL's rescaling, reference
+    notes section 2). Works on Python ints and on int64 arrays; arrays must leave headroom for
+    z + 2^(k-1) (the engine's wide operands go through ``zktrain.fixedpoint.exact`` instead).
+    """
+    if k < 1:
+        raise ValueError(f"rescale shift must be >= 1, got {k}")
+    q = (z + (1 << (k - 1))) >> k
+    return q, z - (q << k)
+
+
+# --- scales and widths -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Scales:
+    """Binary exponents of every scale of the semantics (see the module docstring)."""
+
+    frac_bits: int  # R
+    lr_shift: int  # k
+
+    @property
+    def activation(self) -> int:
+        return self.frac_bits
+
+    @property
+    def weight(self) -> int:
+        """Master weights and biases: 2^(2R+k)."""
+        return 2 * self.frac_bits + self.lr_shift
+
+    @property
+    def product(self) -> int:
+        """A W^T and G_Z W before rescaling: 2^(3R+k)."""
+        return 3 * self.frac_bits + self.lr_shift
+
+    @property
+    def weight_gradient(self) -> int:
+        """G_W = G_Z^T A and G_b: 2^(2R)."""
+        return 2 * self.frac_bits
+
+    @property
+    def rescale_shift(self) -> int:
+        """S = 2R + k: product scale minus activation scale; also the remainder's width."""
+        return self.product - self.activation
+
+
+@dataclass(frozen=True)
+class Width:
+    """A declared two's-complement or unsigned width, as an inclusive integer interval.
+
+    ``offset`` shifts the checked quantity: a hidden pre-activation Z' is declared through
+    Z' - 1 (``offset=1``), whose sign bit is the ReLU indicator [Z' <= 0].
+    """
+
+    bits: int
+    signed: bool
+    offset: int = 0
+
+    @property
+    def lo(self) -> int:
+        return self.offset - (1 << (self.bits - 1)) if self.signed else self.offset
+
+    @property
+    def hi(self) -> int:
+        top = (1 << (self.bits - 1)) if self.signed else (1 << self.bits)
+        return self.offset + top - 1
+
+    def contains(self, value: int) -> bool:
+        return self.lo <= value <= self.hi
+
+
+def declared_widths(recipe: Recipe) -> dict[str, Width]:
+    """Every width the engine enforces and the circuit range-checks, by tensor kind.
+
+    ``input``/``label``: the committed data; ``hidden_pre_activation``: Z' of a ReLU layer via
+    Z' - 1 (DESIGN section 4: decomposing Z' - 1 puts [Z' <= 0] in the sign bit);
+    ``output``: Z'_L; ``gradient``: G'_A; ``remainder``: both rescale remainders, in
+    [-2^(S-1), 2^(S-1)); ``weight``: master weights and biases at every step (W_0 and b_0 are
+    range-checked against it when committed).
+    """
+    q, d = recipe.quant, recipe.data
+    return {
+        "input": Width(d.input_bits, d.input_signed),
+        "label": Width(d.label_bits, signed=False),
+        "hidden_pre_activation": Width(q.value_bits, signed=True, offset=1),
+        "output": Width(q.value_bits, signed=True),
+        "gradient": Width(q.value_bits, signed=True),
+        "remainder": Width(q.rescale_bits, signed=True),
+        "weight": Width(q.weight_bits, signed=True),
+    }
+
+
+# --- learning rate ------------------------------------------------------------------------
+
+
+def _as_fraction(lr: Union[int, float, str, Fraction]) -> Fraction:
+    # A float goes through its shortest repr, so 0.1 means one tenth, not 0.1000000000000000055.
+    value = Fraction(repr(lr)) if isinstance(lr, float) else Fraction(lr)
+    if value < 0:
+        raise ValueError(f"learning rate must be >= 0, got {lr!r}")
+    return value
+
+
+def mse_lr_num(lr: Union[int, float, str, Fraction], batch_size: int, outputs: int, lr_shift: int) -> int:
+    """The integer lr_num for a float SGD learning rate ``lr`` on the *mean* MSE loss.
+
+    The mean MSE over B x n_out entries has gradient 2/(B n_out) (Y_hat - Y); the engine uses
+    G_out = Y_hat - Y exactly and folds the factor into the learning rate (DESIGN section 4):
+    lr_num = round_half_up(lr * 2 / (B n_out) * 2^k).
+    """
+    exact = _as_fraction(lr) * 2 * (1 << lr_shift) / (batch_size * outputs)
+    return math.floor(exact + Fraction(1, 2))
+
+
+def mse_torch_lr(lr_num: int, batch_size: int, outputs: int, lr_shift: int) -> Fraction:
+    """The float SGD learning rate on ``nn.MSELoss()`` (mean) that lr_num stands for, exactly:
+    lr_num / 2^k * B n_out / 2 (the inverse of ``mse_lr_num`` without its rounding)."""
+    return Fraction(lr_num * batch_size * outputs, 2 << lr_shift)
+
+
+# --- seeded initial weights ---------------------------------------------------------------
+
+_INIT_DOMAIN = b"zktrain.init.v1"
+
+
+def init_bound(fan_in: int, scale_bits: int) -> int:
+    """floor(2^scale_bits / sqrt(fan_in)): PyTorch's default ``nn.Linear`` range at that scale.
+
+    ``nn.Linear`` draws weights with kaiming_uniform_(a=sqrt(5)), i.e. U(-1/sqrt(fan_in),
+    1/sqrt(fan_in)), and its bias from the same interval; isqrt keeps the bound exact.
+    """
+    if fan_in < 1:
+        raise ValueError(f"fan_in must be >= 1, got {fan_in}")
+    return math.isqrt((1 << (2 * scale_bits)) // fan_in)
+
+
+def _uniform_symmetric(label: bytes, count: int, bound: int) -> np.ndarray:
+    """``count`` integers uniform in [-bound, bound] from the SHAKE256 stream of ``label``.
+
+    Candidates are consecutive little-endian 64-bit words of the stream masked to the bit
+    length of 2 bound + 1; value i is the i-th candidate below 2 bound + 1, minus bound
+    (rejection sampling, so exactly uniform). SHAKE256 is an XOF: a longer digest extends the
+    shorter one, so the result does not depend on how many bytes are drawn.
+    """
+    span = 2 * bound + 1
+    bits = span.bit_length()
+    if bits > 63:
+        raise ValueError(f"init bound {bound} needs more than 63 bits")
+    mask = np.uint64((1 << bits) - 1)
+    # Acceptance is span / 2^bits > 1/2; draw about 5% more than expected, plus slack.
+    words = count * (1 << bits) // span + count // 20 + 64
+    while True:
+        stream = hashlib.shake_256(label).digest(8 * words)
+        candidates = np.frombuffer(stream, dtype="<u8") & mask
+        accepted = candidates[candidates < np.uint64(span)]
+        if accepted.size >= count:
+            return accepted[:count].astype(np.int64) - bound
+        words *= 2
+
+
+def seeded_parameters(recipe: Recipe) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+    """W_0 and b_0 of ``init: seeded`` (DESIGN section 4), identical on every machine.
+
+    Layer l (1-based) has W_l of shape [d_l, d_{l-1}] (PyTorch's [out, in]) and b_l of shape
+    [d_l], at the master scale 2^(2R+k), uniform on [-init_bound(d_{l-1}), init_bound(d_{l-1})]:
+    PyTorch's default ``nn.Linear`` initialization, quantized. Each tensor has its own SHAKE256
+    stream, labelled by domain, kind, layer and the recipe's seed.
+    """
+    scale = Scales(recipe.quant.frac_bits, recipe.quant.lr_shift).weight
+    widths = recipe.model.widths
+    weights: list[np.ndarray] = []
+    biases: list[np.ndarray | None] = []
+    for layer in range(1, len(widths)):
+        fan_in, fan_out = widths[layer - 1], widths[layer]
+        bound = init_bound(fan_in, scale)
+
+        def stream(kind: bytes, count: int) -> np.ndarray:
+            label = b"|".join(
+                [_INIT_DOMAIN, kind, layer.to_bytes(4, "little"), recipe.seed.to_bytes(8, "little")]
+            )
+            return _uniform_symmetric(label, count, bound)
+
+        weights.append(stream(b"weight", fan_out * fan_in).reshape(fan_out, fan_in))
+        biases.append(stream(b"bias", fan_out) if recipe.model.bias else None)
+    return weights, biases
+
+
+# --- bit bounds of every relation -----------------------------------------------------------
+
+
+def relation_bounds(recipe: Recipe) -> dict[str, int]:
+    """The largest magnitude any integer of each tensor kind can take, over all layers and steps.
+
+    Derived from the declared widths alone, for *any* witness the range checks admit (not the
+    honest run): a prover may choose every range-checked value adversarially, so the virtual
+    tensors built from them are bounded by worst cases. With q = 2^(Q-1), S = 2R + k, B the
+    batch, d_l the widths and Sigma the sum of lr_num over all steps:
+
+    - ``activation``: A_l = (1 - s) Z' <= q (Z' - 1 < q for hidden layers); A_0 = X.
+    - ``pre_activation``: |Z'_l| <= q; ``remainder``: 2^(S-1).
+    - ``output_gradient``: |G_out| = |Y_hat - Y| <= q + max Y; ``gradient``: |G_Z|, |G'_A| <= q.
+    - ``weight_gradient``: |G_W,l| <= B max|G_Z,l| max A_{l-1}; ``bias_gradient``: B 2^R max|G_Z,l|.
+    - ``weight``: |W_t,l| <= |W_0,l| + Sigma max|G_W,l| for every t <= T (per-step weights are
+      virtual: W_t = W_0 - sum_{s<t} lr_s G_W,s); ``bias`` likewise.
+    - ``product``: both sides of Z = A W^T + 2^R b = 2^S Z' + r; ``backward_product``: both sides
+      of G_Z W = 2^S G'_A + r.
+    - ``sgd``: both sides of W_T = W_0 - sum_s lr_s G_W,s (and its bias twin).
+    """
+    q_cfg, d_cfg, widths = recipe.quant, recipe.data, recipe.model.widths
+    R, S = q_cfg.frac_bits, q_cfg.rescale_bits
+    batch, layers = recipe.train.batch_size, len(widths) - 1
+    lr_sum = sum(recipe.train.lr_num)
+    q = 1 << (q_cfg.value_bits - 1)
+    declared = declared_widths(recipe)
+    x_max = max(-declared["input"].lo, declared["input"].hi)
+    y_max = declared["label"].hi
+    rescaled_side = (q << S) + (1 << (S - 1))  # |2^S Z' + r|
+
+    if recipe.model.init == "seeded":
+        scale = Scales(R, q_cfg.lr_shift).weight
+        w0 = [init_bound(widths[l - 1], scale) for l in range(1, layers + 1)]
+    else:
+        w0 = [-declared["weight"].lo] * layers
+    b0 = w0 if recipe.model.bias else [0] * layers
+
+    a_max = [x_max] + [q] * (layers - 1)  # A_0 .. A_{L-1}
+    g_out = q + y_max
+    gz_max = [q] * (layers - 1) + [g_out]  # G_Z,1 .. G_Z,L
+    gw_max = [batch * gz_max[l] * a_max[l] for l in range(layers)]
+    gb_max = [(batch * gz_max[l]) << R if recipe.model.bias else 0 for l in range(layers)]
+    w_max = [w0[l] + lr_sum * gw_max[l] for l in range(layers)]
+    b_max = [b0[l] + lr_sum * gb_max[l] for l in range(layers)]
+    product = [widths[l] * a_max[l] * w_max[l] + (b_max[l] << R) for l in range(layers)]
+    # G'_A of hidden layer j (1-based) comes from G_Z,j+1 [B, d_{j+1}] times W_{j+1} [d_{j+1}, d_j].
+    backward = [widths[j + 1] * gz_max[j] * w_max[j] for j in range(1, layers)]
+
+    bounds = {
+        "input": x_max,
+        "label": y_max,
+        "activation": max(a_max),
+        "pre_activation": q,
+        "remainder": 1 << (S - 1),
+        "output_gradient": g_out,
+        "gradient": q,
+        "weight_gradient": max(gw_max),
+        "bias_gradient": max(gb_max),
+        "initial_weight": max(w0),
+        "weight": max(w_max),
+        "bias": max(b_max),
+        "product": max(max(product), rescaled_side),
+        "backward_product": max(backward + [rescaled_side]),
+        "sgd": max(w_max + b_max),
+        "range_recombination": max(1 << w.bits for w in declared.values()),
+    }
+    return bounds
+
+
+def bit_bounds(recipe: Recipe) -> dict[str, int]:
+    """``relation_bounds`` as bit lengths: every integer of a kind is below 2^bits in magnitude
+    (at most, and equal to, 2^bits only when the bound is an exact power of two)."""
+    return {kind: bound.bit_length() for kind, bound in relation_bounds(recipe).items()}
+
+
+def check_relation_bounds(recipe: Recipe) -> None:
+    """Refuse a recipe where some relation could reach 2^MAX_RELATION_BITS (DESIGN section 9)."""
+    for kind, bound in relation_bounds(recipe).items():
+        if bound >= 1 << MAX_RELATION_BITS:
+            raise ValueError(
+                f"recipe: {kind} values could reach 2^{bound.bit_length() - 1} or more, beyond "
+                f"2^{MAX_RELATION_BITS}: a relation mod r would not imply it over the integers"
+            )

@@ -1,0 +1,239 @@
+"""The exact fixed-point training engine: an ``nn.Sequential(Linear, ReLU, ..., Linear)`` trained
+by SGD on the MSE loss in the integer semantics of DESIGN section 4 (``circuits.semantics``).
+
+One step on a batch (X, Y), layers l = 1..L, A_0 = X, S = 2R + k:
+
+    forward    Z'_l, r_l = rescale_S(A_{l-1} W_l^T + 2^R b_l)       (one rescale per layer)
+               s_l = [Z'_l <= 0],  A_l = (1 - s_l) Z'_l              (hidden layers: ReLU)
+    loss       G_out = Z'_L - Y                                      (MSE; 2/(B n) is in lr_num)
+    backward   G_Z,L = G_out,  G_Z,l = (1 - s_l) G'_A,l
+               G'_A,l-1, r'_l-1 = rescale_S(G_Z,l W_l)               (not for the input layer)
+               G_W,l = G_Z,l^T A_{l-1},  G_b,l = 2^R 1^T G_Z,l        (exact, no rounding)
+    update     W_l -= lr_num_t G_W,l,  b_l -= lr_num_t G_b,l           (exact)
+
+The indicator s = [Z' <= 0] reproduces PyTorch's ReLU gradient of 0 at 0. Every value is
+checked against its declared width (``circuits.semantics.declared_widths``) as it is
+produced: a value beyond it raises :class:`WidthError` naming the tensor, layer and step,
+never a silent saturation. Products wider than int64 go through ``exact``.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from circuits.recipe import Recipe
+from circuits.semantics import Width, relation_bounds, seeded_parameters
+
+from .exact import Term, Wide, matmul_rescale, matmul_wide, max_abs
+from .trace import LayerTrace, StepTrace, TrainingTrace, frozen
+
+#: Split point of the weight gradient's exact (hi, lo) form.
+GRADIENT_LO_BITS = 32
+
+
+class WidthError(ValueError):
+    """A value outside its declared width: the run does not fit the recipe's semantics."""
+
+
+def _where(layer: int | None, step: int | None) -> str:
+    at = "in inference" if step is None else f"at step {step}"
+    return at if layer is None else f"of layer {layer} {at}"
+
+
+def check_width(values: np.ndarray, width: Width, tensor: str, layer: int | None, step: int | None) -> None:
+    """Raise WidthError unless every value lies in the declared ``width``."""
+    if values.size == 0:
+        return
+    low, high = int(values.min()), int(values.max())
+    if low < width.lo or high > width.hi:
+        bad = low if low < width.lo else high
+        index = tuple(int(i) for i in np.argwhere(values == bad)[0])
+        raise WidthError(
+            f"{tensor} {_where(layer, step)}: value {bad} at index {index} is outside its declared "
+            f"{width.bits}-bit range [{width.lo}, {width.hi}]"
+        )
+
+
+def sgd_update(
+    param: np.ndarray, lr_num: int, grad: Wide, width: Width, tensor: str, layer: int, step: int
+) -> np.ndarray:
+    """param - lr_num grad, exactly, or WidthError if the result leaves ``width``.
+
+    With |param| < 2^(bits-1), a result inside the width needs |lr_num grad| < 2^bits; that is
+    checked on the exact (hi, lo) gradient first, after which every int64 operation has
+    headroom (bits <= 62).
+    """
+    if lr_num == 0:
+        return param
+    limit = -(-(1 << width.bits) // lr_num)  # |grad| < limit  <=>  |lr_num grad| < 2^bits
+    if not grad.magnitude_below(limit):
+        index = tuple(int(i) for i in np.argwhere(~grad.fits(1 - limit, limit - 1))[0])
+        raise WidthError(
+            f"{tensor} {_where(layer, step)}: the update lr_num * gradient at index {index} reaches "
+            f"2^{width.bits} in magnitude, so the updated value leaves its declared {width.bits}-bit range"
+        )
+    updated = param - lr_num * grad.to_int64()
+    check_width(updated, width, tensor, layer, step)
+    return updated
+
+
+class FixedPointMLP:
+    """Master weights and biases of an MLP recipe, and the exact step that updates them."""
+
+    def __init__(self, recipe: Recipe, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray | None]):
+        self.recipe = recipe
+        self.widths = recipe.widths()
+        widths, layers = recipe.model.widths, recipe.model.layers
+        if len(weights) != layers or len(biases) != layers:
+            raise ValueError(f"expected {layers} weights and biases, got {len(weights)} and {len(biases)}")
+        self.weights: list[np.ndarray] = []
+        self.biases: list[np.ndarray | None] = []
+        for l, (w, b) in enumerate(zip(weights, biases), start=1):
+            w = np.asarray(w)
+            if w.dtype != np.int64 or w.shape != (widths[l], widths[l - 1]):
+                raise ValueError(f"W_{l}: expected int64 of shape {(widths[l], widths[l - 1])}, got {w.dtype} {w.shape}")
+            check_width(w, self.widths["weight"], "W", l, 0)
+            if recipe.model.bias:
+                b = np.asarray(b)
+                if b.dtype != np.int64 or b.shape != (widths[l],):
+                    raise ValueError(f"b_{l}: expected int64 of shape {(widths[l],)}, got {b.dtype} {b.shape}")
+                check_width(b, self.widths["weight"], "b", l, 0)
+            elif b is not None:
+                raise ValueError(f"b_{l}: the recipe has no bias, got one")
+            self.weights.append(w.copy())
+            self.biases.append(None if b is None else b.copy())
+        # The exact matmuls handle any width; the vectors below live in plain int64.
+        bounds = relation_bounds(recipe)
+        for kind, limit in (("output_gradient", 62), ("bias_gradient", 62), ("weight_gradient", 62 + GRADIENT_LO_BITS)):
+            if bounds[kind] >= 1 << limit:
+                raise ValueError(f"recipe: {kind} may reach 2^{bounds[kind].bit_length() - 1}, beyond the engine's 2^{limit}")
+
+    @classmethod
+    def seeded(cls, recipe: Recipe) -> FixedPointMLP:
+        """The model at W_0 of ``init: seeded`` (``circuits.semantics.seeded_parameters``)."""
+        if recipe.model.init != "seeded":
+            raise ValueError(f"model.init: the recipe says {recipe.model.init!r}; pass the committed W_0 instead")
+        return cls(recipe, *seeded_parameters(recipe))
+
+    # --- forward ---------------------------------------------------------------------------
+    def _linear(self, a: np.ndarray, l: int, step: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """Z'_l, r_l = rescale_S(A W^T + 2^R b), with the width of Z' checked."""
+        q = self.recipe.quant
+        w, b = self.weights[l - 1], self.biases[l - 1]
+        extra = () if b is None else (Term(b, q.frac_bits, max_abs(b)),)
+        z, rem = matmul_rescale(a, w.T, q.rescale_bits, extra, what=f"Z of layer {l}")
+        hidden = l < self.recipe.model.layers
+        check_width(z, self.widths["hidden_pre_activation" if hidden else "output"], "Z'", l, step)
+        check_width(rem, self.widths["remainder"], "Z remainder", l, step)
+        return z, rem
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """Y_hat = Z'_L for inputs ``x`` at 2^R (any number of rows), widths checked."""
+        check_width(x, self.widths["input"], "X", None, None)
+        a = x
+        for l in range(1, self.recipe.model.layers + 1):
+            a, _ = self._linear(a, l, None)
+            if l < self.recipe.model.layers:
+                a = np.where(a <= 0, 0, a)
+        return a
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Class predictions: argmax of Y_hat (ties to the lowest index, as torch.argmax)."""
+        return np.argmax(self.forward(x), axis=1)
+
+    # --- one SGD step ----------------------------------------------------------------------
+    def step(self, x: np.ndarray, y: np.ndarray, lr_num: int, step: int, batch_indices: np.ndarray) -> StepTrace:
+        """Train on one batch and return its trace; the model holds W_{t+1}, b_{t+1} after it."""
+        recipe, q = self.recipe, self.recipe.quant
+        layers, batch = recipe.model.layers, recipe.train.batch_size
+        widths = recipe.model.widths
+        if x.shape != (batch, widths[0]) or y.shape != (batch, widths[-1]) or x.dtype != np.int64 or y.dtype != np.int64:
+            raise ValueError(f"step {step}: expected int64 X {(batch, widths[0])} and Y {(batch, widths[-1])}, got {x.shape} {y.shape}")
+        check_width(x, self.widths["input"], "X", None, step)
+        check_width(y, self.widths["label"], "Y", None, step)
+
+        acts, zs, rems, signs = [x], [], [], []
+        for l in range(1, layers + 1):
+            z, rem = self._linear(acts[-1], l, step)
+            zs.append(z)
+            rems.append(rem)
+            if l < layers:
+                s = (z <= 0).astype(np.uint8)
+                signs.append(s)
+                acts.append(np.where(s, 0, z))
+
+        g_as: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        g_zs: dict[int, np.ndarray] = {}
+        g_ws: dict[int, Wide] = {}
+        g_bs: dict[int, np.ndarray | None] = {}
+        g_z = zs[-1] - y  # G_out
+        for l in range(layers, 0, -1):
+            if l < layers:
+                g_z = np.where(signs[l - 1], 0, g_as[l][0])
+            g_zs[l] = g_z
+            g_ws[l] = matmul_wide(g_z.T, acts[l - 1], GRADIENT_LO_BITS, what=f"G_W of layer {l}")
+            g_bs[l] = None if self.biases[l - 1] is None else g_z.sum(axis=0) << q.frac_bits
+            if l > 1:
+                g_a, g_rem = matmul_rescale(g_z, self.weights[l - 1], q.rescale_bits, what=f"G_A of layer {l - 1}")
+                check_width(g_a, self.widths["gradient"], "G'_A", l - 1, step)
+                check_width(g_rem, self.widths["remainder"], "G_A remainder", l - 1, step)
+                g_as[l - 1] = (g_a, g_rem)
+
+        records = []
+        for l in range(1, layers + 1):
+            hidden = l < layers
+            w, b = self.weights[l - 1], self.biases[l - 1]
+            records.append(
+                LayerTrace(
+                    layer=l,
+                    weight=frozen(w),
+                    bias=None if b is None else frozen(b),
+                    z=frozen(zs[l - 1]),
+                    z_rem=frozen(rems[l - 1]),
+                    sign=frozen(signs[l - 1]) if hidden else None,
+                    a=frozen(acts[l]) if hidden else None,
+                    g_a=frozen(g_as[l][0]) if hidden else None,
+                    g_a_rem=frozen(g_as[l][1]) if hidden else None,
+                    g_z=frozen(g_zs[l]),
+                    g_w=g_ws[l],
+                    g_b=None if g_bs[l] is None else frozen(g_bs[l]),
+                )
+            )
+            # New arrays, so the recorded W_t stays as it was.
+            width = self.widths["weight"]
+            self.weights[l - 1] = sgd_update(w, lr_num, g_ws[l], width, "W", l, step)
+            if b is not None:
+                self.biases[l - 1] = sgd_update(b, lr_num, Wide.of(g_bs[l], GRADIENT_LO_BITS), width, "b", l, step)
+        indices = frozen(np.array(batch_indices, dtype=np.int64))
+        return StepTrace(step, lr_num, indices, frozen(x.copy()), frozen(y.copy()), tuple(records))
+
+
+def train(
+    recipe: Recipe,
+    x: np.ndarray,
+    y: np.ndarray,
+    batches: np.ndarray,
+    model: FixedPointMLP | None = None,
+    record: bool = True,
+) -> TrainingTrace:
+    """Run every step of ``recipe`` on rows ``batches[t]`` of the encoded ``x``, ``y``.
+
+    ``x`` [n, d_0] and ``y`` [n, d_L] are int64 at 2^R (``data.encode_*``); ``batches`` [T, B]
+    holds row indices. ``model`` defaults to the seeded W_0. With ``record=False`` the steps
+    are run but not kept (the trace has only the final weights).
+    """
+    steps, batch = recipe.train.steps, recipe.train.batch_size
+    if batches.shape != (steps, batch):
+        raise ValueError(f"batches: expected shape {(steps, batch)}, got {batches.shape}")
+    model = FixedPointMLP.seeded(recipe) if model is None else model
+    if model.recipe != recipe:
+        raise ValueError("model: built for another recipe")
+    kept = []
+    for t in range(steps):
+        rows = batches[t]
+        trace = model.step(x[rows], y[rows], recipe.train.lr_num[t], t, rows)
+        if record:
+            kept.append(trace)
+    return TrainingTrace(recipe, tuple(kept), tuple(model.weights), tuple(model.biases))

@@ -1,0 +1,119 @@
+"""The float PyTorch model a recipe stands for, trained the ordinary way (DESIGN section 4).
+
+Same architecture (``nn.Sequential`` of Linear and ReLU), same W_0 = W_0_int / 2^(2R+k) and
+b_0 = b_0_int / 2^(2R+k), same inputs X_int / 2^R and one-hot targets, same batches, and
+``torch.optim.SGD`` on ``nn.MSELoss()`` (mean) with the learning rate lr_num_t stands for:
+lr_num_t / 2^k * B n_out / 2 (``circuits.semantics.mse_torch_lr``). The only difference from
+the fixed-point engine is rounding: the engine rounds after every matmul, float64 at 2^-52.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from circuits.recipe import Recipe
+from circuits.semantics import mse_torch_lr
+
+from .engine import FixedPointMLP
+
+
+def sequential(recipe: Recipe, dtype: torch.dtype = torch.float64) -> nn.Sequential:
+    """``nn.Sequential(Linear, ReLU, ..., Linear)`` with the recipe's widths and bias setting."""
+    widths, modules = recipe.model.widths, []
+    for l in range(1, len(widths)):
+        modules.append(nn.Linear(widths[l - 1], widths[l], bias=recipe.model.bias, dtype=dtype))
+        if l < len(widths) - 1:
+            modules.append(nn.ReLU())
+    return nn.Sequential(*modules)
+
+
+def linears(model: nn.Sequential, recipe: Recipe) -> list[nn.Linear]:
+    """The Linear layers of ``model``, checked to be exactly the recipe's architecture."""
+    reference = sequential(recipe)
+    kinds, expected = [type(m).__name__ for m in model], [type(m).__name__ for m in reference]
+    if kinds != expected:
+        raise ValueError(f"model: expected the layers {expected}, got {kinds}")
+    layers = [m for m in model if isinstance(m, nn.Linear)]
+    for l, (m, ref) in enumerate(zip(layers, (r for r in reference if isinstance(r, nn.Linear))), start=1):
+        if m.weight.shape != ref.weight.shape or (m.bias is None) != (ref.bias is None):
+            raise ValueError(
+                f"model: Linear {l} has weight {tuple(m.weight.shape)} and bias {m.bias is not None}, "
+                f"the recipe {tuple(ref.weight.shape)} and {recipe.model.bias}"
+            )
+    return layers
+
+
+def load_fixed_point(model: nn.Sequential, recipe: Recipe, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray | None]) -> None:
+    """Set ``model``'s parameters to master integers / 2^(2R+k) (exact in float64 below 2^53)."""
+    scale = float(1 << recipe.scales.weight)
+    with torch.no_grad():
+        for m, w, b in zip(linears(model, recipe), weights, biases):
+            m.weight.copy_(torch.from_numpy(w.astype(np.float64) / scale))
+            if b is not None:
+                m.bias.copy_(torch.from_numpy(b.astype(np.float64) / scale))
+
+
+def quantize(model: nn.Sequential, recipe: Recipe) -> FixedPointMLP:
+    """The fixed-point model nearest to a float one (round half up at 2^(2R+k)): for
+    ``init: committed`` runs that start from an existing torch model."""
+    scale = 1 << recipe.scales.weight
+    weights, biases = [], []
+    for m in linears(model, recipe):
+        weights.append(np.floor(m.weight.detach().double().numpy() * scale + 0.5).astype(np.int64))
+        biases.append(None if m.bias is None else np.floor(m.bias.detach().double().numpy() * scale + 0.5).astype(np.int64))
+    return FixedPointMLP(recipe, weights, biases)
+
+
+@dataclass(frozen=True)
+class FloatRun:
+    """The trained float model and, if requested, its weights before every step."""
+
+    model: nn.Sequential
+    weights: tuple[tuple[np.ndarray, ...], ...]  # weights[t][l-1]: W_t,l as float64
+
+
+def train_float(
+    recipe: Recipe,
+    x: np.ndarray,
+    y: np.ndarray,
+    batches: np.ndarray,
+    weights: Sequence[np.ndarray],
+    biases: Sequence[np.ndarray | None],
+    keep_weights: bool = False,
+    dtype: torch.dtype = torch.float64,
+) -> FloatRun:
+    """Train the float twin of ``recipe`` from the integer W_0 on the encoded data.
+
+    ``x``, ``y``, ``batches`` as for ``engine.train``; the float inputs are x / 2^R, exactly.
+    """
+    R, k = recipe.quant.frac_bits, recipe.quant.lr_shift
+    batch, outputs = recipe.train.batch_size, recipe.model.widths[-1]
+    model = sequential(recipe, dtype)
+    load_fixed_point(model, recipe, weights, biases)
+    inputs = torch.from_numpy(x.astype(np.float64) / (1 << R)).to(dtype)
+    targets = torch.from_numpy(y.astype(np.float64) / (1 << R)).to(dtype)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    loss_fn = nn.MSELoss()
+    snapshots = []
+    for t, lr_num in enumerate(recipe.train.lr_num):
+        if keep_weights:
+            snapshots.append(tuple(m.weight.detach().double().numpy().copy() for m in linears(model, recipe)))
+        optimizer.param_groups[0]["lr"] = float(mse_torch_lr(lr_num, batch, outputs, k))
+        rows = torch.from_numpy(batches[t])
+        optimizer.zero_grad()
+        loss_fn(model(inputs[rows]), targets[rows]).backward()
+        optimizer.step()
+    return FloatRun(model, tuple(snapshots))
+
+
+def predict_float(model: nn.Sequential, x: np.ndarray, frac_bits: int) -> np.ndarray:
+    """argmax of the float model on inputs encoded at 2^R."""
+    dtype = next(model.parameters()).dtype
+    with torch.no_grad():
+        out = model(torch.from_numpy(x.astype(np.float64) / (1 << frac_bits)).to(dtype))
+    return out.argmax(dim=1).numpy()

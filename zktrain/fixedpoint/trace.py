@@ -1,0 +1,82 @@
+"""The record of a fixed-point training run: every tensor the circuit needs, per step and layer.
+
+Layers are numbered 1..L as in the papers (layer l maps A_{l-1} to Z'_l; A_0 = X). Scales are
+those of ``circuits.semantics``. Arrays are int64 and read-only, except the weight gradient,
+which can exceed int64 (up to B 2^(2Q-2)) and is kept as an exact ``Wide`` pair.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from circuits.recipe import Recipe
+
+from .exact import Wide
+
+
+@dataclass(frozen=True)
+class LayerTrace:
+    """Layer l at one step (DESIGN section 4). Hidden-only fields are None for the output layer.
+
+    weight, bias  W_t,l [d_l, d_{l-1}] and b_t,l [d_l] before the step's update, at 2^(2R+k)
+    z, z_rem      Z'_l = rescale_S(A_{l-1} W^T + 2^R b) [B, d_l] and its remainder
+    sign          s_l = [Z'_l <= 0] (hidden), uint8: the committed ReLU indicator
+    a             A_l = (1 - s_l) Z'_l (hidden); the output Y_hat is ``z`` itself
+    g_a, g_a_rem  G'_A,l = rescale_S(G_Z,l+1 W_t,l+1) (hidden) and its remainder
+    g_z           G_Z,l = (1 - s_l) G'_A,l (hidden), G_out = Y_hat - Y (output)
+    g_w           G_W,l = G_Z,l^T A_{l-1} [d_l, d_{l-1}] at 2^(2R), exact, as Wide
+    g_b           G_b,l = 2^R 1^T G_Z,l [d_l] at 2^(2R) (None without bias)
+    """
+
+    layer: int
+    weight: np.ndarray
+    bias: np.ndarray | None
+    z: np.ndarray
+    z_rem: np.ndarray
+    sign: np.ndarray | None
+    a: np.ndarray | None
+    g_a: np.ndarray | None
+    g_a_rem: np.ndarray | None
+    g_z: np.ndarray
+    g_w: Wide
+    g_b: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class StepTrace:
+    """One SGD step t: the batch it consumed and every layer's tensors."""
+
+    step: int
+    lr_num: int
+    batch_indices: np.ndarray  # [B] rows of the training set, in batch order
+    x: np.ndarray  # X_t [B, d_0] at 2^R
+    y: np.ndarray  # Y_t [B, d_L], one-hot at 2^R
+    layers: tuple[LayerTrace, ...]
+
+    @property
+    def output(self) -> np.ndarray:
+        """Y_hat = Z'_L."""
+        return self.layers[-1].z
+
+    @property
+    def output_gradient(self) -> np.ndarray:
+        """G_out = Y_hat - Y."""
+        return self.layers[-1].g_z
+
+
+@dataclass(frozen=True)
+class TrainingTrace:
+    """A whole run: its recipe, the recorded steps (W_0 is steps[0]'s weights), and W_T, b_T."""
+
+    recipe: Recipe
+    steps: tuple[StepTrace, ...]
+    final_weights: tuple[np.ndarray, ...]
+    final_biases: tuple[np.ndarray | None, ...]
+
+
+def frozen(a: np.ndarray) -> np.ndarray:
+    """``a`` made read-only, so a recorded tensor cannot change under the prover's feet."""
+    a.setflags(write=False)
+    return a
