@@ -235,7 +235,8 @@ class Recipe:
     def scales(self) -> semantics.Scales:
         return semantics.Scales(self.quant.frac_bits, self.quant.lr_shift)
 
-    def widths(self) -> dict[str, semantics.Width]:
+    def declared_widths(self) -> dict[str, semantics.Width]:
+        """Every width the engine enforces and the circuit range-checks (``semantics``)."""
         return semantics.declared_widths(self)
 
     # --- encoding ---------------------------------------------------------------------------

@@ -66,7 +66,8 @@ def oracle_step(recipe: Recipe, weights, biases, x, y, lr: int) -> dict:
             g_a[l - 1], g_a_rem[l - 1] = rescale(g_z[l].dot(W[l - 1]))
     new_w = [W[l - 1] - lr * g_w[l] for l in range(1, L + 1)]
     new_b = [None if b[l - 1] is None else b[l - 1] - lr * g_b[l] for l in range(1, L + 1)]
-    return dict(acts=acts, z=z, rem=rem, sign=sign, g_z=g_z, g_a=g_a, g_a_rem=g_a_rem, g_w=g_w, g_b=g_b, W=new_w, b=new_b)
+    tensors = dict(acts=acts, z=z, rem=rem, sign=sign, g_z=g_z, g_a=g_a, g_a_rem=g_a_rem, g_w=g_w, g_b=g_b)
+    return dict(tensors, W=new_w, b=new_b)
 
 
 def same(engine: np.ndarray, oracle: np.ndarray) -> bool:
@@ -91,7 +92,9 @@ def make_recipe(widths, *, bias=True, batch=4, lr=(3,), input_bits=17, signed=Fa
     return Recipe(
         name="engine-test",
         seed=3,
-        data=DataSpec(features=widths[0], classes=widths[-1], input_bits=input_bits, input_signed=signed, label_bits=label_bits),
+        data=DataSpec(
+            features=widths[0], classes=widths[-1], input_bits=input_bits, input_signed=signed, label_bits=label_bits
+        ),
         model=ModelSpec(widths=tuple(widths), bias=bias, init="committed"),
         train=TrainSpec(batch_size=batch, steps=len(lr), lr_num=tuple(lr)),
         quant=QuantSpec(**quant),
@@ -158,7 +161,10 @@ def test_limb_plan_keeps_every_partial_sum_below_2_53():
     assert worst.a_count * worst.b_count <= 6
 
 
-@pytest.mark.parametrize("m, n, k, a_bits, b_bits", [(3, 1, 4, 62, 62), (4, 7, 5, 62, 40), (2, 300, 3, 50, 55), (2, 3072, 3, 32, 56), (5, 64, 6, 32, 32)])
+@pytest.mark.parametrize(
+    "m, n, k, a_bits, b_bits",
+    [(3, 1, 4, 62, 62), (4, 7, 5, 62, 40), (2, 300, 3, 50, 55), (2, 3072, 3, 32, 56), (5, 64, 6, 32, 32)],
+)
 def test_matmul_rescale_and_wide_match_python_ints(m, n, k, a_bits, b_bits):
     rng = np.random.default_rng(m * n * k)
     a, b = adversarial(rng, (m, n), a_bits), adversarial(rng, (k, n), b_bits).T
@@ -207,7 +213,8 @@ def test_exact_matmul_refuses_what_it_cannot_represent():
 def test_wide_comparisons_and_conversion():
     values = [-(1 << 70) - 5, -(1 << 40), -1, 0, 1, (1 << 62) - 1, 1 << 62, (1 << 80) + 3]
     exact = np.array(values, dtype=object)
-    wide = Wide(np.array([v >> 32 for v in values], dtype=np.int64), np.array([v & (2**32 - 1) for v in values], dtype=np.int64), 32)
+    hi, lo = [v >> 32 for v in values], [v & (2**32 - 1) for v in values]
+    wide = Wide(np.array(hi, dtype=np.int64), np.array(lo, dtype=np.int64), 32)
     assert same(wide.to_object(), exact)
     for lo, hi in [(-1, 1), (-(1 << 62) + 1, (1 << 62) - 1), (-(1 << 200), 1 << 200), (5, 4)]:
         assert wide.fits(lo, hi).tolist() == [lo <= v <= hi for v in values]
@@ -288,7 +295,8 @@ class Family:
 
 
 W_MAX = (1 << 55) - 1
-i64 = lambda rows: np.array(rows, dtype=np.int64)  # noqa: E731
+def i64(rows) -> np.ndarray:
+    return np.array(rows, dtype=np.int64)
 
 
 def _families() -> dict[str, Family]:
@@ -300,21 +308,26 @@ def _families() -> dict[str, Family]:
     upd_b = make_recipe((1, 2), bias=True, lr=(1,), **signed)
     y0, y1 = one_hot([0], 2), one_hot([1], 2)
     zero2 = i64([[0], [0]])
-    a_max = (1 << 49) - (1 << 18)  # W_1 giving A_1 = 2^31 - 1 from x = 2^30
-    bias_p = (1 << 55) - (1 << 39) - (1 << 23)  # b giving b' near 2^55 (see below)
+    x_30 = i64([[1 << 30]])
+
+    def a_max_then(w2: np.ndarray) -> list[np.ndarray]:
+        """W_1 giving A_1 = (2^31 - 1, 0) from x = 2^30, then W_2."""
+        return [i64([[(1 << 49) - (1 << 18)], [0]]), w2]
+
+    bias_p = (1 << 55) - (1 << 39) - (1 << 23)  # b_0 whose update lands near 2^55 ("b high")
     return {
-        "hidden Z' high": Family(hidden, lambda p: ([i64([[p]]), zero2], [None, None], i64([[1 << 30]]), y0),
+        "hidden Z' high": Family(hidden, lambda p: ([i64([[p]]), zero2], [None, None], x_30, y0),
                                  lambda o: o["z"][1][0, 0], 1 << 31, 0, W_MAX, "Z'", 1),
-        "hidden Z' low": Family(hidden, lambda p: ([i64([[p]]), zero2], [None, None], i64([[-(1 << 30)]]), y0),
+        "hidden Z' low": Family(hidden, lambda p: ([i64([[p]]), zero2], [None, None], -x_30, y0),
                                 lambda o: -o["z"][1][0, 0], (1 << 31) - 1, 0, W_MAX, "Z'", 1),
-        "output Z' high": Family(out, lambda p: ([i64([[p], [0]])], [None], i64([[1 << 30]]), y0),
+        "output Z' high": Family(out, lambda p: ([i64([[p], [0]])], [None], x_30, y0),
                                  lambda o: o["z"][1][0, 0], (1 << 31) - 1, 0, W_MAX, "Z'", 1),
-        "output Z' low": Family(out, lambda p: ([i64([[p], [0]])], [None], i64([[-(1 << 30)]]), y0),
+        "output Z' low": Family(out, lambda p: ([i64([[p], [0]])], [None], -x_30, y0),
                                 lambda o: -o["z"][1][0, 0], 1 << 31, 0, W_MAX, "Z'", 1),
         # A_1 = (2^31 - 1, 0); G_out = (-(2^31 - 1), -2^16); G'_A,1 = rescale(-(2^31 - 1) W_2[0, 1]).
-        "G'_A high": Family(grad, lambda p: ([i64([[a_max], [0]]), i64([[-(1 << 48), -p], [0, 0]])], [None, None], i64([[1 << 30]]), y1),
+        "G'_A high": Family(grad, lambda p: (a_max_then(i64([[-(1 << 48), -p], [0, 0]])), [None, None], x_30, y1),
                             lambda o: o["g_a"][1][0, 1], (1 << 31) - 1, 0, W_MAX, "G'_A", 1),
-        "G'_A low": Family(grad, lambda p: ([i64([[a_max], [0]]), i64([[-(1 << 48), p], [0, 0]])], [None, None], i64([[1 << 30]]), y1),
+        "G'_A low": Family(grad, lambda p: (a_max_then(i64([[-(1 << 48), p], [0, 0]])), [None, None], x_30, y1),
                            lambda o: -o["g_a"][1][0, 1], 1 << 31, 0, W_MAX, "G'_A", 1),
         # x = +-1 (2^-16): G_W[1, 0] = +-(Z'_1 - 2^16), so W'[1, 0] = p + 2^16 - rescale(p).
         "W high": Family(upd, lambda p: ([i64([[0], [p]])], [None], i64([[1]]), y1),
@@ -322,9 +335,9 @@ def _families() -> dict[str, Family]:
         "W low": Family(upd, lambda p: ([i64([[0], [-p]])], [None], i64([[-1]]), y1),
                         lambda o: -o["W"][0][1, 0], 1 << 55, 0, W_MAX, "W", 1),
         # Z'_0 = -+2^24 + rescale(2^16 b_0), constant on this window: b'_0 = b_0 - 2^16 Z'_0.
-        "b high": Family(upd_b, lambda p: ([i64([[-(1 << 42)], [0]])], [i64([p, 0])], i64([[1 << 30]]), y1),
+        "b high": Family(upd_b, lambda p: ([i64([[-(1 << 42)], [0]])], [i64([p, 0])], x_30, y1),
                          lambda o: o["b"][0][0], W_MAX, bias_p - (1 << 30), bias_p + (1 << 30), "b", 1),
-        "b low": Family(upd_b, lambda p: ([i64([[1 << 42], [0]])], [i64([-p, 0])], i64([[1 << 30]]), y1),
+        "b low": Family(upd_b, lambda p: ([i64([[1 << 42], [0]])], [i64([-p, 0])], x_30, y1),
                         lambda o: -o["b"][0][0], 1 << 55, bias_p - (1 << 30), bias_p + (1 << 30), "b", 1),
     }
 
@@ -391,7 +404,7 @@ def test_construction_rejects_wrong_shapes_and_recipes():
     with pytest.raises(ValueError, match="W_1: expected int64"):
         FixedPointMLP(recipe, [np.zeros((2, 2))], [np.zeros(2, dtype=np.int64)])
     with pytest.raises(ValueError, match="b_1: the recipe has no bias"):
-        FixedPointMLP(make_recipe((2, 2), bias=False), [np.zeros((2, 2), dtype=np.int64)], [np.zeros(2, dtype=np.int64)])
+        FixedPointMLP(make_recipe((2, 2), bias=False), [i64([[0, 0], [0, 0]])], [i64([0, 0])])
     with pytest.raises(ValueError, match="model.init"):
         FixedPointMLP.seeded(recipe)
     # G_W of layer 2 reaches 4096 x 2^45 x 2^45 > 2^94: not even a Wide pair holds it.

@@ -84,7 +84,7 @@ class FixedPointMLP:
 
     def __init__(self, recipe: Recipe, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray | None]):
         self.recipe = recipe
-        self.widths = recipe.widths()
+        self.widths = recipe.declared_widths()
         widths, layers = recipe.model.widths, recipe.model.layers
         if len(weights) != layers or len(biases) != layers:
             raise ValueError(f"expected {layers} weights and biases, got {len(weights)} and {len(biases)}")
@@ -93,7 +93,8 @@ class FixedPointMLP:
         for l, (w, b) in enumerate(zip(weights, biases), start=1):
             w = np.asarray(w)
             if w.dtype != np.int64 or w.shape != (widths[l], widths[l - 1]):
-                raise ValueError(f"W_{l}: expected int64 of shape {(widths[l], widths[l - 1])}, got {w.dtype} {w.shape}")
+                expected = (widths[l], widths[l - 1])
+                raise ValueError(f"W_{l}: expected int64 of shape {expected}, got {w.dtype} {w.shape}")
             check_width(w, self.widths["weight"], "W", l, 0)
             if recipe.model.bias:
                 b = np.asarray(b)
@@ -108,7 +109,8 @@ class FixedPointMLP:
         bounds = relation_bounds(recipe)
         for kind, limit in (("output_gradient", 62), ("bias_gradient", 62), ("weight_gradient", 62 + GRADIENT_LO_BITS)):
             if bounds[kind] >= 1 << limit:
-                raise ValueError(f"recipe: {kind} may reach 2^{bounds[kind].bit_length() - 1}, beyond the engine's 2^{limit}")
+                reach = bounds[kind].bit_length() - 1
+                raise ValueError(f"recipe: {kind} may reach 2^{reach}, beyond the engine's 2^{limit}")
 
     @classmethod
     def seeded(cls, recipe: Recipe) -> FixedPointMLP:
@@ -149,8 +151,9 @@ class FixedPointMLP:
         recipe, q = self.recipe, self.recipe.quant
         layers, batch = recipe.model.layers, recipe.train.batch_size
         widths = recipe.model.widths
-        if x.shape != (batch, widths[0]) or y.shape != (batch, widths[-1]) or x.dtype != np.int64 or y.dtype != np.int64:
-            raise ValueError(f"step {step}: expected int64 X {(batch, widths[0])} and Y {(batch, widths[-1])}, got {x.shape} {y.shape}")
+        x_shape, y_shape = (batch, widths[0]), (batch, widths[-1])
+        if x.shape != x_shape or y.shape != y_shape or x.dtype != np.int64 or y.dtype != np.int64:
+            raise ValueError(f"step {step}: expected int64 X {x_shape} and Y {y_shape}, got {x.shape} {y.shape}")
         check_width(x, self.widths["input"], "X", None, step)
         check_width(y, self.widths["label"], "Y", None, step)
 

@@ -195,7 +195,8 @@ def shifted_floor_divmod(
         t.bound << (t.shift - shift) if t.shift >= shift else (t.bound >> (shift - t.shift)) + 1 for t in terms
     )
     if quotient_bound >= 1 << 62:
-        raise OverflowError(f"{what}: values may reach 2^{quotient_bound.bit_length() - 1 + shift}, beyond int64 after /2^{shift}")
+        reach = quotient_bound.bit_length() - 1 + shift
+        raise OverflowError(f"{what}: values may reach 2^{reach}, beyond int64 after /2^{shift}")
     hi = np.zeros(shape, dtype=np.int64)
     lo = np.full(shape, offset, dtype=np.int64)
     for t in terms:

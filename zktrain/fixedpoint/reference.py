@@ -48,7 +48,9 @@ def linears(model: nn.Sequential, recipe: Recipe) -> list[nn.Linear]:
     return layers
 
 
-def load_fixed_point(model: nn.Sequential, recipe: Recipe, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray | None]) -> None:
+def load_fixed_point(
+    model: nn.Sequential, recipe: Recipe, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray | None]
+) -> None:
     """Set ``model``'s parameters to master integers / 2^(2R+k) (exact in float64 below 2^53)."""
     scale = float(1 << recipe.scales.weight)
     with torch.no_grad():
@@ -61,12 +63,14 @@ def load_fixed_point(model: nn.Sequential, recipe: Recipe, weights: Sequence[np.
 def quantize(model: nn.Sequential, recipe: Recipe) -> FixedPointMLP:
     """The fixed-point model nearest to a float one (round half up at 2^(2R+k)): for
     ``init: committed`` runs that start from an existing torch model."""
-    scale = 1 << recipe.scales.weight
-    weights, biases = [], []
-    for m in linears(model, recipe):
-        weights.append(np.floor(m.weight.detach().double().numpy() * scale + 0.5).astype(np.int64))
-        biases.append(None if m.bias is None else np.floor(m.bias.detach().double().numpy() * scale + 0.5).astype(np.int64))
-    return FixedPointMLP(recipe, weights, biases)
+    scale = float(1 << recipe.scales.weight)
+
+    def master(p: torch.Tensor) -> np.ndarray:
+        return np.floor(p.detach().double().numpy() * scale + 0.5).astype(np.int64)
+
+    layers = linears(model, recipe)
+    biases = [None if m.bias is None else master(m.bias) for m in layers]
+    return FixedPointMLP(recipe, [master(m.weight) for m in layers], biases)
 
 
 @dataclass(frozen=True)
