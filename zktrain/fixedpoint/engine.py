@@ -84,7 +84,7 @@ class FixedPointMLP:
 
     def __init__(self, recipe: Recipe, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray | None]):
         self.recipe = recipe
-        self.widths = recipe.declared_widths()
+        self.declared = recipe.declared_widths()
         widths, layers = recipe.model.widths, recipe.model.layers
         if len(weights) != layers or len(biases) != layers:
             raise ValueError(f"expected {layers} weights and biases, got {len(weights)} and {len(biases)}")
@@ -95,12 +95,12 @@ class FixedPointMLP:
             if w.dtype != np.int64 or w.shape != (widths[l], widths[l - 1]):
                 expected = (widths[l], widths[l - 1])
                 raise ValueError(f"W_{l}: expected int64 of shape {expected}, got {w.dtype} {w.shape}")
-            check_width(w, self.widths["weight"], "W", l, 0)
+            check_width(w, self.declared["weight"], "W", l, 0)
             if recipe.model.bias:
                 b = np.asarray(b)
                 if b.dtype != np.int64 or b.shape != (widths[l],):
                     raise ValueError(f"b_{l}: expected int64 of shape {(widths[l],)}, got {b.dtype} {b.shape}")
-                check_width(b, self.widths["weight"], "b", l, 0)
+                check_width(b, self.declared["weight"], "b", l, 0)
             elif b is not None:
                 raise ValueError(f"b_{l}: the recipe has no bias, got one")
             self.weights.append(w.copy())
@@ -127,13 +127,13 @@ class FixedPointMLP:
         extra = () if b is None else (Term(b, q.frac_bits, max_abs(b)),)
         z, rem = matmul_rescale(a, w.T, q.rescale_bits, extra, what=f"Z of layer {l}")
         hidden = l < self.recipe.model.layers
-        check_width(z, self.widths["hidden_pre_activation" if hidden else "output"], "Z'", l, step)
-        check_width(rem, self.widths["remainder"], "Z remainder", l, step)
+        check_width(z, self.declared["hidden_pre_activation" if hidden else "output"], "Z'", l, step)
+        check_width(rem, self.declared["remainder"], "Z remainder", l, step)
         return z, rem
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Y_hat = Z'_L for inputs ``x`` at 2^R (any number of rows), widths checked."""
-        check_width(x, self.widths["input"], "X", None, None)
+        check_width(x, self.declared["input"], "X", None, None)
         a = x
         for l in range(1, self.recipe.model.layers + 1):
             a, _ = self._linear(a, l, None)
@@ -154,8 +154,8 @@ class FixedPointMLP:
         x_shape, y_shape = (batch, widths[0]), (batch, widths[-1])
         if x.shape != x_shape or y.shape != y_shape or x.dtype != np.int64 or y.dtype != np.int64:
             raise ValueError(f"step {step}: expected int64 X {x_shape} and Y {y_shape}, got {x.shape} {y.shape}")
-        check_width(x, self.widths["input"], "X", None, step)
-        check_width(y, self.widths["label"], "Y", None, step)
+        check_width(x, self.declared["input"], "X", None, step)
+        check_width(y, self.declared["label"], "Y", None, step)
 
         acts, zs, rems, signs = [x], [], [], []
         for l in range(1, layers + 1):
@@ -180,8 +180,8 @@ class FixedPointMLP:
             g_bs[l] = None if self.biases[l - 1] is None else g_z.sum(axis=0) << q.frac_bits
             if l > 1:
                 g_a, g_rem = matmul_rescale(g_z, self.weights[l - 1], q.rescale_bits, what=f"G_A of layer {l - 1}")
-                check_width(g_a, self.widths["gradient"], "G'_A", l - 1, step)
-                check_width(g_rem, self.widths["remainder"], "G_A remainder", l - 1, step)
+                check_width(g_a, self.declared["gradient"], "G'_A", l - 1, step)
+                check_width(g_rem, self.declared["remainder"], "G_A remainder", l - 1, step)
                 g_as[l - 1] = (g_a, g_rem)
 
         records = []
@@ -205,7 +205,7 @@ class FixedPointMLP:
                 )
             )
             # New arrays, so the recorded W_t stays as it was.
-            width = self.widths["weight"]
+            width = self.declared["weight"]
             self.weights[l - 1] = sgd_update(w, lr_num, g_ws[l], width, "W", l, step)
             if b is not None:
                 self.biases[l - 1] = sgd_update(b, lr_num, Wide.of(g_bs[l], GRADIENT_LO_BITS), width, "b", l, step)
