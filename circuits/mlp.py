@@ -26,8 +26,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from typing import TYPE_CHECKING
+
 from .bits import BitDecomposition
 from .layout import Layout, log2_ceil, padded
+
+if TYPE_CHECKING:
+    from .recipe import Recipe
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,7 @@ class MlpCircuit:
     value_bits: int = 32  # Q
     input_bits: int = 17
     label_bits: int = 17
+    input_signed: bool = False
     bias: bool = True
 
     def __post_init__(self) -> None:
@@ -50,6 +56,32 @@ class MlpCircuit:
             raise ValueError(f"batch must be a power of two, got {self.batch}")
         if len(self.lr) != self.steps:
             raise ValueError(f"{self.steps} steps but {len(self.lr)} learning rates")
+
+    @classmethod
+    def from_recipe(cls, recipe: "Recipe") -> "MlpCircuit":
+        """The circuit a canonical recipe determines (the verifier derives it from nothing else)."""
+        if recipe.model.kind != "mlp" or recipe.model.activation != "relu":
+            raise ValueError("only ReLU MLPs are provable so far")
+        if recipe.train.optimizer != "sgd" or recipe.train.loss != "mse":
+            raise ValueError("only SGD on the MSE loss is provable so far")
+        if recipe.model.init != "seeded":
+            raise ValueError("init: committed is not provable yet (only seeded initial weights)")
+        batch = recipe.train.batch_size
+        if batch & (batch - 1):
+            raise ValueError(f"train.batch_size: must be a power of two to be proven, got {batch}")
+        return cls(
+            widths=tuple(recipe.model.widths),
+            batch=batch,
+            steps=recipe.train.steps,
+            lr=tuple(recipe.train.lr_num),
+            frac_bits=recipe.quant.frac_bits,
+            lr_shift=recipe.quant.lr_shift,
+            value_bits=recipe.quant.value_bits,
+            input_bits=recipe.data.input_bits,
+            label_bits=recipe.data.label_bits,
+            input_signed=recipe.data.input_signed,
+            bias=recipe.model.bias,
+        )
 
     # --- sizes ----------------------------------------------------------------------------
     @property
@@ -95,7 +127,7 @@ class MlpCircuit:
         return BitDecomposition(self.value_bits, signed=True)
 
     def x_bits(self) -> BitDecomposition:
-        return BitDecomposition(self.input_bits, signed=False)
+        return BitDecomposition(self.input_bits, signed=self.input_signed)
 
     def y_bits(self) -> BitDecomposition:
         return BitDecomposition(self.label_bits, signed=False)

@@ -7,6 +7,7 @@ commitments with their blinding, and a channel that computes and writes every me
 
 from __future__ import annotations
 
+import time
 from typing import Callable, Sequence
 
 import numpy as np
@@ -80,6 +81,8 @@ def exact_step(c: MlpCircuit, w: list, b: list, x: np.ndarray, y: np.ndarray, lr
         emit(f"REMG{l}", remg)
         gz = emit(f"GZ{l}", (1 - rec[f"S{l}"]) * gp)
     new_w = [w[l - 1] - lr * rec[f"GZ{l}"].T.dot(rec[f"IN{l}"]) for l in range(1, L + 1)]
+    if not c.bias:
+        return rec, new_w, b  # zero, and never updated
     new_b = [b[l - 1] - (lr << R_) * rec[f"GZ{l}"].sum(axis=0) for l in range(1, L + 1)]
     return rec, new_w, new_b
 
@@ -104,17 +107,25 @@ def mlp_witness(
     xs = _pad(x, (tp, bsz, dims[0]))
     ys = _pad(y, (tp, bsz, dims[-1]))
     w = [_pad(w0[l], (dims[l + 1], dims[l])) for l in range(c.layers)]
-    b = [_pad(b0[l], (dims[l + 1],)) for l in range(c.layers)]
+    b = [_pad(np.zeros(dims[l + 1], dtype=np.int64) if b0[l] is None else b0[l], (dims[l + 1],)) for l in range(c.layers)]
     steps: list[dict] = []
     for t, lr in enumerate(c.lr_padded()):
         rec, w, b = exact_step(c, w, b, xs[t], ys[t], lr, None if hook is None else hook(t))
         steps.append(rec)
+    return stack_witness(c, steps, w, b)
+
+
+def stack_witness(c: MlpCircuit, steps: Sequence[dict], final_w: Sequence, final_b: Sequence) -> Witness:
+    """Stack per-step records (padded arrays named as ``exact_step`` names them, one per
+    padded step) into the circuit's witness, with every bits tensor decomposed."""
+    if len(steps) != c.padded_steps:
+        raise ValueError(f"{len(steps)} step records for {c.padded_steps} padded steps")
     wit: Witness = {name: _int64(np.stack([s[name] for s in steps]), name) for name in steps[0]}
     for l in range(1, c.layers + 1):
         wit[f"Z{l}.bits"] = c.z_bits(l).decompose(wit[f"ZP{l}"], f"Z'{l}")
         wit[f"R{l}.bits"] = c.rem_bits().decompose(wit.pop(f"REM{l}"), f"Rem{l}")
-        wit[f"W{l}.T"] = _int64(w[l - 1], f"W{l}.T")
-        wit[f"b{l}.T"] = _int64(b[l - 1], f"b{l}.T")
+        wit[f"W{l}.T"] = _int64(final_w[l - 1], f"W{l}.T")
+        wit[f"b{l}.T"] = _int64(final_b[l - 1], f"b{l}.T")
         if l < c.layers:
             wit[f"G{l}.bits"] = c.g_bits().decompose(wit[f"GP{l}"], f"G'{l}")
             wit[f"RG{l}.bits"] = c.rem_bits().decompose(wit.pop(f"REMG{l}"), f"RemG{l}")
@@ -148,6 +159,7 @@ class ProverChannel:
         backend: FieldBackend,
         precommitted: dict | None = None,
         rng=None,
+        progress: Callable[[str], None] | None = None,
     ):
         self.st = statement
         self.witness = witness
@@ -157,6 +169,9 @@ class ProverChannel:
         # Commitments published before the proof (the data, an earlier run's weights):
         # name -> (HyraxCommitment, HyraxWitness). They are reused, never recomputed.
         self._precommitted = dict(precommitted or {})
+        self._say = progress or (lambda _msg: None)
+        self.timings = {"commit": 0.0, "sumcheck": 0.0, "open": 0.0, "messages": 0.0}
+        self._committed = 0
         self.transcript = Transcript(DOMAIN)
         self.public: dict[str, HyraxCommitment] = {}
         self._chunks: list[bytes] = []
@@ -167,6 +182,8 @@ class ProverChannel:
         return b"".join(self._chunks)
 
     def commitment(self, tensor: str) -> None:
+        start = time.perf_counter()
+        self._committed += 1
         if tensor in self._precommitted:
             commitment, hw = self._precommitted[tensor]
         else:
@@ -177,6 +194,7 @@ class ProverChannel:
         else:
             self._chunks.append(commitment.to_bytes())
         self.transcript.absorb_points(f"commitment:{tensor}".encode(), commitment.rows)
+        self.timings["commit"] += time.perf_counter() - start
 
     def evaluation(self, tensor: str, point: Sequence[int]) -> int:
         value = self.backend.mle_evaluate(to_field(self.backend, self.witness[tensor]), list(point))
@@ -185,28 +203,46 @@ class ProverChannel:
         return value
 
     def slices(self, tensor, decomposition, point) -> list[int]:
+        start = time.perf_counter()
         values = bit_slices(self.backend, self.witness[tensor], decomposition, point)
         self._chunks.append(encode_scalars(values))
+        self.timings["messages"] += time.perf_counter() - start
         return values
 
     def phase(self, label: bytes, reductions: Sequence[Reduction]) -> list[Claim]:
+        if self._committed:
+            self._say(f"committed {self._committed} tensors ({self.timings['commit']:.2f} s)")
+            self._committed = 0
         if not any(red.shapes for red in reductions):
             return []
+        start = time.perf_counter()
         proof, claims = prove_phase(self.transcript, label, self.backend, reductions, self.witness)
         self._chunks.append(proof.to_bytes())
+        elapsed = time.perf_counter() - start
+        self.timings["sumcheck"] += elapsed
+        self._say(f"{label.decode()}: batched sumcheck of {sum(len(r.shapes) for r in reductions)} instances ({elapsed:.2f} s)")
         return claims
 
     def open(self, tensor: str, point: Sequence[int], value: int) -> None:
+        start = time.perf_counter()
         opened, opening = hyrax.open_clear(self._hyrax[tensor], point, self.transcript)
         if opened != value:
             raise AssertionError(f"prover bug: opening of {tensor} disagrees with its claim")
         self._chunks.append(opening.to_bytes())
+        self.timings["open"] += time.perf_counter() - start
 
 
 def prove_training(
-    statement: TrainingStatement, witness: Witness, backend: FieldBackend, precommitted=None, rng=None
+    statement: TrainingStatement,
+    witness: Witness,
+    backend: FieldBackend,
+    precommitted=None,
+    rng=None,
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, HyraxCommitment], bytes]:
     """The public commitments (data, final weights) and the proof bytes."""
-    channel = ProverChannel(statement, witness, backend, precommitted, rng)
+    channel = ProverChannel(statement, witness, backend, precommitted, rng, progress)
     TrainingWalk(statement, channel).run()
+    if progress:
+        progress(f"opened {len(statement.committed_tensors())} commitments ({channel.timings['open']:.2f} s)")
     return channel.public, channel.proof_bytes()

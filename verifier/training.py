@@ -93,7 +93,7 @@ class TrainingStatement:
     circuit: MlpCircuit
     recipe: bytes
     init_weights: tuple[np.ndarray, ...]  # per layer [d_l, d_{l-1}], unpadded
-    init_biases: tuple[np.ndarray, ...]  # per layer [d_l], unpadded
+    init_biases: tuple[np.ndarray | None, ...]  # per layer [d_l], unpadded (None: no bias)
 
     def public_tensors(self) -> list[str]:
         c = self.circuit
@@ -140,7 +140,7 @@ class TrainingWalk:
             for l, w in enumerate(statement.init_weights, start=1)
         ]
         self._b0 = [
-            _padded_ints(np.asarray(b), (1 << c.width_vars(l),))
+            _padded_ints(np.zeros(0, dtype=np.int64) if b is None else np.asarray(b), (1 << c.width_vars(l),))
             for l, b in enumerate(statement.init_biases, start=1)
         ]
 

@@ -1,0 +1,134 @@
+"""The proof bundle and the CLI: prove -> verify -> inspect on a tiny run, and every malformed
+bundle rejected with a reason, a non-zero exit and no traceback."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from verifier.bundle import MAGIC, parse_bundle, verify_bundle
+from verifier.errors import VerifyError
+from zktrain.cli import main
+from zktrain.run_config import RunConfigError, parse_run
+
+TINY = {
+    "name": "tiny",
+    "seed": 3,
+    "data": {"source": "synthetic", "n": 64, "d": 4, "classes": 3, "seed": 1},
+    "model": {"kind": "mlp", "widths": [4, 8, 3], "bias": True},
+    "train": {"batch_size": 8, "steps": 3, "optimizer": "sgd", "loss": "mse", "lr": 0.5},
+    "quant": {"frac_bits": 16, "lr_shift": 16, "value_bits": 32},
+    "prove": {"zk": False, "backend": "cpu"},
+}
+
+
+@pytest.fixture(scope="module")
+def bundle_path(tmp_path_factory):
+    d = tmp_path_factory.mktemp("run")
+    (d / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    out = d / "tiny.zkp"
+    result = CliRunner().invoke(main, ["prove", "--run", str(d / "tiny.yaml"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "wrote" in result.output and "per step" in result.output
+    return out
+
+
+def test_prove_verify_inspect(bundle_path):
+    runner = CliRunner()
+    result = runner.invoke(main, ["verify", str(bundle_path)])
+    assert result.exit_code == 0 and result.output.startswith("ACCEPT"), result.output
+    result = runner.invoke(main, ["verify", "--json", str(bundle_path)])
+    report = json.loads(result.output)
+    assert result.exit_code == 0 and report["accepted"] and report["steps"] == 3
+    result = runner.invoke(main, ["inspect", str(bundle_path)])
+    assert result.exit_code == 0 and "MLP [4, 8, 3]" in result.output and "W1.T" in result.output
+
+
+@pytest.mark.parametrize(
+    "mutate",
+    [
+        lambda b: b[:-1],  # truncated
+        lambda b: b + b"\x00",  # trailing bytes
+        lambda b: b[: len(b) // 3],
+        lambda b: b"",
+        lambda b: b"NOTZKTRN" + b[8:],  # bad magic
+        lambda b: b[:8] + b"\x02\x00" + b[10:],  # other format version
+        lambda b: b[:12] + b"\x01" + b[13:],  # zk mode not supported yet
+        lambda b: b[:16] + b"\xff\xff\xff\x7f" + b[20:],  # absurd recipe length
+    ],
+)
+def test_malformed_bundles_rejected_without_traceback(bundle_path, tmp_path, mutate):
+    bad = tmp_path / "bad.zkp"
+    bad.write_bytes(mutate(bundle_path.read_bytes()))
+    result = CliRunner().invoke(main, ["verify", str(bad)])
+    assert result.exit_code == 1 and result.output.startswith("REJECT: ")
+    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_flipped_bytes_anywhere_rejected(bundle_path):
+    data = bundle_path.read_bytes()
+    step = max(1, len(data) // 40)
+    for pos in range(0, len(data), step):
+        tampered = bytearray(data)
+        tampered[pos] ^= 0x10
+        report = verify_bundle(bytes(tampered))
+        assert not report.accepted and report.reason, pos
+
+
+def test_spliced_statement_rejected(bundle_path, tmp_path):
+    """The recipe (and public commitments) of another run spliced onto this proof."""
+    other = dict(TINY, seed=4)
+    (tmp_path / "other.yaml").write_text(yaml.safe_dump(other))
+    out = tmp_path / "other.zkp"
+    assert CliRunner().invoke(main, ["prove", "--run", str(tmp_path / "other.yaml"), "--out", str(out)]).exit_code == 0
+    mine, theirs = bundle_path.read_bytes(), out.read_bytes()
+    head_mine = len(mine) - len(parse_bundle(mine).proof) - 8
+    head_theirs = len(theirs) - len(parse_bundle(theirs).proof) - 8
+    spliced = theirs[:head_theirs] + mine[head_mine:]
+    report = verify_bundle(spliced)
+    assert not report.accepted
+
+
+def test_verify_unreadable_file(tmp_path):
+    result = CliRunner().invoke(main, ["verify", "--json", str(tmp_path / "missing.zkp")])
+    assert result.exit_code == 1 and json.loads(result.output)["accepted"] is False
+
+
+def test_inspect_rejects_garbage(tmp_path):
+    (tmp_path / "g.zkp").write_bytes(MAGIC + b"\x01")
+    result = CliRunner().invoke(main, ["inspect", str(tmp_path / "g.zkp")])
+    assert result.exit_code != 0 and "not a valid bundle" in result.output
+
+
+def test_parse_bundle_bounds_before_allocating():
+    with pytest.raises(VerifyError):
+        parse_bundle(MAGIC + b"\x01\x00\x01\x01\x00\x01" + (1 << 30).to_bytes(4, "little"))
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda c: c["train"].update(batch_size=-2), "train.batch_size: must be a positive integer"),
+        (lambda c: c["train"].update(optimizer="adam"), "train.optimizer: only 'sgd' is provable"),
+        (lambda c: c["train"].update(lr_schedule=[0.1]), "train: give exactly one of 'lr' and 'lr_schedule'"),
+        (lambda c: c["model"].update(widths=[5, 8, 3]), r"model.widths\[0\]: must equal the data's 4 features"),
+        (lambda c: c["prove"].update(backend="tpu"), "prove.backend: must be one of"),
+        (lambda c: c.update(extra=1), "extra: unknown key"),
+        (lambda c: c["quant"].update(frac_bits=40), "quant.frac_bits"),
+        (lambda c: c["data"].update(source="mnist"), "data.source: must be one of"),
+    ],
+)
+def test_run_config_errors_name_the_field(change, message):
+    cfg = json.loads(json.dumps(TINY))
+    change(cfg)
+    with pytest.raises(RunConfigError, match=message):
+        parse_run(cfg)
+
+
+def test_prove_reports_config_errors_cleanly(tmp_path):
+    (tmp_path / "bad.yaml").write_text("name: x\nseed: 0\n")
+    result = CliRunner().invoke(main, ["prove", "--run", str(tmp_path / "bad.yaml")])
+    assert result.exit_code != 0 and "Error:" in result.output and "Traceback" not in result.output
