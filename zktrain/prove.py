@@ -31,13 +31,13 @@ class ProveSummary:
     train_accuracy: float
     test_accuracy: float
     witness_seconds: float
-    train_seconds: float
     prove_seconds: float
     bundle_bytes: int
     proof_bytes: int
 
 
 def _pad(a: np.ndarray | None, shape: tuple[int, ...], fill: int = 0) -> np.ndarray:
+    """``a`` in the top-left corner of an int64 array of ``shape`` filled with ``fill``."""
     out = np.full(shape, fill, dtype=np.int64)
     if a is not None:
         out[tuple(slice(0, n) for n in a.shape)] = a
@@ -66,6 +66,28 @@ def step_record(c: MlpCircuit, step) -> dict[str, np.ndarray]:
     return rec
 
 
+def build_witness(run: ProveRun, c: MlpCircuit) -> tuple[dict, tuple[float, float]]:
+    """Train in the fixed-point semantics and lay the trace out as the circuit's witness.
+
+    Returns the witness and the trained model's (train, test) accuracy.
+    """
+    recipe = run.recipe
+    data = encode_dataset(run.dataset, recipe)
+    trace = train(recipe, data.x_train, data.y_train, data.batches)
+    model = FixedPointMLP(recipe, list(trace.final_weights), list(trace.final_biases))
+    train_acc = float(np.mean(model.predict(data.x_train) == data.labels_train))
+    test_acc = float(np.mean(model.predict(data.x_test) == data.labels_test))
+    # Padded steps: the final model on a zero batch with learning rate 0 (it stays W_T).
+    zeros_x = np.zeros((c.batch, c.widths[0]), dtype=np.int64)
+    zeros_y = np.zeros((c.batch, c.widths[-1]), dtype=np.int64)
+    padded = [model.step(zeros_x, zeros_y, 0, t, np.zeros(c.batch, dtype=np.int64)) for t in range(c.steps, c.padded_steps)]
+    records = [step_record(c, s) for s in (*trace.steps, *padded)]
+    dims = [1 << c.width_vars(i) for i in range(c.layers + 1)]
+    final_w = [_pad(w, (dims[l], dims[l - 1])) for l, w in enumerate(trace.final_weights, 1)]
+    final_b = [_pad(b, (dims[l],)) for l, b in enumerate(trace.final_biases, 1)]
+    return stack_witness(c, records, final_w, final_b), (train_acc, test_acc)
+
+
 def prove_run(run: ProveRun, progress: Callable[[str], None] | None = None) -> tuple[bytes, ProveSummary]:
     """Train, prove and encode; returns the bundle and a summary."""
     say = progress or (lambda _msg: None)
@@ -77,30 +99,14 @@ def prove_run(run: ProveRun, progress: Callable[[str], None] | None = None) -> t
     backend = get_backend("cpu" if run.options.backend == "auto" else run.options.backend)
 
     t0 = time.perf_counter()
-    data = encode_dataset(run.dataset, recipe)
-    trace = train(recipe, data.x_train, data.y_train, data.batches)
-    model = FixedPointMLP(recipe, list(trace.final_weights), list(trace.final_biases))
-    train_acc = float(np.mean(model.predict(data.x_train) == data.labels_train))
-    test_acc = float(np.mean(model.predict(data.x_test) == data.labels_test))
-    # Padded steps: the final model on a zero batch with learning rate 0 (it stays W_T).
-    zeros_x = np.zeros((c.batch, c.widths[0]), dtype=np.int64)
-    zeros_y = np.zeros((c.batch, c.widths[-1]), dtype=np.int64)
-    padded = [model.step(zeros_x, zeros_y, 0, t, np.zeros(c.batch, dtype=np.int64)) for t in range(c.steps, c.padded_steps)]
-    train_s = time.perf_counter() - t0
-    say(f"trained {c.steps} steps in the fixed-point semantics ({train_s:.2f} s): "
-        f"train accuracy {train_acc:.3f}, test accuracy {test_acc:.3f}")
-
-    t0 = time.perf_counter()
-    records = [step_record(c, s) for s in (*trace.steps, *padded)]
-    final_b = [np.zeros(c.widths[l], dtype=np.int64) if b is None else b for l, b in enumerate(trace.final_biases, 1)]
-    witness = stack_witness(c, records, [_pad(w, (1 << c.width_vars(l), 1 << c.width_vars(l - 1))) for l, w in enumerate(trace.final_weights, 1)],
-                            [_pad(b, (1 << c.width_vars(l),)) for l, b in enumerate(final_b, 1)])
+    witness, (train_acc, test_acc) = build_witness(run, c)
     witness_s = time.perf_counter() - t0
-    say(f"witness laid out ({witness_s:.2f} s)")
+    say(f"trained {c.steps} steps in the fixed-point semantics and laid out the witness ({witness_s:.2f} s): "
+        f"train accuracy {train_acc:.3f}, test accuracy {test_acc:.3f}")
 
     t0 = time.perf_counter()
     public, proof = prove_training(statement, witness, backend, progress=say)
     prove_s = time.perf_counter() - t0
     bundle = encode_bundle(recipe, public, proof)
-    summary = ProveSummary(c.steps, c.padded_steps, train_acc, test_acc, witness_s, train_s, prove_s, len(bundle), len(proof))
+    summary = ProveSummary(c.steps, c.padded_steps, train_acc, test_acc, witness_s, prove_s, len(bundle), len(proof))
     return bundle, summary
