@@ -35,3 +35,19 @@ def gf():
 def rng():
     """Deterministic randomness for test data (never for blinding outside tests)."""
     return random.Random(0x5EED)
+
+
+@pytest.fixture(scope="session")
+def pg():
+    """The prover's Pedersen generators (arkworks points)."""
+    from prover.commit.generators import prover_generators
+
+    return prover_generators()
+
+
+@pytest.fixture(scope="session")
+def vg():
+    """The verifier's Pedersen generators (blst points)."""
+    from verifier.hash_to_curve import pedersen_generators
+
+    return pedersen_generators("blst")

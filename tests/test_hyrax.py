@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from prover.commit import hyrax as ph
-from prover.commit.generators import prover_generators
 from verifier import hyrax as vh
 from verifier.errors import VerifyError
 from verifier.field import MODULUS as R
@@ -21,16 +20,6 @@ from verifier.transcript import Transcript
 
 DOMAIN = b"zktrain/test/hyrax"
 OFF_SUBGROUP = bytes([0x80]) + bytes(47)
-
-
-@pytest.fixture(scope="module")
-def pg():
-    return prover_generators()
-
-
-@pytest.fixture(scope="module")
-def vg():
-    return pedersen_generators("blst")
 
 
 def _tensor(rng, num_vars, bits):

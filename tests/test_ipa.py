@@ -7,27 +7,15 @@ import random
 
 import pytest
 
-from prover.commit.generators import prover_generators
 from prover.nizk import ipa as p_ipa
 from verifier.errors import VerifyError
 from verifier.field import MODULUS as R, inner_product
-from verifier.hash_to_curve import pedersen_generators
 from verifier.nizk import ipa as v_ipa
 from verifier.nizk.ipa import InnerProductProof, folding_weights
 from verifier.transcript import Transcript
 
 DOMAIN = b"zktrain/test/ipa"
 OFF_SUBGROUP = bytes([0x80]) + bytes(47)
-
-
-@pytest.fixture(scope="module")
-def pg():
-    return prover_generators()
-
-
-@pytest.fixture(scope="module")
-def vg():
-    return pedersen_generators("blst")
 
 
 def _instance(pg, vg, n, seed):

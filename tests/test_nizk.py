@@ -9,7 +9,6 @@ import random
 import pytest
 
 from prover.commit import group
-from prover.commit.generators import prover_generators
 from prover.nizk import dot_product as p_dot
 from prover.nizk import equality as p_eq
 from prover.nizk import opening as p_open
@@ -26,16 +25,6 @@ from verifier.transcript import Transcript
 
 DOMAIN = b"zktrain/test/nizk"
 OFF_SUBGROUP = bytes([0x80]) + bytes(47)  # (0, 2): on the curve, order 3
-
-
-@pytest.fixture(scope="module")
-def pg():
-    return prover_generators()
-
-
-@pytest.fixture(scope="module")
-def vg():
-    return pedersen_generators("blst")
 
 
 def _tr(domain=DOMAIN):

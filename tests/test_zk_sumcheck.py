@@ -11,7 +11,6 @@ import pytest
 
 from prover.backends import get_backend
 from prover.commit import hyrax as ph
-from prover.commit.generators import prover_generators
 from prover.commit.multipoint import prove_zk_multipoint
 from prover.phase import prove_phase
 from prover.sumcheck import Instance, instance_sum, product_instance, prove_sumcheck
@@ -21,7 +20,6 @@ from verifier.claims import Claim
 from verifier.errors import VerifyError
 from verifier.field import MODULUS as R
 from verifier.gadgets import multipoint_reduction
-from verifier.hash_to_curve import pedersen_generators
 from verifier.multipoint import verify_zk_multipoint
 from verifier.phase import verify_phase
 from verifier.polynomial import eq_eval, eq_table, mle_evaluate
@@ -31,16 +29,6 @@ from verifier.zk_sumcheck import ZkSumcheckProof, verify_zk_sumcheck
 
 DOMAIN = b"zktrain/test/zk-sumcheck"
 OFF_SUBGROUP = bytes([0x80]) + bytes(47)
-
-
-@pytest.fixture(scope="module")
-def pg():
-    return prover_generators()
-
-
-@pytest.fixture(scope="module")
-def vg():
-    return pedersen_generators("blst")
 
 
 def _tr(domain=DOMAIN):
