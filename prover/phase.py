@@ -2,8 +2,10 @@
 
 The reductions are the verifier's own objects (``verifier/phase.py``): the prover
 materializes the tables they describe from its witness, proves, and then runs their
-``finish`` on its final evaluations to obtain exactly the claims the verifier will hold (a
-wrong table of its own surfaces there as a VerifyError).
+``finish`` on its final evaluations to obtain exactly the claims the verifier will hold (in
+the clear mode a wrong public table of its own surfaces there as a VerifyError). The
+zero-knowledge variant proves the same instances with committed claims and hands back
+committed evaluations as openings (``prover.values.Opened``).
 """
 
 from __future__ import annotations
@@ -11,12 +13,25 @@ from __future__ import annotations
 from typing import Sequence
 
 from prover.backends.base import FieldBackend
+from prover.commit.generators import ProverGenerators
 from prover.gadgets import Witness, materialize
+from prover.nizk.randomness import RandomSource
 from prover.sumcheck import Instance, prove_sumcheck
+from prover.values import Opened, opened
+from prover.zk_sumcheck import prove_zk_sumcheck
 from verifier.claims import Claim
-from verifier.phase import Reduction, split_and_finish
+from verifier.phase import Reduction, finish_reductions, public_indices, split_and_finish
 from verifier.sumcheck import Evaluation, SumcheckProof
 from verifier.transcript import Transcript
+from verifier.zk_sumcheck import ZkSumcheckProof
+
+
+def _instances(backend: FieldBackend, reductions: Sequence[Reduction], witness: Witness) -> list[Instance]:
+    return [
+        Instance([materialize(backend, t, witness) for t in tables], shape.terms)
+        for red in reductions
+        for shape, tables in zip(red.shapes, red.tables, strict=True)
+    ]
 
 
 def prove_phase(
@@ -27,11 +42,7 @@ def prove_phase(
     witness: Witness,
 ) -> tuple[SumcheckProof, list[Claim]]:
     transcript.domain_separate(label)
-    instances = [
-        Instance([materialize(backend, t, witness) for t in tables], shape.terms)
-        for red in reductions
-        for shape, tables in zip(red.shapes, red.tables, strict=True)
-    ]
+    instances = _instances(backend, reductions, witness)
     claims = [c for red in reductions for c in red.claims]
     proof, point = prove_sumcheck(transcript, backend, instances, claims)
     shapes = [s for red in reductions for s in red.shapes]
@@ -40,3 +51,32 @@ def prove_phase(
         for shape, values in zip(shapes, proof.final_evals)
     ]
     return proof, split_and_finish(reductions, evaluations)
+
+
+def prove_zk_phase(
+    transcript: Transcript,
+    label: bytes,
+    backend: FieldBackend,
+    gens: ProverGenerators,
+    reductions: Sequence[Reduction],
+    witness: Witness,
+    rng: RandomSource | None = None,
+) -> tuple[ZkSumcheckProof, list[Claim]]:
+    """The ZK counterpart of ``prove_phase`` (``verifier.phase.verify_zk_phase``): claims are
+    openings, and so are the returned claims' values (public tables at their public value)."""
+    transcript.domain_separate(label)
+    instances = _instances(backend, reductions, witness)
+    claims = [opened(c) for red in reductions for c in red.claims]
+    proof, point, values = prove_zk_sumcheck(
+        transcript, backend, gens, instances,
+        [c.value for c in claims], [c.blind for c in claims], public_indices(reductions), rng,
+    )
+    public = [pub for red in reductions for pub in red.public]
+    evaluations = []
+    for inst, pub, committed in zip(instances, public, values):
+        prefix = point[: inst.shape(backend).num_vars]
+        evaluations.append([
+            Evaluation(prefix, Opened(committed[j].value, committed[j].blind) if j in committed else pub[j].at(prefix))
+            for j in range(len(inst.tables))
+        ])
+    return proof, finish_reductions(reductions, evaluations)

@@ -20,6 +20,7 @@ from prover.gadgets import bit_slices, to_field
 from prover.phase import prove_phase
 from verifier.claims import Claim
 from verifier.encoding import encode_scalars
+from verifier.field import MODULUS as R
 from verifier.hyrax import HyraxCommitment, HyraxLayout
 from verifier.phase import Reduction
 from verifier.training import DOMAIN, TrainingStatement, TrainingWalk
@@ -150,7 +151,9 @@ def commit_tensor(statement: TrainingStatement, tensor: str, values: np.ndarray,
 
 
 class ProverChannel:
-    """Computes and writes every message the walk asks for."""
+    """Computes and writes every message the walk asks for (clear mode)."""
+
+    mode = b"clear"
 
     def __init__(
         self,
@@ -206,8 +209,12 @@ class ProverChannel:
         start = time.perf_counter()
         values = bit_slices(self.backend, self.witness[tensor], decomposition, point)
         self._chunks.append(encode_scalars(values))
+        self.transcript.absorb_scalars(b"bit-slices", values)
         self.timings["messages"] += time.perf_counter() - start
         return values
+
+    def equal(self, a: int, b: int) -> bool:
+        return (a - b) % R == 0
 
     def phase(self, label: bytes, reductions: Sequence[Reduction]) -> list[Claim]:
         if self._committed:

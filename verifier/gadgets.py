@@ -1,9 +1,12 @@
 """Verifier side of the gadgets: claim reductions of the training circuit (zkDL, FAC4DNN).
 
-Each ``*_reduction`` returns a :class:`~verifier.phase.Reduction` (sumcheck instances plus how
-their final evaluations become claims); ``reduce_bit_slices`` is the one reduction that needs
-no sumcheck. Points are little-endian; ``claim_at`` callbacks let the circuit builder place the
-sumcheck's coordinates into each tensor's own layout.
+Each ``*_reduction`` returns a :class:`~verifier.phase.Reduction` (sumcheck instances, their
+public tables, and how the other final evaluations become claims); ``reduce_bit_slices`` is
+the one reduction that needs no sumcheck. Points are little-endian; ``claim_at`` callbacks let
+the circuit builder place the sumcheck's coordinates into each tensor's own layout.
+
+Claimed values are walk values (``verifier/values.py``): ints in the clear mode, commitments
+in the zero-knowledge mode; the gadgets only combine them linearly, so they serve both.
 
 Tables are listed in a fixed order per gadget; the prover's ``prover/gadgets.py`` builds the
 same tables in the same order.
@@ -19,10 +22,11 @@ from circuits.layout import Layout
 from .claims import Claim
 from .errors import VerifyError
 from .field import MODULUS as R
-from .phase import Reduction, Table, check_eq, check_public
+from .phase import PublicTable, Reduction, Table
 from .polynomial import eq_eval, eq_table
 from .sumcheck import InstanceShape, Term, product_shape
 from .transcript import Transcript
+from .values import Value, canonical, linear_combination
 
 # Where a gadget's final evaluation lands: the tensor's name and its point in the tensor's own
 # layout, from the sumcheck's coordinates (split in two parts for the two-part gadgets).
@@ -31,7 +35,7 @@ ClaimAt = Callable[[tuple[int, ...], tuple[int, ...]], tuple[str, tuple[int, ...
 
 
 def matmul_reduction(
-    name: str, value: int, u_t: Sequence[int], k_vars: int,
+    name: str, value: Value, u_t: Sequence[int], k_vars: int,
     a_table: Table, b_table: Table, a_at: ClaimAt, b_at: ClaimAt,
 ) -> Reduction:
     """Stacked matrix product (zkDL eqs. 9-11, Thaler's matmul sumcheck).
@@ -48,11 +52,11 @@ def matmul_reduction(
     def finish(evals):
         ((eq_e, a_e, b_e),) = evals
         r_k, r_t = eq_e.point[:k_vars], eq_e.point[k_vars:]
-        check_public(eq_e, eq_eval(u_t, r_t), f"{name}: eq over steps")
         return [Claim(*a_at(r_k, r_t), a_e.value), Claim(*b_at(r_k, r_t), b_e.value)]
 
     tables = [Table("eq_low", (tuple(u_t), k_vars)), a_table, b_table]
-    return Reduction(name, [product_shape(k_vars + t_vars, 3)], [value % R], finish, [tables])
+    public = {0: PublicTable(f"{name}: eq over steps", lambda p: eq_eval(u_t, p[k_vars:]))}
+    return Reduction(name, [product_shape(k_vars + t_vars, 3)], [canonical(value)], finish, [tables], [public])
 
 
 def masked_hadamard_reduction(
@@ -65,16 +69,20 @@ def masked_hadamard_reduction(
     the claims are folded into one instance. Tables [E, S, X]; ends in claims on S and X.
     """
     shape = InstanceShape(num_vars, 3, (Term(1, (0, 2)), Term(R - 1, (0, 1, 2))))
-    total = sum(r * c.value for r, c in zip(rho, claims, strict=True)) % R
+    total = linear_combination(rho, [c.value for c in claims])
 
     def finish(evals):
         ((e_e, s_e, x_e),) = evals
-        expected = sum(r * eq_eval(c.point, e_e.point) for r, c in zip(rho, claims)) % R
-        check_public(e_e, expected, f"{name}: combined eq")
         return [Claim(*s_at(e_e.point), s_e.value), Claim(*x_at(e_e.point), x_e.value)]
 
     e_table = Table("combined_eq", (tuple(c.point for c in claims), tuple(rho)))
-    return Reduction(name, [shape], [total], finish, [[e_table, s_table, x_table]])
+    public = {0: PublicTable(f"{name}: combined eq", _combined_eq(claims, rho))}
+    return Reduction(name, [shape], [total], finish, [[e_table, s_table, x_table]], [public])
+
+
+def _combined_eq(claims: Sequence[Claim], rho: Sequence[int]):
+    """x -> E(x) = sum_j rho_j eq(u_j, x) for the claims' points u_j."""
+    return lambda x: sum(r * eq_eval(c.point, x) for r, c in zip(rho, claims, strict=True)) % R
 
 
 def booleanity_reduction(tensor: str, w: Sequence[int]) -> Reduction:
@@ -86,15 +94,15 @@ def booleanity_reduction(tensor: str, w: Sequence[int]) -> Reduction:
 
     def finish(evals):
         ((eq_e, b_e),) = evals
-        check_eq(eq_e, w, f"{tensor}: booleanity eq")
         return [Claim(tensor, eq_e.point, b_e.value)]
 
     tables = [Table("eq", (tuple(w),)), Table("flat", (tensor,))]
-    return Reduction(f"bool:{tensor}", [shape], [0], finish, [tables])
+    public = {0: PublicTable(f"{tensor}: booleanity eq", lambda p: eq_eval(w, p))}
+    return Reduction(f"bool:{tensor}", [shape], [0], finish, [tables], [public])
 
 
 def step_functional_reduction(
-    name: str, value: int, kappa: Sequence[int], b_vars: int,
+    name: str, value: Value, kappa: Sequence[int], b_vars: int,
     operand_tables: Sequence[Table], operands: Sequence[ClaimAt], coeff: int = 1,
 ) -> Reduction:
     """sum_s kappa_s sum_b prod_k F_k(s, b) = value, the shape of every exact-SGD relation.
@@ -112,12 +120,14 @@ def step_functional_reduction(
     def finish(evals):
         (inst,) = evals
         r_b, r_s = inst[0].point[:b_vars], inst[0].point[b_vars:]
-        expected = sum(e * k for e, k in zip(eq_table(r_s), kappa)) % R
-        check_public(inst[0], expected, f"{name}: step weights")
         return [Claim(*at(r_b, r_s), ev.value) for at, ev in zip(operands, inst[1:])]
 
+    def step_weights(point):
+        return sum(e * k for e, k in zip(eq_table(point[b_vars:]), kappa)) % R
+
     tables = [Table("steps", (tuple(kappa), b_vars)), *operand_tables]
-    return Reduction(name, [shape], [value % R], finish, [tables])
+    public = {0: PublicTable(f"{name}: step weights", step_weights)}
+    return Reduction(name, [shape], [canonical(value)], finish, [tables], [public])
 
 
 def multipoint_reduction(tensor: str, claims: Sequence[Claim], rho: Sequence[int]) -> Reduction:
@@ -126,16 +136,15 @@ def multipoint_reduction(tensor: str, claims: Sequence[Claim], rho: Sequence[int
     num_vars = len(claims[0].point)
     if any(len(c.point) != num_vars for c in claims):
         raise VerifyError(f"{tensor}: claims of different dimensions")
-    total = sum(r * c.value for r, c in zip(rho, claims, strict=True)) % R
+    total = linear_combination(rho, [c.value for c in claims])
 
     def finish(evals):
         ((e_e, t_e),) = evals
-        expected = sum(r * eq_eval(c.point, e_e.point) for r, c in zip(rho, claims)) % R
-        check_public(e_e, expected, f"{tensor}: combined eq")
         return [Claim(tensor, e_e.point, t_e.value)]
 
     tables = [Table("combined_eq", (tuple(c.point for c in claims), tuple(rho))), Table("flat", (tensor,))]
-    return Reduction(f"ledger:{tensor}", [product_shape(num_vars, 2)], [total], finish, [tables])
+    public = {0: PublicTable(f"{tensor}: combined eq", _combined_eq(claims, rho))}
+    return Reduction(f"ledger:{tensor}", [product_shape(num_vars, 2)], [total], finish, [tables], [public])
 
 
 def bit_slices_defect(decomposition: BitDecomposition, claim_value: int, slices: Sequence[int]) -> str | None:
@@ -155,13 +164,12 @@ def bit_slices_defect(decomposition: BitDecomposition, claim_value: int, slices:
 
 
 def fold_bit_slices(
-    transcript: Transcript, tensor: str, decomposition: BitDecomposition, u: Sequence[int], slices: Sequence[int]
+    transcript: Transcript, tensor: str, decomposition: BitDecomposition, u: Sequence[int], slices: Sequence[Value]
 ) -> Claim:
-    """Absorb the slices and fold them at a random rho: the claim B~(rho, u) = sum_i eq(rho, i) v_i."""
-    transcript.absorb_scalars(b"bit-slices", slices)
+    """Fold the slices (absorbed by whoever sent them) at a random rho: the claim
+    B~(rho, u) = sum_i eq(rho, i) v_i. Slices may be ints or commitments."""
     rho = transcript.challenge_scalars(b"bit-fold", decomposition.bit_vars)
-    value = sum(e * v for e, v in zip(eq_table(rho), slices)) % R
-    return Claim(tensor, tuple(rho) + tuple(u), value)
+    return Claim(tensor, tuple(rho) + tuple(u), linear_combination(eq_table(rho), slices))
 
 
 def reduce_bit_slices(
@@ -173,6 +181,7 @@ def reduce_bit_slices(
     defect = bit_slices_defect(decomposition, claim_value, slices)
     if defect:
         raise VerifyError(f"{tensor}: {defect}")
+    transcript.absorb_scalars(b"bit-slices", slices)
     return fold_bit_slices(transcript, tensor, decomposition, u, slices)
 
 
@@ -198,18 +207,23 @@ def padding_reduction(tensor: str, w: Sequence[int], layout: Layout, real: dict[
     shape = product_shape(len(w), 3)
 
     def finish(evals):
-        ((eq_e, p_e, b_e),) = evals
-        check_eq(eq_e, w, f"{tensor}: padding eq")
-        coords = layout.split(p_e.point)
+        ((eq_e, _, b_e),) = evals
+        return [Claim(tensor, eq_e.point, b_e.value)]
+
+    def predicate(point):
+        coords = layout.split(point)
         inside = 1
         for axis, _ in layout.axes:
             inside = inside * below_eval(coords[axis], real.get(axis, 1 << layout.vars(axis))) % R
-        check_public(p_e, (1 - inside) % R, f"{tensor}: padding predicate")
-        return [Claim(tensor, eq_e.point, b_e.value)]
+        return (1 - inside) % R
 
     tables = [
         Table("eq", (tuple(w),)),
         Table("padding", (layout, tuple(sorted(real.items())))),
         Table("flat", (tensor,)),
     ]
-    return Reduction(f"padding:{tensor}", [shape], [0], finish, [tables])
+    public = {
+        0: PublicTable(f"{tensor}: padding eq", lambda p: eq_eval(w, p)),
+        1: PublicTable(f"{tensor}: padding predicate", predicate),
+    }
+    return Reduction(f"padding:{tensor}", [shape], [0], finish, [tables], [public])

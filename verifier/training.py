@@ -22,6 +22,12 @@ The walk (FAC4DNN, DESIGN section 5), over tensors stacked across steps, one sta
 A :class:`Channel` carries the messages: the verifier's reads them from the proof bytes and
 checks, the prover's computes and writes them. The walk is written once, here, so the two
 sides cannot drift apart.
+
+The walk serves both modes (DESIGN section 3): its values are walk values
+(``verifier/values.py``), ints in the clear mode and Pedersen commitments in the
+zero-knowledge mode (``verifier/zk_training.py``), combined by the same linear expressions;
+its equality checks go through ``Channel.equal``, a comparison in the clear and a proof of
+equality in zero knowledge.
 """
 
 from __future__ import annotations
@@ -39,7 +45,6 @@ from .encoding import Reader
 from .errors import VerifyError
 from .field import MODULUS as R
 from .gadgets import (
-    bit_slices_defect,
     bit_slot_point,
     booleanity_reduction,
     fold_bit_slices,
@@ -55,6 +60,7 @@ from .phase import Reduction, Table, verify_phase
 from .polynomial import eq_table, mle_evaluate
 from .sumcheck import SumcheckProof
 from .transcript import Transcript
+from .values import Value, linear_combination
 
 DOMAIN = b"zktrain/train"
 FORMAT_VERSION = 1
@@ -62,20 +68,26 @@ FORMAT_VERSION = 1
 
 class Channel(Protocol):
     transcript: Transcript
+    mode: bytes  # b"clear" or b"zk", absorbed before the recipe
 
     def commitment(self, tensor: str) -> None:
         """A witness commitment: the prover commits and sends it, both absorb it."""
 
-    def evaluation(self, tensor: str, point: Sequence[int]) -> int:
+    def evaluation(self, tensor: str, point: Sequence[int]) -> Value:
         """A claimed MLE value of a witness tensor, absorbed by both."""
 
-    def slices(self, tensor: str, decomposition: BitDecomposition, point: Sequence[int]) -> list[int]:
-        """Bit slices of a bits tensor at a value point (absorbed by reduce_bit_slices)."""
+    def slices(self, tensor: str, decomposition: BitDecomposition, point: Sequence[int]) -> list[Value]:
+        """Bit slices v_i = B~(i, point) of a bits tensor, all padded_width of them, absorbed
+        by both."""
+
+    def equal(self, a: Value, b: Value) -> bool:
+        """Whether a = b as far as this side can tell: the verifier compares (clear) or checks
+        a proof of equality (ZK); the prover sends that proof and reports the truth."""
 
     def phase(self, label: bytes, reductions: Sequence[Reduction]) -> list[Claim]:
         """One batched sumcheck over the reductions; the claims it leaves."""
 
-    def open(self, tensor: str, point: Sequence[int], value: int) -> None:
+    def open(self, tensor: str, point: Sequence[int], value: Value) -> None:
         """Open a committed tensor at a point (prover) / check the opening (verifier)."""
 
 
@@ -153,16 +165,23 @@ class TrainingWalk:
         if not ok:
             raise VerifyError(reason)
 
-    def _slice_value(self, tensor, decomposition, u, claimed=None) -> int:
-        """Read bit slices at u; derive V~(u) (or check it against ``claimed``); ledger the
-        resulting claim on the bits tensor."""
+    def _require_equal(self, a: Value, b: Value, reason: str) -> None:
+        self._require(self.ch.equal(a, b), reason)
+
+    def _slice_value(self, tensor, decomposition, u, claimed=None) -> Value:
+        """Read bit slices at u; derive V~(u) = offset + sum_i c_i v_i (or check it against
+        ``claimed``); require the padding slots i >= width to be zero; ledger the folded
+        claim on the bits tensor (zkDL's bit decomposition, ``circuits/bits.py``)."""
         slices = self.ch.slices(tensor, decomposition, u)
         if len(slices) != decomposition.padded_width:
             raise VerifyError(f"{tensor}: wrong number of bit slices")
+        recomposed = linear_combination(decomposition.weights(), slices, decomposition.offset)
         if claimed is None:
-            claimed = (decomposition.offset + sum(c * v for c, v in zip(decomposition.weights(), slices))) % R
-        defect = bit_slices_defect(decomposition, claimed, slices)
-        self._require(defect is None, f"{tensor}: {defect}")
+            claimed = recomposed
+        else:
+            self._require_equal(recomposed, claimed, f"{tensor}: bits do not recompose to the claimed value")
+        for v in slices[decomposition.width :]:
+            self._require_equal(v, 0, f"{tensor}: a padding bit slot is not zero")
         self.ledger.add(fold_bit_slices(self.t, tensor, decomposition, u, slices))
         return claimed
 
@@ -189,7 +208,7 @@ class TrainingWalk:
     def run(self) -> None:
         c, t = self.c, self.t
         t.absorb_bytes(b"format-version", FORMAT_VERSION.to_bytes(4, "little"))
-        t.absorb_bytes(b"mode", b"clear")
+        t.absorb_bytes(b"mode", self.ch.mode)
         t.absorb_bytes(b"recipe", self.st.recipe)
         for name in self.st.public_tensors():
             self.ch.commitment(name)
@@ -212,13 +231,13 @@ class TrainingWalk:
             uj, ub, ut = u[:nj], u[nj : nj + nb], u[nj + nb :]
             zp = self._slice_value(f"Z{l}.bits", c.z_bits(l), u)
             rem = self._slice_value(f"R{l}.bits", c.rem_bits(), u)
-            bias = 0
+            bias: Value = 0
             if c.bias:
                 bias = self.ch.evaluation(f"b{l}", uj + ut)
                 self.ledger.add(Claim(f"b{l}", uj + ut, bias))
             ni = c.width_vars(l - 1)
             out.append(matmul_reduction(
-                f"forward{l}", ((1 << S) * zp + rem - (1 << c.frac_bits) * bias) % R, ut, ni,
+                f"forward{l}", (1 << S) * zp + rem - (1 << c.frac_bits) * bias, ut, ni,
                 Table("bind", (f"IN{l}", 1, ub)), Table("bind", (f"W{l}", 1, uj)),
                 lambda rk, rt, l=l, ub=ub: (f"IN{l}", rk + ub + rt),
                 lambda rk, rt, l=l, uj=uj: (f"W{l}", rk + uj + rt),
@@ -231,7 +250,7 @@ class TrainingWalk:
             gp = self._slice_value(f"G{l}.bits", c.g_bits(), u)
             remg = self._slice_value(f"RG{l}.bits", c.rem_bits(), u)
             out.append(matmul_reduction(
-                f"backward{l}", ((1 << S) * gp + remg) % R, ut, c.width_vars(m),
+                f"backward{l}", (1 << S) * gp + remg, ut, c.width_vars(m),
                 Table("bind", (f"GZ{m}", 1, ub)), Table("bind", (f"W{m}", 2, ui)),
                 lambda rk, rt, m=m, ub=ub: (f"GZ{m}", rk + ub + rt),
                 lambda rk, rt, m=m, ui=ui: (f"W{m}", ui + rk + rt),
@@ -301,7 +320,7 @@ class TrainingWalk:
         for claim in self.ledger.take(f"GZ{L}"):
             zp = self._slice_value(f"Z{L}.bits", c.z_bits(L), claim.point)
             y = self._slice_value("Y.bits", c.y_bits(), claim.point)
-            self._require((zp - y - claim.value) % R == 0, "output gradient is not Y_hat - Y")
+            self._require_equal(zp - y, claim.value, "output gradient is not Y_hat - Y")
         return out
 
     def _after_phase_3(self) -> None:
@@ -330,7 +349,10 @@ class TrainingWalk:
 
 
 class VerifierChannel:
-    """Reads the prover's messages from the proof bytes, in the order the walk asks for them."""
+    """Reads the prover's messages from the proof bytes, in the order the walk asks for them
+    (clear mode: every value is a field element in the clear)."""
+
+    mode = b"clear"
 
     def __init__(self, statement: TrainingStatement, public: dict[str, HyraxCommitment], proof: bytes, gens):
         self.st = statement
@@ -360,7 +382,12 @@ class VerifierChannel:
         return value
 
     def slices(self, tensor: str, decomposition: BitDecomposition, point: Sequence[int]) -> list[int]:
-        return self.reader.scalars(decomposition.padded_width)
+        values = self.reader.scalars(decomposition.padded_width)
+        self.transcript.absorb_scalars(b"bit-slices", values)
+        return values
+
+    def equal(self, a: int, b: int) -> bool:
+        return (a - b) % R == 0
 
     def phase(self, label: bytes, reductions: Sequence[Reduction]) -> list[Claim]:
         shapes = [s for red in reductions for s in red.shapes]
