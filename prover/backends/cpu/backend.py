@@ -17,7 +17,13 @@ from verifier.polynomial import interpolate_from_evals, univariate_evaluate
 
 from .. import validation
 from . import kernels
-from .montgomery import LIMBS, from_montgomery_int, int_to_limbs, to_montgomery_int
+from .montgomery import (
+    LIMBS,
+    MONTGOMERY_R_INV,
+    int_to_limbs,
+    limbs_to_int,
+    to_montgomery_int,
+)
 
 _ROUND_KERNELS = {1: kernels.round_evals_1, 2: kernels.round_evals_2, 3: kernels.round_evals_3}
 
@@ -54,9 +60,11 @@ def _empty(n: int) -> np.ndarray:
     return np.empty((n, LIMBS), dtype=np.uint64)
 
 
-def _int(row: np.ndarray) -> int:
-    """A kernel's Montgomery result row (uint64[1, 4]) as a canonical Python int."""
-    return from_montgomery_int(row[0])
+def _reduce(rows: np.ndarray) -> int:
+    """The canonical Python int of a sum of Montgomery residues given as rows of limbs
+    (a reduction kernel's per-chunk partial sums, or one Montgomery row): sum x_i R is the
+    residue of sum x_i."""
+    return sum(limbs_to_int(row) for row in rows) * MONTGOMERY_R_INV % R
 
 
 class CpuBackend:
@@ -121,11 +129,11 @@ class CpuBackend:
 
     # --- reductions --------------------------------------------------------------------
     def sum(self, a: np.ndarray) -> int:
-        return _int(kernels.vec_sum(_vec(a), kernels.threads()))
+        return _reduce(kernels.vec_sum(_vec(a), kernels.threads()))
 
     def inner_product(self, a: np.ndarray, b: np.ndarray) -> int:
         validation.same_length("inner_product", len(_vec(a)), len(_vec(b)))
-        return _int(kernels.inner_product(a, b, kernels.threads()))
+        return _reduce(kernels.inner_product(a, b, kernels.threads()))
 
     # --- multilinear extensions --------------------------------------------------------
     def fold(self, v: np.ndarray, r: int) -> np.ndarray:
@@ -144,7 +152,7 @@ class CpuBackend:
         # Bind variable 0 first, as a sumcheck does: n - 1 multiplications in all.
         for r in point:
             v = self.fold(v, r)
-        return _int(v)
+        return _reduce(v)
 
     def round_evals(self, factors: Sequence[np.ndarray], num_points: int) -> list[int]:
         validation.round_args([len(_vec(f)) for f in factors], num_points)
@@ -152,8 +160,8 @@ class CpuBackend:
         # A product of `degree` multilinear factors has degree `degree` in t: the kernel
         # computes s(0..degree) and further points follow by interpolation.
         computed = min(num_points, degree + 1)
-        rows = _ROUND_KERNELS[degree](*factors, computed, kernels.threads())
-        evals = [from_montgomery_int(row) for row in rows]
+        partial = _ROUND_KERNELS[degree](*factors, computed, kernels.threads())
+        evals = [_reduce(partial[:, t]) for t in range(computed)]
         if num_points > computed:
             coeffs = interpolate_from_evals(evals)
             evals += [univariate_evaluate(coeffs, t) for t in range(computed, num_points)]

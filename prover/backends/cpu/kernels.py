@@ -4,9 +4,9 @@ Vectors are C-contiguous uint64[n, 4] arrays (one element per row, see ``montgom
 Kernels that produce vectors write into an ``out`` array the caller allocates with numpy:
 numpy asks for transparent huge pages on large arrays and numba's allocator does not, and
 the page faults of a fresh 2^20-row result cost about 10 ns per element (measured).
-Elementwise kernels split rows over threads with ``prange``; reductions give each thread a
-contiguous chunk, accumulate with modular additions (exact mod r) and add the per-chunk
-partial sums at the end. Nothing is compiled at import: each kernel compiles (or loads from
+Elementwise kernels split rows over threads with ``prange``. Reductions give each thread a
+contiguous chunk and return the chunks' exact integer sums of residues (five limbs, see
+``montgomery.accumulate``); the caller adds them and reduces mod r once. Nothing is compiled at import: each kernel compiles (or loads from
 the cache in ``__pycache__``) on its first call.
 
 Sumcheck round evaluations follow Thaler, "Proofs, Arguments, and Zero-Knowledge", section
@@ -27,7 +27,7 @@ from numba import njit, prange
 from numba.core.caching import FunctionCache
 
 from . import montgomery as mg
-from .montgomery import add, load, mul, store, sub
+from .montgomery import WIDE_LIMBS, accumulate, add, load, mul, store, store_wide, sub
 
 # numba keys a function's disk cache on its own source file only (documented limitation:
 # changes to functions in other files do not invalidate it). The kernels compile the
@@ -69,27 +69,6 @@ def _chunk_count(n, threads):
 @njit(inline="always", cache=True)
 def _chunk_bounds(c, chunks, n):
     return c * n // chunks, (c + 1) * n // chunks
-
-
-@njit(inline="always", cache=True)
-def _sum_rows(partial):
-    """The sum of the per-chunk partial sums, as one Montgomery row (uint64[1, 4])."""
-    acc = mg.ZERO
-    for c in range(partial.shape[0]):
-        acc = add(acc, load(partial, c))
-    out = np.empty((1, 4), np.uint64)
-    store(out, 0, acc)
-    return out
-
-
-@njit(inline="always", cache=True)
-def _sum_points(partial, num_points):
-    """Add the per-chunk partial sums: partial[c, t] -> out[t] for t < num_points."""
-    out = np.zeros((num_points, 4), np.uint64)
-    for c in range(partial.shape[0]):
-        for t in range(num_points):
-            store(out, t, add(load(out, t), load(partial[c], t)))
-    return out
 
 
 # --- conversions ----------------------------------------------------------------------
@@ -190,32 +169,32 @@ def scalar_mul(a, c, out):
 
 @_kernel
 def vec_sum(a, threads):
-    """sum_i a[i] mod r, as one Montgomery row (uint64[1, 4])."""
+    """Per-chunk sums of the residues a[i] (uint64[chunks, 5]); sum them mod r."""
     n = a.shape[0]
     chunks = _chunk_count(n, threads)
-    partial = np.zeros((chunks, 4), np.uint64)
+    partial = np.empty((chunks, WIDE_LIMBS), np.uint64)
     for c in prange(chunks):
         lo, hi = _chunk_bounds(c, chunks, n)
-        acc = mg.ZERO
+        acc = mg.WIDE_ZERO
         for i in range(lo, hi):
-            acc = add(acc, load(a, i))
-        store(partial, c, acc)
-    return _sum_rows(partial)
+            acc = accumulate(acc, load(a, i))
+        store_wide(partial, c, acc)
+    return partial
 
 
 @_kernel
 def inner_product(a, b, threads):
-    """sum_i a[i] b[i] mod r, as one Montgomery row (uint64[1, 4])."""
+    """Per-chunk sums of the residues a[i] b[i] (uint64[chunks, 5]); sum them mod r."""
     n = a.shape[0]
     chunks = _chunk_count(n, threads)
-    partial = np.zeros((chunks, 4), np.uint64)
+    partial = np.empty((chunks, WIDE_LIMBS), np.uint64)
     for c in prange(chunks):
         lo, hi = _chunk_bounds(c, chunks, n)
-        acc = mg.ZERO
+        acc = mg.WIDE_ZERO
         for i in range(lo, hi):
-            acc = add(acc, mul(load(a, i), load(b, i)))
-        store(partial, c, acc)
-    return _sum_rows(partial)
+            acc = accumulate(acc, mul(load(a, i), load(b, i)))
+        store_wide(partial, c, acc)
+    return partial
 
 
 # --- multilinear extensions -----------------------------------------------------------
@@ -254,21 +233,26 @@ def eq_table(point, out):
 
 @_kernel
 def round_evals_1(f, num_points, threads):
-    """s(t) = sum_i f_i(t) for t < num_points <= 2 (sums of the even and odd entries)."""
+    """s(t) = sum_i f_i(t) for t < num_points <= 2 (sums of the even and odd entries).
+
+    Like every round kernel, returns the per-chunk sums partial[c, t] (uint64[chunks, k + 1,
+    5] for k factors): s(t) = sum_c partial[c, t] mod r for t < num_points; rows t beyond
+    num_points hold zeros.
+    """
     m = f.shape[0] // 2
     chunks = _chunk_count(m, threads)
-    partial = np.zeros((chunks, 2, 4), np.uint64)
+    partial = np.empty((chunks, 2, WIDE_LIMBS), np.uint64)
     for c in prange(chunks):
         lo, hi = _chunk_bounds(c, chunks, m)
-        s0 = mg.ZERO
-        s1 = mg.ZERO
+        s0 = mg.WIDE_ZERO
+        s1 = mg.WIDE_ZERO
         for i in range(lo, hi):
-            s0 = add(s0, load(f, 2 * i))
+            s0 = accumulate(s0, load(f, 2 * i))
             if num_points > 1:
-                s1 = add(s1, load(f, 2 * i + 1))
-        store(partial[c], 0, s0)
-        store(partial[c], 1, s1)
-    return _sum_points(partial, num_points)
+                s1 = accumulate(s1, load(f, 2 * i + 1))
+        store_wide(partial[c], 0, s0)
+        store_wide(partial[c], 1, s1)
+    return partial
 
 
 @_kernel
@@ -276,28 +260,28 @@ def round_evals_2(f, g, num_points, threads):
     """s(t) = sum_i f_i(t) g_i(t) for t < num_points <= 3."""
     m = f.shape[0] // 2
     chunks = _chunk_count(m, threads)
-    partial = np.zeros((chunks, 3, 4), np.uint64)
+    partial = np.empty((chunks, 3, WIDE_LIMBS), np.uint64)
     for c in prange(chunks):
         lo, hi = _chunk_bounds(c, chunks, m)
-        s0 = mg.ZERO
-        s1 = mg.ZERO
-        s2 = mg.ZERO
+        s0 = mg.WIDE_ZERO
+        s1 = mg.WIDE_ZERO
+        s2 = mg.WIDE_ZERO
         for i in range(lo, hi):
             f0 = load(f, 2 * i)
             g0 = load(g, 2 * i)
-            s0 = add(s0, mul(f0, g0))
+            s0 = accumulate(s0, mul(f0, g0))
             if num_points > 1:
                 f1 = load(f, 2 * i + 1)
                 g1 = load(g, 2 * i + 1)
-                s1 = add(s1, mul(f1, g1))
+                s1 = accumulate(s1, mul(f1, g1))
                 if num_points > 2:
                     f2 = add(f1, sub(f1, f0))
                     g2 = add(g1, sub(g1, g0))
-                    s2 = add(s2, mul(f2, g2))
-        store(partial[c], 0, s0)
-        store(partial[c], 1, s1)
-        store(partial[c], 2, s2)
-    return _sum_points(partial, num_points)
+                    s2 = accumulate(s2, mul(f2, g2))
+        store_wide(partial[c], 0, s0)
+        store_wide(partial[c], 1, s1)
+        store_wide(partial[c], 2, s2)
+    return partial
 
 
 @_kernel
@@ -305,23 +289,23 @@ def round_evals_3(f, g, h, num_points, threads):
     """s(t) = sum_i f_i(t) g_i(t) h_i(t) for t < num_points <= 4 (eq x a x b and kin)."""
     m = f.shape[0] // 2
     chunks = _chunk_count(m, threads)
-    partial = np.zeros((chunks, 4, 4), np.uint64)
+    partial = np.empty((chunks, 4, WIDE_LIMBS), np.uint64)
     for c in prange(chunks):
         lo, hi = _chunk_bounds(c, chunks, m)
-        s0 = mg.ZERO
-        s1 = mg.ZERO
-        s2 = mg.ZERO
-        s3 = mg.ZERO
+        s0 = mg.WIDE_ZERO
+        s1 = mg.WIDE_ZERO
+        s2 = mg.WIDE_ZERO
+        s3 = mg.WIDE_ZERO
         for i in range(lo, hi):
             f0 = load(f, 2 * i)
             g0 = load(g, 2 * i)
             h0 = load(h, 2 * i)
-            s0 = add(s0, mul(mul(f0, g0), h0))
+            s0 = accumulate(s0, mul(mul(f0, g0), h0))
             if num_points > 1:
                 f1 = load(f, 2 * i + 1)
                 g1 = load(g, 2 * i + 1)
                 h1 = load(h, 2 * i + 1)
-                s1 = add(s1, mul(mul(f1, g1), h1))
+                s1 = accumulate(s1, mul(mul(f1, g1), h1))
                 if num_points > 2:
                     df = sub(f1, f0)
                     dg = sub(g1, g0)
@@ -329,11 +313,11 @@ def round_evals_3(f, g, h, num_points, threads):
                     f2 = add(f1, df)
                     g2 = add(g1, dg)
                     h2 = add(h1, dh)
-                    s2 = add(s2, mul(mul(f2, g2), h2))
+                    s2 = accumulate(s2, mul(mul(f2, g2), h2))
                     if num_points > 3:
-                        s3 = add(s3, mul(mul(add(f2, df), add(g2, dg)), add(h2, dh)))
-        store(partial[c], 0, s0)
-        store(partial[c], 1, s1)
-        store(partial[c], 2, s2)
-        store(partial[c], 3, s3)
-    return _sum_points(partial, num_points)
+                        s3 = accumulate(s3, mul(mul(add(f2, df), add(g2, dg)), add(h2, dh)))
+        store_wide(partial[c], 0, s0)
+        store_wide(partial[c], 1, s1)
+        store_wide(partial[c], 2, s2)
+        store_wide(partial[c], 3, s3)
+    return partial

@@ -79,31 +79,38 @@ R2 = _limb_tuple(MONTGOMERY_R**2 % MODULUS)
 #: The plain integer 1: mul(x R, 1) = x, the exit from Montgomery form.
 CANONICAL_ONE = _limb_tuple(1)
 
+#: Limbs of an unreduced sum of residues: n < 2^64 terms below 2^256 stay below 2^320.
+WIDE_LIMBS = LIMBS + 1
+WIDE_ZERO = tuple(np.uint64(0) for _ in range(WIDE_LIMBS))
+
 _I64 = ir.IntType(64)
 _I128 = ir.IntType(128)
 _I256 = ir.IntType(256)
+_I320 = ir.IntType(64 * WIDE_LIMBS)
 _FR = types.UniTuple(types.uint64, LIMBS)
+_WIDE = types.UniTuple(types.uint64, WIDE_LIMBS)
 
 
 def _limbs(builder, value):
-    return [builder.extract_value(value, k) for k in range(LIMBS)]
+    """The i64 limbs of a numba UniTuple of uint64 (an LLVM [k x i64] array value)."""
+    return [builder.extract_value(value, k) for k in range(value.type.count)]
 
 
-def _pack(builder, limbs):
-    """Four i64 limbs -> one i256 (LLVM keeps it in four registers; the shifts vanish)."""
-    wide = ir.Constant(_I256, 0)
+def _pack(builder, limbs, int_type=_I256):
+    """i64 limbs -> one wide integer (LLVM keeps it in registers; the shifts vanish)."""
+    wide = ir.Constant(int_type, 0)
     for k, limb in enumerate(limbs):
-        part = builder.shl(builder.zext(limb, _I256), ir.Constant(_I256, LIMB_BITS * k))
+        part = builder.shl(builder.zext(limb, int_type), ir.Constant(int_type, LIMB_BITS * k))
         wide = builder.or_(wide, part)
     return wide
 
 
-def _unpack(context, builder, wide):
+def _unpack(context, builder, wide, tuple_type=_FR):
     limbs = [
-        builder.trunc(builder.lshr(wide, ir.Constant(_I256, LIMB_BITS * k)), _I64)
-        for k in range(LIMBS)
+        builder.trunc(builder.lshr(wide, ir.Constant(wide.type, LIMB_BITS * k)), _I64)
+        for k in range(tuple_type.count)
     ]
-    return context.make_tuple(builder, _FR, limbs)
+    return context.make_tuple(builder, tuple_type, limbs)
 
 
 def _modulus():
@@ -184,6 +191,24 @@ def mul(builder, a, b):
     return _reduce_once(builder, _pack(builder, _cios(builder, a, b)))
 
 
+@intrinsic
+def accumulate(typingctx, acc, x):
+    """acc + x over the integers, acc a 5-limb sum and x a residue: no reduction mod r.
+
+    Reductions add the residues exactly and reduce once at the end (in Python), which
+    takes the compare-and-select of a modular addition off the loop's dependency chain.
+    """
+    if acc != _WIDE or x != _FR:
+        return None
+    sig = _WIDE(_WIDE, _FR)
+
+    def codegen(context, builder, signature, args):
+        acc, x = (_pack(builder, _limbs(builder, v), _I320) for v in args)
+        return _unpack(context, builder, builder.add(acc, x), _WIDE)
+
+    return sig, codegen
+
+
 @njit(inline="always", cache=True)
 def load(x, i):
     """Row i of a uint64[n, 4] array as a 4-tuple."""
@@ -196,6 +221,13 @@ def store(x, i, v):
     x[i, 1] = v[1]
     x[i, 2] = v[2]
     x[i, 3] = v[3]
+
+
+@njit(inline="always", cache=True)
+def store_wide(x, i, v):
+    """Store a 5-limb sum (``accumulate``) as row i of a uint64[n, 5] array."""
+    for k in range(WIDE_LIMBS):
+        x[i, k] = v[k]
 
 
 @njit(inline="always", cache=True)
