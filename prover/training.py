@@ -239,6 +239,24 @@ class ProverChannel:
         self.timings["open"] += time.perf_counter() - start
 
 
+def prove_with(
+    channel_type: type[ProverChannel],
+    statement: TrainingStatement,
+    witness: Witness,
+    backend: FieldBackend,
+    precommitted=None,
+    rng=None,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[dict[str, HyraxCommitment], bytes]:
+    """Run the walk over a prover channel of the wanted mode: the public commitments (data,
+    final weights) and the proof bytes."""
+    channel = channel_type(statement, witness, backend, precommitted, rng, progress)
+    TrainingWalk(statement, channel).run()
+    if progress:
+        progress(f"opened {len(statement.committed_tensors())} commitments ({channel.timings['open']:.2f} s)")
+    return channel.public, channel.proof_bytes()
+
+
 def prove_training(
     statement: TrainingStatement,
     witness: Witness,
@@ -247,9 +265,5 @@ def prove_training(
     rng=None,
     progress: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, HyraxCommitment], bytes]:
-    """The public commitments (data, final weights) and the proof bytes."""
-    channel = ProverChannel(statement, witness, backend, precommitted, rng, progress)
-    TrainingWalk(statement, channel).run()
-    if progress:
-        progress(f"opened {len(statement.committed_tensors())} commitments ({channel.timings['open']:.2f} s)")
-    return channel.public, channel.proof_bytes()
+    """A clear-mode proof of training: the public commitments and the proof bytes."""
+    return prove_with(ProverChannel, statement, witness, backend, precommitted, rng, progress)

@@ -6,7 +6,8 @@ Layout (integers little-endian):
     version      u16      FORMAT_VERSION
     curve        u8       1 = BLS12-381 G1, compressed points
     hash         u8       1 = SHAKE256 transcript
-    mode         u8       0 = non-ZK ("clear"); 1 = zero-knowledge
+    mode         u8       0 = non-ZK ("clear", ``verifier.training``); 1 = zero-knowledge
+                          (``verifier.zk_training``); both modes share layout up to the body
     kind         u8       1 = proof of training
     recipe       u32 length + canonical recipe JSON (integers only)
     public       the Hyrax row commitments of the public tensors (data bits, final weights
@@ -31,6 +32,7 @@ from .encoding import Reader
 from .errors import VerifyError
 from .hyrax import HyraxCommitment, HyraxLayout
 from .training import TrainingStatement, verify_training
+from .zk_training import verify_training_zk
 
 MAGIC = b"ZKTRAIN\x00"
 FORMAT_VERSION = 1
@@ -105,8 +107,6 @@ def parse_bundle(data: bytes) -> ParsedBundle:
         raise VerifyError(f"unsupported curve/hash ids {curve}/{hash_id}")
     if mode not in (MODE_CLEAR, MODE_ZK):
         raise VerifyError(f"unknown proof mode {mode}")
-    if mode == MODE_ZK:
-        raise VerifyError("zero-knowledge training proofs are not supported by this verifier yet")
     if kind != KIND_TRAINING:
         raise VerifyError(f"unknown proof kind {kind}")
     length = int.from_bytes(reader._take(4), "little")
@@ -143,7 +143,8 @@ def verify_bundle(data: bytes, curve: str = "blst") -> Report:
         report.public_commitments = {
             name: com.to_bytes()[:8].hex() + "..." for name, com in parsed.public.items()
         }
-        verify_training(parsed.statement, parsed.public, parsed.proof, curve)
+        verify = verify_training_zk if parsed.zk else verify_training
+        verify(parsed.statement, parsed.public, parsed.proof, curve)
         report.accepted, report.reason = True, "the proof of training verifies"
     except VerifyError as err:
         report.reason = str(err)

@@ -403,13 +403,24 @@ class VerifierChannel:
         verify_opening(self.gens, rows, layout, point, value, opening, self.transcript)
 
 
-def verify_training(
-    statement: TrainingStatement, public: dict[str, HyraxCommitment], proof: bytes, curve: str = "blst"
+def verify_with(
+    channel_type: type[VerifierChannel],
+    statement: TrainingStatement,
+    public: dict[str, HyraxCommitment],
+    proof: bytes,
+    curve: str = "blst",
 ) -> None:
-    """Accept (return) or reject (raise VerifyError with the reason) a training proof."""
+    """Run the walk over a verifier channel of the proof's mode; reject leftover bytes."""
     missing = set(statement.public_tensors()) - set(public)
     if missing:
         raise VerifyError(f"public commitments missing: {sorted(missing)}")
-    channel = VerifierChannel(statement, public, proof, pedersen_generators(curve))
+    channel = channel_type(statement, public, proof, pedersen_generators(curve))
     TrainingWalk(statement, channel).run()
     channel.reader.finish()
+
+
+def verify_training(
+    statement: TrainingStatement, public: dict[str, HyraxCommitment], proof: bytes, curve: str = "blst"
+) -> None:
+    """Accept (return) or reject (raise VerifyError with the reason) a clear-mode training proof."""
+    verify_with(VerifierChannel, statement, public, proof, curve)

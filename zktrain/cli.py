@@ -15,6 +15,7 @@ import click
 from zktrain.train.command import train
 
 DEFAULT_RUN = Path(__file__).resolve().parent.parent / "examples" / "digits_mlp.yaml"
+_MODES = {"zk": "zero-knowledge", "clear": "clear (non-ZK)"}  # the bundle's mode byte, in words
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -76,7 +77,8 @@ def verify(bundle: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
     elif result.accepted:
-        click.echo(f"ACCEPT: {result.reason} ({result.recipe_name}, {result.steps} steps, {result.seconds:.2f} s)")
+        click.echo(f"ACCEPT: {result.reason} ({result.recipe_name}, {result.steps} steps, "
+                   f"{_MODES[result.mode]}, {result.seconds:.2f} s)")
     else:
         click.echo(f"REJECT: {result.reason}")
     sys.exit(0 if result.accepted else 1)
@@ -95,7 +97,7 @@ def inspect(bundle: Path) -> None:
         raise click.ClickException(f"not a valid bundle: {err}") from None
     r = parsed.recipe
     click.echo(f"recipe      {r.name} (sha3-256 {r.digest().hex()[:16]}..., semantics v{r.semantics})")
-    click.echo(f"mode        {'zero-knowledge' if parsed.zk else 'clear (non-ZK)'}")
+    click.echo(f"mode        {_MODES['zk' if parsed.zk else 'clear']}")
     click.echo(f"data        {r.data.source}: {r.data.features} features, {r.data.classes} classes, "
                f"inputs {r.data.input_bits} bits, labels {r.data.label_bits} bits")
     click.echo(f"model       MLP {list(r.model.widths)}, bias {r.model.bias}, init {r.model.init} (seed {r.seed})")

@@ -3,7 +3,8 @@
 Pipeline: run file -> canonical recipe -> encoded data and batch stream -> the fixed-point
 engine's trace (``zktrain.fixedpoint``) -> the circuit's witness (padded steps run on zero
 data with learning rate 0; padded features hold the honest padding values) -> the proof
-(``prover.training``) -> the bundle (``verifier.bundle``).
+(``prover.training``, or ``prover.zk_training`` for ``prove.zk: true``) -> the bundle
+(``verifier.bundle``, whose mode byte tells the verifier which).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 from circuits.mlp import MlpCircuit
 from prover.backends import get_backend
 from prover.training import prove_training, stack_witness
+from prover.zk_training import prove_training_zk
 from verifier.bundle import encode_bundle, statement_for
 
 from .fixedpoint.data import encode_dataset
@@ -92,8 +94,6 @@ def prove_run(run: ProveRun, progress: Callable[[str], None] | None = None) -> t
     """Train, prove and encode; returns the bundle and a summary."""
     say = progress or (lambda _msg: None)
     recipe = run.recipe
-    if run.options.zk:
-        raise NotImplementedError("prove.zk: true is not implemented yet; use zk: false (non-ZK mode)")
     statement = statement_for(recipe)
     c = statement.circuit
     backend = get_backend("cpu" if run.options.backend == "auto" else run.options.backend)
@@ -105,8 +105,9 @@ def prove_run(run: ProveRun, progress: Callable[[str], None] | None = None) -> t
         f"train accuracy {train_acc:.3f}, test accuracy {test_acc:.3f}")
 
     t0 = time.perf_counter()
-    public, proof = prove_training(statement, witness, backend, progress=say)
+    prove = prove_training_zk if run.options.zk else prove_training
+    public, proof = prove(statement, witness, backend, progress=say)
     prove_s = time.perf_counter() - t0
-    bundle = encode_bundle(recipe, public, proof)
+    bundle = encode_bundle(recipe, public, proof, zk=run.options.zk)
     summary = ProveSummary(c.steps, c.padded_steps, train_acc, test_acc, witness_s, prove_s, len(bundle), len(proof))
     return bundle, summary

@@ -1,0 +1,99 @@
+"""The zero-knowledge mode of the training proof, verifier side (DESIGN sections 3 and 9).
+
+The walk is ``verifier.training.TrainingWalk`` unchanged; only the messages change. Where the
+clear mode sends a field element, the zero-knowledge mode sends a Pedersen commitment to it
+(Hyrax, Wahby et al. S&P 2018) and the walk computes on commitments (``verifier/values.py``):
+
+* evaluations of W_T, b_T and the stacked bias, and the bit slices v_i = B~(i, u) for the
+  slots i < width, are 48-byte commitments. The padding slots i >= width are not sent: they
+  are the public constant 0, so the claim folded from the slices, B~(rho, u) =
+  sum_i eq(rho, i) v_i, asserts them to be zero, and the opening of B checks it;
+* each equality the walk requires between two committed values (bits recomposing to a
+  claimed value, the output gradient Y_hat - Y) is a proof of equality
+  (``nizk.equality``: knowledge of the blinding of the difference);
+* every phase is a batched ZK sumcheck (``verifier/zk_sumcheck.py``) over the same
+  reductions: the public tables (eq, combined eq, step weights kappa, padding predicate)
+  enter as the verifier's own values, products of committed values get proofs of product;
+* the ledger's claims on one committed tensor are reduced to one point inside the batched
+  ledger phase (the multipoint reduction as a gadget, all tensors in one sumcheck), and each
+  tensor is opened by a Hyrax ZK opening: the log-size blinded inner-product argument
+  (``nizk.ipa``) against the claim's value commitment.
+
+Which values are committed and which are public depends on the walk alone, so the proof's
+layout and length depend on the recipe only.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from circuits.bits import BitDecomposition
+
+from .claims import Claim
+from .errors import VerifyError
+from .field import MODULUS as R
+from .hyrax import HyraxCommitment, verify_zk_opening
+from .nizk import equality
+from .nizk.equality import EqualityProof
+from .nizk.ipa import InnerProductProof
+from .phase import Reduction, claim_commitment, read_zk_proof, verify_zk_phase
+from .training import TrainingStatement, VerifierChannel, verify_with
+from .values import Committed, Value, is_public
+
+#: The proof of dot product closing every ZK opening (DESIGN section 9: the blinded IPA).
+OPENING_ARGUMENT = "log"
+
+
+class ZkVerifierChannel(VerifierChannel):
+    """Reads commitments and Sigma-protocol proofs where the clear channel reads values."""
+
+    mode = b"zk"
+
+    def _committed(self, encoded: bytes) -> Committed:
+        return Committed(self.gens.curve.decode(encoded), self.gens)
+
+    def evaluation(self, tensor: str, point: Sequence[int]) -> Committed:
+        encoded = self.reader.point()
+        self.transcript.absorb_point(f"evaluation:{tensor}".encode(), encoded)
+        return self._committed(encoded)
+
+    def slices(self, tensor: str, decomposition: BitDecomposition, point: Sequence[int]) -> list[Value]:
+        encoded = self.reader.points(decomposition.width)
+        self.transcript.absorb_points(b"bit-slices", encoded)
+        padding = [0] * (decomposition.padded_width - decomposition.width)
+        return [self._committed(e) for e in encoded] + padding
+
+    def equal(self, a: Value, b: Value) -> bool:
+        if is_public(a) and is_public(b):
+            return (a - b) % R == 0
+        proof = EqualityProof(self.reader.point(), self.reader.scalar())
+        try:
+            equality.verify(
+                self.gens, claim_commitment(self.gens, a), claim_commitment(self.gens, b), proof, self.transcript
+            )
+        except VerifyError:
+            return False
+        return True
+
+    def phase(self, label: bytes, reductions: Sequence[Reduction]) -> list[Claim]:
+        if not any(red.shapes for red in reductions):
+            return []
+        proof = read_zk_proof(self.reader, reductions)
+        return verify_zk_phase(self.gens, self.transcript, label, reductions, proof)
+
+    def open(self, tensor: str, point: Sequence[int], value: Value) -> None:
+        layout = self._layout(tensor)
+        size = InnerProductProof.size(layout.num_cols)
+        # Reader has no public slicing method; the bundle parser takes chunks the same way.
+        proof = InnerProductProof.from_bytes(self.reader._take(size), layout.num_cols)
+        rows = self._rows[tensor].decode(self.gens, layout)
+        verify_zk_opening(
+            self.gens, rows, layout, point, claim_commitment(self.gens, value), proof, self.transcript
+        )
+
+
+def verify_training_zk(
+    statement: TrainingStatement, public: dict[str, HyraxCommitment], proof: bytes, curve: str = "blst"
+) -> None:
+    """Accept (return) or reject (raise VerifyError with the reason) a ZK training proof."""
+    verify_with(ZkVerifierChannel, statement, public, proof, curve)
