@@ -2,7 +2,8 @@
 
 The oracles are plain Python ints, galois (an independent GF(r) implementation) and the
 verifier's polynomial module, which fixes the little-endian variable order (DESIGN
-section 9). The ``backend`` and ``rng`` fixtures come from conftest.py.
+section 9). ``rng`` comes from conftest.py; ``backend`` here extends conftest's with a CPU
+backend that runs its kernels multi-threaded even on these small vectors.
 """
 
 from __future__ import annotations
@@ -27,6 +28,15 @@ EDGE_INTS = [
     0, 1, 2, R - 1, R - 2, R // 2, R // 2 + 1, R, R + 1, 2 * R + 5, -1, -R, -R - 1,
     INT64_MAX, INT64_MIN, 2**63, 2**64 - 1, 2**64, 2**255, 2**256 - 1, -(2**256 - 1),
 ]
+
+
+@pytest.fixture(params=["reference", "cpu", "cpu-parallel"])
+def backend(request):
+    if request.param == "cpu-parallel":
+        from prover.backends.cpu import CpuBackend
+
+        return CpuBackend(parallel_min_rows=0)
+    return get_backend(request.param)
 
 
 @pytest.fixture(scope="module")
@@ -317,6 +327,23 @@ def test_cpu_backend_rejects_foreign_vectors(foreign):
     cpu = get_backend("cpu")
     with pytest.raises(TypeError, match="uint64 arrays of shape"):
         cpu.sum(foreign)
+
+
+def test_cpu_backend_restores_the_thread_count_after_a_single_threaded_call():
+    import numba
+
+    cpu = get_backend("cpu")
+    before = numba.get_num_threads()
+    v = cpu.from_ints([1, 2, 3])  # far below the parallel threshold
+    assert cpu.sum(v) == 6
+    assert numba.get_num_threads() == before
+
+
+def test_cpu_backend_rejects_a_negative_parallel_threshold():
+    from prover.backends.cpu import CpuBackend
+
+    with pytest.raises(ValueError, match="parallel_min_rows must be >= 0, got -1"):
+        CpuBackend(parallel_min_rows=-1)
 
 
 def test_montgomery_constants():

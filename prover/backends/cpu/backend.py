@@ -8,8 +8,10 @@ Montgomery form (``montgomery.py``). Python ints cross the boundary as bytes (on
 from __future__ import annotations
 
 import operator
-from typing import Sequence
+from contextlib import contextmanager
+from typing import Iterator, Sequence
 
+import numba
 import numpy as np
 
 from verifier.field import BYTES, MODULUS as R
@@ -17,13 +19,12 @@ from verifier.polynomial import interpolate_from_evals, univariate_evaluate
 
 from .. import validation
 from . import kernels
-from .montgomery import (
-    LIMBS,
-    MONTGOMERY_R_INV,
-    int_to_limbs,
-    limbs_to_int,
-    to_montgomery_int,
-)
+from .montgomery import LIMBS, MONTGOMERY_R_INV, int_to_limbs, limbs_to_int, to_montgomery_int
+
+#: Below this many rows a kernel runs on the calling thread alone. A parallel region waits
+#: for all its threads, and on a loaded machine a descheduled worker costs a scheduler time
+#: slice (8 ms measured here, whatever the size) while 2^14 multiplications take 0.35 ms.
+PARALLEL_MIN_ROWS = 1 << 14
 
 _ROUND_KERNELS = {1: kernels.round_evals_1, 2: kernels.round_evals_2, 3: kernels.round_evals_3}
 
@@ -68,30 +69,56 @@ def _reduce(rows: np.ndarray) -> int:
 
 
 class CpuBackend:
+    """FieldBackend on numba kernels; ``parallel_min_rows`` is the size from which kernels
+    use all of numba's threads (tests lower it to run the parallel paths on small data)."""
+
     name = "cpu"
+
+    def __init__(self, parallel_min_rows: int = PARALLEL_MIN_ROWS):
+        if parallel_min_rows < 0:
+            raise ValueError(f"parallel_min_rows must be >= 0, got {parallel_min_rows}")
+        self.parallel_min_rows = parallel_min_rows
+
+    @contextmanager
+    def _threads(self, rows: int) -> Iterator[int]:
+        """numba's thread count for a kernel over ``rows`` rows (1 below the threshold);
+        yields it, as the reductions take one partial sum per thread."""
+        if rows >= self.parallel_min_rows:
+            yield numba.get_num_threads()
+            return
+        saved = numba.get_num_threads()
+        numba.set_num_threads(1)
+        try:
+            yield 1
+        finally:
+            numba.set_num_threads(saved)
 
     # --- conversions -------------------------------------------------------------------
     def from_int64(self, a: np.ndarray) -> np.ndarray:
         a = validation.int64_vector(a)
         out = _empty(len(a))
-        kernels.from_int64(a, out)
+        with self._threads(len(a)):
+            kernels.from_int64(a, out)
         return out
 
     def from_ints(self, xs: Sequence[int]) -> np.ndarray:
         limbs = _scalars(xs)
-        kernels.to_montgomery(limbs, limbs)  # row by row, so in place is safe
+        with self._threads(len(limbs)):
+            kernels.to_montgomery(limbs, limbs)  # row by row, so in place is safe
         return limbs
 
     def to_ints(self, v: np.ndarray) -> list[int]:
         canonical = _empty(len(_vec(v)))
-        kernels.from_montgomery(v, canonical)
+        with self._threads(len(v)):
+            kernels.from_montgomery(v, canonical)
         buf = memoryview(canonical.astype("<u8", copy=False).tobytes())
         return [int.from_bytes(buf[k : k + BYTES], "little") for k in range(0, len(buf), BYTES)]
 
     def to_int64(self, v: np.ndarray) -> np.ndarray:
         n = len(_vec(v))
         out, fits = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.bool_)
-        kernels.to_int64(v, out, fits)
+        with self._threads(n):
+            kernels.to_int64(v, out, fits)
         if not fits.all():
             i = int(np.argmin(fits))
             value = self.to_ints(v[i : i + 1])[0]
@@ -116,35 +143,48 @@ class CpuBackend:
     def mul(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return self._elementwise("mul", kernels.vec_mul, a, b)
 
-    @staticmethod
-    def _elementwise(op: str, kernel, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        out = _empty(validation.same_length(op, len(_vec(a)), len(_vec(b))))
-        kernel(a, b, out)
+    def _elementwise(self, op: str, kernel, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        n = validation.same_length(op, len(_vec(a)), len(_vec(b)))
+        out = _empty(n)
+        with self._threads(n):
+            kernel(a, b, out)
         return out
 
     def scalar_mul(self, a: np.ndarray, c: int) -> np.ndarray:
         out = _empty(len(_vec(a)))
-        kernels.scalar_mul(a, _scalar(c), out)
+        with self._threads(len(a)):
+            kernels.scalar_mul(a, _scalar(c), out)
         return out
 
     # --- reductions --------------------------------------------------------------------
     def sum(self, a: np.ndarray) -> int:
-        return _reduce(kernels.vec_sum(_vec(a), kernels.threads()))
+        with self._threads(len(_vec(a))) as threads:
+            return _reduce(kernels.vec_sum(a, threads))
 
     def inner_product(self, a: np.ndarray, b: np.ndarray) -> int:
-        validation.same_length("inner_product", len(_vec(a)), len(_vec(b)))
-        return _reduce(kernels.inner_product(a, b, kernels.threads()))
+        n = validation.same_length("inner_product", len(_vec(a)), len(_vec(b)))
+        with self._threads(n) as threads:
+            return _reduce(kernels.inner_product(a, b, threads))
 
     # --- multilinear extensions --------------------------------------------------------
     def fold(self, v: np.ndarray, r: int) -> np.ndarray:
         validation.foldable("fold", len(_vec(v)))
         out = _empty(len(v) // 2)
-        kernels.fold(v, _scalar(r), out)
+        with self._threads(len(out)):
+            kernels.fold(v, _scalar(r), out)
         return out
 
     def eq_table(self, point: Sequence[int]) -> np.ndarray:
-        out = _empty(1 << len(point))
-        kernels.eq_table(self.from_ints(point), out)
+        # eq(u, x) = eq(u_low, x_low) eq(u_high, x_high): two half-size tables built on one
+        # thread, then one parallel pass for their product.
+        u = self.from_ints(point)
+        half = len(point) // 2
+        low, high = _empty(1 << half), _empty(1 << (len(point) - half))
+        kernels.eq_table_doubling(u[:half], low)
+        kernels.eq_table_doubling(u[half:], high)
+        out = _empty(len(low) * len(high))
+        with self._threads(len(out)):
+            kernels.eq_table_product(low, high, out)
         return out
 
     def mle_evaluate(self, v: np.ndarray, point: Sequence[int]) -> int:
@@ -160,7 +200,8 @@ class CpuBackend:
         # A product of `degree` multilinear factors has degree `degree` in t: the kernel
         # computes s(0..degree) and further points follow by interpolation.
         computed = min(num_points, degree + 1)
-        partial = _ROUND_KERNELS[degree](*factors, computed, kernels.threads())
+        with self._threads(len(factors[0]) // 2) as threads:
+            partial = _ROUND_KERNELS[degree](*factors, computed, threads)
         evals = [_reduce(partial[:, t]) for t in range(computed)]
         if num_points > computed:
             coeffs = interpolate_from_evals(evals)

@@ -4,10 +4,11 @@ Vectors are C-contiguous uint64[n, 4] arrays (one element per row, see ``montgom
 Kernels that produce vectors write into an ``out`` array the caller allocates with numpy:
 numpy asks for transparent huge pages on large arrays and numba's allocator does not, and
 the page faults of a fresh 2^20-row result cost about 10 ns per element (measured).
-Elementwise kernels split rows over threads with ``prange``. Reductions give each thread a
-contiguous chunk and return the chunks' exact integer sums of residues (five limbs, see
-``montgomery.accumulate``); the caller adds them and reduces mod r once. Nothing is compiled at import: each kernel compiles (or loads from
-the cache in ``__pycache__``) on its first call.
+Elementwise kernels split rows over threads with ``prange`` (the caller picks the thread
+count). Reductions give each thread a contiguous chunk and return the chunks' exact integer
+sums of residues (five limbs, see ``montgomery.accumulate``); the caller adds them and
+reduces mod r once. Nothing is compiled at import: each kernel compiles, or loads from the
+cache in ``__pycache__``, on its first call.
 
 Sumcheck round evaluations follow Thaler, "Proofs, Arguments, and Zero-Knowledge", section
 4.1: binding variable 0 to t turns the pair (f[2i], f[2i+1]) into f[2i] + t (f[2i+1] - f[2i]),
@@ -21,7 +22,6 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import numba
 import numpy as np
 from numba import njit, prange
 from numba.core.caching import FunctionCache
@@ -43,21 +43,21 @@ class _KernelCache(FunctionCache):
         return super()._index_key(sig, codegen) + (_ARITHMETIC_DIGEST,)
 
 
-def _kernel(fn):
-    """``njit(parallel=True, cache=True)`` with the dependency-aware cache above."""
-    dispatcher = njit(parallel=True)(fn)
+def _jit(fn, parallel):
+    dispatcher = njit(parallel=parallel)(fn)
     # What Dispatcher.enable_caching() does for cache=True, with our cache class.
     dispatcher._cache = _KernelCache(dispatcher.py_func)
     return dispatcher
 
 
-def threads() -> int:
-    """numba's thread count, the reductions' ``threads`` argument: one partial sum per thread.
+def _kernel(fn):
+    """``njit(parallel=True, cache=True)`` with the dependency-aware cache above."""
+    return _jit(fn, parallel=True)
 
-    Read in Python and passed in, because ``numba.get_num_threads()`` inside a kernel is a
-    dynamic global that would make the kernel uncacheable.
-    """
-    return numba.get_num_threads()
+
+def _serial_kernel(fn):
+    """``njit(cache=True)`` with the dependency-aware cache, for single-threaded work."""
+    return _jit(fn, parallel=False)
 
 
 @njit(inline="always", cache=True)
@@ -210,25 +210,37 @@ def fold(v, r, out):
         store(out, i, add(lo, mul(s, sub(load(v, 2 * i + 1), lo))))
 
 
-@_kernel
-def eq_table(point, out):
+@_serial_kernel
+def eq_table_doubling(point, out):
     """out[x] = eq(u, x) for all x in {0,1}^k (u = point, k rows), index x = sum_j x_j 2^j.
 
-    Doubling per variable (Thaler, Lemma 3.8 / VSBW13): the table for u_0..u_j is the one
-    for u_0..u_{j-1} times (1 - u_j) in its lower half and times u_j in its upper half (bit j
-    set), one multiplication per new entry since t (1 - u_j) = t - t u_j.
+    Doubling per variable (Thaler, "Proofs, Arguments, and Zero-Knowledge", Lemma 3.8): the
+    table for u_0..u_j is the one for u_0..u_{j-1} times (1 - u_j) in its lower half and
+    times u_j in its upper half (bit j set), one multiplication per new entry since
+    t (1 - u_j) = t - t u_j. Single-threaded: it builds the half-size factor tables of
+    ``eq_table_product``, whose early levels are too small to share out.
     """
-    k = point.shape[0]
     store(out, 0, mg.ONE)
     size = 1
-    for j in range(k):
+    for j in range(point.shape[0]):
         u = load(point, j)
-        for x in prange(size):
+        for x in range(size):
             t = load(out, x)
             high = mul(t, u)
             store(out, x + size, high)
             store(out, x, sub(t, high))
         size *= 2
+
+
+@_kernel
+def eq_table_product(low, high, out):
+    """out[x_low + |low| x_high] = low[x_low] high[x_high]: the eq-table of (u_low, u_high)
+    from those of its low and high variables, since eq factors over the variables."""
+    size = low.shape[0]
+    for h in prange(high.shape[0]):
+        e = load(high, h)
+        for x in range(size):
+            store(out, h * size + x, mul(load(low, x), e))
 
 
 @_kernel
