@@ -10,13 +10,14 @@ Blinding comes from ``rng``: the OS RNG unless a test passes a seeded one.
 from __future__ import annotations
 
 import time
-from typing import Sequence
+from typing import Callable, Sequence
 
 from circuits.bits import BitDecomposition
+from prover.backends.base import FieldBackend
 from prover.commit import group, hyrax
 from prover.gadgets import bit_slices, to_field
 from prover.nizk import equality
-from prover.nizk.randomness import blinding
+from prover.nizk.randomness import RandomSource, blinding
 from prover.phase import prove_zk_phase
 from prover.training import ProverChannel, Witness, prove_with
 from prover.values import Opened, opened
@@ -30,6 +31,8 @@ from verifier.zk_training import OPENING_ARGUMENT
 
 
 class ZkProverChannel(ProverChannel):
+    """Writes commitments and Sigma-protocol proofs where the clear channel writes values."""
+
     mode = b"zk"
 
     def _send(self, label: bytes, values: Sequence[int]) -> list[Opened]:
@@ -93,10 +96,10 @@ class ZkProverChannel(ProverChannel):
 def prove_training_zk(
     statement: TrainingStatement,
     witness: Witness,
-    backend,
+    backend: FieldBackend,
     precommitted=None,
-    rng=None,
-    progress=None,
+    rng: RandomSource | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, HyraxCommitment], bytes]:
     """A zero-knowledge proof of training: the public commitments and the proof bytes."""
     return prove_with(ZkProverChannel, statement, witness, backend, precommitted, rng, progress)
