@@ -56,7 +56,7 @@ def test_prove_verify_inspect(bundle_path):
         lambda b: b"",
         lambda b: b"NOTZKTRN" + b[8:],  # bad magic
         lambda b: b[:8] + b"\x02\x00" + b[10:],  # other format version
-        lambda b: b[:12] + b"\x01" + b[13:],  # zk mode not supported yet
+        lambda b: b[:12] + b"\x01" + b[13:],  # a clear body labelled zero-knowledge
         lambda b: b[:16] + b"\xff\xff\xff\x7f" + b[20:],  # absurd recipe length
     ],
 )
@@ -132,3 +132,12 @@ def test_prove_reports_config_errors_cleanly(tmp_path):
     (tmp_path / "bad.yaml").write_text("name: x\nseed: 0\n")
     result = CliRunner().invoke(main, ["prove", "--run", str(tmp_path / "bad.yaml")])
     assert result.exit_code != 0 and "Error:" in result.output and "Traceback" not in result.output
+
+
+def test_zk_flag_overrides_the_run_file(tmp_path):
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    out = tmp_path / "tiny-zk.zkp"
+    result = CliRunner().invoke(main, ["prove", "--run", str(tmp_path / "tiny.yaml"), "--zk", "--out", str(out)])
+    assert result.exit_code == 0 and "mode zk" in result.output, result.output
+    report = verify_bundle(out.read_bytes())
+    assert report.accepted and report.mode == "zk", report.reason

@@ -97,23 +97,23 @@ def parse_bundle(data: bytes) -> ParsedBundle:
     """Parse and structurally check a bundle; raises VerifyError (with a reason) on anything off."""
     reader = Reader(data, "bundle")
     reader.expect(len(MAGIC) + 6)
-    if reader._take(len(MAGIC)) != MAGIC:
+    if reader.take(len(MAGIC)) != MAGIC:
         raise VerifyError("not a zktrain proof bundle (bad magic)")
-    version = int.from_bytes(reader._take(2), "little")
+    version = int.from_bytes(reader.take(2), "little")
     if version != FORMAT_VERSION:
         raise VerifyError(f"unsupported bundle format version {version} (this verifier reads {FORMAT_VERSION})")
-    curve, hash_id, mode, kind = reader._take(4)
+    curve, hash_id, mode, kind = reader.take(4)
     if curve != CURVE_BLS12_381 or hash_id != HASH_SHAKE256:
         raise VerifyError(f"unsupported curve/hash ids {curve}/{hash_id}")
     if mode not in (MODE_CLEAR, MODE_ZK):
         raise VerifyError(f"unknown proof mode {mode}")
     if kind != KIND_TRAINING:
         raise VerifyError(f"unknown proof kind {kind}")
-    length = int.from_bytes(reader._take(4), "little")
+    length = int.from_bytes(reader.take(4), "little")
     if length > MAX_CANONICAL_BYTES:
         raise VerifyError(f"recipe of {length} bytes exceeds the limit of {MAX_CANONICAL_BYTES}")
     try:
-        recipe = Recipe.from_canonical_json(reader._take(length))
+        recipe = Recipe.from_canonical_json(reader.take(length))
         statement = statement_for(recipe)
     except (RecipeError, ValueError) as err:
         raise VerifyError(f"recipe rejected: {err}") from None
@@ -121,12 +121,12 @@ def parse_bundle(data: bytes) -> ParsedBundle:
     for name in statement.public_tensors():
         rows = HyraxLayout.square(statement.tensor_vars(name)).num_rows
         public[name] = HyraxCommitment(tuple(reader.points(rows)))
-    proof_length = int.from_bytes(reader._take(8), "little")
+    proof_length = int.from_bytes(reader.take(8), "little")
     if proof_length != reader.remaining or proof_length > MAX_PROOF_BYTES:
         raise VerifyError(
             f"proof body declares {proof_length} bytes but {reader.remaining} follow (truncated or trailing bytes)"
         )
-    return ParsedBundle(recipe, statement, public, reader._take(proof_length), mode == MODE_ZK)
+    return ParsedBundle(recipe, statement, public, reader.take(proof_length), mode == MODE_ZK)
 
 
 def verify_bundle(data: bytes, curve: str = "blst") -> Report:

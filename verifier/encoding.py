@@ -50,7 +50,8 @@ class Reader:
     def remaining(self) -> int:
         return len(self._data) - self._pos
 
-    def _take(self, n: int) -> bytes:
+    def take(self, n: int) -> bytes:
+        """The next n raw bytes (bounds-checked)."""
         if n < 0 or n > self.remaining:
             raise VerifyError(f"{self._what}: truncated (needs {n} more bytes, has {self.remaining})")
         chunk = self._data[self._pos : self._pos + n]
@@ -64,14 +65,14 @@ class Reader:
 
     def count(self, maximum: int) -> int:
         """A u32 count from the bytes, bounded by ``maximum``."""
-        value = int.from_bytes(self._take(4), "little")
+        value = int.from_bytes(self.take(4), "little")
         if value > maximum:
             raise VerifyError(f"{self._what}: count {value} exceeds the bound {maximum}")
         return value
 
     def scalar(self) -> int:
         try:
-            return field.from_bytes(self._take(SCALAR_BYTES))
+            return field.from_bytes(self.take(SCALAR_BYTES))
         except field.FieldError as exc:
             raise VerifyError(f"{self._what}: {exc}") from None
 
@@ -80,7 +81,7 @@ class Reader:
         return [self.scalar() for _ in range(n)]
 
     def point(self) -> bytes:
-        chunk = self._take(POINT_BYTES)
+        chunk = self.take(POINT_BYTES)
         try:
             parse_compressed(chunk)
         except VerifyError as exc:

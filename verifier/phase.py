@@ -137,7 +137,7 @@ def zk_proof_size(reductions: Sequence[Reduction]) -> int:
 def read_zk_proof(reader: Reader, reductions: Sequence[Reduction]) -> ZkSumcheckProof:
     shapes = [s for red in reductions for s in red.shapes]
     # Reader has no public slicing method; the bundle parser takes chunks the same way.
-    chunk = reader._take(zk_proof_size(reductions))
+    chunk = reader.take(zk_proof_size(reductions))
     return ZkSumcheckProof.from_bytes(chunk, shapes, public_indices(reductions))
 
 

@@ -85,7 +85,7 @@ class ZkVerifierChannel(VerifierChannel):
         layout = self._layout(tensor)
         size = InnerProductProof.size(layout.num_cols)
         # Reader has no public slicing method; the bundle parser takes chunks the same way.
-        proof = InnerProductProof.from_bytes(self.reader._take(size), layout.num_cols)
+        proof = InnerProductProof.from_bytes(self.reader.take(size), layout.num_cols)
         rows = self._rows[tensor].decode(self.gens, layout)
         verify_zk_opening(
             self.gens, rows, layout, point, claim_commitment(self.gens, value), proof, self.transcript

@@ -6,6 +6,7 @@ verifier, as an auditor's pipeline would.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from pathlib import Path
@@ -28,7 +29,8 @@ def main() -> None:
 @click.option("--run", "run_file", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Run file (YAML).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Bundle to write (default: prove.out of the run file).")
 @click.option("--steps", type=click.IntRange(min=1), help="Override train.steps (e.g. for a quick run).")
-def prove(run_file: Path, out: Path | None, steps: int | None) -> None:
+@click.option("--zk/--clear", "zk", default=None, help="Override prove.zk: zero-knowledge or clear (non-ZK) proof.")
+def prove(run_file: Path, out: Path | None, steps: int | None, zk: bool | None) -> None:
     """Train RUN in the exact fixed-point semantics and prove it; write the proof bundle."""
     from zktrain.prove import prove_run
     from zktrain.run_config import RunConfigError, load_run
@@ -37,6 +39,8 @@ def prove(run_file: Path, out: Path | None, steps: int | None) -> None:
         run = load_run(run_file, steps=steps)
     except RunConfigError as err:
         raise click.ClickException(str(err)) from None
+    if zk is not None:
+        run = dataclasses.replace(run, options=dataclasses.replace(run.options, zk=zk))
     out = out or Path(run.options.out or f"{run.recipe.name}.zkp")
     click.echo(f"proving {run.recipe.name}: widths {list(run.recipe.model.widths)}, batch "
                f"{run.recipe.train.batch_size}, {run.recipe.train.steps} steps, mode "
