@@ -3,7 +3,7 @@
 Vectors are C-contiguous uint64[n, 4] arrays (one element per row, see ``montgomery.py``).
 Kernels that produce vectors write into an ``out`` array the caller allocates with numpy:
 numpy asks for transparent huge pages on large arrays and numba's allocator does not, and
-the page faults of a fresh 2^20-row result cost about 10 ns per element (measured).
+the page faults of a fresh 2^20-row result cost 8 to 11 ns more per element (measured).
 Elementwise kernels split rows over threads with ``prange`` (the caller picks the thread
 count). Reductions give each thread a contiguous chunk and return the chunks' exact integer
 sums of residues (five limbs, see ``montgomery.accumulate``); the caller adds them and
