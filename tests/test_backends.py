@@ -346,6 +346,23 @@ def test_cpu_backend_rejects_a_negative_parallel_threshold():
         CpuBackend(parallel_min_rows=-1)
 
 
+def test_kernel_cache_is_keyed_on_the_arithmetic_module(monkeypatch):
+    # numba invalidates a disk cache only when the function's own file changes; the kernels
+    # compile montgomery.py's arithmetic into themselves, so their key must cover it too.
+    import inspect
+
+    from numba.core import caching
+
+    from prover.backends.cpu import kernels
+
+    assert "self._index_key(" in inspect.getsource(caching.Cache)  # numba still uses it
+    cache = kernels.vec_mul._cache
+    codegen = kernels.vec_mul.targetctx.codegen()
+    key = cache._index_key((), codegen)
+    monkeypatch.setattr(kernels, "_ARITHMETIC_DIGEST", "montgomery.py edited")
+    assert cache._index_key((), codegen) != key
+
+
 def test_montgomery_constants():
     from prover.backends.cpu import montgomery as mg
 
