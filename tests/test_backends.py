@@ -2,15 +2,15 @@
 
 The oracles are plain Python ints, galois (an independent GF(r) implementation) and the
 verifier's polynomial module, which fixes the little-endian variable order (DESIGN
-section 9). ``rng`` comes from conftest.py; ``backend`` here extends conftest's with a CPU
-backend that runs its kernels multi-threaded even on these small vectors.
+section 9). ``rng`` and ``gf`` (galois' GF(r)) come from conftest.py; ``backend`` here
+extends conftest's with a CPU backend that runs its kernels multi-threaded even on these
+small vectors.
 """
 
 from __future__ import annotations
 
 import operator
 
-import galois
 import numpy as np
 import pytest
 
@@ -37,13 +37,6 @@ def backend(request):
 
         return CpuBackend(parallel_min_rows=0)
     return get_backend(request.param)
-
-
-@pytest.fixture(scope="module")
-def gf():
-    # 7 generates Fr^* (the GENERATOR of arkworks and blst); naming it spares galois a search
-    # that factors r - 1 (minutes), and verify=False its primality test.
-    return galois.GF(R, primitive_element=7, verify=False)
 
 
 def random_ints(rng, n):
