@@ -59,16 +59,20 @@ def main(n: int, repeat: int, backend_name: str, seed: int) -> None:
     ]
     load = os.getloadavg()
     threads = ""
-    if backend_name in ("cpu", "auto"):
+    if be.name == "cpu":
         import numba
 
         threads = f", {numba.get_num_threads()} threads"
+        if n < be.parallel_min_rows:
+            threads += f" (but one below {be.parallel_min_rows} rows)"
     print(f"backend {be.name}{threads}, n = {n}, best of {repeat}; "
           f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
-    print(f"{'operation':30s} {'ns / unit':>10s} {'unit':>8s} {'ms / call':>10s} {'cpu ns / unit':>14s}")
+    row = "{:30s} {:>10s} {:>8s} {:>10s} {:>14s}"
+    print(row.format("operation", "ns / unit", "unit", "ms / call", "cpu ns / unit"))
     for name, units, fn, unit in cases:
         wall, cpu = _best_seconds(fn, repeat)
-        print(f"{name:30s} {wall / units * 1e9:10.1f} {unit:>8s} {wall * 1e3:10.2f} {cpu / units * 1e9:14.1f}")
+        ns, ms, cpu_ns = wall / units * 1e9, wall * 1e3, cpu / units * 1e9
+        print(row.format(name, f"{ns:.1f}", unit, f"{ms:.2f}", f"{cpu_ns:.1f}"))
 
 
 if __name__ == "__main__":
