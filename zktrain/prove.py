@@ -96,7 +96,10 @@ def prove_run(run: ProveRun, progress: Callable[[str], None] | None = None) -> t
     recipe = run.recipe
     statement = statement_for(recipe)
     c = statement.circuit
-    backend = get_backend("cpu" if run.options.backend == "auto" else run.options.backend)
+    try:
+        backend = get_backend(run.options.backend)
+    except ValueError as err:
+        raise ValueError(f"prove.backend: {err}") from None
 
     t0 = time.perf_counter()
     witness, (train_acc, test_acc) = build_witness(run, c)
