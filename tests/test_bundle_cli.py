@@ -119,6 +119,7 @@ def test_parse_bundle_bounds_before_allocating():
         (lambda c: c.update(extra=1), "extra: unknown key"),
         (lambda c: c["quant"].update(frac_bits=40), "quant.frac_bits"),
         (lambda c: c["data"].update(source="mnist"), "data.source: must be one of"),
+        (lambda c: c["prove"].update(segment_steps=2), "prove.segment_steps: proofs in segments are not implemented"),
     ],
 )
 def test_run_config_errors_name_the_field(change, message):
