@@ -14,11 +14,12 @@ sizes; it keeps every layer (twice the leaves, as field elements) until its step
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 
 from prover.backends.base import FieldBackend, Vec
+from prover.gadgets import bit_slices
 from prover.sumcheck import Instance, prove_sumcheck
 from verifier.claims import Claim
 from verifier.field import MODULUS as R
@@ -123,8 +124,23 @@ def prove_range_limbs(
     """
     challenges = begin(transcript, statement)
     columns = slot_columns(statement, limbs)
+    tree_leaves = [leaves(backend, tree, challenges, columns, mults) for tree in statement.trees()]
+    proof, leaf_layer = prove_trees(transcript, backend, statement, tree_leaves)
+    return proof, leaf_claims(transcript, statement, challenges, leaf_layer)
+
+
+def prove_trees(
+    transcript: Transcript,
+    backend: FieldBackend,
+    statement: LogupStatement,
+    tree_leaves: Sequence[tuple[Vec, Vec]],
+) -> tuple[LogupProof, list[tuple[tuple[int, ...], int, int]]]:
+    """The GKR part of :func:`prove_range_limbs`, from every tree's (numerators,
+    denominators) leaves in ``statement.trees()`` order: the proof, and every tree's claims
+    (point, p, q) on its leaf layer. Soundness tests pass leaves of their own here (the
+    malicious-prover hook)."""
     trees = statement.trees()
-    layers = [build_layers(backend, *leaves(backend, tree, challenges, columns, mults)) for tree in trees]
+    layers = [build_layers(backend, p, q) for p, q in tree_leaves]
     roots = tuple((backend.to_ints(p)[0], backend.to_ints(q)[0]) for p, q in (tree[0] for tree in layers))
     transcript.absorb_scalars(b"roots", [v for pq in roots for v in pq])
     claims = list(roots)
@@ -156,4 +172,11 @@ def prove_range_limbs(
     for i, tree in enumerate(trees):
         if tree.num_vars == statement.depth():
             found[i] = (point, *claims[i])
-    return LogupProof(roots, tuple(proofs)), leaf_claims(transcript, statement, challenges, found)
+    return LogupProof(roots, tuple(proofs)), found
+
+
+def slot_values(backend: FieldBackend, slots: np.ndarray, decomposition, u: Sequence[int]) -> list[int]:
+    """v_i = L~(i, u) for every slot of a limbs (or bits) tensor: the prover's message for
+    :func:`verifier.logup.reduce_slices` (the bit gadget's slicing, which only needs the
+    slot axis innermost)."""
+    return bit_slices(backend, slots, decomposition, u)
