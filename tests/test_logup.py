@@ -378,3 +378,111 @@ def test_table_denominators_are_the_verifiers():
     proof, _ = _prove(backend, st, limbs, mults, hook)
     with pytest.raises(VerifyError, match="wrong denominator claim"):
         _verify(st, proof)
+
+
+# --- value claims: slot values of a limbs tensor ---------------------------------------------------
+
+
+def test_slot_values_complete_and_sound(backend, rng):
+    d = LimbDecomposition(48, False, -(1 << 47))
+    values = np.array([d.min_value, d.max_value, 0, 12345])
+    slots = d.decompose(values)
+    u = tuple(rng.randrange(R) for _ in range(2))
+    value = _mle(values, u)
+    slices = pl.slot_values(backend, slots, d, u)
+    claim = vl.reduce_slices(Transcript(DOMAIN), "A", d, value, u, slices)
+    assert claim.value == _mle(slots, claim.point)
+    with pytest.raises(VerifyError, match="do not recompose"):
+        vl.reduce_slices(Transcript(DOMAIN), "A", d, value + 1, u, slices)
+    padded = slots.copy()
+    padded[1, 3] = 7  # the padding slot (weight 0) of a value that still recomposes
+    with pytest.raises(VerifyError, match="padding slot"):
+        vl.reduce_slices(Transcript(DOMAIN), "A", d, value, u, pl.slot_values(backend, padded, d, u))
+
+
+def test_padding_slot_of_the_limbs_tensor_is_forced_to_zero(cpu):
+    """The GKR looks up real slots only, and its claim on the limbs tensor counts the padding
+    slots as 0: a nonzero padding slot makes that claim false (its opening fails)."""
+    d = LimbDecomposition(48, False)
+    st, limbs = _one("A", d, [0, 1, 2, 3])
+    mults = pl.multiplicities(st, limbs)
+    assert _accepts(cpu, st, limbs, mults)
+    limbs["A"][2, 3] = 7
+    assert not _accepts(cpu, st, limbs, mults)
+
+
+def test_sign_slot_is_the_sign():
+    d = LimbDecomposition(32, True, 1)
+    values = np.array([d.min_value, 0, 1, 2, d.max_value])
+    assert d.decompose(values)[:, d.sign_slot].tolist() == [1, 1, 0, 0, 0]  # [Z' <= 0] of Z' - 1
+    assert vl.slot_point(d, d.sign_slot) == (0, 1)
+
+
+# --- parity with the bit decomposition ------------------------------------------------------------
+
+
+def _cheat(decomposition, v):
+    """Slots that recompose to v with boolean / in-table entries except the top slot, which is
+    one step outside its range when v is: the decomposition of v - c_top e, top slot + e."""
+    weights = decomposition.weights()
+    top = max(i for i, c in enumerate(weights) if c)
+    above = v > decomposition.max_value
+    e = 1 if above == (weights[top] > 0) else -1
+    slots = decomposition.decompose(np.array([v - weights[top] * e])).astype(np.int64)[0]
+    slots[top] += e
+    return slots
+
+
+def _bits_accept(backend, d, values, slots, u):
+    witness = {"B": slots}
+    nv = 2 + (d.padded_width.bit_length() - 1)
+
+    def build(t):
+        return [vgad.booleanity_reduction("B", t.challenge_scalars(b"w", nv))]
+
+    try:
+        tp, tv = Transcript(DOMAIN), Transcript(DOMAIN)
+        proof, _ = prove_phase(tp, b"bits", backend, build(tp), witness)
+        claims = verify_phase(tv, b"bits", build(tv), proof)
+        slices = pgad.bit_slices(backend, slots, d, u)
+        claims.append(vgad.reduce_bit_slices(tv, "B", d, _mle(values, u), u, slices))
+    except VerifyError:
+        return False
+    return _claims_true(claims, witness)
+
+
+def _limbs_accept(backend, d, values, slots, u):
+    st = LogupStatement((RangeTensor("A", d, 2),))
+    limbs = {"A": slots}
+    if not _accepts(backend, st, limbs, _cheat_counts(st, limbs)):
+        return False
+    try:
+        claim = vl.reduce_slices(Transcript(DOMAIN), "A", d, _mle(values, u), u, pl.slot_values(backend, slots, d, u))
+    except VerifyError:
+        return False
+    return _claims_true([claim], limbs)
+
+
+@pytest.mark.parametrize("width, signed, offset", [(17, False, 0), (20, True, 1), (48, False, -(1 << 47)), (5, True, -2)])
+def test_parity_with_bit_decomposition(cpu, rng, width, signed, offset):
+    """Both gadgets accept exactly the in-range tensors: at each boundary value (min - 1, min,
+    max, max + 1), the witness generators agree, and so do the verifiers, on the honest
+    decomposition in range and on the best cheating one outside."""
+    bits, limbs = BitDecomposition(width, signed, offset), LimbDecomposition(width, signed, offset)
+    assert (bits.min_value, bits.max_value) == (limbs.min_value, limbs.max_value)
+    filler = [limbs.min_value, limbs.max_value, (limbs.min_value + limbs.max_value) // 2]
+    u = tuple(rng.randrange(R) for _ in range(2))
+    for v in (limbs.min_value - 1, limbs.min_value, limbs.max_value, limbs.max_value + 1):
+        inside = limbs.min_value <= v <= limbs.max_value
+        values = np.array([v] + filler)
+        verdicts = []
+        for d, accept in ((bits, _bits_accept), (limbs, _limbs_accept)):
+            if inside:
+                slots = d.decompose(values).astype(np.int64)
+            else:
+                with pytest.raises(ValueError):
+                    d.decompose(values)
+                slots = np.stack([_cheat(d, v)] + [d.decompose(np.array([f]))[0].astype(np.int64) for f in filler])
+            assert (d.compose(slots) == values).all()
+            verdicts.append(accept(cpu, d, values, slots, u))
+        assert verdicts == [inside, inside], (v, verdicts)
