@@ -21,7 +21,8 @@ registry                     builder signature -> result
 
 A scheduler is stepped once per optimizer step; one with a true ``counts_samples`` attribute
 (``PowerScheduler``) is stepped as ``step(samples=len(batch))``. ``BatchSizeController`` and
-``Objective`` are the two hooks of the training loop, described on their protocols below.
+``Objective`` are the two hooks of the training loop, described on their protocols below; an
+optimizer may add a third, ``HalfBatchBackward``, to take over the backward pass (AGVM).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import inspect
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor, nn
@@ -39,7 +40,8 @@ from torch.optim.lr_scheduler import LambdaLR, LRScheduler
 
 from zktrain.batching import AdaptiveBatchSize
 from zktrain.nn import GhostBatchNorm1d, WSLinear
-from zktrain.optim import LAMB, LARS, MKOR, AdaGradNorm
+from zktrain.optim import AGVM, LAMB, LARS, MKOR, AdaGradNorm
+from zktrain.optim.agvm import module_param_groups
 from zktrain.schedules import PowerScheduler
 from zktrain.train.conadv import ConAdv
 from zktrain.train.config import Component, ConfigError
@@ -50,11 +52,13 @@ __all__ = [
     "NORM_LAYERS",
     "ACTIVATIONS",
     "OPTIMIZERS",
+    "FIRST_ORDER_OPTIMIZERS",
     "SCHEDULES",
     "BATCH_SIZE_CONTROLLERS",
     "OBJECTIVES",
     "BatchSizeController",
     "FixedBatchSize",
+    "HalfBatchBackward",
     "Objective",
     "StandardObjective",
     "ScheduleContext",
@@ -214,23 +218,90 @@ def build_mkor(
     stabilization_factor: float = 0.1,
     **base_options: Any,
 ) -> MKOR:
-    """MKOR preconditioning of the model's Linear layers around ``OPTIMIZERS[base]``, which
-    receives every other option (``lr`` included, so ``scale_lr`` applies to it)."""
-    if base == "mkor":
-        raise ValueError("base: MKOR cannot wrap itself")
+    """MKOR preconditioning of the model's Linear layers around ``OPTIMIZERS[base]``, a
+    first-order optimizer that receives every other option (``lr`` included, so ``scale_lr``
+    applies to it)."""
+    if base not in FIRST_ORDER_OPTIMIZERS:
+        raise ConfigError(
+            f"train.optimizer.base: unknown {base!r} (MKOR wraps one of: {', '.join(sorted(FIRST_ORDER_OPTIMIZERS))})"
+        )
     inner = build(OPTIMIZERS, Component(base, base_options), "train.optimizer", model)
     return MKOR(model, inner, stat_decay, inv_freq, stabilization_threshold, stabilization_factor)
 
 
-OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
-    "lamb": optimizer_builder(LAMB),
-    # Biases and normalization parameters take plain momentum steps, without the local rate.
-    "lars": optimizer_builder(LARS, {"adapt": False}),
-    "sgd": optimizer_builder(torch.optim.SGD),
-    "adamw": optimizer_builder(torch.optim.AdamW),
+def build_agvm(
+    model: nn.Module,
+    *,
+    base: str = "sgd",
+    reference_group: int = 0,
+    factor_momentum: float = 0.97,
+    update_interval: int = 10,
+    start_step: int = 0,
+    variance_eps: float = 1e-6,
+    min_ratio: float = 0.5,
+    max_ratio: float = 10.0,
+    adam_preconditioned: bool = False,
+    **base_options: Any,
+) -> AGVM:
+    """AGVM (Xue et al. 2022, arXiv:2210.11078) around ``FIRST_ORDER_OPTIMIZERS[base]``.
+
+    The base optimizer gets one parameter group per direct child of the model
+    (:func:`zktrain.optim.agvm.module_param_groups`; in an MLP, each Linear or normalization
+    layer), all with every option not listed here (``lr`` included, so ``scale_lr`` applies).
+    ``factor_momentum`` and ``variance_eps`` are AGVM's ``momentum`` and ``eps``, renamed so
+    that the base optimizer's own ``momentum`` and ``eps`` stay available. AGVM differentiates
+    the loss itself (:class:`HalfBatchBackward`), so the loop hands it two half-batch losses.
+    """
+    if base not in FIRST_ORDER_OPTIMIZERS:
+        raise ConfigError(
+            f"train.optimizer.base: unknown {base!r} (AGVM wraps one of: {', '.join(sorted(FIRST_ORDER_OPTIMIZERS))})"
+        )
+    if "decay_bias_and_norm" in base_options:
+        raise ConfigError(
+            "train.optimizer.decay_bias_and_norm: not an AGVM option; AGVM groups the parameters by "
+            "module and every group takes the base optimizer's options"
+        )
+    # AGVM's own checks would name its parameters; these two are renamed in the run file.
+    if not 0.0 <= factor_momentum < 1.0:
+        raise ConfigError(f"train.optimizer.factor_momentum: must be in [0, 1), got {factor_momentum!r}")
+    if not variance_eps > 0.0:
+        raise ConfigError(f"train.optimizer.variance_eps: must be > 0, got {variance_eps!r}")
+    groups = module_param_groups(model)
+    inner = build(FIRST_ORDER_OPTIMIZERS, Component(base, base_options), "train.optimizer", groups)
+    return AGVM(
+        inner,
+        reference_group=reference_group,
+        momentum=factor_momentum,
+        update_interval=update_interval,
+        start_step=start_step,
+        eps=variance_eps,
+        min_ratio=min_ratio,
+        max_ratio=max_ratio,
+        adam_preconditioned=adam_preconditioned,
+    )
+
+
+#: The first-order optimizers by run-file name, constructed as ``cls(param_groups, **options)``:
+#: the ``base`` choices of AGVM, and (over ``parameter_groups``) entries of ``OPTIMIZERS``.
+FIRST_ORDER_OPTIMIZERS: dict[str, type[Optimizer]] = {
+    "lamb": LAMB,
+    "lars": LARS,
+    "sgd": torch.optim.SGD,
+    "adamw": torch.optim.AdamW,
     # One accumulator per group: decay_bias_and_norm: true gives the published single one.
-    "adagradnorm": optimizer_builder(AdaGradNorm),
+    "adagradnorm": AdaGradNorm,
+}
+
+#: Options of the no-decay group of ``parameter_groups``, beyond ``weight_decay = 0``.
+_NO_DECAY_OPTIONS: dict[str, dict[str, Any]] = {
+    # Biases and normalization parameters take plain momentum steps, without the local rate.
+    "lars": {"adapt": False},
+}
+
+OPTIMIZERS: dict[str, Callable[..., Optimizer]] = {
+    **{name: optimizer_builder(cls, _NO_DECAY_OPTIONS.get(name)) for name, cls in FIRST_ORDER_OPTIMIZERS.items()},
     "mkor": build_mkor,
+    "agvm": build_agvm,
 }
 
 
@@ -406,12 +477,15 @@ BATCH_SIZE_CONTROLLERS: dict[str, Callable[..., BatchSizeController]] = {
 
 
 class Objective(Protocol):
-    """Computes the training loss of one batch; the loop's hook for modified objectives.
+    """Computes the training losses of one batch; the loop's hook for modified objectives.
 
-    ``objective(model, loss_fn, x, y)`` returns ``(loss, outputs)``: the scalar to
-    differentiate and the clean outputs on ``x`` (for the reported accuracy). It is called with
-    gradients enabled and the model in training mode, before the optimizer step, so an
-    objective may keep state across steps (e.g. the previous weights, for ConAdv).
+    ``objective(model, loss_fn, x, y)`` returns ``(losses, outputs)``: the per-sample losses
+    to differentiate, shape ``(batch,)`` with entry i from sample i, and the clean outputs on
+    ``x`` (for the reported accuracy). ``loss_fn`` maps ``(outputs, y)`` to per-sample losses.
+    The loop owns the reduction: the batch mean, or two half-batch means for an optimizer with
+    ``backward`` (:class:`HalfBatchBackward`), from one forward pass. An objective is called
+    once per step, with gradients enabled and the model in training mode, before the optimizer
+    step, so it may keep state across steps (e.g. the previous weights, for ConAdv).
     """
 
     def __call__(
@@ -420,7 +494,7 @@ class Objective(Protocol):
 
 
 class StandardObjective:
-    """Empirical risk: the loss of the model's outputs on the batch."""
+    """Empirical risk: the losses of the model's outputs on the batch."""
 
     def __call__(
         self, model: nn.Module, loss_fn: Callable[[Tensor, Tensor], Tensor], x: Tensor, y: Tensor
@@ -430,3 +504,20 @@ class StandardObjective:
 
 
 OBJECTIVES: dict[str, Callable[..., Objective]] = {"standard": StandardObjective, "conadv": ConAdv}
+
+
+@runtime_checkable
+class HalfBatchBackward(Protocol):
+    """An optimizer that computes its gradients from two halves of the batch (AGVM).
+
+    Where the optimizer has this method, the loop calls
+    ``optimizer.backward(loss_first_half, loss_second_half)`` instead of ``loss.backward()``,
+    the mean losses of the first ``batch // 2`` samples and of the rest, each weighted by
+    ``2 * half_size / batch`` (exactly 1 for an even batch) so that their average is the
+    batch's mean loss for an odd batch too. The method must leave in
+    ``p.grad`` the gradient of that average (the full-batch mean gradient); in between it may
+    use the two estimates, as AGVM (Xue et al. 2022) measures each module's gradient variance
+    by their disagreement. A batch of one sample cannot be split and is a config error.
+    """
+
+    def backward(self, loss_first_half: Tensor, loss_second_half: Tensor) -> None: ...

@@ -17,7 +17,8 @@ clean and adversarial losses (adv_weight = 1) follow the paper's description as 
 the project's reference notes, not a verified transcription of it.
 
 :class:`ConAdv` is an objective in the sense of ``zktrain.train.builders.Objective``: called with
-``(model, loss_fn, x, y)`` before each optimizer step, it returns ``(loss, clean outputs)``. It
+``(model, loss_fn, x, y)`` before each optimizer step, it returns ``(loss, clean outputs)``,
+the loss reduced as ``loss_fn`` reduces (per-sample losses in the training loop). It
 keeps a detached copy of the parameters and buffers it was last called with: that copy is
 theta_{t-1} at the next call. The attack is evaluated functionally on the copy
 (``torch.func.functional_call``), so it neither touches the live model's gradients nor its
@@ -76,7 +77,8 @@ class ConAdv:
         params, buffers = self._stale if self._stale is not None else self._snapshot(model)
         x_attack = x.detach().requires_grad_(True)
         with torch.enable_grad():
-            attack_loss = loss_fn(functional_call(model, (params, buffers), (x_attack,)), y)
+            # Summed, so per-sample losses work too; the sign of the gradient ignores the scale.
+            attack_loss = loss_fn(functional_call(model, (params, buffers), (x_attack,)), y).sum()
             (grad,) = torch.autograd.grad(attack_loss, x_attack)
         x_adv = x.detach() + self.epsilon * grad.sign()
         if self.input_min is not None:

@@ -9,12 +9,14 @@ optimizer, schedule, batch-size controller and objective from the registries of
 
 An epoch is one pass over a seeded permutation of the training set, cut into consecutive
 batches whose sizes the controller chooses (the last one may be short unless
-``drop_last``). Each step: objective -> backward -> optimizer step -> scheduler step ->
-``controller.after_step``. After each epoch the loop records the mean training loss and
-accuracy over the samples of that epoch (outputs taken before each update) and the loss and
-accuracy on the test set in evaluation mode. All randomness (initialization, order) comes from
-the run's seed inside ``torch.random.fork_rng``, so the caller's RNG state is untouched and
-two runs of one file give identical numbers.
+``drop_last``). Each step: objective (per-sample losses) -> backward -> optimizer step ->
+scheduler step -> ``controller.after_step``. The backward pass differentiates the batch's mean
+loss or, for an optimizer with ``backward`` (``builders.HalfBatchBackward``, e.g. AGVM), hands
+it the mean losses of the two halves of the batch. After each epoch the loop records the mean
+training loss and accuracy over the samples of that epoch (outputs taken before each update)
+and the loss and accuracy on the test set in evaluation mode. All randomness (initialization,
+order) comes from the run's seed inside ``torch.random.fork_rng``, so the caller's RNG state is
+untouched and two runs of one file give identical numbers.
 """
 
 from __future__ import annotations
@@ -37,16 +39,46 @@ __all__ = ["EpochMetrics", "RunPlan", "TrainResult", "TrainingDiverged", "plan_r
 
 
 def _cross_entropy(outputs: Tensor, y: Tensor) -> Tensor:
-    return F.cross_entropy(outputs, y)
+    return F.cross_entropy(outputs, y, reduction="none")
 
 
 def _mse(outputs: Tensor, y: Tensor) -> Tensor:
-    """Mean over the batch and the classes of (output - one_hot(y))^2."""
+    """Mean over the classes of (output - one_hot(y))^2, per sample."""
     target = F.one_hot(y, num_classes=outputs.shape[1]).to(outputs.dtype)
-    return F.mse_loss(outputs, target)
+    return F.mse_loss(outputs, target, reduction="none").mean(dim=1)
 
 
+#: Per-sample losses ``(outputs, y) -> (batch,)``, by the run file's ``train.loss``.
 LOSS_FUNCTIONS: dict[str, Callable[[Tensor, Tensor], Tensor]] = {"cross_entropy": _cross_entropy, "mse": _mse}
+
+
+def _batch_mean(per_sample: Callable[[Tensor, Tensor], Tensor]) -> Callable[[Tensor, Tensor], Tensor]:
+    """The mean loss over the batch, for evaluation and batch-size controllers."""
+
+    def mean_loss(outputs: Tensor, y: Tensor) -> Tensor:
+        return per_sample(outputs, y).mean()
+
+    return mean_loss
+
+
+def _backward(optimizer: torch.optim.Optimizer, losses: Tensor, step: int) -> None:
+    """Differentiate the batch's mean loss, through the optimizer's ``backward`` if it has one.
+
+    A ``HalfBatchBackward`` optimizer gets the mean losses of the two halves, weighted by
+    2 * size / batch so that their average is the batch mean for an odd batch too (the weight
+    is exactly 1 for an even one, and cosine-based estimates such as AGVM's ignore it).
+    """
+    if not isinstance(optimizer, builders.HalfBatchBackward):
+        losses.mean().backward()
+        return
+    n = losses.shape[0]
+    if n < 2:
+        raise ConfigError(
+            f"train.batch_size: step {step} has a batch of one sample, which {type(optimizer).__name__} "
+            "cannot split into two halves (set drop_last: true or change the batch size)"
+        )
+    half = n // 2
+    optimizer.backward(losses[:half].mean() * (2 * half / n), losses[half:].mean() * (2 * (n - half) / n))
 
 
 class TrainingDiverged(RuntimeError):
@@ -177,7 +209,8 @@ def train_run(
     train = config.train
     plan = plan_run(config, dataset.x_train.shape[0])
     dtype = getattr(torch, train.dtype)
-    loss_fn = LOSS_FUNCTIONS[train.loss]
+    per_sample_loss = LOSS_FUNCTIONS[train.loss]
+    loss_fn = _batch_mean(per_sample_loss)
     x_train = torch.from_numpy(dataset.x_train).to(dtype)
     y_train = torch.from_numpy(dataset.y_train)
     x_test = torch.from_numpy(dataset.x_test).to(dtype)
@@ -224,12 +257,18 @@ def train_run(
                     xb, yb = x_train[index], y_train[index]
 
                     optimizer.zero_grad(set_to_none=True)
-                    loss, outputs = objective(model, loss_fn, xb, yb)
+                    losses, outputs = objective(model, per_sample_loss, xb, yb)
+                    if losses.shape != yb.shape:
+                        raise ValueError(
+                            f"objective {train.objective.name!r} returned losses of shape {tuple(losses.shape)} "
+                            f"for a batch of {yb.shape[0]}; it must return one loss per sample"
+                        )
+                    loss = losses.detach().mean()
                     if not torch.isfinite(loss):
                         raise TrainingDiverged(
                             f"step {step}: the training loss is {loss.item()}; lower the learning rate"
                         )
-                    loss.backward()
+                    _backward(optimizer, losses, step)
                     step_lr = float(optimizer.param_groups[0]["lr"])
                     optimizer.step()
                     if scheduler is not None:
