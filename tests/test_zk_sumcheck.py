@@ -11,7 +11,6 @@ import pytest
 
 from prover.backends import get_backend
 from prover.commit import hyrax as ph
-from prover.commit.multipoint import prove_zk_multipoint
 from prover.phase import prove_phase
 from prover.sumcheck import Instance, instance_sum, product_instance, prove_sumcheck
 from prover.zk_sumcheck import prove_zk_sumcheck
@@ -20,7 +19,6 @@ from verifier.claims import Claim
 from verifier.errors import VerifyError
 from verifier.field import MODULUS as R
 from verifier.gadgets import multipoint_reduction
-from verifier.multipoint import verify_zk_multipoint
 from verifier.phase import verify_phase
 from verifier.polynomial import eq_eval, eq_table, mle_evaluate
 from verifier.sumcheck import Term
@@ -203,32 +201,6 @@ def _tensor_and_claims(pg, seed, num_vars=6, m=3):
     evals = [mle_evaluate([int(v) for v in values], u) for u in points]
     blinds = [rng.randrange(R) for _ in range(m)]
     return rng, values, layout, commitment, witness, points, evals, blinds
-
-
-@pytest.mark.parametrize("argument", ["sqrt", "log"])
-def test_zk_multipoint_then_one_opening(pg, vg, argument):
-    """Claims (u_j, C_j) on a committed tensor -> one (r, C) claim -> one ZK Hyrax opening."""
-    rng, values, layout, commitment, witness, points, evals, blinds = _tensor_and_claims(pg, 5)
-    tr = _tr()
-    proof, claim = prove_zk_multipoint(tr, get_backend("reference"), pg, values, points, evals, blinds, rng)
-    opening = ph.open_zk(pg, witness, claim.point, claim.blind, tr, argument, rng)
-
-    tr = _tr()
-    claims = [vg.commit_value(v, b) for v, b in zip(evals, blinds)]
-    reduced = verify_zk_multipoint(vg, tr, points, claims, proof)
-    rows = commitment.decode(vg, layout)
-    vh.verify_zk_opening(vg, rows, layout, reduced.point, reduced.commitment, opening, tr)
-
-    # One wrong claim among the three is caught.
-    bad = [claims[0], claims[1] + vg.g, claims[2]]
-    with pytest.raises(VerifyError):
-        verify_zk_multipoint(vg, _tr(), points, bad, proof)
-    # The reduced claim belongs to this tensor: another tensor's rows fail the opening.
-    other = _tensor_and_claims(pg, 6)[3].decode(vg, layout)
-    tr = _tr()
-    reduced = verify_zk_multipoint(vg, tr, points, claims, proof)
-    with pytest.raises(VerifyError):
-        vh.verify_zk_opening(vg, other, layout, reduced.point, reduced.commitment, opening, tr)
 
 
 def test_clear_multipoint_then_one_opening(pg, vg):
