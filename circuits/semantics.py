@@ -252,7 +252,7 @@ def relation_bounds(recipe: Recipe) -> dict[str, int]:
       of G_Z W = 2^S G'_A + r.
     - ``sgd``: both sides of W_T = W_0 - sum_s lr_s G_W,s (and its bias twin).
     """
-    q_cfg, d_cfg, widths = recipe.quant, recipe.data, recipe.model.widths
+    q_cfg, widths = recipe.quant, recipe.model.widths
     R, S = q_cfg.frac_bits, q_cfg.rescale_bits
     batch, layers = recipe.train.batch_size, len(widths) - 1
     lr_sum = sum(recipe.train.lr_num)

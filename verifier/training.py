@@ -206,7 +206,7 @@ class TrainingWalk:
 
     # --- the walk -----------------------------------------------------------------------
     def run(self) -> None:
-        c, t = self.c, self.t
+        t = self.t
         t.absorb_bytes(b"format-version", FORMAT_VERSION.to_bytes(4, "little"))
         t.absorb_bytes(b"mode", self.ch.mode)
         t.absorb_bytes(b"recipe", self.st.recipe)
@@ -282,7 +282,7 @@ class TrainingWalk:
     def _phase_2(self) -> list[Reduction]:
         c, out = self.c, []
         for l in range(1, c.layers + 1):
-            ni, nj, nt = c.width_vars(l - 1), c.width_vars(l), c.step_vars
+            ni, nj = c.width_vars(l - 1), c.width_vars(l)
             for claim in self.ledger.take(f"W{l}"):
                 p_i, p_j, r_t = claim.point[:ni], claim.point[ni : ni + nj], claim.point[ni + nj :]
                 w0 = mle_evaluate(self._w0[l - 1], p_i + p_j)
