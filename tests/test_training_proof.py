@@ -1,24 +1,44 @@
-"""Proofs of training, end to end (non-ZK mode): the honest run verifies, deviations fail.
+"""Proofs of training, end to end, in both modes: the honest run verifies, deviations fail.
 
 A tiny MLP (4 -> 8 -> 3, batch 4, 3 steps padded to 4, 3 outputs padded to 4) keeps every
 case fast while still exercising padded steps, padded features, a hidden ReLU layer, biases
-and the output gradient. Soundness cases follow issue 4: each builds a deviating witness with
-the malicious-prover hook of ``prover.training`` (or a channel that lies in its messages),
-proves it against the honest run's published commitments, and the verifier must reject.
+and the output gradient. Each case is one test body run over both modes (py_ecc style): the
+``run`` fixture proves the honest run with the mode's prover channel (``prover.training`` in
+the clear mode, ``prover.zk_training`` in the zero-knowledge mode) and the helpers take the
+mode from it, so every deviating witness must be rejected by ``verifier.training`` and by
+``verifier.zk_training``, where the verifier sees commitments instead of values.
+
+Soundness cases follow issue 4: each builds a deviating witness with the malicious-prover hook
+of ``prover.training`` (or a channel that lies in its messages), proves it against the honest
+run's published commitments, and the verifier must reject. The zero-knowledge check searches
+the ZK proof bytes for the 32-byte encodings of the values a clear proof reveals (bit slices,
+evaluations) and of the final weights; a positive control finds the clear prover's values in
+the clear proof.
 """
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 import pytest
+import yaml
+from click.testing import CliRunner
 
 from circuits.mlp import MlpCircuit
 from prover.backends import get_backend
+from prover.commit import hyrax
 from prover.training import ProverChannel, commit_tensor, mlp_witness, prove_training
+from prover.zk_training import ZkProverChannel
+from verifier import field
+from verifier.bundle import MODE_CLEAR, parse_bundle, verify_bundle
 from verifier.claims import Claim
 from verifier.errors import VerifyError
+from verifier.field import MODULUS as R
 from verifier.hash_to_curve import pedersen_generators
 from verifier.training import TrainingStatement, TrainingWalk, VerifierChannel, verify_training
+from verifier.zk_training import ZkVerifierChannel, verify_training_zk
+from zktrain.cli import main
 
 LR = (3, 2, 1)
 
@@ -27,8 +47,74 @@ def _circuit(lr=LR) -> MlpCircuit:
     return MlpCircuit(widths=(4, 8, 3), batch=4, steps=3, lr=lr)
 
 
+# --- the prover channels the cases need, in each mode ------------------------------------
+
+
+class _Recording:
+    """Mixin: records the clear values behind every slice and evaluation message."""
+
+    sent: list
+
+    def evaluation(self, tensor, point):
+        value = super().evaluation(tensor, point)
+        self.sent.append(getattr(value, "value", value))
+        return value
+
+    def slices(self, tensor, decomposition, point):
+        values = super().slices(tensor, decomposition, point)
+        self.sent.extend(getattr(v, "value", v) for v in values[: decomposition.width])
+        return values
+
+
+class _Lying:
+    """Mixin: sends bit slices computed from ``sources`` instead of the committed tensors, and
+    opens the commitments regardless of the claims, hoping the verifier looks only at messages."""
+
+    sources: dict = {}
+
+    def slices(self, tensor, decomposition, point):
+        if tensor not in self.sources:
+            return super().slices(tensor, decomposition, point)
+        saved = self.witness[tensor]
+        self.witness[tensor] = self.sources[tensor]
+        try:
+            return super().slices(tensor, decomposition, point)
+        finally:
+            self.witness[tensor] = saved
+
+
+class _LyingClear(_Lying, ProverChannel):
+    def open(self, tensor, point, value):
+        # The honest clear channel refuses to open a commitment that disagrees with its claim.
+        _, opening = hyrax.open_clear(self._hyrax[tensor], point, self.transcript)
+        self._chunks.append(opening.to_bytes())
+
+
+class _LyingZk(_Lying, ZkProverChannel):
+    """The ZK channel's openings never compare the commitment with the claim: nothing to skip."""
+
+
+class _RecklessWalk(TrainingWalk):
+    """A prover that skips the walk's own checks and sends its messages regardless."""
+
+    def _require(self, ok, reason):
+        pass
+
+
+MODES = {
+    "clear": dict(mode="clear", channel=ProverChannel, lying=_LyingClear, verify=verify_training,
+                  verifier_channel=VerifierChannel),
+    "zk": dict(mode="zk", channel=ZkProverChannel, lying=_LyingZk, verify=verify_training_zk,
+               verifier_channel=ZkVerifierChannel),
+}
+
+
+# --- the honest run, proven in each mode -------------------------------------------------
+
+
 @pytest.fixture(scope="module")
-def run():
+def honest():
+    """The tiny run's data, statement, witness and published commitments (mode-independent)."""
     c = _circuit()
     rng = np.random.default_rng(0)
     x = rng.integers(0, 1 << 16, size=(3, 4, 4))
@@ -39,18 +125,50 @@ def run():
     statement = TrainingStatement(c, b'{"run":"tiny"}', w0, b0)
     witness = mlp_witness(c, x, y, w0, b0)
     # The published commitments (data before training, weights after), with their openings.
-    published = {name: commit_tensor(statement, name, witness[name]) for name in statement.public_tensors()}
-    public = {name: com for name, (com, _) in published.items()}
-    backend = get_backend("reference")
-    _, proof = prove_training(statement, witness, backend, published)
-    return dict(c=c, x=x, y=y, w0=w0, b0=b0, statement=statement, witness=witness,
-                published=published, public=public, proof=proof, backend=backend)
+    blinding = random.Random(0)  # seeded blinding: tests only
+    published = {n: commit_tensor(statement, n, witness[n], blinding) for n in statement.public_tensors()}
+    return dict(c=c, x=x, y=y, w0=w0, b0=b0, statement=statement, witness=witness, published=published,
+                backend=get_backend("reference"))
 
 
-def _cheat(run, witness, channel_cls=ProverChannel, walk=TrainingWalk):
-    """Prove a deviating witness: the data commitment is the one published before training,
-    the final weights are whatever the cheating run ends with (the prover publishes those).
-    Returns (public commitments, proof)."""
+def _channel(run, witness, published=None, channel_type=None, walk=TrainingWalk, seed=1):
+    """The prover channel of the run's mode (or ``channel_type``) after walking ``witness``."""
+    channel_type = channel_type or run["channel"]
+    channel = channel_type(run["statement"], witness, run["backend"], published, random.Random(seed))
+    channel.sent = []
+    walk(run["statement"], channel).run()
+    return channel
+
+
+def _prove(run, witness, published=None, channel_type=None, walk=TrainingWalk, seed=1):
+    """Public commitments and proof bytes of ``witness`` in the run's mode; the tensors missing
+    from ``published`` are committed by the prover."""
+    channel = _channel(run, witness, published, channel_type, walk, seed)
+    return channel.public, channel.proof_bytes()
+
+
+@pytest.fixture(scope="module")
+def runs(honest):
+    """The honest run proven in each mode: mode -> dict with the mode's prover channel, verify
+    function, public commitments, proof bytes and the clear values behind its messages."""
+    out = {}
+    for mode, spec in MODES.items():
+        run = dict(honest, **spec)
+        recording = type("Recording", (_Recording, spec["channel"]), {})
+        channel = _channel(run, honest["witness"], honest["published"], recording)
+        out[mode] = dict(run, public=channel.public, proof=channel.proof_bytes(), sent=channel.sent)
+    return out
+
+
+@pytest.fixture(scope="module", params=list(MODES))
+def run(request, runs):
+    return runs[request.param]
+
+
+def _cheat(run, witness, channel_type=None, walk=TrainingWalk):
+    """Prove a deviating witness in the run's mode: the data commitment is the one published
+    before training, the final weights are whatever the cheating run ends with (the prover
+    publishes those). Returns (public commitments, proof)."""
     wit = dict(witness)
     published = {}
     for name in run["statement"].public_tensors():
@@ -59,19 +177,16 @@ def _cheat(run, witness, channel_cls=ProverChannel, walk=TrainingWalk):
             published[name] = run["published"][name]
         else:
             published[name] = commit_tensor(run["statement"], name, wit[name])
-    channel = channel_cls(run["statement"], wit, run["backend"], published)
-    walk(run["statement"], channel).run()
-    return {name: com for name, (com, _) in published.items()}, channel.proof_bytes()
+    return _prove(run, wit, published, channel_type, walk)
 
 
-def _rejected(run, proof, statement=None, public=None):
-    if isinstance(proof, tuple):
-        public, proof = proof
+def _rejected(run, public_and_proof, statement=None):
+    public, proof = public_and_proof
     with pytest.raises(VerifyError):
-        verify_training(statement or run["statement"], public or run["public"], proof)
+        run["verify"](statement or run["statement"], public, proof)
 
 
-def _hooked(run, step, edit, x=None, circuit=None):
+def _hooked(run, step, edit, x=None):
     """Witness whose step ``step`` passes every tensor through ``edit(name, value, seen)``."""
 
     def hook(t):
@@ -80,36 +195,76 @@ def _hooked(run, step, edit, x=None, circuit=None):
         seen: dict = {}
 
         def h(name, value):
-            seen[name] = value
-            out = edit(name, value.copy(), seen)
-            seen[name] = out
-            return out
+            seen[name] = edit(name, value.copy(), seen)
+            return seen[name]
 
         return h
 
-    return mlp_witness(circuit or run["c"], run["x"] if x is None else x, run["y"], run["w0"], run["b0"], hook)
+    return mlp_witness(run["c"], run["x"] if x is None else x, run["y"], run["w0"], run["b0"], hook)
+
+
+def _lying(run, sources):
+    """The run's mode's lying channel, sending the slices of ``sources``."""
+    return type("Lying", (run["lying"],), {"sources": sources})
 
 
 # --- completeness ------------------------------------------------------------------------
 
 
 def test_honest_proof_verifies(run):
-    verify_training(run["statement"], run["public"], run["proof"])
+    run["verify"](run["statement"], run["public"], run["proof"])
 
 
-def test_honest_proof_verifies_with_the_numba_backend(run):
+def test_honest_proof_verifies_with_the_numba_backend(runs):
+    run = runs["clear"]
     _, proof = prove_training(run["statement"], run["witness"], get_backend("cpu"), run["published"])
     verify_training(run["statement"], run["public"], proof)
 
 
-def test_witness_matches_float_free_reference(run):
+def test_witness_matches_float_free_reference(honest):
     # The final weights of the witness are W_0 minus the summed exact updates.
-    c, wit = run["c"], run["witness"]
-    w = [np.array(run["w0"][0], dtype=object), np.array(run["w0"][1], dtype=object)]
+    c, wit = honest["c"], honest["witness"]
+    w = [np.array(honest["w0"][0], dtype=object), np.array(honest["w0"][1], dtype=object)]
     for t in range(c.steps):
         gz2, a2 = wit["GZ2"][t][:, :3].astype(object), wit["IN2"][t].astype(object)
         w[1] = w[1] - LR[t] * gz2.T.dot(a2)
     assert (wit["W2.T"][:3].astype(object) == w[1]).all()
+
+
+def test_layout_depends_on_the_recipe_only(runs):
+    """Another witness (another batch) gives a ZK proof of exactly the same length."""
+    run = runs["zk"]
+    x = run["x"][::-1].copy()
+    wit = mlp_witness(run["c"], x, run["y"], run["w0"], run["b0"])
+    published = {n: commit_tensor(run["statement"], n, wit[n]) for n in run["statement"].public_tensors()}
+    _, proof = _prove(run, wit, published, seed=5)
+    assert len(proof) == len(run["proof"])
+
+
+# --- zero knowledge ------------------------------------------------------------------------
+
+
+def _encodings(values) -> set[bytes]:
+    return {field.to_bytes(int(v) % R) for v in values if int(v) % R}
+
+
+def _found(encodings: set[bytes], data: bytes) -> set[bytes]:
+    return {e for e in encodings if e in data}
+
+
+def test_zk_proof_reveals_no_witness_value(runs):
+    run = runs["zk"]
+    slices_and_evals = _encodings(run["sent"])
+    final_weights = _encodings(np.concatenate([run["witness"][n].reshape(-1) for n in run["statement"].public_tensors()
+                                               if n.endswith(".T")]))
+    assert len(slices_and_evals) > 100 and len(final_weights) > 30
+    assert not _found(slices_and_evals, run["proof"])
+    assert not _found(final_weights, run["proof"])
+
+
+def test_positive_control_clear_proof_reveals_its_values(runs):
+    clear_values = _encodings(runs["clear"]["sent"])
+    assert clear_values and _found(clear_values, runs["clear"]["proof"]) == clear_values
 
 
 # --- soundness: deviating witnesses ------------------------------------------------------
@@ -122,46 +277,6 @@ def test_wrong_sign_bit_rejected(run):
         return v
 
     _rejected(run, _cheat(run, _hooked(run, 1, edit)))
-
-
-def test_relu_skipped_rejected(run):
-    def edit(name, v, seen):
-        return seen["ZP1"] if name == "IN2" else v
-
-    _rejected(run, _cheat(run, _hooked(run, 0, edit)))
-
-
-def test_other_learning_rate_rejected(run):
-    wit = mlp_witness(_circuit((3, 3, 1)), run["x"], run["y"], run["w0"], run["b0"])
-    _rejected(run, _cheat(run, wit))
-
-
-def test_step_on_another_batch_rejected(run):
-    x = run["x"].copy()
-    x[1] = run["x"][2]
-    wit = mlp_witness(run["c"], x, run["y"], run["w0"], run["b0"])
-    # The published data stays what it was; the prover's messages follow the batch it used.
-    channel = type("Lying", (_LyingChannel,), {"sources": {"X.bits": wit["X.bits"]}})
-    wit["X.bits"] = run["witness"]["X.bits"]
-    _rejected(run, _cheat(run, wit, channel))
-
-
-def test_nonzero_witness_in_padded_step_rejected(run):
-    def edit(name, v, seen):
-        if name == "ZP1":
-            v[0, 0] += 1
-        return v
-
-    _rejected(run, _cheat(run, _hooked(run, 3, edit)))
-
-
-def test_nonzero_witness_in_padded_feature_rejected(run):
-    def edit(name, v, seen):
-        if name == "ZP2":
-            v[0, 3] = 9  # output feature 3 is padding (3 real outputs)
-        return v
-
-    _rejected(run, _cheat(run, _hooked(run, 0, edit)))
 
 
 def test_sign_bit_outside_0_1_rejected(run):
@@ -182,13 +297,41 @@ def test_sign_bit_outside_0_1_rejected(run):
     _rejected(run, _cheat(run, wit))
 
 
-def test_output_gradient_not_prediction_minus_label_rejected(run):
+def test_relu_skipped_rejected(run):
     def edit(name, v, seen):
-        if name == "GZ2":
-            v[1, 1] += 1
+        return seen["ZP1"] if name == "IN2" else v
+
+    _rejected(run, _cheat(run, _hooked(run, 0, edit)))
+
+
+def test_other_learning_rate_rejected(run):
+    wit = mlp_witness(_circuit((3, 3, 1)), run["x"], run["y"], run["w0"], run["b0"])
+    _rejected(run, _cheat(run, wit))
+
+
+def test_step_on_another_batch_rejected(run):
+    """The prover trains step 1 on batch 2; the published data stays what it was, and the
+    prover's slices of X.bits follow the batch it used."""
+    x = run["x"].copy()
+    x[1] = run["x"][2]
+    wit = mlp_witness(run["c"], x, run["y"], run["w0"], run["b0"])
+    channel = _lying(run, {"X.bits": wit["X.bits"]})
+    wit["X.bits"] = run["witness"]["X.bits"]
+    _rejected(run, _cheat(run, wit, channel))
+
+
+@pytest.mark.parametrize(
+    "step,name,index", [(3, "ZP1", (0, 0)), (0, "ZP2", (0, 3))], ids=["padded step", "padded feature"]
+)
+def test_nonzero_witness_in_padded_step_or_feature_rejected(run, step, name, index):
+    """Step 3 is a padded step; output feature 3 is padding (3 real outputs)."""
+
+    def edit(n, v, seen):
+        if n == name:
+            v[index] += 9
         return v
 
-    _rejected(run, _cheat(run, _hooked(run, 0, edit), walk=_RecklessWalk))
+    _rejected(run, _cheat(run, _hooked(run, step, edit)))
 
 
 @pytest.mark.parametrize("where", ["padded step", "padded label feature"])
@@ -201,20 +344,22 @@ def test_nonzero_padding_in_published_data_rejected(run, where):
         return v
 
     wit = _hooked(run, 3 if where == "padded step" else 0, edit)
-    public, proof = prove_training(run["statement"], wit, run["backend"])
-    _rejected(run, proof, public=public)
+    _rejected(run, _prove(run, wit))
 
 
-class _RecklessWalk(TrainingWalk):
-    """A prover that skips the walk's own checks and sends its messages regardless."""
+def test_output_gradient_not_prediction_minus_label_rejected(run):
+    def edit(name, v, seen):
+        if name == "GZ2":
+            v[1, 1] += 1
+        return v
 
-    def _require(self, ok, reason):
-        pass
+    _rejected(run, _cheat(run, _hooked(run, 0, edit), walk=_RecklessWalk))
 
 
 def test_virtual_table_disagreeing_with_its_bits_rejected(run):
-    """The ReLU works on Z' + 1 while the committed bits hold Z': the Hadamard's claim on Z'
-    reaches bits that do not recompose to it."""
+    """The ReLU works on Z' + 1 while the committed bits hold Z': the claim on Z' from the
+    Hadamard sumcheck reaches bits that do not recompose to it (in the ZK mode, a proof of
+    equality that fails)."""
     t, b, j = 0, 1, 2
 
     def edit(name, v, seen):
@@ -230,48 +375,22 @@ def test_virtual_table_disagreeing_with_its_bits_rejected(run):
 
 
 def test_nonzero_bit_padding_slot_rejected(run):
+    """A remainder decomposed one bit too wide. In the ZK mode the padding slot is not sent,
+    the verifier takes it as 0, and the opening of R1.bits disagrees."""
     wit = dict(run["witness"])
     bits = wit["R1.bits"].copy()
-    bits[:, :, :, 48] = 1  # a remainder decomposition one bit too wide
+    bits[:, :, :, 48] = 1
     wit["R1.bits"] = bits
-    channel = ProverChannel(run["statement"], wit, run["backend"], run["published"])
-    _RecklessWalk(run["statement"], channel).run()
-    _rejected(run, channel.proof_bytes())
+    _rejected(run, _prove(run, wit, run["published"], walk=_RecklessWalk))
 
 
 def test_final_weights_not_the_trained_ones_rejected(run):
-    statement = run["statement"]
     wit = dict(run["witness"])
     wit["W1.T"] = wit["W1.T"].copy()
     wit["W1.T"][0, 0] += 1
     published = dict(run["published"])
-    published["W1.T"] = commit_tensor(statement, "W1.T", wit["W1.T"])
-    public = {name: com for name, (com, _) in published.items()}
-    _, proof = prove_training(statement, wit, run["backend"], published)
-    _rejected(run, proof, public=public)
-
-
-class _LyingChannel(ProverChannel):
-    """Sends bit slices computed from ``sources`` instead of the committed tensors, and opens
-    the commitments regardless of the claims, hoping the verifier looks only at messages."""
-
-    sources: dict = {}
-
-    def slices(self, tensor, decomposition, point):
-        if tensor not in self.sources:
-            return super().slices(tensor, decomposition, point)
-        saved = self.witness[tensor]
-        self.witness[tensor] = self.sources[tensor]
-        try:
-            return super().slices(tensor, decomposition, point)
-        finally:
-            self.witness[tensor] = saved
-
-    def open(self, tensor, point, value):
-        from prover.commit import hyrax
-
-        _, opening = hyrax.open_clear(self._hyrax[tensor], point, self.transcript)
-        self._chunks.append(opening.to_bytes())
+    published["W1.T"] = commit_tensor(run["statement"], "W1.T", wit["W1.T"])
+    _rejected(run, _prove(run, wit, published))
 
 
 @pytest.mark.parametrize("tensor,slot", [("R1.bits", 48), ("Z1.bits", 31), ("G1.bits", 0)])
@@ -281,8 +400,7 @@ def test_committed_bits_differing_from_messages_rejected(run, tensor, slot):
     bits = wit[tensor].copy()
     bits[0, 1, 2, slot] ^= 1
     wit[tensor] = bits
-    channel = type("Lying", (_LyingChannel,), {"sources": {tensor: run["witness"][tensor]}})
-    _rejected(run, _cheat(run, wit, channel))
+    _rejected(run, _cheat(run, wit, _lying(run, {tensor: run["witness"][tensor]})))
 
 
 def test_out_of_range_input_rejected(run):
@@ -294,11 +412,7 @@ def test_out_of_range_input_rejected(run):
     wit["X.bits"] = bits
     published = dict(run["published"])
     published["X.bits"] = commit_tensor(statement, "X.bits", bits)
-    public = {name: com for name, (com, _) in published.items()}
-    channel = type("Lying", (_LyingChannel,), {"sources": {"X.bits": run["witness"]["X.bits"]}})
-    ch = channel(statement, wit, run["backend"], published)
-    TrainingWalk(statement, ch).run()
-    _rejected(run, ch.proof_bytes(), public=public)
+    _rejected(run, _prove(run, wit, published, _lying(run, {"X.bits": run["witness"]["X.bits"]})))
 
 
 def test_unconsumed_claim_rejected(run):
@@ -307,7 +421,7 @@ def test_unconsumed_claim_rejected(run):
             super()._after_phase_3()
             self.ledger.add(Claim("IN1", (0,) * 6, 0))  # a claim nobody reduces
 
-    ch = VerifierChannel(run["statement"], run["public"], run["proof"], pedersen_generators())
+    ch = run["verifier_channel"](run["statement"], run["public"], run["proof"], pedersen_generators())
     with pytest.raises(VerifyError, match="unconsumed"):
         Forgetful(run["statement"], ch).run()
 
@@ -320,20 +434,54 @@ def test_flipped_bytes_rejected(run):
     for pos in np.random.default_rng(1).integers(0, len(proof), size=12):
         tampered = bytearray(proof)
         tampered[pos] ^= 1 << int(pos % 8)
-        _rejected(run, bytes(tampered))
+        _rejected(run, (run["public"], bytes(tampered)))
 
 
 def test_truncated_and_trailing_bytes_rejected(run):
-    _rejected(run, run["proof"][:-1])
-    _rejected(run, run["proof"][: len(run["proof"]) // 2])
-    _rejected(run, run["proof"] + b"\x00")
-    _rejected(run, b"")
+    for proof in (run["proof"][:-1], run["proof"][: len(run["proof"]) // 2], run["proof"] + b"\x00", b""):
+        _rejected(run, (run["public"], proof))
+
+
+def test_proof_of_the_other_mode_rejected(run, runs):
+    """A clear proof is not a ZK proof, and a ZK proof is not a clear one."""
+    (other,) = (r for mode, r in runs.items() if mode != run["mode"])
+    _rejected(run, (run["public"], other["proof"]))
 
 
 def test_another_runs_statement_rejected(run):
-    s = run["statement"]
-    other = TrainingStatement(s.circuit, b'{"run":"other"}', s.init_weights, s.init_biases)
-    _rejected(run, run["proof"], statement=other)
+    s, proof = run["statement"], (run["public"], run["proof"])
+    _rejected(run, proof, TrainingStatement(s.circuit, b'{"run":"other"}', s.init_weights, s.init_biases))
     w0 = (s.init_weights[0] + 1, s.init_weights[1])
-    _rejected(run, run["proof"], statement=TrainingStatement(s.circuit, s.recipe, w0, s.init_biases))
-    _rejected(run, run["proof"], statement=TrainingStatement(_circuit((3, 2, 2)), s.recipe, s.init_weights, s.init_biases))
+    _rejected(run, proof, TrainingStatement(s.circuit, s.recipe, w0, s.init_biases))
+    _rejected(run, proof, TrainingStatement(_circuit((3, 2, 2)), s.recipe, s.init_weights, s.init_biases))
+
+
+# --- the bundle and the CLI (zero-knowledge mode) ----------------------------------------
+
+TINY_ZK = {
+    "name": "tiny-zk",
+    "seed": 3,
+    "data": {"source": "synthetic", "n": 64, "d": 4, "classes": 3, "seed": 1},
+    "model": {"kind": "mlp", "widths": [4, 8, 3], "bias": True},
+    "train": {"batch_size": 8, "steps": 3, "optimizer": "sgd", "loss": "mse", "lr": 0.5},
+    "quant": {"frac_bits": 16, "lr_shift": 16, "value_bits": 32},
+    "prove": {"zk": True, "backend": "cpu"},
+}
+
+
+def test_zk_bundle_prove_verify_inspect(tmp_path):
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY_ZK))
+    out = tmp_path / "tiny.zkp"
+    runner = CliRunner()
+    result = runner.invoke(main, ["prove", "--run", str(tmp_path / "tiny.yaml"), "--out", str(out)])
+    assert result.exit_code == 0 and "mode zk" in result.output, result.output
+    result = runner.invoke(main, ["verify", str(out)])
+    assert result.exit_code == 0 and result.output.startswith("ACCEPT") and "zero-knowledge" in result.output
+    result = runner.invoke(main, ["inspect", str(out)])
+    assert result.exit_code == 0 and "mode        zero-knowledge" in result.output
+
+    data = out.read_bytes()
+    assert parse_bundle(data).zk and verify_bundle(data).mode == "zk"
+    as_clear = data[:12] + bytes([MODE_CLEAR]) + data[13:]  # the mode byte is bound to the body
+    assert not verify_bundle(as_clear).accepted
+    assert not verify_bundle(data[:12] + b"\x02" + data[13:]).accepted  # an unknown mode
