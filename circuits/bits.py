@@ -31,12 +31,12 @@ class BitDecomposition:
             raise ValueError(f"bit width must lie in [1, 63], got {self.width}")
 
     @property
-    def bit_vars(self) -> int:
+    def slot_vars(self) -> int:
         return log2_ceil(self.width)
 
     @property
     def padded_width(self) -> int:
-        return 1 << self.bit_vars
+        return 1 << self.slot_vars
 
     @property
     def min_value(self) -> int:

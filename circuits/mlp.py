@@ -138,7 +138,7 @@ class MlpCircuit:
         return Layout.of(t=self.step_vars, b=self.batch_vars, j=self.width_vars(i))
 
     def bits_layout(self, i: int, decomposition: BitDecomposition) -> Layout:
-        return Layout.of(t=self.step_vars, b=self.batch_vars, j=self.width_vars(i), bit=decomposition.bit_vars)
+        return Layout.of(t=self.step_vars, b=self.batch_vars, j=self.width_vars(i), bit=decomposition.slot_vars)
 
     def weight_layout(self, layer: int) -> Layout:
         """[T', d_l, d_{l-1}] (stacked) — the final weights drop the t axis."""

@@ -177,6 +177,6 @@ def prove_trees(
 
 def slot_values(backend: FieldBackend, slots: np.ndarray, decomposition, u: Sequence[int]) -> list[int]:
     """v_i = L~(i, u) for every slot of a limbs (or bits) tensor: the prover's message for
-    :func:`verifier.logup.reduce_slices` (the bit gadget's slicing, which only needs the
+    :func:`verifier.gadgets.reduce_slices` (the bit gadget's slicing, which only needs the
     slot axis innermost)."""
     return bit_slices(backend, slots, decomposition, u)

@@ -209,7 +209,7 @@ class ProverChannel:
         start = time.perf_counter()
         values = bit_slices(self.backend, self.witness[tensor], decomposition, point)
         self._chunks.append(encode_scalars(values))
-        self.transcript.absorb_scalars(b"bit-slices", values)
+        self.transcript.absorb_scalars(b"slot-values", values)
         self.timings["messages"] += time.perf_counter() - start
         return values
 

@@ -54,7 +54,7 @@ class ZkProverChannel(ProverChannel):
         width = decomposition.width
         # The padding slots are not sent (the verifier takes them as 0); returning their true
         # values lets the walk's own check refuse a witness whose padding bits are not zero.
-        out = self._send(b"bit-slices", values[:width]) + values[width:]
+        out = self._send(b"slot-values", values[:width]) + values[width:]
         self.timings["messages"] += time.perf_counter() - start
         return out
 

@@ -193,15 +193,15 @@ def test_bit_slices_complete_and_sound(backend, rng, decomposition):
     u = _rand_point(rng, 4)
     slices = pg.bit_slices(backend, bits, decomposition, u)
     value = _mle(values, u)
-    claim = vg.reduce_bit_slices(Transcript(DOMAIN), "B", decomposition, value, u, slices)
+    claim = vg.reduce_slices(Transcript(DOMAIN), "B", decomposition, value, u, slices)
     assert claim.value == _mle(bits, claim.point)
 
     with pytest.raises(VerifyError, match="recompose"):
-        vg.reduce_bit_slices(Transcript(DOMAIN), "B", decomposition, value + 1, u, slices)
+        vg.reduce_slices(Transcript(DOMAIN), "B", decomposition, value + 1, u, slices)
     padded = list(slices)
     padded[-1] = 1  # a slot beyond the width: one bit too many
     with pytest.raises(VerifyError, match="padding"):
-        vg.reduce_bit_slices(Transcript(DOMAIN), "B", decomposition, value, u, padded)
+        vg.reduce_slices(Transcript(DOMAIN), "B", decomposition, value, u, padded)
 
 
 def test_decomposition_rejects_out_of_range():

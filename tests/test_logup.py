@@ -390,14 +390,14 @@ def test_slot_values_complete_and_sound(backend, rng):
     u = tuple(rng.randrange(R) for _ in range(2))
     value = _mle(values, u)
     slices = pl.slot_values(backend, slots, d, u)
-    claim = vl.reduce_slices(Transcript(DOMAIN), "A", d, value, u, slices)
+    claim = vgad.reduce_slices(Transcript(DOMAIN), "A", d, value, u, slices)
     assert claim.value == _mle(slots, claim.point)
     with pytest.raises(VerifyError, match="do not recompose"):
-        vl.reduce_slices(Transcript(DOMAIN), "A", d, value + 1, u, slices)
+        vgad.reduce_slices(Transcript(DOMAIN), "A", d, value + 1, u, slices)
     padded = slots.copy()
     padded[1, 3] = 7  # the padding slot (weight 0) of a value that still recomposes
     with pytest.raises(VerifyError, match="padding slot"):
-        vl.reduce_slices(Transcript(DOMAIN), "A", d, value, u, pl.slot_values(backend, padded, d, u))
+        vgad.reduce_slices(Transcript(DOMAIN), "A", d, value, u, pl.slot_values(backend, padded, d, u))
 
 
 def test_padding_slot_of_the_limbs_tensor_is_forced_to_zero(cpu):
@@ -415,7 +415,7 @@ def test_sign_slot_is_the_sign():
     d = LimbDecomposition(32, True, 1)
     values = np.array([d.min_value, 0, 1, 2, d.max_value])
     assert d.decompose(values)[:, d.sign_slot].tolist() == [1, 1, 0, 0, 0]  # [Z' <= 0] of Z' - 1
-    assert vl.slot_point(d, d.sign_slot) == (0, 1)
+    assert vgad.slot_point(d, d.sign_slot) == (0, 1)
 
 
 # --- parity with the bit decomposition ------------------------------------------------------------
@@ -445,7 +445,7 @@ def _bits_accept(backend, d, values, slots, u):
         proof, _ = prove_phase(tp, b"bits", backend, build(tp), witness)
         claims = verify_phase(tv, b"bits", build(tv), proof)
         slices = pgad.bit_slices(backend, slots, d, u)
-        claims.append(vgad.reduce_bit_slices(tv, "B", d, _mle(values, u), u, slices))
+        claims.append(vgad.reduce_slices(tv, "B", d, _mle(values, u), u, slices))
     except VerifyError:
         return False
     return _claims_true(claims, witness)
@@ -457,7 +457,7 @@ def _limbs_accept(backend, d, values, slots, u):
     if not _accepts(backend, st, limbs, _cheat_counts(st, limbs)):
         return False
     try:
-        claim = vl.reduce_slices(Transcript(DOMAIN), "A", d, _mle(values, u), u, pl.slot_values(backend, slots, d, u))
+        claim = vgad.reduce_slices(Transcript(DOMAIN), "A", d, _mle(values, u), u, pl.slot_values(backend, slots, d, u))
     except VerifyError:
         return False
     return _claims_true([claim], limbs)

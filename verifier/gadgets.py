@@ -1,7 +1,7 @@
 """Verifier side of the gadgets: claim reductions of the training circuit (zkDL, FAC4DNN).
 
 Each ``*_reduction`` returns a :class:`~verifier.phase.Reduction` (sumcheck instances, their
-public tables, and how the other final evaluations become claims); ``reduce_bit_slices`` is
+public tables, and how the other final evaluations become claims); ``reduce_slices`` is
 the one reduction that needs no sumcheck. Points are little-endian; ``claim_at`` callbacks let
 the circuit builder place the sumcheck's coordinates into each tensor's own layout.
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-from circuits.bits import BitDecomposition
 from circuits.layout import Layout
 
 from .claims import Claim
@@ -147,47 +146,48 @@ def multipoint_reduction(tensor: str, claims: Sequence[Claim], rho: Sequence[int
     return Reduction(f"ledger:{tensor}", [product_shape(num_vars, 2)], [total], finish, [tables], [public])
 
 
-def bit_slices_defect(decomposition: BitDecomposition, claim_value: int, slices: Sequence[int]) -> str | None:
-    """Why bit slices v_i = B~(i, u) fail to support the claim V~(u) = claim_value, or None.
+def slot_point(decomposition, slot: int) -> tuple[int, ...]:
+    """The boolean coordinates of slot ``slot`` (e.g. the sign slot), little-endian."""
+    return tuple((slot >> j) & 1 for j in range(decomposition.slot_vars))
 
-    They must recompose, offset + sum_i c_i v_i = V~(u) (since sum_x eq(u, x) = 1), and
-    vanish on the padding slots i >= width.
+
+def slices_defect(decomposition, claim_value: int, slices: Sequence[int]) -> str | None:
+    """Why slot values v_i = B~(i, u) fail to support the claim V~(u) = claim_value, or None.
+
+    For any range decomposition with ``offset``, ``padded_width`` and ``weights()`` (bits,
+    ``circuits/bits.py``, or 16-bit limbs, ``circuits/limbs.py``): they must recompose,
+    offset + sum_i c_i v_i = V~(u) (since sum_x eq(u, x) = 1), and vanish on the padding
+    slots (weight 0).
     """
-    if len(slices) != decomposition.padded_width or any(not 0 <= v < R for v in slices):
-        return "malformed bit slices"
     weights = decomposition.weights()
+    if len(slices) != decomposition.padded_width or any(not 0 <= v < R for v in slices):
+        return "malformed slot values"
     if (decomposition.offset + sum(c * v for c, v in zip(weights, slices)) - claim_value) % R:
-        return "bits do not recompose to the claimed value"
-    if any(slices[decomposition.width :]):
-        return "a padding bit slot is not zero"
+        return "slots do not recompose to the claimed value"
+    if any(v for c, v in zip(weights, slices) if c == 0):
+        return "a padding slot is not zero"
     return None
 
 
-def fold_bit_slices(
-    transcript: Transcript, tensor: str, decomposition: BitDecomposition, u: Sequence[int], slices: Sequence[Value]
+def fold_slices(
+    transcript: Transcript, tensor: str, decomposition, u: Sequence[int], slices: Sequence[Value]
 ) -> Claim:
-    """Fold the slices (absorbed by whoever sent them) at a random rho: the claim
-    B~(rho, u) = sum_i eq(rho, i) v_i. Slices may be ints or commitments."""
-    rho = transcript.challenge_scalars(b"bit-fold", decomposition.bit_vars)
+    """Fold the slot values (absorbed by whoever sent them) at a random rho: the claim
+    B~(rho, u) = sum_i eq(rho, i) v_i on the slots tensor. Values may be ints or commitments."""
+    rho = transcript.challenge_scalars(b"slot-fold", decomposition.slot_vars)
     return Claim(tensor, tuple(rho) + tuple(u), linear_combination(eq_table(rho), slices))
 
 
-def reduce_bit_slices(
-    transcript: Transcript, tensor: str, decomposition: BitDecomposition, claim_value: int,
-    u: Sequence[int], slices: Sequence[int],
+def reduce_slices(
+    transcript: Transcript, tensor: str, decomposition, claim_value: int, u: Sequence[int], slices: Sequence[int]
 ) -> Claim:
-    """A claim V~(u) on a bit-decomposed value becomes one claim on its bits tensor
-    (the prover sends the slices v_i = B~(i, u); the bit index is the innermost axis)."""
-    defect = bit_slices_defect(decomposition, claim_value, slices)
+    """A claim V~(u) on a range-decomposed value becomes one claim on its slots tensor
+    (the prover sends v_i = B~(i, u); the slot index is the innermost axis)."""
+    defect = slices_defect(decomposition, claim_value, slices)
     if defect:
         raise VerifyError(f"{tensor}: {defect}")
-    transcript.absorb_scalars(b"bit-slices", slices)
-    return fold_bit_slices(transcript, tensor, decomposition, u, slices)
-
-
-def bit_slot_point(decomposition: BitDecomposition, slot: int) -> tuple[int, ...]:
-    """The boolean coordinates of bit slot ``slot`` (e.g. the sign bit), little-endian."""
-    return tuple((slot >> j) & 1 for j in range(decomposition.bit_vars))
+    transcript.absorb_scalars(b"slot-values", slices)
+    return fold_slices(transcript, tensor, decomposition, u, slices)
 
 
 

@@ -46,8 +46,8 @@ Use in the training walk (integration; claims ledger, DESIGN section 9). The wal
 every limbs tensor and, from :func:`prover.logup.multiplicities`, every
 ``multiplicity_name(b)`` tensor, before any challenge. A claim V~(u) on a range-checked value
 becomes, as with bits, slot values L~(i, u) sent by the prover and one claim on the limbs
-tensor (:func:`reduce_slices`, which also serves ``BitDecomposition``); the sign slot's claims
-(the ReLU indicator) go to ``slot_point(d, d.sign_slot) + u``. Once per proof,
+tensor (:func:`verifier.gadgets.reduce_slices`, which also serves ``BitDecomposition``); the sign slot's claims
+(the ReLU indicator) go to ``verifier.gadgets.slot_point(d, d.sign_slot) + u``. Once per proof,
 :func:`verify_range_limbs` over a :class:`LogupStatement` of every limbs tensor returns one
 claim per limbs tensor and one per multiplicity tensor; all of them join the ledger and
 are opened with the other claims on those tensors.
@@ -317,37 +317,3 @@ def verify_range_limbs(transcript: Transcript, statement: LogupStatement, proof:
 
 
 # --- value claims: the slots of a decomposition (limbs or bits) -------------------------------
-def slot_point(decomposition, slot: int) -> tuple[int, ...]:
-    """The boolean coordinates of slot ``slot`` (e.g. the sign slot), little-endian."""
-    return tuple((slot >> j) & 1 for j in range(decomposition.padded_width.bit_length() - 1))
-
-
-def slices_defect(decomposition, claim_value: int, slices: Sequence[int]) -> str | None:
-    """Why slot values v_i = L~(i, u) fail to support V~(u) = claim_value, or None.
-
-    For any decomposition with ``offset``, ``padded_width`` and ``weights()`` (limbs or
-    bits): they must recompose, offset + sum_i c_i v_i = V~(u) (sum_x eq(u, x) = 1), and
-    vanish on the padding slots (weight 0).
-    """
-    weights = decomposition.weights()
-    if len(slices) != decomposition.padded_width or any(not 0 <= v < R for v in slices):
-        return "malformed slot values"
-    if (decomposition.offset + sum(c * v for c, v in zip(weights, slices)) - claim_value) % R:
-        return "slots do not recompose to the claimed value"
-    if any(v for c, v in zip(weights, slices) if c == 0):
-        return "a padding slot is not zero"
-    return None
-
-
-def reduce_slices(
-    transcript: Transcript, tensor: str, decomposition, claim_value: int, u: Sequence[int], slices: Sequence[int]
-) -> Claim:
-    """A claim V~(u) on a decomposed value becomes one claim L~(rho, u) on its slots tensor
-    (the prover sends the slot values; the slot index is the innermost axis)."""
-    defect = slices_defect(decomposition, claim_value, slices)
-    if defect:
-        raise VerifyError(f"{tensor}: {defect}")
-    transcript.absorb_scalars(b"slot-values", slices)
-    rho = transcript.challenge_scalars(b"slot-fold", decomposition.padded_width.bit_length() - 1)
-    value = sum(e * v for e, v in zip(eq_table(rho), slices)) % R
-    return Claim(tensor, tuple(rho) + tuple(u), value)

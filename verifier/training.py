@@ -45,13 +45,13 @@ from .encoding import Reader
 from .errors import VerifyError
 from .field import MODULUS as R
 from .gadgets import (
-    bit_slot_point,
     booleanity_reduction,
-    fold_bit_slices,
+    fold_slices,
     masked_hadamard_reduction,
     matmul_reduction,
     multipoint_reduction,
     padding_reduction,
+    slot_point,
     step_functional_reduction,
 )
 from .hash_to_curve import pedersen_generators
@@ -182,7 +182,7 @@ class TrainingWalk:
             self._require_equal(recomposed, claimed, f"{tensor}: bits do not recompose to the claimed value")
         for v in slices[decomposition.width :]:
             self._require_equal(v, 0, f"{tensor}: a padding bit slot is not zero")
-        self.ledger.add(fold_bit_slices(self.t, tensor, decomposition, u, slices))
+        self.ledger.add(fold_slices(self.t, tensor, decomposition, u, slices))
         return claimed
 
     def _kappa_stacked(self, r_t: Sequence[int]) -> list[int]:
@@ -326,7 +326,7 @@ class TrainingWalk:
     def _after_phase_3(self) -> None:
         c = self.c
         for l in range(1, c.layers):
-            sign = bit_slot_point(c.z_bits(l), c.value_bits - 1)
+            sign = slot_point(c.z_bits(l), c.value_bits - 1)
             for claim in self.ledger.take(f"S{l}"):
                 self.ledger.add(Claim(f"Z{l}.bits", sign + claim.point, claim.value))
             for claim in self.ledger.take(f"ZP{l}"):
@@ -383,7 +383,7 @@ class VerifierChannel:
 
     def slices(self, tensor: str, decomposition: BitDecomposition, point: Sequence[int]) -> list[int]:
         values = self.reader.scalars(decomposition.padded_width)
-        self.transcript.absorb_scalars(b"bit-slices", values)
+        self.transcript.absorb_scalars(b"slot-values", values)
         return values
 
     def equal(self, a: int, b: int) -> bool:

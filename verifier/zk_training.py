@@ -59,7 +59,7 @@ class ZkVerifierChannel(VerifierChannel):
 
     def slices(self, tensor: str, decomposition: BitDecomposition, point: Sequence[int]) -> list[Value]:
         encoded = self.reader.points(decomposition.width)
-        self.transcript.absorb_points(b"bit-slices", encoded)
+        self.transcript.absorb_points(b"slot-values", encoded)
         padding = [0] * (decomposition.padded_width - decomposition.width)
         return [self._committed(e) for e in encoded] + padding
 
