@@ -20,8 +20,41 @@ import numpy as np
 from .layout import log2_ceil
 
 
+class RangeWidth:
+    """What every range decomposition shares: the admitted interval of ``width`` bits (two's
+    complement if ``signed``) around ``offset``, and the checked unsigned encoding its slots
+    are cut from. Subclasses are dataclasses with the fields width, signed, offset."""
+
+    width: int
+    signed: bool
+    offset: int
+
+    @property
+    def min_value(self) -> int:
+        return self.offset - (1 << (self.width - 1)) if self.signed else self.offset
+
+    @property
+    def max_value(self) -> int:
+        top = (1 << (self.width - 1)) if self.signed else (1 << self.width)
+        return self.offset + top - 1
+
+    def _unsigned(self, values: np.ndarray, what: str) -> np.ndarray:
+        """(values - offset) mod 2^width as uint64, after checking the range.
+
+        Raises ValueError naming ``what`` if a value is out of range: witness generation that
+        would overflow a declared width is a hard error, never a silent saturation.
+        """
+        v = np.asarray(values, dtype=np.int64)
+        lo, hi = self.min_value, self.max_value
+        if v.size and (v.min() < lo or v.max() > hi):
+            bad = v[(v < lo) | (v > hi)].flat[0]
+            raise ValueError(f"{what} = {bad} lies outside [{lo}, {hi}] ({self.width} bits)")
+        # Two's complement of width w equals the low w bits of (v - offset) as unsigned.
+        return (v - self.offset).astype(np.uint64) & np.uint64((1 << self.width) - 1)
+
+
 @dataclass(frozen=True)
-class BitDecomposition:
+class BitDecomposition(RangeWidth):
     width: int
     signed: bool
     offset: int = 0
@@ -38,15 +71,6 @@ class BitDecomposition:
     def padded_width(self) -> int:
         return 1 << self.slot_vars
 
-    @property
-    def min_value(self) -> int:
-        return self.offset - (1 << (self.width - 1)) if self.signed else self.offset
-
-    @property
-    def max_value(self) -> int:
-        top = (1 << (self.width - 1)) if self.signed else (1 << self.width)
-        return self.offset + top - 1
-
     def weights(self) -> list[int]:
         """c_i for i < padded_width (zero beyond the width), as signed integers."""
         c = [1 << i for i in range(self.width)] + [0] * (self.padded_width - self.width)
@@ -55,18 +79,9 @@ class BitDecomposition:
         return c
 
     def decompose(self, values: np.ndarray, what: str = "value") -> np.ndarray:
-        """Bits of int64 ``values`` as uint8 with a new innermost axis of padded_width.
-
-        Raises ValueError naming ``what`` if a value is out of range: witness generation that
-        would overflow a declared width is a hard error, never a silent saturation.
-        """
-        v = np.asarray(values, dtype=np.int64)
-        lo, hi = self.min_value, self.max_value
-        if v.size and (v.min() < lo or v.max() > hi):
-            bad = v[(v < lo) | (v > hi)].flat[0]
-            raise ValueError(f"{what} = {bad} lies outside [{lo}, {hi}] ({self.width} bits)")
-        # Two's complement of width w equals the low w bits of (v - offset) as unsigned.
-        u = (v - self.offset).astype(np.uint64) & np.uint64((1 << self.width) - 1)
+        """Bits of int64 ``values`` as uint8 with a new innermost axis of padded_width
+        (a ValueError naming ``what`` for a value out of range)."""
+        u = self._unsigned(values, what)
         shifts = np.arange(self.padded_width, dtype=np.uint64)
         bits = (u[..., None] >> shifts) & np.uint64(1)
         bits[..., self.width :] = 0

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .bits import RangeWidth
 from .layout import log2_ceil
 
 LIMB_BITS = 16
@@ -41,7 +42,7 @@ MAX_WIDTH = 63
 
 
 @dataclass(frozen=True)
-class LimbDecomposition:
+class LimbDecomposition(RangeWidth):
     """``width``-bit values (two's complement if ``signed``) around ``offset``, in limbs.
 
     ``limb_bits`` is 16 in the circuit (tables of 2^16 entries); smaller limbs serve tests
@@ -96,15 +97,6 @@ class LimbDecomposition:
         return shifts
 
     # --- range --------------------------------------------------------------------------
-    @property
-    def min_value(self) -> int:
-        return self.offset - (1 << (self.width - 1)) if self.signed else self.offset
-
-    @property
-    def max_value(self) -> int:
-        top = (1 << (self.width - 1)) if self.signed else (1 << self.width)
-        return self.offset + top - 1
-
     def weights(self) -> list[int]:
         """c_i for i < padded_width (zero on padding slots), as signed integers."""
         c = [1 << s for s in self._shifts()]
@@ -114,19 +106,10 @@ class LimbDecomposition:
 
     # --- witness ------------------------------------------------------------------------
     def decompose(self, values: np.ndarray, what: str = "value") -> np.ndarray:
-        """Slots of int64 ``values`` as int32 with a new innermost axis of padded_width.
-
-        Raises ValueError naming ``what`` if a value is out of range: witness generation that
-        would overflow a declared width is a hard error, never a silent saturation.
-        """
-        v = np.asarray(values, dtype=np.int64)
-        lo, hi = self.min_value, self.max_value
-        if v.size and (v.min() < lo or v.max() > hi):
-            bad = v[(v < lo) | (v > hi)].flat[0]
-            raise ValueError(f"{what} = {bad} lies outside [{lo}, {hi}] ({self.width} bits)")
-        # Two's complement of width w equals the low w bits of (v - offset) as unsigned.
-        u = (v - self.offset).astype(np.uint64) & np.uint64((1 << self.width) - 1)
-        out = np.zeros(v.shape + (self.padded_width,), dtype=np.int32)
+        """Slots of int64 ``values`` as int32 with a new innermost axis of padded_width
+        (a ValueError naming ``what`` for a value out of range)."""
+        u = self._unsigned(values, what)
+        out = np.zeros(u.shape + (self.padded_width,), dtype=np.int32)
         for i, (shift, b) in enumerate(zip(self._shifts(), self.slot_widths)):
             out[..., i] = (u >> np.uint64(shift)) & np.uint64((1 << b) - 1)
         return out

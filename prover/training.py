@@ -223,20 +223,29 @@ class ProverChannel:
         if not any(red.shapes for red in reductions):
             return []
         start = time.perf_counter()
-        proof, claims = prove_phase(self.transcript, label, self.backend, reductions, self.witness)
+        proof, claims = self._prove_phase(label, reductions)
         self._chunks.append(proof.to_bytes())
         elapsed = time.perf_counter() - start
         self.timings["sumcheck"] += elapsed
-        self._say(f"{label.decode()}: batched sumcheck of {sum(len(r.shapes) for r in reductions)} instances ({elapsed:.2f} s)")
+        instances = sum(len(r.shapes) for r in reductions)
+        self._say(f"{label.decode()}: batched {self.sumcheck_kind} of {instances} instances ({elapsed:.2f} s)")
         return claims
 
-    def open(self, tensor: str, point: Sequence[int], value: int) -> None:
+    sumcheck_kind = "sumcheck"
+
+    def _prove_phase(self, label: bytes, reductions: Sequence[Reduction]):
+        return prove_phase(self.transcript, label, self.backend, reductions, self.witness)
+
+    def open(self, tensor: str, point: Sequence[int], value) -> None:
         start = time.perf_counter()
+        self._chunks.append(self._open(tensor, point, value).to_bytes())
+        self.timings["open"] += time.perf_counter() - start
+
+    def _open(self, tensor: str, point: Sequence[int], value: int):
         opened, opening = hyrax.open_clear(self._hyrax[tensor], point, self.transcript)
         if opened != value:
             raise AssertionError(f"prover bug: opening of {tensor} disagrees with its claim")
-        self._chunks.append(opening.to_bytes())
-        self.timings["open"] += time.perf_counter() - start
+        return opening
 
 
 def prove_with(

@@ -21,7 +21,6 @@ from prover.nizk.randomness import RandomSource, blinding
 from prover.phase import prove_zk_phase
 from prover.training import ProverChannel, Witness, prove_with
 from prover.values import Opened, opened
-from verifier.claims import Claim
 from verifier.field import MODULUS as R
 from verifier.hyrax import HyraxCommitment
 from verifier.phase import Reduction
@@ -68,29 +67,15 @@ class ZkProverChannel(ProverChannel):
         self._chunks.append(proof.to_bytes())
         return a.value == b.value
 
-    def phase(self, label: bytes, reductions: Sequence[Reduction]) -> list[Claim]:
-        if self._committed:
-            self._say(f"committed {self._committed} tensors ({self.timings['commit']:.2f} s)")
-            self._committed = 0
-        if not any(red.shapes for red in reductions):
-            return []
-        start = time.perf_counter()
-        proof, claims = prove_zk_phase(
-            self.transcript, label, self.backend, self.gens, reductions, self.witness, self.rng
-        )
-        self._chunks.append(proof.to_bytes())
-        elapsed = time.perf_counter() - start
-        self.timings["sumcheck"] += elapsed
-        self._say(f"{label.decode()}: batched ZK sumcheck of {sum(len(r.shapes) for r in reductions)} instances ({elapsed:.2f} s)")
-        return claims
+    sumcheck_kind = "ZK sumcheck"
 
-    def open(self, tensor: str, point: Sequence[int], value: Value) -> None:
-        start = time.perf_counter()
-        proof = hyrax.open_zk(
+    def _prove_phase(self, label: bytes, reductions: Sequence[Reduction]):
+        return prove_zk_phase(self.transcript, label, self.backend, self.gens, reductions, self.witness, self.rng)
+
+    def _open(self, tensor: str, point: Sequence[int], value: Value):
+        return hyrax.open_zk(
             self.gens, self._hyrax[tensor], point, opened(value).blind, self.transcript, OPENING_ARGUMENT, self.rng
         )
-        self._chunks.append(proof.to_bytes())
-        self.timings["open"] += time.perf_counter() - start
 
 
 def prove_training_zk(

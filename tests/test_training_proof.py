@@ -84,10 +84,9 @@ class _Lying:
 
 
 class _LyingClear(_Lying, ProverChannel):
-    def open(self, tensor, point, value):
+    def _open(self, tensor, point, value):
         # The honest clear channel refuses to open a commitment that disagrees with its claim.
-        _, opening = hyrax.open_clear(self._hyrax[tensor], point, self.transcript)
-        self._chunks.append(opening.to_bytes())
+        return hyrax.open_clear(self._hyrax[tensor], point, self.transcript)[1]
 
 
 class _LyingZk(_Lying, ZkProverChannel):
