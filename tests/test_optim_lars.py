@@ -12,16 +12,13 @@ import math
 
 import pytest
 import torch
+from optim_helpers import assert_matches, fixed_problem, norm, random_problem, run_steps
 
 from zktrain.optim import LARS
 
 SHAPES = [(5, 4), (7,), (1,), (3, 2, 2)]
 STEPS = 6
 LRS = [0.5, 1.0, 2.0, 1.5, 0.7, 0.3]
-
-
-def _norm(t: torch.Tensor) -> float:
-    return math.sqrt(float((t * t).sum()))
 
 
 def reference_lars(
@@ -45,9 +42,9 @@ def reference_lars(
         for i, g in enumerate(grads):
             g, w = g.double(), ws[i]
             decay_in_denominator = 0.0 if variant == "no_decay_in_local_rate" else weight_decay
-            local = trust_coefficient * _norm(w) / (_norm(g) + decay_in_denominator * _norm(w) + eps)
+            local = trust_coefficient * norm(w) / (norm(g) + decay_in_denominator * norm(w) + eps)
             multiplier = min(local / lr, 1.0) if clip else local
-            if _norm(w) == 0 or _norm(g) == 0:
+            if norm(w) == 0 or norm(g) == 0:
                 multiplier = 1.0
             direction = multiplier * (g + weight_decay * w)
             if lr_in_momentum and variant != "lr_outside_momentum":
@@ -57,31 +54,6 @@ def reference_lars(
                 vs[i] = momentum * vs[i] + direction
                 ws[i] = w - lr * (momentum * vs[i] + direction if nesterov else vs[i])
     return ws
-
-
-def _problem(seed):
-    """Initial tensors (the last one zero) and per-step gradients."""
-    gen = torch.Generator().manual_seed(seed)
-    x0s = [torch.randn(s, generator=gen, dtype=torch.float64) for s in SHAPES] + [torch.zeros(4, 3, dtype=torch.float64)]
-    grads = [[torch.randn(x.shape, generator=gen, dtype=torch.float64) for x in x0s] for _ in range(STEPS)]
-    return x0s, grads
-
-
-def _run_lars(x0s, grads_per_step, lrs, dtype, **options):
-    params = [torch.nn.Parameter(x.to(dtype).clone()) for x in x0s]
-    opt = LARS(params, lr=lrs[0], **options)
-    for grads, lr in zip(grads_per_step, lrs):
-        for p, g in zip(params, grads):
-            p.grad = g.to(dtype).clone()
-        opt.param_groups[0]["lr"] = lr
-        opt.step()
-    return [p.detach() for p in params], opt
-
-
-def _assert_matches(actual, expected, dtype):
-    tol = dict(rtol=1e-10, atol=1e-12) if dtype == torch.float64 else dict(rtol=1e-4, atol=1e-5)
-    for a, e in zip(actual, expected):
-        torch.testing.assert_close(a.double(), e, **tol)
 
 
 # Trust coefficients large enough that the local rate visibly shapes every step.
@@ -99,27 +71,27 @@ OPTION_SETS = [
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("options", OPTION_SETS, ids=lambda o: ",".join(f"{k}={v}" for k, v in o.items()))
 def test_matches_reference(dtype, options):
-    x0s, grads = _problem(seed=1)
-    actual, _ = _run_lars(x0s, grads, LRS, dtype, **options)
+    x0s, grads = random_problem(SHAPES, STEPS, seed=1)
+    actual, _ = run_steps(LARS, x0s, grads, LRS, dtype, **options)
     assert all(a.dtype == dtype for a in actual)
-    _assert_matches(actual, reference_lars(x0s, grads, LRS, **options), dtype)
+    assert_matches(actual, reference_lars(x0s, grads, LRS, **options), dtype)
 
 
 @pytest.mark.parametrize("variant", ["lr_outside_momentum", "no_decay_in_local_rate"])
 def test_wrong_formulas_are_detected(variant):
     options = dict(weight_decay=0.1, trust_coefficient=0.05)
-    x0s, grads = _problem(seed=2)
-    actual, _ = _run_lars(x0s, grads, LRS, torch.float64, **options)
+    x0s, grads = random_problem(SHAPES, STEPS, seed=2)
+    actual, _ = run_steps(LARS, x0s, grads, LRS, torch.float64, **options)
     with pytest.raises(AssertionError):
-        _assert_matches(actual, reference_lars(x0s, grads, LRS, variant=variant, **options), torch.float32)
+        assert_matches(actual, reference_lars(x0s, grads, LRS, variant=variant, **options), torch.float32)
 
 
 def test_clip_is_detected():
     """LARC and LARS differ once some local rate exceeds gamma_t (here trust 0.5, lr <= 2)."""
-    x0s, grads = _problem(seed=3)
-    larc, _ = _run_lars(x0s, grads, LRS, torch.float64, weight_decay=0.1, trust_coefficient=0.5, clip=True)
+    x0s, grads = random_problem(SHAPES, STEPS, seed=3)
+    larc, _ = run_steps(LARS, x0s, grads, LRS, torch.float64, weight_decay=0.1, trust_coefficient=0.5, clip=True)
     with pytest.raises(AssertionError):
-        _assert_matches(larc, reference_lars(x0s, grads, LRS, weight_decay=0.1, trust_coefficient=0.5), torch.float32)
+        assert_matches(larc, reference_lars(x0s, grads, LRS, weight_decay=0.1, trust_coefficient=0.5), torch.float32)
 
 
 def test_golden_vector_tf_addons():
@@ -164,7 +136,7 @@ def test_zero_norms_give_multiplier_one():
 
 def test_unadapted_sgd_placement_is_torch_sgd():
     """adapt=False with the SGD placement is exactly torch.optim.SGD (momentum, decay, Nesterov)."""
-    x0s, grads = _problem(seed=4)
+    x0s, grads = random_problem(SHAPES, STEPS, seed=4)
     for nesterov in (False, True):
         ours = [torch.nn.Parameter(x.clone()) for x in x0s]
         ref = [torch.nn.Parameter(x.clone()) for x in x0s]
@@ -213,22 +185,6 @@ def test_invalid_group_option_is_rejected():
         opt.add_param_group({"params": [torch.nn.Parameter(torch.ones(2))], "momentum": -0.5})
 
 
-def test_sparse_gradients_are_rejected():
-    p = torch.nn.Parameter(torch.ones(3))
-    p.grad = torch.sparse_coo_tensor([[0]], [1.0], (3,), check_invariants=True)
-    with pytest.raises(RuntimeError, match="sparse"):
-        LARS([p], lr=0.1).step()
-
-
-def _fixed_problem(weight, bias):
-    x = torch.tensor([1.0, 2.0, -1.0, 0.5, 3.0])
-
-    def loss():
-        return (weight.mv(x) + bias).pow(2).sum()
-
-    return loss
-
-
 @pytest.mark.parametrize("lr_in_momentum", [True, False])
 def test_state_dict_round_trip_continues_bit_identically(lr_in_momentum):
     gen = torch.Generator().manual_seed(5)
@@ -236,7 +192,7 @@ def test_state_dict_round_trip_continues_bit_identically(lr_in_momentum):
     bias = torch.nn.Parameter(torch.randn(10, generator=gen))
     options = dict(lr=0.5, weight_decay=1e-3, trust_coefficient=0.01, nesterov=True, lr_in_momentum=lr_in_momentum)
     opt = LARS([weight, bias], **options)
-    loss = _fixed_problem(weight, bias)
+    loss = fixed_problem(weight, bias)
     for _ in range(20):
         opt.zero_grad()
         loss().backward()
@@ -246,44 +202,10 @@ def test_state_dict_round_trip_continues_bit_identically(lr_in_momentum):
     opt2 = LARS([weight2, bias2], lr=0.1)
     opt2.load_state_dict(copy.deepcopy(opt.state_dict()))
     assert opt2.param_groups[0]["lr_in_momentum"] is lr_in_momentum
-    loss2 = _fixed_problem(weight2, bias2)
+    loss2 = fixed_problem(weight2, bias2)
     for _ in range(20):
         for o, f in ((opt, loss), (opt2, loss2)):
             o.zero_grad()
             f().backward()
             o.step()
         assert torch.equal(weight, weight2) and torch.equal(bias, bias2)
-
-
-@pytest.mark.parametrize("contiguous", [True, False])
-def test_loss_decreases_on_a_fixed_model(contiguous):
-    gen = torch.Generator().manual_seed(6)
-    if contiguous:
-        weight, bias = torch.randn(10, 5, generator=gen), torch.randn(10, generator=gen)
-    else:
-        weight, bias = torch.randn(10, 5, 2, generator=gen)[..., 0], torch.randn(10, 2, generator=gen)[..., 0]
-        assert not weight.is_contiguous()
-    weight.requires_grad_()
-    bias.requires_grad_()
-    loss = _fixed_problem(weight, bias)
-    opt = LARS([weight, bias], lr=1.0, trust_coefficient=0.01)
-    initial = loss().item()
-    for _ in range(200):
-        opt.zero_grad()
-        loss().backward()
-        opt.step()
-    assert loss().item() < initial / 10
-
-
-def test_rosenbrock():
-    """From (-1.5, 1.5), LARC ends closer to (1, 1) than it started (timm's check)."""
-    xy = torch.nn.Parameter(torch.tensor([-1.5, 1.5], dtype=torch.float64))
-    opt = LARS([xy], lr=1e-3, momentum=0.9, trust_coefficient=0.01, clip=True)
-    target = torch.tensor([1.0, 1.0], dtype=torch.float64)
-    initial = torch.dist(xy.detach(), target)
-    for _ in range(500):
-        opt.zero_grad()
-        x, y = xy
-        ((1 - x) ** 2 + 100 * (y - x**2) ** 2).backward()
-        opt.step()
-    assert torch.dist(xy.detach(), target) < initial
