@@ -3,14 +3,14 @@
 A tensor of shape [.., a2, a1, a0] (C order, a0 innermost) padded to powers of two is the
 table of a multilinear polynomial whose lowest variables index the innermost axis (DESIGN
 section 9). A :class:`Layout` lists the axes innermost first with their variable counts, and
-converts between a flat point and per-axis coordinates, so that every claim on a tensor names
+splits a flat point into per-axis coordinates, so that every claim on a tensor names
 its point in one unambiguous order.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Sequence
 
 
 def log2_ceil(n: int) -> int:
@@ -54,12 +54,3 @@ class Layout:
             out[name] = tuple(point[pos : pos + v])
             pos += v
         return out
-
-    def join(self, coords: Mapping[str, Sequence[int]]) -> tuple[int, ...]:
-        point: list[int] = []
-        for name, v in self.axes:
-            c = tuple(coords[name])
-            if len(c) != v:
-                raise ValueError(f"axis {name!r} needs {v} coordinates, got {len(c)}")
-            point.extend(c)
-        return tuple(point)

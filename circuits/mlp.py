@@ -133,16 +133,8 @@ class MlpCircuit:
         return BitDecomposition(self.label_bits, signed=False)
 
     # --- layouts --------------------------------------------------------------------------
-    def activation_layout(self, i: int) -> Layout:
-        """[T', B, d_i]: activations / pre-activations / gradients of width index i."""
-        return Layout.of(t=self.step_vars, b=self.batch_vars, j=self.width_vars(i))
-
     def bits_layout(self, i: int, decomposition: BitDecomposition) -> Layout:
         return Layout.of(t=self.step_vars, b=self.batch_vars, j=self.width_vars(i), bit=decomposition.slot_vars)
-
-    def weight_layout(self, layer: int) -> Layout:
-        """[T', d_l, d_{l-1}] (stacked) — the final weights drop the t axis."""
-        return Layout.of(t=self.step_vars, j=self.width_vars(layer), i=self.width_vars(layer - 1))
 
     def committed_bits(self) -> dict[str, tuple[int, BitDecomposition]]:
         """Name -> (width index, decomposition) of every committed bits tensor."""

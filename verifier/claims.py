@@ -41,9 +41,6 @@ class ClaimLedger:
         """Remove and return every claim on ``tensor`` (the caller now owns checking them)."""
         return self._claims.pop(tensor, [])
 
-    def tensors(self) -> list[str]:
-        return list(self._claims)
-
     def __len__(self) -> int:
         return sum(len(v) for v in self._claims.values())
 
