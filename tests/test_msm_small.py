@@ -83,7 +83,7 @@ def _double_and_add(points, row):
 
 
 def _random(rows, cols, bits, seed):
-    return np.random.default_rng(seed).integers(0, 1 << bits, size=(rows, cols), dtype=np.uint64, endpoint=False)
+    return np.random.default_rng(seed).integers(0, 1 << bits, size=(rows, cols), dtype=np.uint64)
 
 
 @pytest.mark.parametrize("bits", [1, 8, 16, 17])

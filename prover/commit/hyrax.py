@@ -10,8 +10,9 @@ where the shifted entries are unsigned b-bit scalars, the correction point 2^(b-
 is computed once per (row length, b), and r_i h is added outside the MSM, through a
 fixed-base table for h. Every slot gets the offset, padding included, so a padded zero stays
 zero. The row MSMs of the whole matrix run in one call of ``msm_small.msm_rows`` (numba,
-batch-affine buckets over all rows at once), which measured 4 to 7x faster than arkworks'
-``multiexp_unchecked`` row by row (benchmarks/commitments.md) and gives the same points, so
+batch-affine buckets over all rows at once): at 1024 x 1024 and 16 bits it measured 1.0 us
+per element on one thread and 0.5-0.6 on two, against 3.1-3.6 for arkworks'
+``multiexp_unchecked`` row by row (benchmarks/commitments.md). It gives the same points, so
 the same bytes; arkworks stays the reference in tests/test_msm_small.py.
 
 Open at a point x = (x_col, x_row): the combined row t = L^T M (``linalg.combine_rows``)
