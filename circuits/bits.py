@@ -64,6 +64,22 @@ class BitDecomposition(RangeWidth):
             raise ValueError(f"bit width must lie in [1, 63], got {self.width}")
 
     @property
+    def slot_widths(self) -> tuple[int, ...]:
+        """Every slot is one bit (the interface ``circuits.limbs.LimbDecomposition`` shares)."""
+        return (1,) * self.width
+
+    @property
+    def num_slots(self) -> int:
+        return self.width
+
+    @property
+    def sign_slot(self) -> int:
+        """The slot of the two's complement sign bit (signed decompositions only)."""
+        if not self.signed:
+            raise ValueError("an unsigned bit decomposition has no sign slot")
+        return self.width - 1
+
+    @property
     def slot_vars(self) -> int:
         return log2_ceil(self.width)
 

@@ -6,16 +6,19 @@ all layers (zkDL's FAC4DNN, section 4 of the reference notes; DESIGN section 5).
 layer rather than across layers keeps every tensor at its own padded width (the zkDL shape's
 3072-wide input layer is not padded to the hidden width, nor the hidden layers to 4096).
 
-Committed tensors (the prover's only commitments besides the public data and weights) are bit
-decompositions; every other tensor is virtual (DESIGN section 5):
+Committed tensors (the prover's only commitments besides the public data and weights) are range
+decompositions, the slots of a value on the innermost axis: 16-bit limbs checked by a logUp
+lookup (``range_check = "limbs"``, the default, ``circuits/limbs.py``, with the lookup's
+multiplicities ``logup.m{b}``) or bits (``"bits"``, zkDL's gadget, ``circuits/bits.py``). Every
+other tensor is virtual (DESIGN section 5). With ``s`` the suffix ``limbs`` or ``bits``:
 
-  X.bits, Y.bits   data [T', B, d, w]    inputs / labels at scale 2^R, unsigned
-  Z{l}.bits        [T', B, d_l, Q]       Z'_l - 1 (hidden; its top bit is the ReLU indicator
-                                         s = [Z' <= 0]) or Z'_L (output), two's complement
-  R{l}.bits        [T', B, d_l, S]       forward rescale remainder + 2^(S-1), S = 2R + k
-  G{l}.bits        [T', B, d_l, Q]       G'_A,l, the rescaled gradient w.r.t. A_l (hidden)
-  RG{l}.bits       [T', B, d_l, S]       its rescale remainder + 2^(S-1)
-  W{l}.T           [d_l, d_{l-1}]        final master weights (public commitment C_WT)
+  X.s, Y.s      data [T', B, d, slots]    inputs / labels at scale 2^R, unsigned
+  Z{l}.s        [T', B, d_l, slots]       Z'_l - 1 (hidden; its sign slot is the ReLU indicator
+                                          s = [Z' <= 0]) or Z'_L (output), Q bits, two's complement
+  R{l}.s        [T', B, d_l, slots]       forward rescale remainder + 2^(S-1), S = 2R + k bits
+  G{l}.s        [T', B, d_l, slots]       G'_A,l, the rescaled gradient w.r.t. A_l (hidden)
+  RG{l}.s       [T', B, d_l, slots]       its rescale remainder + 2^(S-1)
+  W{l}.T        [d_l, d_{l-1}]            final master weights (public commitment C_WT)
 
 Padding is forced, never masked: padded steps carry learning rate 0 and zero data, padded
 features are zero in W_0, b_0 and the data, and every relation holds on every padded slot, so
@@ -30,6 +33,10 @@ from typing import TYPE_CHECKING
 
 from .bits import BitDecomposition
 from .layout import Layout, log2_ceil, padded
+from .limbs import LIMB_BITS, LimbDecomposition
+
+RANGE_CHECKS = ("limbs", "bits")
+Decomposition = BitDecomposition | LimbDecomposition
 
 if TYPE_CHECKING:
     from .recipe import Recipe
@@ -48,8 +55,13 @@ class MlpCircuit:
     label_bits: int = 17
     input_signed: bool = False
     bias: bool = True
+    range_check: str = "limbs"
+    #: 16 in every proof a recipe determines; tests use smaller limbs (tiny lookup tables).
+    limb_bits: int = LIMB_BITS
 
     def __post_init__(self) -> None:
+        if self.range_check not in RANGE_CHECKS:
+            raise ValueError(f"range_check must be one of {list(RANGE_CHECKS)}, got {self.range_check!r}")
         if len(self.widths) < 2:
             raise ValueError("an MLP needs at least an input and an output width")
         if self.batch & (self.batch - 1):
@@ -58,7 +70,7 @@ class MlpCircuit:
             raise ValueError(f"{self.steps} steps but {len(self.lr)} learning rates")
 
     @classmethod
-    def from_recipe(cls, recipe: "Recipe") -> "MlpCircuit":
+    def from_recipe(cls, recipe: "Recipe", range_check: str = "limbs") -> "MlpCircuit":
         """The circuit a canonical recipe determines (the verifier derives it from nothing else)."""
         if recipe.model.kind != "mlp" or recipe.model.activation != "relu":
             raise ValueError("only ReLU MLPs are provable so far")
@@ -81,6 +93,7 @@ class MlpCircuit:
             label_bits=recipe.data.label_bits,
             input_signed=recipe.data.input_signed,
             bias=recipe.model.bias,
+            range_check=range_check,
         )
 
     # --- sizes ----------------------------------------------------------------------------
@@ -113,36 +126,49 @@ class MlpCircuit:
         return list(self.lr) + [0] * (self.padded_steps - self.steps)
 
     # --- decompositions -------------------------------------------------------------------
-    def z_bits(self, layer: int) -> BitDecomposition:
+    def _decomposition(self, width: int, signed: bool, offset: int = 0) -> Decomposition:
+        if self.range_check == "limbs":
+            return LimbDecomposition(width, signed, offset, self.limb_bits)
+        return BitDecomposition(width, signed, offset)
+
+    def z_slots(self, layer: int) -> Decomposition:
         hidden = layer < self.layers
-        # Hidden: Z' - 1 in two's complement, so the sign bit is [Z' <= 0] (PyTorch's ReLU
+        # Hidden: Z' - 1 in two's complement, so the sign slot is [Z' <= 0] (PyTorch's ReLU
         # gradient at 0 is 0). Output: Z' itself.
-        return BitDecomposition(self.value_bits, signed=True, offset=1 if hidden else 0)
+        return self._decomposition(self.value_bits, signed=True, offset=1 if hidden else 0)
 
-    def rem_bits(self) -> BitDecomposition:
+    def rem_slots(self) -> Decomposition:
         s = self.rescale_bits
-        return BitDecomposition(s, signed=False, offset=-(1 << (s - 1)))
+        return self._decomposition(s, signed=False, offset=-(1 << (s - 1)))
 
-    def g_bits(self) -> BitDecomposition:
-        return BitDecomposition(self.value_bits, signed=True)
+    def g_slots(self) -> Decomposition:
+        return self._decomposition(self.value_bits, signed=True)
 
-    def x_bits(self) -> BitDecomposition:
-        return BitDecomposition(self.input_bits, signed=self.input_signed)
+    def x_slots(self) -> Decomposition:
+        return self._decomposition(self.input_bits, signed=self.input_signed)
 
-    def y_bits(self) -> BitDecomposition:
-        return BitDecomposition(self.label_bits, signed=False)
+    def y_slots(self) -> Decomposition:
+        return self._decomposition(self.label_bits, signed=False)
 
-    # --- layouts --------------------------------------------------------------------------
-    def bits_layout(self, i: int, decomposition: BitDecomposition) -> Layout:
-        return Layout.of(t=self.step_vars, b=self.batch_vars, j=self.width_vars(i), bit=decomposition.slot_vars)
+    # --- committed tensors ------------------------------------------------------------------
+    def ranged(self, base: str) -> str:
+        """The committed slots tensor of a range-checked value: ``Z1`` -> ``Z1.limbs``."""
+        return f"{base}.{self.range_check}"
 
-    def committed_bits(self) -> dict[str, tuple[int, BitDecomposition]]:
-        """Name -> (width index, decomposition) of every committed bits tensor."""
-        out = {"X.bits": (0, self.x_bits()), "Y.bits": (self.layers, self.y_bits())}
+    def slots_layout(self, i: int, decomposition: Decomposition) -> Layout:
+        return Layout.of(t=self.step_vars, b=self.batch_vars, j=self.width_vars(i), slot=decomposition.slot_vars)
+
+    def data_tensors(self) -> tuple[str, str]:
+        return self.ranged("X"), self.ranged("Y")
+
+    def committed_ranges(self) -> dict[str, tuple[int, Decomposition]]:
+        """Name -> (width index, decomposition) of every committed slots tensor."""
+        x, y = self.data_tensors()
+        out = {x: (0, self.x_slots()), y: (self.layers, self.y_slots())}
         for l in range(1, self.layers + 1):
-            out[f"Z{l}.bits"] = (l, self.z_bits(l))
-            out[f"R{l}.bits"] = (l, self.rem_bits())
+            out[self.ranged(f"Z{l}")] = (l, self.z_slots(l))
+            out[self.ranged(f"R{l}")] = (l, self.rem_slots())
             if l < self.layers:
-                out[f"G{l}.bits"] = (l, self.g_bits())
-                out[f"RG{l}.bits"] = (l, self.rem_bits())
+                out[self.ranged(f"G{l}")] = (l, self.g_slots())
+                out[self.ranged(f"RG{l}")] = (l, self.rem_slots())
         return out

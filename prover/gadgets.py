@@ -12,9 +12,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from circuits.bits import BitDecomposition
 from circuits.layout import Layout
 from prover.backends.base import FieldBackend, Vec
+from prover.logup import half
 from verifier.phase import Table
 
 Witness = Mapping[str, np.ndarray]
@@ -81,19 +81,23 @@ def materialize(backend: FieldBackend, table: Table, witness: Witness) -> Vec:
         return bind_axis(backend, witness[tensor], axis, point)
     if kind == "flat":
         return to_field(backend, witness[args[0]])
+    if kind == "gkr":  # a half of a logUp tree's layer (``prover.logup.derive_tables``)
+        key, layer, part = args
+        return half(witness[("gkr", key, layer)], part)
     if kind == "padding":
         layout, real = args
         return to_field(backend, padding_predicate(layout, dict(real)))
     raise ValueError(f"unknown table kind {kind!r}")
 
 
-def bit_slices(backend: FieldBackend, bits: np.ndarray, decomposition: BitDecomposition, u) -> list[int]:
-    """v_i = B~(i, u) for every bit slot: bind the value axes at u, keep the bit axis.
+def slot_values(backend: FieldBackend, slots: np.ndarray, decomposition, u) -> list[int]:
+    """v_i = L~(i, u) for every slot of a limbs or bits tensor: bind the value axes at u,
+    keep the slot axis.
 
-    Transposed, the bit index is the outermost axis, so the value axes are the low variables
+    Transposed, the slot index is the outermost axis, so the value axes are the low variables
     and ``len(u)`` folds leave exactly the padded_width slot values.
     """
-    table = to_field(backend, np.asarray(bits).reshape(-1, decomposition.padded_width).T)
+    table = to_field(backend, np.asarray(slots).reshape(-1, decomposition.padded_width).T)
     for r in u:
         table = backend.fold(table, r)
     return backend.to_ints(table)

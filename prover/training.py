@@ -8,6 +8,7 @@ commitments with their blinding, and a channel that computes and writes every me
 from __future__ import annotations
 
 import time
+from collections import ChainMap
 from typing import Callable, Sequence
 
 import numpy as np
@@ -16,14 +17,16 @@ from circuits.mlp import MlpCircuit
 from prover.backends.base import FieldBackend
 from prover.commit import hyrax
 from prover.commit.generators import prover_generators
-from prover.gadgets import bit_slices, to_field
+from prover.gadgets import slot_values, to_field
+from prover.logup import derive_tables, multiplicities
 from prover.phase import prove_phase
 from verifier.claims import Claim
 from verifier.encoding import encode_scalars
 from verifier.field import MODULUS as R
 from verifier.hyrax import HyraxCommitment, HyraxLayout
+from verifier.logup import Challenges, LogupStatement
 from verifier.phase import Reduction
-from verifier.training import DOMAIN, TrainingStatement, TrainingWalk
+from verifier.training import DOMAIN, TrainingStatement, TrainingWalk, logup_statement
 from verifier.transcript import Transcript
 
 Witness = dict[str, np.ndarray]
@@ -118,21 +121,25 @@ def mlp_witness(
 
 def stack_witness(c: MlpCircuit, steps: Sequence[dict], final_w: Sequence, final_b: Sequence) -> Witness:
     """Stack per-step records (padded arrays named as ``exact_step`` names them, one per
-    padded step) into the circuit's witness, with every bits tensor decomposed."""
+    padded step) into the circuit's witness, with every range-checked value decomposed into
+    its slots (and, for limbs, the lookup's multiplicities)."""
     if len(steps) != c.padded_steps:
         raise ValueError(f"{len(steps)} step records for {c.padded_steps} padded steps")
     wit: Witness = {name: _int64(np.stack([s[name] for s in steps]), name) for name in steps[0]}
     for l in range(1, c.layers + 1):
-        wit[f"Z{l}.bits"] = c.z_bits(l).decompose(wit[f"ZP{l}"], f"Z'{l}")
-        wit[f"R{l}.bits"] = c.rem_bits().decompose(wit.pop(f"REM{l}"), f"Rem{l}")
+        wit[c.ranged(f"Z{l}")] = c.z_slots(l).decompose(wit[f"ZP{l}"], f"Z'{l}")
+        wit[c.ranged(f"R{l}")] = c.rem_slots().decompose(wit.pop(f"REM{l}"), f"Rem{l}")
         wit[f"W{l}.T"] = _int64(final_w[l - 1], f"W{l}.T")
         wit[f"b{l}.T"] = _int64(final_b[l - 1], f"b{l}.T")
         if l < c.layers:
-            wit[f"G{l}.bits"] = c.g_bits().decompose(wit[f"GP{l}"], f"G'{l}")
-            wit[f"RG{l}.bits"] = c.rem_bits().decompose(wit.pop(f"REMG{l}"), f"RemG{l}")
+            wit[c.ranged(f"G{l}")] = c.g_slots().decompose(wit[f"GP{l}"], f"G'{l}")
+            wit[c.ranged(f"RG{l}")] = c.rem_slots().decompose(wit.pop(f"REMG{l}"), f"RemG{l}")
     # The data commitment holds the batches as consumed (padded steps and features included).
-    wit["X.bits"] = c.x_bits().decompose(wit["IN1"], "input")
-    wit["Y.bits"] = c.y_bits().decompose(wit.pop("Y"), "label")
+    x, y = c.data_tensors()
+    wit[x] = c.x_slots().decompose(wit["IN1"], "input")
+    wit[y] = c.y_slots().decompose(wit.pop("Y"), "label")
+    if c.range_check == "limbs":
+        wit.update(multiplicities(logup_statement(c), wit))
     return wit
 
 
@@ -151,7 +158,11 @@ def commit_tensor(statement: TrainingStatement, tensor: str, values: np.ndarray,
 
 
 class ProverChannel:
-    """Computes and writes every message the walk asks for (clear mode)."""
+    """Computes and writes every message the walk asks for (clear mode).
+
+    ``statement`` may be None for a walk that commits and opens nothing (the range gadget's
+    own tests run ``verifier.logup.LogupWalk`` over this channel).
+    """
 
     mode = b"clear"
 
@@ -173,13 +184,15 @@ class ProverChannel:
         # name -> (HyraxCommitment, HyraxWitness). They are reused, never recomputed.
         self._precommitted = dict(precommitted or {})
         self._say = progress or (lambda _msg: None)
-        self.timings = {"commit": 0.0, "sumcheck": 0.0, "open": 0.0, "messages": 0.0}
+        self.timings = {"commit": 0.0, "sumcheck": 0.0, "logup": 0.0, "open": 0.0, "messages": 0.0}
+        # Tables that exist only once challenges are drawn (the logUp trees' layers), each
+        # read by one phase and dropped after it.
+        self.derived: dict = {}
         self._committed = 0
         self.transcript = Transcript(DOMAIN)
         self.public: dict[str, HyraxCommitment] = {}
         self._chunks: list[bytes] = []
         self._hyrax: dict[str, hyrax.HyraxWitness] = {}
-        self._public_names = set(statement.public_tensors())
 
     def proof_bytes(self) -> bytes:
         return b"".join(self._chunks)
@@ -192,7 +205,7 @@ class ProverChannel:
         else:
             commitment, hw = commit_tensor(self.st, tensor, self.witness[tensor], self.rng)
         self._hyrax[tensor] = hw
-        if tensor in self._public_names:
+        if tensor in self.st.public_tensors():
             self.public[tensor] = commitment
         else:
             self._chunks.append(commitment.to_bytes())
@@ -207,10 +220,23 @@ class ProverChannel:
 
     def slices(self, tensor, decomposition, point) -> list[int]:
         start = time.perf_counter()
-        values = bit_slices(self.backend, self.witness[tensor], decomposition, point)
+        values = slot_values(self.backend, self.witness[tensor], decomposition, point)
         self._chunks.append(encode_scalars(values))
         self.transcript.absorb_scalars(b"slot-values", values)
         self.timings["messages"] += time.perf_counter() - start
+        return values
+
+    def fractions(self, statement: LogupStatement, challenges: Challenges):
+        start = time.perf_counter()
+        self.derived.update(derive_tables(self.backend, statement, challenges, self.witness))
+        self.timings["logup"] += time.perf_counter() - start
+        (q_top,) = self.values(b"logup-top-q", ["logup.top.q"])
+        return q_top
+
+    def values(self, label: bytes, keys: Sequence[str]):
+        values = [self.derived[k] % R for k in keys]
+        self._chunks.append(encode_scalars(values))
+        self.transcript.absorb_scalars(label, values)
         return values
 
     def equal(self, a: int, b: int) -> bool:
@@ -226,6 +252,12 @@ class ProverChannel:
         proof, claims = self._prove_phase(label, reductions)
         self._chunks.append(proof.to_bytes())
         elapsed = time.perf_counter() - start
+        gkr = [table.args for red in reductions for tables in red.tables for table in tables if table.kind == "gkr"]
+        for key, layer, _ in gkr:
+            self.derived.pop(("gkr", key, layer), None)
+        if gkr:  # a GKR step of the limb gadget: many small phases, reported once per tree walk
+            self.timings["logup"] += elapsed
+            return claims
         self.timings["sumcheck"] += elapsed
         instances = sum(len(r.shapes) for r in reductions)
         self._say(f"{label.decode()}: batched {self.sumcheck_kind} of {instances} instances ({elapsed:.2f} s)")
@@ -233,8 +265,12 @@ class ProverChannel:
 
     sumcheck_kind = "sumcheck"
 
+    def _tables(self):
+        """What the phases' tables are materialized from: the witness and the derived tables."""
+        return ChainMap(self.derived, self.witness)
+
     def _prove_phase(self, label: bytes, reductions: Sequence[Reduction]):
-        return prove_phase(self.transcript, label, self.backend, reductions, self.witness)
+        return prove_phase(self.transcript, label, self.backend, reductions, self._tables())
 
     def open(self, tensor: str, point: Sequence[int], value) -> None:
         start = time.perf_counter()

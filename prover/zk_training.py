@@ -12,10 +12,10 @@ from __future__ import annotations
 import time
 from typing import Callable, Sequence
 
-from circuits.bits import BitDecomposition
+from circuits.mlp import Decomposition
 from prover.backends.base import FieldBackend
 from prover.commit import group, hyrax
-from prover.gadgets import bit_slices, to_field
+from prover.gadgets import slot_values, to_field
 from prover.nizk import equality
 from prover.nizk.randomness import RandomSource, blinding
 from prover.phase import prove_zk_phase
@@ -47,15 +47,18 @@ class ZkProverChannel(ProverChannel):
         (out,) = self._send(f"evaluation:{tensor}".encode(), [value])
         return out
 
-    def slices(self, tensor: str, decomposition: BitDecomposition, point: Sequence[int]) -> list[Value]:
+    def slices(self, tensor: str, decomposition: Decomposition, point: Sequence[int]) -> list[Value]:
         start = time.perf_counter()
-        values = bit_slices(self.backend, self.witness[tensor], decomposition, point)
-        width = decomposition.width
+        values = slot_values(self.backend, self.witness[tensor], decomposition, point)
+        n = decomposition.num_slots
         # The padding slots are not sent (the verifier takes them as 0); returning their true
-        # values lets the walk's own check refuse a witness whose padding bits are not zero.
-        out = self._send(b"slot-values", values[:width]) + values[width:]
+        # values lets the walk's own check refuse a witness whose padding slots are not zero.
+        out = self._send(b"slot-values", values[:n]) + values[n:]
         self.timings["messages"] += time.perf_counter() - start
         return out
+
+    def values(self, label: bytes, keys: Sequence[str]) -> list[Opened]:
+        return self._send(label, [self.derived[k] for k in keys])
 
     def equal(self, a: Value, b: Value) -> bool:
         if is_public(a) and is_public(b):
@@ -70,7 +73,7 @@ class ZkProverChannel(ProverChannel):
     sumcheck_kind = "ZK sumcheck"
 
     def _prove_phase(self, label: bytes, reductions: Sequence[Reduction]):
-        return prove_zk_phase(self.transcript, label, self.backend, self.gens, reductions, self.witness, self.rng)
+        return prove_zk_phase(self.transcript, label, self.backend, self.gens, reductions, self._tables(), self.rng)
 
     def _open(self, tensor: str, point: Sequence[int], value: Value):
         return hyrax.open_zk(

@@ -191,7 +191,7 @@ def test_bit_slices_complete_and_sound(backend, rng, decomposition):
     values[0, 0], values[0, 1] = decomposition.min_value, decomposition.max_value
     bits = decomposition.decompose(values)
     u = _rand_point(rng, 4)
-    slices = pg.bit_slices(backend, bits, decomposition, u)
+    slices = pg.slot_values(backend, bits, decomposition, u)
     value = _mle(values, u)
     claim = vg.reduce_slices(Transcript(DOMAIN), "B", decomposition, value, u, slices)
     assert claim.value == _mle(bits, claim.point)

@@ -1,12 +1,18 @@
 """The limb range gadget (logUp-GKR): completeness, soundness, and parity with the bit gadget.
 
-"Accepted" means what a caller of the gadget checks: the verifier returns claims, and every
-claim is a true evaluation of the committed tensors (here by direct MLE evaluation; one test
-runs the whole loop with Hyrax commitments and openings). Each soundness test is built so
-that exactly one check of the verifier catches it, which shows that check necessary.
+The gadget is ``verifier.logup.LogupWalk``, run over the training walk's channels: the prover
+channels of ``prover.training`` (clear) and ``prover.zk_training`` (zero knowledge) write the
+messages, the verifier channels read and check them. "Accepted" means what a caller of the
+gadget checks: the walk returns claims, and every claim is a true evaluation of the limbs and
+multiplicity tensors (by direct MLE evaluation here; in the ZK mode the prover's openings, and
+the verifier's commitments must be the prover's; one test runs the whole loop with Hyrax
+commitments and openings). Each soundness test is built so that one check of the walk catches
+it, which shows that check necessary.
 """
 
 from __future__ import annotations
+
+import random
 
 import numpy as np
 import pytest
@@ -16,20 +22,27 @@ from circuits.limbs import LimbDecomposition
 from prover import gadgets as pgad
 from prover import logup as pl
 from prover.backends import get_backend
+from prover.commit import group
 from prover.commit import hyrax as ph
+from prover.commit.generators import prover_generators
 from prover.phase import prove_phase
+from prover.training import ProverChannel
+from prover.zk_training import ZkProverChannel
 from verifier import gadgets as vgad
 from verifier import hyrax as vh
-from verifier import logup as vl
 from verifier.errors import VerifyError
-from verifier.field import MODULUS as R, inv
-from verifier.logup import LogupProof, LogupStatement, RangeTensor, verify_range_limbs
+from verifier.field import MODULUS as R
+from verifier.hash_to_curve import pedersen_generators
+from verifier.logup import LogupStatement, LogupWalk, RangeTensor, multiplicity_name
 from verifier.phase import verify_phase
 from verifier.polynomial import mle_evaluate
 from verifier.sumcheck import SumcheckProof
+from verifier.training import VerifierChannel
 from verifier.transcript import Transcript
+from verifier.zk_training import ZkVerifierChannel
 
 DOMAIN = b"zktrain/test/logup"
+MODES = {"clear": (ProverChannel, VerifierChannel), "zk": (ZkProverChannel, ZkVerifierChannel)}
 
 
 @pytest.fixture(scope="module")
@@ -37,37 +50,84 @@ def cpu():
     return get_backend("cpu")
 
 
+@pytest.fixture(params=list(MODES))
+def mode(request):
+    return request.param
+
+
 def _mle(arr, point):
     return mle_evaluate([int(v) for v in np.asarray(arr).reshape(-1)], point)
 
 
-def _prove(backend, st, limbs, mults, hook=None):
-    """The prover; ``hook(challenges, leaves)`` may replace the trees' leaves (malicious prover)."""
-    t = Transcript(DOMAIN)
-    if hook is None:
-        return pl.prove_range_limbs(t, backend, st, limbs, mults)
-    challenges = vl.begin(t, st)
-    columns = pl.slot_columns(st, limbs)
-    leaves = [pl.leaves(backend, tree, challenges, columns, mults) for tree in st.trees()]
-    proof, _ = pl.prove_trees(t, backend, st, hook(backend, challenges, leaves))
-    return proof, None
+def _prover(mode, backend, witness, leaves_of=None, tamper=None):
+    """The mode's prover channel; ``leaves_of`` replaces the trees' leaves and ``tamper(label,
+    proof)`` edits a GKR phase's proof (the malicious-prover hooks)."""
+    base = MODES[mode][0]
+
+    class Channel(base):
+        def fractions(self, statement, challenges):
+            if leaves_of is None:
+                return super().fractions(statement, challenges)
+            self.derived.update(pl.derive_tables(self.backend, statement, challenges, self.witness, leaves_of))
+            (q_top,) = self.values(b"logup-top-q", ["logup.top.q"])
+            return q_top
+
+        def _prove_phase(self, label, reductions):
+            proof, claims = super()._prove_phase(label, reductions)
+            return (proof if tamper is None else tamper(label, proof)), claims
+
+    return Channel(None, dict(witness), backend, None, random.Random(1))
 
 
-def _verify(st, proof):
-    return verify_range_limbs(Transcript(DOMAIN), st, LogupProof.from_bytes(proof.to_bytes(), st))
+class _RecklessWalk(LogupWalk):
+    """The prover's walk without the walk's own checks: a cheating prover sends its messages
+    regardless, and the verifier must catch it."""
+
+    @staticmethod
+    def _require(ok, reason):
+        pass
 
 
-def _claims_true(claims, tensors) -> bool:
-    return all(_mle(tensors[c.tensor], c.point) == c.value for c in claims)
+def _prove(mode, backend, st, witness, **hooks):
+    """The proof bytes and the prover's own claims."""
+    channel = _prover(mode, backend, witness, **hooks)
+    claims = _RecklessWalk(st, channel).run()
+    return channel.proof_bytes(), claims
 
 
-def _accepts(backend, st, limbs, mults, hook=None) -> bool:
-    proof, _ = _prove(backend, st, limbs, mults, hook)
+def _verify(mode, st, proof):
+    channel = MODES[mode][1](None, {}, proof, pedersen_generators())
+    claims = LogupWalk(st, channel).run()
+    channel.reader.finish()
+    return claims
+
+
+def _claims_true(mode, prover_claims, claims, tensors) -> bool:
+    """Every claim is a true evaluation; in the ZK mode the verifier holds the prover's
+    commitments to those values."""
+    if [(c.tensor, c.point) for c in claims] != [(c.tensor, c.point) for c in prover_claims]:
+        return False
+    if mode == "zk":
+        gens = prover_generators()
+        if any(v.value.to_bytes() != group.to_bytes(p.value.commitment(gens)) for v, p in zip(claims, prover_claims)):
+            return False
+    values = [getattr(c.value, "value", c.value) for c in prover_claims]
+    return all(_mle(tensors[c.tensor], c.point) == v % R for c, v in zip(prover_claims, values))
+
+
+def _accepts(mode, backend, st, witness, **hooks) -> bool:
+    proof, prover_claims = _prove(mode, backend, st, witness, **hooks)
     try:
-        claims = _verify(st, proof)
+        claims = _verify(mode, st, proof)
     except VerifyError:
         return False
-    return _claims_true(claims, {**limbs, **mults})
+    return _claims_true(mode, prover_claims, claims, witness)
+
+
+def _rejected(mode, backend, st, witness, match, **hooks) -> None:
+    proof, _ = _prove(mode, backend, st, witness, **hooks)
+    with pytest.raises(VerifyError, match=match):
+        _verify(mode, st, proof)
 
 
 def _cheat_counts(st, limbs):
@@ -78,7 +138,11 @@ def _cheat_counts(st, limbs):
         for i, b in enumerate(t.decomposition.slot_widths):
             col = cols[:, i]
             counts[b] += np.bincount(col[(col >= 0) & (col < 1 << b)], minlength=1 << b)
-    return {vl.multiplicity_name(b): m for b, m in counts.items()}
+    return {**limbs, **{multiplicity_name(b): m for b, m in counts.items()}}
+
+
+def _honest(st, limbs):
+    return {**limbs, **pl.multiplicities(st, limbs)}
 
 
 def _one(name, decomposition, values):
@@ -150,15 +214,24 @@ def test_statement_validation():
         LogupStatement((RangeTensor("A", d, 1), RangeTensor("A", d, 2)))
     st = LogupStatement((RangeTensor("A", d, 2),))
     with pytest.raises(ValueError, match="A: limbs of shape"):
-        pl.slot_columns(st, {"A": np.zeros((3, 1), dtype=np.int64)})
+        pl.multiplicities(st, {"A": np.zeros((3, 1), dtype=np.int64)})
     with pytest.raises(ValueError, match="outside"):
         pl.multiplicities(st, {"A": np.array([[0], [1], [256], [3]])})
+
+
+def test_trees_and_public_padding_lookups():
+    st = LogupStatement((RangeTensor("A", LimbDecomposition(32, True, 1), 3), RangeTensor("B", LimbDecomposition(17, False), 1)))
+    assert [(t.key, t.num_vars) for t in st.trees()] == [
+        ("A", 5), ("B", 2), ("logup.m1", 1), ("logup.m15", 15), ("logup.m16", 16)
+    ]
+    assert st.tensors[0].slot_tags() == [16, 15, 1, 0] and st.padding_lookups == 8
+    assert st.top_leaves() == 6 and st.top_vars == 3
 
 
 # --- completeness ---------------------------------------------------------------------------------
 
 
-def test_completeness_small_limbs(backend):
+def test_completeness_small_limbs(backend, mode):
     """Several tensors of different sizes and widths (4-bit limbs: tiny tables), edges included."""
     rng = np.random.default_rng(2)
     tensors = [
@@ -173,12 +246,11 @@ def test_completeness_small_limbs(backend):
         values = rng.integers(d.min_value, d.max_value + 1, 1 << n)
         values[: min(2, 1 << n)] = [d.min_value, d.max_value][: min(2, 1 << n)]
         limbs[name] = d.decompose(values)
-    mults = pl.multiplicities(st, limbs)
-    proof, prover_claims = _prove(backend, st, limbs, mults)
-    claims = _verify(st, proof)
-    assert claims == prover_claims
+    witness = _honest(st, limbs)
+    proof, prover_claims = _prove(mode, backend, st, witness)
+    claims = _verify(mode, st, proof)
     assert [c.tensor for c in claims] == ["logup.m1", "logup.m2", "logup.m3", "logup.m4", "A", "B", "C", "D"]
-    assert _claims_true(claims, {**limbs, **mults})
+    assert _claims_true(mode, prover_claims, claims, witness)
 
 
 def test_completeness_16_bit_limbs_with_hyrax(cpu, pg, vg):
@@ -191,21 +263,25 @@ def test_completeness_16_bit_limbs_with_hyrax(cpu, pg, vg):
         "Z.limbs": np.concatenate([[z.min_value, z.max_value, 0, 1], rng.integers(z.min_value, z.max_value, 4)]),
     }
     st = LogupStatement((RangeTensor("R.limbs", rem, 4), RangeTensor("Z.limbs", z, 3)))
-    limbs = {"R.limbs": rem.decompose(values["R.limbs"]), "Z.limbs": z.decompose(values["Z.limbs"])}
-    tensors = {**limbs, **pl.multiplicities(st, limbs)}
+    tensors = _honest(st, {"R.limbs": rem.decompose(values["R.limbs"]), "Z.limbs": z.decompose(values["Z.limbs"])})
     assert set(tensors) == {"R.limbs", "Z.limbs", "logup.m16", "logup.m15", "logup.m1"}
 
+    prover = _prover("clear", cpu, tensors)
     layouts, commitments, witnesses = {}, {}, {}
-    tp, tv = Transcript(DOMAIN), Transcript(DOMAIN)
     for name, a in tensors.items():
         flat = np.asarray(a, dtype=np.int64).reshape(-1)
         layouts[name] = vh.HyraxLayout.square(flat.size.bit_length() - 1)
         commitments[name], witnesses[name] = ph.commit(pg, flat, layouts[name], int(flat.max()).bit_length() + 1)
-        for t in (tp, tv):
-            t.absorb_points(f"commitment:{name}".encode(), commitments[name].rows)
-    proof, prover_claims = pl.prove_range_limbs(tp, cpu, st, limbs, {k: v for k, v in tensors.items() if k not in limbs})
-    openings = [ph.open_clear(witnesses[c.tensor], c.point, tp)[1] for c in prover_claims]
-    claims = verify_range_limbs(tv, st, LogupProof.from_bytes(proof.to_bytes(), st))
+        prover.transcript.absorb_points(f"commitment:{name}".encode(), commitments[name].rows)
+    prover_claims = LogupWalk(st, prover).run()
+    openings = [ph.open_clear(witnesses[c.tensor], c.point, prover.transcript)[1] for c in prover_claims]
+
+    verifier = VerifierChannel(None, {}, prover.proof_bytes(), vg)
+    for name in tensors:
+        verifier.transcript.absorb_points(f"commitment:{name}".encode(), commitments[name].rows)
+    claims = LogupWalk(st, verifier).run()
+    verifier.reader.finish()
+    tv = verifier.transcript
     assert sorted(c.tensor for c in claims) == sorted(tensors)  # one claim per committed tensor
     for claim, opening in zip(claims, openings, strict=True):
         rows = commitments[claim.tensor].decode(vg, layouts[claim.tensor])
@@ -215,18 +291,29 @@ def test_completeness_16_bit_limbs_with_hyrax(cpu, pg, vg):
         vh.verify_opening(vg, rows, layouts[claim.tensor], claim.point, claim.value, opening, tv)
 
 
+def test_layout_depends_on_the_statement_only(cpu):
+    """Two witnesses of one statement give ZK proofs of the same length."""
+    d = LimbDecomposition(12, True, limb_bits=4)
+    lengths = set()
+    for values in ([0, 1, 2, 3], [d.min_value, d.max_value, -7, 100]):
+        st, limbs = _one("A", d, values)
+        lengths.add(len(_prove("zk", cpu, st, _honest(st, limbs))[0]))
+    assert len(lengths) == 1
+
+
 # --- soundness --------------------------------------------------------------------------------------
+# A witness outside its tables makes the top root's numerator nonzero while the walk takes it
+# to be 0 (the logUp identity): the first GKR step of the top tree ("logup-top") is a false
+# sumcheck claim.
 
 
-def test_value_one_past_the_range(cpu):
+def test_value_one_past_the_range(cpu, mode):
     d = LimbDecomposition(48, False)
     st, limbs = _one("A", d, [0, 1, d.max_value, 7])
-    assert _accepts(cpu, st, limbs, pl.multiplicities(st, limbs))
+    assert _accepts(mode, cpu, st, _honest(st, limbs))
     limbs["A"][3, :3] = [0, 0, 1 << 16]  # 2^48 = max + 1: the top limb reads 2^16
     assert d.compose(limbs["A"][3]) == d.max_value + 1
-    proof, _ = _prove(cpu, st, limbs, _cheat_counts(st, limbs))
-    with pytest.raises(VerifyError, match="do not sum"):
-        _verify(st, proof)
+    assert not _accepts(mode, cpu, st, _cheat_counts(st, limbs))
 
 
 def test_limb_of_2_16(cpu):
@@ -235,9 +322,7 @@ def test_limb_of_2_16(cpu):
     st, limbs = _one("A", d, [0, 1 << 16, 2, 3])
     limbs["A"][1, :3] = [1 << 16, 0, 0]
     assert d.compose(limbs["A"][1]) == 1 << 16
-    proof, _ = _prove(cpu, st, limbs, _cheat_counts(st, limbs))
-    with pytest.raises(VerifyError, match="do not sum"):
-        _verify(st, proof)
+    _rejected("clear", cpu, st, _cheat_counts(st, limbs), "logup-top")
 
 
 @pytest.mark.parametrize("counted_in_wider_table", [False, True])
@@ -247,137 +332,133 @@ def test_top_limb_one_bit_too_wide(cpu, counted_in_wider_table):
     d = LimbDecomposition(17, False)
     st, limbs = _one("A", d, [0, 5, d.max_value, 9])
     limbs["A"][0] = [0, 2]
-    mults = _cheat_counts(st, limbs)
+    witness = _cheat_counts(st, limbs)
     if counted_in_wider_table:
-        mults["logup.m16"][2] += 1
-    proof, _ = _prove(cpu, st, limbs, mults)
-    with pytest.raises(VerifyError, match="do not sum"):
-        _verify(st, proof)
+        witness["logup.m16"][2] += 1
+    _rejected("clear", cpu, st, witness, "logup-top")
 
 
 @pytest.mark.parametrize("delta", [1, -1])
-def test_wrong_multiplicity(cpu, delta):
+def test_wrong_multiplicity(cpu, mode, delta):
     d = LimbDecomposition(32, True, 1)
     st, limbs = _one("A", d, [0, 1, -5, 12])
-    mults = pl.multiplicities(st, limbs)
-    mults["logup.m16"][5] += delta
-    proof, _ = _prove(cpu, st, limbs, mults)
-    with pytest.raises(VerifyError, match="do not sum"):
-        _verify(st, proof)
+    witness = _honest(st, limbs)
+    witness["logup.m16"][5] += delta
+    assert not _accepts(mode, cpu, st, witness)
+
+
+def test_nonzero_padding_slot_is_not_in_the_table_of_zero(cpu):
+    """Padding slots are looked up in the table {0}, whose multiplicity is public."""
+    d = LimbDecomposition(48, False)
+    st, limbs = _one("A", d, [0, 1, 2, 3])
+    assert d.padded_width == 4 and d.num_slots == 3
+    limbs["A"][2, 3] = 7
+    _rejected("clear", cpu, st, _cheat_counts(st, limbs), "logup-top")
 
 
 def _honest_small():
     d = LimbDecomposition(10, False, limb_bits=4)
     st, limbs = _one("A", d, [0, 3, 1000, 1023, 17, 64, 5, 9])
-    return st, limbs, pl.multiplicities(st, limbs)
+    return st, _honest(st, limbs)
 
 
 @pytest.mark.parametrize("where", ["round", "final"])
 def test_tampered_gkr_layer(where):
-    backend = get_backend("reference")
-    st, limbs, mults = _honest_small()
-    proof, _ = _prove(backend, st, limbs, mults)
-    layers = list(proof.layers)
-    layer = layers[2]
-    if where == "round":
-        rounds = [list(r) for r in layer.rounds]
-        rounds[1][2] = (rounds[1][2] + 1) % R
-        layers[2] = SumcheckProof(tuple(map(tuple, rounds)), layer.final_evals)
-        match = "p\\(0\\) \\+ p\\(1\\)"
-    else:
-        finals = [list(f) for f in layer.final_evals]
+    st, witness = _honest_small()
+    seen = []
+
+    def tamper(label, proof):
+        seen.append(label)
+        if label != b"logup-trees" or seen.count(label) != 3:
+            return proof
+        if where == "round":
+            rounds = [list(r) for r in proof.rounds]
+            rounds[1][2] = (rounds[1][2] + 1) % R
+            return SumcheckProof(tuple(map(tuple, rounds)), proof.final_evals)
+        finals = [list(f) for f in proof.final_evals]
         finals[0][3] = (finals[0][3] + 1) % R
-        layers[2] = SumcheckProof(layer.rounds, tuple(map(tuple, finals)))
-        match = "final evaluations do not match"
-    with pytest.raises(VerifyError, match=match):
-        _verify(st, LogupProof(proof.roots, tuple(layers)))
+        return SumcheckProof(proof.rounds, tuple(map(tuple, finals)))
+
+    match = "p\\(0\\) \\+ p\\(1\\)" if where == "round" else "final evaluations do not match"
+    _rejected("clear", get_backend("reference"), st, witness, match, tamper=tamper)
 
 
-def _balanced_roots(st, roots, index):
-    """Replace tree ``index``'s root numerator so that the logUp identity holds."""
-    trees = st.trees()
-    lookups = vl.fraction_sum([pq for i, (pq, t) in enumerate(zip(roots, trees)) if not t.is_table and i != index])
-    tables = vl.fraction_sum([pq for pq, t in zip(roots, trees) if t.is_table])
-    target = (tables[0] * inv(tables[1]) - lookups[0] * inv(lookups[1])) % R
-    out = list(roots)
-    out[index] = (target * roots[index][1] % R, roots[index][1])
-    return tuple(out)
+def _leaves_editing(index, edit):
+    """A leaves hook: tree ``index``'s (numerators, denominators) as lists, edited."""
+
+    def leaves_of(backend, tree, challenges, witness):
+        p, q = pl.leaves(backend, tree, challenges, witness)
+        if tree is not None and tree.key == index:
+            p, q = backend.to_ints(p), backend.to_ints(q)
+            edit(p, q, challenges)
+            p, q = backend.from_ints(p), backend.from_ints(q)
+        return p, q
+
+    return leaves_of
 
 
-def test_wrong_root_rejected_by_the_gkr():
-    """Out-of-range limbs with roots forged to satisfy the identity: the GKR catches it."""
-    backend = get_backend("reference")
-    st, limbs, _ = _honest_small()
-    limbs["A"][2, 0] = 16
-    proof, _ = _prove(backend, st, limbs, _cheat_counts(st, limbs))
-    forged = LogupProof(_balanced_roots(st, proof.roots, 0), proof.layers)
-    vl.check_roots(st, forged.roots)  # the identity alone would accept
-    with pytest.raises(VerifyError, match="final evaluations do not match"):
-        _verify(st, forged)
-
-
-def test_forged_eq_evaluation():
-    """Depth one: forged roots, and the step's eq evaluation solved to close its sumcheck.
-    Only the check of eq against the verifier's own eq(r_k, rho) catches it."""
-    backend = get_backend("reference")
-    d = LimbDecomposition(1, False)
-    st = LogupStatement((RangeTensor("A", d, 1),))
-    limbs = {"A": np.array([[0], [2]])}
-    mults = _cheat_counts(st, limbs)
-    proof, _ = _prove(backend, st, limbs, mults)
-    roots = _balanced_roots(st, proof.roots, 0)
-    t = Transcript(DOMAIN)
-    vl.begin(t, st)
-    t.absorb_scalars(b"roots", [v for pq in roots for v in pq])
-    gamma = t.challenge_scalar(b"gamma")
-    (layer,) = proof.layers
-    finals = [list(f) for f in layer.final_evals]
-    _, p0, p1, q0, q1 = finals[0]
-    body = (p0 * q1 + p1 * q0 + gamma * q0 * q1) % R
-    finals[0][0] = (roots[0][0] + gamma * roots[0][1]) * inv(body) % R
-    forged = LogupProof(roots, (SumcheckProof(layer.rounds, tuple(map(tuple, finals))),))
-    with pytest.raises(VerifyError, match="public table"):
-        _verify(st, forged)
-
-
-def test_lookup_numerator_must_be_one():
+def test_lookup_numerator_must_be_one(mode):
     """A cheater gives the out-of-range entry numerator 0, dropping it from the sum."""
-    backend = get_backend("reference")
-    st, limbs, _ = _honest_small()
-    limbs["A"][2, 0] = 16
-    mults = _cheat_counts(st, limbs)
+    st, witness = _honest_small()
+    witness["A"][2, 0] = 16
+    witness = _cheat_counts(st, {"A": witness["A"]})
 
-    def hook(be, challenges, leaves):
-        p, q = leaves[0]  # slot 0 of A
-        p = be.to_ints(p)
-        p[2] = 0
-        return [(be.from_ints(p), q)] + leaves[1:]
+    def edit(p, q, challenges):
+        p[2 * 4] = 0  # value 2, slot 0 (slot axis innermost, 4 padded slots)
 
-    proof, _ = _prove(backend, st, limbs, mults, hook)
-    with pytest.raises(VerifyError, match="numerator claim is not 1"):
-        _verify(st, proof)
+    hooks = dict(leaves_of=_leaves_editing("A", edit))
+    _rejected(mode, get_backend("reference"), st, witness, "numerator claim is not 1", **hooks)
 
 
-def test_table_denominators_are_the_verifiers():
+def test_table_denominators_are_the_verifiers(mode):
     """A cheater puts 16 into the 4-bit table in place of 0 and counts its limb there (the
     witness never looks up 0, so entry 0 is free); only the table's denominator check sees it."""
-    backend = get_backend("reference")
     d = LimbDecomposition(10, False, limb_bits=4)
     st, limbs = _one("A", d, [0x111, 0x3FF, 0x2A5, 0x1F3, 0x377, 0x155, 0x2CB, 0x1E1])
     assert limbs["A"][:, : d.num_slots].all()
     limbs["A"][2, 0] = 16
-    mults = _cheat_counts(st, limbs)
-    mults["logup.m4"][0] = 1
+    witness = _cheat_counts(st, limbs)
+    witness["logup.m4"][0] = 1
 
-    def hook(be, challenges, leaves):
-        p, q = leaves[-1]  # the last tree is the widest table, 4 bits
-        q = be.to_ints(q)
+    def edit(p, q, challenges):
         q[0] = (challenges.shift(4) - 16) % R
-        return leaves[:-1] + [(p, be.from_ints(q))]
 
-    proof, _ = _prove(backend, st, limbs, mults, hook)
-    with pytest.raises(VerifyError, match="wrong denominator claim"):
-        _verify(st, proof)
+    hooks = dict(leaves_of=_leaves_editing("logup.m4", edit))
+    _rejected(mode, get_backend("reference"), st, witness, "wrong denominator claim", **hooks)
+
+
+def test_roots_must_match_the_top_tree(mode):
+    """Out-of-range limbs with the top tree built from roots whose fractions sum to zero,
+    and the true roots sent: the roots' check against the top tree's leaf claim fails."""
+    st, witness = _honest_small()
+    witness["A"][2, 0] = 16
+    witness = _cheat_counts(st, {"A": witness["A"]})
+    backend = get_backend("reference")
+
+    class Forger(MODES[mode][0]):
+        def fractions(self, statement, challenges):
+            derived = pl.derive_tables(self.backend, statement, challenges, self.witness)
+            # The top tree of the honest roots except a numerator set to balance the sum.
+            keys = [t.key for t in statement.trees()]
+            roots = [(derived[f"{k}.root.p"], derived[f"{k}.root.q"]) for k in keys]
+            roots.append((-statement.padding_lookups % R, challenges.beta))
+            total = sum(p * pow(q, -1, R) for p, q in roots[1:]) % R
+            roots[0] = (-total * roots[0][1] % R, roots[0][1])
+            roots += [(0, 1)] * ((1 << statement.top_vars) - len(roots))
+            top = pl.build_layers(self.backend, self.backend.from_ints([p for p, _ in roots]),
+                                  self.backend.from_ints([q for _, q in roots]))
+            assert self.backend.to_ints(top[0][0])[0] == 0
+            for k, layer in enumerate(top):
+                derived[("gkr", "logup.top", k)] = layer
+            derived["logup.top.q"] = self.backend.to_ints(top[0][1])[0]
+            self.derived.update(derived)
+            (q_top,) = self.values(b"logup-top-q", ["logup.top.q"])
+            return q_top
+
+    channel = Forger(None, witness, backend, None, random.Random(1))
+    _RecklessWalk(st, channel).run()
+    with pytest.raises(VerifyError, match="numerators do not match the top tree"):
+        _verify(mode, st, channel.proof_bytes())
 
 
 # --- value claims: slot values of a limbs tensor ---------------------------------------------------
@@ -389,7 +470,7 @@ def test_slot_values_complete_and_sound(backend, rng):
     slots = d.decompose(values)
     u = tuple(rng.randrange(R) for _ in range(2))
     value = _mle(values, u)
-    slices = pl.slot_values(backend, slots, d, u)
+    slices = pgad.slot_values(backend, slots, d, u)
     claim = vgad.reduce_slices(Transcript(DOMAIN), "A", d, value, u, slices)
     assert claim.value == _mle(slots, claim.point)
     with pytest.raises(VerifyError, match="do not recompose"):
@@ -397,18 +478,7 @@ def test_slot_values_complete_and_sound(backend, rng):
     padded = slots.copy()
     padded[1, 3] = 7  # the padding slot (weight 0) of a value that still recomposes
     with pytest.raises(VerifyError, match="padding slot"):
-        vgad.reduce_slices(Transcript(DOMAIN), "A", d, value, u, pl.slot_values(backend, padded, d, u))
-
-
-def test_padding_slot_of_the_limbs_tensor_is_forced_to_zero(cpu):
-    """The GKR looks up real slots only, and its claim on the limbs tensor counts the padding
-    slots as 0: a nonzero padding slot makes that claim false (its opening fails)."""
-    d = LimbDecomposition(48, False)
-    st, limbs = _one("A", d, [0, 1, 2, 3])
-    mults = pl.multiplicities(st, limbs)
-    assert _accepts(cpu, st, limbs, mults)
-    limbs["A"][2, 3] = 7
-    assert not _accepts(cpu, st, limbs, mults)
+        vgad.reduce_slices(Transcript(DOMAIN), "A", d, value, u, pgad.slot_values(backend, padded, d, u))
 
 
 def test_sign_slot_is_the_sign():
@@ -444,23 +514,22 @@ def _bits_accept(backend, d, values, slots, u):
         tp, tv = Transcript(DOMAIN), Transcript(DOMAIN)
         proof, _ = prove_phase(tp, b"bits", backend, build(tp), witness)
         claims = verify_phase(tv, b"bits", build(tv), proof)
-        slices = pgad.bit_slices(backend, slots, d, u)
+        slices = pgad.slot_values(backend, slots, d, u)
         claims.append(vgad.reduce_slices(tv, "B", d, _mle(values, u), u, slices))
     except VerifyError:
         return False
-    return _claims_true(claims, witness)
+    return all(_mle(witness[c.tensor], c.point) == c.value for c in claims)
 
 
 def _limbs_accept(backend, d, values, slots, u):
     st = LogupStatement((RangeTensor("A", d, 2),))
-    limbs = {"A": slots}
-    if not _accepts(backend, st, limbs, _cheat_counts(st, limbs)):
+    if not _accepts("clear", backend, st, _cheat_counts(st, {"A": slots})):
         return False
     try:
-        claim = vgad.reduce_slices(Transcript(DOMAIN), "A", d, _mle(values, u), u, pl.slot_values(backend, slots, d, u))
+        claim = vgad.reduce_slices(Transcript(DOMAIN), "A", d, _mle(values, u), u, pgad.slot_values(backend, slots, d, u))
     except VerifyError:
         return False
-    return _claims_true([claim], limbs)
+    return _mle(slots, claim.point) == claim.value
 
 
 @pytest.mark.parametrize("width, signed, offset", [(17, False, 0), (20, True, 1), (48, False, -(1 << 47)), (5, True, -2)])

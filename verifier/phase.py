@@ -16,6 +16,7 @@ evaluation comes back as a commitment (a :class:`~verifier.values.Committed` cla
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -85,8 +86,17 @@ def verify_phase(
     transcript.domain_separate(label)
     shapes = [s for red in reductions for s in red.shapes]
     claims = [c for red in reductions for c in red.claims]
-    evaluations = verify_sumcheck(transcript, shapes, claims, proof)
-    return split_and_finish(reductions, evaluations)
+    with _named(label):
+        return split_and_finish(reductions, verify_sumcheck(transcript, shapes, claims, proof))
+
+
+@contextmanager
+def _named(label: bytes):
+    """Rejections inside a phase name the phase (e.g. ``phase-1: sumcheck: ...``)."""
+    try:
+        yield
+    except VerifyError as err:
+        raise VerifyError(f"{label.decode()}: {err}") from None
 
 
 def split_and_finish(reductions: Sequence[Reduction], evaluations: list[list[Evaluation]]) -> list[Claim]:
@@ -159,8 +169,9 @@ def verify_zk_phase(
     shapes = [s for red in reductions for s in red.shapes]
     claims = [claim_commitment(gens, c) for red in reductions for c in red.claims]
     public = [{j: table.at for j, table in pub.items()} for red in reductions for pub in red.public]
-    reduced = verify_rounds(gens, transcript, shapes, claims, proof.rounds)
-    values = verify_final(gens, transcript, shapes, reduced, public, proof.final)
+    with _named(label):
+        reduced = verify_rounds(gens, transcript, shapes, claims, proof.rounds)
+        values = verify_final(gens, transcript, shapes, reduced, public, proof.final)
     evaluations = []
     for shape, pub, committed in zip(shapes, public, values):
         point = reduced.point[: shape.num_vars]

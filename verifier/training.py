@@ -1,7 +1,7 @@
 """The proof of an MLP training run: one walk of claim reductions, shared by both sides.
 
-Statement (DESIGN section 1): given the public data commitment (the bits of X and Y, stacked
-over steps), the public initial weights W_0, b_0 (seeded from the recipe), the public
+Statement (DESIGN section 1): given the public data commitment (the range slots of X and Y,
+stacked over steps), the public initial weights W_0, b_0 (seeded from the recipe), the public
 commitments to the final weights W_T, b_T and the recipe, the prover knows every
 intermediate value of ``steps`` exact SGD updates (DESIGN section 4) from W_0 to W_T.
 
@@ -9,15 +9,18 @@ The walk (FAC4DNN, DESIGN section 5), over tensors stacked across steps, one sta
 
   A. points: a forward zero-check point per layer (Z = IN W^T + b = 2^S Z' + Rem), a backward
      point per hidden layer (G_Z,l+1 W_l+1 = 2^S G'_A,l + Rem_G,l), a point on every final
-     weight and bias, a booleanity point per bits tensor, a padding point per data tensor;
-     the prover answers with bit slices of Z', Rem, G', Rem_G and the stacked bias.
+     weight and bias, a booleanity point per bits tensor (bit gadget), a padding point per
+     data tensor; the prover answers with the slots (limbs or bits) of Z', Rem, G', Rem_G
+     at those points and the stacked bias.
   1. one batched sumcheck: forward and backward matmuls, W_T and b_T against W_0, b_0 and the
-     summed updates, booleanity of every bits tensor, zero padding of the data;
+     summed updates, booleanity of every bits tensor (bit gadget), zero padding of the data;
   2. every claim on the stacked weights and biases becomes W_0 / b_0 minus a step functional
      of G_Z^T A (exact SGD, no rounding);
   3. claims on activations A = (1 - s) Z' and hidden gradients G_Z = (1 - s) G'_A (zkReLU) by
      masked Hadamard sumchecks; G_Z of the output layer is Z'_L - Y; inputs are X;
-  4. every claim on a committed tensor is reduced to one point (claims ledger) and opened.
+  4. limb gadget: the logUp-GKR range proof of every limbs tensor (``verifier/logup.py``),
+     whose claims on the limbs and multiplicities join the ledger;
+  5. every claim on a committed tensor is reduced to one point (claims ledger) and opened.
 
 A :class:`Channel` carries the messages: the verifier's reads them from the proof bytes and
 checks, the prover's computes and writes them. The walk is written once, here, so the two
@@ -37,8 +40,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from circuits.bits import BitDecomposition
-from circuits.mlp import MlpCircuit
+from circuits.mlp import Decomposition, MlpCircuit
 
 from .claims import Claim, ClaimLedger
 from .encoding import Reader
@@ -56,6 +58,7 @@ from .gadgets import (
 )
 from .hash_to_curve import pedersen_generators
 from .hyrax import HyraxCommitment, HyraxLayout, HyraxOpening, verify_opening
+from .logup import Challenges, LogupStatement, LogupWalk, RangeTensor
 from .phase import Reduction, Table, verify_phase
 from .polynomial import eq_table, mle_evaluate
 from .sumcheck import SumcheckProof
@@ -76,9 +79,15 @@ class Channel(Protocol):
     def evaluation(self, tensor: str, point: Sequence[int]) -> Value:
         """A claimed MLE value of a witness tensor, absorbed by both."""
 
-    def slices(self, tensor: str, decomposition: BitDecomposition, point: Sequence[int]) -> list[Value]:
-        """Bit slices v_i = B~(i, point) of a bits tensor, all padded_width of them, absorbed
-        by both."""
+    def slices(self, tensor: str, decomposition: Decomposition, point: Sequence[int]) -> list[Value]:
+        """Slot values v_i = L~(i, point) of a slots tensor (limbs or bits), all padded_width
+        of them, absorbed by both."""
+
+    def fractions(self, statement: LogupStatement, challenges: Challenges) -> Value:
+        """Limb gadget: the prover builds the logUp trees, both absorb the top root's Q."""
+
+    def values(self, label: bytes, keys: Sequence[str]) -> list[Value]:
+        """Field elements only the prover knows (the logUp roots), absorbed by both."""
 
     def equal(self, a: Value, b: Value) -> bool:
         """Whether a = b as far as this side can tell: the verifier compares (clear) or checks
@@ -109,11 +118,14 @@ class TrainingStatement:
 
     def public_tensors(self) -> list[str]:
         c = self.circuit
-        names = ["X.bits", "Y.bits"] + [f"W{l}.T" for l in range(1, c.layers + 1)]
+        names = list(c.data_tensors()) + [f"W{l}.T" for l in range(1, c.layers + 1)]
         return names + ([f"b{l}.T" for l in range(1, c.layers + 1)] if c.bias else [])
 
     def witness_tensors(self) -> list[str]:
-        return [n for n in self.circuit.committed_bits() if n not in ("X.bits", "Y.bits")]
+        ranges = [n for n in self.circuit.committed_ranges() if n not in self.circuit.data_tensors()]
+        if self.circuit.range_check == "limbs":
+            ranges += logup_statement(self.circuit).multiplicity_tensors()
+        return ranges
 
     def committed_tensors(self) -> list[str]:
         return self.public_tensors() + self.witness_tensors()
@@ -121,14 +133,24 @@ class TrainingStatement:
     def tensor_vars(self, name: str) -> int:
         """Variable count of a committed tensor (fixes its Hyrax layout)."""
         c = self.circuit
-        bits = c.committed_bits()
-        if name in bits:
-            width_index, decomposition = bits[name]
-            return c.bits_layout(width_index, decomposition).num_vars
+        ranges = c.committed_ranges()
+        if name in ranges:
+            width_index, decomposition = ranges[name]
+            return c.slots_layout(width_index, decomposition).num_vars
+        if name.startswith("logup.m"):
+            return int(name.removeprefix("logup.m"))
         layer = int(name[1:].split(".")[0])
         if name.startswith("W"):
             return c.width_vars(layer) + c.width_vars(layer - 1)
         return c.width_vars(layer)
+
+
+def logup_statement(c: MlpCircuit) -> LogupStatement:
+    """Every limbs tensor, data included, for the limb gadget's one range proof."""
+    return LogupStatement(tuple(
+        RangeTensor(name, d, c.slots_layout(i, d).num_vars - d.slot_vars)
+        for name, (i, d) in c.committed_ranges().items()
+    ))
 
 
 def _padded_ints(a: np.ndarray, shape: tuple[int, ...]) -> list[int]:
@@ -169,19 +191,19 @@ class TrainingWalk:
         self._require(self.ch.equal(a, b), reason)
 
     def _slice_value(self, tensor, decomposition, u, claimed=None) -> Value:
-        """Read bit slices at u; derive V~(u) = offset + sum_i c_i v_i (or check it against
-        ``claimed``); require the padding slots i >= width to be zero; ledger the folded
-        claim on the bits tensor (zkDL's bit decomposition, ``circuits/bits.py``)."""
+        """Read slot values at u; derive V~(u) = offset + sum_i c_i v_i (or check it against
+        ``claimed``); require the padding slots i >= num_slots to be zero; ledger the folded
+        claim on the slots tensor (limbs or bits, ``circuits/limbs.py``, ``circuits/bits.py``)."""
         slices = self.ch.slices(tensor, decomposition, u)
         if len(slices) != decomposition.padded_width:
-            raise VerifyError(f"{tensor}: wrong number of bit slices")
+            raise VerifyError(f"{tensor}: wrong number of slot values")
         recomposed = linear_combination(decomposition.weights(), slices, decomposition.offset)
         if claimed is None:
             claimed = recomposed
         else:
-            self._require_equal(recomposed, claimed, f"{tensor}: bits do not recompose to the claimed value")
-        for v in slices[decomposition.width :]:
-            self._require_equal(v, 0, f"{tensor}: a padding bit slot is not zero")
+            self._require_equal(recomposed, claimed, f"{tensor}: slots do not recompose to the claimed value")
+        for v in slices[decomposition.num_slots :]:
+            self._require_equal(v, 0, f"{tensor}: a padding slot is not zero")
         self.ledger.add(fold_slices(self.t, tensor, decomposition, u, slices))
         return claimed
 
@@ -209,6 +231,7 @@ class TrainingWalk:
         t = self.t
         t.absorb_bytes(b"format-version", FORMAT_VERSION.to_bytes(4, "little"))
         t.absorb_bytes(b"mode", self.ch.mode)
+        t.absorb_bytes(b"range-check", self.c.range_check.encode())
         t.absorb_bytes(b"recipe", self.st.recipe)
         for name in self.st.public_tensors():
             self.ch.commitment(name)
@@ -219,6 +242,8 @@ class TrainingWalk:
         self.ledger.extend(self.ch.phase(b"phase-2", self._phase_2()))
         self.ledger.extend(self.ch.phase(b"phase-3", self._phase_3()))
         self._after_phase_3()
+        if self.c.range_check == "limbs":
+            self.ledger.extend(LogupWalk(logup_statement(self.c), self.ch).run())
         self._ledger_and_openings()
 
     def _phase_a(self) -> list[Reduction]:
@@ -229,8 +254,8 @@ class TrainingWalk:
             nj, nb, nt = self._act(l)
             u = tuple(t.challenge_scalars(b"forward-point", nj + nb + nt))
             uj, ub, ut = u[:nj], u[nj : nj + nb], u[nj + nb :]
-            zp = self._slice_value(f"Z{l}.bits", c.z_bits(l), u)
-            rem = self._slice_value(f"R{l}.bits", c.rem_bits(), u)
+            zp = self._slice_value(c.ranged(f"Z{l}"), c.z_slots(l), u)
+            rem = self._slice_value(c.ranged(f"R{l}"), c.rem_slots(), u)
             bias: Value = 0
             if c.bias:
                 bias = self.ch.evaluation(f"b{l}", uj + ut)
@@ -247,8 +272,8 @@ class TrainingWalk:
             ni, nb, nt = self._act(l)
             u = tuple(t.challenge_scalars(b"backward-point", ni + nb + nt))
             ui, ub, ut = u[:ni], u[ni : ni + nb], u[ni + nb :]
-            gp = self._slice_value(f"G{l}.bits", c.g_bits(), u)
-            remg = self._slice_value(f"RG{l}.bits", c.rem_bits(), u)
+            gp = self._slice_value(c.ranged(f"G{l}"), c.g_slots(), u)
+            remg = self._slice_value(c.ranged(f"RG{l}"), c.rem_slots(), u)
             out.append(matmul_reduction(
                 f"backward{l}", (1 << S) * gp + remg, ut, c.width_vars(m),
                 Table("bind", (f"GZ{m}", 1, ub)), Table("bind", (f"W{m}", 2, ui)),
@@ -270,10 +295,11 @@ class TrainingWalk:
                 out.append(self._functional(
                     f"final-bias{l}", b0 - b_t, c.lr_padded(), l, v, coeff=1 << c.frac_bits
                 ))
-        for name, (width_index, decomposition) in c.committed_bits().items():
-            layout = c.bits_layout(width_index, decomposition)
-            out.append(booleanity_reduction(name, t.challenge_scalars(b"booleanity-point", layout.num_vars)))
-            if name in ("X.bits", "Y.bits"):
+        for name, (width_index, decomposition) in c.committed_ranges().items():
+            layout = c.slots_layout(width_index, decomposition)
+            if c.range_check == "bits":
+                out.append(booleanity_reduction(name, t.challenge_scalars(b"booleanity-point", layout.num_vars)))
+            if name in c.data_tensors():
                 real = {"t": c.steps, "b": c.batch, "j": c.widths[width_index]}
                 w = t.challenge_scalars(b"padding-point", layout.num_vars)
                 out.append(padding_reduction(name, w, layout, real))
@@ -306,8 +332,9 @@ class TrainingWalk:
     def _phase_3(self) -> list[Reduction]:
         c, out = self.c, []
         self.t.domain_separate(b"phase-3-claims")
+        x_name, y_name = c.data_tensors()
         for claim in self.ledger.take("IN1"):
-            self._slice_value("X.bits", c.x_bits(), claim.point, claim.value)
+            self._slice_value(x_name, c.x_slots(), claim.point, claim.value)
         for l in range(2, c.layers + 1):
             claims = self.ledger.take(f"IN{l}")
             if claims:
@@ -318,21 +345,22 @@ class TrainingWalk:
                 out.append(self._masked(f"relu-grad{l}", claims, l, f"S{l}", f"GP{l}"))
         L = c.layers
         for claim in self.ledger.take(f"GZ{L}"):
-            zp = self._slice_value(f"Z{L}.bits", c.z_bits(L), claim.point)
-            y = self._slice_value("Y.bits", c.y_bits(), claim.point)
+            zp = self._slice_value(c.ranged(f"Z{L}"), c.z_slots(L), claim.point)
+            y = self._slice_value(y_name, c.y_slots(), claim.point)
             self._require_equal(zp - y, claim.value, "output gradient is not Y_hat - Y")
         return out
 
     def _after_phase_3(self) -> None:
         c = self.c
         for l in range(1, c.layers):
-            sign = slot_point(c.z_bits(l), c.value_bits - 1)
+            z, z_slots = c.ranged(f"Z{l}"), c.z_slots(l)
+            sign = slot_point(z_slots, z_slots.sign_slot)  # the ReLU indicator [Z' <= 0]
             for claim in self.ledger.take(f"S{l}"):
-                self.ledger.add(Claim(f"Z{l}.bits", sign + claim.point, claim.value))
+                self.ledger.add(Claim(z, sign + claim.point, claim.value))
             for claim in self.ledger.take(f"ZP{l}"):
-                self._slice_value(f"Z{l}.bits", c.z_bits(l), claim.point, claim.value)
+                self._slice_value(z, z_slots, claim.point, claim.value)
             for claim in self.ledger.take(f"GP{l}"):
-                self._slice_value(f"G{l}.bits", c.g_bits(), claim.point, claim.value)
+                self._slice_value(c.ranged(f"G{l}"), c.g_slots(), claim.point, claim.value)
 
     def _ledger_and_openings(self) -> None:
         reductions = []
@@ -350,7 +378,8 @@ class TrainingWalk:
 
 class VerifierChannel:
     """Reads the prover's messages from the proof bytes, in the order the walk asks for them
-    (clear mode: every value is a field element in the clear)."""
+    (clear mode: every value is a field element in the clear). ``statement`` may be None for
+    a walk that commits and opens nothing (the range gadget's own tests)."""
 
     mode = b"clear"
 
@@ -381,9 +410,18 @@ class VerifierChannel:
         self.transcript.absorb_scalar(f"evaluation:{tensor}".encode(), value)
         return value
 
-    def slices(self, tensor: str, decomposition: BitDecomposition, point: Sequence[int]) -> list[int]:
+    def slices(self, tensor: str, decomposition: Decomposition, point: Sequence[int]) -> list[int]:
         values = self.reader.scalars(decomposition.padded_width)
         self.transcript.absorb_scalars(b"slot-values", values)
+        return values
+
+    def fractions(self, statement: LogupStatement, challenges: Challenges) -> int:
+        (q_top,) = self.values(b"logup-top-q", ["logup.top.q"])
+        return q_top
+
+    def values(self, label: bytes, keys: Sequence[str]) -> list[int]:
+        values = self.reader.scalars(len(keys))
+        self.transcript.absorb_scalars(label, values)
         return values
 
     def equal(self, a: int, b: int) -> bool:

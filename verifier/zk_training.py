@@ -4,10 +4,10 @@ The walk is ``verifier.training.TrainingWalk`` unchanged; only the messages chan
 clear mode sends a field element, the zero-knowledge mode sends a Pedersen commitment to it
 (Hyrax, Wahby et al. S&P 2018) and the walk computes on commitments (``verifier/values.py``):
 
-* evaluations of W_T, b_T and the stacked bias, and the bit slices v_i = B~(i, u) for the
-  slots i < width, are 48-byte commitments. The padding slots i >= width are not sent: they
-  are the public constant 0, so the claim folded from the slices, B~(rho, u) =
-  sum_i eq(rho, i) v_i, asserts them to be zero, and the opening of B checks it;
+* evaluations of W_T, b_T and the stacked bias, the slot values v_i = L~(i, u) for the real
+  slots i < num_slots, and the limb gadget's roots are 48-byte commitments. The padding slots
+  are not sent: they are the public constant 0, so the claim folded from the slot values,
+  L~(rho, u) = sum_i eq(rho, i) v_i, asserts them to be zero, and the opening of L checks it;
 * each equality the walk requires between two committed values (bits recomposing to a
   claimed value, the output gradient Y_hat - Y) is a proof of equality
   (``nizk.equality``: knowledge of the blinding of the difference);
@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from circuits.bits import BitDecomposition
+from circuits.mlp import Decomposition
 
 from .claims import Claim
 from .errors import VerifyError
@@ -57,11 +57,16 @@ class ZkVerifierChannel(VerifierChannel):
         self.transcript.absorb_point(f"evaluation:{tensor}".encode(), encoded)
         return self._committed(encoded)
 
-    def slices(self, tensor: str, decomposition: BitDecomposition, point: Sequence[int]) -> list[Value]:
-        encoded = self.reader.points(decomposition.width)
+    def slices(self, tensor: str, decomposition: Decomposition, point: Sequence[int]) -> list[Value]:
+        encoded = self.reader.points(decomposition.num_slots)
         self.transcript.absorb_points(b"slot-values", encoded)
-        padding = [0] * (decomposition.padded_width - decomposition.width)
+        padding = [0] * (decomposition.padded_width - decomposition.num_slots)
         return [self._committed(e) for e in encoded] + padding
+
+    def values(self, label: bytes, keys: Sequence[str]) -> list[Committed]:
+        encoded = self.reader.points(len(keys))
+        self.transcript.absorb_points(label, encoded)
+        return [self._committed(e) for e in encoded]
 
     def equal(self, a: Value, b: Value) -> bool:
         if is_public(a) and is_public(b):
