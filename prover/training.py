@@ -189,6 +189,7 @@ class ProverChannel:
         # read by one phase and dropped after it.
         self.derived: dict = {}
         self._committed = 0
+        self._gkr_unreported = 0.0
         self.transcript = Transcript(DOMAIN)
         self.public: dict[str, HyraxCommitment] = {}
         self._chunks: list[bytes] = []
@@ -255,9 +256,13 @@ class ProverChannel:
         gkr = [table.args for red in reductions for tables in red.tables for table in tables if table.kind == "gkr"]
         for key, layer, _ in gkr:
             self.derived.pop(("gkr", key, layer), None)
-        if gkr:  # a GKR step of the limb gadget: many small phases, reported once per tree walk
+        if gkr:  # a GKR step of the limb gadget: many small phases, reported once in all
             self.timings["logup"] += elapsed
+            self._gkr_unreported += elapsed
             return claims
+        if self._gkr_unreported:
+            self._say(f"logup-gkr: range checks of every limb ({self.timings['logup']:.2f} s)")
+            self._gkr_unreported = 0.0
         self.timings["sumcheck"] += elapsed
         instances = sum(len(r.shapes) for r in reductions)
         self._say(f"{label.decode()}: batched {self.sumcheck_kind} of {instances} instances ({elapsed:.2f} s)")

@@ -45,6 +45,7 @@ def test_prove_verify_inspect(bundle_path):
     assert result.exit_code == 0 and report["accepted"] and report["steps"] == 3
     result = runner.invoke(main, ["inspect", str(bundle_path)])
     assert result.exit_code == 0 and "MLP [4, 8, 3]" in result.output and "W1.T" in result.output
+    assert "16-bit limbs, logUp-GKR" in result.output  # the default range gadget
 
 
 @pytest.mark.parametrize(
@@ -55,9 +56,11 @@ def test_prove_verify_inspect(bundle_path):
         lambda b: b[: len(b) // 3],
         lambda b: b"",
         lambda b: b"NOTZKTRN" + b[8:],  # bad magic
-        lambda b: b[:8] + b"\x02\x00" + b[10:],  # other format version
+        lambda b: b[:8] + b"\x01\x00" + b[10:],  # other format version
         lambda b: b[:12] + b"\x01" + b[13:],  # a clear body labelled zero-knowledge
-        lambda b: b[:16] + b"\xff\xff\xff\x7f" + b[20:],  # absurd recipe length
+        lambda b: b[:14] + b"\x02" + b[15:],  # a limbs body labelled bit decomposition
+        lambda b: b[:14] + b"\x00" + b[15:],  # unknown range gadget
+        lambda b: b[:15] + b"\xff\xff\xff\x7f" + b[19:],  # absurd recipe length
     ],
 )
 def test_malformed_bundles_rejected_without_traceback(bundle_path, tmp_path, mutate):
@@ -105,7 +108,7 @@ def test_inspect_rejects_garbage(tmp_path):
 
 def test_parse_bundle_bounds_before_allocating():
     with pytest.raises(VerifyError):
-        parse_bundle(MAGIC + b"\x01\x00\x01\x01\x00\x01" + (1 << 30).to_bytes(4, "little"))
+        parse_bundle(MAGIC + b"\x02\x00\x01\x01\x00\x01\x01" + (1 << 30).to_bytes(4, "little"))
 
 
 @pytest.mark.parametrize(
@@ -119,6 +122,7 @@ def test_parse_bundle_bounds_before_allocating():
         (lambda c: c.update(extra=1), "extra: unknown key"),
         (lambda c: c["quant"].update(frac_bits=40), "quant.frac_bits"),
         (lambda c: c["data"].update(source="mnist"), "data.source: must be one of"),
+        (lambda c: c["prove"].update(range_check="lookup"), "prove.range_check: must be one of limbs, bits"),
         (lambda c: c["prove"].update(segment_steps=2), "prove.segment_steps: proofs in segments are not implemented"),
     ],
 )
@@ -142,3 +146,17 @@ def test_zk_flag_overrides_the_run_file(tmp_path):
     assert result.exit_code == 0 and "mode zk" in result.output, result.output
     report = verify_bundle(out.read_bytes())
     assert report.accepted and report.mode == "zk", report.reason
+
+
+def test_range_check_flag_overrides_the_run_file(tmp_path):
+    """The bit-decomposition gadget end to end through the CLI; the bundle records it."""
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(TINY))
+    out = tmp_path / "tiny-bits.zkp"
+    args = ["prove", "--run", str(tmp_path / "tiny.yaml"), "--range-check", "bits", "--out", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0 and "range checks by bits" in result.output, result.output
+    report = verify_bundle(out.read_bytes())
+    assert report.accepted and report.range_check == "bits", report.reason
+    relabelled = bytearray(out.read_bytes())
+    relabelled[14] = 1  # the same body presented as a limbs proof
+    assert not verify_bundle(bytes(relabelled)).accepted

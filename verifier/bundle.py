@@ -9,6 +9,8 @@ Layout (integers little-endian):
     mode         u8       0 = non-ZK ("clear", ``verifier.training``); 1 = zero-knowledge
                           (``verifier.zk_training``); both modes share layout up to the body
     kind         u8       1 = proof of training
+    range        u8       1 = 16-bit limbs with logUp-GKR (``circuits/limbs.py``, the default);
+                          2 = bit decomposition (``circuits/bits.py``)
     recipe       u32 length + canonical recipe JSON (integers only)
     public       the Hyrax row commitments of the public tensors (data bits, final weights
                  and biases), in ``TrainingStatement.public_tensors()`` order; their row
@@ -35,11 +37,12 @@ from .training import TrainingStatement, verify_training
 from .zk_training import verify_training_zk
 
 MAGIC = b"ZKTRAIN\x00"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CURVE_BLS12_381 = 1
 HASH_SHAKE256 = 1
 MODE_CLEAR, MODE_ZK = 0, 1
 KIND_TRAINING = 1
+RANGE_IDS = {"limbs": 1, "bits": 2}
 MAX_PROOF_BYTES = 1 << 32
 
 
@@ -52,6 +55,7 @@ class Report:
     recipe_name: str | None = None
     recipe_digest: str | None = None
     mode: str | None = None
+    range_check: str | None = None
     steps: int | None = None
     widths: list[int] | None = None
     bundle_bytes: int = 0
@@ -63,19 +67,22 @@ class Report:
         return asdict(self)
 
 
-def statement_for(recipe: Recipe) -> TrainingStatement:
-    """The public statement a recipe determines: circuit and seeded W_0, b_0."""
+def statement_for(recipe: Recipe, range_check: str = "limbs") -> TrainingStatement:
+    """The public statement a recipe and a range gadget determine: circuit and seeded W_0, b_0."""
     weights, biases = seeded_parameters(recipe)
-    return TrainingStatement(MlpCircuit.from_recipe(recipe), recipe.to_canonical_json(), tuple(weights), tuple(biases))
+    circuit = MlpCircuit.from_recipe(recipe, range_check)
+    return TrainingStatement(circuit, recipe.to_canonical_json(), tuple(weights), tuple(biases))
 
 
-def encode_bundle(recipe: Recipe, public: dict[str, HyraxCommitment], proof: bytes, zk: bool = False) -> bytes:
-    statement = statement_for(recipe)
+def encode_bundle(
+    recipe: Recipe, public: dict[str, HyraxCommitment], proof: bytes, zk: bool = False, range_check: str = "limbs"
+) -> bytes:
+    statement = statement_for(recipe, range_check)
     raw = recipe.to_canonical_json()
     parts = [
         MAGIC,
         FORMAT_VERSION.to_bytes(2, "little"),
-        bytes([CURVE_BLS12_381, HASH_SHAKE256, MODE_ZK if zk else MODE_CLEAR, KIND_TRAINING]),
+        bytes([CURVE_BLS12_381, HASH_SHAKE256, MODE_ZK if zk else MODE_CLEAR, KIND_TRAINING, RANGE_IDS[range_check]]),
         len(raw).to_bytes(4, "little"),
         raw,
     ]
@@ -96,25 +103,28 @@ class ParsedBundle:
 def parse_bundle(data: bytes) -> ParsedBundle:
     """Parse and structurally check a bundle; raises VerifyError (with a reason) on anything off."""
     reader = Reader(data, "bundle")
-    reader.expect(len(MAGIC) + 6)
+    reader.expect(len(MAGIC) + 7)
     if reader.take(len(MAGIC)) != MAGIC:
         raise VerifyError("not a zktrain proof bundle (bad magic)")
     version = int.from_bytes(reader.take(2), "little")
     if version != FORMAT_VERSION:
         raise VerifyError(f"unsupported bundle format version {version} (this verifier reads {FORMAT_VERSION})")
-    curve, hash_id, mode, kind = reader.take(4)
+    curve, hash_id, mode, kind, range_id = reader.take(5)
     if curve != CURVE_BLS12_381 or hash_id != HASH_SHAKE256:
         raise VerifyError(f"unsupported curve/hash ids {curve}/{hash_id}")
     if mode not in (MODE_CLEAR, MODE_ZK):
         raise VerifyError(f"unknown proof mode {mode}")
     if kind != KIND_TRAINING:
         raise VerifyError(f"unknown proof kind {kind}")
+    range_check = next((name for name, i in RANGE_IDS.items() if i == range_id), None)
+    if range_check is None:
+        raise VerifyError(f"unknown range-check gadget {range_id}")
     length = int.from_bytes(reader.take(4), "little")
     if length > MAX_CANONICAL_BYTES:
         raise VerifyError(f"recipe of {length} bytes exceeds the limit of {MAX_CANONICAL_BYTES}")
     try:
         recipe = Recipe.from_canonical_json(reader.take(length))
-        statement = statement_for(recipe)
+        statement = statement_for(recipe, range_check)
     except (RecipeError, ValueError) as err:
         raise VerifyError(f"recipe rejected: {err}") from None
     public = {}
@@ -138,6 +148,7 @@ def verify_bundle(data: bytes, curve: str = "blst") -> Report:
         recipe = parsed.recipe
         report.recipe_name, report.recipe_digest = recipe.name, recipe.digest().hex()
         report.mode = "zk" if parsed.zk else "clear"
+        report.range_check = parsed.statement.circuit.range_check
         report.steps, report.widths = recipe.train.steps, list(recipe.model.widths)
         report.proof_bytes = len(parsed.proof)
         report.public_commitments = {

@@ -17,6 +17,7 @@ from zktrain.train.command import train
 
 DEFAULT_RUN = Path(__file__).resolve().parent.parent / "examples" / "digits_mlp.yaml"
 _MODES = {"zk": "zero-knowledge", "clear": "clear (non-ZK)"}  # the bundle's mode byte, in words
+_RANGES = {"limbs": "16-bit limbs, logUp-GKR", "bits": "bit decomposition"}  # its range byte
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,7 +31,8 @@ def main() -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Bundle to write (default: prove.out of the run file).")
 @click.option("--steps", type=click.IntRange(min=1), help="Override train.steps (e.g. for a quick run).")
 @click.option("--zk/--clear", "zk", default=None, help="Override prove.zk: zero-knowledge or clear (non-ZK) proof.")
-def prove(run_file: Path, out: Path | None, steps: int | None, zk: bool | None) -> None:
+@click.option("--range-check", type=click.Choice(["limbs", "bits"]), help="Override prove.range_check (the range gadget).")
+def prove(run_file: Path, out: Path | None, steps: int | None, zk: bool | None, range_check: str | None) -> None:
     """Train RUN in the exact fixed-point semantics and prove it; write the proof bundle."""
     from zktrain.prove import prove_run
     from zktrain.run_config import RunConfigError, load_run
@@ -39,12 +41,12 @@ def prove(run_file: Path, out: Path | None, steps: int | None, zk: bool | None) 
         run = load_run(run_file, steps=steps)
     except RunConfigError as err:
         raise click.ClickException(str(err)) from None
-    if zk is not None:
-        run = dataclasses.replace(run, options=dataclasses.replace(run.options, zk=zk))
+    overrides = {k: v for k, v in (("zk", zk), ("range_check", range_check)) if v is not None}
+    run = dataclasses.replace(run, options=dataclasses.replace(run.options, **overrides))
     out = out or Path(run.options.out or f"{run.recipe.name}.zkp")
     click.echo(f"proving {run.recipe.name}: widths {list(run.recipe.model.widths)}, batch "
                f"{run.recipe.train.batch_size}, {run.recipe.train.steps} steps, mode "
-               f"{'zk' if run.options.zk else 'clear'}")
+               f"{'zk' if run.options.zk else 'clear'}, range checks by {run.options.range_check}")
     try:
         bundle, s = prove_run(run, progress=lambda msg: click.echo(f"  {msg}"))
     except (NotImplementedError, ValueError) as err:
@@ -102,6 +104,7 @@ def inspect(bundle: Path) -> None:
     r = parsed.recipe
     click.echo(f"recipe      {r.name} (sha3-256 {r.digest().hex()[:16]}..., semantics v{r.semantics})")
     click.echo(f"mode        {_MODES['zk' if parsed.zk else 'clear']}")
+    click.echo(f"range check {_RANGES[parsed.statement.circuit.range_check]}")
     click.echo(f"data        {r.data.source}: {r.data.features} features, {r.data.classes} classes, "
                f"inputs {r.data.input_bits} bits, labels {r.data.label_bits} bits")
     click.echo(f"model       MLP {list(r.model.widths)}, bias {r.model.bias}, init {r.model.init} (seed {r.seed})")

@@ -94,7 +94,7 @@ def prove_run(run: ProveRun, progress: Callable[[str], None] | None = None) -> t
     """Train, prove and encode; returns the bundle and a summary."""
     say = progress or (lambda _msg: None)
     recipe = run.recipe
-    statement = statement_for(recipe)
+    statement = statement_for(recipe, run.options.range_check)
     c = statement.circuit
     try:
         backend = get_backend(run.options.backend)
@@ -111,6 +111,6 @@ def prove_run(run: ProveRun, progress: Callable[[str], None] | None = None) -> t
     prove = prove_training_zk if run.options.zk else prove_training
     public, proof = prove(statement, witness, backend, progress=say)
     prove_s = time.perf_counter() - t0
-    bundle = encode_bundle(recipe, public, proof, zk=run.options.zk)
+    bundle = encode_bundle(recipe, public, proof, zk=run.options.zk, range_check=run.options.range_check)
     summary = ProveSummary(c.steps, c.padded_steps, train_acc, test_acc, witness_s, prove_s, len(bundle), len(proof))
     return bundle, summary

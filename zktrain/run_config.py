@@ -11,7 +11,10 @@ turns it into the canonical integer-only :class:`~circuits.recipe.Recipe` the pr
     train: {batch_size: 64, steps: 16, optimizer: sgd, loss: mse, lr: 0.5}
                                            # or lr_schedule: [0.5, 0.5, 0.25, ...] (one per step)
     quant: {frac_bits: 16, lr_shift: 16, value_bits: 32, weight_bits: 56}
-    prove: {zk: true, backend: auto, out: digits-mlp.zkp}   # segment_steps: not yet
+    prove: {zk: true, backend: auto, range_check: limbs, out: digits-mlp.zkp}   # segment_steps: not yet
+
+``prove.range_check`` picks the range gadget: ``limbs`` (16-bit limbs checked by logUp-GKR,
+the default) or ``bits`` (zkDL's bit decomposition); the bundle records which.
 
 ``lr`` is the float SGD learning rate on the mean MSE loss; the recipe stores
 lr_num = round(lr 2 / (B n_out) 2^k) per step (``circuits.semantics.mse_lr_num``), and the
@@ -27,6 +30,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from circuits.mlp import RANGE_CHECKS
 from circuits.recipe import DataSpec, ModelSpec, QuantSpec, Recipe, RecipeError, TrainSpec
 from circuits.semantics import mse_lr_num
 
@@ -41,6 +45,7 @@ class RunConfigError(ValueError):
 class ProveOptions:
     zk: bool = False
     backend: str = "auto"
+    range_check: str = "limbs"
     segment_steps: int | None = None
     out: str | None = None
 
@@ -57,7 +62,7 @@ _TOP = {"name", "seed", "data", "model", "train", "quant", "prove"}
 _MODEL = {"kind", "widths", "bias", "init", "activation"}
 _TRAIN = {"batch_size", "steps", "optimizer", "loss", "lr", "lr_schedule"}
 _QUANT = {"frac_bits", "lr_shift", "value_bits", "weight_bits", "input_bits", "input_signed", "label_bits"}
-_PROVE = {"zk", "backend", "segment_steps", "out"}
+_PROVE = {"zk", "backend", "range_check", "segment_steps", "out"}
 
 
 def _section(cfg: dict, key: str, allowed: set[str], required: bool = True) -> dict:
@@ -188,6 +193,7 @@ def parse_run(cfg: Any, base_dir: Path | None = None, steps: int | None = None, 
     options = ProveOptions(
         zk=prove.get("zk", False),
         backend=prove.get("backend", "auto"),
+        range_check=prove.get("range_check", "limbs"),
         segment_steps=prove.get("segment_steps"),
         out=prove.get("out"),
     )
@@ -195,6 +201,8 @@ def parse_run(cfg: Any, base_dir: Path | None = None, steps: int | None = None, 
         raise RunConfigError(f"prove.zk: must be true or false, got {options.zk!r}")
     if options.backend not in ("cpu", "cuda", "auto"):
         raise RunConfigError(f"prove.backend: must be one of cpu, cuda, auto, got {options.backend!r}")
+    if options.range_check not in RANGE_CHECKS:
+        raise RunConfigError(f"prove.range_check: must be one of {', '.join(RANGE_CHECKS)}, got {options.range_check!r}")
     if options.segment_steps is not None:
         _pos_int("prove.segment_steps", options.segment_steps)
         if options.segment_steps < recipe.train.steps:
