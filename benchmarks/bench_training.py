@@ -71,7 +71,7 @@ def measure(args) -> dict:
     TrainingWalk(statement, channel).run()
     prove_s = time.perf_counter() - t0
     proof = channel.proof_bytes()
-    bundle = encode_bundle(recipe, channel.public, proof, zk=zk, range_check=args.gadget)
+    bundle = encode_bundle(recipe, [(channel.public, proof)], zk=zk, range_check=args.gadget)
     timings = dict(channel.timings, other=prove_s - sum(channel.timings.values()))
     del witness, channel  # the verifier's memory is not the prover's
     report = verify_bundle(bundle)

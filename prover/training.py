@@ -131,6 +131,7 @@ def stack_witness(c: MlpCircuit, steps: Sequence[dict], final_w: Sequence, final
         wit[c.ranged(f"R{l}")] = c.rem_slots().decompose(wit.pop(f"REM{l}"), f"Rem{l}")
         wit[f"W{l}.T"] = _int64(final_w[l - 1], f"W{l}.T")
         wit[f"b{l}.T"] = _int64(final_b[l - 1], f"b{l}.T")
+        wit[f"W{l}.0"], wit[f"b{l}.0"] = wit[f"W{l}"][0], wit[f"b{l}"][0]  # a committed W_0 (views)
         if l < c.layers:
             wit[c.ranged(f"G{l}")] = c.g_slots().decompose(wit[f"GP{l}"], f"G'{l}")
             wit[c.ranged(f"RG{l}")] = c.rem_slots().decompose(wit.pop(f"REMG{l}"), f"RemG{l}")
@@ -197,6 +198,14 @@ class ProverChannel:
 
     def proof_bytes(self) -> bytes:
         return b"".join(self._chunks)
+
+    def checkpoint(self) -> dict:
+        """The committed W_T, b_T with their openings, named as the next segment's committed
+        W_0, b_0 (its ``precommitted``): the chain reuses the very commitments, blinds included."""
+        return {
+            name.replace(".T", ".0"): (self.public[name], self._hyrax[name])
+            for name in self.st.checkpoint_tensors("T")
+        }
 
     def commitment(self, tensor: str) -> None:
         start = time.perf_counter()
@@ -297,14 +306,14 @@ def prove_with(
     precommitted=None,
     rng=None,
     progress: Callable[[str], None] | None = None,
-) -> tuple[dict[str, HyraxCommitment], bytes]:
-    """Run the walk over a prover channel of the wanted mode: the public commitments (data,
-    final weights) and the proof bytes."""
+) -> ProverChannel:
+    """Run the walk over a prover channel of the wanted mode; the channel holds the public
+    commitments (data, final weights), the proof bytes and the checkpoint for a next segment."""
     channel = channel_type(statement, witness, backend, precommitted, rng, progress)
     TrainingWalk(statement, channel).run()
     if progress:
         progress(f"opened {len(statement.committed_tensors())} commitments ({channel.timings['open']:.2f} s)")
-    return channel.public, channel.proof_bytes()
+    return channel
 
 
 def prove_training(
@@ -316,4 +325,5 @@ def prove_training(
     progress: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, HyraxCommitment], bytes]:
     """A clear-mode proof of training: the public commitments and the proof bytes."""
-    return prove_with(ProverChannel, statement, witness, backend, precommitted, rng, progress)
+    channel = prove_with(ProverChannel, statement, witness, backend, precommitted, rng, progress)
+    return channel.public, channel.proof_bytes()

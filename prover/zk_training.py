@@ -90,4 +90,5 @@ def prove_training_zk(
     progress: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, HyraxCommitment], bytes]:
     """A zero-knowledge proof of training: the public commitments and the proof bytes."""
-    return prove_with(ZkProverChannel, statement, witness, backend, precommitted, rng, progress)
+    channel = prove_with(ZkProverChannel, statement, witness, backend, precommitted, rng, progress)
+    return channel.public, channel.proof_bytes()

@@ -88,8 +88,8 @@ def test_spliced_statement_rejected(bundle_path, tmp_path):
     out = tmp_path / "other.zkp"
     assert CliRunner().invoke(main, ["prove", "--run", str(tmp_path / "other.yaml"), "--out", str(out)]).exit_code == 0
     mine, theirs = bundle_path.read_bytes(), out.read_bytes()
-    head_mine = len(mine) - len(parse_bundle(mine).proof) - 8
-    head_theirs = len(theirs) - len(parse_bundle(theirs).proof) - 8
+    head_mine = len(mine) - len(parse_bundle(mine).final.proof) - 8
+    head_theirs = len(theirs) - len(parse_bundle(theirs).final.proof) - 8
     spliced = theirs[:head_theirs] + mine[head_mine:]
     report = verify_bundle(spliced)
     assert not report.accepted
@@ -123,7 +123,7 @@ def test_parse_bundle_bounds_before_allocating():
         (lambda c: c["quant"].update(frac_bits=40), "quant.frac_bits"),
         (lambda c: c["data"].update(source="mnist"), "data.source: must be one of"),
         (lambda c: c["prove"].update(range_check="lookup"), "prove.range_check: must be one of limbs, bits"),
-        (lambda c: c["prove"].update(segment_steps=2), "prove.segment_steps: proofs in segments are not implemented"),
+        (lambda c: c["prove"].update(segment_steps=0), "prove.segment_steps: must be a positive integer"),
     ],
 )
 def test_run_config_errors_name_the_field(change, message):

@@ -12,10 +12,14 @@ Layout (integers little-endian):
     range        u8       1 = 16-bit limbs with logUp-GKR (``circuits/limbs.py``, the default);
                           2 = bit decomposition (``circuits/bits.py``)
     recipe       u32 length + canonical recipe JSON (integers only)
-    public       the Hyrax row commitments of the public tensors (data bits, final weights
-                 and biases), in ``TrainingStatement.public_tensors()`` order; their row
-                 counts follow from the recipe, never from the bytes
-    proof        u64 length + the proof body (``verifier.training``)
+    segment      u32      steps per segment S, 1 <= S <= steps; the run is proven in
+                          ceil(steps / S) segments chained by committed checkpoints
+    then, for each segment k in order:
+      public     the Hyrax row commitments of the segment's own public tensors (its data
+                 slots, then the checkpoint W_T, b_T it ends on; segment k > 0 starts from
+                 segment k - 1's checkpoint, not repeated), in ``public_tensors()`` order;
+                 their row counts follow from the recipe, never from the bytes
+      proof      u64 length + the proof body (``verifier.training``)
 
 Nothing may follow. Every length is bounded before anything is allocated; every failure
 becomes a rejection with a reason, never an exception escaping ``verify_bundle``.
@@ -24,7 +28,8 @@ becomes a rejection with a reason, never an exception escaping ``verify_bundle``
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
 
 from circuits.mlp import MlpCircuit
 from circuits.recipe import MAX_CANONICAL_BYTES, Recipe, RecipeError
@@ -57,6 +62,7 @@ class Report:
     mode: str | None = None
     range_check: str | None = None
     steps: int | None = None
+    segments: int | None = None
     widths: list[int] | None = None
     bundle_bytes: int = 0
     proof_bytes: int = 0
@@ -67,17 +73,57 @@ class Report:
         return asdict(self)
 
 
+def segment_statements(recipe: Recipe, range_check: str = "limbs", segment_steps: int | None = None) -> list[TrainingStatement]:
+    """The public statements a recipe, a range gadget and a segment length determine: segment
+    k proves steps [k S, (k + 1) S) (the last may be shorter), from the seeded W_0, b_0 for
+    k = 0 and from the previous segment's committed checkpoint after."""
+    steps = recipe.train.steps
+    size = steps if segment_steps is None else segment_steps
+    if not 1 <= size <= steps:
+        raise ValueError(f"steps per segment must be in [1, {steps}], got {size}")
+    whole = MlpCircuit.from_recipe(recipe, range_check)
+    raw = recipe.to_canonical_json()
+    count = -(-steps // size)
+    out = []
+    for k in range(count):
+        lr = whole.lr[k * size : (k + 1) * size]
+        circuit = replace(whole, steps=len(lr), lr=lr)
+        init = tuple(map(tuple, seeded_parameters(recipe))) if k == 0 else (None, None)
+        out.append(TrainingStatement(circuit, raw, *init, segment=k, segments=count))
+    return out
+
+
 def statement_for(recipe: Recipe, range_check: str = "limbs") -> TrainingStatement:
-    """The public statement a recipe and a range gadget determine: circuit and seeded W_0, b_0."""
-    weights, biases = seeded_parameters(recipe)
-    circuit = MlpCircuit.from_recipe(recipe, range_check)
-    return TrainingStatement(circuit, recipe.to_canonical_json(), tuple(weights), tuple(biases))
+    """The statement of the whole run in one segment: circuit and seeded W_0, b_0."""
+    return segment_statements(recipe, range_check)[0]
+
+
+@dataclass
+class Segment:
+    """One segment of a run: its statement, its own public commitments, its proof body."""
+
+    statement: TrainingStatement
+    public: dict[str, HyraxCommitment]
+    proof: bytes
+
+
+def _own_public(statement: TrainingStatement) -> list[str]:
+    """The public tensors a segment brings (its starting checkpoint is its predecessor's)."""
+    inherited = set(statement.checkpoint_tensors("0")) if statement.committed_init else set()
+    return [name for name in statement.public_tensors() if name not in inherited]
 
 
 def encode_bundle(
-    recipe: Recipe, public: dict[str, HyraxCommitment], proof: bytes, zk: bool = False, range_check: str = "limbs"
+    recipe: Recipe,
+    segments: Sequence[tuple[dict[str, HyraxCommitment], bytes]],
+    zk: bool = False,
+    range_check: str = "limbs",
+    segment_steps: int | None = None,
 ) -> bytes:
-    statement = statement_for(recipe, range_check)
+    """The bundle of a run proven in ``segments``: (public commitments, proof body) each."""
+    statements = segment_statements(recipe, range_check, segment_steps)
+    if len(statements) != len(segments):
+        raise ValueError(f"{len(segments)} segment proofs for {len(statements)} segments")
     raw = recipe.to_canonical_json()
     parts = [
         MAGIC,
@@ -85,19 +131,23 @@ def encode_bundle(
         bytes([CURVE_BLS12_381, HASH_SHAKE256, MODE_ZK if zk else MODE_CLEAR, KIND_TRAINING, RANGE_IDS[range_check]]),
         len(raw).to_bytes(4, "little"),
         raw,
+        statements[0].circuit.steps.to_bytes(4, "little"),
     ]
-    parts += [public[name].to_bytes() for name in statement.public_tensors()]
-    parts += [len(proof).to_bytes(8, "little"), proof]
+    for statement, (public, proof) in zip(statements, segments):
+        parts += [public[name].to_bytes() for name in _own_public(statement)]
+        parts += [len(proof).to_bytes(8, "little"), proof]
     return b"".join(parts)
 
 
 @dataclass
 class ParsedBundle:
     recipe: Recipe
-    statement: TrainingStatement
-    public: dict[str, HyraxCommitment]
-    proof: bytes
+    segments: list[Segment]
     zk: bool
+
+    @property
+    def final(self) -> Segment:
+        return self.segments[-1]
 
 
 def parse_bundle(data: bytes) -> ParsedBundle:
@@ -124,19 +174,42 @@ def parse_bundle(data: bytes) -> ParsedBundle:
         raise VerifyError(f"recipe of {length} bytes exceeds the limit of {MAX_CANONICAL_BYTES}")
     try:
         recipe = Recipe.from_canonical_json(reader.take(length))
-        statement = statement_for(recipe, range_check)
+        segment_steps = int.from_bytes(reader.take(4), "little")
+        if 1 <= segment_steps:  # every segment needs its u64 proof length: bound before building
+            reader.expect(-(-recipe.train.steps // segment_steps) * 8)
+        statements = segment_statements(recipe, range_check, segment_steps)
     except (RecipeError, ValueError) as err:
         raise VerifyError(f"recipe rejected: {err}") from None
-    public = {}
-    for name in statement.public_tensors():
-        rows = HyraxLayout.square(statement.tensor_vars(name)).num_rows
-        public[name] = HyraxCommitment(tuple(reader.points(rows)))
-    proof_length = int.from_bytes(reader.take(8), "little")
-    if proof_length != reader.remaining or proof_length > MAX_PROOF_BYTES:
-        raise VerifyError(
-            f"proof body declares {proof_length} bytes but {reader.remaining} follow (truncated or trailing bytes)"
-        )
-    return ParsedBundle(recipe, statement, public, reader.take(proof_length), mode == MODE_ZK)
+    segments = []
+    for statement in statements:
+        public = {}
+        for name in _own_public(statement):
+            rows = HyraxLayout.square(statement.tensor_vars(name)).num_rows
+            public[name] = HyraxCommitment(tuple(reader.points(rows)))
+        proof_length = int.from_bytes(reader.take(8), "little")
+        if proof_length > min(reader.remaining, MAX_PROOF_BYTES):
+            raise VerifyError(f"segment {statement.segment}: proof body declares {proof_length} bytes "
+                              f"but {reader.remaining} follow (truncated)")
+        segments.append(Segment(statement, public, reader.take(proof_length)))
+    if reader.remaining:
+        raise VerifyError(f"{reader.remaining} trailing bytes after the last segment")
+    return ParsedBundle(recipe, segments, mode == MODE_ZK)
+
+
+def verify_segments(parsed: ParsedBundle, curve: str = "blst") -> None:
+    """Verify every segment in order, each from the checkpoint the previous one committed to."""
+    verify = verify_training_zk if parsed.zk else verify_training
+    previous: dict[str, HyraxCommitment] = {}
+    for seg in parsed.segments:
+        public = dict(seg.public)
+        if seg.statement.committed_init:
+            public.update({name: previous[name.replace(".0", ".T")] for name in seg.statement.checkpoint_tensors("0")})
+        try:
+            verify(seg.statement, public, seg.proof, curve)
+        except VerifyError as err:
+            prefix = f"segment {seg.statement.segment}: " if len(parsed.segments) > 1 else ""
+            raise VerifyError(f"{prefix}{err}") from None
+        previous = public
 
 
 def verify_bundle(data: bytes, curve: str = "blst") -> Report:
@@ -148,14 +221,14 @@ def verify_bundle(data: bytes, curve: str = "blst") -> Report:
         recipe = parsed.recipe
         report.recipe_name, report.recipe_digest = recipe.name, recipe.digest().hex()
         report.mode = "zk" if parsed.zk else "clear"
-        report.range_check = parsed.statement.circuit.range_check
+        report.range_check = parsed.final.statement.circuit.range_check
         report.steps, report.widths = recipe.train.steps, list(recipe.model.widths)
-        report.proof_bytes = len(parsed.proof)
-        report.public_commitments = {
-            name: com.to_bytes()[:8].hex() + "..." for name, com in parsed.public.items()
+        report.segments = len(parsed.segments)
+        report.proof_bytes = sum(len(seg.proof) for seg in parsed.segments)
+        report.public_commitments = {  # the data of the first segment, the final model
+            name: com.to_bytes()[:8].hex() + "..." for name, com in {**parsed.segments[0].public, **parsed.final.public}.items()
         }
-        verify = verify_training_zk if parsed.zk else verify_training
-        verify(parsed.statement, parsed.public, parsed.proof, curve)
+        verify_segments(parsed, curve)
         report.accepted, report.reason = True, "the proof of training verifies"
     except VerifyError as err:
         report.reason = str(err)

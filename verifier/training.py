@@ -1,9 +1,18 @@
 """The proof of an MLP training run: one walk of claim reductions, shared by both sides.
 
 Statement (DESIGN section 1): given the public data commitment (the range slots of X and Y,
-stacked over steps), the public initial weights W_0, b_0 (seeded from the recipe), the public
-commitments to the final weights W_T, b_T and the recipe, the prover knows every
-intermediate value of ``steps`` exact SGD updates (DESIGN section 4) from W_0 to W_T.
+stacked over steps), the initial weights W_0, b_0 (public values seeded from the recipe, or
+public commitments: the checkpoint a previous segment ended on), the public commitments to
+the final weights W_T, b_T and the recipe, the prover knows every intermediate value of
+``steps`` exact SGD updates (DESIGN section 4) from W_0 to W_T.
+
+A long run is proven in segments (issue 4): segment k proves its steps from the checkpoint
+W_T of segment k - 1, whose commitment it takes as its committed W_0 (``W{l}.0``, ``b{l}.0``),
+so the chain binds the whole run with no value in the clear. A committed W_0 needs no range
+check: it is the previous segment's W_T, which that segment's proof ties to the seeded W_0 of
+the first segment by exact updates of range-checked values (by induction over the chain).
+The transcript absorbs the segment's index and the segment count, so segments cannot be
+reordered, dropped or reused in another chain.
 
 The walk (FAC4DNN, DESIGN section 5), over tensors stacked across steps, one stack per layer:
 
@@ -102,8 +111,9 @@ class Channel(Protocol):
 
 @dataclass(frozen=True)
 class TrainingStatement:
-    """The public side: circuit (from the recipe), recipe bytes, W_0 / b_0, and the names of
-    the public commitments (their contents are absorbed by the channel).
+    """The public side: circuit (from the recipe), recipe bytes, W_0 / b_0 (None: committed,
+    a checkpoint), the segment's place in the run, and the names of the public commitments
+    (their contents are absorbed by the channel).
 
     Weights and biases are master values at scale 2^(2R+k). The bias enters the product at
     scale 2^(3R+k) as 2^R b, which is DESIGN section 4's bias at 2^(3R+k) divided by 2^R:
@@ -113,13 +123,29 @@ class TrainingStatement:
 
     circuit: MlpCircuit
     recipe: bytes
-    init_weights: tuple[np.ndarray, ...]  # per layer [d_l, d_{l-1}], unpadded
-    init_biases: tuple[np.ndarray | None, ...]  # per layer [d_l], unpadded (None: no bias)
+    init_weights: tuple[np.ndarray, ...] | None  # per layer [d_l, d_{l-1}], unpadded; None: committed
+    init_biases: tuple[np.ndarray | None, ...] | None  # per layer [d_l], unpadded (None: no bias)
+    segment: int = 0
+    segments: int = 1
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.segment < self.segments:
+            raise ValueError(f"segment {self.segment} of {self.segments}")
+        if (self.init_weights is None) != (self.init_biases is None):
+            raise ValueError("initial weights and biases are both public values or both committed")
+
+    @property
+    def committed_init(self) -> bool:
+        return self.init_weights is None
+
+    def checkpoint_tensors(self, end: str) -> list[str]:
+        """The weights and biases at the segment's start (``end = "0"``) or end (``"T"``)."""
+        layers = range(1, self.circuit.layers + 1)
+        return [f"W{l}.{end}" for l in layers] + ([f"b{l}.{end}" for l in layers] if self.circuit.bias else [])
 
     def public_tensors(self) -> list[str]:
-        c = self.circuit
-        names = list(c.data_tensors()) + [f"W{l}.T" for l in range(1, c.layers + 1)]
-        return names + ([f"b{l}.T" for l in range(1, c.layers + 1)] if c.bias else [])
+        initial = self.checkpoint_tensors("0") if self.committed_init else []
+        return list(self.circuit.data_tensors()) + initial + self.checkpoint_tensors("T")
 
     def witness_tensors(self) -> list[str]:
         ranges = [n for n in self.circuit.committed_ranges() if n not in self.circuit.data_tensors()]
@@ -139,7 +165,7 @@ class TrainingStatement:
             return c.slots_layout(width_index, decomposition).num_vars
         if name.startswith("logup.m"):
             return int(name.removeprefix("logup.m"))
-        layer = int(name[1:].split(".")[0])
+        layer = int(name[1:].split(".")[0])  # W{l}.0, W{l}.T, b{l}.0, b{l}.T
         if name.startswith("W"):
             return c.width_vars(layer) + c.width_vars(layer - 1)
         return c.width_vars(layer)
@@ -169,14 +195,16 @@ class TrainingWalk:
         self.t = channel.transcript
         self.ledger = ClaimLedger()
         c = self.c
-        self._w0 = [
-            _padded_ints(np.asarray(w), (1 << c.width_vars(l), 1 << c.width_vars(l - 1)))
-            for l, w in enumerate(statement.init_weights, start=1)
-        ]
-        self._b0 = [
-            _padded_ints(np.zeros(0, dtype=np.int64) if b is None else np.asarray(b), (1 << c.width_vars(l),))
-            for l, b in enumerate(statement.init_biases, start=1)
-        ]
+        self._w0, self._b0 = [], []
+        if not statement.committed_init:
+            self._w0 = [
+                _padded_ints(np.asarray(w), (1 << c.width_vars(l), 1 << c.width_vars(l - 1)))
+                for l, w in enumerate(statement.init_weights, start=1)
+            ]
+            self._b0 = [
+                _padded_ints(np.zeros(0, dtype=np.int64) if b is None else np.asarray(b), (1 << c.width_vars(l),))
+                for l, b in enumerate(statement.init_biases, start=1)
+            ]
 
     # --- helpers ------------------------------------------------------------------------
     def _act(self, i: int) -> tuple[int, int, int]:
@@ -207,6 +235,16 @@ class TrainingWalk:
         self.ledger.add(fold_slices(self.t, tensor, decomposition, u, slices))
         return claimed
 
+    def _initial(self, kind: str, layer: int, point: Sequence[int]) -> Value:
+        """W~_0 or b~_0 (``kind`` "W" / "b") at a point: the verifier evaluates seeded values
+        itself; a committed checkpoint's value is claimed by the prover and joins the ledger."""
+        if not self.st.committed_init:
+            return mle_evaluate((self._w0 if kind == "W" else self._b0)[layer - 1], point)
+        name = f"{kind}{layer}.0"
+        value = self.ch.evaluation(name, point)
+        self.ledger.add(Claim(name, tuple(point), value))
+        return value
+
     def _kappa_stacked(self, r_t: Sequence[int]) -> list[int]:
         """kappa_s = lr_s sum_t eq(r_t, t) [s < t]: the stacked W~(., r_t) = W_0 - sum_s kappa_s G_W,s."""
         eq_t = eq_table(r_t)
@@ -233,6 +271,7 @@ class TrainingWalk:
         t.absorb_bytes(b"mode", self.ch.mode)
         t.absorb_bytes(b"range-check", self.c.range_check.encode())
         t.absorb_bytes(b"recipe", self.st.recipe)
+        t.absorb_bytes(b"segment", self.st.segment.to_bytes(4, "little") + self.st.segments.to_bytes(4, "little"))
         for name in self.st.public_tensors():
             self.ch.commitment(name)
         for name in self.st.witness_tensors():
@@ -285,13 +324,13 @@ class TrainingWalk:
             u = tuple(t.challenge_scalars(b"final-weights-point", ni + nj))
             w_t = self.ch.evaluation(f"W{l}.T", u)
             self.ledger.add(Claim(f"W{l}.T", u, w_t))
-            w0 = mle_evaluate(self._w0[l - 1], u)
+            w0 = self._initial("W", l, u)
             out.append(self._functional(f"final-weights{l}", w0 - w_t, c.lr_padded(), l, u[ni:], u[:ni]))
             if c.bias:
                 v = tuple(t.challenge_scalars(b"final-bias-point", nj))
                 b_t = self.ch.evaluation(f"b{l}.T", v)
                 self.ledger.add(Claim(f"b{l}.T", v, b_t))
-                b0 = mle_evaluate(self._b0[l - 1], v)
+                b0 = self._initial("b", l, v)
                 out.append(self._functional(
                     f"final-bias{l}", b0 - b_t, c.lr_padded(), l, v, coeff=1 << c.frac_bits
                 ))
@@ -311,11 +350,11 @@ class TrainingWalk:
             ni, nj = c.width_vars(l - 1), c.width_vars(l)
             for claim in self.ledger.take(f"W{l}"):
                 p_i, p_j, r_t = claim.point[:ni], claim.point[ni : ni + nj], claim.point[ni + nj :]
-                w0 = mle_evaluate(self._w0[l - 1], p_i + p_j)
+                w0 = self._initial("W", l, p_i + p_j)
                 out.append(self._functional(f"weights{l}", w0 - claim.value, self._kappa_stacked(r_t), l, p_j, p_i))
             for claim in self.ledger.take(f"b{l}"):
                 p_j, r_t = claim.point[:nj], claim.point[nj:]
-                b0 = mle_evaluate(self._b0[l - 1], p_j)
+                b0 = self._initial("b", l, p_j)
                 out.append(self._functional(
                     f"bias{l}", b0 - claim.value, self._kappa_stacked(r_t), l, p_j, coeff=1 << c.frac_bits
                 ))

@@ -32,7 +32,11 @@ def main() -> None:
 @click.option("--steps", type=click.IntRange(min=1), help="Override train.steps (e.g. for a quick run).")
 @click.option("--zk/--clear", "zk", default=None, help="Override prove.zk: zero-knowledge or clear (non-ZK) proof.")
 @click.option("--range-check", type=click.Choice(["limbs", "bits"]), help="Override prove.range_check (the range gadget).")
-def prove(run_file: Path, out: Path | None, steps: int | None, zk: bool | None, range_check: str | None) -> None:
+@click.option("--segment-steps", type=click.IntRange(min=1), help="Override prove.segment_steps (steps per segment).")
+def prove(
+    run_file: Path, out: Path | None, steps: int | None, zk: bool | None, range_check: str | None,
+    segment_steps: int | None,
+) -> None:
     """Train RUN in the exact fixed-point semantics and prove it; write the proof bundle."""
     from zktrain.prove import prove_run
     from zktrain.run_config import RunConfigError, load_run
@@ -41,7 +45,8 @@ def prove(run_file: Path, out: Path | None, steps: int | None, zk: bool | None, 
         run = load_run(run_file, steps=steps)
     except RunConfigError as err:
         raise click.ClickException(str(err)) from None
-    overrides = {k: v for k, v in (("zk", zk), ("range_check", range_check)) if v is not None}
+    chosen = (("zk", zk), ("range_check", range_check), ("segment_steps", segment_steps))
+    overrides = {k: v for k, v in chosen if v is not None}
     run = dataclasses.replace(run, options=dataclasses.replace(run.options, **overrides))
     out = out or Path(run.options.out or f"{run.recipe.name}.zkp")
     click.echo(f"proving {run.recipe.name}: widths {list(run.recipe.model.widths)}, batch "
@@ -54,7 +59,7 @@ def prove(run_file: Path, out: Path | None, steps: int | None, zk: bool | None, 
     out.write_bytes(bundle)
     click.echo(
         f"wrote {out}: {s.bundle_bytes:,} bytes (proof {s.proof_bytes:,}); {s.steps} steps "
-        f"(padded to {s.padded_steps}); proving {s.prove_seconds:.1f} s "
+        f"(padded to {s.padded_steps}) in {s.segments} segment{'s' if s.segments > 1 else ''}; proving {s.prove_seconds:.1f} s "
         f"({s.prove_seconds / s.steps:.2f} s per step); fixed-point test accuracy {s.test_accuracy:.3f}"
     )
 
@@ -104,7 +109,7 @@ def inspect(bundle: Path) -> None:
     r = parsed.recipe
     click.echo(f"recipe      {r.name} (sha3-256 {r.digest().hex()[:16]}..., semantics v{r.semantics})")
     click.echo(f"mode        {_MODES['zk' if parsed.zk else 'clear']}")
-    click.echo(f"range check {_RANGES[parsed.statement.circuit.range_check]}")
+    click.echo(f"range check {_RANGES[parsed.final.statement.circuit.range_check]}")
     click.echo(f"data        {r.data.source}: {r.data.features} features, {r.data.classes} classes, "
                f"inputs {r.data.input_bits} bits, labels {r.data.label_bits} bits")
     click.echo(f"model       MLP {list(r.model.widths)}, bias {r.model.bias}, init {r.model.init} (seed {r.seed})")
@@ -112,9 +117,15 @@ def inspect(bundle: Path) -> None:
                f"lr_num {_summarize(r.train.lr_num)} / 2^{r.quant.lr_shift}")
     click.echo(f"quant       R={r.quant.frac_bits} k={r.quant.lr_shift} Q={r.quant.value_bits} "
                f"weights {r.quant.weight_bits} bits")
-    for name, com in parsed.public.items():
-        click.echo(f"commitment  {name:8s} {len(com.rows)} rows, first {com.rows[0].hex()[:24]}...")
-    click.echo(f"proof       {len(parsed.proof):,} bytes")
+    segments = parsed.segments
+    if len(segments) > 1:
+        click.echo(f"segments    {len(segments)} of {segments[0].statement.circuit.steps} steps, chained by "
+                   f"committed checkpoints of the weights")
+    for seg in segments:
+        where = f"[segment {seg.statement.segment}] " if len(segments) > 1 else ""
+        for name, com in seg.public.items():
+            click.echo(f"commitment  {where}{name:8s} {len(com.rows)} rows, first {com.rows[0].hex()[:24]}...")
+    click.echo(f"proof       {sum(len(seg.proof) for seg in segments):,} bytes")
 
 
 def _summarize(values) -> str:

@@ -11,10 +11,13 @@ turns it into the canonical integer-only :class:`~circuits.recipe.Recipe` the pr
     train: {batch_size: 64, steps: 16, optimizer: sgd, loss: mse, lr: 0.5}
                                            # or lr_schedule: [0.5, 0.5, 0.25, ...] (one per step)
     quant: {frac_bits: 16, lr_shift: 16, value_bits: 32, weight_bits: 56}
-    prove: {zk: true, backend: auto, range_check: limbs, out: digits-mlp.zkp}   # segment_steps: not yet
+    prove: {zk: true, backend: auto, range_check: limbs, segment_steps: 8, out: digits-mlp.zkp}
 
 ``prove.range_check`` picks the range gadget: ``limbs`` (16-bit limbs checked by logUp-GKR,
 the default) or ``bits`` (zkDL's bit decomposition); the bundle records which.
+``prove.segment_steps`` splits the proof into segments of that many steps, chained by
+committed checkpoints of the weights (default: the whole run in one segment); the prover
+holds one segment's witness at a time.
 
 ``lr`` is the float SGD learning rate on the mean MSE loss; the recipe stores
 lr_num = round(lr 2 / (B n_out) 2^k) per step (``circuits.semantics.mse_lr_num``), and the
@@ -205,11 +208,4 @@ def parse_run(cfg: Any, base_dir: Path | None = None, steps: int | None = None, 
         raise RunConfigError(f"prove.range_check: must be one of {', '.join(RANGE_CHECKS)}, got {options.range_check!r}")
     if options.segment_steps is not None:
         _pos_int("prove.segment_steps", options.segment_steps)
-        if options.segment_steps < recipe.train.steps:
-            # One proof covers the whole run today; silently ignoring the option would let a
-            # user believe memory is bounded by a segment.
-            raise RunConfigError(
-                f"prove.segment_steps: proofs in segments are not implemented yet; "
-                f"{options.segment_steps} < train.steps = {recipe.train.steps} (omit it to prove the run in one segment)"
-            )
     return ProveRun(recipe, dataset, options, source)
