@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from verifier import field
@@ -11,6 +12,7 @@ from verifier.polynomial import (
     eq_table,
     interpolate_from_evals,
     mle_evaluate,
+    mle_evaluate_int64,
     univariate_evaluate,
 )
 
@@ -88,6 +90,29 @@ def test_mle_agrees_with_eq_table_and_hypercube(rng):
     assert mle_evaluate(values, [1, 1, 0, 1]) == values[11]
     with pytest.raises(ValueError):
         mle_evaluate(values, point[:3])
+
+
+@pytest.mark.parametrize("num_vars", [0, 1, 2, 12, 13, 14, 16])
+def test_mle_evaluate_int64_matches_mle_evaluate_at_int64_extremes(rng, num_vars):
+    """The split int64 evaluator (both sides of its 13-column-variable split) is exact for
+    every int64, the extremes included, where a wrapped partial sum would show."""
+    np_rng = np.random.default_rng(num_vars)
+    values = np_rng.integers(-(2**63), 2**63 - 1, size=1 << num_vars, dtype=np.int64, endpoint=True)
+    extremes = np.array([-(2**63), 2**63 - 1, -1, 0], dtype=np.int64)
+    values[: min(4, values.size)] = extremes[: min(4, values.size)]
+    if num_vars >= 13:  # a whole column block of maxima: the largest int64 partial sums
+        values[: 1 << 13] = 2**63 - 1
+    point = [rng.randrange(R) for _ in range(num_vars)]
+    assert mle_evaluate_int64(values, point) == mle_evaluate([int(v) for v in values], point)
+
+
+def test_mle_evaluate_int64_rejects_bad_input():
+    with pytest.raises(ValueError, match="values for"):
+        mle_evaluate_int64(np.zeros(8, dtype=np.int64), [1, 2])
+    with pytest.raises(ValueError, match="fits int64"):
+        mle_evaluate_int64(np.zeros(4, dtype=np.uint64), [1, 2])
+    with pytest.raises(ValueError, match="fits int64"):
+        mle_evaluate_int64(np.zeros(4), [1, 2])
 
 
 def test_interpolation_roundtrip(rng):

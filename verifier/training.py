@@ -69,7 +69,7 @@ from .hash_to_curve import pedersen_generators
 from .hyrax import HyraxCommitment, HyraxLayout, HyraxOpening, verify_opening
 from .logup import Challenges, LogupStatement, LogupWalk, RangeTensor
 from .phase import Reduction, Table, verify_phase
-from .polynomial import eq_table, mle_evaluate
+from .polynomial import eq_table, mle_evaluate_int64
 from .sumcheck import SumcheckProof
 from .transcript import Transcript
 from .values import Value, linear_combination
@@ -179,10 +179,10 @@ def logup_statement(c: MlpCircuit) -> LogupStatement:
     ))
 
 
-def _padded_ints(a: np.ndarray, shape: tuple[int, ...]) -> list[int]:
-    out = np.zeros(shape, dtype=object)
+def _padded_int64(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    out = np.zeros(shape, dtype=np.int64)
     out[tuple(slice(0, n) for n in a.shape)] = a
-    return [int(v) for v in out.reshape(-1)]
+    return out
 
 
 class TrainingWalk:
@@ -198,11 +198,11 @@ class TrainingWalk:
         self._w0, self._b0 = [], []
         if not statement.committed_init:
             self._w0 = [
-                _padded_ints(np.asarray(w), (1 << c.width_vars(l), 1 << c.width_vars(l - 1)))
+                _padded_int64(np.asarray(w), (1 << c.width_vars(l), 1 << c.width_vars(l - 1)))
                 for l, w in enumerate(statement.init_weights, start=1)
             ]
             self._b0 = [
-                _padded_ints(np.zeros(0, dtype=np.int64) if b is None else np.asarray(b), (1 << c.width_vars(l),))
+                _padded_int64(np.zeros(0, dtype=np.int64) if b is None else np.asarray(b), (1 << c.width_vars(l),))
                 for l, b in enumerate(statement.init_biases, start=1)
             ]
 
@@ -239,7 +239,7 @@ class TrainingWalk:
         """W~_0 or b~_0 (``kind`` "W" / "b") at a point: the verifier evaluates seeded values
         itself; a committed checkpoint's value is claimed by the prover and joins the ledger."""
         if not self.st.committed_init:
-            return mle_evaluate((self._w0 if kind == "W" else self._b0)[layer - 1], point)
+            return mle_evaluate_int64((self._w0 if kind == "W" else self._b0)[layer - 1], point)
         name = f"{kind}{layer}.0"
         value = self.ch.evaluation(name, point)
         self.ledger.add(Claim(name, tuple(point), value))
