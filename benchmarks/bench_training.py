@@ -4,6 +4,7 @@ for each range gadget and mode asked for, side by side.
 
     python benchmarks/bench_training.py                  # digits 64-128-128-10, batch 64, 16 steps
     python benchmarks/bench_training.py --gadgets limbs bits --modes clear zk
+    python benchmarks/bench_training.py --steps 64 --segment-steps 4 16 64   # cost of a segment
     python benchmarks/bench_training.py --widths 3072,1024,1024,1024,1024,1024,1024,1024,1024,10 \\
         --steps 1 --data synthetic                       # the zkDL shape
 
@@ -34,7 +35,8 @@ def _run_config(args) -> dict:
         "name": "bench", "seed": 0, "data": data,
         "model": {"kind": "mlp", "widths": widths, "bias": True},
         "train": {"batch_size": args.batch, "steps": args.steps, "lr": args.lr},
-        "prove": {"zk": args.mode == "zk", "backend": args.backend, "range_check": args.gadget},
+        "prove": {"zk": args.mode == "zk", "backend": args.backend, "range_check": args.gadget,
+                  "segment_steps": args.segment},
     }
 
 
@@ -42,53 +44,38 @@ def measure(args) -> dict:
     """One configuration, in this process: every figure of one table row."""
     sys.path.insert(0, str(ROOT))
     from prover.backends import get_backend
-    from prover.training import ProverChannel
-    from prover.zk_training import ZkProverChannel
-    from verifier.bundle import encode_bundle, statement_for, verify_bundle
-    from verifier.training import TrainingWalk
+    from verifier.bundle import verify_bundle
     from zktrain.fixedpoint.data import encode_dataset
     from zktrain.fixedpoint.engine import train
-    from zktrain.prove import build_witness
+    from zktrain.prove import prove_run
     from zktrain.run_config import parse_run
 
     run = parse_run(_run_config(args))
-    recipe, statement = run.recipe, statement_for(run.recipe, args.gadget)
     backend = get_backend(args.backend)
     backend.mle_evaluate(backend.from_ints([1, 2]), [3])  # load the compiled kernels outside the clock
 
-    encoded = encode_dataset(run.dataset, recipe)
+    encoded = encode_dataset(run.dataset, run.recipe)
     t0 = time.perf_counter()
-    train(recipe, encoded.x_train, encoded.y_train, encoded.batches, record=False)
+    train(run.recipe, encoded.x_train, encoded.y_train, encoded.batches, record=False)
     plain_step = (time.perf_counter() - t0) / args.steps
 
-    t0 = time.perf_counter()
-    witness, _accuracies = build_witness(run, statement.circuit)
-    witness_s = time.perf_counter() - t0
-
-    zk = args.mode == "zk"
-    channel = (ZkProverChannel if zk else ProverChannel)(statement, witness, backend)
-    t0 = time.perf_counter()
-    TrainingWalk(statement, channel).run()
-    prove_s = time.perf_counter() - t0
-    proof = channel.proof_bytes()
-    bundle = encode_bundle(recipe, [(channel.public, proof)], zk=zk, range_check=args.gadget)
-    timings = dict(channel.timings, other=prove_s - sum(channel.timings.values()))
-    del witness, channel  # the verifier's memory is not the prover's
+    bundle, summary = prove_run(run)
     report = verify_bundle(bundle)
     if not report.accepted:
         raise SystemExit(f"verification failed: {report.reason}")
-    committed = sum(1 << statement.tensor_vars(n) for n in statement.committed_tensors())
+    timings = dict(summary.timings)
+    timings["other"] = summary.prove_seconds - sum(timings.values())
     return {
-        "gadget": args.gadget, "mode": args.mode, "steps": args.steps,
-        "plain_step_s": plain_step, "witness_s": witness_s, "prove_s": prove_s,
-        **{f"{k}_s": v for k, v in timings.items()},
-        "committed_entries": committed, "verify_s": report.seconds, "proof_bytes": len(proof),
-        "bundle_bytes": len(bundle), "peak_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
+        "gadget": args.gadget, "mode": args.mode, "steps": args.steps, "segment_steps": args.segment,
+        "segments": summary.segments, "plain_step_s": plain_step, "witness_s": summary.witness_seconds,
+        "prove_s": summary.prove_seconds, **{f"{k}_s": v for k, v in timings.items()},
+        "verify_s": report.seconds, "proof_bytes": summary.proof_bytes, "bundle_bytes": summary.bundle_bytes,
+        "peak_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
     }
 
 
 COLUMNS = [
-    ("gadget", "{}"), ("mode", "{}"), ("committed_entries", "{:,}"), ("witness_s", "{:.2f}"),
+    ("gadget", "{}"), ("mode", "{}"), ("segment_steps", "{}"), ("witness_s", "{:.2f}"),
     ("commit_s", "{:.2f}"), ("sumcheck_s", "{:.2f}"), ("logup_s", "{:.2f}"), ("messages_s", "{:.2f}"),
     ("open_s", "{:.2f}"), ("per_step_s", "{:.2f}"), ("ratio", "{:,.0f}x"), ("verify_s", "{:.2f}"),
     ("proof_bytes", "{:,}"), ("peak_gib", "{:.2f}"),
@@ -115,12 +102,15 @@ def main() -> None:
     parser.add_argument("--backend", default="cpu")
     parser.add_argument("--gadgets", nargs="+", choices=["limbs", "bits"], default=["limbs"])
     parser.add_argument("--modes", nargs="+", choices=["clear", "zk"], default=["clear"])
+    parser.add_argument("--segment-steps", nargs="+", type=int, default=[0],
+                        help="Steps per segment, one configuration each (0: the whole run in one segment).")
     parser.add_argument("--json", type=Path, help="Also write the rows as JSON here.")
-    parser.add_argument("--one", nargs=2, metavar=("GADGET", "MODE"), help=argparse.SUPPRESS)
+    parser.add_argument("--one", nargs=3, metavar=("GADGET", "MODE", "SEGMENT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.one:  # a child: measure one configuration, print its row as JSON
-        args.gadget, args.mode = args.one
+        args.gadget, args.mode, segment = args.one
+        args.segment = int(segment) or args.steps
         print(json.dumps(measure(args)), flush=True)
         return
 
@@ -129,16 +119,17 @@ def main() -> None:
     rows = []
     for gadget in args.gadgets:
         for mode in args.modes:
-            cmd = [sys.executable, __file__, "--one", gadget, mode, "--widths", args.widths, "--batch",
-                   str(args.batch), "--steps", str(args.steps), "--lr", str(args.lr), "--data", args.data,
-                   "--backend", args.backend]
-            start = time.perf_counter()
-            out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
-            rows.append(json.loads(out.strip().splitlines()[-1]))
-            print(f"{gadget:5s} {mode:5s} done in {time.perf_counter() - start:.0f} s", flush=True)
+            for segment in args.segment_steps:
+                cmd = [sys.executable, __file__, "--one", gadget, mode, str(segment), "--widths", args.widths,
+                       "--batch", str(args.batch), "--steps", str(args.steps), "--lr", str(args.lr),
+                       "--data", args.data, "--backend", args.backend]
+                start = time.perf_counter()
+                out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
+                rows.append(json.loads(out.strip().splitlines()[-1]))
+                print(f"{gadget} {mode} segment {segment}: done in {time.perf_counter() - start:.0f} s", flush=True)
+                if args.json:  # written as it goes: a long sweep keeps what it measured
+                    args.json.write_text(json.dumps(rows, indent=2))
     print(table(rows))
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=2))
 
 
 if __name__ == "__main__":

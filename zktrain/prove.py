@@ -11,6 +11,7 @@ committed to -> the bundle (``verifier.bundle``, whose mode byte tells the verif
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import Callable
 
@@ -38,6 +39,8 @@ class ProveSummary:
     prove_seconds: float
     bundle_bytes: int
     proof_bytes: int
+    #: prove time by kind (commit, sumcheck, logup, open, messages), summed over the segments
+    timings: dict[str, float]
 
 
 def _pad(a: np.ndarray | None, shape: tuple[int, ...], fill: int = 0) -> np.ndarray:
@@ -130,7 +133,7 @@ def prove_run(run: ProveRun, progress: Callable[[str], None] | None = None) -> t
         f"train accuracy {train_acc:.3f}, test accuracy {test_acc:.3f}")
 
     channel_type = ZkProverChannel if options.zk else ProverChannel
-    segments, checkpoint, prove_s, first = [], {}, 0.0, 0
+    segments, checkpoint, prove_s, first, timings = [], {}, 0.0, 0, Counter()
     for st in statements:
         if len(statements) > 1:
             say(f"segment {st.segment + 1}/{len(statements)}: steps {first}..{first + st.circuit.steps - 1}")
@@ -141,11 +144,12 @@ def prove_run(run: ProveRun, progress: Callable[[str], None] | None = None) -> t
         channel = prove_with(channel_type, st, witness, backend, precommitted=checkpoint, progress=say)
         prove_s += time.perf_counter() - t0
         segments.append((channel.public, channel.proof_bytes()))
+        timings.update(channel.timings)
         checkpoint, first = channel.checkpoint(), first + st.circuit.steps
         del witness, channel
     bundle = encode_bundle(recipe, segments, zk=options.zk, range_check=options.range_check, segment_steps=segment_steps)
     proof_bytes = sum(len(proof) for _, proof in segments)
     padded_steps = sum(st.circuit.padded_steps for st in statements)
     summary = ProveSummary(recipe.train.steps, padded_steps, len(statements), train_acc, test_acc, witness_s,
-                           prove_s, len(bundle), proof_bytes)
+                           prove_s, len(bundle), proof_bytes, dict(timings))
     return bundle, summary
