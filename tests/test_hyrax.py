@@ -98,16 +98,39 @@ def test_layout_validation(args):
 # --- clear (non-ZK) openings -------------------------------------------------------------------
 
 
+def _verify_alone(pg, vg, rows, layout, point, value, opening):
+    vh.verify_opening(vg, rows, layout, point, value, opening, _tr())
+
+
+def _verify_in_a_batch(pg, vg, rows, layout, point, value, opening):
+    """The same opening checked by ``OpeningBatch`` between two honest openings of other
+    shapes (wider and narrower rows), so the batch combines rows over a common prefix."""
+    batch, transcript = vh.OpeningBatch(vg), _tr()
+    for num_vars, seed in [(7, 11), (2, 12)]:
+        other_layout, _, _, witness, other_rows, other_point, _ = _committed(pg, vg, num_vars, seed=seed)
+        other_value, other_opening = ph.open_clear(witness, other_point, _tr())
+        batch.add(other_rows, other_layout, other_point, other_value, other_opening, transcript)
+        if seed == 11:
+            batch.add(rows, layout, point, value, opening, transcript)
+    batch.check(transcript)
+
+
+@pytest.fixture(params=[_verify_alone, _verify_in_a_batch], ids=["alone", "batched"])
+def verify_clear(request):
+    """Every verifier of non-ZK openings, one test body each (py_ecc's pattern)."""
+    return request.param
+
+
 @pytest.mark.parametrize("num_vars, col_vars", [(0, 0), (1, 1), (5, None), (6, 2), (6, 6)])
-def test_clear_opening_completeness(pg, vg, num_vars, col_vars):
+def test_clear_opening_completeness(pg, vg, verify_clear, num_vars, col_vars):
     layout, values, _, witness, rows, point, _ = _committed(pg, vg, num_vars, col_vars=col_vars, seed=num_vars)
     value, opening = ph.open_clear(witness, point, _tr())
     assert value == mle_evaluate([int(v) for v in values], point)
     parsed = HyraxOpening.from_bytes(opening.to_bytes(), layout)
-    vh.verify_opening(vg, rows, layout, point, value, parsed, _tr())
+    verify_clear(pg, vg, rows, layout, point, value, parsed)
 
 
-def test_clear_opening_soundness(pg, vg):
+def test_clear_opening_soundness(pg, vg, verify_clear):
     layout, values, _, witness, rows, point, rng = _committed(pg, vg, seed=3)
     value, opening = ph.open_clear(witness, point, _tr())
     other_rows = _committed(pg, vg, seed=4)[4]
@@ -121,7 +144,7 @@ def test_clear_opening_soundness(pg, vg):
     }
     for name, (r, pt, v, op) in bad.items():
         with pytest.raises(VerifyError):
-            vh.verify_opening(vg, r, layout, pt, v, op, _tr())
+            verify_clear(pg, vg, r, layout, pt, v, op)
 
 
 def test_malformed_commitments_are_rejected(pg, vg):

@@ -134,6 +134,21 @@ def combined_row_commitment(
     return gens.curve.msm(rows, eq_table(x_row))
 
 
+def _absorb_and_check_value(layout, point, value, proof: HyraxOpening, transcript: Transcript) -> list[int]:
+    """The scalar half of a non-ZK opening: absorb it, check <t, eq(x_col)> = value."""
+    point, value = [x % field.MODULUS for x in point], value % field.MODULUS
+    x_col, _ = layout.split(point)
+    if len(proof.row) != layout.num_cols:
+        raise VerifyError(f"hyrax opening: row of {len(proof.row)} entries, expected {layout.num_cols}")
+    transcript.domain_separate(DOMAIN_OPEN)
+    transcript.absorb_scalars(b"point", point)
+    transcript.absorb_scalar(b"value", value)
+    transcript.absorb_scalars(b"row", [*proof.row, proof.blind])
+    if field.inner_product(proof.row, eq_table(x_col)) != value:
+        raise VerifyError("hyrax opening: <t, R> differs from the claimed value")
+    return point
+
+
 def verify_opening(
     gens: PedersenGenerators,
     rows: Sequence[Point],
@@ -144,19 +159,51 @@ def verify_opening(
     transcript: Transcript,
 ) -> None:
     """Non-ZK: check that the committed tensor's MLE takes ``value`` at ``point``."""
-    point, value = [x % field.MODULUS for x in point], value % field.MODULUS
-    x_col, _ = layout.split(point)
-    if len(proof.row) != layout.num_cols:
-        raise VerifyError(f"hyrax opening: row of {len(proof.row)} entries, expected {layout.num_cols}")
-    transcript.domain_separate(DOMAIN_OPEN)
-    transcript.absorb_scalars(b"point", point)
-    transcript.absorb_scalar(b"value", value)
-    transcript.absorb_scalars(b"row", [*proof.row, proof.blind])
+    point = _absorb_and_check_value(layout, point, value, proof, transcript)
     expected = combined_row_commitment(gens, rows, layout, point)
     if expected != gens.curve.msm(gens.vector(layout.num_cols) + [gens.h], [*proof.row, proof.blind]):
         raise VerifyError("hyrax opening: combined row does not match the row commitments")
-    if field.inner_product(proof.row, eq_table(x_col)) != value:
-        raise VerifyError("hyrax opening: <t, R> differs from the claimed value")
+
+
+class OpeningBatch:
+    """Non-ZK openings of several tensors whose group equations are checked in one MSM.
+
+    Each ``add`` does what ``verify_opening`` does except the group equation
+    sum_i eq(x_row, i) C_i = <t, G> + b h, which it records. ``check`` draws weights rho_k
+    from the transcript, after every opening is absorbed, and tests
+    sum_k rho_k (sum_i eq_k,i C_k,i - <t_k, G> - b_k h) = 0: the generators are one hashed
+    sequence, so the t_k combine entrywise over a common prefix. If any equation fails, the
+    combination vanishes with probability at most 1/r (its rho_k are unpredictable). One MSM of
+    sum_k rows_k + max_k cols_k + 1 points replaces two per tensor.
+    """
+
+    def __init__(self, gens: PedersenGenerators):
+        self.gens = gens
+        self._pending: list[tuple[Sequence[Point], HyraxLayout, list[int], HyraxOpening]] = []
+
+    def add(self, rows, layout, point, value, proof: HyraxOpening, transcript: Transcript) -> None:
+        self._pending.append((rows, layout, _absorb_and_check_value(layout, point, value, proof, transcript), proof))
+
+    def check(self, transcript: Transcript) -> None:
+        if not self._pending:
+            return
+        rhos = transcript.challenge_scalars(b"hyrax-opening-batch", len(self._pending))
+        points: list[Point] = []
+        scalars: list[int] = []
+        row_sum = [0] * max(layout.num_cols for _, layout, _, _ in self._pending)
+        blind_sum = 0
+        for rho, (rows, layout, point, proof) in zip(rhos, self._pending):
+            _, x_row = layout.split(point)
+            points += rows
+            scalars += [rho * e % field.MODULUS for e in eq_table(x_row)]
+            for j, t in enumerate(proof.row):
+                row_sum[j] += rho * t
+            blind_sum += rho * proof.blind
+        points += self.gens.vector(len(row_sum)) + [self.gens.h]
+        scalars += [-t % field.MODULUS for t in row_sum] + [-blind_sum % field.MODULUS]
+        if self.gens.curve.msm(points, scalars) != self.gens.curve.identity():
+            raise VerifyError("hyrax opening: a combined row does not match its row commitments")
+        self._pending.clear()
 
 
 def parse_zk_opening(data: bytes, layout: HyraxLayout, argument: str):

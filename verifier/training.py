@@ -66,7 +66,7 @@ from .gadgets import (
     step_functional_reduction,
 )
 from .hash_to_curve import pedersen_generators
-from .hyrax import HyraxCommitment, HyraxLayout, HyraxOpening, verify_opening
+from .hyrax import HyraxCommitment, HyraxLayout, HyraxOpening, OpeningBatch
 from .logup import Challenges, LogupStatement, LogupWalk, RangeTensor
 from .phase import Reduction, Table, verify_phase
 from .polynomial import eq_table, mle_evaluate_int64
@@ -429,6 +429,7 @@ class VerifierChannel:
         self.transcript = Transcript(DOMAIN)
         self.gens = gens
         self._rows: dict[str, HyraxCommitment] = {}
+        self._openings = OpeningBatch(gens)
 
     def _layout(self, tensor: str) -> HyraxLayout:
         return HyraxLayout.square(self.st.tensor_vars(tensor))
@@ -477,7 +478,12 @@ class VerifierChannel:
         layout = self._layout(tensor)
         opening = HyraxOpening(tuple(self.reader.scalars(layout.num_cols)), self.reader.scalar())
         rows = self._rows[tensor].decode(self.gens, layout)
-        verify_opening(self.gens, rows, layout, point, value, opening, self.transcript)
+        self._openings.add(rows, layout, point, value, opening, self.transcript)
+
+    def finish(self) -> None:
+        """After the walk: the openings' group equations, in one batch; no byte left over."""
+        self._openings.check(self.transcript)
+        self.reader.finish()
 
 
 def verify_with(
@@ -493,7 +499,7 @@ def verify_with(
         raise VerifyError(f"public commitments missing: {sorted(missing)}")
     channel = channel_type(statement, public, proof, pedersen_generators(curve))
     TrainingWalk(statement, channel).run()
-    channel.reader.finish()
+    channel.finish()
 
 
 def verify_training(
