@@ -17,6 +17,7 @@ from typing import Sequence
 from prover.backends.base import FieldBackend, Vec
 from verifier import sumcheck as spec
 from verifier.field import MODULUS as R
+from verifier.logup import LAYER_FACTORS
 from verifier.polynomial import interpolate_from_evals
 from verifier.sumcheck import InstanceShape, SumcheckProof, Term
 from verifier.transcript import Transcript
@@ -48,6 +49,15 @@ def _num_vars(backend: FieldBackend, tables: Sequence[Vec]) -> int:
     return length.bit_length() - 1
 
 
+def _gkr_layer_gamma(shape: InstanceShape) -> int | None:
+    """gamma if ``shape`` is a logUp-GKR layer's eq (p0 q1 + p1 q0 + gamma q0 q1), whose round
+    the backends compute in one pass (``gkr_round_evals``); None for any other shape."""
+    terms = shape.terms
+    if shape.num_tables != 5 or tuple(t.factors for t in terms) != LAYER_FACTORS:
+        return None
+    return terms[2].coeff if terms[0].coeff == terms[1].coeff == 1 else None
+
+
 class SumcheckState:
     """The prover's side of a batched sumcheck: tables bound one variable per round."""
 
@@ -70,6 +80,9 @@ class SumcheckState:
         return self.shapes[i].evaluate([self.backend.to_ints(t)[0] for t in self.tables[i]])
 
     def _instance_round_evals(self, i: int, num_points: int) -> list[int]:
+        gamma = _gkr_layer_gamma(self.shapes[i])
+        if gamma is not None:  # one fused pass over the five tables instead of three products
+            return self.backend.gkr_round_evals(self.tables[i], gamma, num_points)
         out = [0] * num_points
         for term in self.shapes[i].terms:
             evals = self.backend.round_evals([self.tables[i][j] for j in term.factors], num_points)

@@ -258,6 +258,23 @@ def test_round_evals_match_the_definition(backend, rng, num_factors, num_points)
     assert got == [round_poly_by_definition(factors, t) for t in range(num_points)]
 
 
+@pytest.mark.parametrize("pairs, num_points", [(1, 4), (37, 2), (37, 4), (37, 6), (1 << 14, 4)])
+def test_gkr_round_evals_match_the_definition(backend, rng, pairs, num_points):
+    """The fused logUp-GKR layer round is eq (p0 q1 + p1 q0 + gamma q0 q1), term by term; the
+    last size runs on both threads."""
+    if backend.name == "reference":
+        pairs = min(pairs, 64)  # pure Python: the threaded size matters for the CPU kernel only
+    e, p0, p1, q0, q1 = (random_ints(rng, 2 * pairs) for _ in range(5))
+    gamma = rng.randrange(R)
+    got = backend.gkr_round_evals([backend.from_ints(v) for v in (e, p0, p1, q0, q1)], gamma, num_points)
+    want = [
+        (round_poly_by_definition([e, p0, q1], t) + round_poly_by_definition([e, p1, q0], t)
+         + gamma * round_poly_by_definition([e, q0, q1], t)) % R
+        for t in range(num_points)
+    ]
+    assert got == want
+
+
 @pytest.mark.parametrize("num_factors", [1, 2, 3])
 def test_round_polynomial_is_the_sum_over_the_folded_tables(backend, rng, num_factors):
     # The sumcheck identities: s(0) + s(1) is the sum over the hypercube, and s(r) is the
@@ -292,6 +309,16 @@ def test_round_evals_rejects_bad_arguments(backend, lengths, num_points, message
     factors = [backend.from_ints(list(range(n))) for n in lengths]
     with pytest.raises(ValueError, match=message):
         backend.round_evals(factors, num_points)
+
+
+@pytest.mark.parametrize(
+    "lengths, num_points, message",
+    [([4] * 4, 4, "5 tables"), ([4, 4, 4, 4, 2], 4, "different lengths"), ([3] * 5, 4, "even"), ([4] * 5, 0, "num_points")],
+)
+def test_gkr_round_evals_rejects_bad_arguments(backend, lengths, num_points, message):
+    tables = [backend.from_ints(list(range(n))) for n in lengths]
+    with pytest.raises(ValueError, match=message):
+        backend.gkr_round_evals(tables, 3, num_points)
 
 
 # --- registry and the CPU vector type -----------------------------------------------------

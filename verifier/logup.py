@@ -202,9 +202,13 @@ def begin(transcript: Transcript, statement: LogupStatement) -> Challenges:
     return Challenges(transcript.challenge_scalar(b"beta"), transcript.challenge_scalar(b"alpha"))
 
 
+#: The factors of a layer's three terms over its tables [eq, p0, p1, q0, q1].
+LAYER_FACTORS = ((0, 1, 4), (0, 2, 3), (0, 3, 4))
+
+
 def layer_shape(num_vars: int, gamma: int) -> InstanceShape:
     """eq * (p0 q1 + p1 q0 + gamma q0 q1) over tables [eq, p0, p1, q0, q1] (children halves)."""
-    terms = (Term(1, (0, 1, 4)), Term(1, (0, 2, 3)), Term(gamma % R, (0, 3, 4)))
+    terms = tuple(Term(c, f) for c, f in zip((1, 1, gamma % R), LAYER_FACTORS))
     return InstanceShape(num_vars, 5, terms)
 
 

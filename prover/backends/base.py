@@ -68,3 +68,8 @@ class FieldBackend(Protocol):
         Returns s(t) = sum_{i<m} prod_k (f_k[2i] + t (f_k[2i+1] - f_k[2i])) for
         t = 0, 1, ..., num_points - 1 (num_points >= len(factors) + 1 determines s).
         """
+
+    def gkr_round_evals(self, tables: Sequence[Vec], gamma: int, num_points: int) -> list[int]:
+        """Sumcheck round of a logUp-GKR layer (``verifier.logup.layer_shape``): tables
+        [eq, p0, p1, q0, q1], s(t) = sum_i eq (p0 q1 + p1 q0 + gamma q0 q1) at t = 0, 1, ...,
+        num_points - 1; the same as three ``round_evals`` combined, in one pass."""

@@ -95,3 +95,9 @@ class ReferenceBackend:
                 total += term
             evals.append(total % R)
         return evals
+
+    def gkr_round_evals(self, tables: Sequence[list[int]], gamma: int, num_points: int) -> list[int]:
+        validation.gkr_round_args([len(f) for f in tables], num_points)
+        e, p0, p1, q0, q1 = tables
+        terms = [self.round_evals(f, num_points) for f in ([e, p0, q1], [e, p1, q0], [e, q0, q1])]
+        return [(a + b + gamma * c) % R for a, b, c in zip(*terms)]

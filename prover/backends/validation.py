@@ -40,6 +40,16 @@ def mle_length(n: int, num_vars: int) -> None:
 def round_args(lengths: list[int], num_points: int) -> None:
     if not 1 <= len(lengths) <= MAX_FACTORS:
         raise ValueError(f"round_evals: 1 to {MAX_FACTORS} factors, got {len(lengths)}")
-    foldable("round_evals", same_length("round_evals", *lengths))
+    _round_tables("round_evals", lengths, num_points)
+
+
+def gkr_round_args(lengths: list[int], num_points: int) -> None:
+    if len(lengths) != 5:
+        raise ValueError(f"gkr_round_evals: a logUp-GKR layer has 5 tables, got {len(lengths)}")
+    _round_tables("gkr_round_evals", lengths, num_points)
+
+
+def _round_tables(op: str, lengths: list[int], num_points: int) -> None:
+    foldable(op, same_length(op, *lengths))
     if num_points < 1:
-        raise ValueError(f"round_evals: num_points must be >= 1, got {num_points}")
+        raise ValueError(f"{op}: num_points must be >= 1, got {num_points}")

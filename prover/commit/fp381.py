@@ -28,7 +28,7 @@ from numba.core.caching import FunctionCache
 from numba.extending import intrinsic
 
 # The limb-level IR builders are width-agnostic; only the CIOS loop below is Fp's own.
-from prover.backends.cpu.montgomery import _limbs, _mul_add2, _pack, _unpack
+from prover.backends.cpu.montgomery import ir_limbs, ir_mul_add2, ir_pack, ir_unpack
 from verifier.curve import P as MODULUS
 
 LIMBS = 6
@@ -102,12 +102,12 @@ def _cios(builder, a, b):
     n_prime = ir.Constant(_I64, N_PRIME)
     t = [zero] * LIMBS
     for bi in b:
-        t[0], A = _mul_add2(builder, a[0], bi, t[0], zero)
+        t[0], A = ir_mul_add2(builder, a[0], bi, t[0], zero)
         m = builder.mul(t[0], n_prime)  # wraps mod 2^64, as the algorithm requires
-        _, C = _mul_add2(builder, m, q[0], t[0], zero)  # low limb is 0 by choice of m
+        _, C = ir_mul_add2(builder, m, q[0], t[0], zero)  # low limb is 0 by choice of m
         for j in range(1, LIMBS):
-            t[j], A = _mul_add2(builder, a[j], bi, t[j], A)
-            t[j - 1], C = _mul_add2(builder, m, q[j], t[j], C)
+            t[j], A = ir_mul_add2(builder, a[j], bi, t[j], A)
+            t[j - 1], C = ir_mul_add2(builder, m, q[j], t[j], C)
         t[LIMBS - 1] = builder.add(C, A)
     return t
 
@@ -120,8 +120,8 @@ def _binary(emit):
             return None
 
         def codegen(context, builder, signature, args):
-            a, b = (_limbs(builder, x) for x in args)
-            return _unpack(context, builder, emit(builder, a, b), _FP)
+            a, b = (ir_limbs(builder, x) for x in args)
+            return ir_unpack(context, builder, emit(builder, a, b), _FP)
 
         return _FP(_FP, _FP), codegen
 
@@ -133,13 +133,13 @@ def _binary(emit):
 @_binary
 def add(builder, a, b):
     """a + b mod p; a + b < 2p < 2^384, so the i384 sum is exact."""
-    return _reduce_once(builder, builder.add(_pack(builder, a, _I384), _pack(builder, b, _I384)))
+    return _reduce_once(builder, builder.add(ir_pack(builder, a, _I384), ir_pack(builder, b, _I384)))
 
 
 @_binary
 def sub(builder, a, b):
     """a - b mod p: the i384 difference, plus p when it borrowed."""
-    a, b = _pack(builder, a, _I384), _pack(builder, b, _I384)
+    a, b = ir_pack(builder, a, _I384), ir_pack(builder, b, _I384)
     diff = builder.sub(a, b)
     return builder.select(builder.icmp_unsigned("<", a, b), builder.add(diff, _modulus()), diff)
 
@@ -147,7 +147,7 @@ def sub(builder, a, b):
 @_binary
 def mul(builder, a, b):
     """The Montgomery product a b R^-1 mod p: Montgomery forms multiply to Montgomery form."""
-    return _reduce_once(builder, _pack(builder, _cios(builder, a, b), _I384))
+    return _reduce_once(builder, ir_pack(builder, _cios(builder, a, b), _I384))
 
 
 @njit(inline="always", cache=True)

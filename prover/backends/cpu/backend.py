@@ -61,6 +61,14 @@ def _empty(n: int) -> np.ndarray:
     return np.empty((n, LIMBS), dtype=np.uint64)
 
 
+def _extend(evals: list[int], num_points: int) -> list[int]:
+    """s(0..num_points-1) from s(0..k-1) of a polynomial of degree < k, by interpolation."""
+    if num_points > len(evals):
+        coeffs = interpolate_from_evals(evals)
+        evals += [univariate_evaluate(coeffs, t) for t in range(len(evals), num_points)]
+    return evals
+
+
 def _reduce(rows: np.ndarray) -> int:
     """The canonical Python int of a sum of Montgomery residues given as rows of limbs
     (a reduction kernel's per-chunk partial sums, or one Montgomery row): sum x_i R is the
@@ -202,8 +210,11 @@ class CpuBackend:
         computed = min(num_points, degree + 1)
         with self._threads(len(factors[0]) // 2) as threads:
             partial = _ROUND_KERNELS[degree](*factors, computed, threads)
-        evals = [_reduce(partial[:, t]) for t in range(computed)]
-        if num_points > computed:
-            coeffs = interpolate_from_evals(evals)
-            evals += [univariate_evaluate(coeffs, t) for t in range(computed, num_points)]
-        return evals
+        return _extend([_reduce(partial[:, t]) for t in range(computed)], num_points)
+
+    def gkr_round_evals(self, tables: Sequence[np.ndarray], gamma: int, num_points: int) -> list[int]:
+        validation.gkr_round_args([len(_vec(f)) for f in tables], num_points)
+        computed = min(num_points, 4)
+        with self._threads(len(tables[0]) // 2) as threads:
+            partial = kernels.round_evals_gkr(*tables, _scalar(gamma), computed, threads)
+        return _extend([_reduce(partial[:, t]) for t in range(computed)], num_points)

@@ -92,12 +92,12 @@ _FR = types.UniTuple(types.uint64, LIMBS)
 _WIDE = types.UniTuple(types.uint64, WIDE_LIMBS)
 
 
-def _limbs(builder, value):
+def ir_limbs(builder, value):
     """The i64 limbs of a numba UniTuple of uint64 (an LLVM [k x i64] array value)."""
     return [builder.extract_value(value, k) for k in range(value.type.count)]
 
 
-def _pack(builder, limbs, int_type=_I256):
+def ir_pack(builder, limbs, int_type=_I256):
     """i64 limbs -> one wide integer (LLVM keeps it in registers; the shifts vanish)."""
     wide = ir.Constant(int_type, 0)
     for k, limb in enumerate(limbs):
@@ -106,7 +106,7 @@ def _pack(builder, limbs, int_type=_I256):
     return wide
 
 
-def _unpack(context, builder, wide, tuple_type=_FR):
+def ir_unpack(context, builder, wide, tuple_type=_FR):
     limbs = [
         builder.trunc(builder.lshr(wide, ir.Constant(wide.type, LIMB_BITS * k)), _I64)
         for k in range(tuple_type.count)
@@ -123,7 +123,7 @@ def _reduce_once(builder, t):
     return builder.select(builder.icmp_unsigned(">=", t, _modulus()), builder.sub(t, _modulus()), t)
 
 
-def _mul_add2(builder, a, b, c, d):
+def ir_mul_add2(builder, a, b, c, d):
     """(lo, hi) of a b + c + d; cannot overflow 128 bits: (2^64-1)^2 + 2(2^64-1) < 2^128."""
     a, b, c, d = (builder.zext(x, _I128) for x in (a, b, c, d))
     wide = builder.add(builder.add(builder.mul(a, b), c), d)
@@ -143,12 +143,12 @@ def _cios(builder, a, b):
     n_prime = ir.Constant(_I64, N_PRIME)
     t = [zero] * LIMBS
     for bi in b:
-        t[0], A = _mul_add2(builder, a[0], bi, t[0], zero)
+        t[0], A = ir_mul_add2(builder, a[0], bi, t[0], zero)
         m = builder.mul(t[0], n_prime)  # wraps mod 2^64, as the algorithm requires
-        _, C = _mul_add2(builder, m, q[0], t[0], zero)  # low limb is 0 by choice of m
+        _, C = ir_mul_add2(builder, m, q[0], t[0], zero)  # low limb is 0 by choice of m
         for j in range(1, LIMBS):
-            t[j], A = _mul_add2(builder, a[j], bi, t[j], A)
-            t[j - 1], C = _mul_add2(builder, m, q[j], t[j], C)
+            t[j], A = ir_mul_add2(builder, a[j], bi, t[j], A)
+            t[j - 1], C = ir_mul_add2(builder, m, q[j], t[j], C)
         t[LIMBS - 1] = builder.add(C, A)
     return t
 
@@ -162,8 +162,8 @@ def _binary(emit):
         sig = _FR(_FR, _FR)
 
         def codegen(context, builder, signature, args):
-            a, b = (_limbs(builder, x) for x in args)
-            return _unpack(context, builder, emit(builder, a, b))
+            a, b = (ir_limbs(builder, x) for x in args)
+            return ir_unpack(context, builder, emit(builder, a, b))
 
         return sig, codegen
 
@@ -175,13 +175,13 @@ def _binary(emit):
 @_binary
 def add(builder, a, b):
     """a + b mod r; a + b < 2r < 2^256, so the i256 sum is exact."""
-    return _reduce_once(builder, builder.add(_pack(builder, a), _pack(builder, b)))
+    return _reduce_once(builder, builder.add(ir_pack(builder, a), ir_pack(builder, b)))
 
 
 @_binary
 def sub(builder, a, b):
     """a - b mod r: the i256 difference, plus r when it borrowed."""
-    a, b = _pack(builder, a), _pack(builder, b)
+    a, b = ir_pack(builder, a), ir_pack(builder, b)
     diff = builder.sub(a, b)
     return builder.select(builder.icmp_unsigned("<", a, b), builder.add(diff, _modulus()), diff)
 
@@ -189,7 +189,7 @@ def sub(builder, a, b):
 @_binary
 def mul(builder, a, b):
     """The Montgomery product a b R^-1 mod r: Montgomery forms multiply to Montgomery form."""
-    return _reduce_once(builder, _pack(builder, _cios(builder, a, b)))
+    return _reduce_once(builder, ir_pack(builder, _cios(builder, a, b)))
 
 
 @intrinsic
@@ -204,8 +204,8 @@ def accumulate(typingctx, acc, x):
     sig = _WIDE(_WIDE, _FR)
 
     def codegen(context, builder, signature, args):
-        acc, x = (_pack(builder, _limbs(builder, v), _I320) for v in args)
-        return _unpack(context, builder, builder.add(acc, x), _WIDE)
+        acc, x = (ir_pack(builder, ir_limbs(builder, v), _I320) for v in args)
+        return ir_unpack(context, builder, builder.add(acc, x), _WIDE)
 
     return sig, codegen
 
