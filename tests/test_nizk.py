@@ -244,3 +244,11 @@ def test_prover_and_verifier_commitments_agree(pg, vg):
     xs = [rng.randrange(R) for _ in range(3)]
     assert group.to_bytes(pg.commit_vector(xs, r)) == vg.curve.msm(vg.vector(3) + [vg.h], xs + [r]).to_bytes()
     assert get_curve("blst").decode(group.to_bytes(pg.g)) == vg.g
+
+
+@pytest.mark.parametrize("value, blind", [(0, 0), (1, 0), (0, 1), (R - 1, R - 1), (2**200 + 7, 3), (-5, 9)])
+def test_commit_value_tables_match_the_msm_and_the_verifier(pg, vg, value, blind):
+    """The prover's fixed-base v g + r h is the two-point MSM and the verifier's commitment."""
+    got = pg.commit_value(value, blind)
+    assert got == group.msm([pg.g, pg.h], [value % R, blind % R])
+    assert group.to_bytes(got) == vg.commit_value(value % R, blind % R).to_bytes()
