@@ -8,21 +8,14 @@ import json
 import pytest
 import yaml
 from click.testing import CliRunner
+from tiny_run import tiny_run
 
 from verifier.bundle import MAGIC, parse_bundle, verify_bundle
 from verifier.errors import VerifyError
 from zktrain.cli import main
 from zktrain.run_config import RunConfigError, parse_run
 
-TINY = {
-    "name": "tiny",
-    "seed": 3,
-    "data": {"source": "synthetic", "n": 64, "d": 4, "classes": 3, "seed": 1},
-    "model": {"kind": "mlp", "widths": [4, 8, 3], "bias": True},
-    "train": {"batch_size": 8, "steps": 3, "optimizer": "sgd", "loss": "mse", "lr": 0.5},
-    "quant": {"frac_bits": 16, "lr_shift": 16, "value_bits": 32},
-    "prove": {"zk": False, "backend": "cpu"},
-}
+TINY = tiny_run()
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +76,7 @@ def test_flipped_bytes_anywhere_rejected(bundle_path):
 
 def test_spliced_statement_rejected(bundle_path, tmp_path):
     """The recipe (and public commitments) of another run spliced onto this proof."""
-    other = dict(TINY, seed=4)
+    other = tiny_run(seed=4)
     (tmp_path / "other.yaml").write_text(yaml.safe_dump(other))
     out = tmp_path / "other.zkp"
     assert CliRunner().invoke(main, ["prove", "--run", str(tmp_path / "other.yaml"), "--out", str(out)]).exit_code == 0
@@ -127,7 +120,7 @@ def test_parse_bundle_bounds_before_allocating():
     ],
 )
 def test_run_config_errors_name_the_field(change, message):
-    cfg = json.loads(json.dumps(TINY))
+    cfg = tiny_run()
     change(cfg)
     with pytest.raises(RunConfigError, match=message):
         parse_run(cfg)

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
+from tiny_run import tiny_run
 
 from prover.backends import get_backend
 from prover.training import ProverChannel, mlp_witness, prove_with
@@ -23,21 +24,11 @@ from zktrain.cli import main
 from zktrain.prove import prove_run, train_trace
 from zktrain.run_config import parse_run
 
-RUN = {
-    "name": "chain",
-    "seed": 3,
-    "data": {"source": "synthetic", "n": 64, "d": 4, "classes": 3, "seed": 1},
-    "model": {"kind": "mlp", "widths": [4, 8, 3], "bias": True},
-    "train": {"batch_size": 8, "steps": 3, "optimizer": "sgd", "loss": "mse", "lr": 0.5},
-    "quant": {"frac_bits": 16, "lr_shift": 16, "value_bits": 32},
-    "prove": {"zk": False, "backend": "cpu"},
-}
+RUN = tiny_run(name="chain")
 
 
 def _run(segment_steps=None, zk=False):
-    cfg = json.loads(json.dumps(RUN))
-    cfg["prove"].update(zk=zk, segment_steps=segment_steps)
-    return parse_run(cfg)
+    return parse_run(tiny_run({"zk": zk, "segment_steps": segment_steps}, name="chain"))
 
 
 @pytest.fixture(scope="module")

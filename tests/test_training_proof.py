@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
+from tiny_run import tiny_run
 
 from circuits.mlp import MlpCircuit
 from prover.backends import get_backend
@@ -485,15 +486,7 @@ def test_another_runs_statement_rejected(run):
 
 # --- the bundle and the CLI (zero-knowledge mode) ----------------------------------------
 
-TINY_ZK = {
-    "name": "tiny-zk",
-    "seed": 3,
-    "data": {"source": "synthetic", "n": 64, "d": 4, "classes": 3, "seed": 1},
-    "model": {"kind": "mlp", "widths": [4, 8, 3], "bias": True},
-    "train": {"batch_size": 8, "steps": 3, "optimizer": "sgd", "loss": "mse", "lr": 0.5},
-    "quant": {"frac_bits": 16, "lr_shift": 16, "value_bits": 32},
-    "prove": {"zk": True, "backend": "cpu"},
-}
+TINY_ZK = tiny_run({"zk": True}, name="tiny-zk")
 
 
 def test_zk_bundle_prove_verify_inspect(tmp_path):
