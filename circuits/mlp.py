@@ -19,10 +19,14 @@ other tensor is virtual (DESIGN section 5). With ``s`` the suffix ``limbs`` or `
   G{l}.s        [T', B, d_l, slots]       G'_A,l, the rescaled gradient w.r.t. A_l (hidden)
   RG{l}.s       [T', B, d_l, slots]       its rescale remainder + 2^(S-1)
   W{l}.T        [d_l, d_{l-1}]            final master weights (public commitment C_WT)
+  W{l}.0.s      [d_l, d_{l-1}, slots]     ``init: committed`` only: W_0 (and b{l}.0.s, [d_l, slots]),
+                                          weight_bits signed bits (public commitment)
 
 Padding is forced, never masked: padded steps carry learning rate 0 and zero data, padded
 features are zero in W_0, b_0 and the data, and every relation holds on every padded slot, so
-by induction the honest padded witness is the only one that satisfies them.
+by induction the honest padded witness is the only one that satisfies them. The data and a
+committed W_0 come from outside the run: a zero-check against the public padding predicate
+forces their padded entries (``RangedTensor.real``).
 """
 
 from __future__ import annotations
@@ -58,6 +62,10 @@ class MlpCircuit:
     range_check: str = "limbs"
     #: 16 in every proof a recipe determines; tests use smaller limbs (tiny lookup tables).
     limb_bits: int = LIMB_BITS
+    #: ``init: committed``: W_0, b_0 are committed as range slots of ``weight_bits`` signed
+    #: bits (public commitments ``W{l}.0.limbs``, ``b{l}.0.limbs``), not seeded values.
+    init_committed: bool = False
+    weight_bits: int = 56
 
     def __post_init__(self) -> None:
         if self.range_check not in RANGE_CHECKS:
@@ -76,8 +84,6 @@ class MlpCircuit:
             raise ValueError("only ReLU MLPs are provable so far")
         if recipe.train.optimizer != "sgd" or recipe.train.loss != "mse":
             raise ValueError("only SGD on the MSE loss is provable so far")
-        if recipe.model.init != "seeded":
-            raise ValueError("init: committed is not provable yet (only seeded initial weights)")
         batch = recipe.train.batch_size
         if batch & (batch - 1):
             raise ValueError(f"train.batch_size: must be a power of two to be proven, got {batch}")
@@ -94,6 +100,8 @@ class MlpCircuit:
             input_signed=recipe.data.input_signed,
             bias=recipe.model.bias,
             range_check=range_check,
+            init_committed=recipe.model.init == "committed",
+            weight_bits=recipe.quant.weight_bits,
         )
 
     # --- sizes ----------------------------------------------------------------------------
@@ -150,6 +158,10 @@ class MlpCircuit:
     def y_slots(self) -> Decomposition:
         return self._decomposition(self.label_bits, signed=False)
 
+    def w0_slots(self) -> Decomposition:
+        """A committed initial weight or bias: signed, ``weight_bits`` wide."""
+        return self._decomposition(self.weight_bits, signed=True)
+
     # --- committed tensors ------------------------------------------------------------------
     def ranged(self, base: str) -> str:
         """The committed slots tensor of a range-checked value: ``Z1`` -> ``Z1.limbs``."""
@@ -161,14 +173,48 @@ class MlpCircuit:
     def data_tensors(self) -> tuple[str, str]:
         return self.ranged("X"), self.ranged("Y")
 
-    def committed_ranges(self) -> dict[str, tuple[int, Decomposition]]:
-        """Name -> (width index, decomposition) of every committed slots tensor."""
+    def init_tensors(self) -> tuple[str, ...]:
+        """The committed slots of W_0, b_0 (``init: committed``), empty for seeded weights."""
+        if not self.init_committed:
+            return ()
+        layers = range(1, self.layers + 1)
+        biases = [self.ranged(f"b{l}.0") for l in layers] if self.bias else []
+        return tuple([self.ranged(f"W{l}.0") for l in layers] + biases)
+
+    def committed_ranges(self) -> dict[str, RangedTensor]:
+        """Name -> layout, decomposition and, for the tensors whose padding no relation
+        forces (the public data, a committed W_0), the real extent of each axis."""
         x, y = self.data_tensors()
-        out = {x: (0, self.x_slots()), y: (self.layers, self.y_slots())}
+        data = {"t": self.steps, "b": self.batch}
+        out = {
+            x: RangedTensor(self.slots_layout(0, self.x_slots()), self.x_slots(), {**data, "j": self.widths[0]}),
+            y: RangedTensor(
+                self.slots_layout(self.layers, self.y_slots()), self.y_slots(), {**data, "j": self.widths[-1]}
+            ),
+        }
         for l in range(1, self.layers + 1):
-            out[self.ranged(f"Z{l}")] = (l, self.z_slots(l))
-            out[self.ranged(f"R{l}")] = (l, self.rem_slots())
+            out[self.ranged(f"Z{l}")] = RangedTensor(self.slots_layout(l, self.z_slots(l)), self.z_slots(l))
+            out[self.ranged(f"R{l}")] = RangedTensor(self.slots_layout(l, self.rem_slots()), self.rem_slots())
             if l < self.layers:
-                out[self.ranged(f"G{l}")] = (l, self.g_slots())
-                out[self.ranged(f"RG{l}")] = (l, self.rem_slots())
+                out[self.ranged(f"G{l}")] = RangedTensor(self.slots_layout(l, self.g_slots()), self.g_slots())
+                out[self.ranged(f"RG{l}")] = RangedTensor(self.slots_layout(l, self.rem_slots()), self.rem_slots())
+        if self.init_committed:
+            d = self.w0_slots()
+            for l in range(1, self.layers + 1):
+                nj, ni = self.width_vars(l), self.width_vars(l - 1)
+                real = {"j": self.widths[l], "i": self.widths[l - 1]}
+                out[self.ranged(f"W{l}.0")] = RangedTensor(Layout.of(j=nj, i=ni, slot=d.slot_vars), d, real)
+                if self.bias:
+                    bias_layout = Layout.of(j=nj, slot=d.slot_vars)
+                    out[self.ranged(f"b{l}.0")] = RangedTensor(bias_layout, d, {"j": self.widths[l]})
         return out
+
+
+@dataclass(frozen=True)
+class RangedTensor:
+    """A committed slots tensor: its layout (slot axis innermost), its decomposition, and the
+    real extent per axis where padding must be forced by a zero-check (None: by relations)."""
+
+    layout: Layout
+    decomposition: Decomposition
+    real: dict[str, int] | None = None

@@ -135,6 +135,11 @@ def stack_witness(c: MlpCircuit, steps: Sequence[dict], final_w: Sequence, final
         if l < c.layers:
             wit[c.ranged(f"G{l}")] = c.g_slots().decompose(wit[f"GP{l}"], f"G'{l}")
             wit[c.ranged(f"RG{l}")] = c.rem_slots().decompose(wit.pop(f"REMG{l}"), f"RemG{l}")
+    if c.init_committed:  # W_0, b_0 of init: committed, as range slots (padded entries zero)
+        for l in range(1, c.layers + 1):
+            wit[c.ranged(f"W{l}.0")] = c.w0_slots().decompose(wit[f"W{l}.0"], f"W_0,{l}")
+            if c.bias:
+                wit[c.ranged(f"b{l}.0")] = c.w0_slots().decompose(wit[f"b{l}.0"], f"b_0,{l}")
     # The data commitment holds the batches as consumed (padded steps and features included).
     x, y = c.data_tensors()
     wit[x] = c.x_slots().decompose(wit["IN1"], "input")

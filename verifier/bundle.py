@@ -75,7 +75,7 @@ class Report:
 
 def segment_statements(recipe: Recipe, range_check: str = "limbs", segment_steps: int | None = None) -> list[TrainingStatement]:
     """The public statements a recipe, a range gadget and a segment length determine: segment
-    k proves steps [k S, (k + 1) S) (the last may be shorter), from the seeded W_0, b_0 for
+    k proves steps [k S, (k + 1) S) (the last may be shorter), from the recipe's W_0, b_0 for
     k = 0 and from the previous segment's committed checkpoint after."""
     steps = recipe.train.steps
     size = steps if segment_steps is None else segment_steps
@@ -87,8 +87,11 @@ def segment_statements(recipe: Recipe, range_check: str = "limbs", segment_steps
     out = []
     for k in range(count):
         lr = whole.lr[k * size : (k + 1) * size]
-        circuit = replace(whole, steps=len(lr), lr=lr)
-        init = tuple(map(tuple, seeded_parameters(recipe))) if k == 0 else (None, None)
+        # Segment 0 starts from the recipe's W_0 (seeded values, or range-checked committed
+        # slots for init: committed); every later one from its predecessor's checkpoint.
+        circuit = replace(whole, steps=len(lr), lr=lr, init_committed=whole.init_committed and k == 0)
+        seeded = k == 0 and not whole.init_committed
+        init = tuple(map(tuple, seeded_parameters(recipe))) if seeded else (None, None)
         out.append(TrainingStatement(circuit, raw, *init, segment=k, segments=count))
     return out
 

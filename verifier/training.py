@@ -133,10 +133,14 @@ class TrainingStatement:
             raise ValueError(f"segment {self.segment} of {self.segments}")
         if (self.init_weights is None) != (self.init_biases is None):
             raise ValueError("initial weights and biases are both public values or both committed")
+        if self.circuit.init_committed and self.init_weights is not None:
+            raise ValueError("init: committed takes W_0 from its commitment, not public values")
 
     @property
     def committed_init(self) -> bool:
-        return self.init_weights is None
+        """W_0, b_0 are a checkpoint: plain commitments, the previous segment's W_T, b_T. (An
+        ``init: committed`` W_0 is range-checked slots instead: ``circuit.init_tensors()``.)"""
+        return self.init_weights is None and not self.circuit.init_committed
 
     def checkpoint_tensors(self, end: str) -> list[str]:
         """The weights and biases at the segment's start (``end = "0"``) or end (``"T"``)."""
@@ -144,11 +148,12 @@ class TrainingStatement:
         return [f"W{l}.{end}" for l in layers] + ([f"b{l}.{end}" for l in layers] if self.circuit.bias else [])
 
     def public_tensors(self) -> list[str]:
-        initial = self.checkpoint_tensors("0") if self.committed_init else []
+        initial = self.checkpoint_tensors("0") if self.committed_init else list(self.circuit.init_tensors())
         return list(self.circuit.data_tensors()) + initial + self.checkpoint_tensors("T")
 
     def witness_tensors(self) -> list[str]:
-        ranges = [n for n in self.circuit.committed_ranges() if n not in self.circuit.data_tensors()]
+        public = set(self.public_tensors())
+        ranges = [n for n in self.circuit.committed_ranges() if n not in public]
         if self.circuit.range_check == "limbs":
             ranges += logup_statement(self.circuit).multiplicity_tensors()
         return ranges
@@ -161,8 +166,7 @@ class TrainingStatement:
         c = self.circuit
         ranges = c.committed_ranges()
         if name in ranges:
-            width_index, decomposition = ranges[name]
-            return c.slots_layout(width_index, decomposition).num_vars
+            return ranges[name].layout.num_vars
         if name.startswith("logup.m"):
             return int(name.removeprefix("logup.m"))
         layer = int(name[1:].split(".")[0])  # W{l}.0, W{l}.T, b{l}.0, b{l}.T
@@ -174,8 +178,8 @@ class TrainingStatement:
 def logup_statement(c: MlpCircuit) -> LogupStatement:
     """Every limbs tensor, data included, for the limb gadget's one range proof."""
     return LogupStatement(tuple(
-        RangeTensor(name, d, c.slots_layout(i, d).num_vars - d.slot_vars)
-        for name, (i, d) in c.committed_ranges().items()
+        RangeTensor(name, r.decomposition, r.layout.num_vars - r.decomposition.slot_vars)
+        for name, r in c.committed_ranges().items()
     ))
 
 
@@ -196,7 +200,7 @@ class TrainingWalk:
         self.ledger = ClaimLedger()
         c = self.c
         self._w0, self._b0 = [], []
-        if not statement.committed_init:
+        if statement.init_weights is not None:
             self._w0 = [
                 _padded_int64(np.asarray(w), (1 << c.width_vars(l), 1 << c.width_vars(l - 1)))
                 for l, w in enumerate(statement.init_weights, start=1)
@@ -237,7 +241,10 @@ class TrainingWalk:
 
     def _initial(self, kind: str, layer: int, point: Sequence[int]) -> Value:
         """W~_0 or b~_0 (``kind`` "W" / "b") at a point: the verifier evaluates seeded values
-        itself; a committed checkpoint's value is claimed by the prover and joins the ledger."""
+        itself; an ``init: committed`` value is recomposed from its range-checked slots; a
+        checkpoint's value is claimed by the prover and joins the ledger."""
+        if self.c.init_committed:
+            return self._slice_value(self.c.ranged(f"{kind}{layer}.0"), self.c.w0_slots(), point)
         if not self.st.committed_init:
             return mle_evaluate_int64((self._w0 if kind == "W" else self._b0)[layer - 1], point)
         name = f"{kind}{layer}.0"
@@ -334,14 +341,13 @@ class TrainingWalk:
                 out.append(self._functional(
                     f"final-bias{l}", b0 - b_t, c.lr_padded(), l, v, coeff=1 << c.frac_bits
                 ))
-        for name, (width_index, decomposition) in c.committed_ranges().items():
-            layout = c.slots_layout(width_index, decomposition)
+        for name, ranged in c.committed_ranges().items():
+            layout = ranged.layout
             if c.range_check == "bits":
                 out.append(booleanity_reduction(name, t.challenge_scalars(b"booleanity-point", layout.num_vars)))
-            if name in c.data_tensors():
-                real = {"t": c.steps, "b": c.batch, "j": c.widths[width_index]}
+            if ranged.real is not None:  # data and a committed W_0: no relation forces their padding
                 w = t.challenge_scalars(b"padding-point", layout.num_vars)
-                out.append(padding_reduction(name, w, layout, real))
+                out.append(padding_reduction(name, w, layout, ranged.real))
         return out
 
     def _phase_2(self) -> list[Reduction]:

@@ -101,7 +101,8 @@ def train_trace(run: ProveRun):
     """Train in the fixed-point semantics: the trace and the trained model's (train, test) accuracy."""
     recipe = run.recipe
     data = encode_dataset(run.dataset, recipe)
-    trace = train(recipe, data.x_train, data.y_train, data.batches)
+    initial = None if run.initial is None else FixedPointMLP(recipe, *run.initial)
+    trace = train(recipe, data.x_train, data.y_train, data.batches, model=initial)
     model = FixedPointMLP(recipe, list(trace.final_weights), list(trace.final_biases))
     train_acc = float(np.mean(model.predict(data.x_train) == data.labels_train))
     test_acc = float(np.mean(model.predict(data.x_test) == data.labels_test))

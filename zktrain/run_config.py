@@ -8,6 +8,7 @@ turns it into the canonical integer-only :class:`~circuits.recipe.Recipe` the pr
     seed: 0
     data: {source: digits}                 # or {source: npz, path: ...} / {source: synthetic, ...}
     model: {kind: mlp, widths: [64, 128, 128, 10], bias: true, init: seeded}
+                                           # or init: committed, init_path: w0.npz (W1.., b1..)
     train: {batch_size: 64, steps: 16, optimizer: sgd, loss: mse, lr: 0.5}
                                            # or lr_schedule: [0.5, 0.5, 0.25, ...] (one per step)
     quant: {frac_bits: 16, lr_shift: 16, value_bits: 32, weight_bits: 56}
@@ -59,10 +60,12 @@ class ProveRun:
     dataset: Dataset
     options: ProveOptions
     source: Path | None = None
+    #: ``init: committed``: W_0, b_0 per layer (int64 at 2^(2R+k)); None for seeded weights
+    initial: tuple[list[np.ndarray], list[np.ndarray | None]] | None = None
 
 
 _TOP = {"name", "seed", "data", "model", "train", "quant", "prove"}
-_MODEL = {"kind", "widths", "bias", "init", "activation"}
+_MODEL = {"kind", "widths", "bias", "init", "init_path", "activation"}
 _TRAIN = {"batch_size", "steps", "optimizer", "loss", "lr", "lr_schedule"}
 _QUANT = {"frac_bits", "lr_shift", "value_bits", "weight_bits", "input_bits", "input_signed", "label_bits"}
 _PROVE = {"zk", "backend", "range_check", "segment_steps", "out"}
@@ -193,6 +196,12 @@ def parse_run(cfg: Any, base_dir: Path | None = None, steps: int | None = None, 
     except (RecipeError, TypeError, ValueError) as err:
         raise RunConfigError(str(err)) from None
 
+    initial = None
+    if recipe.model.init == "committed":
+        initial = _load_initial(model.get("init_path"), base_dir, recipe)
+    elif "init_path" in model:
+        raise RunConfigError("model.init_path: only with init: committed (seeded weights come from the seed)")
+
     options = ProveOptions(
         zk=prove.get("zk", False),
         backend=prove.get("backend", "auto"),
@@ -205,7 +214,51 @@ def parse_run(cfg: Any, base_dir: Path | None = None, steps: int | None = None, 
     if options.backend not in ("cpu", "cuda", "auto"):
         raise RunConfigError(f"prove.backend: must be one of cpu, cuda, auto, got {options.backend!r}")
     if options.range_check not in RANGE_CHECKS:
-        raise RunConfigError(f"prove.range_check: must be one of {', '.join(RANGE_CHECKS)}, got {options.range_check!r}")
+        choices = ", ".join(RANGE_CHECKS)
+        raise RunConfigError(f"prove.range_check: must be one of {choices}, got {options.range_check!r}")
     if options.segment_steps is not None:
         _pos_int("prove.segment_steps", options.segment_steps)
-    return ProveRun(recipe, dataset, options, source)
+    return ProveRun(recipe, dataset, options, source, initial)
+
+
+def _load_initial(path: Any, base_dir: Path | None, recipe: Recipe) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+    """W_0, b_0 of ``init: committed`` from an .npz holding W1..WL ([d_l, d_{l-1}], PyTorch's
+    Linear.weight layout) and b1..bL: integer arrays are taken as master values at 2^(2R+k),
+    float arrays are rounded to them (round half to even). Widths are checked against
+    quant.weight_bits by the engine, naming the tensor."""
+    if not isinstance(path, str) or not path:
+        raise RunConfigError("model.init_path: init: committed needs the path of an .npz with W1.., b1..")
+    full = Path(path) if base_dir is None or Path(path).is_absolute() else base_dir / path
+    try:
+        with np.load(full, allow_pickle=False) as arrays:
+            stored = {k: arrays[k] for k in arrays.files}
+    except (OSError, ValueError) as err:
+        raise RunConfigError(f"model.init_path: cannot read {full}: {err}") from None
+    scale = 1 << (2 * recipe.quant.frac_bits + recipe.quant.lr_shift)
+    widths, bias = recipe.model.widths, recipe.model.bias
+
+    def master(key: str, shape: tuple[int, ...]) -> np.ndarray:
+        if key not in stored:
+            raise RunConfigError(f"model.init_path: {full} has no array {key!r}")
+        a = stored[key]
+        if a.shape != shape:
+            raise RunConfigError(f"model.init_path: {key} has shape {a.shape}, expected {shape}")
+        if a.dtype.kind in "iu":
+            return a.astype(np.int64)
+        if a.dtype.kind != "f" or not np.isfinite(a).all():
+            raise RunConfigError(f"model.init_path: {key} must hold finite numbers, got {a.dtype}")
+        scaled = np.rint(a.astype(np.float64) * scale)
+        if np.abs(scaled).max(initial=0) >= 2.0**62:
+            raise RunConfigError(f"model.init_path: {key} does not fit int64 at scale 2^{scale.bit_length() - 1}")
+        return scaled.astype(np.int64)
+
+    layers = range(1, len(widths))
+    weights = [master(f"W{l}", (widths[l], widths[l - 1])) for l in layers]
+    biases = [master(f"b{l}", (widths[l],)) if bias else None for l in layers]
+    from zktrain.fixedpoint.engine import FixedPointMLP  # the engine checks every width
+
+    try:
+        FixedPointMLP(recipe, weights, biases)
+    except ValueError as err:
+        raise RunConfigError(f"model.init_path: {err}") from None
+    return weights, biases
