@@ -45,6 +45,9 @@ def _pad(a: np.ndarray, shape: Sequence[int]) -> np.ndarray:
 
 
 def _int64(a: np.ndarray, what: str) -> np.ndarray:
+    a = np.asarray(a)
+    if a.dtype.kind == "i":  # the engine's records: already machine integers, no Python ints
+        return a.astype(np.int64, copy=False)
     try:
         return np.asarray(a, dtype=object).astype(np.int64)
     except OverflowError:
