@@ -185,7 +185,7 @@ def test_multipoint_reduction(backend, rng):
 
 
 @pytest.mark.parametrize("decomposition", [BitDecomposition(5, signed=True), BitDecomposition(6, False, offset=-32)])
-def test_bit_slices_complete_and_sound(backend, rng, decomposition):
+def test_slot_values_complete_and_sound(backend, rng, decomposition):
     nprng = np.random.default_rng(6)
     values = nprng.integers(decomposition.min_value, decomposition.max_value + 1, size=(4, 4))
     values[0, 0], values[0, 1] = decomposition.min_value, decomposition.max_value

@@ -16,9 +16,10 @@ Layout (integers little-endian):
                           ceil(steps / S) segments chained by committed checkpoints
     then, for each segment k in order:
       public     the Hyrax row commitments of the segment's own public tensors (its data
-                 slots, then the checkpoint W_T, b_T it ends on; segment k > 0 starts from
-                 segment k - 1's checkpoint, not repeated), in ``public_tensors()`` order;
-                 their row counts follow from the recipe, never from the bytes
+                 slots; for segment 0 of an ``init: committed`` recipe the slots of W_0, b_0;
+                 then the checkpoint W_T, b_T it ends on; segment k > 0 starts from segment
+                 k - 1's checkpoint, not repeated), in ``public_tensors()`` order; their row
+                 counts follow from the recipe, never from the bytes
       proof      u64 length + the proof body (``verifier.training``)
 
 Nothing may follow. Every length is bounded before anything is allocated; every failure
