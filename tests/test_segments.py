@@ -121,8 +121,8 @@ def chain_parts():
 
 def test_hand_built_chain_verifies(chain_parts):
     """Positive control for the deviations below: the same construction, honest, verifies."""
-    run, _, _, segments = chain_parts
-    report = verify_bundle(encode_bundle(run.recipe, segments, segment_steps=1))
+    _, statements, _, segments = chain_parts
+    report = verify_bundle(encode_bundle(statements, segments))
     assert report.accepted, report.reason
 
 
@@ -138,7 +138,7 @@ def test_segment_proven_from_another_checkpoint_rejected(chain_parts):
     W_0 never enters the bundle; the verifier takes segment 0's W_T instead."""
     run, statements, trace, segments = chain_parts
     deviating = _deviating_segment(run, statements[1], 1, *_perturbed_start(trace, 1))
-    bundle = encode_bundle(run.recipe, [segments[0], deviating, segments[2]], segment_steps=1)
+    bundle = encode_bundle(statements, [segments[0], deviating, segments[2]])
     report = verify_bundle(bundle)
     assert not report.accepted and report.reason.startswith("segment 1: ")
 
@@ -151,7 +151,7 @@ def test_checkpoint_replaced_in_the_bundle_rejected(chain_parts):
     public0 = dict(segments[0][0])
     for name in statements[0].checkpoint_tensors("T"):
         public0[name] = public1[name.replace(".T", ".0")]
-    bundle = encode_bundle(run.recipe, [(public0, segments[0][1]), (public1, proof1), segments[2]], segment_steps=1)
+    bundle = encode_bundle(statements, [(public0, segments[0][1]), (public1, proof1), segments[2]])
     report = verify_bundle(bundle)
     assert not report.accepted and report.reason.startswith("segment 0: ")
 

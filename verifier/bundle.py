@@ -97,11 +97,6 @@ def segment_statements(recipe: Recipe, range_check: str = "limbs", segment_steps
     return out
 
 
-def statement_for(recipe: Recipe, range_check: str = "limbs") -> TrainingStatement:
-    """The statement of the whole run in one segment: circuit and seeded W_0, b_0."""
-    return segment_statements(recipe, range_check)[0]
-
-
 @dataclass
 class Segment:
     """One segment of a run: its statement, its own public commitments, its proof body."""
@@ -118,24 +113,23 @@ def _own_public(statement: TrainingStatement) -> list[str]:
 
 
 def encode_bundle(
-    recipe: Recipe,
+    statements: Sequence[TrainingStatement],
     segments: Sequence[tuple[dict[str, HyraxCommitment], bytes]],
     zk: bool = False,
-    range_check: str = "limbs",
-    segment_steps: int | None = None,
 ) -> bytes:
-    """The bundle of a run proven in ``segments``: (public commitments, proof body) each."""
-    statements = segment_statements(recipe, range_check, segment_steps)
+    """The bundle of a run: its ``segment_statements`` and, per segment, the public
+    commitments and proof body."""
     if len(statements) != len(segments):
         raise ValueError(f"{len(segments)} segment proofs for {len(statements)} segments")
-    raw = recipe.to_canonical_json()
+    first = statements[0]
     parts = [
         MAGIC,
         FORMAT_VERSION.to_bytes(2, "little"),
-        bytes([CURVE_BLS12_381, HASH_SHAKE256, MODE_ZK if zk else MODE_CLEAR, KIND_TRAINING, RANGE_IDS[range_check]]),
-        len(raw).to_bytes(4, "little"),
-        raw,
-        statements[0].circuit.steps.to_bytes(4, "little"),
+        bytes([CURVE_BLS12_381, HASH_SHAKE256, MODE_ZK if zk else MODE_CLEAR, KIND_TRAINING,
+               RANGE_IDS[first.circuit.range_check]]),
+        len(first.recipe).to_bytes(4, "little"),
+        first.recipe,
+        first.circuit.steps.to_bytes(4, "little"),
     ]
     for statement, (public, proof) in zip(statements, segments):
         parts += [public[name].to_bytes() for name in _own_public(statement)]

@@ -109,12 +109,6 @@ def train_trace(run: ProveRun):
     return trace, (train_acc, test_acc)
 
 
-def build_witness(run: ProveRun, c: MlpCircuit) -> tuple[dict, tuple[float, float]]:
-    """The witness of the whole run in one segment and the trained model's accuracies."""
-    trace, accuracies = train_trace(run)
-    return _segment_witness(run.recipe, c, trace, 0), accuracies
-
-
 def prove_run(run: ProveRun, progress: Callable[[str], None] | None = None) -> tuple[bytes, ProveSummary]:
     """Train, prove segment by segment (each from the checkpoint the previous one committed
     to; one segment's witness in memory at a time) and encode; returns the bundle and a summary."""
@@ -148,7 +142,7 @@ def prove_run(run: ProveRun, progress: Callable[[str], None] | None = None) -> t
         timings.update(channel.timings)
         checkpoint, first = channel.checkpoint(), first + st.circuit.steps
         del witness, channel
-    bundle = encode_bundle(recipe, segments, zk=options.zk, range_check=options.range_check, segment_steps=segment_steps)
+    bundle = encode_bundle(statements, segments, zk=options.zk)
     proof_bytes = sum(len(proof) for _, proof in segments)
     padded_steps = sum(st.circuit.padded_steps for st in statements)
     summary = ProveSummary(recipe.train.steps, padded_steps, len(statements), train_acc, test_acc, witness_s,
