@@ -1,8 +1,9 @@
 """The proof of an MLP training run: one walk of claim reductions, shared by both sides.
 
 Statement (DESIGN section 1): given the public data commitment (the range slots of X and Y,
-stacked over steps), the initial weights W_0, b_0 (public values seeded from the recipe, or
-public commitments: the checkpoint a previous segment ended on), the public commitments to
+stacked over steps), the initial weights W_0, b_0 (public values seeded from the recipe,
+public commitments to their range slots for ``init: committed``, or public commitments: the
+checkpoint a previous segment ended on), the public commitments to
 the final weights W_T, b_T and the recipe, the prover knows every intermediate value of
 ``steps`` exact SGD updates (DESIGN section 4) from W_0 to W_T.
 
@@ -112,8 +113,9 @@ class Channel(Protocol):
 @dataclass(frozen=True)
 class TrainingStatement:
     """The public side: circuit (from the recipe), recipe bytes, W_0 / b_0 (None: committed,
-    a checkpoint), the segment's place in the run, and the names of the public commitments
-    (their contents are absorbed by the channel).
+    as range slots when ``circuit.init_committed``, else a checkpoint), the segment's place in
+    the run, and the names of the public commitments (their contents are absorbed by the
+    channel).
 
     Weights and biases are master values at scale 2^(2R+k). The bias enters the product at
     scale 2^(3R+k) as 2^R b, which is DESIGN section 4's bias at 2^(3R+k) divided by 2^R:
