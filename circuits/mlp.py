@@ -31,8 +31,8 @@ forces their padded entries (``RangedTensor.real``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+import json
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from .bits import BitDecomposition
@@ -103,6 +103,12 @@ class MlpCircuit:
             init_committed=recipe.model.init == "committed",
             weight_bits=recipe.quant.weight_bits,
         )
+
+    def encode(self) -> bytes:
+        """Canonical bytes of every parameter (JSON, sorted keys, learning rates included),
+        which the walk absorbs: a proof is bound to the circuit it was made for even where a
+        caller builds the statement without a recipe to derive it from."""
+        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":")).encode()
 
     # --- sizes ----------------------------------------------------------------------------
     @property

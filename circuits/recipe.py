@@ -21,6 +21,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
 from . import semantics
+from .layout import padded
 
 #: Version of the fixed-point semantics of ``circuits.semantics``; bumped on any change to what
 #: a recipe means, so an old proof never verifies under a new meaning.
@@ -33,6 +34,10 @@ MAX_WIDTH = 1 << 20
 MAX_BATCH = 1 << 16
 #: lr_num stays an int32 so that lr_num * G in the engine's exact update has headroom.
 MAX_LR_NUM = (1 << 31) - 1
+#: A verifier derives a seeded W_0, b_0 itself and evaluates it as int64 tables padded to
+#: powers of two: at most this many entries (128 MiB), about 1.5 times the zkDL shape's. A
+#: larger model takes ``init: committed`` (issue 12: the work a recipe asks for is bounded).
+MAX_SEEDED_PARAMETERS = 1 << 24
 
 DATA_SOURCES = ("digits", "npz", "synthetic")
 _NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -222,6 +227,13 @@ class Recipe:
                 f"[{q.frac_bits + 1}, {q.value_bits}], got {d.label_bits}"
             )
         if m.init == "seeded":
+            dims = [padded(w) for w in m.widths]
+            entries = sum(o * i + (o if m.bias else 0) for i, o in zip(dims, dims[1:]))
+            if entries > MAX_SEEDED_PARAMETERS:
+                raise RecipeError(
+                    f"model.widths: a seeded W_0, b_0 of {entries} padded entries exceeds the "
+                    f"verifier's limit of {MAX_SEEDED_PARAMETERS}; use model.init: committed"
+                )
             scale = semantics.Scales(q.frac_bits, q.lr_shift).weight
             widest = max(semantics.init_bound(fan_in, scale) for fan_in in m.widths[:-1])
             if widest >= 1 << (q.weight_bits - 1):

@@ -20,6 +20,8 @@ from tiny_run import tiny_run
 from prover.backends import get_backend
 from prover.training import ProverChannel, mlp_witness, prove_with
 from verifier.bundle import encode_bundle, parse_bundle, segment_statements, verify_bundle
+from verifier.errors import VerifyError
+from verifier.training import TrainingStatement, verify_training
 from zktrain.cli import main
 from zktrain.prove import prove_run, train_trace
 from zktrain.run_config import parse_run
@@ -53,7 +55,20 @@ def _split(bundle: bytes) -> tuple[bytes, list[bytes]]:
 def test_chained_segments_verify(chained):
     report = verify_bundle(chained["bundle"])
     assert report.accepted, report.reason
-    assert report.segments == 3 and chained["summary"].segments == 3
+    assert len(report.segments) == 3 and chained["summary"].segments == 3
+
+
+def test_report_shows_every_segments_own_commitments_in_full(chained):
+    """Each segment under its own entry, its commitments whole: segment 0's data commitment is
+    not overwritten by the last segment's, and nothing is cut to a prefix."""
+    report = verify_bundle(chained["bundle"])
+    parsed = parse_bundle(chained["bundle"])
+    assert [(s.index, s.first_step, s.steps) for s in report.segments] == [(0, 0, 1), (1, 1, 1), (2, 2, 1)]
+    for seg, entry in zip(parsed.segments, report.segments, strict=True):
+        assert entry.commitments == {name: com.to_bytes().hex() for name, com in seg.public.items()}
+    x = parsed.segments[0].statement.circuit.ranged("X")
+    assert report.segments[0].commitments[x] != report.segments[2].commitments[x]
+    assert report.segment_steps == 1 and report.soundness_bits > 200
 
 
 @pytest.mark.parametrize("segment_steps", [2, 3])
@@ -61,7 +76,7 @@ def test_uneven_and_single_segments_verify_in_zk(segment_steps):
     bundle, summary = prove_run(_run(segment_steps=segment_steps, zk=True))
     report = verify_bundle(bundle)
     assert report.accepted and report.mode == "zk", report.reason
-    assert summary.segments == report.segments == (2 if segment_steps == 2 else 1)
+    assert summary.segments == len(report.segments) == (2 if segment_steps == 2 else 1)
 
 
 def test_swapped_segments_rejected(chained):
@@ -124,6 +139,8 @@ def test_hand_built_chain_verifies(chain_parts):
     _, statements, _, segments = chain_parts
     report = verify_bundle(encode_bundle(statements, segments))
     assert report.accepted, report.reason
+    with pytest.raises(ValueError, match="2 segment proofs for 3 segments"):
+        encode_bundle(statements, segments[:2])
 
 
 def _perturbed_start(trace, k):
@@ -166,7 +183,7 @@ def test_cli_segment_steps_and_inspect(tmp_path):
     assert result.exit_code == 0 and "segments    2 of 2 steps" in result.output, result.output
     assert "[segment 1] W1.T" in result.output
     result = runner.invoke(main, ["verify", "--json", str(out)])
-    assert result.exit_code == 0 and json.loads(result.output)["segments"] == 2
+    assert result.exit_code == 0 and len(json.loads(result.output)["segments"]) == 2
 
 
 def test_segment_statements_validate_their_length():
@@ -177,3 +194,29 @@ def test_segment_statements_validate_their_length():
     assert [st.circuit.steps for st in statements] == [2, 1]
     assert [st.committed_init for st in statements] == [False, True]
     assert "W1.0" in statements[1].public_tensors() and "W1.0" not in statements[0].public_tensors()
+
+
+def _retagged(st, **place):
+    """The same statement (the very same circuit and start) at another place in a run."""
+    fields = dict(segment=st.segment, segments=st.segments, segment_steps=st.segment_steps)
+    return TrainingStatement(st.circuit, st.recipe, st.init_weights, st.init_biases, **{**fields, **place})
+
+
+@pytest.mark.parametrize(
+    "segment, place",
+    [(1, dict(segment=2)), (1, dict(segments=4)), (0, dict(segment_steps=2)), (1, dict(segment_steps=2))],
+    ids=["index", "count", "steps per segment", "steps per segment and first step"],
+)
+def test_a_segments_place_is_bound_by_the_transcript(chain_parts, segment, place):
+    """Every one-step segment of a constant learning rate has the same circuit, so a proof
+    re-tagged to another place in the run (index, count, steps per segment S, first step) sees
+    an identical relation: only the transcript, which absorbs the place, can tell. It does at
+    the first challenge it draws, phase A's points, so the first sumcheck fails."""
+    _, statements, _, segments = chain_parts
+    st = statements[segment]
+    public, proof = segments[segment]
+    assert verify_training(st, public, proof) > 0  # positive control: the untouched place
+    other = _retagged(st, **place)
+    assert other.circuit == st.circuit
+    with pytest.raises(VerifyError, match="phase-1: sumcheck round 0: p\\(0\\) \\+ p\\(1\\)"):
+        verify_training(other, public, proof)

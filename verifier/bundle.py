@@ -22,8 +22,18 @@ Layout (integers little-endian):
                  counts follow from the recipe, never from the bytes
       proof      u64 length + the proof body (``verifier.training``)
 
-Nothing may follow. Every length is bounded before anything is allocated; every failure
-becomes a rejection with a reason, never an exception escaping ``verify_bundle``.
+Nothing may follow. Every failure becomes a rejection with a reason, never an exception
+escaping ``verify_bundle``.
+
+Bounded work (DESIGN section 7, issue 12). Before any work the recipe sizes, the parser
+checks that every byte the recipe implies is there: each segment's public commitments, its
+proof-length field and the least proof body its statement admits (witness commitments and
+one opening per committed tensor, ``TrainingStatement.min_proof_bytes``). The seeded W_0 is
+derived only when the walk first evaluates it, and the recipe bounds its size
+(``circuits.recipe.MAX_SEEDED_PARAMETERS``). Everything else the verifier does is linear in
+the bytes it reads, or evaluates public tables of at most 2^20 entries (``MAX_STEPS``,
+``MAX_WIDTH``) a number of times that the claims, hence the bytes, bound. SECURITY.md states
+the limits.
 """
 
 from __future__ import annotations
@@ -31,6 +41,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
+from functools import cached_property
 
 from circuits.mlp import MlpCircuit
 from circuits.recipe import MAX_CANONICAL_BYTES, Recipe, RecipeError
@@ -38,8 +49,10 @@ from circuits.semantics import seeded_parameters
 
 from .encoding import Reader
 from .errors import VerifyError
+from .curve import POINT_BYTES
 from .hyrax import HyraxCommitment, HyraxLayout
 from .training import TrainingStatement, verify_training
+from .transcript import soundness_bits
 from .zk_training import verify_training_zk
 
 MAGIC = b"ZKTRAIN\x00"
@@ -53,8 +66,23 @@ MAX_PROOF_BYTES = 1 << 32
 
 
 @dataclass
+class SegmentReport:
+    """One segment of an accepted or parsed bundle: where it lies in the run and its own
+    public commitments in full (name -> hex of the concatenated 48-byte row commitments)."""
+
+    index: int
+    first_step: int
+    steps: int
+    commitments: dict[str, str]
+
+
+@dataclass
 class Report:
-    """The outcome of a verification, for humans (``zktrain verify``) and pipelines (--json)."""
+    """The outcome of a verification, for humans (``zktrain verify``) and pipelines (--json).
+
+    ``soundness_bits`` (on acceptance): -log2 of the bound on the probability that the
+    verifier accepts a false statement, summed over the segments' challenges
+    (``verifier.transcript``; SECURITY.md)."""
 
     accepted: bool
     reason: str
@@ -63,15 +91,44 @@ class Report:
     mode: str | None = None
     range_check: str | None = None
     steps: int | None = None
-    segments: int | None = None
+    segment_steps: int | None = None
     widths: list[int] | None = None
     bundle_bytes: int = 0
     proof_bytes: int = 0
     seconds: float = 0.0
-    public_commitments: dict[str, str] = field(default_factory=dict)
+    soundness_bits: float | None = None
+    segments: list[SegmentReport] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+class _SeededInit:
+    """The recipe's seeded W_0, b_0, derived on first use: building the statements does no
+    work the recipe sizes (the walk asks for them after reading the witness commitments)."""
+
+    def __init__(self, recipe: Recipe):
+        self.recipe = recipe
+
+    @cached_property
+    def values(self) -> tuple[list, list]:
+        return seeded_parameters(self.recipe)
+
+    def part(self, index: int) -> "_LazyPart":
+        return _LazyPart(self, index)
+
+
+class _LazyPart(Sequence):
+    """W_0 (index 0) or b_0 (index 1) of a ``_SeededInit``, one entry per layer."""
+
+    def __init__(self, seeded: _SeededInit, index: int):
+        self._seeded, self._index = seeded, index
+
+    def __len__(self) -> int:
+        return self._seeded.recipe.model.layers
+
+    def __getitem__(self, layer):
+        return self._seeded.values[self._index][layer]
 
 
 def segment_statements(recipe: Recipe, range_check: str = "limbs", segment_steps: int | None = None) -> list[TrainingStatement]:
@@ -85,15 +142,15 @@ def segment_statements(recipe: Recipe, range_check: str = "limbs", segment_steps
     whole = MlpCircuit.from_recipe(recipe, range_check)
     raw = recipe.to_canonical_json()
     count = -(-steps // size)
+    seeded = _SeededInit(recipe)
     out = []
     for k in range(count):
         lr = whole.lr[k * size : (k + 1) * size]
         # Segment 0 starts from the recipe's W_0 (seeded values, or range-checked committed
         # slots for init: committed); every later one from its predecessor's checkpoint.
         circuit = replace(whole, steps=len(lr), lr=lr, init_committed=whole.init_committed and k == 0)
-        seeded = k == 0 and not whole.init_committed
-        init = tuple(map(tuple, seeded_parameters(recipe))) if seeded else (None, None)
-        out.append(TrainingStatement(circuit, raw, *init, segment=k, segments=count))
+        init = (seeded.part(0), seeded.part(1)) if k == 0 and not whole.init_committed else (None, None)
+        out.append(TrainingStatement(circuit, raw, *init, segment=k, segments=count, segment_steps=size))
     return out
 
 
@@ -110,6 +167,25 @@ def _own_public(statement: TrainingStatement) -> list[str]:
     """The public tensors a segment brings (its starting checkpoint is its predecessor's)."""
     inherited = set(statement.checkpoint_tensors("0")) if statement.committed_init else set()
     return [name for name in statement.public_tensors() if name not in inherited]
+
+
+def _rows(statement: TrainingStatement, name: str) -> int:
+    return HyraxLayout.square(statement.tensor_vars(name)).num_rows
+
+
+def _least_bytes(statements: Sequence[TrainingStatement], zk: bool) -> int:
+    """The bytes the statements imply at least: per segment its own public commitments, its
+    proof-length field and the least proof body (``TrainingStatement.min_proof_bytes``).
+    Segments of one shape (all but the first and the last) are sized once."""
+    sizes: dict[tuple, int] = {}
+    total = 0
+    for st in statements:
+        key = (st.circuit.steps, st.committed_init, st.circuit.init_committed)
+        if key not in sizes:
+            public = sum(_rows(st, name) for name in _own_public(st))
+            sizes[key] = POINT_BYTES * public + 8 + st.min_proof_bytes(zk)
+        total += sizes[key]
+    return total
 
 
 def encode_bundle(
@@ -170,44 +246,61 @@ def parse_bundle(data: bytes) -> ParsedBundle:
     length = int.from_bytes(reader.take(4), "little")
     if length > MAX_CANONICAL_BYTES:
         raise VerifyError(f"recipe of {length} bytes exceeds the limit of {MAX_CANONICAL_BYTES}")
+    zk = mode == MODE_ZK
     try:
         recipe = Recipe.from_canonical_json(reader.take(length))
         segment_steps = int.from_bytes(reader.take(4), "little")
         if 1 <= segment_steps:  # every segment needs its u64 proof length: bound before building
             reader.expect(-(-recipe.train.steps // segment_steps) * 8)
         statements = segment_statements(recipe, range_check, segment_steps)
+        least = _least_bytes(statements, zk)
     except (RecipeError, ValueError) as err:
         raise VerifyError(f"recipe rejected: {err}") from None
+    if least > reader.remaining:
+        raise VerifyError(f"bundle: truncated (the recipe implies at least {least} more bytes, "
+                          f"{reader.remaining} follow)")
     segments = []
     for statement in statements:
-        public = {}
-        for name in _own_public(statement):
-            rows = HyraxLayout.square(statement.tensor_vars(name)).num_rows
-            public[name] = HyraxCommitment(tuple(reader.points(rows)))
+        public = {name: HyraxCommitment(tuple(reader.points(_rows(statement, name)))) for name in _own_public(statement)}
         proof_length = int.from_bytes(reader.take(8), "little")
         if proof_length > min(reader.remaining, MAX_PROOF_BYTES):
             raise VerifyError(f"segment {statement.segment}: proof body declares {proof_length} bytes "
                               f"but {reader.remaining} follow (truncated)")
+        least = statement.min_proof_bytes(zk)
+        if proof_length < least:  # the walk would derive a seeded W_0 before it runs out of bytes
+            raise VerifyError(f"segment {statement.segment}: proof body of {proof_length} bytes is shorter "
+                              f"than the {least} its statement implies")
         segments.append(Segment(statement, public, reader.take(proof_length)))
     if reader.remaining:
         raise VerifyError(f"{reader.remaining} trailing bytes after the last segment")
-    return ParsedBundle(recipe, segments, mode == MODE_ZK)
+    return ParsedBundle(recipe, segments, zk)
 
 
-def verify_segments(parsed: ParsedBundle, curve: str = "blst") -> None:
-    """Verify every segment in order, each from the checkpoint the previous one committed to."""
+def verify_segments(parsed: ParsedBundle, curve: str = "blst") -> int:
+    """Verify every segment in order, each from the checkpoint the previous one committed to;
+    returns the sum of all segments' challenge degrees (``verifier.transcript``)."""
     verify = verify_training_zk if parsed.zk else verify_training
     previous: dict[str, HyraxCommitment] = {}
+    degree_sum = 0
     for seg in parsed.segments:
         public = dict(seg.public)
         if seg.statement.committed_init:
             public.update({name: previous[name.replace(".0", ".T")] for name in seg.statement.checkpoint_tensors("0")})
         try:
-            verify(seg.statement, public, seg.proof, curve)
+            degree_sum += verify(seg.statement, public, seg.proof, curve)
         except VerifyError as err:
             prefix = f"segment {seg.statement.segment}: " if len(parsed.segments) > 1 else ""
             raise VerifyError(f"{prefix}{err}") from None
         previous = public
+    return degree_sum
+
+
+def segment_reports(parsed: ParsedBundle) -> list[SegmentReport]:
+    return [
+        SegmentReport(seg.statement.segment, seg.statement.first_step, seg.statement.circuit.steps,
+                      {name: com.to_bytes().hex() for name, com in seg.public.items()})
+        for seg in parsed.segments
+    ]
 
 
 def verify_bundle(data: bytes, curve: str = "blst") -> Report:
@@ -221,13 +314,12 @@ def verify_bundle(data: bytes, curve: str = "blst") -> Report:
         report.mode = "zk" if parsed.zk else "clear"
         report.range_check = parsed.final.statement.circuit.range_check
         report.steps, report.widths = recipe.train.steps, list(recipe.model.widths)
-        report.segments = len(parsed.segments)
+        report.segment_steps = parsed.segments[0].statement.segment_steps
         report.proof_bytes = sum(len(seg.proof) for seg in parsed.segments)
-        report.public_commitments = {  # the data of the first segment, the final model
-            name: com.to_bytes()[:8].hex() + "..." for name, com in {**parsed.segments[0].public, **parsed.final.public}.items()
-        }
-        verify_segments(parsed, curve)
+        report.segments = segment_reports(parsed)
+        degree_sum = verify_segments(parsed, curve)
         report.accepted, report.reason = True, "the proof of training verifies"
+        report.soundness_bits = soundness_bits(degree_sum)
     except VerifyError as err:
         report.reason = str(err)
     except Exception as err:  # malformed input must never crash the caller (DESIGN section 7)

@@ -156,6 +156,10 @@ class LogupStatement:
     def top_vars(self) -> int:
         return log2_ceil(self.top_leaves())
 
+    def fractions(self) -> int:
+        """M, the number of fractions in the identity: every tree's leaves and (-N_0, beta)."""
+        return sum(1 << tree.num_vars for tree in self.trees()) + 1
+
     def encode(self) -> bytes:
         """Canonical bytes of the statement, absorbed before the first challenge."""
         parts = []
@@ -199,7 +203,10 @@ def begin(transcript: Transcript, statement: LogupStatement) -> Challenges:
     """Domain, statement, then beta and alpha (the commitments are absorbed before this)."""
     transcript.domain_separate(DOMAIN)
     transcript.absorb_bytes(b"statement", statement.encode())
-    return Challenges(transcript.challenge_scalar(b"beta"), transcript.challenge_scalar(b"alpha"))
+    # With its denominators cleared, a false identity of M fractions is a nonzero polynomial of
+    # total degree < M in (alpha, beta); a denominator vanishes with probability <= M / r too.
+    beta = transcript.challenge_scalar(b"beta", 2 * statement.fractions())
+    return Challenges(beta, transcript.challenge_scalar(b"alpha"))
 
 
 #: The factors of a layer's three terms over its tables [eq, p0, p1, q0, q1].

@@ -205,7 +205,7 @@ def verify_rounds(
         if (coeffs[0] + sum(coeffs)) % R != current:
             raise VerifyError(f"sumcheck round {j}: p(0) + p(1) does not match the claim")
         transcript.absorb_scalars(b"round", coeffs)
-        r = transcript.challenge_scalar(b"challenge")
+        r = transcript.challenge_scalar(b"challenge", degree)
         current = univariate_evaluate(coeffs, r)
         point.append(r)
     return ReducedClaim(tuple(point), current, coefficients)

@@ -12,8 +12,10 @@ W_T of segment k - 1, whose commitment it takes as its committed W_0 (``W{l}.0``
 so the chain binds the whole run with no value in the clear. A committed W_0 needs no range
 check: it is the previous segment's W_T, which that segment's proof ties to the seeded W_0 of
 the first segment by exact updates of range-checked values (by induction over the chain).
-The transcript absorbs the segment's index and the segment count, so segments cannot be
-reordered, dropped or reused in another chain.
+The transcript absorbs the segment's index, the segment count, the steps per segment and the
+segment's first step, so segments cannot be reordered, dropped, re-cut or reused in another
+chain: the walk's relation depends on them (the learning-rate slice, the padded steps), and
+the transcript binds them besides, so the binding never rests on that dependence alone.
 
 The walk (FAC4DNN, DESIGN section 5), over tensors stacked across steps, one stack per layer:
 
@@ -66,8 +68,10 @@ from .gadgets import (
     slot_point,
     step_functional_reduction,
 )
+from .curve import POINT_BYTES
 from .hash_to_curve import pedersen_generators
 from .hyrax import HyraxCommitment, HyraxLayout, HyraxOpening, OpeningBatch
+from .nizk.ipa import InnerProductProof
 from .logup import Challenges, LogupStatement, LogupWalk, RangeTensor
 from .phase import Reduction, Table, verify_phase
 from .polynomial import eq_table, mle_evaluate_int64
@@ -125,18 +129,33 @@ class TrainingStatement:
 
     circuit: MlpCircuit
     recipe: bytes
-    init_weights: tuple[np.ndarray, ...] | None  # per layer [d_l, d_{l-1}], unpadded; None: committed
-    init_biases: tuple[np.ndarray | None, ...] | None  # per layer [d_l], unpadded (None: no bias)
+    #: Per layer [d_l, d_{l-1}], unpadded; None: committed. Any sequence: the bundle's seeded
+    #: W_0 is derived on first use (``verifier.bundle``), never while parsing. The transcript
+    #: absorbs the recipe and the circuit, not these values: they must be a function of the
+    #: recipe bytes (the seed), as every bundle's are, or the caller binds them itself.
+    init_weights: Sequence[np.ndarray] | None
+    init_biases: Sequence[np.ndarray | None] | None  # per layer [d_l], unpadded (None: no bias)
     segment: int = 0
     segments: int = 1
+    #: S, the steps of every segment but possibly the last (default: this segment's steps).
+    segment_steps: int | None = None
 
     def __post_init__(self) -> None:
+        if self.segment_steps is None:
+            object.__setattr__(self, "segment_steps", self.circuit.steps)
         if not 0 <= self.segment < self.segments:
             raise ValueError(f"segment {self.segment} of {self.segments}")
+        if not 1 <= self.circuit.steps <= self.segment_steps:
+            raise ValueError(f"a segment of {self.circuit.steps} steps, {self.segment_steps} per segment")
         if (self.init_weights is None) != (self.init_biases is None):
             raise ValueError("initial weights and biases are both public values or both committed")
         if self.circuit.init_committed and self.init_weights is not None:
             raise ValueError("init: committed takes W_0 from its commitment, not public values")
+
+    @property
+    def first_step(self) -> int:
+        """The run's step this segment starts at."""
+        return self.segment * self.segment_steps
 
     @property
     def committed_init(self) -> bool:
@@ -162,6 +181,19 @@ class TrainingStatement:
 
     def committed_tensors(self) -> list[str]:
         return self.public_tensors() + self.witness_tensors()
+
+    def min_proof_bytes(self, zk: bool) -> int:
+        """A lower bound on the proof body's length, from the statement alone: the row
+        commitments of the witness tensors, which open the body, and one opening per committed
+        tensor (the walk's last phase opens each exactly once). The bundle parser checks it
+        before any work the recipe sizes (issue 12: bounded work before allocation)."""
+        layouts = {name: HyraxLayout.square(self.tensor_vars(name)) for name in self.committed_tensors()}
+        rows = sum(layouts[name].num_rows for name in self.witness_tensors())
+        if zk:
+            openings = sum(InnerProductProof.size(layout.num_cols) for layout in layouts.values())
+        else:
+            openings = sum(HyraxOpening.size(layout) for layout in layouts.values())
+        return POINT_BYTES * rows + openings
 
     def tensor_vars(self, name: str) -> int:
         """Variable count of a committed tensor (fixes its Hyrax layout)."""
@@ -200,17 +232,7 @@ class TrainingWalk:
         self.ch = channel
         self.t = channel.transcript
         self.ledger = ClaimLedger()
-        c = self.c
-        self._w0, self._b0 = [], []
-        if statement.init_weights is not None:
-            self._w0 = [
-                _padded_int64(np.asarray(w), (1 << c.width_vars(l), 1 << c.width_vars(l - 1)))
-                for l, w in enumerate(statement.init_weights, start=1)
-            ]
-            self._b0 = [
-                _padded_int64(np.zeros(0, dtype=np.int64) if b is None else np.asarray(b), (1 << c.width_vars(l),))
-                for l, b in enumerate(statement.init_biases, start=1)
-            ]
+        self._seeded: tuple[list[np.ndarray], list[np.ndarray]] | None = None
 
     # --- helpers ------------------------------------------------------------------------
     def _act(self, i: int) -> tuple[int, int, int]:
@@ -241,6 +263,22 @@ class TrainingWalk:
         self.ledger.add(fold_slices(self.t, tensor, decomposition, u, slices))
         return claimed
 
+    def _seeded_tables(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """The public W_0, b_0 padded to the circuit's widths, built on first use: by then the
+        proof's witness commitments have been read, so a truncated proof costs no W_0."""
+        if self._seeded is None:
+            c, st = self.c, self.st
+            w0 = [
+                _padded_int64(np.asarray(w), (1 << c.width_vars(l), 1 << c.width_vars(l - 1)))
+                for l, w in enumerate(st.init_weights, start=1)
+            ]
+            b0 = [
+                _padded_int64(np.zeros(0, dtype=np.int64) if b is None else np.asarray(b), (1 << c.width_vars(l),))
+                for l, b in enumerate(st.init_biases, start=1)
+            ]
+            self._seeded = (w0, b0)
+        return self._seeded
+
     def _initial(self, kind: str, layer: int, point: Sequence[int]) -> Value:
         """W~_0 or b~_0 (``kind`` "W" / "b") at a point: the verifier evaluates seeded values
         itself; an ``init: committed`` value is recomposed from its range-checked slots; a
@@ -248,7 +286,8 @@ class TrainingWalk:
         if self.c.init_committed:
             return self._slice_value(self.c.ranged(f"{kind}{layer}.0"), self.c.w0_slots(), point)
         if not self.st.committed_init:
-            return mle_evaluate_int64((self._w0 if kind == "W" else self._b0)[layer - 1], point)
+            w0, b0 = self._seeded_tables()
+            return mle_evaluate_int64((w0 if kind == "W" else b0)[layer - 1], point)
         name = f"{kind}{layer}.0"
         value = self.ch.evaluation(name, point)
         self.ledger.add(Claim(name, tuple(point), value))
@@ -280,7 +319,9 @@ class TrainingWalk:
         t.absorb_bytes(b"mode", self.ch.mode)
         t.absorb_bytes(b"range-check", self.c.range_check.encode())
         t.absorb_bytes(b"recipe", self.st.recipe)
-        t.absorb_bytes(b"segment", self.st.segment.to_bytes(4, "little") + self.st.segments.to_bytes(4, "little"))
+        t.absorb_bytes(b"circuit", self.c.encode())
+        place = (self.st.segment, self.st.segments, self.st.segment_steps, self.st.first_step)
+        t.absorb_bytes(b"segment", b"".join(v.to_bytes(4, "little") for v in place))
         for name in self.st.public_tensors():
             self.ch.commitment(name)
         for name in self.st.witness_tensors():
@@ -500,18 +541,22 @@ def verify_with(
     public: dict[str, HyraxCommitment],
     proof: bytes,
     curve: str = "blst",
-) -> None:
-    """Run the walk over a verifier channel of the proof's mode; reject leftover bytes."""
+) -> int:
+    """Run the walk over a verifier channel of the proof's mode; reject leftover bytes. On
+    acceptance, returns the sum of the challenges' degrees: the soundness error of the proof
+    is at most that over r (``verifier.transcript.soundness_bits``)."""
     missing = set(statement.public_tensors()) - set(public)
     if missing:
         raise VerifyError(f"public commitments missing: {sorted(missing)}")
     channel = channel_type(statement, public, proof, pedersen_generators(curve))
     TrainingWalk(statement, channel).run()
     channel.finish()
+    return channel.transcript.degree_sum
 
 
 def verify_training(
     statement: TrainingStatement, public: dict[str, HyraxCommitment], proof: bytes, curve: str = "blst"
-) -> None:
-    """Accept (return) or reject (raise VerifyError with the reason) a clear-mode training proof."""
-    verify_with(VerifierChannel, statement, public, proof, curve)
+) -> int:
+    """Accept (return the proof's challenge degree sum, see ``verify_with``) or reject (raise
+    VerifyError with the reason) a clear-mode training proof."""
+    return verify_with(VerifierChannel, statement, public, proof, curve)

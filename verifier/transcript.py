@@ -9,11 +9,21 @@ never be replayed as a message of another.
 
 The prover imports this class from here: prover and verifier derive challenges by the same
 code, byte for byte. Blinding randomness never comes from the transcript.
+
+Soundness accounting. Every challenge guards a polynomial identity: a false statement
+survives only if the challenge hits a root of a nonzero polynomial of some degree d, which a
+uniform challenge does with probability at most d / r (Schwartz-Zippel), or it is a Sigma
+protocol's challenge, k-special sound with error (k - 1) / r. The caller declares that d (1 by
+default: a coordinate of a random point, a linear combination, a 2-special-sound protocol)
+when it draws the challenge, so no challenge goes unaccounted; ``degree_sum`` sums them and
+the union bound ``degree_sum / r`` bounds the verifier's soundness error for the interactive
+protocol (``soundness_bits``; SECURITY.md says what Fiat-Shamir costs on top).
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from typing import Iterable
 
 from . import field
@@ -45,6 +55,8 @@ class Transcript:
     def __init__(self, domain: bytes):
         self._sponge = hashlib.shake_256()
         self._sponge.update(_OP_INIT + _frame(PROTOCOL_NAME) + _frame(_check_label(domain)))
+        #: Sum of the declared degrees of every challenge drawn (see the module docstring).
+        self.degree_sum = 0
 
     def domain_separate(self, label: bytes) -> None:
         """Mark the start of a sub-protocol (e.g. b"sumcheck", b"hyrax-open")."""
@@ -78,15 +90,30 @@ class Transcript:
         self._sponge.update(_OP_RATCHET + _frame(label) + _frame(out))
         return out
 
-    def challenge_scalar(self, label: bytes) -> int:
-        """A uniform element of Fr: 64 squeezed bytes reduced mod r."""
+    def challenge_scalar(self, label: bytes, degree: int = 1) -> int:
+        """A uniform element of Fr: 64 squeezed bytes reduced mod r. ``degree`` is the degree of
+        the identity it tests (a sumcheck round polynomial's, say), its share of the
+        soundness error being degree / r."""
+        if degree < 1:
+            raise ValueError(f"a challenge tests an identity of degree >= 1, got {degree}")
+        self.degree_sum += degree
         return int.from_bytes(self.challenge_bytes(label), "little") % field.MODULUS
 
-    def challenge_scalars(self, label: bytes, n: int) -> list[int]:
-        return [self.challenge_scalar(label) for _ in range(n)]
+    def challenge_scalars(self, label: bytes, n: int, degree: int = 1) -> list[int]:
+        return [self.challenge_scalar(label, degree) for _ in range(n)]
 
     def fork(self) -> "Transcript":
         """An independent copy (for tests and for trying a message without committing to it)."""
         other = Transcript.__new__(Transcript)
         other._sponge = self._sponge.copy()
+        other.degree_sum = self.degree_sum
         return other
+
+
+def soundness_bits(degree_sum: int) -> float:
+    """-log2 of the union bound degree_sum / r on the soundness error (module docstring),
+    rounded down to a tenth of a bit."""
+    if degree_sum <= 0:
+        raise ValueError("a proof with no challenge has no soundness")
+    bits = math.log2(field.MODULUS) - math.log2(degree_sum)
+    return math.floor(bits * 10) / 10

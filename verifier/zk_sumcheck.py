@@ -193,7 +193,7 @@ def verify_rounds(
     point = []
     for j, rnd in enumerate(rounds):
         transcript.absorb_point(b"poly", rnd.poly)
-        r = transcript.challenge_scalar(b"challenge")
+        r = transcript.challenge_scalar(b"challenge", degree)
         transcript.absorb_point(b"eval", rnd.eval)
         w = transcript.challenge_scalar(b"w")
         poly, ev = gens.curve.decode(rnd.poly), gens.curve.decode(rnd.eval)

@@ -99,6 +99,7 @@ class ZkVerifierChannel(VerifierChannel):
 
 def verify_training_zk(
     statement: TrainingStatement, public: dict[str, HyraxCommitment], proof: bytes, curve: str = "blst"
-) -> None:
-    """Accept (return) or reject (raise VerifyError with the reason) a ZK training proof."""
-    verify_with(ZkVerifierChannel, statement, public, proof, curve)
+) -> int:
+    """Accept (return the proof's challenge degree sum, ``verifier.training.verify_with``) or
+    reject (raise VerifyError with the reason) a ZK training proof."""
+    return verify_with(ZkVerifierChannel, statement, public, proof, curve)

@@ -89,7 +89,7 @@ def verify(bundle: Path, as_json: bool) -> None:
         click.echo(json.dumps(result.to_dict(), indent=2))
     elif result.accepted:
         click.echo(f"ACCEPT: {result.reason} ({result.recipe_name}, {result.steps} steps, "
-                   f"{_MODES[result.mode]}, {result.seconds:.2f} s)")
+                   f"{_MODES[result.mode]}, soundness error < 2^-{result.soundness_bits:g}, {result.seconds:.2f} s)")
     else:
         click.echo(f"REJECT: {result.reason}")
     sys.exit(0 if result.accepted else 1)

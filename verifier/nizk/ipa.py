@@ -83,7 +83,9 @@ def begin(transcript: Transcript, cx: bytes, cy: bytes, a: Sequence[int]) -> int
 
 def round_challenge(transcript: Transcript, left: bytes, right: bytes) -> int:
     transcript.absorb_points(b"LR", [left, right])
-    u = transcript.challenge_scalar(b"u")
+    # A folding round is 4-special sound (the folded relation is a Laurent polynomial in u of
+    # degree -2..2; Attema, Cramer and Kohl, CRYPTO 2021): knowledge error 3 / r per round.
+    u = transcript.challenge_scalar(b"u", 3)
     if u == 0:  # probability 2^-255; u must be invertible
         raise VerifyError("inner-product argument: zero round challenge")
     return u
