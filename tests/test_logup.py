@@ -427,38 +427,77 @@ def test_table_denominators_are_the_verifiers(mode):
     _rejected(mode, get_backend("reference"), st, witness, "wrong denominator claim", **hooks)
 
 
-def test_roots_must_match_the_top_tree(mode):
-    """Out-of-range limbs with the top tree built from roots whose fractions sum to zero,
-    and the true roots sent: the roots' check against the top tree's leaf claim fails."""
-    st, witness = _honest_small()
-    witness["A"][2, 0] = 16
-    witness = _cheat_counts(st, {"A": witness["A"]})
-    backend = get_backend("reference")
+def _top_forger(mode, balance):
+    """A prover channel that builds the top tree over forged roots, the true roots but for the
+    first tree's, which ``balance(root, rest)`` replaces so that the fractions sum to zero
+    (``rest`` is the sum of every other top leaf's fraction); it sends the true roots."""
 
     class Forger(MODES[mode][0]):
         def fractions(self, statement, challenges):
             derived = pl.derive_tables(self.backend, statement, challenges, self.witness)
-            # The top tree of the honest roots except a numerator set to balance the sum.
             keys = [t.key for t in statement.trees()]
             roots = [(derived[f"{k}.root.p"], derived[f"{k}.root.q"]) for k in keys]
             roots.append((-statement.padding_lookups % R, challenges.beta))
-            total = sum(p * pow(q, -1, R) for p, q in roots[1:]) % R
-            roots[0] = (-total * roots[0][1] % R, roots[0][1])
+            rest = sum(p * pow(q, -1, R) for p, q in roots[1:]) % R
+            roots[0] = balance(roots[0], rest)
             roots += [(0, 1)] * ((1 << statement.top_vars) - len(roots))
             top = pl.build_layers(self.backend, self.backend.from_ints([p for p, _ in roots]),
                                   self.backend.from_ints([q for _, q in roots]))
-            assert self.backend.to_ints(top[0][0])[0] == 0
+            assert self.backend.to_ints(top[0][0])[0] == 0  # the forged top tree sums to zero
             for k, layer in enumerate(top):
                 derived[("gkr", "logup.top", k)] = layer
             derived["logup.top.q"] = self.backend.to_ints(top[0][1])[0]
-            self.derived.update(derived)
+            self.derived.update(derived)  # the true roots: what the walk sends next
             (q_top,) = self.values(b"logup-top-q", ["logup.top.q"])
             return q_top
 
-    channel = Forger(None, witness, backend, None, random.Random(1))
+    return Forger
+
+
+def _forge_top(mode, balance):
+    """An out-of-range 4-bit limb (16) whose trees are honest and whose top tree is forged."""
+    st, witness = _honest_small()
+    witness["A"][2, 0] = 16
+    witness = _cheat_counts(st, {"A": witness["A"]})
+    channel = _top_forger(mode, balance)(None, witness, get_backend("reference"), None, random.Random(1))
     _RecklessWalk(st, channel).run()
-    with pytest.raises(VerifyError, match="numerators do not match the top tree"):
-        _verify(mode, st, channel.proof_bytes())
+    return st, channel.proof_bytes()
+
+
+def test_roots_numerators_must_match_the_top_tree(mode):
+    """The first tree's root numerator set to balance the sum, its denominator kept: the
+    roots' numerator check against the top tree's leaf claim fails."""
+    st, proof = _forge_top(mode, lambda root, rest: (-rest * root[1] % R, root[1]))
+    with pytest.raises(VerifyError, match="logUp: the roots' numerators do not match the top tree"):
+        _verify(mode, st, proof)
+
+
+def test_roots_denominators_must_match_the_top_tree(mode):
+    """The forger of issue 12: the true root numerators kept, the first tree's root
+    denominator set so that p / q' balances the sum (q' = -p / rest). Only the roots'
+    denominator check stands between it and an accepted 4-bit limb of 16."""
+    st, proof = _forge_top(mode, lambda root, rest: (root[0], -root[0] * pow(rest, -1, R) % R))
+    with pytest.raises(VerifyError, match="logUp: the roots' denominators do not match the top tree"):
+        _verify(mode, st, proof)
+
+
+@pytest.mark.parametrize("other", ["name", "offset"])
+def test_statement_is_bound_by_the_transcript(mode, other):
+    """A proof for tensor A, checked as a proof for a statement with the very same trees and
+    tables (another tensor name, or another offset: the leaves are the same limbs) but other
+    claims to hand back. Only the statement's absorb tells them apart, at the top tree's GKR."""
+    st, witness = _honest_small()
+    proof, _ = _prove(mode, get_backend("reference"), st, witness)
+    (t,) = st.tensors
+    d = t.decomposition
+    renamed = RangeTensor("B", d, t.value_vars) if other == "name" else RangeTensor(
+        "A", LimbDecomposition(d.width, d.signed, d.offset + 5, d.limb_bits), t.value_vars)
+    twin = LogupStatement((renamed,))
+    assert [(tr.num_vars, tr.bits) for tr in twin.trees()] == [(tr.num_vars, tr.bits) for tr in st.trees()]
+    assert twin.padding_lookups == st.padding_lookups
+    _verify(mode, st, proof)  # positive control
+    with pytest.raises(VerifyError, match="^logup-top: "):  # the first check after beta, alpha
+        _verify(mode, twin, proof)
 
 
 # --- value claims: slot values of a limbs tensor ---------------------------------------------------

@@ -162,6 +162,28 @@ def test_wrong_shape_is_rejected(backend, rng):
         verify_sumcheck(Transcript(DOMAIN), shapes, claims, dataclasses.replace(proof, rounds=short))
 
 
+@pytest.mark.parametrize("change", ["one degree higher", "one degree lower"])
+def test_round_polynomial_of_another_degree_is_rejected(backend, rng, change):
+    """The round polynomials' degree bound is what makes a round sound (a false claim survives
+    a round polynomial of degree d with probability d / r); without it a prover may send
+    p + delta (1 - x^(r - 1)), which adds delta to p(0) + p(1) and agrees with p everywhere
+    else. Parsing bytes always yields d + 1 coefficients (``SumcheckProof.read``), so only
+    the API can pass another length: here a degree-4 round whose sum is kept (the x^4
+    coefficient e is taken off c_1), or a round cut to degree 2."""
+    instances, _ = _scenario(backend, rng)
+    shapes, claims, proof, _ = _prove(backend, instances)
+    rounds = [list(r) for r in proof.rounds]
+    if change == "one degree higher":
+        e = rng.randrange(1, R)
+        rounds[0] = [rounds[0][0], (rounds[0][1] - e) % R, *rounds[0][2:], e]
+        assert (rounds[0][0] + sum(rounds[0])) % R == (proof.rounds[0][0] + sum(proof.rounds[0])) % R
+    else:
+        rounds[0] = rounds[0][:-1]
+    tampered = dataclasses.replace(proof, rounds=tuple(tuple(r) for r in rounds))
+    with pytest.raises(VerifyError, match="sumcheck round 0: expected degree 3, got"):
+        verify_sumcheck(Transcript(DOMAIN), shapes, claims, tampered)
+
+
 class _RelabelingTranscript(Transcript):
     """A prover transcript that absorbs one label under another name."""
 

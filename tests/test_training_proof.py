@@ -12,7 +12,13 @@ both from it, so every deviating witness must be rejected by ``verifier.training
 
 Soundness cases follow issue 4: each builds a deviating witness with the malicious-prover hook
 of ``prover.training`` (or a channel that lies in its messages), proves it against the honest
-run's published commitments, and the verifier must reject. The zero-knowledge check searches
+run's published commitments, and the verifier must reject. Each case names the check that must
+reject it (issue 12), per mode and gadget where they differ: a regression that rejects for
+another reason, or a check removed so that some later one happens to reject, fails the case.
+A cheating witness is otherwise consistent (its lookup multiplicities are recounted for the
+slots it commits), so that only the check the case is about stands in the way. Only the
+byte-level cases (flipped, truncated, trailing bytes) accept any rejection: where a random
+byte lands decides which parser or check meets it first. The zero-knowledge check searches
 the ZK proof bytes for the 32-byte encodings of the values a clear proof reveals (bit slices,
 evaluations) and of the final weights; a positive control finds the clear prover's values in
 the clear proof.
@@ -20,7 +26,9 @@ the clear proof.
 
 from __future__ import annotations
 
+import dataclasses
 import random
+import re
 
 import numpy as np
 import pytest
@@ -31,6 +39,7 @@ from tiny_run import tiny_run
 from circuits.mlp import MlpCircuit
 from prover.backends import get_backend
 from prover.commit import hyrax
+from prover.logup import multiplicities, slot_matrix
 from prover.training import ProverChannel, commit_tensor, mlp_witness, prove_training
 from prover.zk_training import ZkProverChannel
 from verifier import field
@@ -39,7 +48,9 @@ from verifier.claims import Claim
 from verifier.errors import VerifyError
 from verifier.field import MODULUS as R
 from verifier.hash_to_curve import pedersen_generators
-from verifier.training import TrainingStatement, TrainingWalk, VerifierChannel, verify_training
+from verifier.training import (
+    TrainingStatement, TrainingWalk, VerifierChannel, logup_statement, verify_training, verify_with,
+)
 from verifier.zk_training import ZkVerifierChannel, verify_training_zk
 from zktrain.cli import main
 
@@ -186,10 +197,80 @@ def _cheat(run, witness, channel_type=None, walk=TrainingWalk):
     return _prove(run, wit, published, channel_type, walk)
 
 
-def _rejected(run, public_and_proof, statement=None):
+def _rejected(run, public_and_proof, match, statement=None):
+    """The run's verifier rejects, for the reason ``match`` (a regex searched in the reason):
+    the check the case is about, never just any check."""
+    assert isinstance(match, str) and match, "a soundness case names the check that rejects it"
+    public, proof = public_and_proof
+    with pytest.raises(VerifyError, match=match):
+        run["verify"](statement or run["statement"], public, proof)
+
+
+def _rejected_for_some_reason(run, public_and_proof):
+    """The run's verifier rejects, whatever the reason: only for bytes tampered at random,
+    where the position decides which parser or check meets the damage first."""
     public, proof = public_and_proof
     with pytest.raises(VerifyError):
-        run["verify"](statement or run["statement"], public, proof)
+        run["verify"](run["statement"], public, proof)
+
+
+# --- the checks that reject: patterns of the verifier's reasons --------------------------
+#
+# A deviating witness proven by the protocol's own prover makes some claim false. Where that
+# claim enters a batched sumcheck, the first round polynomial, computed from the prover's
+# tables, sums to the true value instead of the claim: in the clear mode p(0) + p(1) misses the
+# claim, in the zero-knowledge mode the round's proof of dot product (which ties the committed
+# round polynomial to the committed claim) fails. ``verifier.phase`` prefixes the phase's label.
+_SUMCHECK_ROUND = {
+    "clear": r"sumcheck round \d+: p\(0\) \+ p\(1\) does not match the claim",
+    "zk": r"zk sumcheck round \d+: proof of dot product",
+}
+# The logUp sum: GKR down the top tree starts at its root, (P, Q) = (0, Q_top), a step with no
+# variables whose only check is the final one (clear: the final evaluations; zero knowledge:
+# the final proof of equality). A slot outside its table, or a lookup the multiplicities do not
+# count, makes the root's numerator nonzero, so the top tree's first step is where it fails.
+_LOGUP_TOP = {
+    "clear": r"^logup-top: sumcheck: final evaluations do not match the last round polynomial",
+    "zk": r"^logup-top: proof of equality",
+}
+
+
+def _phase_fails(run, label: str) -> str:
+    """A false claim in the batched sumcheck of phase ``label`` (phase-1, phase-ledger, ...)."""
+    return rf"^{label}: {_SUMCHECK_ROUND[run['mode']]}"
+
+
+def _logup_sum_fails(run) -> str:
+    return _LOGUP_TOP[run["mode"]]
+
+
+def _range_check_fails(run) -> str:
+    """A slot outside its range: the logUp sum (limbs), or the booleanity zero-check of the bits
+    tensor, an instance of phase 1 (bits)."""
+    return _logup_sum_fails(run) if run["c"].range_check == "limbs" else _phase_fails(run, "phase-1")
+
+
+def _walk_check_fails(run, tensor: str, reason: str) -> str:
+    """A check of the walk itself on a ranged tensor's slot values (``TrainingWalk._slice_value``):
+    a comparison in the clear mode, a failing proof of equality in zero knowledge, one reason."""
+    return rf"^{re.escape(run['c'].ranged(tensor))}: {reason}$"
+
+
+def _recounted(run, witness):
+    """``witness`` with the lookup multiplicities of the limbs it holds (limb gadget): what a
+    cheating prover commits, so that the logUp sum breaks only on a slot outside its table, not
+    on a stale count. A slot outside its table is counted as a lookup of 0 (no count makes the
+    sum vanish then)."""
+    if run["c"].range_check != "limbs":
+        return witness
+    statement = logup_statement(run["c"])
+    clipped = {}
+    for tensor in statement.tensors:
+        slots = slot_matrix(tensor, witness[tensor.name]).copy()
+        bounds = np.array([1 << b for b in tensor.slot_tags()])  # a padding slot: the table {0}
+        slots[(slots < 0) | (slots >= bounds)] = 0
+        clipped[tensor.name] = slots
+    return {**witness, **multiplicities(statement, clipped)}
 
 
 def _hooked(run, step, edit, x=None):
@@ -277,19 +358,23 @@ def test_positive_control_clear_proof_reveals_its_values(runs):
 
 
 def test_wrong_sign_bit_rejected(run):
+    """Step 1 masks one entry with the flipped sign; Z1's committed slots keep the true one."""
+
     def edit(name, v, seen):
         if name == "S1":
             v[1, 2] = 1 - v[1, 2]
         return v
 
-    _rejected(run, _cheat(run, _hooked(run, 1, edit)))
+    # The ledger: the zkReLU's claims on S1 become claims on Z1's sign slot (after phase 3), and
+    # only their reduction against Z1's committed slots compares the mask with the sign.
+    _rejected(run, _cheat(run, _hooked(run, 1, edit)), _phase_fails(run, "phase-ledger"))
 
 
 def test_sign_slot_cleared_and_compensated_rejected(run):
     """Sign 0 with the top magnitude slot lowered by 2^(Q-1) / its weight recomposes to the
     same Z' but unmasks a negative pre-activation: only the range of every slot stands in the
-    way (zkDL's AIVP). Bits: bit 30 equal to -2, not boolean; limbs: a negative top limb,
-    outside its table."""
+    way (zkDL's AIVP). Bits: bit 30 lowered by 2 to -1, not boolean; limbs: the top magnitude
+    limb lowered by 2^7 to -1, outside its table."""
     c, zp = run["c"], run["witness"]["ZP1"]
     t, b, j = (int(v) for v in np.argwhere(zp[: c.steps] <= 0)[0])
     d = c.z_slots(1)
@@ -309,19 +394,24 @@ def test_sign_slot_cleared_and_compensated_rejected(run):
     slots[t, b, j, top] -= -weights[d.sign_slot] // weights[top]
     assert d.compose(slots[t, b, j]) == honest_value
     wit[name] = slots
-    _rejected(run, _cheat(run, wit))
+    # The range check alone: every relation holds and the slots recompose; limbs: the negative
+    # top limb is in no table (the logUp sum), bits: bit 30 fails booleanity (phase 1).
+    _rejected(run, _cheat(run, _recounted(run, wit)), _range_check_fails(run))
 
 
 def test_relu_skipped_rejected(run):
     def edit(name, v, seen):
         return seen["ZP1"] if name == "IN2" else v
 
-    _rejected(run, _cheat(run, _hooked(run, 0, edit)))
+    # Phase 3, the zkReLU's masked Hadamard sumcheck: the claims on IN2 must be (1 - S1) ZP1.
+    _rejected(run, _cheat(run, _hooked(run, 0, edit)), _phase_fails(run, "phase-3"))
 
 
 def test_other_learning_rate_rejected(run):
     wit = mlp_witness(_circuit((3, 3, 1), run["c"].range_check), run["x"], run["y"], run["w0"], run["b0"])
-    _rejected(run, _cheat(run, wit))
+    # Phase 1, the final weights and biases: W_0 - W_T must be the updates summed with the
+    # statement's learning rates (the step weights kappa).
+    _rejected(run, _cheat(run, wit), _phase_fails(run, "phase-1"))
 
 
 def test_step_on_another_batch_rejected(run):
@@ -333,7 +423,9 @@ def test_step_on_another_batch_rejected(run):
     x_name = run["c"].ranged("X")
     channel = _lying(run, {x_name: wit[x_name]})
     wit[x_name] = run["witness"][x_name]
-    _rejected(run, _cheat(run, wit, channel))
+    # The ledger: the slot values sent for X fold into claims on the published X slots, which
+    # only their reduction against that commitment compares with the data.
+    _rejected(run, _cheat(run, _recounted(run, wit), channel), _phase_fails(run, "phase-ledger"))
 
 
 @pytest.mark.parametrize(
@@ -347,7 +439,9 @@ def test_nonzero_witness_in_padded_step_or_feature_rejected(run, step, name, ind
             v[index] += 9
         return v
 
-    _rejected(run, _cheat(run, _hooked(run, step, edit)))
+    # Phase 1, the forward matmul of the layer: its sum covers the padded steps and features,
+    # where Z = IN W^T + b holds as anywhere (zero data, zero padded rows of W and b).
+    _rejected(run, _cheat(run, _hooked(run, step, edit)), _phase_fails(run, "phase-1"))
 
 
 @pytest.mark.parametrize("where", ["padded step", "padded label feature"])
@@ -360,7 +454,8 @@ def test_nonzero_padding_in_published_data_rejected(run, where):
         return v
 
     wit = _hooked(run, 3 if where == "padded step" else 0, edit)
-    _rejected(run, _prove(run, wit))
+    # Phase 1, the padding zero-check of the data tensor: no relation forces the data's padding.
+    _rejected(run, _prove(run, wit), _phase_fails(run, "phase-1"))
 
 
 def test_output_gradient_not_prediction_minus_label_rejected(run):
@@ -369,7 +464,8 @@ def test_output_gradient_not_prediction_minus_label_rejected(run):
             v[1, 1] += 1
         return v
 
-    _rejected(run, _cheat(run, _hooked(run, 0, edit), walk=_RecklessWalk))
+    # The walk's check of the output layer (phase 3): G_Z,L = Z'_L - Y on the recomposed slots.
+    _rejected(run, _cheat(run, _hooked(run, 0, edit), walk=_RecklessWalk), r"^output gradient is not Y_hat - Y$")
 
 
 def test_virtual_table_disagreeing_with_its_bits_rejected(run):
@@ -387,19 +483,33 @@ def test_virtual_table_disagreeing_with_its_bits_rejected(run):
     zp = wit["ZP1"].copy()
     zp[t, b, j] += 1  # the virtual table the prover uses; Z1's slots keep the true value
     wit["ZP1"] = zp
-    _rejected(run, _cheat(run, wit, walk=_RecklessWalk))
+    # The walk's check after phase 3: the claim on ZP1 must be what Z1's slot values recompose to.
+    check = _walk_check_fails(run, "Z1", "slots do not recompose to the claimed value")
+    _rejected(run, _cheat(run, wit, walk=_RecklessWalk), check)
 
 
 def test_nonzero_padding_slot_rejected(run):
-    """A remainder decomposed one slot too wide. In the ZK mode the padding slot is not sent,
-    the verifier takes it as 0, and the opening of the slots tensor disagrees."""
+    """A remainder decomposed one slot too wide. In the clear mode the prover sends the padding
+    slot and the walk requires it to be zero. In the ZK mode the padding slot is not sent, the
+    verifier takes it as 0: with limbs the lookup of the padding slot in the table {0} fails
+    first (logUp runs before the ledger), with bits the slots' folded claim disagrees with their
+    commitment in the ledger."""
     c = run["c"]
     name = c.ranged("R1")
     wit = dict(run["witness"])
     slots = wit[name].copy()
     slots[:, :, :, c.rem_slots().num_slots] = 1
     wit[name] = slots
-    _rejected(run, _prove(run, wit, run["published"], walk=_RecklessWalk))
+    check = {
+        # The walk's check of the padding slot values sent (``_slice_value``).
+        ("clear", "limbs"): _walk_check_fails(run, "R1", "a padding slot is not zero"),
+        ("clear", "bits"): _walk_check_fails(run, "R1", "a padding slot is not zero"),
+        # The range check of a padding slot: its table is {0}.
+        ("zk", "limbs"): _logup_sum_fails(run),
+        # The ledger: the folded claim (padding slot 0) against the committed slots.
+        ("zk", "bits"): _phase_fails(run, "phase-ledger"),
+    }[run["mode"], c.range_check]
+    _rejected(run, _prove(run, _recounted(run, wit), run["published"], walk=_RecklessWalk), check)
 
 
 def test_final_weights_not_the_trained_ones_rejected(run):
@@ -408,13 +518,14 @@ def test_final_weights_not_the_trained_ones_rejected(run):
     wit["W1.T"][0, 0] += 1
     published = dict(run["published"])
     published["W1.T"] = commit_tensor(run["statement"], "W1.T", wit["W1.T"])
-    _rejected(run, _prove(run, wit, published))
+    # Phase 1, the final weights: W_0 - W_T must be the summed updates.
+    _rejected(run, _prove(run, wit, published), _phase_fails(run, "phase-1"))
 
 
 @pytest.mark.parametrize("tensor", ["R1", "Z1", "G1"])
 def test_committed_slots_differing_from_messages_rejected(run, tensor):
     """R1: its first padding slot set (a remainder one slot too wide, one past its range);
-    Z1: the sign slot flipped; G1: the lowest slot flipped."""
+    Z1: the sign slot flipped; G1: the lowest slot flipped. The messages are the honest slots'."""
     c = run["c"]
     d = {"R1": c.rem_slots(), "Z1": c.z_slots(1), "G1": c.g_slots()}[tensor]
     slot = d.num_slots if tensor == "R1" else d.sign_slot if tensor == "Z1" else 0
@@ -423,23 +534,28 @@ def test_committed_slots_differing_from_messages_rejected(run, tensor):
     slots = wit[name].copy()
     slots[0, 1, 2, slot] ^= 1
     wit[name] = slots
-    _rejected(run, _cheat(run, wit, _lying(run, {name: run["witness"][name]})))
+    # The ledger: the folded claims of the messages against the committed slots; but a set
+    # padding slot of a limbs tensor is a lookup outside the table {0}, and logUp comes first.
+    check = _logup_sum_fails(run) if (tensor, c.range_check) == ("R1", "limbs") else _phase_fails(run, "phase-ledger")
+    _rejected(run, _cheat(run, _recounted(run, wit), _lying(run, {name: run["witness"][name]})), check)
 
 
 def test_out_of_range_input_rejected(run):
     """An input of 2^17, one past the declared 17 input bits, in published data: its top slot
-    (bit 16, or the 1-bit top limb) holds 2."""
-    statement, c = run["statement"], run["c"]
+    (bit 16, or the 1-bit top limb) holds 2. The run trains on it, so every relation holds and
+    the slots recompose to the input: only the range check stands in the way."""
+    c = run["c"]
     name, d = c.ranged("X"), c.x_slots()
-    wit = dict(run["witness"])
-    slots = wit[name].astype(np.int64)
+    x = run["x"].copy()
+    x[0, 0, 0] = 1 << 17
+    wit = mlp_witness(dataclasses.replace(c, input_bits=18), x, run["y"], run["w0"], run["b0"])
+    slots = run["witness"][name].astype(np.int64)
     slots[0, 0, 0] = 0
     slots[0, 0, 0, d.num_slots - 1] = 2
-    assert d.compose(slots[0, 0, 0]) == 1 << 17
+    assert d.compose(slots[0, 0, 0]) == 1 << 17 and (d.compose(slots) == wit["IN1"]).all()
     wit[name] = slots
-    published = dict(run["published"])
-    published[name] = commit_tensor(statement, name, slots)
-    _rejected(run, _prove(run, wit, published, _lying(run, {name: run["witness"][name]})))
+    # The range check of the input's top slot: the logUp sum (limbs), booleanity (bits).
+    _rejected(run, _prove(run, _recounted(run, wit)), _range_check_fails(run))
 
 
 def test_unconsumed_claim_rejected(run):
@@ -449,8 +565,24 @@ def test_unconsumed_claim_rejected(run):
             self.ledger.add(Claim("IN1", (0,) * 6, 0))  # a claim nobody reduces
 
     ch = run["verifier_channel"](run["statement"], run["public"], run["proof"], pedersen_generators())
-    with pytest.raises(VerifyError, match="unconsumed"):
+    with pytest.raises(VerifyError, match=r"^unconsumed claims remain on: IN1 "):
         Forgetful(run["statement"], ch).run()
+
+
+def test_committed_tensor_without_a_claim_rejected(run):
+    """A walk in which a gadget forgets to hand its claims on a committed tensor to the ledger:
+    that tensor would never be opened, so whatever its commitment holds would go unchecked. The
+    ledger refuses to open anything unless every committed tensor has a claim."""
+    remainder = run["c"].ranged("RG1")
+
+    class Forgetting(TrainingWalk):
+        def _ledger_and_openings(self):
+            self.ledger.take(remainder)
+            super()._ledger_and_openings()
+
+    ch = run["verifier_channel"](run["statement"], run["public"], run["proof"], pedersen_generators())
+    with pytest.raises(VerifyError, match=rf"^no claim reaches committed tensor {re.escape(remainder)}$"):
+        Forgetting(run["statement"], ch).run()
 
 
 # --- soundness: the bytes ----------------------------------------------------------------
@@ -461,27 +593,44 @@ def test_flipped_bytes_rejected(run):
     for pos in np.random.default_rng(1).integers(0, len(proof), size=12):
         tampered = bytearray(proof)
         tampered[pos] ^= 1 << int(pos % 8)
-        _rejected(run, (run["public"], bytes(tampered)))
+        _rejected_for_some_reason(run, (run["public"], bytes(tampered)))
 
 
 def test_truncated_and_trailing_bytes_rejected(run):
     for proof in (run["proof"][:-1], run["proof"][: len(run["proof"]) // 2], run["proof"] + b"\x00", b""):
-        _rejected(run, (run["public"], proof))
+        _rejected_for_some_reason(run, (run["public"], proof))
 
 
 def test_proof_of_the_other_mode_rejected(run, runs):
-    """A clear proof is not a ZK proof, and a ZK proof is not a clear one."""
+    """A clear proof is not a ZK proof, and a ZK proof is not a clear one: the layouts part
+    after the witness commitments, where the clear verifier reads 32-byte field elements and
+    the ZK verifier 48-byte points. And the mode is bound besides: a proof read in its own
+    layout under the other mode's label fails the first check the challenges reach."""
     (other,) = (r for mode, r in runs.items() if mode != run["mode"])
-    _rejected(run, (run["public"], other["proof"]))
+    # The parser: the bytes of a ZK proof's points are no canonical field elements; a clear
+    # proof's field elements are no compressed points.
+    parse = {"clear": r"^training proof: non-canonical field element", "zk": r"^training proof: G1 point: "}
+    _rejected(run, (run["public"], other["proof"]), parse[run["mode"]])
+    # The transcript absorbs the mode first: every challenge differs, so phase 1's first round.
+    relabeled = type("Relabeled", (run["verifier_channel"],), {"mode": other["verifier_channel"].mode})
+    with pytest.raises(VerifyError, match=_phase_fails(run, "phase-1")):
+        verify_with(relabeled, run["statement"], run["public"], run["proof"])
 
 
 def test_another_runs_statement_rejected(run):
     s, proof = run["statement"], (run["public"], run["proof"])
-    _rejected(run, proof, TrainingStatement(s.circuit, b'{"run":"other"}', s.init_weights, s.init_biases))
+    # Another recipe: the transcript absorbs it before anything, so every challenge differs and
+    # the first check they reach, phase 1's first round, fails.
+    other_recipe = TrainingStatement(s.circuit, b'{"run":"other"}', s.init_weights, s.init_biases)
+    _rejected(run, proof, _phase_fails(run, "phase-1"), other_recipe)
+    # Another W_0 (the recipe's seed derives it; the statement's values are not absorbed): the
+    # verifier's own W~_0 enters the final-weights claims of phase 1, W_0 - W_T.
     w0 = (s.init_weights[0] + 1, s.init_weights[1])
-    _rejected(run, proof, TrainingStatement(s.circuit, s.recipe, w0, s.init_biases))
-    other_lr = _circuit((3, 2, 2), s.circuit.range_check)
-    _rejected(run, proof, TrainingStatement(other_lr, s.recipe, s.init_weights, s.init_biases))
+    _rejected(run, proof, _phase_fails(run, "phase-1"), TrainingStatement(s.circuit, s.recipe, w0, s.init_biases))
+    # Other learning rates under the same recipe bytes (a caller building statements by hand):
+    # the transcript absorbs the circuit, learning rates included, so the challenges differ.
+    other_lr = TrainingStatement(_circuit((3, 2, 2), s.circuit.range_check), s.recipe, s.init_weights, s.init_biases)
+    _rejected(run, proof, _phase_fails(run, "phase-1"), other_lr)
 
 
 # --- the bundle and the CLI (zero-knowledge mode) ----------------------------------------
