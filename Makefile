@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test fuzz mutation bench clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (set PYTHON=...)"; exit 1; }
@@ -23,6 +23,14 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# The bundle fuzzer for long: make test runs a bounded pass of the same tests.
+fuzz: $(STAMP)
+	ZKTRAIN_FUZZ_EXAMPLES=$${ZKTRAIN_FUZZ_EXAMPLES:-5000} $(PY) -m pytest -q tests/test_fuzz_bundle.py
+
+# Delete or weaken every verifier check in turn and run the tests that must notice (SECURITY.md).
+mutation: $(STAMP)
+	$(PY) tools/mutation.py
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_field.py

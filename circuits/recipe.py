@@ -293,6 +293,8 @@ class Recipe:
             if isinstance(err, RecipeError):
                 raise
             raise RecipeError(f"recipe: not canonical ASCII JSON ({err})") from None
+        except RecursionError:  # nesting past the interpreter's limit (found by the fuzzer)
+            raise RecipeError("recipe: JSON nested too deeply") from None
         if not isinstance(data, dict):
             raise RecipeError("recipe: the top level must be a JSON object")
         recipe = cls.from_dict(data)
