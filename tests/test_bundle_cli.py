@@ -46,23 +46,23 @@ def test_prove_verify_inspect(bundle_path):
 @pytest.mark.parametrize(
     "mutate, reason",
     [
-        (lambda b: b[:-1], "truncated"),
-        (lambda b: b + b"\x00", "1 trailing bytes after the last segment"),
-        (lambda b: b[: len(b) // 3], "truncated"),
-        (lambda b: b"", "truncated"),
-        (lambda b: b"NOTZKTRN" + b[8:], "bad magic"),
-        (lambda b: b[:8] + b"\x01\x00" + b[10:], "unsupported bundle format version 1"),
-        (lambda b: b[:10] + b"\x02" + b[11:], "unsupported curve/hash ids 2/1"),
-        (lambda b: b[:11] + b"\x02" + b[12:], "unsupported curve/hash ids 1/2"),
+        pytest.param(lambda b: b[:-1], "truncated", id="truncated by one"),
+        pytest.param(lambda b: b + b"\x00", "1 trailing bytes after the last segment", id="trailing byte"),
+        pytest.param(lambda b: b[: len(b) // 3], "truncated", id="a third"),
+        pytest.param(lambda b: b"", "truncated", id="empty"),
+        pytest.param(lambda b: b"NOTZKTRN" + b[8:], "bad magic", id="bad magic"),
+        pytest.param(lambda b: b[:8] + b"\x01\x00" + b[10:], "unsupported bundle format version 1", id="format version 1"),
+        pytest.param(lambda b: b[:10] + b"\x02" + b[11:], "unsupported curve/hash ids 2/1", id="curve 2"),
+        pytest.param(lambda b: b[:11] + b"\x02" + b[12:], "unsupported curve/hash ids 1/2", id="hash 2"),
         # A clear body read as zero-knowledge, a limbs body read as bits: the layout the mode
         # and the gadget imply no longer parses (a slot value read as a point, rows miscounted).
-        (lambda b: b[:12] + b"\x01" + b[13:], "training proof: G1 point"),
-        (lambda b: b[:12] + b"\x02" + b[13:], "unknown proof mode 2"),
-        (lambda b: b[:13] + b"\x02" + b[14:], "unknown proof kind 2"),
-        (lambda b: b[:14] + b"\x02" + b[15:], "bundle: G1 point"),
-        (lambda b: b[:14] + b"\x00" + b[15:], "unknown range-check gadget 0"),
-        (lambda b: b[:15] + b"\xff\xff\xff\x7f" + b[19:], "recipe of 2147483647 bytes exceeds the limit"),
-        (lambda b: b[:15] + (MAX_CANONICAL_BYTES + 1).to_bytes(4, "little") + b[19:], "exceeds the limit"),
+        pytest.param(lambda b: b[:12] + b"\x01" + b[13:], "training proof: G1 point", id="clear body read as zk"),
+        pytest.param(lambda b: b[:12] + b"\x02" + b[13:], "unknown proof mode 2", id="mode 2"),
+        pytest.param(lambda b: b[:13] + b"\x02" + b[14:], "unknown proof kind 2", id="kind 2"),
+        pytest.param(lambda b: b[:14] + b"\x02" + b[15:], "bundle: G1 point", id="limbs body read as bits"),
+        pytest.param(lambda b: b[:14] + b"\x00" + b[15:], "unknown range-check gadget 0", id="range 0"),
+        pytest.param(lambda b: b[:15] + b"\xff\xff\xff\x7f" + b[19:], "recipe of 2147483647 bytes exceeds the limit", id="recipe length 2^31-1"),
+        pytest.param(lambda b: b[:15] + (MAX_CANONICAL_BYTES + 1).to_bytes(4, "little") + b[19:], "exceeds the limit", id="recipe length limit+1"),
     ],
 )
 def test_malformed_bundles_rejected_without_traceback(bundle_path, tmp_path, mutate, reason):
@@ -75,6 +75,17 @@ def test_malformed_bundles_rejected_without_traceback(bundle_path, tmp_path, mut
     assert result.exit_code == 1 and result.output.startswith("REJECT: ")
     assert re.search(reason, result.output), result.output
     assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_proof_length_one_past_the_end_rejected_by_its_bound(bundle_path):
+    """The segment's u64 proof length, one more than the bytes that follow: refused by the
+    bound on that field, before the body is taken."""
+    data = bundle_path.read_bytes()
+    at = len(data) - len(parse_bundle(data).final.proof) - 8
+    length = int.from_bytes(data[at : at + 8], "little") + 1
+    report = verify_bundle(data[:at] + length.to_bytes(8, "little") + data[at + 8 :])
+    assert not report.accepted
+    assert report.reason == f"segment 0: proof body declares {length} bytes but {length - 1} follow (truncated)"
 
 
 def test_flipped_bytes_anywhere_rejected(bundle_path):

@@ -19,6 +19,7 @@ from verifier.bundle import (
     FORMAT_VERSION,
     MAGIC,
     RANGE_IDS,
+    _least_bytes,
     _own_public,
     _rows,
     parse_bundle,
@@ -104,6 +105,17 @@ def test_tiny_bundle_of_the_largest_seeded_recipe_rejected_with_small_memory(zk)
     report, peak = _peak(lambda: verify_bundle(bundle))
     assert not report.accepted and "bundle: truncated (the recipe implies at least" in report.reason, report.reason
     assert peak < SMALL
+
+
+@pytest.mark.parametrize("zk", [False, True], ids=["clear", "zk"])
+def test_one_byte_short_of_what_the_recipe_implies_rejected_by_the_byte_count(zk):
+    """The byte count is exact: every byte the recipe implies but one, and the count refuses
+    the bundle before its commitments are read."""
+    recipe = _recipe((4, 8, 3))
+    statements = segment_statements(recipe, "limbs")
+    least = _least_bytes(statements, zk)
+    report = verify_bundle(_header(recipe.to_canonical_json(), zk=zk) + bytes(least - 1))
+    assert report.reason == f"bundle: truncated (the recipe implies at least {least} more bytes, {least - 1} follow)"
 
 
 def test_tiny_bundle_of_a_huge_committed_init_recipe_rejected_with_small_memory():

@@ -82,7 +82,9 @@ class Report:
 
     ``soundness_bits`` (on acceptance): -log2 of the bound on the probability that the
     verifier accepts a false statement, summed over the segments' challenges
-    (``verifier.transcript``; SECURITY.md)."""
+    (``verifier.transcript``; SECURITY.md). ``artifacts`` says, per artifact ("data",
+    "model"), what the accepted proof binds it to, in words (SECURITY.md, "What an accepted
+    proof means")."""
 
     accepted: bool
     reason: str
@@ -97,6 +99,7 @@ class Report:
     proof_bytes: int = 0
     seconds: float = 0.0
     soundness_bits: float | None = None
+    artifacts: dict[str, str] = field(default_factory=dict)
     segments: list[SegmentReport] = field(default_factory=list)
 
     def to_dict(self) -> dict:
@@ -320,6 +323,10 @@ def verify_bundle(data: bytes, curve: str = "blst") -> Report:
         degree_sum = verify_segments(parsed, curve)
         report.accepted, report.reason = True, "the proof of training verifies"
         report.soundness_bits = soundness_bits(degree_sum)
+        report.artifacts = {
+            "data": "private: the prover's own commitments, bound to no dataset",
+            "model": "not checked: the final weights are known only by their commitments",
+        }
     except VerifyError as err:
         report.reason = str(err)
     except Exception as err:  # malformed input must never crash the caller (DESIGN section 7)
