@@ -13,11 +13,13 @@ import py_arkworks_bls12381 as ark
 from verifier.curve import CURVE_NAMES, P, get_curve
 from verifier.hash_to_curve import (
     GENERATOR_DST,
+    MAX_GENERATORS,
     ROLE_BLIND,
     ROLE_VALUE,
     ROLE_VECTOR,
     PedersenGenerators,
     generator_message,
+    pedersen_generators,
 )
 
 RFC_DST = b"QUUX-V01-CS02-with-BLS12381G1_XMD:SHA-256_SSWU_RO_"
@@ -104,3 +106,12 @@ def test_generators_agree_across_implementations():
     assert blst.vector(3)[2] == get_curve("blst").hash_to_curve(
         generator_message(b"zktrain/test", ROLE_VECTOR, 2), GENERATOR_DST
     )
+
+
+def test_generator_vector_is_bounded():
+    """A hostile layout cannot make the verifier derive more generators than a row can have."""
+    gens = pedersen_generators()
+    with pytest.raises(ValueError, match=f"number of generators must lie in \\[0, {MAX_GENERATORS}\\]"):
+        gens.vector(MAX_GENERATORS + 1)
+    with pytest.raises(ValueError, match="number of generators"):
+        gens.vector(-1)

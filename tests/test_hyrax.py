@@ -89,10 +89,15 @@ def test_commit_validates_inputs(pg, values, bits, match):
         ph.commit(pg, values, HyraxLayout.square(2), bits)
 
 
-@pytest.mark.parametrize("args", [(-1, 0), (41, 0), (3, 4), (30, 25)])
-def test_layout_validation(args):
-    with pytest.raises(ValueError):
+@pytest.mark.parametrize("args, match", [
+    ((-1, 0), "num_vars must lie in"), ((41, 0), "num_vars must lie in"),
+    ((3, 4), r"col_vars must lie in \[0, min\(num_vars, 24\)\], got 4"),
+    ((30, 25), r"col_vars must lie in \[0, min\(num_vars, 24\)\], got 25"), ((3, -1), "col_vars must lie in"),
+])
+def test_layout_validation(args, match):
+    with pytest.raises(ValueError, match=match):
         HyraxLayout(*args)
+    assert HyraxLayout(30, 24).num_cols == 1 << 24  # the widest row there are generators for
 
 
 # --- clear (non-ZK) openings -------------------------------------------------------------------
@@ -145,6 +150,33 @@ def test_clear_opening_soundness(pg, vg, verify_clear):
     for name, (r, pt, v, op) in bad.items():
         with pytest.raises(VerifyError):
             verify_clear(pg, vg, r, layout, pt, v, op)
+
+
+def test_opening_row_of_another_length_rejected(pg, vg, verify_clear):
+    """Parsing reads exactly a row's columns (``HyraxOpening.from_bytes``); an opening built
+    through the API with another row length is refused by name, not by a zip that truncates."""
+    layout, _, _, witness, rows, point, _ = _committed(pg, vg, seed=7)
+    value, opening = ph.open_clear(witness, point, _tr())
+    short = dataclasses.replace(opening, row=opening.row[:-1])
+    with pytest.raises(VerifyError, match=rf"^hyrax opening: row of {layout.num_cols - 1} entries, expected {layout.num_cols}$"):
+        verify_clear(pg, vg, rows, layout, point, value, short)
+
+
+@pytest.mark.parametrize("zk", [False, True], ids=["clear", "zk"])
+def test_prover_and_verifier_transcripts_agree_after_an_opening(pg, vg, zk):
+    """An opening is a sub-protocol of a longer proof: whatever follows it draws challenges
+    from the transcript both sides hold, so the verifier must absorb exactly what the prover
+    did (separator, point, value, messages); their next challenges are equal."""
+    layout, _, _, witness, rows, point, _ = _committed(pg, vg, seed=8)
+    tp, tv = _tr(), _tr()
+    if zk:
+        blind = 12345
+        proof = ph.open_zk(pg, witness, point, blind, tp, "log", random.Random(2))
+        vh.verify_zk_opening(vg, rows, layout, point, vg.commit_value(witness.evaluate(point), blind), proof, tv)
+    else:
+        value, opening = ph.open_clear(witness, point, tp)
+        vh.verify_opening(vg, rows, layout, point, value, opening, tv)
+    assert tp.challenge_scalar(b"next") == tv.challenge_scalar(b"next")
 
 
 def test_malformed_commitments_are_rejected(pg, vg):
@@ -229,37 +261,12 @@ def test_zk_opening_reveals_no_witness(pg, vg, argument):
     assert all(t.to_bytes(32, "little") in clear.to_bytes() for t in row)
 
 
-# --- batching: one point, several tensors -------------------------------------------------------
-
-
-def _three(pg, vg):
-    parts = [_committed(pg, vg, num_vars=4, seed=20 + k) for k in range(3)]
-    point = parts[0][5]
-    return parts[0][0], [p[3] for p in parts], [p[4] for p in parts], point
-
-
-def test_batched_clear_opening(pg, vg):
-    layout, witnesses, tensors, point = _three(pg, vg)
-    values, opening = ph.open_batch_clear(witnesses, point, _tr())
-    assert values == [w.evaluate(point) for w in witnesses]
-    vh.verify_batch_opening(vg, tensors, layout, point, values, opening, _tr())
-    with pytest.raises(VerifyError):
-        vh.verify_batch_opening(vg, tensors, layout, point, [values[0], values[1] + 1, values[2]], opening, _tr())
-    with pytest.raises(VerifyError):
-        vh.verify_batch_opening(vg, tensors[::-1], layout, point, values, opening, _tr())
-
-
-def test_batched_zk_opening(pg, vg, argument):
-    layout, witnesses, tensors, point = _three(pg, vg)
-    rng = random.Random(30)
-    blinds = [rng.randrange(R) for _ in witnesses]
-    proof = ph.open_batch_zk(pg, witnesses, point, blinds, _tr(), argument, rng)
-    cvs = [vg.commit_value(w.evaluate(point), b) for w, b in zip(witnesses, blinds)]
-    vh.verify_batch_zk_opening(vg, tensors, layout, point, cvs, proof, _tr())
-    with pytest.raises(VerifyError):
-        vh.verify_batch_zk_opening(vg, tensors, layout, point, [cvs[0], cvs[1] + vg.g, cvs[2]], proof, _tr())
-    with pytest.raises(VerifyError):
-        vh.verify_batch_zk_opening(vg, tensors, layout, point, cvs[:2], proof, _tr())
+def test_zk_opening_of_an_unknown_argument_rejected(pg, vg):
+    """A caller handing another object as the closing proof gets a rejection, not an
+    attribute error from deep in a Sigma-protocol."""
+    layout, _, _, rows, point, value, vb, proof = _zk(pg, vg, "log", seed=9)
+    with pytest.raises(VerifyError, match="^hyrax: unknown ZK opening proof bytes$"):
+        vh.verify_zk_opening(vg, rows, layout, point, vg.commit_value(value, vb), proof.to_bytes(), _tr())
 
 
 def test_opening_verifies_with_the_pure_python_curve(pg):

@@ -17,9 +17,9 @@ the combined row t = L^T M, by itself. Then f~(x) = <t, R>:
   (``nizk.dot_product``, 2^b + 2 scalars, or ``nizk.ipa``, 2b + 1 points) shows that C_T and
   C_v satisfy v = <t, R>: nothing about t is revealed.
 
-Claims on several tensors at one point are batched by a random linear combination of their
-row commitments (the commitment is linear in M and r); claims on one tensor at several points
-are first reduced to one point (``claims.py``). Row commitments are absorbed into the
+Claims on one tensor at several points are first reduced to one point (the claims ledger,
+``verifier.gadgets.multipoint_reduction``), so each tensor is opened once; in the clear mode
+the group equations of all openings are checked together (``OpeningBatch``). Row commitments are absorbed into the
 transcript by whoever publishes them (DESIGN section 9, Fiat-Shamir order); an opening
 absorbs its point, its claim and its messages.
 """
@@ -39,9 +39,10 @@ from .polynomial import eq_table
 from .transcript import Transcript
 
 MAX_VARS = 40
+#: A row of 2^24 columns at most: the generators there are (``MAX_GENERATORS``).
+MAX_COL_VARS = MAX_GENERATORS.bit_length() - 1
 DOMAIN_OPEN = b"hyrax/open"
 DOMAIN_OPEN_ZK = b"hyrax/open-zk"
-DOMAIN_BATCH = b"hyrax/batch"
 
 #: The proof of dot product closing a ZK opening: square-root size or log size.
 ZK_ARGUMENTS = ("sqrt", "log")
@@ -57,8 +58,8 @@ class HyraxLayout:
     def __post_init__(self) -> None:
         if not 0 <= self.num_vars <= MAX_VARS:
             raise ValueError(f"num_vars must lie in [0, {MAX_VARS}], got {self.num_vars}")
-        if not 0 <= self.col_vars <= self.num_vars or 1 << self.col_vars > MAX_GENERATORS:
-            raise ValueError(f"col_vars must lie in [0, min(num_vars, 24)], got {self.col_vars}")
+        if not 0 <= self.col_vars <= min(self.num_vars, MAX_COL_VARS):
+            raise ValueError(f"col_vars must lie in [0, min(num_vars, {MAX_COL_VARS})], got {self.col_vars}")
 
     @classmethod
     def square(cls, num_vars: int) -> "HyraxLayout":
@@ -237,58 +238,3 @@ def verify_zk_opening(
         ipa.verify(gens, c_t, value_commitment, eq_table(x_col), proof, transcript)
     else:
         raise VerifyError(f"hyrax: unknown ZK opening proof {type(proof).__name__}")
-
-
-def batch_coefficients(transcript: Transcript, point: Sequence[int], claims: Sequence[bytes]) -> list[int]:
-    """Coefficients rho_k for claims on several tensors at one point (``claims`` are the
-    values' 32-byte encodings, or the value commitments in ZK mode)."""
-    transcript.domain_separate(DOMAIN_BATCH)
-    transcript.absorb_scalars(b"point", [x % field.MODULUS for x in point])
-    transcript.absorb_bytes(b"claims", b"".join(claims))
-    if len(claims) == 1:
-        return [1]
-    return transcript.challenge_scalars(b"rho", len(claims))
-
-
-def combine_rows(gens: PedersenGenerators, tensors: Sequence[Sequence[Point]], coeffs: Sequence[int]) -> list[Point]:
-    """Row commitments of sum_k rho_k M_k: row i is sum_k rho_k C_{k,i}."""
-    num_rows = {len(rows) for rows in tensors}
-    if len(num_rows) != 1 or len(tensors) != len(coeffs):
-        raise VerifyError("hyrax batch: tensors of different layouts or a wrong number of coefficients")
-    return [gens.curve.msm(list(column), coeffs) for column in zip(*tensors)]
-
-
-def verify_batch_opening(
-    gens: PedersenGenerators,
-    tensors: Sequence[Sequence[Point]],
-    layout: HyraxLayout,
-    point: Sequence[int],
-    values: Sequence[int],
-    proof: HyraxOpening,
-    transcript: Transcript,
-) -> None:
-    """Non-ZK: claims f_k~(point) = values[k] on several tensors, checked by one opening."""
-    if len(values) != len(tensors) or not tensors:
-        raise VerifyError("hyrax batch: one value per tensor is required")
-    coeffs = batch_coefficients(transcript, point, [field.to_bytes(v % field.MODULUS) for v in values])
-    combined = combine_rows(gens, tensors, coeffs)
-    value = field.inner_product(coeffs, values)
-    verify_opening(gens, combined, layout, point, value, proof, transcript)
-
-
-def verify_batch_zk_opening(
-    gens: PedersenGenerators,
-    tensors: Sequence[Sequence[Point]],
-    layout: HyraxLayout,
-    point: Sequence[int],
-    value_commitments: Sequence[Point],
-    proof: "dot_product.DotProductProof | ipa.InnerProductProof",
-    transcript: Transcript,
-) -> None:
-    """ZK: claims (point, C_k) on several tensors, checked by one proof of dot product."""
-    if len(value_commitments) != len(tensors) or not tensors:
-        raise VerifyError("hyrax batch: one value commitment per tensor is required")
-    coeffs = batch_coefficients(transcript, point, [c.to_bytes() for c in value_commitments])
-    combined = combine_rows(gens, tensors, coeffs)
-    value_commitment = gens.curve.msm(list(value_commitments), coeffs)
-    verify_zk_opening(gens, combined, layout, point, value_commitment, proof, transcript)

@@ -37,7 +37,6 @@ from verifier.hyrax import (
     HyraxCommitment,
     HyraxLayout,
     HyraxOpening,
-    batch_coefficients,
 )
 from verifier.polynomial import eq_table
 from verifier.transcript import Transcript
@@ -134,41 +133,6 @@ def open_zk(
     """ZK opening of the claim (point, C_v = f~(point) g + value_blind h): a proof of dot product."""
     row, row_blind = witness.combined_row(point)
     return _open_zk_row(gens, witness.layout, row, row_blind, point, value_blind, transcript, argument, rng)
-
-
-def open_batch_clear(
-    witnesses: Sequence[HyraxWitness], point: Sequence[int], transcript: Transcript
-) -> tuple[list[int], HyraxOpening]:
-    """Non-ZK: one opening for claims on several tensors at one point (random combination).
-
-    Returns every tensor's value (the claims, absorbed before the coefficients) and the
-    opening of sum_k rho_k M_k at the point, whose value is sum_k rho_k v_k.
-    """
-    layout, rows, blinds, values = _combined_rows(witnesses, point)
-    coeffs = batch_coefficients(transcript, point, [v.to_bytes(32, "little") for v in values])
-    row, blind = _linear_combination(rows, blinds, coeffs)
-    _, opening = _open_clear_row(layout, row, blind, point, transcript)
-    return values, opening
-
-
-def open_batch_zk(
-    gens: ProverGenerators,
-    witnesses: Sequence[HyraxWitness],
-    point: Sequence[int],
-    value_blinds: Sequence[int],
-    transcript: Transcript,
-    argument: str = "log",
-    rng: RandomSource | None = None,
-):
-    """ZK: one proof for the claims (point, C_k) on several tensors, C_k = v_k g + value_blinds[k] h."""
-    if len(value_blinds) != len(witnesses):
-        raise ValueError(f"{len(witnesses)} tensors but {len(value_blinds)} value blinds")
-    layout, rows, blinds, values = _combined_rows(witnesses, point)
-    claims = [group.to_bytes(gens.commit_value(v, b)) for v, b in zip(values, value_blinds)]
-    coeffs = batch_coefficients(transcript, point, claims)
-    row, blind = _linear_combination(rows, blinds, coeffs)
-    value_blind = inner_product(coeffs, value_blinds)
-    return _open_zk_row(gens, layout, row, blind, point, value_blind, transcript, argument, rng)
 
 
 def _open_clear_row(layout, row, blind, point, transcript: Transcript) -> tuple[int, HyraxOpening]:
