@@ -12,7 +12,11 @@ lookup (``range_check = "limbs"``, the default, ``circuits/limbs.py``, with the 
 multiplicities ``logup.m{b}``) or bits (``"bits"``, zkDL's gadget, ``circuits/bits.py``). Every
 other tensor is virtual (DESIGN section 5). With ``s`` the suffix ``limbs`` or ``bits``:
 
-  X.s, Y.s      data [T', B, d, slots]    inputs / labels at scale 2^R, unsigned
+  X.s, Y.s      data [T', B, d, slots]    inputs / labels at scale 2^R, unsigned (private data:
+                                          each segment commits its own batch stream)
+  DX.s, DY.s    [n', d, slots]            committed data: a data owner's commitment to the
+                                          training rows in storage order, shared by the segments
+                                          (range-checked and padding-checked in segment 0)
   Z{l}.s        [T', B, d_l, slots]       Z'_l - 1 (hidden; its sign slot is the ReLU indicator
                                           s = [Z' <= 0]) or Z'_L (output), Q bits, two's complement
   R{l}.s        [T', B, d_l, slots]       forward rescale remainder + 2^(S-1), S = 2R + k bits
@@ -21,6 +25,9 @@ other tensor is virtual (DESIGN section 5). With ``s`` the suffix ``limbs`` or `
   W{l}.T        [d_l, d_{l-1}]            final master weights (public commitment C_WT)
   W{l}.0.s      [d_l, d_{l-1}, slots]     ``init: committed`` only: W_0 (and b{l}.0.s, [d_l, slots]),
                                           weight_bits signed bits (public commitment)
+
+Public data (``data_binding = "public"``) commits nothing: the verifier evaluates the batch
+stream itself (``verifier/data.py``).
 
 Padding is forced, never masked: padded steps carry learning rate 0 and zero data, padded
 features are zero in W_0, b_0 and the data, and every relation holds on every padded slot, so
@@ -36,6 +43,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from .bits import BitDecomposition
+from .data import DATA_BINDINGS, DatasetEncoding
 from .layout import Layout, log2_ceil, padded
 from .limbs import LIMB_BITS, LimbDecomposition
 
@@ -66,10 +74,19 @@ class MlpCircuit:
     #: bits (public commitments ``W{l}.0.limbs``, ``b{l}.0.limbs``), not seeded values.
     init_committed: bool = False
     weight_bits: int = 56
+    #: ``circuits.recipe.DATA_BINDINGS``; a bound data set has ``dataset_rows`` training rows.
+    data_binding: str = "private"
+    dataset_rows: int = 0
+    #: Committed data: whether this segment range-checks the shared data commitment (segment 0).
+    dataset_checked: bool = True
 
     def __post_init__(self) -> None:
         if self.range_check not in RANGE_CHECKS:
             raise ValueError(f"range_check must be one of {list(RANGE_CHECKS)}, got {self.range_check!r}")
+        if self.data_binding not in DATA_BINDINGS:
+            raise ValueError(f"data_binding must be one of {list(DATA_BINDINGS)}, got {self.data_binding!r}")
+        if (self.data_binding != "private") != (self.dataset_rows > 0):
+            raise ValueError(f"{self.data_binding} data with {self.dataset_rows} data set rows")
         if len(self.widths) < 2:
             raise ValueError("an MLP needs at least an input and an output width")
         if self.batch & (self.batch - 1):
@@ -102,6 +119,8 @@ class MlpCircuit:
             range_check=range_check,
             init_committed=recipe.model.init == "committed",
             weight_bits=recipe.quant.weight_bits,
+            data_binding=recipe.data.binding,
+            dataset_rows=recipe.data.rows,
         )
 
     def encode(self) -> bytes:
@@ -176,8 +195,12 @@ class MlpCircuit:
     def slots_layout(self, i: int, decomposition: Decomposition) -> Layout:
         return Layout.of(t=self.step_vars, b=self.batch_vars, j=self.width_vars(i), slot=decomposition.slot_vars)
 
-    def data_tensors(self) -> tuple[str, str]:
-        return self.ranged("X"), self.ranged("Y")
+    def data_tensors(self) -> tuple[str, ...]:
+        """The committed slots of the inputs and labels: the batch stream (private data), the
+        data set's rows (committed data), or none (public data)."""
+        if self.data_binding == "public":
+            return ()
+        return (self.ranged("DX"), self.ranged("DY")) if self.data_binding == "committed" else (self.ranged("X"), self.ranged("Y"))
 
     def init_tensors(self) -> tuple[str, ...]:
         """The committed slots of W_0, b_0 (``init: committed``), empty for seeded weights."""
@@ -190,14 +213,18 @@ class MlpCircuit:
     def committed_ranges(self) -> dict[str, RangedTensor]:
         """Name -> layout, decomposition and, for the tensors whose padding no relation
         forces (the public data, a committed W_0), the real extent of each axis."""
-        x, y = self.data_tensors()
-        data = {"t": self.steps, "b": self.batch}
-        out = {
-            x: RangedTensor(self.slots_layout(0, self.x_slots()), self.x_slots(), {**data, "j": self.widths[0]}),
-            y: RangedTensor(
+        out = {}
+        if self.data_binding == "private":
+            data = {"t": self.steps, "b": self.batch}
+            x, y = self.data_tensors()
+            out[x] = RangedTensor(self.slots_layout(0, self.x_slots()), self.x_slots(), {**data, "j": self.widths[0]})
+            out[y] = RangedTensor(
                 self.slots_layout(self.layers, self.y_slots()), self.y_slots(), {**data, "j": self.widths[-1]}
-            ),
-        }
+            )
+        elif self.data_binding == "committed" and self.dataset_checked:
+            (x, lx), (y, ly) = self.dataset_layouts().items()
+            out[x] = RangedTensor(lx, self.x_slots(), {"i": self.dataset_rows, "j": self.widths[0]})
+            out[y] = RangedTensor(ly, self.y_slots(), {"i": self.dataset_rows, "j": self.widths[-1]})
         for l in range(1, self.layers + 1):
             out[self.ranged(f"Z{l}")] = RangedTensor(self.slots_layout(l, self.z_slots(l)), self.z_slots(l))
             out[self.ranged(f"R{l}")] = RangedTensor(self.slots_layout(l, self.rem_slots()), self.rem_slots())
@@ -214,6 +241,16 @@ class MlpCircuit:
                     bias_layout = Layout.of(j=nj, slot=d.slot_vars)
                     out[self.ranged(f"b{l}.0")] = RangedTensor(bias_layout, d, {"j": self.widths[l]})
         return out
+
+
+    def dataset_encoding(self) -> DatasetEncoding:
+        """The encoding a bound data set must have for this circuit (``circuits.data``)."""
+        return DatasetEncoding(self.dataset_rows, self.widths[0], self.widths[-1], self.frac_bits, self.input_bits,
+                               self.input_signed, self.label_bits, self.range_check, self.limb_bits)
+
+    def dataset_layouts(self) -> dict[str, Layout]:
+        """Committed data: the layouts [rows, features or classes, slots] of DX.s and DY.s."""
+        return self.dataset_encoding().layouts() if self.data_binding == "committed" else {}
 
 
 @dataclass(frozen=True)

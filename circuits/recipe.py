@@ -17,10 +17,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+
+import numpy as np
 from dataclasses import dataclass, fields
 from typing import Any, Mapping
 
 from . import semantics
+from .data import DATA_BINDINGS
 from .layout import padded
 
 #: Version of the fixed-point semantics of ``circuits.semantics``; bumped on any change to what
@@ -39,7 +42,18 @@ MAX_LR_NUM = (1 << 31) - 1
 #: larger model takes ``init: committed`` (issue 12: the work a recipe asks for is bounded).
 MAX_SEEDED_PARAMETERS = 1 << 24
 
-DATA_SOURCES = ("digits", "npz", "synthetic")
+#: A canonical recipe nests three deep (the object, a section, a list); anything deeper is
+#: refused before json.loads sees it (``check_json_depth``).
+MAX_JSON_DEPTH = 4
+
+#: Where the batches come from: a run file's data set (``zktrain.data``), or ``recorded``, the
+#: batches of a torch training loop that ``zktrain.Recorder`` recorded (private data).
+DATA_SOURCES = ("digits", "npz", "synthetic", "recorded")
+#: Rows of a bound data set, and the entries of the batch stream a verifier of bound data
+#: derives (steps x batch x (padded features + padded classes)): bounded work (issue 12).
+MAX_ROWS = 1 << 24
+MAX_BOUND_STREAM_ENTRIES = 1 << 24
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 _NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
@@ -79,8 +93,12 @@ class DataSpec:
     """The committed batch stream: where it comes from, its shape and fixed-point encoding.
 
     Inputs are encoded as round_half_up(x 2^R) in ``input_bits`` bits (two's complement when
-    ``input_signed``); labels one-hot at 2^R, unsigned in ``label_bits`` bits. ``source`` is
-    descriptive (the data itself is bound by its commitment C_data, DESIGN section 9 "Data").
+    ``input_signed``); labels one-hot at 2^R, unsigned in ``label_bits`` bits (``circuits.data``).
+    ``source`` is descriptive. ``binding`` says what binds the data (``DATA_BINDINGS``): for
+    ``public`` and ``committed``, ``rows`` is the number of training rows (the batches are
+    ``circuits.data.batch_order`` of them) and ``sha256`` the digest of the encoded rows
+    (``circuits.data.dataset_digest``) or of the data owner's commitment
+    (``verifier.data.DatasetCommitment.digest``); ``private`` data has neither (0 and "").
     """
 
     source: str = "digits"
@@ -89,6 +107,9 @@ class DataSpec:
     input_bits: int = 17
     input_signed: bool = False
     label_bits: int = 17
+    binding: str = "private"
+    rows: int = 0
+    sha256: str = ""
 
     def __post_init__(self) -> None:
         _choice("data.source", self.source, DATA_SOURCES)
@@ -97,6 +118,20 @@ class DataSpec:
         _int("data.input_bits", self.input_bits, 1, 62)
         _bool("data.input_signed", self.input_signed)
         _int("data.label_bits", self.label_bits, 1, 62)
+        _choice("data.binding", self.binding, DATA_BINDINGS)
+        if self.binding == "private":
+            _int("data.rows", self.rows, 0, 0)
+            if self.sha256 != "":
+                raise RecipeError(f"data.sha256: private data has no digest, got {self.sha256!r}")
+        else:
+            _int("data.rows", self.rows, 1, MAX_ROWS)
+            if type(self.sha256) is not str or not _SHA256.fullmatch(self.sha256):
+                raise RecipeError(f"data.sha256: must be 64 lowercase hex digits, got {self.sha256!r}")
+
+    @property
+    def bound(self) -> bool:
+        """Whether a data set (public, or a data owner's commitment) binds the batches."""
+        return self.binding != "private"
 
 
 @dataclass(frozen=True)
@@ -226,6 +261,16 @@ class Recipe:
                 f"data.label_bits: must lie in [frac_bits + 1, value_bits] = "
                 f"[{q.frac_bits + 1}, {q.value_bits}], got {d.label_bits}"
             )
+        if d.bound:
+            t = self.train
+            if d.rows < t.batch_size:
+                raise RecipeError(f"data.rows: {d.rows} rows cannot fill a batch of {t.batch_size}")
+            entries = t.steps * t.batch_size * (padded(d.features) + padded(d.classes))
+            if entries > MAX_BOUND_STREAM_ENTRIES:
+                raise RecipeError(
+                    f"data.binding: a {d.binding} batch stream of {entries} entries exceeds the verifier's "
+                    f"limit of {MAX_BOUND_STREAM_ENTRIES} (steps x batch x (padded features + classes))"
+                )
         if m.init == "seeded":
             dims = [padded(w) for w in m.widths]
             entries = sum(o * i + (o if m.bias else 0) for i, o in zip(dims, dims[1:]))
@@ -284,6 +329,7 @@ class Recipe:
             raise RecipeError(f"recipe: expected bytes, got {type(raw).__name__}")
         if len(raw) > MAX_CANONICAL_BYTES:
             raise RecipeError(f"recipe: {len(raw)} bytes exceeds the limit of {MAX_CANONICAL_BYTES}")
+        check_json_depth(raw, MAX_JSON_DEPTH, "recipe")
         try:
             text = bytes(raw).decode("ascii")
             data = json.loads(
@@ -293,8 +339,6 @@ class Recipe:
             if isinstance(err, RecipeError):
                 raise
             raise RecipeError(f"recipe: not canonical ASCII JSON ({err})") from None
-        except RecursionError:  # nesting past the interpreter's limit (found by the fuzzer)
-            raise RecipeError("recipe: JSON nested too deeply") from None
         if not isinstance(data, dict):
             raise RecipeError("recipe: the top level must be a JSON object")
         recipe = cls.from_dict(data)
@@ -305,6 +349,20 @@ class Recipe:
     def digest(self) -> bytes:
         """SHA3-256 of the canonical encoding: a short name for the recipe (e.g. in `inspect`)."""
         return hashlib.sha3_256(self.to_canonical_json()).digest()
+
+
+def check_json_depth(raw: bytes, max_depth: int, what: str) -> None:
+    """Refuse JSON nested deeper than ``max_depth`` before it is parsed. json's C decoder
+    recurses once per level, bounded only by the interpreter's recursion limit, which a library
+    may raise (py_ecc sets it to 100,000 on import): 100,000 nested brackets then overflow the C
+    stack and kill the process (found by the bundle fuzzer). Counting every bracket byte, string
+    contents included, can only overstate the depth, and no valid recipe has a bracket in a string."""
+    steps = np.zeros(len(raw), dtype=np.int8)
+    data = np.frombuffer(bytes(raw), dtype=np.uint8)
+    steps[(data == ord("[")) | (data == ord("{"))] = 1
+    steps[(data == ord("]")) | (data == ord("}"))] = -1
+    if raw and int(np.cumsum(steps, dtype=np.int64).max()) > max_depth:
+        raise RecipeError(f"{what}: JSON nested deeper than {max_depth}")
 
 
 def _keys(prefix: str, body: Any, expected: set[str]) -> None:

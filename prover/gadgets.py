@@ -16,6 +16,7 @@ from circuits.layout import Layout
 from prover.backends.base import FieldBackend, Vec
 from prover.logup import half
 from verifier.phase import Table
+from verifier.polynomial import eq_table
 
 Witness = Mapping[str, np.ndarray]
 
@@ -50,6 +51,17 @@ def combined_eq(backend: FieldBackend, points: Sequence[Sequence[int]], rho: Seq
         term = backend.scalar_mul(backend.eq_table(u), r)
         table = term if table is None else backend.add(table, term)
     return table
+
+
+def selection_table(backend: FieldBackend, rows, r_b: Sequence[int], r_t: Sequence[int], row_vars: int) -> Vec:
+    """c(i) = sum_{t, b} eq(r_t, t) eq(r_b, b) [rows[t][b] = i] (``verifier.gadgets.selection_weight``),
+    by scattering the step and batch weights onto the rows they select."""
+    eq_t, eq_b = eq_table(r_t), eq_table(r_b)
+    c = [0] * (1 << row_vars)
+    for t, batch in enumerate(rows):
+        for b, i in enumerate(batch):
+            c[i] += eq_t[t] * eq_b[b]
+    return backend.from_ints(c)
 
 
 def padding_predicate(layout: Layout, real: Mapping[str, int]) -> np.ndarray:
@@ -87,6 +99,8 @@ def materialize(backend: FieldBackend, table: Table, witness: Witness) -> Vec:
     if kind == "padding":
         layout, real = args
         return to_field(backend, padding_predicate(layout, dict(real)))
+    if kind == "selection":
+        return selection_table(backend, *args)
     raise ValueError(f"unknown table kind {kind!r}")
 
 

@@ -11,6 +11,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+from slots import reduce_slices
 
 from circuits.bits import BitDecomposition
 from circuits.layout import Layout
@@ -193,15 +194,15 @@ def test_slot_values_complete_and_sound(backend, rng, decomposition):
     u = _rand_point(rng, 4)
     slices = pg.slot_values(backend, bits, decomposition, u)
     value = _mle(values, u)
-    claim = vg.reduce_slices(Transcript(DOMAIN), "B", decomposition, value, u, slices)
+    claim = reduce_slices(Transcript(DOMAIN), "B", decomposition, value, u, slices)
     assert claim.value == _mle(bits, claim.point)
 
     with pytest.raises(VerifyError, match="recompose"):
-        vg.reduce_slices(Transcript(DOMAIN), "B", decomposition, value + 1, u, slices)
+        reduce_slices(Transcript(DOMAIN), "B", decomposition, value + 1, u, slices)
     padded = list(slices)
     padded[-1] = 1  # a slot beyond the width: one bit too many
     with pytest.raises(VerifyError, match="padding"):
-        vg.reduce_slices(Transcript(DOMAIN), "B", decomposition, value, u, padded)
+        reduce_slices(Transcript(DOMAIN), "B", decomposition, value, u, padded)
 
 
 def test_decomposition_rejects_out_of_range():
@@ -255,3 +256,13 @@ def test_wrong_public_table_evaluation_rejected(backend, rng):
     _, _, build, witness = _hadamard_case(rng, np.random.default_rng(2))
     with pytest.raises(VerifyError, match="combined eq"):
         _prove_with_final_evals_tampered(backend, build, witness, 0, 2, 3)
+
+
+def test_gadgets_refuse_malformed_shapes():
+    """API guards: a step functional needs a power-of-two number of step weights, and claims
+    reduced together on one tensor must be points of the same space."""
+    with pytest.raises(ValueError, match="kappa must have a power-of-two length"):
+        vg.step_functional_reduction("w", 0, [1, 2, 3], 0, [], [])
+    claims = [Claim("A", (1, 2), 0), Claim("A", (1,), 0)]
+    with pytest.raises(VerifyError, match="^A: claims of different dimensions$"):
+        vg.multipoint_reduction("A", claims, [1, 1])

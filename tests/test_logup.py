@@ -16,6 +16,7 @@ import random
 
 import numpy as np
 import pytest
+from slots import reduce_slices
 
 from circuits.bits import BitDecomposition
 from circuits.limbs import LimbDecomposition
@@ -510,14 +511,14 @@ def test_slot_values_complete_and_sound(backend, rng):
     u = tuple(rng.randrange(R) for _ in range(2))
     value = _mle(values, u)
     slices = pgad.slot_values(backend, slots, d, u)
-    claim = vgad.reduce_slices(Transcript(DOMAIN), "A", d, value, u, slices)
+    claim = reduce_slices(Transcript(DOMAIN), "A", d, value, u, slices)
     assert claim.value == _mle(slots, claim.point)
     with pytest.raises(VerifyError, match="do not recompose"):
-        vgad.reduce_slices(Transcript(DOMAIN), "A", d, value + 1, u, slices)
+        reduce_slices(Transcript(DOMAIN), "A", d, value + 1, u, slices)
     padded = slots.copy()
     padded[1, 3] = 7  # the padding slot (weight 0) of a value that still recomposes
     with pytest.raises(VerifyError, match="padding slot"):
-        vgad.reduce_slices(Transcript(DOMAIN), "A", d, value, u, pgad.slot_values(backend, padded, d, u))
+        reduce_slices(Transcript(DOMAIN), "A", d, value, u, pgad.slot_values(backend, padded, d, u))
 
 
 def test_sign_slot_is_the_sign():
@@ -554,7 +555,7 @@ def _bits_accept(backend, d, values, slots, u):
         proof, _ = prove_phase(tp, b"bits", backend, build(tp), witness)
         claims = verify_phase(tv, b"bits", build(tv), proof)
         slices = pgad.slot_values(backend, slots, d, u)
-        claims.append(vgad.reduce_slices(tv, "B", d, _mle(values, u), u, slices))
+        claims.append(reduce_slices(tv, "B", d, _mle(values, u), u, slices))
     except VerifyError:
         return False
     return all(_mle(witness[c.tensor], c.point) == c.value for c in claims)
@@ -565,7 +566,7 @@ def _limbs_accept(backend, d, values, slots, u):
     if not _accepts("clear", backend, st, _cheat_counts(st, {"A": slots})):
         return False
     try:
-        claim = vgad.reduce_slices(Transcript(DOMAIN), "A", d, _mle(values, u), u, pgad.slot_values(backend, slots, d, u))
+        claim = reduce_slices(Transcript(DOMAIN), "A", d, _mle(values, u), u, pgad.slot_values(backend, slots, d, u))
     except VerifyError:
         return False
     return _mle(slots, claim.point) == claim.value

@@ -36,8 +36,8 @@ def make(**overrides) -> Recipe:
 
 
 CANONICAL = (
-    b'{"data":{"classes":10,"features":64,"input_bits":17,"input_signed":false,"label_bits":17,'
-    b'"source":"digits"},"model":{"activation":"relu","bias":true,"init":"seeded","kind":"mlp",'
+    b'{"data":{"binding":"private","classes":10,"features":64,"input_bits":17,"input_signed":false,'
+    b'"label_bits":17,"rows":0,"sha256":"","source":"digits"},"model":{"activation":"relu","bias":true,"init":"seeded","kind":"mlp",'
     b'"widths":[64,32,10]},"name":"digits-mlp","quant":{"frac_bits":16,"lr_shift":16,'
     b'"value_bits":32,"weight_bits":56},"seed":7,"semantics":1,"train":{"batch_size":64,'
     b'"loss":"mse","lr_num":[205,205,100],"optimizer":"sgd","steps":3}}'
@@ -138,6 +138,15 @@ def test_key_order_trailing_bytes_and_encodings_are_rejected():
         ({"data": {"label_bits": 16}}, "data.label_bits"),  # 2^R needs R + 1 bits
         ({"data": {"features": 63}}, "model.widths"),
         ({"data": {"classes": 9}}, "model.widths"),
+        ({"data": {"binding": "owned"}}, "data.binding"),
+        ({"data": {"rows": 5}}, "data.rows"),  # private data has no rows
+        ({"data": {"sha256": "ab" * 32}}, "data.sha256"),  # nor a digest
+        ({"data": {"binding": "public", "sha256": "ab" * 32}}, "data.rows"),
+        ({"data": {"binding": "public", "rows": 100}}, "data.sha256"),
+        ({"data": {"binding": "committed", "rows": 100, "sha256": "AB" * 32}}, "data.sha256"),
+        ({"data": {"binding": "public", "rows": 63, "sha256": "ab" * 32}}, "data.rows"),  # < batch
+        ({"data": {"binding": "public", "rows": 100, "sha256": "ab" * 32},
+          "train": {"steps": 4000, "lr_num": (1,) * 4000}}, "data.binding"),  # stream over the limit
         ({"model": {"widths": (64,)}}, "model.widths"),
         ({"model": {"widths": [64, 10]}}, "model.widths"),
         ({"model": {"widths": (64, 0, 10)}}, r"model.widths\[1\]"),
@@ -166,6 +175,12 @@ def test_invalid_fields_are_named(overrides, field):
         make(**overrides)
 
 
+def test_bound_data_carries_rows_and_digest():
+    recipe = make(data={"binding": "committed", "rows": 1437, "sha256": "0f" * 32})
+    assert recipe.data.bound and Recipe.from_canonical_json(recipe.to_canonical_json()) == recipe
+    assert not make().data.bound
+
+
 def test_widths_just_inside_the_limits_are_accepted():
     make(data={"input_bits": 32, "label_bits": 32}, quant={"weight_bits": 47})
     make(data={"label_bits": 21}, quant={"frac_bits": 20, "lr_shift": 16})  # S = 56
@@ -189,3 +204,14 @@ def test_recipes_whose_relations_could_pass_2_250_are_refused():
     _huge(steps=1, lr=1)
     with pytest.raises(RecipeError, match=r"^recipe: product values could reach 2\^2\d\d or more, beyond 2\^250"):
         _huge(steps=1 << 9, lr=(1 << 31) - 1)
+
+
+def test_nesting_is_bounded_before_parsing():
+    """Deep nesting is refused by a byte scan, never handed to json's recursive decoder (which
+    crashed the process once py_ecc had raised the recursion limit)."""
+    deep = CANONICAL.replace(b'"seed":7', b'"seed":' + b"[" * 5 + b"7" + b"]" * 5)
+    with pytest.raises(RecipeError, match="^recipe: JSON nested deeper than 4$"):
+        Recipe.from_canonical_json(deep)
+    shallow = CANONICAL.replace(b'"seed":7', b'"seed":[7]')  # depth 2 inside: parsed, then refused as a seed
+    with pytest.raises(RecipeError, match="^seed: must be an integer"):
+        Recipe.from_canonical_json(shallow)

@@ -34,12 +34,12 @@ import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
+from cheats import recounted
 from tiny_run import tiny_run
 
 from circuits.mlp import MlpCircuit
 from prover.backends import get_backend
 from prover.commit import hyrax
-from prover.logup import multiplicities, slot_matrix
 from prover.training import ProverChannel, commit_tensor, mlp_witness, prove_training
 from prover.zk_training import ZkProverChannel
 from verifier import field
@@ -49,7 +49,7 @@ from verifier.errors import VerifyError
 from verifier.field import MODULUS as R
 from verifier.hash_to_curve import pedersen_generators
 from verifier.training import (
-    TrainingStatement, TrainingWalk, VerifierChannel, logup_statement, verify_training, verify_with,
+    TrainingStatement, TrainingWalk, VerifierChannel, verify_training, verify_with,
 )
 from verifier.zk_training import ZkVerifierChannel, verify_training_zk
 from zktrain.cli import main
@@ -251,26 +251,13 @@ def _range_check_fails(run) -> str:
 
 
 def _walk_check_fails(run, tensor: str, reason: str) -> str:
-    """A check of the walk itself on a ranged tensor's slot values (``TrainingWalk._slice_value``):
+    """A check of the walk itself on a ranged tensor's slot values (``TrainingWalk.slice_value``):
     a comparison in the clear mode, a failing proof of equality in zero knowledge, one reason."""
     return rf"^{re.escape(run['c'].ranged(tensor))}: {reason}$"
 
 
 def _recounted(run, witness):
-    """``witness`` with the lookup multiplicities of the limbs it holds (limb gadget): what a
-    cheating prover commits, so that the logUp sum breaks only on a slot outside its table, not
-    on a stale count. A slot outside its table is counted as a lookup of 0 (no count makes the
-    sum vanish then)."""
-    if run["c"].range_check != "limbs":
-        return witness
-    statement = logup_statement(run["c"])
-    clipped = {}
-    for tensor in statement.tensors:
-        slots = slot_matrix(tensor, witness[tensor.name]).copy()
-        bounds = np.array([1 << b for b in tensor.slot_tags()])  # a padding slot: the table {0}
-        slots[(slots < 0) | (slots >= bounds)] = 0
-        clipped[tensor.name] = slots
-    return {**witness, **multiplicities(statement, clipped)}
+    return recounted(run["c"], witness)
 
 
 def _hooked(run, step, edit, x=None):
@@ -501,7 +488,7 @@ def test_nonzero_padding_slot_rejected(run):
     slots[:, :, :, c.rem_slots().num_slots] = 1
     wit[name] = slots
     check = {
-        # The walk's check of the padding slot values sent (``_slice_value``).
+        # The walk's check of the padding slot values sent (``slice_value``).
         ("clear", "limbs"): _walk_check_fails(run, "R1", "a padding slot is not zero"),
         ("clear", "bits"): _walk_check_fails(run, "R1", "a padding slot is not zero"),
         # The range check of a padding slot: its table is {0}.

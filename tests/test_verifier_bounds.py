@@ -78,8 +78,8 @@ def test_the_reported_459_byte_bundle_is_refused_by_the_recipe_bound():
     It cost 15.6 s and 3.1 GB; now the recipe itself is refused for the work it asks for."""
     json = (  # raw JSON: the recipe class itself refuses to build it
 
-        b'{"data":{"classes":3,"features":8192,"input_bits":17,"input_signed":false,"label_bits":17,'
-        b'"source":"synthetic"},"model":{"activation":"relu","bias":true,"init":"seeded","kind":"mlp",'
+        b'{"data":{"binding":"private","classes":3,"features":8192,"input_bits":17,"input_signed":false,'
+        b'"label_bits":17,"rows":0,"sha256":"","source":"synthetic"},"model":{"activation":"relu","bias":true,"init":"seeded","kind":"mlp",'
         b'"widths":[8192,8192,8192,3]},"name":"huge","quant":{"frac_bits":16,"lr_shift":16,'
         b'"value_bits":32,"weight_bits":56},"seed":1,"semantics":1,"train":{"batch_size":1,'
         b'"loss":"mse","lr_num":[1],"optimizer":"sgd","steps":1}}'

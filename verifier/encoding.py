@@ -14,6 +14,8 @@ is also the form the transcript absorbs.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Iterable
 
 from . import field
@@ -96,3 +98,15 @@ class Reader:
         if self.remaining:
             raise VerifyError(f"{self._what}: {self.remaining} trailing bytes")
 
+
+
+def read_artifact(source, what: str) -> tuple[bytes, str]:
+    """An artifact handed to the verifier (a data set, a data commitment, a model file) as its
+    bytes, or as a path to read: (bytes, how rejections name it)."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source), what
+    path = Path(os.fspath(source))
+    try:
+        return path.read_bytes(), f"{what} {path}"
+    except OSError as err:
+        raise VerifyError(f"{what} {path}: cannot read ({err.strerror})") from None

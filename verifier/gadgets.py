@@ -1,8 +1,9 @@
 """Verifier side of the gadgets: claim reductions of the training circuit (zkDL, FAC4DNN).
 
 Each ``*_reduction`` returns a :class:`~verifier.phase.Reduction` (sumcheck instances, their
-public tables, and how the other final evaluations become claims); ``reduce_slices`` is
-the one reduction that needs no sumcheck. Points are little-endian; ``claim_at`` callbacks let
+public tables, and how the other final evaluations become claims); ``fold_slices`` is the
+one reduction that needs no sumcheck (the walk checks the slot values it folds:
+``TrainingWalk.slice_value``). Points are little-endian; ``claim_at`` callbacks let
 the circuit builder place the sumcheck's coordinates into each tensor's own layout.
 
 Claimed values are walk values (``verifier/values.py``): ints in the clear mode, commitments
@@ -146,27 +147,47 @@ def multipoint_reduction(tensor: str, claims: Sequence[Claim], rho: Sequence[int
     return Reduction(f"ledger:{tensor}", [product_shape(num_vars, 2)], [total], finish, [tables], [public])
 
 
+def selection_weight(rows: Sequence[Sequence[int]], r_b: Sequence[int], r_t: Sequence[int], r_i: Sequence[int]) -> int:
+    """c~(r_i) for c(i) = sum_{t, b} eq(r_t, t) eq(r_b, b) [rows[t][b] = i]: the MLE of the
+    selection that feeds batch entry (t, b) from data set row rows[t][b] (steps past
+    ``len(rows)``, the padded ones, select nothing), at r_i. len(r_i) products per entry."""
+    eq_t, eq_b = eq_table(r_t), eq_table(r_b)
+    total = 0
+    for t, batch in enumerate(rows):
+        for b, i in enumerate(batch):
+            weight = eq_t[t] * eq_b[b] % R
+            for k, r in enumerate(r_i):
+                weight = weight * (r if (i >> k) & 1 else 1 - r) % R
+            total += weight
+    return total % R
+
+
+def selection_reduction(
+    name: str, claim: Claim, dataset: str, rows: Sequence[Sequence[int]], f_vars: int, b_vars: int, row_vars: int
+) -> Reduction:
+    """A claim on a batch stream drawn from a committed data set (issue 13): with S(t, b, f) =
+    D(rows[t][b], f) on the segment's real steps (zero on the padded ones),
+
+        S~(p, r_b, r_t) = sum_i c(i) D~(i, p),   c as in ``selection_weight``,
+
+    one degree-2 sumcheck over the data set's row variables, tables [c (public), D with its
+    feature axis bound at p]; it ends in a claim on D at (p, r_i), D's layout being [i, f].
+    ``claim.point`` is (p, r_b, r_t) in the stream's layout [t, b, f], f the low variables."""
+    point = tuple(claim.point)
+    p, r_b, r_t = point[:f_vars], point[f_vars : f_vars + b_vars], point[f_vars + b_vars :]
+
+    def finish(evals):
+        ((c_e, d_e),) = evals
+        return [Claim(dataset, p + tuple(c_e.point), d_e.value)]
+
+    tables = [Table("selection", (tuple(map(tuple, rows)), r_b, r_t, row_vars)), Table("bind", (dataset, 1, p))]
+    public = {0: PublicTable(f"{name}: selection", lambda r_i: selection_weight(rows, r_b, r_t, r_i))}
+    return Reduction(name, [product_shape(row_vars, 2)], [canonical(claim.value)], finish, [tables], [public])
+
+
 def slot_point(decomposition, slot: int) -> tuple[int, ...]:
     """The boolean coordinates of slot ``slot`` (e.g. the sign slot), little-endian."""
     return tuple((slot >> j) & 1 for j in range(decomposition.slot_vars))
-
-
-def slices_defect(decomposition, claim_value: int, slices: Sequence[int]) -> str | None:
-    """Why slot values v_i = B~(i, u) fail to support the claim V~(u) = claim_value, or None.
-
-    For any range decomposition with ``offset``, ``padded_width`` and ``weights()`` (bits,
-    ``circuits/bits.py``, or 16-bit limbs, ``circuits/limbs.py``): they must recompose,
-    offset + sum_i c_i v_i = V~(u) (since sum_x eq(u, x) = 1), and vanish on the padding
-    slots (weight 0).
-    """
-    weights = decomposition.weights()
-    if len(slices) != decomposition.padded_width or any(not 0 <= v < R for v in slices):
-        return "malformed slot values"
-    if (decomposition.offset + sum(c * v for c, v in zip(weights, slices)) - claim_value) % R:
-        return "slots do not recompose to the claimed value"
-    if any(v for c, v in zip(weights, slices) if c == 0):
-        return "a padding slot is not zero"
-    return None
 
 
 def fold_slices(
@@ -176,20 +197,6 @@ def fold_slices(
     B~(rho, u) = sum_i eq(rho, i) v_i on the slots tensor. Values may be ints or commitments."""
     rho = transcript.challenge_scalars(b"slot-fold", decomposition.slot_vars)
     return Claim(tensor, tuple(rho) + tuple(u), linear_combination(eq_table(rho), slices))
-
-
-def reduce_slices(
-    transcript: Transcript, tensor: str, decomposition, claim_value: int, u: Sequence[int], slices: Sequence[int]
-) -> Claim:
-    """A claim V~(u) on a range-decomposed value becomes one claim on its slots tensor
-    (the prover sends v_i = B~(i, u); the slot index is the innermost axis)."""
-    defect = slices_defect(decomposition, claim_value, slices)
-    if defect:
-        raise VerifyError(f"{tensor}: {defect}")
-    transcript.absorb_scalars(b"slot-values", slices)
-    return fold_slices(transcript, tensor, decomposition, u, slices)
-
-
 
 
 def below_eval(r: Sequence[int], n: int) -> int:

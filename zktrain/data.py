@@ -13,10 +13,15 @@ Options common to the split: ``test_fraction`` (default 0.2) and ``split_seed`` 
 split is fixed, independent of the run's seed, so runs with different seeds see the same test
 set). Features are float32, labels int64. Every malformed input raises ``DataError`` naming the
 offending key (``data.path: ...``).
+
+Options common to every source, for proofs (issue 13, ``zktrain.run_config``): ``binding``
+(``private``, the default; ``public``; ``committed``) and, for committed data, the data owner's
+``commitment`` and its ``opening`` (paths). Loading ignores them.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["DataError", "Dataset", "DataSource", "parse_data_spec", "load_dataset", "SOURCES"]
+__all__ = ["DataError", "Dataset", "DataSource", "parse_data_spec", "load_dataset", "export_dataset", "SOURCES"]
 
 
 class DataError(ValueError):
@@ -80,17 +85,30 @@ def _path(key: str, value: Any) -> Path:
     return Path(value)
 
 
+def _binding(key: str, value: Any) -> str:
+    if value not in BINDINGS:
+        raise DataError(f"data.{key}: must be one of {', '.join(BINDINGS)}, got {value!r}")
+    return value
+
+
+def _optional_path(key: str, value: Any) -> Path | None:
+    return None if value is None else _path(key, value)
+
+
+BINDINGS = ("private", "public", "committed")
 _SPLIT = {"test_fraction": (0.2, _fraction), "split_seed": (0, lambda k, v: _count(k, v, 0))}
+_PROOF = {"binding": ("private", _binding), "commitment": (None, _optional_path), "opening": (None, _optional_path)}
 
 SOURCES: dict[str, dict[str, tuple[Any, Any]]] = {
-    "digits": dict(_SPLIT),
-    "npz": {"path": (_REQUIRED, _path), **_SPLIT},
+    "digits": {**_SPLIT, **_PROOF},
+    "npz": {"path": (_REQUIRED, _path), **_SPLIT, **_PROOF},
     "synthetic": {
         "n": (_REQUIRED, lambda k, v: _count(k, v, 2)),
         "d": (_REQUIRED, lambda k, v: _count(k, v, 1)),
         "classes": (_REQUIRED, lambda k, v: _count(k, v, 2)),
         "seed": (0, lambda k, v: _count(k, v, 0)),
         **_SPLIT,
+        **_PROOF,
     },
 }
 
@@ -114,8 +132,15 @@ def parse_data_spec(spec: Any, base_dir: str | Path | None = None) -> DataSource
             raise DataError(f"data.{key}: required for source {source!r}")
         else:
             options[key] = default
-    if "path" in options and base_dir is not None and not options["path"].is_absolute():
-        options["path"] = Path(base_dir) / options["path"]
+    for key in ("path", "commitment", "opening"):
+        if options.get(key) is not None and base_dir is not None and not options[key].is_absolute():
+            options[key] = Path(base_dir) / options[key]
+    committed = options["binding"] == "committed"
+    for key in ("commitment", "opening"):
+        if committed and options[key] is None:
+            raise DataError(f"data.{key}: committed data needs the data owner's {key} (a path)")
+        if not committed and options[key] is not None:
+            raise DataError(f"data.{key}: only with binding: committed")
     return DataSource(source, options)
 
 
@@ -202,3 +227,13 @@ def _load_synthetic(options: Mapping[str, Any]) -> Dataset:
 
 
 _LOADERS = {"digits": _load_digits, "npz": _load_npz, "synthetic": _load_synthetic}
+
+
+def export_dataset(dataset: Dataset) -> bytes:
+    """The data set as an .npz for verifiers and data owners (``zktrain export-data``): arrays
+    ``X``, ``y`` (the training part, in the order the batch stream indexes it) and
+    ``X_test``, ``y_test``. ``{source: npz, path: FILE}`` loads it back to the same split, and
+    a verifier of public data reads ``X`` and ``y`` (``verifier.data.load_public_dataset``)."""
+    out = io.BytesIO()
+    np.savez(out, X=dataset.x_train, y=dataset.y_train, X_test=dataset.x_test, y_test=dataset.y_test)
+    return out.getvalue()
