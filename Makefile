@@ -1,12 +1,14 @@
 # Two commands on a fresh machine with Python 3.11 and make:
 #   make demo   creates .venv, installs the project, runs the main job on the embedded default
 #   make test   creates or reuses .venv, installs, runs the whole test suite
+# Both install the prover and the tests (.[prove,test]); an auditor needs only `pip install .`
+# (the verifier), which tests/test_light_install.py builds in a fresh venv.
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test fuzz mutation bench clean
+.PHONY: demo test fuzz mutation bench examples clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (set PYTHON=...)"; exit 1; }
@@ -15,7 +17,7 @@ $(PY):
 # Reinstall only when the project metadata changes.
 $(STAMP): pyproject.toml | $(PY)
 	$(PY) -m pip install --upgrade --quiet pip
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[prove,test]"
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -31,6 +33,10 @@ fuzz: $(STAMP)
 # Delete or weaken every verifier check in turn and run the tests that must notice (SECURITY.md).
 mutation: $(STAMP)
 	$(PY) tools/mutation.py
+
+# The small example bundle and model the light-install test verifies (tiny run, clear mode).
+examples: $(STAMP)
+	$(VENV)/bin/zktrain prove --run examples/tiny.yaml --out examples/tiny.zkp --model-out examples/tiny.model.npz
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_field.py

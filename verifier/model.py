@@ -1,0 +1,295 @@
+"""The trained model as an artifact: the model file and its check against a bundle (issue 13,
+item 2; DESIGN section 10, "the trained model leaves ``prove`` as a file with the opening of
+W_T; a disclosed model is checked against the row commitments by one random linear
+combination").
+
+The model file (``zktrain prove`` writes it beside the bundle as ``NAME.model.npz``) is a numpy
+``.npz`` archive of these arrays, all little-endian, none pickled; ``l`` runs over the layers
+1..L, ``d_l`` are the recipe's widths (unpadded):
+
+    version        int64   ()                 MODEL_VERSION
+    recipe_digest  uint8   (32,)              ``Recipe.digest()`` of the bundle's recipe
+    mode           <U5     ()                 "clear" or "zk": the mode of the bundle it came from
+    scale_bits     int64   ()                 2R + k: the master scale (``circuits.semantics.Scales``)
+    W{l}           int64   (d_l, d_{l-1})     the final master weights W_T at 2^(2R+k)
+    b{l}           int64   (d_l,)             the final master biases b_T at 2^(2R+k) (when model.bias)
+    W{l}.float32   float32 (d_l, d_{l-1})     W{l} / 2^(2R+k), rounded by ``float_copy``
+    b{l}.float32   float32 (d_l,)             b{l} / 2^(2R+k), the same way
+    W{l}.blinds    uint8   (rows, 32)         the opening of the bundle's ``W{l}.T``: the blinding
+                                              factor of each Hyrax row, a canonical field element
+                                              in 32 bytes little-endian (DESIGN section 9)
+    b{l}.blinds    uint8   (rows, 32)         the same for ``b{l}.T``
+
+The blinds with the values open the last segment's ``W{l}.T``, ``b{l}.T`` commitments: in the
+zero-knowledge mode the file is secret (whoever holds it can open the commitments, hence learn
+and prove the weights); disclosing it is disclosing the model.
+
+The check. A Hyrax commitment to a tensor (padded to 2^n entries with zeros, laid out as the
+``HyraxLayout.square`` matrix M of ``verifier/hyrax.py``) is one Pedersen commitment per row,
+C_i = <M_i, G> + r_i h. Instead of one MSM per row (an MSM over the whole matrix), the verifier
+draws rho_i from a transcript that has absorbed the commitments, the disclosed values and the
+blinds, and tests
+
+    sum_i rho_i C_i = <sum_i rho_i M_i, G> + (sum_i rho_i r_i) h
+
+in one MSM of rows + cols + 1 points. If some row fails, D_i = C_i - <M_i, G> - r_i h != 0 and
+sum_i rho_i D_i = 0 holds for at most one value of rho_i given the others (G1 has prime order
+r): probability 1/r. The rho_i must come after the opening: an opening chosen knowing the rho_i
+could move value between rows (any change with sum_i rho_i dM_i = 0 per column passes, and
+small ones exist by lattice reduction once a tensor has a few rows) or shift blinds freely
+(any dr with sum_i rho_i dr_i = 0). Entries are signed integers embedded as v mod r
+(DESIGN section 3). Splitting the combination over the generators needs no discrete logarithm
+between G_0.., h to be known (RFC 9380 generators, ``verifier/hash_to_curve.py``).
+
+Parsing is defensive: the archive is read with ``allow_pickle=False``; each array's header
+(dtype and shape) is checked against the recipe before its data is read, so nothing the file
+declares is allocated unchecked; every failure is a ``VerifyError`` naming the file and the
+array. This module imports nothing from ``prover`` or ``zktrain``.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+
+from circuits.recipe import Recipe
+
+from . import field
+from .encoding import read_artifact
+from .errors import VerifyError
+from .hash_to_curve import pedersen_generators
+from .hyrax import HyraxCommitment, HyraxLayout
+from .training import TrainingStatement
+from .transcript import Transcript
+
+MODEL_VERSION = 1
+DOMAIN = b"zktrain/model"
+MODES = ("clear", "zk")
+
+_INT64, _FLOAT32, _UINT8, _MODE = np.dtype("<i8"), np.dtype("<f4"), np.dtype("|u1"), np.dtype("<U5")
+
+
+def float_copy(values: np.ndarray, scale_bits: int) -> np.ndarray:
+    """The float32 copy of master values at 2^scale_bits: int64 -> float64 (exact below 2^53,
+    rounded to nearest even above), divided by a power of two (exact), rounded to float32.
+    Writer and checker both call this, so the copy is one well-defined function of the ints."""
+    return (np.asarray(values, dtype=np.int64).astype(np.float64) / float(1 << scale_bits)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class DisclosedModel:
+    """A model file's content: the final master weights and biases by layer name ("W1", "b1",
+    unpadded int64), and the blinds of the rows of their commitments ("W1" opens "W1.T")."""
+
+    recipe_digest: bytes
+    mode: str
+    scale_bits: int
+    tensors: dict[str, np.ndarray]
+    blinds: dict[str, list[int]]
+
+    def floats(self) -> dict[str, np.ndarray]:
+        """The float32 copies, by layer name."""
+        return {name: float_copy(values, self.scale_bits) for name, values in self.tensors.items()}
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The file's arrays (module docstring), by name."""
+        out = {
+            "version": np.array(MODEL_VERSION, dtype=_INT64),
+            "recipe_digest": np.frombuffer(self.recipe_digest, dtype=_UINT8).copy(),
+            "mode": np.array(self.mode, dtype=_MODE),
+            "scale_bits": np.array(self.scale_bits, dtype=_INT64),
+        }
+        floats = self.floats()
+        for name, values in self.tensors.items():
+            out[name] = np.asarray(values, dtype=_INT64)
+            out[f"{name}.float32"] = floats[name]
+            encoded = b"".join(field.to_bytes(r) for r in self.blinds[name])
+            out[f"{name}.blinds"] = np.frombuffer(encoded, dtype=_UINT8).reshape(len(self.blinds[name]), field.BYTES)
+        return out
+
+    def to_bytes(self) -> bytes:
+        """The ``.npz`` file (uncompressed; the writer of the file makes it atomic)."""
+        buffer = io.BytesIO()
+        np.savez(buffer, allow_pickle=False, **self.arrays())
+        return buffer.getvalue()
+
+
+# --- what a recipe expects -----------------------------------------------------------------
+
+
+def _layers(statement: TrainingStatement) -> list[tuple[str, str, tuple[int, ...], tuple[int, ...]]]:
+    """(name, committed tensor, shape, padded shape) of every final weight and bias."""
+    c = statement.circuit
+    out = []
+    for tensor in statement.checkpoint_tensors("T"):
+        name = tensor.removesuffix(".T")
+        layer = int(name[1:])
+        if name.startswith("W"):
+            shape = (c.widths[layer], c.widths[layer - 1])
+            padded = (1 << c.width_vars(layer), 1 << c.width_vars(layer - 1))
+        else:
+            shape, padded = (c.widths[layer],), (1 << c.width_vars(layer),)
+        out.append((name, tensor, shape, padded))
+    return out
+
+
+def expected_arrays(statement: TrainingStatement) -> dict[str, tuple[np.dtype, tuple[int, ...]]]:
+    """Every array of the model file of a statement's recipe: name -> (dtype, shape)."""
+    out = {"version": (_INT64, ()), "recipe_digest": (_UINT8, (32,)), "mode": (_MODE, ()), "scale_bits": (_INT64, ())}
+    for name, tensor, shape, _ in _layers(statement):
+        rows = HyraxLayout.square(statement.tensor_vars(tensor)).num_rows
+        out[name] = (_INT64, shape)
+        out[f"{name}.float32"] = (_FLOAT32, shape)
+        out[f"{name}.blinds"] = (_UINT8, (rows, field.BYTES))
+    return out
+
+
+# --- parsing -------------------------------------------------------------------------------
+
+
+class _Archive:
+    """The ``.npz`` archive, each array read only after its header matches what is expected."""
+
+    def __init__(self, data: bytes, what: str, expected: dict[str, tuple[np.dtype, tuple[int, ...]]]):
+        self.what, self.expected = what, expected
+        try:
+            npz = np.load(io.BytesIO(data), allow_pickle=False)
+        except Exception as err:  # a truncated zip, garbage, a pickle: np.load's many refusals
+            raise VerifyError(f"{what}: not a model file (.npz archive): {type(err).__name__}: {err}") from None
+        if not isinstance(npz, np.lib.npyio.NpzFile):
+            raise VerifyError(f"{what}: a single .npy array, not a model file (.npz archive)")
+        self.npz = npz
+
+    def refuse_unexpected(self) -> None:
+        unknown = sorted(set(self.npz.files) - set(self.expected))
+        if unknown:
+            raise VerifyError(f"{self.what}: unexpected array {unknown[0]!r}")
+
+    def _header(self, name: str) -> tuple[tuple[int, ...], np.dtype]:
+        with self.npz.zip.open(f"{name}.npy") as member:
+            version = np.lib.format.read_magic(member)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read(member)
+        return shape, dtype
+
+    def array(self, name: str) -> np.ndarray:
+        dtype, shape = self.expected[name]
+        if name not in self.npz.files:
+            raise VerifyError(f"{self.what}: missing array {name!r}")
+        try:
+            found_shape, found_dtype = self._header(name)
+        except (ValueError, OSError, zipfile.BadZipFile, KeyError) as err:
+            raise VerifyError(f"{self.what}: array {name!r} is unreadable ({err})") from None
+        if found_dtype != dtype:
+            raise VerifyError(f"{self.what}: array {name!r} has dtype {found_dtype}, expected {dtype}")
+        if found_shape != shape:
+            raise VerifyError(f"{self.what}: array {name!r} has shape {found_shape}, expected {shape} (the recipe's)")
+        try:
+            return self.npz[name]
+        except Exception as err:  # data shorter than its header declares, a bad CRC
+            raise VerifyError(f"{self.what}: array {name!r} is unreadable ({type(err).__name__}: {err})") from None
+
+
+def parse_model(data: bytes, recipe: Recipe, zk: bool, statement: TrainingStatement, what: str = "model") -> DisclosedModel:
+    """Read a model file for the bundle of ``recipe`` in mode ``zk`` whose last segment is
+    ``statement``: every array present, of its dtype and shape, in range (weights and biases
+    within the recipe's weight width, floats the exact copies, blinds canonical), and the
+    recipe digest, mode and scale those of the bundle. Raises ``VerifyError`` naming the array."""
+    archive = _Archive(data, what, expected_arrays(statement))
+    # Version and digest first: a model of another run (other widths, other layers) is named
+    # as such, before its arrays fail to be this recipe's.
+    version = int(archive.array("version"))
+    if version != MODEL_VERSION:
+        raise VerifyError(f"{what}: model file version {version}, this verifier reads {MODEL_VERSION}")
+    digest = archive.array("recipe_digest").tobytes()
+    if digest != recipe.digest():
+        raise VerifyError(f"{what}: recipe_digest {digest.hex()[:16]}... differs from the bundle's recipe "
+                          f"{recipe.digest().hex()[:16]}... (a model of another run)")
+    mode = str(archive.array("mode"))
+    if mode != MODES[zk]:
+        raise VerifyError(f"{what}: mode {mode!r} differs from the bundle's mode {MODES[zk]!r}")
+    scale_bits = int(archive.array("scale_bits"))
+    if scale_bits != recipe.scales.weight:
+        raise VerifyError(f"{what}: scale_bits {scale_bits} differs from the recipe's 2R + k = {recipe.scales.weight}")
+    archive.refuse_unexpected()
+    width = recipe.declared_widths()["weight"]
+    tensors, blinds = {}, {}
+    for name, _, _, _ in _layers(statement):
+        values = archive.array(name)
+        outside = (values < width.lo) | (values > width.hi)
+        if outside.any():
+            index = tuple(int(i) for i in np.argwhere(outside)[0])
+            raise VerifyError(f"{what}: {name}{list(index)} = {values[index]} lies outside the recipe's "
+                              f"{width.bits}-bit weight width")
+        if not np.array_equal(archive.array(f"{name}.float32"), float_copy(values, scale_bits)):
+            raise VerifyError(f"{what}: {name}.float32 is not {name} / 2^{scale_bits} in float32")
+        rows = [int.from_bytes(row.tobytes(), "little") for row in archive.array(f"{name}.blinds")]
+        if any(r >= field.MODULUS for r in rows):
+            raise VerifyError(f"{what}: {name}.blinds holds a non-canonical field element (>= r)")
+        tensors[name], blinds[name] = values, rows
+    return DisclosedModel(digest, mode, scale_bits, tensors, blinds)
+
+
+# --- the check against the commitments ----------------------------------------------------
+
+
+def combination_weights(tensor: str, commitment: HyraxCommitment, matrix: np.ndarray, blinds: list[int]) -> list[int]:
+    """rho_0.., one per row, drawn after the commitment's rows, the disclosed (padded) matrix
+    and its blinds are absorbed (module docstring: they must follow the opening)."""
+    transcript = Transcript(DOMAIN)
+    transcript.absorb_points(f"{tensor}:rows".encode(), commitment.rows)
+    transcript.absorb_bytes(f"{tensor}:values".encode(), np.ascontiguousarray(matrix, dtype=_INT64).tobytes())
+    transcript.absorb_scalars(f"{tensor}:blinds".encode(), blinds)
+    return transcript.challenge_scalars(b"rho", len(commitment.rows))
+
+
+def check_opening(
+    name: str, tensor: str, commitment: HyraxCommitment, layout: HyraxLayout, matrix: np.ndarray,
+    blinds: list[int], curve: str = "blst", what: str = "model",
+) -> None:
+    """sum_i rho_i C_i = <sum_i rho_i M_i, G> + (sum_i rho_i r_i) h for the padded matrix M
+    (layout.num_rows x layout.num_cols), in one MSM."""
+    gens = pedersen_generators(curve)
+    rows = commitment.decode(gens, layout)
+    rho = combination_weights(tensor, commitment, matrix, blinds)
+    combined = np.array(rho, dtype=object) @ matrix.astype(object)  # sum_i rho_i M_i, exact integers
+    blind = field.inner_product(rho, blinds)
+    points = rows + gens.vector(layout.num_cols) + [gens.h]
+    scalars = rho + [-int(t) % field.MODULUS for t in combined] + [-blind % field.MODULUS]
+    if gens.curve.msm(points, scalars) != gens.curve.identity():
+        raise VerifyError(f"{what}: {name} does not match the bundle's commitment {tensor}")
+
+
+def _padded_matrix(values: np.ndarray, padded: tuple[int, ...], layout: HyraxLayout) -> np.ndarray:
+    out = np.zeros(padded, dtype=np.int64)
+    out[tuple(slice(0, n) for n in values.shape)] = values
+    return out.reshape(layout.num_rows, layout.num_cols)
+
+
+def check_model(
+    model: DisclosedModel, statement: TrainingStatement, commitments: Mapping[str, HyraxCommitment],
+    curve: str = "blst", what: str = "model",
+) -> None:
+    """Every final weight and bias of ``model`` opens the last segment's commitment to it."""
+    for name, tensor, _, padded in _layers(statement):
+        layout = HyraxLayout.square(statement.tensor_vars(tensor))
+        matrix = _padded_matrix(model.tensors[name], padded, layout)
+        check_opening(name, tensor, commitments[tensor], layout, matrix, model.blinds[name], curve, what)
+
+
+def verify_model(
+    weights, recipe: Recipe, zk: bool, statement: TrainingStatement,
+    commitments: Mapping[str, HyraxCommitment], curve: str = "blst",
+) -> str:
+    """Check a model file (its bytes or its path) against a verified bundle's recipe, mode and
+    last segment (``statement``, ``commitments``); returns what it binds, in words
+    (``Report.artifacts["model"]``). Raises ``VerifyError`` naming the file and what is wrong."""
+    data, what = read_artifact(weights, "model")
+    model = parse_model(data, recipe, zk, statement, what)
+    check_model(model, statement, commitments, curve, what)
+    names = ", ".join(tensor for _, tensor, _, _ in _layers(statement))
+    return f"disclosed: the model file matches the final commitments ({names}) of the last segment"
