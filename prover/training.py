@@ -101,13 +101,15 @@ def mlp_witness(
     w0: Sequence[np.ndarray],
     b0: Sequence[np.ndarray],
     hook: Callable[[int], Hook | None] | None = None,
+    dataset: Witness | None = None,
 ) -> Witness:
     """Run the padded steps and lay every tensor out as the circuit expects.
 
     ``x`` [T, B, d_0] and ``y`` [T, B, d_L] are the consumed batches at scale 2^R; ``w0``,
     ``b0`` the initial master weights and biases. Padded steps see zero data and learning rate
     0, padded features start at zero: the honest padded witness follows from the relations.
-    ``hook(step)`` may return a per-step tensor hook (see ``exact_step``) for soundness tests.
+    ``hook(step)`` may return a per-step tensor hook (see ``exact_step``) for soundness tests;
+    ``dataset`` is committed data's (``stack_witness``).
     """
     dims = [1 << c.width_vars(i) for i in range(c.layers + 1)]
     tp, bsz = c.padded_steps, c.batch
@@ -119,13 +121,16 @@ def mlp_witness(
     for t, lr in enumerate(c.lr_padded()):
         rec, w, b = exact_step(c, w, b, xs[t], ys[t], lr, None if hook is None else hook(t))
         steps.append(rec)
-    return stack_witness(c, steps, w, b)
+    return stack_witness(c, steps, w, b, dataset)
 
 
-def stack_witness(c: MlpCircuit, steps: Sequence[dict], final_w: Sequence, final_b: Sequence) -> Witness:
+def stack_witness(
+    c: MlpCircuit, steps: Sequence[dict], final_w: Sequence, final_b: Sequence, dataset: Witness | None = None
+) -> Witness:
     """Stack per-step records (padded arrays named as ``exact_step`` names them, one per
     padded step) into the circuit's witness, with every range-checked value decomposed into
-    its slots (and, for limbs, the lookup's multiplicities)."""
+    its slots (and, for limbs, the lookup's multiplicities). Committed data brings the data
+    set's tensors (``zktrain.data_commitment.dataset_tensors``) as ``dataset``."""
     if len(steps) != c.padded_steps:
         raise ValueError(f"{len(steps)} step records for {c.padded_steps} padded steps")
     wit: Witness = {name: _int64(np.stack([s[name] for s in steps]), name) for name in steps[0]}
@@ -143,16 +148,20 @@ def stack_witness(c: MlpCircuit, steps: Sequence[dict], final_w: Sequence, final
             wit[c.ranged(f"W{l}.0")] = c.w0_slots().decompose(wit[f"W{l}.0"], f"W_0,{l}")
             if c.bias:
                 wit[c.ranged(f"b{l}.0")] = c.w0_slots().decompose(wit[f"b{l}.0"], f"b_0,{l}")
-    # The data commitment holds the batches as consumed (padded steps and features included).
-    x, y = c.data_tensors()
-    wit[x] = c.x_slots().decompose(wit["IN1"], "input")
-    wit[y] = c.y_slots().decompose(wit.pop("Y"), "label")
+    if c.data_binding == "private":  # the prover commits the batches as consumed, padding included
+        x, y = c.data_tensors()
+        wit[x] = c.x_slots().decompose(wit["IN1"], "input")
+        wit[y] = c.y_slots().decompose(wit.pop("Y"), "label")
+    elif c.data_binding == "committed":  # the stream stays virtual, selected from the data set
+        if dataset is None:
+            raise ValueError("committed data: the witness needs the data set's tensors")
+        wit.update(dataset)
     if c.range_check == "limbs":
         wit.update(multiplicities(logup_statement(c), wit))
     return wit
 
 
-def _commit_width(values: np.ndarray) -> int:
+def commit_width(values: np.ndarray) -> int:
     """Signed bits the offset trick needs for these values (at least 2 for {0, 1})."""
     v = np.asarray(values, dtype=np.int64)
     top = max(int(v.max()), -int(v.min()) - 1, 1) if v.size else 1
@@ -163,11 +172,12 @@ def commit_tensor(statement: TrainingStatement, tensor: str, values: np.ndarray,
     """Hyrax-commit one of the statement's committed tensors: (commitment, opening witness)."""
     layout = HyraxLayout.square(statement.tensor_vars(tensor))
     flat = np.asarray(values, dtype=np.int64).reshape(-1)
-    return hyrax.commit(prover_generators(), flat, layout, _commit_width(flat), rng)
+    return hyrax.commit(prover_generators(), flat, layout, commit_width(flat), rng)
 
 
 class ProverChannel:
-    """Computes and writes every message the walk asks for (clear mode).
+    """Computes and writes every message the walk asks for (clear mode), for the training walk
+    or the inference walk (``verifier.inference``, ``prover.inference``).
 
     ``statement`` may be None for a walk that commits and opens nothing (the range gadget's
     own tests run ``verifier.logup.LogupWalk`` over this channel).
@@ -199,7 +209,9 @@ class ProverChannel:
         self.derived: dict = {}
         self._committed = 0
         self._gkr_unreported = 0.0
-        self.transcript = Transcript(DOMAIN)
+        # The statement's transcript domain (training or inference); the training proof's for
+        # a walk that commits nothing.
+        self.transcript = Transcript(DOMAIN if statement is None else statement.domain)
         self.public: dict[str, HyraxCommitment] = {}
         self._chunks: list[bytes] = []
         self._hyrax: dict[str, hyrax.HyraxWitness] = {}

@@ -58,7 +58,8 @@ def test_prove_verify_inspect(bundle_path):
         # and the gadget imply no longer parses (a slot value read as a point, rows miscounted).
         pytest.param(lambda b: b[:12] + b"\x01" + b[13:], "training proof: G1 point", id="clear body read as zk"),
         pytest.param(lambda b: b[:12] + b"\x02" + b[13:], "unknown proof mode 2", id="mode 2"),
-        pytest.param(lambda b: b[:13] + b"\x02" + b[14:], "unknown proof kind 2", id="kind 2"),
+        pytest.param(lambda b: b[:13] + b"\x02" + b[14:], "an inference bundle: verify it with --training", id="kind 2"),
+        pytest.param(lambda b: b[:13] + b"\x03" + b[14:], "unknown proof kind 3", id="kind 3"),
         pytest.param(lambda b: b[:14] + b"\x02" + b[15:], "bundle: G1 point", id="limbs body read as bits"),
         pytest.param(lambda b: b[:14] + b"\x00" + b[15:], "unknown range-check gadget 0", id="range 0"),
         pytest.param(lambda b: b[:15] + b"\xff\xff\xff\x7f" + b[19:], "recipe of 2147483647 bytes exceeds the limit", id="recipe length 2^31-1"),

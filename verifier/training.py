@@ -1,7 +1,8 @@
 """The proof of an MLP training run: one walk of claim reductions, shared by both sides.
 
-Statement (DESIGN section 1): given the public data commitment (the range slots of X and Y,
-stacked over steps), the initial weights W_0, b_0 (public values seeded from the recipe,
+Statement (DESIGN section 1): given the data (the prover's commitment to the range slots of
+X and Y stacked over steps, a public data set, or a data owner's commitment to its rows:
+``verifier/data.py``), the initial weights W_0, b_0 (public values seeded from the recipe,
 public commitments to their range slots for ``init: committed``, or public commitments: the
 checkpoint a previous segment ended on), the public commitments to
 the final weights W_T, b_T and the recipe, the prover knows every intermediate value of
@@ -29,14 +30,19 @@ The walk (FAC4DNN, DESIGN section 5), over tensors stacked across steps, one sta
   2. every claim on the stacked weights and biases becomes W_0 / b_0 minus a step functional
      of G_Z^T A (exact SGD, no rounding);
   3. claims on activations A = (1 - s) Z' and hidden gradients G_Z = (1 - s) G'_A (zkReLU) by
-     masked Hadamard sumchecks; G_Z of the output layer is Z'_L - Y; inputs are X;
+     masked Hadamard sumchecks; G_Z of the output layer is Z'_L - Y; the claims on the inputs
+     and the labels go to the statement's data binding (``verifier/data.py``: the segment's
+     own data slots, the verifier's evaluation of public data, or, for committed data, a
+     selection sumcheck "phase-data" down to the data owner's commitment);
   4. limb gadget: the logUp-GKR range proof of every limbs tensor (``verifier/logup.py``),
      whose claims on the limbs and multiplicities join the ledger;
   5. every claim on a committed tensor is reduced to one point (claims ledger) and opened.
 
 A :class:`Channel` carries the messages: the verifier's reads them from the proof bytes and
 checks, the prover's computes and writes them. The walk is written once, here, so the two
-sides cannot drift apart.
+sides cannot drift apart. What it shares with the proof of inference (``verifier/inference.py``,
+the forward half of this walk over the same channels): slot values, the zkReLU reduction, the
+claims ledger and the openings, in ``verifier/walk.py``.
 
 The walk serves both modes (DESIGN section 3): its values are walk values
 (``verifier/values.py``), ints in the clear mode and Pedersen commitments in the
@@ -47,40 +53,32 @@ equality in zero knowledge.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol, Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar, Protocol, Sequence
 
 import numpy as np
 
 from circuits.mlp import Decomposition, MlpCircuit
 
-from .claims import Claim, ClaimLedger
+from .claims import Claim
 from .encoding import Reader
 from .errors import VerifyError
 from .field import MODULUS as R
-from .gadgets import (
-    booleanity_reduction,
-    fold_slices,
-    masked_hadamard_reduction,
-    matmul_reduction,
-    multipoint_reduction,
-    padding_reduction,
-    slot_point,
-    step_functional_reduction,
-)
-from .curve import POINT_BYTES
+from .gadgets import booleanity_reduction, matmul_reduction, padding_reduction, step_functional_reduction
+from .data import CommittedData, PrivateData, PublicData
 from .hash_to_curve import pedersen_generators
 from .hyrax import HyraxCommitment, HyraxLayout, HyraxOpening, OpeningBatch
-from .nizk.ipa import InnerProductProof
 from .logup import Challenges, LogupStatement, LogupWalk, RangeTensor
 from .phase import Reduction, Table, verify_phase
 from .polynomial import eq_table, mle_evaluate_int64
 from .sumcheck import SumcheckProof
 from .transcript import Transcript
-from .values import Value, linear_combination
+from .values import Value
+from .walk import CommittedTensors, Walk
 
 DOMAIN = b"zktrain/train"
 FORMAT_VERSION = 1
+DataBinding = PrivateData | PublicData | CommittedData
 
 
 class Channel(Protocol):
@@ -115,7 +113,7 @@ class Channel(Protocol):
 
 
 @dataclass(frozen=True)
-class TrainingStatement:
+class TrainingStatement(CommittedTensors):
     """The public side: circuit (from the recipe), recipe bytes, W_0 / b_0 (None: committed,
     as range slots when ``circuit.init_committed``, else a checkpoint), the segment's place in
     the run, and the names of the public commitments (their contents are absorbed by the
@@ -129,6 +127,9 @@ class TrainingStatement:
 
     circuit: MlpCircuit
     recipe: bytes
+    #: The transcript's domain, and how rejections of the proof's bytes name it.
+    domain: ClassVar[bytes] = DOMAIN
+    proof_name: ClassVar[str] = "training proof"
     #: Per layer [d_l, d_{l-1}], unpadded; None: committed. Any sequence: the bundle's seeded
     #: W_0 is derived on first use (``verifier.bundle``), never while parsing. The transcript
     #: absorbs the recipe and the circuit, not these values: they must be a function of the
@@ -139,6 +140,8 @@ class TrainingStatement:
     segments: int = 1
     #: S, the steps of every segment but possibly the last (default: this segment's steps).
     segment_steps: int | None = None
+    #: How the walk answers claims on the data (``verifier.data``): the circuit's binding.
+    data: DataBinding = field(default_factory=PrivateData)
 
     def __post_init__(self) -> None:
         if self.segment_steps is None:
@@ -147,6 +150,8 @@ class TrainingStatement:
             raise ValueError(f"segment {self.segment} of {self.segments}")
         if not 1 <= self.circuit.steps <= self.segment_steps:
             raise ValueError(f"a segment of {self.circuit.steps} steps, {self.segment_steps} per segment")
+        if self.data.kind != self.circuit.data_binding:
+            raise ValueError(f"{self.data.kind} data for a circuit of {self.circuit.data_binding} data")
         if (self.init_weights is None) != (self.init_biases is None):
             raise ValueError("initial weights and biases are both public values or both committed")
         if self.circuit.init_committed and self.init_weights is not None:
@@ -179,28 +184,12 @@ class TrainingStatement:
             ranges += logup_statement(self.circuit).multiplicity_tensors()
         return ranges
 
-    def committed_tensors(self) -> list[str]:
-        return self.public_tensors() + self.witness_tensors()
-
-    def min_proof_bytes(self, zk: bool) -> int:
-        """A lower bound on the proof body's length, from the statement alone: the row
-        commitments of the witness tensors, which open the body, and one opening per committed
-        tensor (the walk's last phase opens each exactly once). The bundle parser checks it
-        before any work the recipe sizes (issue 12: bounded work before allocation)."""
-        layouts = {name: HyraxLayout.square(self.tensor_vars(name)) for name in self.committed_tensors()}
-        rows = sum(layouts[name].num_rows for name in self.witness_tensors())
-        if zk:
-            openings = sum(InnerProductProof.size(layout.num_cols) for layout in layouts.values())
-        else:
-            openings = sum(HyraxOpening.size(layout) for layout in layouts.values())
-        return POINT_BYTES * rows + openings
-
     def tensor_vars(self, name: str) -> int:
         """Variable count of a committed tensor (fixes its Hyrax layout)."""
         c = self.circuit
-        ranges = c.committed_ranges()
-        if name in ranges:
-            return ranges[name].layout.num_vars
+        layouts = {**c.dataset_layouts(), **{n: r.layout for n, r in c.committed_ranges().items()}}
+        if name in layouts:
+            return layouts[name].num_vars
         if name.startswith("logup.m"):
             return int(name.removeprefix("logup.m"))
         layer = int(name[1:].split(".")[0])  # W{l}.0, W{l}.T, b{l}.0, b{l}.T
@@ -223,45 +212,16 @@ def _padded_int64(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return out
 
 
-class TrainingWalk:
+class TrainingWalk(Walk):
     """The ordered reductions of the training proof (see the module docstring)."""
 
     def __init__(self, statement: TrainingStatement, channel: Channel):
-        self.st = statement
-        self.c = statement.circuit
-        self.ch = channel
-        self.t = channel.transcript
-        self.ledger = ClaimLedger()
+        super().__init__(statement, channel)
         self._seeded: tuple[list[np.ndarray], list[np.ndarray]] | None = None
 
     # --- helpers ------------------------------------------------------------------------
     def _act(self, i: int) -> tuple[int, int, int]:
         return self.c.width_vars(i), self.c.batch_vars, self.c.step_vars
-
-    def _require(self, ok: bool, reason: str) -> None:
-        """Every check of the walk outside the sumchecks and openings goes through here."""
-        if not ok:
-            raise VerifyError(reason)
-
-    def _require_equal(self, a: Value, b: Value, reason: str) -> None:
-        self._require(self.ch.equal(a, b), reason)
-
-    def _slice_value(self, tensor, decomposition, u, claimed=None) -> Value:
-        """Read slot values at u; derive V~(u) = offset + sum_i c_i v_i (or check it against
-        ``claimed``); require the padding slots i >= num_slots to be zero; ledger the folded
-        claim on the slots tensor (limbs or bits, ``circuits/limbs.py``, ``circuits/bits.py``)."""
-        slices = self.ch.slices(tensor, decomposition, u)
-        if len(slices) != decomposition.padded_width:
-            raise VerifyError(f"{tensor}: wrong number of slot values")
-        recomposed = linear_combination(decomposition.weights(), slices, decomposition.offset)
-        if claimed is None:
-            claimed = recomposed
-        else:
-            self._require_equal(recomposed, claimed, f"{tensor}: slots do not recompose to the claimed value")
-        for v in slices[decomposition.num_slots :]:
-            self._require_equal(v, 0, f"{tensor}: a padding slot is not zero")
-        self.ledger.add(fold_slices(self.t, tensor, decomposition, u, slices))
-        return claimed
 
     def _seeded_tables(self) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """The public W_0, b_0 padded to the circuit's widths, built on first use: by then the
@@ -284,7 +244,7 @@ class TrainingWalk:
         itself; an ``init: committed`` value is recomposed from its range-checked slots; a
         checkpoint's value is claimed by the prover and joins the ledger."""
         if self.c.init_committed:
-            return self._slice_value(self.c.ranged(f"{kind}{layer}.0"), self.c.w0_slots(), point)
+            return self.slice_value(self.c.ranged(f"{kind}{layer}.0"), self.c.w0_slots(), point)
         if not self.st.committed_init:
             w0, b0 = self._seeded_tables()
             return mle_evaluate_int64((w0 if kind == "W" else b0)[layer - 1], point)
@@ -331,6 +291,8 @@ class TrainingWalk:
         self.ledger.extend(self.ch.phase(b"phase-2", self._phase_2()))
         self.ledger.extend(self.ch.phase(b"phase-3", self._phase_3()))
         self._after_phase_3()
+        self.ledger.extend(self.ch.phase(b"phase-data", self.st.data.selection(self)))
+        self.st.data.selected(self)
         if self.c.range_check == "limbs":
             self.ledger.extend(LogupWalk(logup_statement(self.c), self.ch).run())
         self._ledger_and_openings()
@@ -343,8 +305,8 @@ class TrainingWalk:
             nj, nb, nt = self._act(l)
             u = tuple(t.challenge_scalars(b"forward-point", nj + nb + nt))
             uj, ub, ut = u[:nj], u[nj : nj + nb], u[nj + nb :]
-            zp = self._slice_value(c.ranged(f"Z{l}"), c.z_slots(l), u)
-            rem = self._slice_value(c.ranged(f"R{l}"), c.rem_slots(), u)
+            zp = self.slice_value(c.ranged(f"Z{l}"), c.z_slots(l), u)
+            rem = self.slice_value(c.ranged(f"R{l}"), c.rem_slots(), u)
             bias: Value = 0
             if c.bias:
                 bias = self.ch.evaluation(f"b{l}", uj + ut)
@@ -361,8 +323,8 @@ class TrainingWalk:
             ni, nb, nt = self._act(l)
             u = tuple(t.challenge_scalars(b"backward-point", ni + nb + nt))
             ui, ub, ut = u[:ni], u[ni : ni + nb], u[ni + nb :]
-            gp = self._slice_value(c.ranged(f"G{l}"), c.g_slots(), u)
-            remg = self._slice_value(c.ranged(f"RG{l}"), c.rem_slots(), u)
+            gp = self.slice_value(c.ranged(f"G{l}"), c.g_slots(), u)
+            remg = self.slice_value(c.ranged(f"RG{l}"), c.rem_slots(), u)
             out.append(matmul_reduction(
                 f"backward{l}", (1 << S) * gp + remg, ut, c.width_vars(m),
                 Table("bind", (f"GZ{m}", 1, ub)), Table("bind", (f"W{m}", 2, ui)),
@@ -410,19 +372,12 @@ class TrainingWalk:
         return out
 
     def _masked(self, name, claims, width_index, s_tensor, x_tensor) -> Reduction:
-        nv = sum(self._act(width_index))
-        rho = self.t.challenge_scalars(b"combine", len(claims))
-        return masked_hadamard_reduction(
-            name, claims, rho, nv, Table("flat", (s_tensor,)), Table("flat", (x_tensor,)),
-            lambda p: (s_tensor, p), lambda p: (x_tensor, p),
-        )
+        return self.masked(name, claims, sum(self._act(width_index)), s_tensor, x_tensor)
 
     def _phase_3(self) -> list[Reduction]:
         c, out = self.c, []
         self.t.domain_separate(b"phase-3-claims")
-        x_name, y_name = c.data_tensors()
-        for claim in self.ledger.take("IN1"):
-            self._slice_value(x_name, c.x_slots(), claim.point, claim.value)
+        self.st.data.inputs(self, self.ledger.take("IN1"))
         for l in range(2, c.layers + 1):
             claims = self.ledger.take(f"IN{l}")
             if claims:
@@ -433,49 +388,34 @@ class TrainingWalk:
                 out.append(self._masked(f"relu-grad{l}", claims, l, f"S{l}", f"GP{l}"))
         L = c.layers
         for claim in self.ledger.take(f"GZ{L}"):
-            zp = self._slice_value(c.ranged(f"Z{L}"), c.z_slots(L), claim.point)
-            y = self._slice_value(y_name, c.y_slots(), claim.point)
-            self._require_equal(zp - y, claim.value, "output gradient is not Y_hat - Y")
+            zp = self.slice_value(c.ranged(f"Z{L}"), c.z_slots(L), claim.point)
+            y = self.st.data.labels(self, claim.point)
+            self.require_equal(zp - y, claim.value, "output gradient is not Y_hat - Y")
         return out
 
     def _after_phase_3(self) -> None:
         c = self.c
         for l in range(1, c.layers):
-            z, z_slots = c.ranged(f"Z{l}"), c.z_slots(l)
-            sign = slot_point(z_slots, z_slots.sign_slot)  # the ReLU indicator [Z' <= 0]
-            for claim in self.ledger.take(f"S{l}"):
-                self.ledger.add(Claim(z, sign + claim.point, claim.value))
-            for claim in self.ledger.take(f"ZP{l}"):
-                self._slice_value(z, z_slots, claim.point, claim.value)
+            self.relu_operands(c.ranged(f"Z{l}"), c.z_slots(l), f"S{l}", f"ZP{l}")
             for claim in self.ledger.take(f"GP{l}"):
-                self._slice_value(c.ranged(f"G{l}"), c.g_slots(), claim.point, claim.value)
-
-    def _ledger_and_openings(self) -> None:
-        reductions = []
-        self.t.domain_separate(b"ledger")
-        for name in self.st.committed_tensors():
-            claims = self.ledger.take(name)
-            if not claims:
-                raise VerifyError(f"no claim reaches committed tensor {name}")
-            rho = self.t.challenge_scalars(b"combine", len(claims))
-            reductions.append(multipoint_reduction(name, claims, rho))
-        self.ledger.assert_consumed()  # every virtual claim was reduced before this point
-        for claim in self.ch.phase(b"phase-ledger", reductions):
-            self.ch.open(claim.tensor, claim.point, claim.value)
+                self.slice_value(c.ranged(f"G{l}"), c.g_slots(), claim.point, claim.value)
 
 
 class VerifierChannel:
     """Reads the prover's messages from the proof bytes, in the order the walk asks for them
-    (clear mode: every value is a field element in the clear). ``statement`` may be None for
-    a walk that commits and opens nothing (the range gadget's own tests)."""
+    (clear mode: every value is a field element in the clear). The statement (a training or
+    an inference statement, ``verifier.inference``) names the transcript's domain and the
+    committed tensors; it may be None for a walk that commits and opens nothing (the range
+    gadget's own tests), which runs in the training proof's domain."""
 
     mode = b"clear"
 
     def __init__(self, statement: TrainingStatement, public: dict[str, HyraxCommitment], proof: bytes, gens):
         self.st = statement
         self.public = public
-        self.reader = Reader(proof, "training proof")
-        self.transcript = Transcript(DOMAIN)
+        kind = TrainingStatement if statement is None else statement  # its domain and name
+        self.reader = Reader(proof, kind.proof_name)
+        self.transcript = Transcript(kind.domain)
         self.gens = gens
         self._rows: dict[str, HyraxCommitment] = {}
         self._openings = OpeningBatch(gens)

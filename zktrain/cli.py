@@ -1,7 +1,8 @@
 """The ``zktrain`` command line (click).
 
 ``prove`` and ``train`` import torch/numba lazily; ``verify`` and ``inspect`` load only the
-verifier, as an auditor's pipeline would.
+verifier, as an auditor's pipeline would. The base install holds only the verifier's
+dependencies (issue 13, item 4); a command that needs the prover's says which extra to install.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from zktrain.atomic import write_atomic
 from zktrain.train.command import train
 
 DEFAULT_RUN = Path(__file__).resolve().parent.parent / "examples" / "digits_mlp.yaml"
@@ -20,7 +22,27 @@ _MODES = {"zk": "zero-knowledge", "clear": "clear (non-ZK)"}  # the bundle's mod
 _RANGES = {"limbs": "16-bit limbs, logUp-GKR", "bits": "bit decomposition"}  # its range byte
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+#: Top-level modules of the ``[prove]`` extra (pyproject.toml), by their import names.
+PROVE_EXTRA = {"torch", "numba", "llvmlite", "yaml", "py_arkworks_bls12381", "galois", "sklearn", "tqdm", "threadpoolctl"}
+
+
+class _Commands(click.Group):
+    """Turns a missing module of the ``[prove]`` extra into a one-line error naming the extra
+    (the base install verifies only), instead of a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except ModuleNotFoundError as err:
+            if (err.name or "").split(".")[0] not in PROVE_EXTRA:
+                raise
+            raise click.ClickException(
+                f"zktrain {ctx.invoked_subcommand} needs the prover (the [prove] extra): pip install 'zktrain[prove]' "
+                f"(module {err.name} is not installed; the base install only verifies)"
+            ) from None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="zktrain")
 def main() -> None:
     """Prove in zero knowledge that a model was trained exactly as declared."""
@@ -33,11 +55,15 @@ def main() -> None:
 @click.option("--zk/--clear", "zk", default=None, help="Override prove.zk: zero-knowledge or clear (non-ZK) proof.")
 @click.option("--range-check", type=click.Choice(["limbs", "bits"]), help="Override prove.range_check (the range gadget).")
 @click.option("--segment-steps", type=click.IntRange(min=1), help="Override prove.segment_steps (steps per segment).")
+@click.option("--model-out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Model file to write: final weights with the opening of their commitments (default: the "
+                   "bundle's path with .model.npz for its suffix). Secret in the zero-knowledge mode.")
 def prove(
     run_file: Path, out: Path | None, steps: int | None, zk: bool | None, range_check: str | None,
-    segment_steps: int | None,
+    segment_steps: int | None, model_out: Path | None,
 ) -> None:
-    """Train RUN in the exact fixed-point semantics and prove it; write the proof bundle."""
+    """Train RUN in the exact fixed-point semantics and prove it; write the proof bundle and
+    the trained model (with the opening of its commitments, secret in the zero-knowledge mode)."""
     from zktrain.prove import prove_run
     from zktrain.run_config import RunConfigError, load_run
 
@@ -56,12 +82,18 @@ def prove(
         bundle, s = prove_run(run, progress=lambda msg: click.echo(f"  {msg}"))
     except (NotImplementedError, ValueError) as err:
         raise click.ClickException(str(err)) from None
-    out.write_bytes(bundle)
+    model_out = model_out or out.with_suffix(".model.npz")
+    write_atomic(out, bundle)
+    write_atomic(model_out, s.model.to_bytes(), private=run.options.zk)
     click.echo(
         f"wrote {out}: {s.bundle_bytes:,} bytes (proof {s.proof_bytes:,}); {s.steps} steps "
         f"(padded to {s.padded_steps}) in {s.segments} segment{'s' if s.segments > 1 else ''}; proving {s.prove_seconds:.1f} s "
         f"({s.prove_seconds / s.steps:.2f} s per step); fixed-point test accuracy {s.test_accuracy:.3f}"
     )
+    secret = (" SECRET: it opens the bundle's weight commitments, which the zero-knowledge proof hides; "
+              "give it only to whom you disclose the model" if run.options.zk else "")
+    click.echo(f"wrote {model_out}: the trained model and the opening of its commitments "
+               f"(zktrain verify {out} --weights {model_out}).{secret}")
 
 
 def _read(path: Path) -> bytes:
@@ -74,25 +106,112 @@ def _read(path: Path) -> bytes:
 @main.command()
 @click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print a machine-readable report.")
-def verify(bundle: Path, as_json: bool) -> None:
-    """Verify a proof bundle: prints ACCEPT or REJECT with the reason; exit 0 only on accept."""
-    from verifier.bundle import verify_bundle
+@click.option("--data", type=click.Path(dir_okay=False, path_type=Path),
+              help="The data set (.npz, as export-data writes it) of a bundle whose data is public.")
+@click.option("--data-commitment", type=click.Path(dir_okay=False, path_type=Path),
+              help="The data owner's published commitment, for a bundle whose data is committed.")
+@click.option("--weights", type=click.Path(dir_okay=False, path_type=Path),
+              help="A disclosed model file (.model.npz) to check against the bundle's final commitments.")
+@click.option("--training", type=click.Path(dir_okay=False, path_type=Path),
+              help="BUNDLE is an inference bundle: the training bundle it names (its final commitments are the model's).")
+def verify(
+    bundle: Path, as_json: bool, data: Path | None, data_commitment: Path | None, weights: Path | None,
+    training: Path | None,
+) -> None:
+    """Verify a proof bundle: prints ACCEPT or REJECT with the reason, then what each artifact
+    is bound to; exit 0 only on accept. An inference bundle (with --training) also lists the
+    predictions (--json: the logits too)."""
+    from verifier.cli import render, verify_file
+
+    result = verify_file(bundle, training, dataset=data, data_commitment=data_commitment, weights=weights)
+    click.echo(json.dumps(result.to_dict(), indent=2) if as_json else render(result))
+    sys.exit(0 if result.accepted else 1)
+
+
+@main.command("prove-inference")
+@click.option("--model", "model_file", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The model file prove wrote (.model.npz): the weights and the opening of their commitments.")
+@click.option("--training", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The training bundle whose final commitments the model opens.")
+@click.option("--inputs", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="An .npz with an array X of raw features, one input per row.")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Inference bundle to write.")
+@click.option("--zk/--clear", "zk", default=None,
+              help="Zero-knowledge or clear (non-ZK) proof (default: the training bundle's mode).")
+@click.option("--range-check", default="limbs", show_default=True, type=click.Choice(["limbs", "bits"]),
+              help="The range gadget.")
+@click.option("--backend", default="auto", show_default=True, help="Field backend (cpu, auto, reference).")
+def prove_inference(
+    model_file: Path, training: Path, inputs: Path, out: Path, zk: bool | None, range_check: str, backend: str,
+) -> None:
+    """Prove that the trained model maps the inputs to its logits (predictions: their argmax),
+    against the training bundle's final commitments; write the inference bundle."""
+    from zktrain.inference import prove_inference_run
 
     try:
-        data = bundle.read_bytes()
-    except OSError as err:
-        report = {"accepted": False, "reason": f"cannot read {bundle}: {err.strerror}"}
-        click.echo(json.dumps(report) if as_json else f"REJECT: {report['reason']}")
-        sys.exit(1)
-    result = verify_bundle(data)
-    if as_json:
-        click.echo(json.dumps(result.to_dict(), indent=2))
-    elif result.accepted:
-        click.echo(f"ACCEPT: {result.reason} ({result.recipe_name}, {result.steps} steps, "
-                   f"{_MODES[result.mode]}, soundness error < 2^-{result.soundness_bits:g}, {result.seconds:.2f} s)")
-    else:
-        click.echo(f"REJECT: {result.reason}")
-    sys.exit(0 if result.accepted else 1)
+        bundle, s = prove_inference_run(model_file, training, inputs, zk, range_check, backend,
+                                        progress=lambda msg: click.echo(f"  {msg}"))
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
+    write_atomic(out, bundle)
+    click.echo(f"wrote {out}: {s.bundle_bytes:,} bytes (proof {s.proof_bytes:,}); {s.rows} inputs, mode "
+               f"{'zk' if s.zk else 'clear'}; proving {s.prove_seconds:.2f} s; predictions {s.predictions} "
+               f"(zktrain verify {out} --training {training})")
+
+
+@main.command("export-data")
+@click.argument("source")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="The .npz to write.")
+def export_data(source: str, out: Path) -> None:
+    """Write a data set as the .npz a verifier or a data owner takes: SOURCE is a built-in
+    source with its default options (digits) or a run file (its data section). Arrays X, y
+    (the training rows, in the order the batches index them) and X_test, y_test."""
+    from zktrain.data import DataError, export_dataset, load_dataset
+
+    try:
+        if source.endswith((".yaml", ".yml")):
+            from zktrain.run_config import RunConfigError, load_run
+
+            try:
+                dataset = load_run(Path(source)).dataset
+            except RunConfigError as err:
+                raise click.ClickException(str(err)) from None
+        else:
+            dataset = load_dataset({"source": source})
+    except DataError as err:
+        raise click.ClickException(str(err)) from None
+    write_atomic(out, export_dataset(dataset))
+    click.echo(f"wrote {out}: {dataset.name}, {len(dataset.y_train)} training rows of {dataset.num_features} "
+               f"features, {len(dataset.y_test)} test rows, {dataset.num_classes} classes")
+
+
+@main.command("commit-data")
+@click.argument("dataset", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The public commitment to write (publish it).")
+@click.option("--opening", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The secret opening to write (give it to the trainer only).")
+@click.option("--frac-bits", default=16, show_default=True, type=click.IntRange(1, 24), help="R: inputs at 2^R.")
+@click.option("--input-bits", type=click.IntRange(1, 62), help="Input width (default: the narrowest that holds X).")
+@click.option("--label-bits", type=click.IntRange(2, 62), help="Label width (default: R + 1).")
+@click.option("--range-check", default="limbs", show_default=True, type=click.Choice(["limbs", "bits"]))
+def commit_data(dataset: Path, out: Path, opening: Path, frac_bits: int, input_bits: int | None,
+                label_bits: int | None, range_check: str) -> None:
+    """Commit to the training rows (X, y) of DATASET (.npz) once, as a data owner: a hiding
+    commitment to publish, and its opening for the trainer (run file: data: {source: npz,
+    path: DATASET, binding: committed, commitment: OUT, opening: OPENING})."""
+    from zktrain.data_commitment import commit_training_rows
+
+    try:
+        commitment, opened = commit_training_rows(dataset, frac_bits, input_bits, label_bits, range_check)
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
+    write_atomic(out, commitment.to_bytes())
+    write_atomic(opening, opened.to_bytes(), private=True)
+    e = commitment.encoding
+    click.echo(f"wrote {out}: commitment {commitment.digest()} to {e.rows} rows ({e.features} features at 2^{e.frac_bits} "
+               f"in {e.input_bits} bits, {e.classes} classes), {range_check}")
+    click.echo(f"wrote {opening}: its opening. SECRET: with the data it opens the commitment; give it to the trainer only")
 
 
 @main.command()
@@ -145,7 +264,7 @@ def demo(steps: int | None) -> None:
     click.echo(f"zktrain demo: {DEFAULT_RUN.name}")
     bundle, s = prove_run(run, progress=lambda msg: click.echo(f"  {msg}"))
     out = Path(run.options.out or f"{run.recipe.name}.zkp")
-    out.write_bytes(bundle)
+    write_atomic(out, bundle)
     click.echo(f"proof written to {out} ({s.bundle_bytes:,} bytes, {s.prove_seconds:.1f} s)")
     report = verify_bundle(bundle)
     click.echo(f"verify: {'ACCEPT' if report.accepted else 'REJECT'}: {report.reason} ({report.seconds:.2f} s)")

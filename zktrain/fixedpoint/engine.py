@@ -131,15 +131,21 @@ class FixedPointMLP:
         check_width(rem, self.declared["remainder"], "Z remainder", l, step)
         return z, rem
 
+    def forward_layers(self, x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(Z'_l, r_l) of every layer for inputs ``x`` at 2^R (any number of rows), widths
+        checked: the forward pass a proof of inference proves (``prover.inference``)."""
+        check_width(x, self.declared["input"], "X", None, None)
+        a, out = x, []
+        for l in range(1, self.recipe.model.layers + 1):
+            z, rem = self._linear(a, l, None)
+            out.append((z, rem))
+            if l < self.recipe.model.layers:
+                a = np.where(z <= 0, 0, z)
+        return out
+
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Y_hat = Z'_L for inputs ``x`` at 2^R (any number of rows), widths checked."""
-        check_width(x, self.declared["input"], "X", None, None)
-        a = x
-        for l in range(1, self.recipe.model.layers + 1):
-            a, _ = self._linear(a, l, None)
-            if l < self.recipe.model.layers:
-                a = np.where(a <= 0, 0, a)
-        return a
+        return self.forward_layers(x)[-1][0]
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Class predictions: argmax of Y_hat (ties to the lowest index, as torch.argmax)."""

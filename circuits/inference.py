@@ -1,0 +1,139 @@
+"""The layout of a proof of inference: y = f_W(x) for N inputs, W the trained model (issue 13,
+item 3; DESIGN section 10, "Inference reuses the forward half of the training walk").
+
+The semantics is the training forward pass of ``circuits.semantics`` on a batch of N rows,
+with the final weights and biases W_l, b_l of a training run (master values at 2^(2R+k)),
+layers l = 1..L, A_0 = X (the inputs at 2^R), S = 2R + k:
+
+    Z_l = A_{l-1} W_l^T + 2^R [n < N] b_l = 2^S Z'_l + Rem_l,   Rem_l in [-2^(S-1), 2^(S-1))
+    A_l = (1 - s_l) Z'_l,   s_l = [Z'_l <= 0]                  (hidden layers: zkReLU)
+    Y = Z'_L                                                  (the logits, at 2^R)
+
+On the N real rows this is exactly the engine's forward (``zktrain.fixedpoint.engine``); the
+predicate [n < N] on the padded rows n in [N, N') makes their pre-activations, remainders
+and activations zero, so the padding is forced by the relation itself (DESIGN section 9),
+never masked: with X and Y public and zero there, the one witness the relations admit on the
+padded rows is zero (s = 1).
+
+Tensors, rows padded to N' = 2^ceil(log2 N) and widths to powers of two, the slot axis
+innermost (``s`` the gadget's suffix, ``limbs`` or ``bits``):
+
+  Z{l}.s   [N', d_l', slots]   Z'_l - 1 of a hidden layer, Q bits, two's complement: its sign
+                               slot is the ReLU indicator s = [Z' <= 0] (committed)
+  R{l}.s   [N', d_l', slots]   Rem_l + 2^(S-1), S bits, every layer (committed)
+  logup.m{b}                   the limb gadget's multiplicities (committed)
+  W{l}.T   [d_l', d_{l-1}']    the training bundle's final weights (public commitment, reused)
+  b{l}.T   [d_l']              its final biases (public commitment, reused; with model.bias)
+
+X [N', d_0'] and Y [N', d_L'] are public: the verifier checks their widths (the recipe's
+input width; Q signed bits for the logits) and evaluates them itself, so Z'_L needs no slots.
+Every other tensor (A_l, Z'_l, s_l) is virtual. The range gadgets and their decompositions
+are the training circuit's (``circuits.mlp.MlpCircuit``), so a value is range-checked to the
+very width training checks it to.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
+
+from .layout import Layout, log2_ceil
+from .mlp import Decomposition, MlpCircuit, RangedTensor
+
+if TYPE_CHECKING:
+    from .recipe import Recipe
+
+#: Inputs per proof (public rows), and public entries N (d_0 + d_L) in all: the verifier reads
+#: and evaluates them, so they bound its work (issue 12).
+MAX_ROWS = 1 << 16
+MAX_PUBLIC_ENTRIES = 1 << 24
+
+
+@dataclass(frozen=True)
+class InferenceCircuit:
+    """The training circuit of the recipe (its widths, quantization and range gadget) and N."""
+
+    model: MlpCircuit
+    rows: int
+
+    def __post_init__(self) -> None:
+        if type(self.rows) is not int or not 1 <= self.rows <= MAX_ROWS:
+            raise ValueError(f"an inference proof covers 1 to {MAX_ROWS} inputs, got {self.rows!r}")
+        entries = self.rows * (self.widths[0] + self.widths[-1])
+        if entries > MAX_PUBLIC_ENTRIES:
+            raise ValueError(f"{self.rows} inputs of {self.widths[0]} features and {self.widths[-1]} outputs: "
+                             f"{entries} public entries exceed the limit of {MAX_PUBLIC_ENTRIES}")
+
+    @classmethod
+    def from_recipe(cls, recipe: "Recipe", rows: int, range_check: str = "limbs") -> "InferenceCircuit":
+        return cls(MlpCircuit.from_recipe(recipe, range_check), rows)
+
+    def encode(self) -> bytes:
+        """Canonical bytes of every parameter, which the walk absorbs."""
+        return json.dumps({"model": asdict(self.model), "rows": self.rows}, sort_keys=True,
+                          separators=(",", ":")).encode()
+
+    # --- sizes ----------------------------------------------------------------------------
+    @property
+    def widths(self) -> tuple[int, ...]:
+        return self.model.widths
+
+    @property
+    def layers(self) -> int:
+        return self.model.layers
+
+    @property
+    def bias(self) -> bool:
+        return self.model.bias
+
+    @property
+    def range_check(self) -> str:
+        return self.model.range_check
+
+    @property
+    def frac_bits(self) -> int:
+        return self.model.frac_bits
+
+    @property
+    def rescale_bits(self) -> int:
+        return self.model.rescale_bits
+
+    @property
+    def batch_vars(self) -> int:
+        """Variables of the row axis: N' = 2^batch_vars."""
+        return log2_ceil(self.rows)
+
+    def width_vars(self, i: int) -> int:
+        return self.model.width_vars(i)
+
+    # --- decompositions and committed tensors ---------------------------------------------
+    def z_slots(self, layer: int) -> Decomposition:
+        """Z'_l - 1 of a hidden layer (the training circuit's decomposition)."""
+        if not 1 <= layer < self.layers:
+            raise ValueError(f"layer {layer} is not a hidden layer: the logits are public")
+        return self.model.z_slots(layer)
+
+    def rem_slots(self) -> Decomposition:
+        return self.model.rem_slots()
+
+    def ranged(self, base: str) -> str:
+        return self.model.ranged(base)
+
+    def slots_layout(self, layer: int, decomposition: Decomposition) -> Layout:
+        return Layout.of(n=self.batch_vars, j=self.width_vars(layer), slot=decomposition.slot_vars)
+
+    def committed_ranges(self) -> dict[str, RangedTensor]:
+        """Name -> layout and decomposition of every committed slots tensor (their padding is
+        forced by the relations: the module docstring)."""
+        out = {}
+        for l in range(1, self.layers + 1):
+            if l < self.layers:
+                out[self.ranged(f"Z{l}")] = RangedTensor(self.slots_layout(l, self.z_slots(l)), self.z_slots(l))
+            out[self.ranged(f"R{l}")] = RangedTensor(self.slots_layout(l, self.rem_slots()), self.rem_slots())
+        return out
+
+    def weight_tensors(self) -> list[str]:
+        """The training bundle's final commitments the proof takes as its public W_l, b_l."""
+        layers = range(1, self.layers + 1)
+        return [f"W{l}.T" for l in layers] + ([f"b{l}.T" for l in layers] if self.bias else [])

@@ -1,0 +1,105 @@
+"""Proving inference: the forward pass in the inference circuit's layout, the model's weights as
+the training bundle's commitments, and the proof.
+
+The walk is ``verifier.inference.InferenceWalk``, driven here over the training proof's prover
+channels (``prover.training.ProverChannel``, ``prover.zk_training.ZkProverChannel``). What
+only the prover has: the witness (``forward_records`` lays out the exact forward pass the
+engine computed, ``inference_witness`` adds the range slots and multiplicities) and the
+opening of the weights' commitments (``weight_openings``: the trained model's values and the
+row blinds of its model file, ``verifier.model``), which the channel reuses as they are, so
+the proof is about the very commitments the training bundle published.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from circuits.inference import InferenceCircuit
+from prover.backends.base import FieldBackend
+from prover.commit.hyrax import HyraxWitness
+from prover.logup import multiplicities
+from prover.training import ProverChannel, Witness, commit_width
+from prover.zk_training import ZkProverChannel
+from verifier.hyrax import HyraxCommitment, HyraxLayout
+from verifier.inference import InferenceStatement, InferenceWalk
+from verifier.training import logup_statement
+
+
+def _padded(values: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
+    out = np.zeros(shape, dtype=np.int64)
+    if values is not None:
+        out[tuple(slice(0, n) for n in values.shape)] = values
+    return out
+
+
+def forward_records(c: InferenceCircuit, x: np.ndarray, layers: Sequence[tuple[np.ndarray, np.ndarray]]) -> Witness:
+    """The forward pass of ``x`` [N, d_0] (int64 at 2^R) padded as the circuit lays it out, from
+    the engine's (Z'_l, Rem_l) of each layer (``FixedPointMLP.forward_layers``): ``IN{l}``
+    [N', d_{l-1}'] (A_{l-1}), ``ZP{l}`` and ``REM{l}`` [N', d_l'], and for hidden layers the
+    ReLU indicator ``S{l}``. The padded rows and features hold what the relations force there:
+    zero, and s = 1 (Z' = 0 <= 0)."""
+    rows = 1 << c.batch_vars
+    records = {"IN1": _padded(x, (rows, 1 << c.width_vars(0)))}
+    for l, (zp, rem) in enumerate(layers, start=1):
+        shape = (rows, 1 << c.width_vars(l))
+        records[f"ZP{l}"], records[f"REM{l}"] = _padded(zp, shape), _padded(rem, shape)
+        if l < c.layers:
+            records[f"S{l}"] = (records[f"ZP{l}"] <= 0).astype(np.int64)
+            records[f"IN{l + 1}"] = np.where(records[f"S{l}"] == 1, 0, records[f"ZP{l}"])
+    return records
+
+
+def inference_witness(
+    c: InferenceCircuit, records: Mapping[str, np.ndarray], weights: Sequence[np.ndarray], biases: Sequence[np.ndarray | None]
+) -> Witness:
+    """The witness of the walk: the records (``forward_records``), the slots of every
+    range-checked value (Z'_l - 1 of the hidden layers, Rem_l of every layer), the lookup
+    multiplicities (limb gadget), and the final weights and biases W{l}.T, b{l}.T padded to the
+    circuit's widths (unpadded master values at 2^(2R+k), as in the model file)."""
+    virtual = [f"IN{l}" for l in range(1, c.layers + 1)] + [f"{kind}{l}" for l in range(1, c.layers) for kind in ("S", "ZP")]
+    wit: Witness = {name: np.asarray(records[name], dtype=np.int64) for name in virtual}
+    for l in range(1, c.layers + 1):
+        dims = (1 << c.width_vars(l), 1 << c.width_vars(l - 1))
+        if l < c.layers:
+            wit[c.ranged(f"Z{l}")] = c.z_slots(l).decompose(records[f"ZP{l}"], f"Z'{l}")
+        wit[c.ranged(f"R{l}")] = c.rem_slots().decompose(records[f"REM{l}"], f"Rem{l}")
+        wit[f"W{l}.T"] = _padded(weights[l - 1], dims)
+        wit[f"b{l}.T"] = _padded(biases[l - 1], dims[:1])
+    if c.range_check == "limbs":
+        wit.update(multiplicities(logup_statement(c), wit))
+    return wit
+
+
+def weight_openings(
+    statement: InferenceStatement, commitments: Mapping[str, HyraxCommitment], witness: Witness,
+    blinds: Mapping[str, Sequence[int]],
+) -> dict:
+    """The prover channel's ``precommitted`` entries of the weights: each W{l}.T, b{l}.T
+    commitment of the training bundle with its opening witness (the padded values of
+    ``witness``, and the row blinds of the model file, by layer name "W1", "b1", ...)."""
+    out = {}
+    for tensor in statement.public_tensors():
+        layout = HyraxLayout.square(statement.tensor_vars(tensor))
+        values = witness[tensor].reshape(layout.num_rows, layout.num_cols)
+        out[tensor] = (commitments[tensor],
+                       HyraxWitness(layout, values, commit_width(values), list(blinds[tensor.removesuffix(".T")])))
+    return out
+
+
+def prove_inference(
+    statement: InferenceStatement,
+    witness: Witness,
+    backend: FieldBackend,
+    precommitted: dict,
+    zk: bool,
+    rng=None,
+    progress: Callable[[str], None] | None = None,
+) -> ProverChannel:
+    """Run the inference walk over a prover channel of the mode ``zk``; the channel holds the
+    proof bytes (``proof_bytes()``) and the prove-time breakdown (``timings``)."""
+    channel_type = ZkProverChannel if zk else ProverChannel
+    channel = channel_type(statement, witness, backend, precommitted, rng, progress)
+    InferenceWalk(statement, channel).run()
+    return channel

@@ -1,0 +1,254 @@
+"""The proof of inference: y = f_W(x) for N public inputs, W the final weights a training
+bundle committed to (issue 13, item 3; DESIGN section 10, "Inference reuses the forward half
+of the training walk ... against the training bundle's W_T commitments").
+
+Statement: given the training bundle's final commitments W{l}.T, b{l}.T (public, reused
+as they are: no re-commitment, so in the zero-knowledge mode the weights stay hidden), its
+recipe, its digest (SHA-256 of its bytes), the public inputs X [N, d_0] (at 2^R, in the
+recipe's input width) and the public logits Y [N, d_L] (at 2^R, in Q signed bits), the
+prover knows the values behind those commitments and every intermediate value of the
+fixed-point forward pass (``circuits/inference.py``) that maps X to Y:
+
+    Z_l = A_{l-1} W_l^T + 2^R [n < N] b_l = 2^S Z'_l + Rem_l,   A_l = (1 - s_l) Z'_l,   Y = Z'_L.
+
+The walk is the forward half of the training walk (``verifier.training``), one layer stack
+per tensor kind, with the same gadgets and over the same channels, so both modes come from
+the training proof's channels (``VerifierChannel``, ``ZkVerifierChannel``) and the prover
+drives this very walk (``prover.inference``):
+
+  0. the transcript (domain ``zktrain/infer``) absorbs the format version, the mode, the
+     recipe, the training bundle's digest, the circuit (N and the range gadget included), the
+     public inputs and logits, then every commitment: the weights' (public), then the
+     witness's (slots of Z'_l - 1 and Rem_l, the lookup multiplicities), before the first
+     challenge (DESIGN section 9, Fiat-Shamir order);
+  1. "phase-forward": per layer a random point u = (u_j, u_n) and the forward matmul
+     2^S Z'~_l(u) + Rem~_l(u) - 2^R below(u_n, N) b~_l(u_j) = sum_k A~_{l-1}(k, u_n) W~_l(k, u_j)
+     (``matmul_reduction``, Thaler's matmul sumcheck with no step variables): Z'_l and Rem_l
+     from their slot values (``Walk.slice_value``), Z'_L = Y evaluated by the verifier,
+     below(u_n, N) the MLE of [n < N], b~_l(u_j) claimed by the prover on b{l}.T; the
+     booleanity zero-check of every bits tensor (bit gadget). It ends in claims on A_{l-1}
+     and on W{l}.T;
+  2. "phase-relu": the claims on A_l = (1 - s_l) Z'_l of the hidden layers by masked
+     Hadamard sumchecks (zkReLU, ``Walk.masked``); a claim on A_0 = X must be the verifier's
+     own evaluation of the public inputs. The claims on s_l and Z'_l become claims on Z{l}'s
+     slots (``Walk.relu_operands``: s_l is the sign slot of Z'_l - 1);
+  3. limb gadget: the logUp-GKR range proof of every limbs tensor (``verifier.logup``);
+  4. the claims ledger: every committed tensor, W{l}.T and b{l}.T included, reduced to one
+     point and opened (``Walk._ledger_and_openings``).
+
+The final commitments are those the training proof ties to the trained model (its last
+segment's), so an accepted inference proof with an accepted training bundle of that digest
+states that the trained model maps X to Y (``verifier.inference_bundle``). Every relation holds
+over the integers, not only mod r: the weights behind those commitments are W_0 minus exact
+updates of range-checked values, so bounded as every W_t of training, and every other value is
+range-checked (or public and width-checked) to the widths training checks, so each side of a
+relation stays below the recipe's ``circuits.semantics.relation_bounds`` (under 2^250).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import ClassVar
+
+import numpy as np
+
+from circuits.inference import InferenceCircuit
+from circuits.semantics import Width
+
+from .claims import Claim
+from .gadgets import below_eval, booleanity_reduction, matmul_reduction
+from .hash_to_curve import pedersen_generators
+from .hyrax import HyraxCommitment
+from .errors import VerifyError
+from .logup import LogupWalk
+from .phase import Reduction, Table
+from .polynomial import mle_evaluate_int64
+from .training import VerifierChannel, logup_statement
+from .values import Value
+from .walk import CommittedTensors, Walk
+from .zk_training import ZkVerifierChannel
+
+DOMAIN = b"zktrain/infer"
+FORMAT_VERSION = 1
+DIGEST_BYTES = 32
+
+
+def _outside(values: np.ndarray, width: Width) -> tuple[int, ...] | None:
+    """The index of the first entry outside ``width``, or None."""
+    bad = np.argwhere((values < width.lo) | (values > width.hi))
+    return tuple(int(i) for i in bad[0]) if len(bad) else None
+
+
+@dataclass(frozen=True)
+class InferenceStatement(CommittedTensors):
+    """The public side: the circuit (the recipe's, for N inputs), the recipe bytes, the
+    training bundle's digest, the inputs X [N, d_0] and the logits Y [N, d_L] (int64 at 2^R).
+    The weights are the training bundle's public commitments (``public_tensors()``), whose
+    contents the channel absorbs."""
+
+    circuit: InferenceCircuit
+    recipe: bytes
+    training_digest: bytes
+    inputs: np.ndarray
+    outputs: np.ndarray
+    #: The transcript's domain, and how rejections of the proof's bytes name it.
+    domain: ClassVar[bytes] = DOMAIN
+    proof_name: ClassVar[str] = "inference proof"
+
+    def __post_init__(self) -> None:
+        """Shapes and dtypes, then every public value in its width (a ValueError naming the
+        array and the entry: the bundle parser turns it into a rejection)."""
+        c = self.circuit
+        if len(self.training_digest) != DIGEST_BYTES:
+            raise ValueError(f"training_digest: {len(self.training_digest)} bytes, a SHA-256 digest is {DIGEST_BYTES}")
+        for name, values, width in (("inputs", self.inputs, c.widths[0]), ("outputs", self.outputs, c.widths[-1])):
+            if values.dtype != np.int64 or values.shape != (c.rows, width):
+                raise ValueError(f"{name}: int64 of shape {(c.rows, width)} expected, got {values.dtype} {values.shape}")
+        for name, values, width, what in (
+            ("inputs", self.inputs, self.input_width, "the recipe's input width"),
+            ("outputs", self.outputs, self.output_width, "the recipe's value width Q"),
+        ):
+            index = _outside(values, width)
+            if index is not None:
+                raise ValueError(f"{name}{list(index)} = {values[index]} lies outside {what} "
+                                 f"({width.bits} {'signed' if width.signed else 'unsigned'} bits)")
+
+    @property
+    def input_width(self) -> Width:
+        m = self.circuit.model
+        return Width(m.input_bits, m.input_signed)
+
+    @property
+    def output_width(self) -> Width:
+        """The logits Z'_L: Q-bit two's complement (``circuits.semantics.declared_widths``)."""
+        return Width(self.circuit.model.value_bits, signed=True)
+
+    @property
+    def predictions(self) -> list[int]:
+        """The argmax of every row of logits (ties to the lowest index, as the engine's)."""
+        return [int(i) for i in np.argmax(self.outputs, axis=1)]
+
+    def _padded(self, values: np.ndarray, layer: int) -> np.ndarray:
+        c = self.circuit
+        out = np.zeros((1 << c.batch_vars, 1 << c.width_vars(layer)), dtype=np.int64)
+        out[: values.shape[0], : values.shape[1]] = values
+        return out
+
+    @cached_property
+    def padded_inputs(self) -> np.ndarray:
+        """X as the walk evaluates it, [N', d_0'] (zero padding)."""
+        return self._padded(self.inputs, 0)
+
+    @cached_property
+    def padded_outputs(self) -> np.ndarray:
+        """Y as the walk evaluates it, [N', d_L'] (zero padding: the relation forces it)."""
+        return self._padded(self.outputs, self.circuit.layers)
+
+    def public_values(self) -> bytes:
+        """The inputs then the logits, int64 little-endian in C order (the transcript's)."""
+        return np.ascontiguousarray(self.inputs, "<i8").tobytes() + np.ascontiguousarray(self.outputs, "<i8").tobytes()
+
+    # --- committed tensors (``verifier.walk.CommittedTensors``) ----------------------------
+    def public_tensors(self) -> list[str]:
+        return self.circuit.weight_tensors()
+
+    def witness_tensors(self) -> list[str]:
+        names = list(self.circuit.committed_ranges())
+        if self.circuit.range_check == "limbs":
+            names += logup_statement(self.circuit).multiplicity_tensors()
+        return names
+
+    def tensor_vars(self, name: str) -> int:
+        """Variable count of a committed tensor; W{l}.T and b{l}.T as the training statement
+        lays them out (``TrainingStatement.tensor_vars``), since they are its commitments."""
+        c = self.circuit
+        ranges = c.committed_ranges()
+        if name in ranges:
+            return ranges[name].layout.num_vars
+        if name.startswith("logup.m"):
+            return int(name.removeprefix("logup.m"))
+        layer = int(name[1:].split(".")[0])  # W{l}.T, b{l}.T
+        return c.width_vars(layer) + (c.width_vars(layer - 1) if name.startswith("W") else 0)
+
+
+class InferenceWalk(Walk):
+    """The ordered reductions of the inference proof (see the module docstring)."""
+
+    def run(self) -> None:
+        t, st, c = self.t, self.st, self.c
+        t.absorb_bytes(b"format-version", FORMAT_VERSION.to_bytes(4, "little"))
+        t.absorb_bytes(b"mode", self.ch.mode)
+        t.absorb_bytes(b"recipe", st.recipe)
+        t.absorb_bytes(b"training-bundle", st.training_digest)
+        t.absorb_bytes(b"circuit", c.encode())
+        t.absorb_bytes(b"public-values", st.public_values())
+        for name in st.public_tensors():
+            self.ch.commitment(name)
+        for name in st.witness_tensors():
+            self.ch.commitment(name)
+        self.ledger.extend(self.ch.phase(b"phase-forward", self._forward()))
+        self.ledger.extend(self.ch.phase(b"phase-relu", self._relu()))
+        for l in range(1, c.layers):
+            self.relu_operands(c.ranged(f"Z{l}"), c.z_slots(l), f"S{l}", f"ZP{l}")
+        if c.range_check == "limbs":
+            self.ledger.extend(LogupWalk(logup_statement(c), self.ch).run())
+        self._ledger_and_openings()
+
+    def _forward(self) -> list[Reduction]:
+        """Per layer, Z = A W^T + 2^R [n < N] b = 2^S Z' + Rem at a random point; booleanity."""
+        c, t, S = self.c, self.t, self.c.rescale_bits
+        out: list[Reduction] = []
+        for l in range(1, c.layers + 1):
+            nj, nn = c.width_vars(l), c.batch_vars
+            u = tuple(t.challenge_scalars(b"forward-point", nj + nn))
+            uj, un = u[:nj], u[nj:]
+            if l < c.layers:
+                zp = self.slice_value(c.ranged(f"Z{l}"), c.z_slots(l), u)
+            else:
+                zp = mle_evaluate_int64(self.st.padded_outputs, u)  # the public logits
+            rem = self.slice_value(c.ranged(f"R{l}"), c.rem_slots(), u)
+            bias: Value = 0
+            if c.bias:
+                b_l = self.ch.evaluation(f"b{l}.T", uj)
+                self.ledger.add(Claim(f"b{l}.T", uj, b_l))
+                bias = below_eval(un, c.rows) * b_l
+            out.append(matmul_reduction(
+                f"forward{l}", (1 << S) * zp + rem - (1 << c.frac_bits) * bias, (), c.width_vars(l - 1),
+                Table("bind", (f"IN{l}", 0, un)), Table("bind", (f"W{l}.T", 0, uj)),
+                lambda rk, rt, l=l, un=un: (f"IN{l}", rk + un),
+                lambda rk, rt, l=l, uj=uj: (f"W{l}.T", rk + uj),
+            ))
+        if c.range_check == "bits":
+            for name, ranged in c.committed_ranges().items():
+                out.append(booleanity_reduction(name, t.challenge_scalars(b"booleanity-point", ranged.layout.num_vars)))
+        return out
+
+    def _relu(self) -> list[Reduction]:
+        """A_l = (1 - s_l) Z'_l for the hidden layers; A_0 is the public inputs."""
+        c, out = self.c, []
+        for claim in self.ledger.take("IN1"):
+            x = mle_evaluate_int64(self.st.padded_inputs, claim.point)
+            self.require_equal(claim.value, x, "input claim is not the public inputs'")
+        for l in range(2, c.layers + 1):
+            claims = self.ledger.take(f"IN{l}")
+            num_vars = c.width_vars(l - 1) + c.batch_vars
+            out.append(self.masked(f"relu{l - 1}", claims, num_vars, f"S{l - 1}", f"ZP{l - 1}"))
+        return out
+
+
+def verify_inference(
+    statement: InferenceStatement, weights: dict[str, HyraxCommitment], proof: bytes, zk: bool, curve: str = "blst"
+) -> int:
+    """Accept (return the proof's challenge degree sum: its soundness error is at most that
+    over r, ``verifier.transcript.soundness_bits``) or reject (raise VerifyError with the
+    reason) an inference proof of the mode ``zk``, against the training bundle's final
+    commitments ``weights`` (W{l}.T, b{l}.T)."""
+    missing = set(statement.public_tensors()) - set(weights)
+    if missing:
+        raise VerifyError(f"weight commitments missing: {sorted(missing)}")
+    channel_type = ZkVerifierChannel if zk else VerifierChannel
+    channel = channel_type(statement, weights, proof, pedersen_generators(curve))
+    InferenceWalk(statement, channel).run()
+    channel.finish()
+    return channel.transcript.degree_sum
