@@ -1,11 +1,19 @@
 """``zktrain prove``: train in the exact fixed-point semantics, prove it, write the bundle.
 
 Pipeline: run file -> canonical recipe -> encoded data and batch stream -> the fixed-point
-engine's trace (``zktrain.fixedpoint``) -> the circuit's witness (padded steps run on zero
+engine's trace (``zktrain.fixedpoint``; or a trace recorded from a torch loop by
+``zktrain.recorder``, which has its own batches) -> the circuit's witness (padded steps run on zero
 data with learning rate 0; padded features hold the honest padding values) -> the proof
 (``prover.training``, or ``prover.zk_training`` for ``prove.zk: true``), one segment of
 ``prove.segment_steps`` steps at a time, each starting from the checkpoint the previous one
-committed to -> the bundle (``verifier.bundle``, whose mode byte tells the verifier which).
+committed to -> the bundle (``verifier.bundle``, whose mode byte tells the verifier which),
+and the trained model with the opening of the last segment's W_T, b_T commitments
+(``verifier.model``: the values the prover committed and the blinds it kept, secret in the
+zero-knowledge mode).
+
+Both sources of a trace share one prover loop: ``plan_segments`` (the statements and the
+backend, checked before any training) and ``prove_trace`` (recipe and trace -> bundle and model
+artifact); ``prove_run`` is that loop fed by a run file (``train_trace``).
 """
 
 from __future__ import annotations
@@ -18,14 +26,18 @@ from typing import Callable
 import numpy as np
 
 from circuits.mlp import MlpCircuit
-from prover.backends import get_backend
+from prover.backends import FieldBackend, get_backend
 from prover.training import ProverChannel, prove_with, stack_witness
 from prover.zk_training import ZkProverChannel
-from verifier.bundle import encode_bundle, segment_statements
+from verifier.bundle import bind_public_data, encode_bundle, segment_statements
+from verifier.model import MODES, DisclosedModel
+from verifier.training import TrainingStatement
 
+from .data_commitment import dataset_tensors, precommitted
 from .fixedpoint.data import encode_dataset
 from .fixedpoint.engine import FixedPointMLP, train
-from .run_config import ProveRun
+from .fixedpoint.trace import TrainingTrace
+from .run_config import ProveOptions, ProveRun
 
 
 @dataclass
@@ -33,14 +45,38 @@ class ProveSummary:
     steps: int
     padded_steps: int
     segments: int
+    #: the trained fixed-point model's accuracy on the training rows (a recorded run: on the rows
+    #: of its batches) and on the test rows (None for a recorded run, which has no test set)
     train_accuracy: float
-    test_accuracy: float
+    test_accuracy: float | None
     witness_seconds: float
     prove_seconds: float
     bundle_bytes: int
     proof_bytes: int
     #: prove time by kind (commit, sumcheck, logup, open, messages), summed over the segments
     timings: dict[str, float]
+    #: the trained model and the opening of its commitments (``DisclosedModel.to_bytes()`` is
+    #: the model file); in the zero-knowledge mode a secret
+    model: DisclosedModel
+
+
+@dataclass(frozen=True)
+class TraceProof:
+    """What ``prove_trace`` produced: the bundle, the model artifact, and how it went."""
+
+    bundle: bytes
+    model: DisclosedModel
+    segments: int
+    padded_steps: int
+    proof_bytes: int
+    witness_seconds: float
+    prove_seconds: float
+    timings: dict[str, float]
+
+    def summary(self, steps: int, accuracy: tuple[float, float | None], training_seconds: float) -> ProveSummary:
+        """The summary of a run of ``steps`` steps whose training took ``training_seconds``."""
+        return ProveSummary(steps, self.padded_steps, self.segments, *accuracy, training_seconds + self.witness_seconds,
+                            self.prove_seconds, len(self.bundle), self.proof_bytes, self.timings, self.model)
 
 
 def _pad(a: np.ndarray | None, shape: tuple[int, ...], fill: int = 0) -> np.ndarray:
@@ -81,10 +117,10 @@ def _checkpoint(trace, t: int) -> tuple[list, list]:
     return [layer.weight for layer in layers], [layer.bias for layer in layers]
 
 
-def _segment_witness(recipe, c: MlpCircuit, trace, first: int) -> dict:
+def _segment_witness(recipe, c: MlpCircuit, trace, first: int, dataset: dict | None = None) -> dict:
     """The witness of the segment whose circuit ``c`` starts at step ``first``: its steps'
     records, its padded steps (the end model on a zero batch with learning rate 0, so it
-    stays at the checkpoint), and the checkpoint it ends on."""
+    stays at the checkpoint), the checkpoint it ends on, and committed data's tensors."""
     end_w, end_b = _checkpoint(trace, first + c.steps)
     model = FixedPointMLP(recipe, end_w, end_b)
     zeros_x = np.zeros((c.batch, c.widths[0]), dtype=np.int64)
@@ -94,7 +130,41 @@ def _segment_witness(recipe, c: MlpCircuit, trace, first: int) -> dict:
     dims = [1 << c.width_vars(i) for i in range(c.layers + 1)]
     final_w = [_pad(w, (dims[l], dims[l - 1])) for l, w in enumerate(end_w, 1)]
     final_b = [_pad(b, (dims[l],)) for l, b in enumerate(end_b, 1)]
-    return stack_witness(c, records, final_w, final_b)
+    return stack_witness(c, records, final_w, final_b, dataset)
+
+
+def model_artifact(recipe, zk: bool, statement: TrainingStatement, checkpoint: dict) -> DisclosedModel:
+    """The model file's content from the last segment's ``ProverChannel.checkpoint()`` (its
+    W_T, b_T as committed, named as a next segment's W_0, b_0, with their Hyrax witnesses): the
+    committed values, unpadded, and the row blinds that open the commitments."""
+    c = statement.circuit
+    tensors, blinds = {}, {}
+    for tensor in statement.checkpoint_tensors("T"):
+        witness = checkpoint[tensor.replace(".T", ".0")][1]
+        name, layer = tensor.removesuffix(".T"), int(tensor[1:].split(".")[0])
+        dims = (layer, layer - 1) if name.startswith("W") else (layer,)
+        padded = witness.matrix.reshape([1 << c.width_vars(i) for i in dims])
+        real = tuple(slice(0, c.widths[i]) for i in dims)
+        values = padded[real].copy()
+        if np.count_nonzero(padded) != np.count_nonzero(values):
+            raise AssertionError(f"prover bug: the committed {tensor} has nonzero padding")
+        tensors[name], blinds[name] = values, list(witness.blinds)
+    return DisclosedModel(recipe.digest(), MODES[zk], recipe.scales.weight, tensors, blinds)
+
+
+def _bind_data(run: ProveRun, statements: list[TrainingStatement]) -> tuple[list[TrainingStatement], dict | None, dict]:
+    """The statements with the run's data bound (``verifier.data``), committed data's witness
+    tensors, and the data owner's commitment as the prover channels' ``precommitted`` entries
+    (checked to open to this data set's rows, ``zktrain.data_commitment.precommitted``)."""
+    recipe = run.recipe
+    if recipe.data.binding == "private":
+        return statements, None, {}
+    data = encode_dataset(run.dataset, recipe)
+    if recipe.data.binding == "public":
+        return bind_public_data(statements, recipe, data.x_train, data.y_train), None, {}
+    encoding = statements[0].circuit.dataset_encoding()
+    tensors = dataset_tensors(encoding, data.x_train, data.y_train)
+    return statements, tensors, precommitted(run.data_commitment, run.data_opening, tensors)
 
 
 def train_trace(run: ProveRun):
@@ -109,42 +179,75 @@ def train_trace(run: ProveRun):
     return trace, (train_acc, test_acc)
 
 
-def prove_run(run: ProveRun, progress: Callable[[str], None] | None = None) -> tuple[bytes, ProveSummary]:
-    """Train, prove segment by segment (each from the checkpoint the previous one committed
-    to; one segment's witness in memory at a time) and encode; returns the bundle and a summary."""
-    say = progress or (lambda _msg: None)
-    recipe, options = run.recipe, run.options
+def plan_segments(recipe, options: ProveOptions) -> tuple[list[TrainingStatement], FieldBackend]:
+    """The statements of the run's segments (``prove.segment_steps``; default: one segment) and
+    the prover backend, resolved before any training so that a bad option fails fast."""
     segment_steps = min(options.segment_steps or recipe.train.steps, recipe.train.steps)
     statements = segment_statements(recipe, options.range_check, segment_steps)
     try:
-        backend = get_backend(options.backend)
+        return statements, get_backend(options.backend)
     except ValueError as err:
         raise ValueError(f"prove.backend: {err}") from None
 
-    t0 = time.perf_counter()
-    trace, (train_acc, test_acc) = train_trace(run)
-    witness_s = time.perf_counter() - t0
-    say(f"trained {recipe.train.steps} steps in the fixed-point semantics ({witness_s:.2f} s): "
-        f"train accuracy {train_acc:.3f}, test accuracy {test_acc:.3f}")
 
-    channel_type = ZkProverChannel if options.zk else ProverChannel
-    segments, checkpoint, prove_s, first, timings = [], {}, 0.0, 0, Counter()
+def prove_trace(
+    statements: list[TrainingStatement],
+    backend: FieldBackend,
+    trace: TrainingTrace,
+    zk: bool,
+    progress: Callable[[str], None] | None = None,
+    dataset: dict | None = None,
+    shared: dict | None = None,
+    data_commitment=None,
+) -> TraceProof:
+    """Prove ``trace`` (its recipe is the statements') segment by segment, each from the
+    checkpoint the previous one committed to, with one segment's witness in memory at a time,
+    and encode the bundle. ``dataset``, ``shared`` and ``data_commitment`` are committed data's
+    witness tensors, precommitted entries and commitment (``_bind_data``); a private run has none."""
+    say = progress or (lambda _msg: None)
+    recipe = trace.recipe
+    channel_type = ZkProverChannel if zk else ProverChannel
+    segments, checkpoint, witness_s, prove_s, first, timings = [], {}, 0.0, 0.0, 0, Counter()
     for st in statements:
         if len(statements) > 1:
             say(f"segment {st.segment + 1}/{len(statements)}: steps {first}..{first + st.circuit.steps - 1}")
         t0 = time.perf_counter()
-        witness = _segment_witness(recipe, st.circuit, trace, first)
+        witness = _segment_witness(recipe, st.circuit, trace, first, dataset)
         witness_s += time.perf_counter() - t0
         t0 = time.perf_counter()
-        channel = prove_with(channel_type, st, witness, backend, precommitted=checkpoint, progress=say)
+        channel = prove_with(channel_type, st, witness, backend, precommitted={**checkpoint, **(shared or {})}, progress=say)
         prove_s += time.perf_counter() - t0
         segments.append((channel.public, channel.proof_bytes()))
         timings.update(channel.timings)
         checkpoint, first = channel.checkpoint(), first + st.circuit.steps
         del witness, channel
-    bundle = encode_bundle(statements, segments, zk=options.zk)
-    proof_bytes = sum(len(proof) for _, proof in segments)
-    padded_steps = sum(st.circuit.padded_steps for st in statements)
-    summary = ProveSummary(recipe.train.steps, padded_steps, len(statements), train_acc, test_acc, witness_s,
-                           prove_s, len(bundle), proof_bytes, dict(timings))
-    return bundle, summary
+    bundle = encode_bundle(statements, segments, zk=zk, dataset=data_commitment)
+    return TraceProof(
+        bundle=bundle,
+        model=model_artifact(recipe, zk, statements[-1], checkpoint),
+        segments=len(statements),
+        padded_steps=sum(st.circuit.padded_steps for st in statements),
+        proof_bytes=sum(len(proof) for _, proof in segments),
+        witness_seconds=witness_s,
+        prove_seconds=prove_s,
+        timings=dict(timings),
+    )
+
+
+def prove_run(run: ProveRun, progress: Callable[[str], None] | None = None) -> tuple[bytes, ProveSummary]:
+    """Train, prove segment by segment (each from the checkpoint the previous one committed
+    to; one segment's witness in memory at a time) and encode; returns the bundle and a summary,
+    whose ``model`` is the trained model with the opening of its final commitments."""
+    say = progress or (lambda _msg: None)
+    recipe = run.recipe
+    statements, backend = plan_segments(recipe, run.options)
+
+    t0 = time.perf_counter()
+    trace, accuracy = train_trace(run)
+    train_s = time.perf_counter() - t0
+    say(f"trained {recipe.train.steps} steps in the fixed-point semantics ({train_s:.2f} s): "
+        f"train accuracy {accuracy[0]:.3f}, test accuracy {accuracy[1]:.3f}")
+
+    statements, dataset, shared = _bind_data(run, statements)
+    proof = prove_trace(statements, backend, trace, run.options.zk, say, dataset, shared, run.data_commitment)
+    return proof.bundle, proof.summary(recipe.train.steps, accuracy, train_s)

@@ -7,10 +7,15 @@ turns it into the canonical integer-only :class:`~circuits.recipe.Recipe` the pr
     name: digits-mlp
     seed: 0
     data: {source: digits}                 # or {source: npz, path: ...} / {source: synthetic, ...}
+                                           # binding: private (default) | public | committed,
+                                           # committed with commitment: FILE, opening: FILE
     model: {kind: mlp, widths: [64, 128, 128, 10], bias: true, init: seeded}
                                            # or init: committed, init_path: w0.npz (W1.., b1..)
+                                           # or torch: build.py:model (an nn.Module factory)
     train: {batch_size: 64, steps: 16, optimizer: sgd, loss: mse, lr: 0.5}
+                                           # or epochs: N (rows // batch_size steps each)
                                            # or lr_schedule: [0.5, 0.5, 0.25, ...] (one per step)
+                                           # or schedule: {name: cosine, ...} (the float stack's)
     quant: {frac_bits: 16, lr_shift: 16, value_bits: 32, weight_bits: 56}
     prove: {zk: true, backend: auto, range_check: limbs, segment_steps: 8, out: digits-mlp.zkp}
 
@@ -20,9 +25,26 @@ the default) or ``bits`` (zkDL's bit decomposition); the bundle records which.
 committed checkpoints of the weights (default: the whole run in one segment); the prover
 holds one segment's witness at a time.
 
-``lr`` is the float SGD learning rate on the mean MSE loss; the recipe stores
-lr_num = round(lr 2 / (B n_out) 2^k) per step (``circuits.semantics.mse_lr_num``), and the
-float reference trains with exactly lr_num / 2^k B n_out / 2.
+``data.binding`` says what binds the data (issue 13, ``verifier.data``): ``private``, the
+prover's own commitment; ``public``, a data set the verifier is given (the recipe carries the
+digest of its encoded training rows; ``zktrain export-data`` writes it); ``committed``, a data
+owner's commitment made once with ``zktrain commit-data`` (the recipe carries its digest and
+takes its encoding: input and label widths, R, the range gadget).
+
+``lr`` (or ``optimizer: {name: sgd, lr: ...}``) is the float SGD learning rate on the mean MSE
+loss; the recipe stores lr_num = round(lr 2 / (B n_out) 2^k) per step
+(``circuits.semantics.mse_lr_num``), and the float reference trains with exactly
+lr_num / 2^k B n_out / 2. With ``schedule``, ``scale_lr`` or ``regime_adaptation`` the rate of
+each step is the one ``zktrain train`` would use: the float stack's scheduler is stepped on
+SGD exactly as its training loop steps it, and each step's rate read from it (torch is loaded
+only then).
+
+The keys are those of the one run-file schema (``zktrain.schema``) that ``zktrain train`` reads
+too: an option of the float stack that the proof does not cover yet (a LAMB optimizer,
+momentum, cross-entropy, a normalization layer, ``drop_last: false``) is refused by name as
+not provable yet. ``model: {torch: FILE.py:FUNCTION}`` builds the model by calling that
+function (torch seeded by the run's seed); it must be provable (``zktrain.provable``), and its
+own weights are the run's committed W_0, as for ``zktrain.Recorder``.
 """
 
 from __future__ import annotations
@@ -34,11 +56,18 @@ from typing import Any
 import numpy as np
 import yaml
 
+from circuits.data import dataset_digest, encode_inputs, encode_labels
 from circuits.mlp import RANGE_CHECKS
 from circuits.recipe import DataSpec, ModelSpec, QuantSpec, Recipe, RecipeError, TrainSpec
 from circuits.semantics import mse_lr_num
 
+from verifier.data import DatasetCommitment
+from verifier.errors import VerifyError
+
+from . import schema
 from .data import Dataset, parse_data_spec
+from .data_commitment import DatasetOpening
+from .schema import NEUTRAL_SGD, PROVABLE_SGD, ModelFactory, provable_sgd
 
 
 class RunConfigError(ValueError):
@@ -62,16 +91,12 @@ class ProveRun:
     source: Path | None = None
     #: ``init: committed``: W_0, b_0 per layer (int64 at 2^(2R+k)); None for seeded weights
     initial: tuple[list[np.ndarray], list[np.ndarray | None]] | None = None
+    #: ``data.binding: committed``: the data owner's commitment and its opening
+    data_commitment: DatasetCommitment | None = None
+    data_opening: DatasetOpening | None = None
 
 
-_TOP = {"name", "seed", "data", "model", "train", "quant", "prove"}
-_MODEL = {"kind", "widths", "bias", "init", "init_path", "activation"}
-_TRAIN = {"batch_size", "steps", "optimizer", "loss", "lr", "lr_schedule"}
-_QUANT = {"frac_bits", "lr_shift", "value_bits", "weight_bits", "input_bits", "input_signed", "label_bits"}
-_PROVE = {"zk", "backend", "range_check", "segment_steps", "out"}
-
-
-def _section(cfg: dict, key: str, allowed: set[str], required: bool = True) -> dict:
+def _section(cfg: dict, key: str, allowed: frozenset[str], required: bool = True) -> dict:
     body = cfg.get(key)
     if body is None:
         if required:
@@ -79,9 +104,9 @@ def _section(cfg: dict, key: str, allowed: set[str], required: bool = True) -> d
         return {}
     if not isinstance(body, dict):
         raise RunConfigError(f"{key}: must be a mapping, got {body!r}")
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise RunConfigError(f"{key}.{unknown[0]}: unknown key (allowed: {', '.join(sorted(allowed))})")
+    unknown = schema.unknown_key(body, allowed)
+    if unknown is not None:
+        raise RunConfigError(f"{key}.{unknown}: unknown key (allowed: {', '.join(sorted(allowed))})")
     return body
 
 
@@ -97,8 +122,9 @@ def _lr(path: str, value: Any) -> float:
     return value
 
 
-def _input_encoding(dataset: Dataset, quant: QuantSpec, quant_cfg: dict) -> dict:
-    """Input and label widths: as given in quant, else the narrowest that hold this data.
+def input_encoding(dataset: Dataset, quant: QuantSpec, quant_cfg: dict) -> dict:
+    """Input and label widths: as given in quant, else the narrowest that hold this data
+    (labels: R + 1 bits, for the one-hot 2^R).
 
     The widths are public (they are range-checked); digits in [0, 1] at 2^16 need 17
     unsigned bits. Data with negative values is encoded signed.
@@ -108,6 +134,7 @@ def _input_encoding(dataset: Dataset, quant: QuantSpec, quant_cfg: dict) -> dict
     top = int(np.ceil(float(np.abs(x).max()) * (1 << quant.frac_bits))) if x.size else 0
     signed = out.setdefault("input_signed", bool(x.size and x.min() < 0))
     out.setdefault("input_bits", max(top.bit_length() + int(signed), quant.frac_bits + 1))
+    out.setdefault("label_bits", quant.frac_bits + 1)
     return out
 
 
@@ -124,59 +151,60 @@ def load_run(path: str | Path, steps: int | None = None) -> ProveRun:
 
 
 def parse_run(cfg: Any, base_dir: Path | None = None, steps: int | None = None, source: Path | None = None) -> ProveRun:
+    """Validate a parsed run file (relative paths are relative to ``base_dir``) into the recipe,
+    data set, proving options and committed weights of the proof."""
     if not isinstance(cfg, dict):
         raise RunConfigError("run file: the top level must be a mapping")
-    unknown = sorted(set(cfg) - _TOP)
-    if unknown:
-        raise RunConfigError(f"{unknown[0]}: unknown key (allowed: {', '.join(sorted(_TOP))})")
+    unknown = schema.unknown_key(cfg, schema.TOP)
+    if unknown is not None:
+        raise RunConfigError(f"{unknown}: unknown key (allowed: {', '.join(sorted(schema.TOP))})")
     name, seed = cfg.get("name"), cfg.get("seed", 0)
     if not isinstance(name, str) or not name:
         raise RunConfigError(f"name: must be a non-empty string, got {name!r}")
     if type(seed) is not int or seed < 0:
         raise RunConfigError(f"seed: must be a non-negative integer, got {seed!r}")
 
-    model = _section(cfg, "model", _MODEL)
-    train = _section(cfg, "train", _TRAIN)
-    quant_cfg = _section(cfg, "quant", _QUANT, required=False)
-    prove = _section(cfg, "prove", _PROVE, required=False)
+    model = _section(cfg, "model", schema.MODEL)
+    train = _section(cfg, "train", schema.TRAIN)
+    quant_cfg = _section(cfg, "quant", schema.QUANT, required=False)
+    prove = _section(cfg, "prove", schema.PROVE, required=False)
     try:
         data_source = parse_data_spec(cfg.get("data"), base_dir)
         dataset = data_source.load()
     except ValueError as err:
         raise RunConfigError(str(err)) from None
 
-    widths = model.get("widths")
-    if not isinstance(widths, list) or len(widths) < 2:
-        raise RunConfigError(f"model.widths: must be a list of at least two widths, got {widths!r}")
-    for i, w in enumerate(widths):
-        _pos_int(f"model.widths[{i}]", w)
-    if widths[0] != dataset.num_features:
-        raise RunConfigError(f"model.widths[0]: must equal the data's {dataset.num_features} features, got {widths[0]}")
-    if widths[-1] != dataset.num_classes:
-        raise RunConfigError(f"model.widths[-1]: must equal the data's {dataset.num_classes} classes, got {widths[-1]}")
+    factory_mlp = _factory_model(model, base_dir, seed) if "torch" in model else None
+    if factory_mlp is not None:
+        widths, bias = list(factory_mlp.widths), factory_mlp.bias
+        if (widths[0], widths[-1]) != (dataset.num_features, dataset.num_classes):
+            raise RunConfigError(f"model.torch: the model maps {widths[0]} inputs to {widths[-1]} outputs, the data "
+                                 f"has {dataset.num_features} features and {dataset.num_classes} classes")
+    else:
+        widths, bias = _model_widths(model)
+        if widths[0] != dataset.num_features:
+            raise RunConfigError(f"model.widths[0]: must equal the data's {dataset.num_features} features, got {widths[0]}")
+        if widths[-1] != dataset.num_classes:
+            raise RunConfigError(f"model.widths[-1]: must equal the data's {dataset.num_classes} classes, got {widths[-1]}")
 
     batch = _pos_int("train.batch_size", train.get("batch_size"))
-    n_steps = _pos_int("train.steps" if steps is None else "--steps", train.get("steps") if steps is None else steps)
-    for key, allowed in (("optimizer", ("sgd",)), ("loss", ("mse",))):
-        if train.get(key, allowed[0]) not in allowed:
-            raise RunConfigError(f"train.{key}: only {allowed[0]!r} is provable so far, got {train[key]!r}")
-    if ("lr" in train) == ("lr_schedule" in train):
-        raise RunConfigError("train: give exactly one of 'lr' and 'lr_schedule'")
-    if "lr" in train:
-        rates = [_lr("train.lr", train["lr"])] * n_steps
-    else:
-        schedule = train["lr_schedule"]
-        if not isinstance(schedule, list) or len(schedule) < n_steps:
-            raise RunConfigError(f"train.lr_schedule: needs at least one rate per step ({n_steps})")
-        rates = [_lr(f"train.lr_schedule[{i}]", v) for i, v in enumerate(schedule[:n_steps])]
+    _check_provable_train(train)
+    n_steps, rates = _step_rates(train, batch, len(dataset.y_train), steps, name, seed, data_source)
 
+    options = parse_prove_options(prove)
     try:
         quant = QuantSpec(**{k: v for k, v in quant_cfg.items() if k in {"frac_bits", "lr_shift", "value_bits", "weight_bits"}})
+        encoding = input_encoding(dataset, quant, quant_cfg)
+        commitment, opening = None, None
+        if data_source.options["binding"] == "committed":
+            commitment, opening = _load_data_commitment(data_source.options, dataset, quant, quant_cfg, options.range_check)
+            encoding = {k: getattr(commitment.encoding, k) for k in ("input_bits", "input_signed", "label_bits")}
         data_spec = DataSpec(
             source=data_source.source,
             features=dataset.num_features,
             classes=dataset.num_classes,
-            **_input_encoding(dataset, quant, quant_cfg),
+            **encoding,
+            **_binding(data_source.options["binding"], dataset, quant.frac_bits, commitment),
         )
         lr_num = tuple(mse_lr_num(r, batch, widths[-1], quant.lr_shift) for r in rates)
         recipe = Recipe(
@@ -185,10 +213,10 @@ def parse_run(cfg: Any, base_dir: Path | None = None, steps: int | None = None, 
             data=data_spec,
             model=ModelSpec(
                 widths=tuple(widths),
-                bias=model.get("bias", True),
+                bias=bias,
                 kind=model.get("kind", "mlp"),
                 activation=model.get("activation", "relu"),
-                init=model.get("init", "seeded"),
+                init="committed" if factory_mlp is not None else model.get("init", "seeded"),
             ),
             train=TrainSpec(batch_size=batch, steps=n_steps, lr_num=lr_num),
             quant=quant,
@@ -197,11 +225,19 @@ def parse_run(cfg: Any, base_dir: Path | None = None, steps: int | None = None, 
         raise RunConfigError(str(err)) from None
 
     initial = None
-    if recipe.model.init == "committed":
+    if factory_mlp is not None:
+        from .provable import master_parameters
+
+        initial = _checked_initial("model.torch", recipe, *master_parameters(factory_mlp, recipe.scales.weight))
+    elif recipe.model.init == "committed":
         initial = _load_initial(model.get("init_path"), base_dir, recipe)
     elif "init_path" in model:
         raise RunConfigError("model.init_path: only with init: committed (seeded weights come from the seed)")
+    return ProveRun(recipe, dataset, options, source, initial, commitment, opening)
 
+
+def parse_prove_options(prove: dict) -> ProveOptions:
+    """The ``prove`` section (also ``zktrain.Recorder.prove``'s arguments), validated."""
     options = ProveOptions(
         zk=prove.get("zk", False),
         backend=prove.get("backend", "auto"),
@@ -209,22 +245,226 @@ def parse_run(cfg: Any, base_dir: Path | None = None, steps: int | None = None, 
         segment_steps=prove.get("segment_steps"),
         out=prove.get("out"),
     )
+    if options.range_check not in RANGE_CHECKS:
+        choices = ", ".join(RANGE_CHECKS)
+        raise RunConfigError(f"prove.range_check: must be one of {choices}, got {options.range_check!r}")
     if not isinstance(options.zk, bool):
         raise RunConfigError(f"prove.zk: must be true or false, got {options.zk!r}")
     if options.backend not in ("cpu", "cuda", "auto"):
         raise RunConfigError(f"prove.backend: must be one of cpu, cuda, auto, got {options.backend!r}")
-    if options.range_check not in RANGE_CHECKS:
-        choices = ", ".join(RANGE_CHECKS)
-        raise RunConfigError(f"prove.range_check: must be one of {choices}, got {options.range_check!r}")
     if options.segment_steps is not None:
         _pos_int("prove.segment_steps", options.segment_steps)
-    return ProveRun(recipe, dataset, options, source, initial)
+    return options
+
+
+def _not_provable(path: str, value: Any, provable: str) -> RunConfigError:
+    return RunConfigError(f"{path}: {value!r} is not provable yet (provable: {provable})")
+
+
+def _name_of(value: Any) -> Any:
+    """A component's name: the string itself or a mapping's ``name``."""
+    return value.get("name") if isinstance(value, dict) else value
+
+
+def _model_widths(model: dict) -> tuple[list[int], bool]:
+    """The widths and bias flag of a model given by keys, after refusing by name the float
+    stack's layers that are not provable yet."""
+    kind = model.get("kind", "mlp")
+    if kind != "mlp":
+        raise _not_provable("model.kind", kind, "mlp, or a model.torch factory")
+    for key, provable in (("activation", "relu"), ("linear", "linear")):
+        if _name_of(model.get(key, provable)) != provable:
+            raise _not_provable(f"model.{key}", model[key], provable)
+    if model.get("norm") is not None:
+        raise _not_provable("model.norm", model["norm"], "no normalization layer so far")
+    widths = model.get("widths")
+    if not isinstance(widths, list) or len(widths) < 2:
+        raise RunConfigError(f"model.widths: must be a list of at least two widths, got {widths!r}")
+    for i, w in enumerate(widths):
+        _pos_int(f"model.widths[{i}]", w)
+    return widths, model.get("bias", True)
+
+
+def _factory_model(model: dict, base_dir: Path | None, seed: int):
+    """``model.torch``: the factory's module, checked provable (``zktrain.provable``)."""
+    extra = sorted(set(model) - {"torch", "init"})
+    if extra:
+        raise RunConfigError(f"model.{extra[0]}: the model.torch factory defines the model; give model.torch alone")
+    if model.get("init", "committed") != "committed":
+        raise RunConfigError("model.init: a model.torch factory's model starts from its own weights (init: committed)")
+    from .provable import NotProvableError, check_model, factory_model
+
+    try:
+        factory = ModelFactory.parse(model["torch"], base_dir)
+        return check_model(factory_model(factory, seed))
+    except NotProvableError as err:
+        raise RunConfigError(f"model.torch: {factory} builds a model that is not provable: {err}") from None
+    except ValueError as err:
+        raise RunConfigError(str(err)) from None
+
+
+def _check_provable_train(train: dict) -> None:
+    """Refuse by name the float stack's training options that the proof does not cover yet."""
+    optimizer = train.get("optimizer", "sgd")
+    if not isinstance(_name_of(optimizer), str):
+        raise RunConfigError(f"train.optimizer: must be a name or a mapping with a 'name', got {optimizer!r}")
+    if _name_of(optimizer) != "sgd":
+        raise RunConfigError(f"train.optimizer: only 'sgd' is provable so far; {_name_of(optimizer)!r} is not provable yet")
+    for key, value in (optimizer.items() if isinstance(optimizer, dict) else ()):
+        if key in PROVABLE_SGD and value != PROVABLE_SGD[key]:
+            raise _not_provable(f"train.optimizer.{key}", value, provable_sgd())
+        if key not in PROVABLE_SGD and key not in NEUTRAL_SGD and key != "name":
+            raise RunConfigError(f"train.optimizer.{key}: not an option of sgd (options: "
+                                 f"{', '.join(sorted({*PROVABLE_SGD, *NEUTRAL_SGD}))})")
+    loss = train.get("loss", "mse")
+    if loss != "mse":
+        raise RunConfigError(f"train.loss: only 'mse' is provable so far; {loss!r} is not provable yet")
+    for key, provable in (("batch_size_controller", "fixed"), ("objective", "standard")):
+        if _name_of(train.get(key) or provable) != provable:
+            raise _not_provable(f"train.{key}", train[key], provable)
+    drop_last = train.get("drop_last", True)
+    if type(drop_last) is not bool:
+        raise RunConfigError(f"train.drop_last: must be true or false, got {drop_last!r}")
+    if not drop_last:
+        raise RunConfigError("train.drop_last: false is not provable (every proven step is a full batch: "
+                             "the last partial batch of an epoch is dropped); set drop_last: true")
+    if train.get("dtype", "float32") not in ("float32", "float64"):
+        raise RunConfigError(f"train.dtype: must be one of float32, float64, got {train['dtype']!r}")
+
+
+_SCHEDULED = ("schedule", "scale_lr", "regime_adaptation")
+
+
+def _step_rates(train: dict, batch: int, rows: int, override: int | None, name: str, seed: int, data_source) -> tuple[int, list[float]]:
+    """The number of steps and the float SGD rate of each: ``lr`` (or ``optimizer.lr``) at
+    every step, ``lr_schedule``, or the float stack's schedule (``_scheduled_rates``)."""
+    optimizer = train.get("optimizer")
+    given = [key for key in ("lr", "lr_schedule") if key in train]
+    if isinstance(optimizer, dict) and "lr" in optimizer:
+        given.append("optimizer.lr")
+    if len(given) != 1:
+        raise RunConfigError("train: give exactly one of 'lr' and 'lr_schedule'"
+                             + (f" (got {', '.join(given)})" if given else " (or optimizer.lr)"))
+    scheduled = [key for key in _SCHEDULED if train.get(key) not in (None, "constant", {"name": "constant"})]
+    if "lr_schedule" in train and scheduled:
+        raise RunConfigError(f"train.lr_schedule: one rate per step replaces train.{scheduled[0]}; give one of them")
+    if ("steps" in train) == ("epochs" in train) and override is None:
+        raise RunConfigError("train: give exactly one of 'steps' and 'epochs'")
+    base = None if "lr_schedule" in train else _lr(f"train.{given[0]}", train["lr"] if given[0] == "lr" else optimizer["lr"])
+    if scheduled:
+        return _scheduled_rates(train, base, batch, rows, override, name, seed, data_source)
+    if override is not None:
+        n_steps = _pos_int("--steps", override)
+    elif "epochs" in train:
+        n_steps = _pos_int("train.epochs", train["epochs"]) * (rows // batch)
+        if n_steps == 0:
+            raise RunConfigError(f"train.batch_size: {batch} exceeds the {rows} training rows: an epoch has no full batch")
+    else:
+        n_steps = _pos_int("train.steps", train["steps"])
+    if base is not None:
+        return n_steps, [base] * n_steps
+    schedule = train["lr_schedule"]
+    if not isinstance(schedule, list) or len(schedule) < n_steps:
+        raise RunConfigError(f"train.lr_schedule: needs at least one rate per step ({n_steps})")
+    return n_steps, [_lr(f"train.lr_schedule[{i}]", v) for i, v in enumerate(schedule[:n_steps])]
+
+
+def _scheduled_rates(train: dict, base: float, batch: int, rows: int, override: int | None, name: str, seed: int,
+                     data_source) -> tuple[int, list[float]]:
+    """The steps and rates ``zktrain train`` would use with SGD at ``base``: the float stack
+    plans the run (``scale_lr``, ``regime_adaptation``, full batches only) and steps its
+    scheduler on a one-parameter SGD as its loop does, reading the rate before each step."""
+    import torch
+
+    from .train import builders
+    from .train.config import Component, ConfigError, RunConfig, parse_train
+    from .train.loop import advance_schedule, plan_run
+
+    section = {k: train[k] for k in ("batch_size", "steps", "epochs", *_SCHEDULED) if k in train}
+    if override is not None:
+        section.pop("epochs", None)
+        section["steps"] = override
+    section.update(optimizer={"name": "sgd", "lr": base}, drop_last=True, loss="mse")
+    try:
+        plan = plan_run(RunConfig(name, seed, data_source, Component("mlp"), parse_train(section)), rows)
+        optimizer = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=plan.optimizer.options["lr"])
+        context = builders.ScheduleContext(batch, rows, plan.steps_per_epoch, plan.total_steps, plan.total_samples)
+        scheduler = builders.build(builders.SCHEDULES, plan.schedule, "train.schedule", optimizer, context)
+    except ConfigError as err:
+        raise RunConfigError(str(err)) from None
+    rates = []
+    for _ in range(plan.total_steps):
+        rates.append(float(optimizer.param_groups[0]["lr"]))
+        optimizer.step()  # no gradient: changes nothing, but schedulers expect it before their step
+        if scheduler is not None:
+            advance_schedule(scheduler, batch)
+    return plan.total_steps, rates
+
+
+def _binding(binding: str, dataset: Dataset, frac_bits: int, commitment: DatasetCommitment | None) -> dict:
+    """The recipe's data.binding, rows and sha256: the digest of the encoded training rows for
+    public data, of the data owner's commitment for committed data."""
+    if binding == "private":
+        return {"binding": "private"}
+    if commitment is not None:
+        return {"binding": binding, "rows": commitment.encoding.rows, "sha256": commitment.digest()}
+    x = encode_inputs(dataset.x_train, frac_bits)
+    y = encode_labels(dataset.y_train, dataset.num_classes, frac_bits)
+    return {"binding": binding, "rows": len(x), "sha256": dataset_digest(x, y)}
+
+
+def _load_data_commitment(options, dataset: Dataset, quant: QuantSpec, quant_cfg: dict, range_check: str):
+    """The data owner's commitment and opening; their encoding must be this run's (rows,
+    features, classes, R, the range gadget; the input and label widths are the commitment's,
+    so ``quant`` may not ask for others)."""
+    try:
+        commitment = DatasetCommitment.from_bytes(options["commitment"].read_bytes(), f"data.commitment {options['commitment']}")
+    except OSError as err:
+        raise RunConfigError(f"data.commitment: cannot read {options['commitment']}: {err.strerror}") from None
+    except VerifyError as err:
+        raise RunConfigError(str(err)) from None
+    e = commitment.encoding
+    expected = {"rows": len(dataset.y_train), "features": dataset.num_features, "classes": dataset.num_classes,
+                "frac_bits": quant.frac_bits, "range_check": range_check}
+    expected.update({k: quant_cfg[k] for k in ("input_bits", "input_signed", "label_bits") if k in quant_cfg})
+    for key, value in expected.items():
+        if getattr(e, key) != value:
+            raise RunConfigError(f"data.commitment: commits to {key} {getattr(e, key)!r}, this run has {value!r}")
+    try:
+        opening = DatasetOpening.from_bytes(options["opening"].read_bytes(), commitment, f"data.opening {options['opening']}")
+    except OSError as err:
+        raise RunConfigError(f"data.opening: cannot read {options['opening']}: {err.strerror}") from None
+    except ValueError as err:
+        raise RunConfigError(str(err)) from None
+    return commitment, opening
+
+
+def to_master(values: np.ndarray, scale_bits: int, what: str) -> np.ndarray:
+    """Float weights rounded to master values at 2^scale_bits (``rint``, half to even), as
+    int64; ValueError naming ``what`` for a non-finite value or one beyond int64's headroom."""
+    if not np.isfinite(values).all():
+        raise ValueError(f"{what} must hold finite numbers")
+    scaled = np.rint(np.asarray(values, dtype=np.float64) * float(1 << scale_bits))
+    if np.abs(scaled).max(initial=0) >= 2.0**62:
+        raise ValueError(f"{what} does not fit int64 at scale 2^{scale_bits}")
+    return scaled.astype(np.int64)
+
+
+def _checked_initial(path: str, recipe: Recipe, weights: list[np.ndarray], biases: list[np.ndarray | None]):
+    """W_0, b_0 checked against the recipe by the engine (shapes, quant.weight_bits)."""
+    from zktrain.fixedpoint.engine import FixedPointMLP  # the engine checks every width
+
+    try:
+        FixedPointMLP(recipe, weights, biases)
+    except ValueError as err:
+        raise RunConfigError(f"{path}: {err}") from None
+    return weights, biases
 
 
 def _load_initial(path: Any, base_dir: Path | None, recipe: Recipe) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
     """W_0, b_0 of ``init: committed`` from an .npz holding W1..WL ([d_l, d_{l-1}], PyTorch's
     Linear.weight layout) and b1..bL: integer arrays are taken as master values at 2^(2R+k),
-    float arrays are rounded to them (round half to even). Widths are checked against
+    float arrays are rounded to them (``to_master``). Widths are checked against
     quant.weight_bits by the engine, naming the tensor."""
     if not isinstance(path, str) or not path:
         raise RunConfigError("model.init_path: init: committed needs the path of an .npz with W1.., b1..")
@@ -234,7 +474,6 @@ def _load_initial(path: Any, base_dir: Path | None, recipe: Recipe) -> tuple[lis
             stored = {k: arrays[k] for k in arrays.files}
     except (OSError, ValueError) as err:
         raise RunConfigError(f"model.init_path: cannot read {full}: {err}") from None
-    scale = 1 << (2 * recipe.quant.frac_bits + recipe.quant.lr_shift)
     widths, bias = recipe.model.widths, recipe.model.bias
 
     def master(key: str, shape: tuple[int, ...]) -> np.ndarray:
@@ -245,20 +484,14 @@ def _load_initial(path: Any, base_dir: Path | None, recipe: Recipe) -> tuple[lis
             raise RunConfigError(f"model.init_path: {key} has shape {a.shape}, expected {shape}")
         if a.dtype.kind in "iu":
             return a.astype(np.int64)
-        if a.dtype.kind != "f" or not np.isfinite(a).all():
+        if a.dtype.kind != "f":
             raise RunConfigError(f"model.init_path: {key} must hold finite numbers, got {a.dtype}")
-        scaled = np.rint(a.astype(np.float64) * scale)
-        if np.abs(scaled).max(initial=0) >= 2.0**62:
-            raise RunConfigError(f"model.init_path: {key} does not fit int64 at scale 2^{scale.bit_length() - 1}")
-        return scaled.astype(np.int64)
+        try:
+            return to_master(a, recipe.scales.weight, key)
+        except ValueError as err:
+            raise RunConfigError(f"model.init_path: {err}") from None
 
     layers = range(1, len(widths))
     weights = [master(f"W{l}", (widths[l], widths[l - 1])) for l in layers]
     biases = [master(f"b{l}", (widths[l],)) if bias else None for l in layers]
-    from zktrain.fixedpoint.engine import FixedPointMLP  # the engine checks every width
-
-    try:
-        FixedPointMLP(recipe, weights, biases)
-    except ValueError as err:
-        raise RunConfigError(f"model.init_path: {err}") from None
-    return weights, biases
+    return _checked_initial("model.init_path", recipe, weights, biases)

@@ -430,12 +430,35 @@ def power_schedule(
     )
 
 
+class PerStepLR(LRScheduler):
+    """Every group's rate at step t is ``rates[t]``: the run file's ``train.lr_schedule``,
+    which a proof stores as one integer rate per step."""
+
+    def __init__(self, optimizer: Optimizer, rates: list[float]) -> None:
+        self.rates = rates
+        super().__init__(optimizer)
+
+    def get_lr(self) -> list[float]:
+        rate = self.rates[min(self.last_epoch, len(self.rates) - 1)]
+        return [rate for _ in self.optimizer.param_groups]
+
+
+def per_step_schedule(optimizer: Optimizer, context: ScheduleContext, *, rates: list[float]) -> PerStepLR:
+    """One rate per step (``train.lr_schedule``), at least as many as the run's steps."""
+    if not isinstance(rates, list) or not all(isinstance(r, (int, float)) and not isinstance(r, bool) and r >= 0 for r in rates):
+        raise ValueError(f"rates: must be a list of non-negative numbers, got {rates!r}")
+    if len(rates) < context.total_steps:
+        raise ValueError(f"rates: needs at least one rate per step ({context.total_steps}), got {len(rates)}")
+    return PerStepLR(optimizer, [float(r) for r in rates])
+
+
 SCHEDULES: dict[str, Callable[..., LRScheduler | None]] = {
     "constant": constant_schedule,
     "multistep": multistep_schedule,
     "cosine": cosine_schedule,
     "poly": poly_schedule,
     "power": power_schedule,
+    "per_step": per_step_schedule,
 }
 
 

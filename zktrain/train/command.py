@@ -14,7 +14,7 @@ import click
     "run_file",
     required=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="YAML run file (keys name, seed, data, model, train; quant and prove are ignored).",
+    help="YAML run file: the schema zktrain prove reads too (zktrain/schema.py); quant and prove are not used.",
 )
 @click.option(
     "--progress/--no-progress",
@@ -42,7 +42,7 @@ def train(run_file: Path, progress: bool | None) -> None:
     spec = config.train
     click.echo(
         f"run {config.name}: {dataset.name} ({dataset.x_train.shape[0]} train / {dataset.x_test.shape[0]} test, "
-        f"{dataset.num_features} features, {dataset.num_classes} classes), model {config.model.name}, "
+        f"{dataset.num_features} features, {dataset.num_classes} classes), model {config.model_factory or config.model.name}, "
         f"optimizer {spec.optimizer.name}, schedule {plan.schedule.name}, batch {spec.batch_size}, "
         f"loss {spec.loss}, {spec.dtype}, seed {config.seed}"
     )

@@ -1,8 +1,9 @@
 """The YAML schema of a float training run, validated with errors that name the bad field.
 
 A run file has the top-level keys ``name``, ``seed``, ``data``, ``model`` and ``train``; the
-proving side adds ``quant`` and ``prove``, which are accepted and ignored here so that one file
-drives both ``zktrain train`` and the proving commands. Any other key is an error.
+proving side adds ``quant`` and ``prove``, which are read but not used here. The keys are those
+of the one run-file schema that ``zktrain prove`` reads too (``zktrain.schema``, which says what
+each command does with each key), so one file drives both; any other key is an error.
 
     name: digits-lamb
     seed: 0
@@ -21,6 +22,15 @@ drives both ``zktrain train`` and the proving commands. Any other key is an erro
       dtype: float32                       # or float64
       drop_last: false
 
+Keys shared with proof runs: ``train.lr`` is the optimizer's ``lr`` (``optimizer: sgd`` with
+``lr: 0.5``); ``train.lr_schedule`` lists one rate per step (the ``per_step`` schedule, in
+place of ``schedule``); ``model: {torch: FILE.py:FUNCTION}`` builds the model by calling that
+function instead of the ``kind`` registry; ``model.init: committed`` with ``init_path`` starts
+from the weights of that .npz (``W1..``, ``b1..`` of the Linear layers in order; integer arrays
+are master values at 2^(2R+k), R and k from ``quant``), so that ``train`` and ``prove`` of one
+file start alike. ``init: seeded`` (the default) is torch's initialisation under ``seed`` here
+and the recipe's own derivation in a proof: the same distribution, not the same draws.
+
 The ``name`` of an optimizer, schedule, controller or objective and the ``kind`` of a model
 select an entry of the registries in ``zktrain.train.builders``; the remaining keys of the
 mapping are that entry's options, checked against its signature when the run is built. This
@@ -36,7 +46,10 @@ from typing import Any
 
 import yaml
 
+from circuits.recipe import QuantSpec
+from zktrain import schema
 from zktrain.data import DataError, DataSource, parse_data_spec
+from zktrain.schema import ModelFactory
 
 __all__ = [
     "ConfigError",
@@ -44,8 +57,10 @@ __all__ = [
     "ScaleLRSpec",
     "TrainSpec",
     "RunConfig",
+    "InitialWeights",
     "load_run_config",
     "parse_run_config",
+    "parse_train",
     "LOSSES",
     "DTYPES",
 ]
@@ -53,25 +68,6 @@ __all__ = [
 LOSSES = ("cross_entropy", "mse")
 DTYPES = ("float32", "float64")
 SCALE_RULES = ("linear", "sqrt")
-
-_TOP_LEVEL = {"name", "seed", "data", "model", "train"}
-#: Keys owned by the proving commands: accepted so one file drives both, ignored here.
-_IGNORED_TOP_LEVEL = {"quant", "prove"}
-_TRAIN_KEYS = {
-    "batch_size",
-    "epochs",
-    "steps",
-    "optimizer",
-    "schedule",
-    "scale_lr",
-    "regime_adaptation",
-    "batch_size_controller",
-    "objective",
-    "loss",
-    "dtype",
-    "drop_last",
-}
-
 
 class ConfigError(ValueError):
     """An invalid run configuration; the message starts with the dotted path of the bad field."""
@@ -111,12 +107,24 @@ class TrainSpec:
 
 
 @dataclass(frozen=True)
+class InitialWeights:
+    """``model.init: committed``: the .npz of W_0 and its integer arrays' scale 2^(2R+k)."""
+
+    path: Path
+    scale_bits: int
+
+
+@dataclass(frozen=True)
 class RunConfig:
     name: str
     seed: int
     data: DataSource
     model: Component
     train: TrainSpec
+    #: ``model.torch``: the factory that builds the model instead of ``model.kind``
+    model_factory: ModelFactory | None = None
+    #: ``model.init: committed``: where W_0 comes from; None for torch's seeded initialisation
+    initial: InitialWeights | None = None
 
 
 def load_run_config(path: str | Path) -> RunConfig:
@@ -136,7 +144,7 @@ def load_run_config(path: str | Path) -> RunConfig:
 def parse_run_config(document: Any, base_dir: str | Path | None = None) -> RunConfig:
     """Validate a run configuration given as a mapping (the parsed YAML)."""
     _mapping("(top level)", document)
-    _no_unknown_keys("", document, _TOP_LEVEL | _IGNORED_TOP_LEVEL)
+    _no_unknown_keys("", document, schema.TOP)
     name = document.get("name")
     if not isinstance(name, str) or not name.strip():
         raise ConfigError(f"name: must be a non-empty string, got {name!r}")
@@ -147,14 +155,56 @@ def parse_run_config(document: Any, base_dir: str | Path | None = None) -> RunCo
         data = parse_data_spec(document["data"], base_dir)
     except DataError as err:
         raise ConfigError(str(err)) from err
-    model = _component("model", document.get("model"), key="kind")
-    train = _train(document.get("train"))
-    return RunConfig(name=name, seed=seed, data=data, model=model, train=train)
+    model, factory, initial = _model(document.get("model"), document.get("quant"), base_dir)
+    train = parse_train(document.get("train"))
+    return RunConfig(name=name, seed=seed, data=data, model=model, train=train, model_factory=factory, initial=initial)
 
 
-def _train(section: Any) -> TrainSpec:
+def _model(section: Any, quant: Any, base_dir: str | Path | None) -> tuple[Component, ModelFactory | None, InitialWeights | None]:
+    """``model``: the registry component (``kind`` defaults to mlp) with the builder's options,
+    or a ``torch`` factory; and the committed initial weights, if any."""
+    if isinstance(section, Mapping) and "torch" in section:
+        extra = sorted(set(section) - {"torch", "init"})
+        if extra:
+            raise ConfigError(f"model.{extra[0]}: the model.torch factory defines the model; give model.torch alone")
+        try:
+            factory = ModelFactory.parse(section["torch"], base_dir)
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
+        return Component("torch", {"factory": str(factory)}), factory, None
+    if isinstance(section, Mapping) and "kind" not in section:
+        section = {"kind": "mlp", **section}
+    model = _component("model", section, key="kind")
+    options = dict(model.options)
+    init, path = options.pop("init", "seeded"), options.pop("init_path", None)
+    if init not in schema.INITS:
+        raise ConfigError(f"model.init: must be one of {list(schema.INITS)}, got {init!r}")
+    if (init == "committed") != (path is not None):
+        raise ConfigError("model.init_path: init: committed needs it, and only init: committed takes it")
+    initial = None
+    if path is not None:
+        if not isinstance(path, str) or not path:
+            raise ConfigError(f"model.init_path: must be a file path, got {path!r}")
+        full = Path(path) if base_dir is None or Path(path).is_absolute() else Path(base_dir) / path
+        initial = InitialWeights(full, _master_scale(quant))
+    return Component(model.name, options), None, initial
+
+
+def _master_scale(quant: Any) -> int:
+    """2R + k of the run's ``quant`` section (``circuits.recipe.QuantSpec``, defaults 16, 16)."""
+    quant = quant or {}
+    _mapping("quant", quant)
+    try:
+        spec = QuantSpec(**{k: quant[k] for k in ("frac_bits", "lr_shift", "value_bits", "weight_bits") if k in quant})
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    return spec.rescale_bits
+
+
+def parse_train(section: Any) -> TrainSpec:
+    """The ``train`` section (``zktrain prove`` plans a scheduled run with it too)."""
     _mapping("train", section)
-    _no_unknown_keys("train.", section, _TRAIN_KEYS)
+    _no_unknown_keys("train.", section, schema.TRAIN)
     batch_size = _integer("train.batch_size", section.get("batch_size"), minimum=1)
     has_epochs, has_steps = "epochs" in section, "steps" in section
     if has_epochs == has_steps:
@@ -162,6 +212,7 @@ def _train(section: Any) -> TrainSpec:
     epochs = _integer("train.epochs", section["epochs"], minimum=1) if has_epochs else None
     steps = _integer("train.steps", section["steps"], minimum=1) if has_steps else None
     optimizer = _component("train.optimizer", section.get("optimizer"))
+    optimizer, schedule = _rates(section, optimizer)
 
     scale = None
     if section.get("scale_lr") is not None:
@@ -206,7 +257,7 @@ def _train(section: Any) -> TrainSpec:
         epochs=epochs,
         steps=steps,
         optimizer=optimizer,
-        schedule=_component("train.schedule", _or_default(section, "schedule", "constant")),
+        schedule=schedule,
         scale_lr=scale,
         regime_base_batch=regime_base_batch,
         batch_size_controller=_component(
@@ -217,6 +268,30 @@ def _train(section: Any) -> TrainSpec:
         dtype=dtype,
         drop_last=drop_last,
     )
+
+
+def _rates(section: Mapping[str, Any], optimizer: Component) -> tuple[Component, Component]:
+    """The optimizer with ``train.lr`` as its ``lr``, and the schedule: ``train.schedule``, or
+    ``per_step`` over ``train.lr_schedule`` (whose first rate is then the optimizer's ``lr``)."""
+    rates = section.get("lr_schedule")
+    if "lr" in section and rates is not None:
+        raise ConfigError("train: give exactly one of 'lr' and 'lr_schedule'")
+    if rates is not None:
+        for key in ("schedule", "scale_lr", "regime_adaptation"):
+            if section.get(key) is not None:
+                raise ConfigError(f"train.lr_schedule: one rate per step replaces train.{key}; give one of them")
+        if not isinstance(rates, list) or not rates:
+            raise ConfigError(f"train.lr_schedule: must be a list of rates, one per step, got {rates!r}")
+        rates = [_number(f"train.lr_schedule[{i}]", r) for i, r in enumerate(rates)]
+    lr = rates[0] if rates is not None else section.get("lr")
+    if lr is not None:
+        if "lr" in optimizer.options:
+            given = "train.lr_schedule" if rates is not None else "train.lr"
+            raise ConfigError(f"train.optimizer.lr: the rate is given twice ({given} and train.optimizer.lr)")
+        optimizer = Component(optimizer.name, {**optimizer.options, "lr": _number("train.lr", lr)})
+    if rates is not None:
+        return optimizer, Component("per_step", {"rates": rates})
+    return optimizer, _component("train.schedule", _or_default(section, "schedule", "constant"))
 
 
 def _or_default(section: Mapping[str, Any], key: str, default: str) -> Any:

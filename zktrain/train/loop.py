@@ -25,6 +25,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -33,9 +34,19 @@ from tqdm import tqdm
 from zktrain.data import Dataset
 from zktrain.schedules import regime_adaptation, scale_lr
 from zktrain.train import builders
-from zktrain.train.config import Component, ConfigError, RunConfig
+from zktrain.train.config import Component, ConfigError, InitialWeights, RunConfig
 
-__all__ = ["EpochMetrics", "RunPlan", "TrainResult", "TrainingDiverged", "plan_run", "train_run", "LOSS_FUNCTIONS"]
+__all__ = [
+    "LOSS_FUNCTIONS",
+    "EpochMetrics",
+    "RunPlan",
+    "TrainResult",
+    "TrainingDiverged",
+    "advance_schedule",
+    "build_model",
+    "plan_run",
+    "train_run",
+]
 
 
 def _cross_entropy(outputs: Tensor, y: Tensor) -> Tensor:
@@ -173,6 +184,47 @@ def plan_run(config: RunConfig, train_samples: int) -> RunPlan:
     )
 
 
+def build_model(config: RunConfig, dataset: Dataset) -> nn.Module:
+    """The run's model, from the ``model.torch`` factory or the ``MODELS`` registry, with the
+    committed initial weights loaded when the run file names them (torch's seeded generator
+    is the caller's to set)."""
+    if config.model_factory is not None:
+        try:
+            model = config.model_factory.build()
+        except ValueError as err:
+            raise ConfigError(str(err)) from err
+        if not isinstance(model, nn.Module):
+            raise ConfigError(f"model.torch: {config.model_factory} returned {type(model).__name__}, not an nn.Module")
+    else:
+        model = builders.build(builders.MODELS, config.model, "model", dataset.num_features, dataset.num_classes)
+    if config.initial is not None:
+        _load_initial(model, config.initial)
+    return model
+
+
+def _load_initial(model: nn.Module, initial: InitialWeights) -> None:
+    """Set the Linear layers (in module order) to W{l}, b{l} of the .npz: float arrays as they
+    are, integer arrays as master values divided by 2^(2R+k)."""
+    try:
+        with np.load(initial.path, allow_pickle=False) as archive:
+            arrays = {k: archive[k] for k in archive.files}
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"model.init_path: cannot read {initial.path}: {err}") from err
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    with torch.no_grad():
+        for l, layer in enumerate(linears, 1):
+            for key, param in ((f"W{l}", layer.weight), (f"b{l}", layer.bias)):
+                if param is None:
+                    continue
+                if key not in arrays:
+                    raise ConfigError(f"model.init_path: {initial.path} has no array {key!r}")
+                a = arrays[key]
+                if a.shape != tuple(param.shape):
+                    raise ConfigError(f"model.init_path: {key} has shape {a.shape}, expected {tuple(param.shape)}")
+                values = a / float(1 << initial.scale_bits) if a.dtype.kind in "iu" else a
+                param.copy_(torch.from_numpy(np.asarray(values, dtype=np.float64)))
+
+
 @torch.no_grad()
 def evaluate(
     model: nn.Module, loss_fn: Callable[[Tensor, Tensor], Tensor], x: Tensor, y: Tensor, chunk: int = 4096
@@ -190,7 +242,8 @@ def evaluate(
     return total_loss / x.shape[0], correct / x.shape[0]
 
 
-def _advance_schedule(scheduler: object, samples: int) -> None:
+def advance_schedule(scheduler: object, samples: int) -> None:
+    """One scheduler step after an optimizer step on ``samples`` samples."""
     if getattr(scheduler, "counts_samples", False):
         scheduler.step(samples=samples)  # type: ignore[attr-defined]
     else:
@@ -219,8 +272,7 @@ def train_run(
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(config.seed)
-        model = builders.build(builders.MODELS, config.model, "model", dataset.num_features, dataset.num_classes)
-        model = model.to(dtype)
+        model = build_model(config, dataset).to(dtype)
         optimizer = builders.build(builders.OPTIMIZERS, plan.optimizer, "train.optimizer", model)
         context = builders.ScheduleContext(
             batch_size=train.batch_size,
@@ -272,7 +324,7 @@ def train_run(
                     step_lr = float(optimizer.param_groups[0]["lr"])
                     optimizer.step()
                     if scheduler is not None:
-                        _advance_schedule(scheduler, index.shape[0])
+                        advance_schedule(scheduler, index.shape[0])
                     controller.after_step(model, loss_fn, (xb, yb))
 
                     count = index.shape[0]

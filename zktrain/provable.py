@@ -1,0 +1,241 @@
+"""What a proof of training covers today, in PyTorch terms (issue 14, item 1).
+
+Three small registries say which torch objects the fixed-point semantics of DESIGN section 4
+(``zktrain.fixedpoint.engine``) computes exactly:
+
+* ``MODULES``: the layer types of a provable ``nn.Sequential``, each with its role in the
+  chain (``linear`` or ``activation``) and a check of its options. Today ``nn.Linear`` and
+  ``nn.ReLU``, alternating, a Linear first and last: the recipe's MLP (``circuits.recipe.ModelSpec``).
+* ``OPTIMIZERS``: ``torch.optim.SGD`` with the option values of ``schema.PROVABLE_SGD``.
+* ``LOSSES``: ``nn.MSELoss(reduction="mean")``, whose 2 / (B n_out) the recipe folds into
+  lr_num (``circuits.semantics.mse_lr_num``).
+
+A later operation (BatchNorm, momentum, cross-entropy) becomes provable by joining a registry
+with its check, as it joins the circuit (DESIGN section 10, "the walk composes operations").
+Every refusal is a :class:`NotProvableError` naming the module, option or loss and listing
+what is provable.
+
+The checks lie between torch and the recipe: ``check_model`` gives the widths and bias flag,
+``master_parameters`` the module's own weights as the recipe's committed W_0 (rounded to the
+master scale 2^(2R+k) as ``run_config`` rounds a float ``init_path``), ``load_parameters``
+writes fixed-point weights back into the module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from verifier.model import float_copy
+
+from .run_config import to_master
+from .schema import PROVABLE_SGD, ModelFactory, provable_sgd
+
+
+class NotProvableError(ValueError):
+    """A model, optimizer or loss the proof does not cover yet; the message names the offender."""
+
+
+@dataclass(frozen=True)
+class ProvableModule:
+    """A layer type of a provable ``nn.Sequential``: its role in the chain Linear, activation,
+    ..., Linear, and a check of its options (raises NotProvableError naming the option)."""
+
+    kind: type[nn.Module]
+    role: str
+    check: Callable[[nn.Module, str], None]
+
+
+MODULES: dict[type[nn.Module], ProvableModule] = {}
+
+
+def register_module(entry: ProvableModule) -> None:
+    """Make a layer type provable (the circuit must prove it first)."""
+    if entry.role not in ("linear", "activation"):
+        raise ValueError(f"role must be 'linear' or 'activation', got {entry.role!r}")
+    MODULES[entry.kind] = entry
+
+
+def _check_linear(module: nn.Module, where: str) -> None:
+    for name, p in module.named_parameters():
+        if not p.requires_grad:
+            raise NotProvableError(
+                f"{where}.{name}: requires_grad=False is not provable yet (the proven SGD step updates every weight)"
+            )
+        if p.dtype not in (torch.float32, torch.float64):
+            raise NotProvableError(f"{where}.{name}: dtype {p.dtype} is not provable yet (float32 or float64)")
+
+
+def _no_options(module: nn.Module, where: str) -> None:
+    """ReLU has only ``inplace``, which changes no value."""
+
+
+register_module(ProvableModule(nn.Linear, "linear", _check_linear))
+register_module(ProvableModule(nn.ReLU, "activation", _no_options))
+
+
+def provable_model() -> str:
+    names = ", ".join(f"nn.{kind.__name__}" for kind in MODULES)
+    return f"an nn.Sequential of {names}: Linear first and last, one activation between consecutive Linears"
+
+
+@dataclass(frozen=True)
+class ProvableMLP:
+    """A checked model: its Linear layers in order, the widths d_0..d_L and the bias flag."""
+
+    linears: tuple[nn.Linear, ...]
+    widths: tuple[int, ...]
+    bias: bool
+
+
+def _name(module: nn.Module) -> str:
+    kind = type(module)
+    return f"nn.{kind.__name__}" if kind.__module__.startswith("torch.nn") else f"{kind.__module__}.{kind.__qualname__}"
+
+
+def check_model(model: object) -> ProvableMLP:
+    """The model as a provable MLP, or NotProvableError naming the first module that is not."""
+    if not isinstance(model, nn.Sequential):
+        what = _name(model) if isinstance(model, nn.Module) else type(model).__name__
+        raise NotProvableError(f"model: {what} is not provable yet (provable: {provable_model()})")
+    children = list(model.named_children())
+    if not children:
+        raise NotProvableError(f"model: an empty nn.Sequential (provable: {provable_model()})")
+    previous = None
+    for i, (name, module) in enumerate(children):
+        where = f"model[{name}]"
+        entry = MODULES.get(type(module))
+        if entry is None:
+            raise NotProvableError(f"{where}: {_name(module)} is not provable yet (provable: {provable_model()})")
+        expected = "linear" if i % 2 == 0 else "activation"
+        if entry.role != expected:
+            after = f"directly after {_name(previous)}" if previous is not None else "first"
+            raise NotProvableError(
+                f"{where}: {_name(module)} {after} is not provable (provable: {provable_model()})"
+            )
+        entry.check(module, where)
+        previous = module
+    if MODULES[type(previous)].role != "linear":
+        raise NotProvableError(
+            f"model[{children[-1][0]}]: the model ends with {_name(previous)} (provable: {provable_model()})"
+        )
+    linears = tuple(module for _, module in children[::2])
+    for (name, m), prev in zip(children[2::2], linears):
+        if m.in_features != prev.out_features:
+            raise NotProvableError(f"model[{name}]: in_features {m.in_features} != {prev.out_features} of the Linear before")
+    biased = [m.bias is not None for m in linears]
+    if any(biased) != all(biased):
+        name = children[2 * biased.index(not biased[0])][0]
+        raise NotProvableError(
+            f"model[{name}]: bias={not biased[0]} while model[{children[0][0]}] has bias={biased[0]} "
+            "(provable: a bias in every Linear or in none)"
+        )
+    widths = (linears[0].in_features, *(m.out_features for m in linears))
+    return ProvableMLP(linears, widths, biased[0])
+
+
+# --- optimizers ----------------------------------------------------------------------------
+
+
+def _check_sgd(optimizer: torch.optim.Optimizer) -> None:
+    for i, group in enumerate(optimizer.param_groups):
+        for option, value in PROVABLE_SGD.items():
+            if group.get(option, value) != value:
+                raise NotProvableError(
+                    f"optimizer: torch.optim.SGD with {option}={group[option]!r} (param group {i}) is not provable "
+                    f"yet (provable: {provable_sgd()})"
+                )
+
+
+#: Optimizer types and the check of their options.
+OPTIMIZERS: dict[type[torch.optim.Optimizer], Callable[[torch.optim.Optimizer], None]] = {torch.optim.SGD: _check_sgd}
+
+
+def check_optimizer(optimizer: object, mlp: ProvableMLP) -> None:
+    """A provable optimizer over exactly the model's parameters, or NotProvableError."""
+    check = OPTIMIZERS.get(type(optimizer))
+    if check is None:
+        what = f"{type(optimizer).__module__}.{type(optimizer).__qualname__}"
+        raise NotProvableError(f"optimizer: {what} is not provable yet (provable: {provable_sgd()})")
+    check(optimizer)
+    held = [p for group in optimizer.param_groups for p in group["params"]]
+    own = [p for m in mlp.linears for p in m.parameters()]
+    if {id(p) for p in held} != {id(p) for p in own} or len(held) != len(own):
+        raise NotProvableError("optimizer: must hold exactly the model's parameters, each once")
+
+
+def step_rate(optimizer: torch.optim.Optimizer, step: int) -> float:
+    """The learning rate of this step: every param group's, which must agree (a proof has one
+    rate per step)."""
+    rates = sorted({float(group["lr"]) for group in optimizer.param_groups})
+    if len(rates) != 1:
+        raise NotProvableError(
+            f"optimizer: param groups with different learning rates {rates} at step {step} are not provable yet "
+            "(one rate per step)"
+        )
+    return rates[0]
+
+
+# --- losses --------------------------------------------------------------------------------
+
+
+def _check_mse(loss: nn.Module) -> None:
+    if loss.reduction != "mean":
+        raise NotProvableError(
+            f"loss: nn.MSELoss(reduction={loss.reduction!r}) is not provable yet (provable: {provable_loss()})"
+        )
+
+
+#: Loss types and the check of their options.
+LOSSES: dict[type[nn.Module], Callable[[nn.Module], None]] = {nn.MSELoss: _check_mse}
+
+
+def provable_loss() -> str:
+    return "nn.MSELoss(reduction='mean')"
+
+
+def check_loss(loss: object) -> None:
+    check = LOSSES.get(type(loss))
+    if check is None:
+        what = _name(loss) if isinstance(loss, nn.Module) else repr(loss)
+        raise NotProvableError(f"loss: {what} is not provable yet (provable: {provable_loss()})")
+    check(loss)
+
+
+# --- weights between torch and the recipe ---------------------------------------------------
+
+
+def master_parameters(mlp: ProvableMLP, scale_bits: int) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
+    """The module's weights and biases as master values at 2^scale_bits (``to_master``)."""
+
+    def master(p: torch.Tensor, what: str) -> np.ndarray:
+        return to_master(p.detach().cpu().double().numpy(), scale_bits, what)
+
+    weights = [master(m.weight, f"model linear {l} weight") for l, m in enumerate(mlp.linears, 1)]
+    biases = [None if m.bias is None else master(m.bias, f"model linear {l} bias") for l, m in enumerate(mlp.linears, 1)]
+    return weights, biases
+
+
+def load_parameters(mlp: ProvableMLP, weights, biases, scale_bits: int) -> None:
+    """Write master values into the module as their float32 copies (``verifier.model.float_copy``,
+    the model file's ``W{l}.float32``), cast to the module's dtype."""
+    with torch.no_grad():
+        for m, w, b in zip(mlp.linears, weights, biases):
+            m.weight.copy_(torch.from_numpy(float_copy(w, scale_bits)))
+            if b is not None:
+                m.bias.copy_(torch.from_numpy(float_copy(b, scale_bits)))
+
+
+def factory_model(factory: ModelFactory, seed: int) -> nn.Module:
+    """The module a run file's ``model.torch`` factory returns, built with torch's generator
+    seeded by the run's seed (and the caller's generator state left alone)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = factory.build()
+    if not isinstance(model, nn.Module):
+        raise ValueError(f"model.torch: {factory} returned {type(model).__name__}, not an nn.Module")
+    return model
