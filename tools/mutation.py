@@ -60,6 +60,7 @@ BEGIN, END = "<!-- mutation-table:begin -->", "<!-- mutation-table:end -->"
 PROTOCOL = [
     "tests/test_training_proof.py", "tests/test_logup.py", "tests/test_segments.py",
     "tests/test_committed_init.py", "tests/test_bundle_cli.py", "tests/test_verifier_bounds.py",
+    "tests/test_data_binding.py", "tests/test_inference.py",
 ]
 TESTS = {
     "verifier/field.py": ["tests/test_field.py", "tests/test_transcript.py"],
@@ -76,7 +77,13 @@ TESTS = {
     "verifier/hyrax.py": ["tests/test_hyrax.py", "tests/test_ipa.py"],
     "verifier/nizk/": ["tests/test_nizk.py", "tests/test_ipa.py", "tests/test_zk_sumcheck.py"],
     "verifier/logup.py": ["tests/test_logup.py"],
-    "verifier/bundle.py": ["tests/test_bundle_cli.py", "tests/test_verifier_bounds.py", "tests/test_segments.py"],
+    "verifier/bundle.py": ["tests/test_bundle_cli.py", "tests/test_verifier_bounds.py", "tests/test_segments.py",
+                           "tests/test_data_binding.py", "tests/test_model_artifact.py"],
+    "verifier/data.py": ["tests/test_data_binding.py"],
+    "verifier/model.py": ["tests/test_model_artifact.py"],
+    "verifier/inference.py": ["tests/test_inference.py"],
+    "verifier/inference_bundle.py": ["tests/test_inference.py"],
+    "verifier/walk.py": ["tests/test_training_proof.py", "tests/test_inference.py"],
 }
 
 
