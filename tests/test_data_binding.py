@@ -28,7 +28,7 @@ from prover.commit import hyrax
 from prover.commit.generators import prover_generators
 from prover.training import ProverChannel, mlp_witness
 from prover.zk_training import ZkProverChannel
-from verifier.bundle import parse_bundle, verify_bundle
+from verifier.bundle import encode_bundle, parse_bundle, verify_bundle
 from verifier.data import CommittedData, DatasetCommitment, PublicData
 from verifier.errors import VerifyError
 from verifier.hyrax import HyraxLayout
@@ -433,3 +433,57 @@ def test_run_file_refuses_a_commitment_of_other_rows(files, tmp_path):
     cfg = _tiny("committed", d, path=str(tmp_path / "other.npz"))
     with pytest.raises(ValueError, match=r"^data: the rows given do not open the data commitment \(DX.limbs differs\)$"):
         prove_run(parse_run(cfg))
+
+
+# --- the data commitment file, parsed as untrusted bytes ----------------------------------------
+
+
+@pytest.fixture(scope="module")
+def commitment_bytes():
+    enc = _circuit("committed", "limbs").dataset_encoding()
+    commitment, _ = commit_dataset(enc, X, Y, random.Random(11))
+    return commitment, commitment.to_bytes()
+
+
+def _with_header(data: bytes, header: bytes) -> bytes:
+    length = int.from_bytes(data[10:14], "little")
+    return data[:10] + len(header).to_bytes(4, "little") + header + data[14 + length :]
+
+
+@pytest.mark.parametrize("edit, reason", [
+    (lambda d: b"ZKDATA\x00\x01" + d[8:], "not a zktrain data commitment \\(bad magic\\)"),
+    (lambda d: d[:8] + (2).to_bytes(2, "little") + d[10:], "unsupported version 2"),
+    (lambda d: d[:10] + (4097).to_bytes(4, "little") + d[14:], "header of 4097 bytes exceeds 4096"),
+    (lambda d: _with_header(d, d[14:14 + int.from_bytes(d[10:14], "little")].replace(b"{", b"{ ", 1)),
+     "header not in canonical form"),
+    (lambda d: _with_header(d, b'{"rows":[[1]]}'), "JSON nested deeper than 1$"),
+    (lambda d: _with_header(d, b'{"rows":1}'), "malformed header"),
+    (lambda d: _with_header(d, b"\xff"), "malformed header"),
+    (lambda d: d[:-1], "truncated"),
+    (lambda d: d + b"\x00", "1 trailing bytes"),
+], ids=["magic", "version", "header length", "whitespace", "nesting", "missing fields", "not ascii",
+        "truncated", "trailing"])
+def test_malformed_data_commitment_files_refused_by_name(commitment_bytes, edit, reason):
+    _, data = commitment_bytes
+    assert DatasetCommitment.from_bytes(data) == commitment_bytes[0]  # positive control
+    with pytest.raises(VerifyError, match=f"^data commitment: {reason}"):
+        DatasetCommitment.from_bytes(edit(data))
+
+
+def test_data_commitment_rows_must_fit_its_encoding(commitment_bytes):
+    commitment, _ = commitment_bytes
+    with pytest.raises(ValueError, match="data commitment: DX.limbs has 2 rows, its layout 16"):
+        DatasetCommitment(commitment.encoding, type(commitment.x)(commitment.x.rows[:2]), commitment.y)
+
+
+def test_encode_bundle_carries_a_commitment_exactly_for_committed_data(files):
+    """The prover's encoder refuses a bundle whose data section would contradict the recipe."""
+    parsed = parse_bundle(files["committed"])
+    statements = [seg.statement for seg in parsed.segments]
+    segments = [(seg.public, seg.proof) for seg in parsed.segments]
+    with pytest.raises(ValueError, match="exactly when the data is committed"):
+        encode_bundle(statements, segments, zk=True)
+    public = parse_bundle(files["public"])
+    with pytest.raises(ValueError, match="exactly when the data is committed"):
+        encode_bundle([s.statement for s in public.segments], [(s.public, s.proof) for s in public.segments],
+                      dataset=parsed.dataset)

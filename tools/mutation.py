@@ -30,7 +30,9 @@ Usage:
 The table (check, first failing test) is printed as Markdown; ``--write`` replaces the part of
 the file between the markers ``<!-- mutation-table:begin -->`` and ``<!-- mutation-table:end -->``.
 Each mutant runs ``pytest -x`` on the test files of ``TESTS`` for its module (its own tests
-first), in a copy of the repository per worker; a full pass takes about an hour on 2 cores.
+first), in a copy of the repository per worker; a full pass takes one to two hours on 2 cores.
+Killed mutants are cached (``.mutation-cache.json``, ``Cache``) while their file and the test
+file that killed them are unchanged, so a pass after an edit reruns what the edit touched.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from __future__ import annotations
 import argparse
 import ast
 import concurrent.futures
+import hashlib
+import json
 import os
 import re
 import shutil
@@ -81,8 +85,10 @@ TESTS = {
                            "tests/test_data_binding.py", "tests/test_model_artifact.py"],
     "verifier/data.py": ["tests/test_data_binding.py"],
     "verifier/model.py": ["tests/test_model_artifact.py"],
+    "verifier/disclosure.py": ["tests/test_model_artifact.py", "tests/test_inference.py"],
     "verifier/inference.py": ["tests/test_inference.py"],
     "verifier/inference_bundle.py": ["tests/test_inference.py"],
+    "verifier/inference_inputs.py": ["tests/test_inference.py"],
     "verifier/walk.py": ["tests/test_training_proof.py", "tests/test_inference.py"],
 }
 
@@ -276,6 +282,36 @@ def baseline(root: Path, python: str) -> None:
     print(f"baseline passes in {root} ({seconds:.0f} s)", file=sys.stderr, flush=True)
 
 
+class Cache:
+    """Results of earlier passes, reused while nothing they depend on changed: a killed mutant
+    is keyed by its file's content and its edit, and kept only while the test file that
+    killed it is unchanged too (a survivor is never cached: it runs again). Written after
+    every mutant, so an interrupted pass loses nothing."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self.entries: dict[str, dict] = json.loads(path.read_text()) if path and path.exists() else {}
+
+    @staticmethod
+    def _sha(path: Path) -> str:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:16] if path.exists() else ""
+
+    def key(self, m: Mutant) -> str:
+        return f"{m.path}:{self._sha(ROOT / m.path)}:{m.start}:{m.end}:{m.replacement}"
+
+    def get(self, m: Mutant) -> str | None:
+        entry = self.entries.get(self.key(m))
+        if entry and self._sha(ROOT / entry["killer"].split("::")[0]) == entry["test_sha"]:
+            return entry["killer"]
+        return None
+
+    def put(self, m: Mutant, killer: str) -> None:
+        if self.path is None or not killer or "::" not in killer:
+            return
+        self.entries[self.key(m)] = {"killer": killer, "test_sha": self._sha(ROOT / killer.split("::")[0])}
+        self.path.write_text(json.dumps(self.entries, indent=0, sort_keys=True))
+
+
 def table(results: list[tuple[Mutant, str]]) -> str:
     rows = ["| check | mutation | caught by |", "|---|---|---|"]
     for m, verdict in results:
@@ -299,6 +335,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="regex on 'path:line kind' selecting mutants")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--write", type=Path, help="replace the table between the markers of this file")
+    parser.add_argument("--cache", type=Path, default=ROOT / ".mutation-cache.json",
+                        help="earlier results to reuse (Cache); --fresh ignores it")
+    parser.add_argument("--fresh", action="store_true", help="run every mutant, whatever the cache holds")
     args = parser.parse_args(argv)
 
     mutants = find_mutants(sorted((ROOT / "verifier").rglob("*.py")))
@@ -312,11 +351,16 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     python = str(ROOT / ".venv" / "bin" / "python") if (ROOT / ".venv").exists() else sys.executable
+    cache = Cache(args.cache)
     runnable = [m for m in mutants if not m.unreachable]
     results: dict[Mutant, str] = {m: f"unreachable: {m.unreachable}" for m in mutants if m.unreachable}
+    if not args.fresh:
+        results.update({m: f"`{killer}`" for m in runnable if (killer := cache.get(m))})
+    todo = [m for m in runnable if m not in results]
     base = Path(tempfile.mkdtemp(prefix="zktrain-mutation-"))
-    roots = [_worker_root(i, base) for i in range(args.jobs)]
-    print(f"{len(runnable)} mutants on {args.jobs} workers under {base}", file=sys.stderr)
+    roots = [_worker_root(i, base) for i in range(args.jobs)] if todo else []
+    print(f"{len(todo)} mutants to run ({len(runnable) - len(todo)} killed in earlier passes, unchanged since) "
+          f"on {args.jobs} workers under {base}", file=sys.stderr)
     started = time.perf_counter()
     try:
         with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
@@ -324,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
             free = list(roots)
             futures = {}
-            pending = list(runnable)
+            pending = list(todo)
             while pending or futures:
                 while pending and free:
                     m, root = pending.pop(0), free.pop()
@@ -335,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
                     free.append(root)
                     killer, seconds = future.result()
                     results[m] = f"`{killer}`" if killer else "**SURVIVED**"
+                    cache.put(m, killer)
                     print(f"{len(results):4d}/{len(mutants)} {m.ident:40s} {results[m]} ({seconds:.0f} s)",
                           file=sys.stderr, flush=True)
     finally:

@@ -200,6 +200,9 @@ class DatasetCommitment:
 def _parse_encoding(raw: bytes, what: str) -> DatasetEncoding:
     try:
         check_json_depth(raw, 1, what)  # one flat object
+    except ValueError as err:
+        raise VerifyError(str(err)) from None
+    try:
         fields = json.loads(raw.decode("ascii"))
         encoding = DatasetEncoding(**fields)
     except (UnicodeDecodeError, ValueError, TypeError) as err:
