@@ -3,6 +3,7 @@ peak memory for N inputs of a trained model, in each mode, beside a published zk
 
     python benchmarks/bench_inference.py                          # 784-256-256-10 and 64-128-128-10, N = 1, 8, 64, clear and zk
     python benchmarks/bench_inference.py --shapes 784 --batches 1 8 --modes zk --gadgets limbs bits
+    python benchmarks/bench_inference.py --shapes 784 --batches 1 8 --modes zk --inputs public committed
 
 A model needs a training bundle whose final commitments it opens: each shape is trained and
 proven once per mode, for one step of batch 64 (``zktrain.prove.prove_run``; 784-256-256-10 on
@@ -16,8 +17,8 @@ the proof) and ``verifier.inference_bundle.verify_inference_bundle``, and report
   but reading files and writing the bundle); **witness**: its forward pass and witness part;
 - **verify**: the inference proof alone, against the training bundle's final commitments;
   **verify all**: ``verify_inference_bundle`` (the training bundle's verification included);
-- **proof**: the proof body's bytes; **bundle**: the inference bundle's (public inputs and
-  logits included);
+- **proof**: the proof body's bytes; **bundle**: the inference bundle's (public inputs, or the
+  committed inputs' row commitments, and logits included);
 - **peak**: the child's maximum resident set (prover and verifier together).
 
 Figures measured here are in benchmarks/inference.md.
@@ -88,7 +89,7 @@ def _inputs(shape: str, rows: int) -> bytes:
     return out.getvalue()
 
 
-def measure(workdir: Path, shape: str, mode: str, rows: int, gadget: str) -> dict:
+def measure(workdir: Path, shape: str, mode: str, rows: int, gadget: str, inputs: str = "public") -> dict:
     """One configuration, in this process: every figure of one table row."""
     sys.path.insert(0, str(ROOT))
     from prover.backends import get_backend
@@ -100,23 +101,25 @@ def measure(workdir: Path, shape: str, mode: str, rows: int, gadget: str) -> dic
     backend = get_backend("cpu")
     backend.mle_evaluate(backend.from_ints([1, 2]), [3])  # load the compiled kernels outside the clock
     bundle_path, model_path = _paths(workdir, shape, mode)
-    training, model, inputs = bundle_path.read_bytes(), model_path.read_bytes(), _inputs(shape, rows)
+    training, model, x = bundle_path.read_bytes(), model_path.read_bytes(), _inputs(shape, rows)
 
     start = time.perf_counter()
-    bundle, summary = prove_inference_run(model, training, inputs, mode == "zk", gadget, "cpu")
+    bundle, summary = prove_inference_run(model, training, x, mode == "zk", gadget, "cpu",
+                                          committed_inputs=inputs == "committed")
     prove_s = time.perf_counter() - start
 
     parsed = parse_bundle(training)
     start = time.perf_counter()
     inference = parse_inference_bundle(bundle, parsed.recipe)
-    weights = {name: parsed.final.public[name] for name in inference.statement.public_tensors()}
+    weights = {name: parsed.final.public[name] for name in inference.statement.weight_tensors()}
     verify_inference(inference.statement, weights, inference.proof, inference.zk)
     verify_s = time.perf_counter() - start
     report = verify_inference_bundle(bundle, training)
     if not report.accepted:
         raise SystemExit(f"verification failed: {report.reason}")
     return {
-        "shape": "-".join(map(str, SHAPES[shape])), "key": shape, "gadget": gadget, "mode": mode, "rows": rows,
+        "shape": "-".join(map(str, SHAPES[shape])), "key": shape, "gadget": gadget, "mode": mode, "inputs": inputs,
+        "rows": rows,
         "witness_s": summary.witness_seconds, "prove_s": prove_s, **{f"{k}_s": v for k, v in summary.timings.items()},
         "verify_s": verify_s, "verify_all_s": report.seconds, "proof_bytes": summary.proof_bytes,
         "bundle_bytes": summary.bundle_bytes, "peak_gib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
@@ -125,8 +128,8 @@ def measure(workdir: Path, shape: str, mode: str, rows: int, gadget: str) -> dic
 
 
 COLUMNS = [
-    ("shape", "{}"), ("gadget", "{}"), ("mode", "{}"), ("rows", "{}"), ("witness_s", "{:.2f}"), ("prove_s", "{:.2f}"),
-    ("verify_s", "{:.2f}"), ("verify_all_s", "{:.2f}"), ("proof_bytes", "{:,}"), ("bundle_bytes", "{:,}"),
+    ("shape", "{}"), ("gadget", "{}"), ("mode", "{}"), ("inputs", "{}"), ("rows", "{}"), ("witness_s", "{:.2f}"),
+    ("prove_s", "{:.2f}"), ("verify_s", "{:.2f}"), ("verify_all_s", "{:.2f}"), ("proof_bytes", "{:,}"), ("bundle_bytes", "{:,}"),
     ("peak_gib", "{:.2f}"), ("ezkl", "{}"),
 ]
 
@@ -148,9 +151,11 @@ def main() -> None:
     parser.add_argument("--modes", nargs="+", choices=["clear", "zk"], default=["clear", "zk"])
     parser.add_argument("--gadgets", nargs="+", choices=["limbs", "bits"], default=["limbs"],
                         help="The inference proof's range gadget (the training bundles use limbs).")
+    parser.add_argument("--inputs", nargs="+", choices=["public", "committed"], default=["public"],
+                        help="The inputs' binding: public values, or a commitment (prove-inference --committed-inputs).")
     parser.add_argument("--workdir", type=Path, default=ROOT / "out" / "bench-inference")
     parser.add_argument("--json", type=Path, help="Also write the rows as JSON here.")
-    parser.add_argument("--one", nargs=4, metavar=("SHAPE", "MODE", "ROWS", "GADGET"), help=argparse.SUPPRESS)
+    parser.add_argument("--one", nargs=5, metavar=("SHAPE", "MODE", "ROWS", "GADGET", "INPUTS"), help=argparse.SUPPRESS)
     parser.add_argument("--train", nargs=2, metavar=("SHAPE", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
@@ -158,8 +163,8 @@ def main() -> None:
         train(args.workdir, *args.train)
         return
     if args.one:  # a child: measure one configuration, print its row as JSON
-        shape, mode, rows, gadget = args.one
-        print(json.dumps(measure(args.workdir, shape, mode, int(rows), gadget)), flush=True)
+        shape, mode, rows, gadget, inputs = args.one
+        print(json.dumps(measure(args.workdir, shape, mode, int(rows), gadget, inputs)), flush=True)
         return
 
     print(f"load {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", flush=True)
@@ -170,13 +175,15 @@ def main() -> None:
             subprocess.run(base + ["--train", shape, mode], check=True)
             for gadget in args.gadgets:
                 for n in args.batches:
-                    start = time.perf_counter()
-                    out = subprocess.run(base + ["--one", shape, mode, str(n), gadget], check=True,
-                                         stdout=subprocess.PIPE, text=True).stdout
-                    rows.append(json.loads(out.strip().splitlines()[-1]))
-                    print(f"{shape} {gadget} {mode} N={n}: done in {time.perf_counter() - start:.0f} s", flush=True)
-                    if args.json:  # written as it goes
-                        args.json.write_text(json.dumps(rows, indent=2))
+                    for inputs in args.inputs:
+                        start = time.perf_counter()
+                        out = subprocess.run(base + ["--one", shape, mode, str(n), gadget, inputs], check=True,
+                                             stdout=subprocess.PIPE, text=True).stdout
+                        rows.append(json.loads(out.strip().splitlines()[-1]))
+                        print(f"{shape} {gadget} {mode} {inputs} N={n}: done in {time.perf_counter() - start:.0f} s",
+                              flush=True)
+                        if args.json:  # written as it goes
+                            args.json.write_text(json.dumps(rows, indent=2))
     print(table(rows))
 
 

@@ -25,8 +25,17 @@ innermost (``s`` the gadget's suffix, ``limbs`` or ``bits``):
   W{l}.T   [d_l', d_{l-1}']    the training bundle's final weights (public commitment, reused)
   b{l}.T   [d_l']              its final biases (public commitment, reused; with model.bias)
 
-X [N', d_0'] and Y [N', d_L'] are public: the verifier checks their widths (the recipe's
-input width; Q signed bits for the logits) and evaluates them itself, so Z'_L needs no slots.
+Y [N', d_L'] is public: the verifier checks its width (Q signed bits) and evaluates it itself,
+so Z'_L needs no slots. The inputs X [N', d_0'] are public or committed (``committed_inputs``):
+
+  public     the verifier checks their width (the recipe's input width) and evaluates them;
+  committed  X.s [N', d_0', slots], X's range slots in the recipe's input width (the training
+             data's decomposition, ``MlpCircuit.x_slots``): a public commitment the inference
+             bundle carries in place of the values, range-checked by the proof's gadget, its
+             padding (rows n >= N, features j >= d_0) zero-checked against the public
+             predicate (no relation forces it: the padded columns of W_1 are zero, so a
+             padded feature would change nothing), and the claims on A_0 = X reduce to it.
+
 Every other tensor (A_l, Z'_l, s_l) is virtual. The range gadgets and their decompositions
 are the training circuit's (``circuits.mlp.MlpCircuit``), so a value is range-checked to the
 very width training checks it to.
@@ -56,8 +65,12 @@ class InferenceCircuit:
 
     model: MlpCircuit
     rows: int
+    #: The inputs are a commitment to their range slots X.s (module docstring), not public values.
+    committed_inputs: bool = False
 
     def __post_init__(self) -> None:
+        if type(self.committed_inputs) is not bool:
+            raise ValueError(f"committed_inputs must be a bool, got {self.committed_inputs!r}")
         if type(self.rows) is not int or not 1 <= self.rows <= MAX_ROWS:
             raise ValueError(f"an inference proof covers 1 to {MAX_ROWS} inputs, got {self.rows!r}")
         entries = self.rows * (self.widths[0] + self.widths[-1])
@@ -66,13 +79,15 @@ class InferenceCircuit:
                              f"{entries} public entries exceed the limit of {MAX_PUBLIC_ENTRIES}")
 
     @classmethod
-    def from_recipe(cls, recipe: "Recipe", rows: int, range_check: str = "limbs") -> "InferenceCircuit":
-        return cls(MlpCircuit.from_recipe(recipe, range_check), rows)
+    def from_recipe(
+        cls, recipe: "Recipe", rows: int, range_check: str = "limbs", committed_inputs: bool = False
+    ) -> "InferenceCircuit":
+        return cls(MlpCircuit.from_recipe(recipe, range_check), rows, committed_inputs)
 
     def encode(self) -> bytes:
         """Canonical bytes of every parameter, which the walk absorbs."""
-        return json.dumps({"model": asdict(self.model), "rows": self.rows}, sort_keys=True,
-                          separators=(",", ":")).encode()
+        return json.dumps({"model": asdict(self.model), "rows": self.rows, "committed_inputs": self.committed_inputs},
+                          sort_keys=True, separators=(",", ":")).encode()
 
     # --- sizes ----------------------------------------------------------------------------
     @property
@@ -117,16 +132,28 @@ class InferenceCircuit:
     def rem_slots(self) -> Decomposition:
         return self.model.rem_slots()
 
+    def x_slots(self) -> Decomposition:
+        """The inputs in the recipe's input width (the training data's decomposition)."""
+        return self.model.x_slots()
+
     def ranged(self, base: str) -> str:
         return self.model.ranged(base)
 
     def slots_layout(self, layer: int, decomposition: Decomposition) -> Layout:
         return Layout.of(n=self.batch_vars, j=self.width_vars(layer), slot=decomposition.slot_vars)
 
+    def input_tensor(self) -> str:
+        """The committed slots of the inputs (committed inputs only)."""
+        return self.ranged("X")
+
     def committed_ranges(self) -> dict[str, RangedTensor]:
-        """Name -> layout and decomposition of every committed slots tensor (their padding is
-        forced by the relations: the module docstring)."""
+        """Name -> layout and decomposition of every committed slots tensor; committed inputs
+        first, with the real extent of their rows and features (their padding is zero-checked),
+        then the witness's (their padding is forced by the relations: the module docstring)."""
         out = {}
+        if self.committed_inputs:
+            x = self.x_slots()
+            out[self.input_tensor()] = RangedTensor(self.slots_layout(0, x), x, {"n": self.rows, "j": self.widths[0]})
         for l in range(1, self.layers + 1):
             if l < self.layers:
                 out[self.ranged(f"Z{l}")] = RangedTensor(self.slots_layout(l, self.z_slots(l)), self.z_slots(l))

@@ -4,10 +4,12 @@ the training bundle's commitments, and the proof.
 The walk is ``verifier.inference.InferenceWalk``, driven here over the training proof's prover
 channels (``prover.training.ProverChannel``, ``prover.zk_training.ZkProverChannel``). What
 only the prover has: the witness (``forward_records`` lays out the exact forward pass the
-engine computed, ``inference_witness`` adds the range slots and multiplicities) and the
+engine computed, ``inference_witness`` adds the range slots and multiplicities), the
 opening of the weights' commitments (``weight_openings``: the trained model's values and the
 row blinds of its model file, ``verifier.model``), which the channel reuses as they are, so
-the proof is about the very commitments the training bundle published.
+the proof is about the very commitments the training bundle published, and, for committed
+inputs, the commitment to their slots X.s with its opening (``commit_inputs``: made before
+the statement, which holds it, and reused by the channel as the weights' are).
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import numpy as np
 
 from circuits.inference import InferenceCircuit
 from prover.backends.base import FieldBackend
+from prover.commit import hyrax
+from prover.commit.generators import prover_generators
 from prover.commit.hyrax import HyraxWitness
 from prover.logup import multiplicities
 from prover.training import ProverChannel, Witness, commit_width
@@ -55,11 +59,14 @@ def inference_witness(
     c: InferenceCircuit, records: Mapping[str, np.ndarray], weights: Sequence[np.ndarray], biases: Sequence[np.ndarray | None]
 ) -> Witness:
     """The witness of the walk: the records (``forward_records``), the slots of every
-    range-checked value (Z'_l - 1 of the hidden layers, Rem_l of every layer), the lookup
-    multiplicities (limb gadget), and the final weights and biases W{l}.T, b{l}.T padded to the
-    circuit's widths (unpadded master values at 2^(2R+k), as in the model file)."""
+    range-checked value (the committed inputs' X.s, Z'_l - 1 of the hidden layers, Rem_l of
+    every layer), the lookup multiplicities (limb gadget), and the final weights and biases
+    W{l}.T, b{l}.T padded to the circuit's widths (unpadded master values at 2^(2R+k), as in
+    the model file)."""
     virtual = [f"IN{l}" for l in range(1, c.layers + 1)] + [f"{kind}{l}" for l in range(1, c.layers) for kind in ("S", "ZP")]
     wit: Witness = {name: np.asarray(records[name], dtype=np.int64) for name in virtual}
+    if c.committed_inputs:  # the padded inputs as committed, padding (zero) included
+        wit[c.input_tensor()] = c.x_slots().decompose(wit["IN1"], "input")
     for l in range(1, c.layers + 1):
         dims = (1 << c.width_vars(l), 1 << c.width_vars(l - 1))
         if l < c.layers:
@@ -80,12 +87,28 @@ def weight_openings(
     commitment of the training bundle with its opening witness (the padded values of
     ``witness``, and the row blinds of the model file, by layer name "W1", "b1", ...)."""
     out = {}
-    for tensor in statement.public_tensors():
+    for tensor in statement.weight_tensors():
         layout = HyraxLayout.square(statement.tensor_vars(tensor))
         values = witness[tensor].reshape(layout.num_rows, layout.num_cols)
         out[tensor] = (commitments[tensor],
                        HyraxWitness(layout, values, commit_width(values), list(blinds[tensor.removesuffix(".T")])))
     return out
+
+
+def commit_inputs(c: InferenceCircuit, witness: Witness, rng=None) -> tuple[HyraxCommitment, HyraxWitness]:
+    """Commit to the inputs' slots X.s of ``witness`` (``inference_witness`` of a circuit of
+    committed inputs), with fresh blinds from the OS RNG (``rng`` only in tests): the
+    commitment the statement holds and its opening witness (values and row blinds), which the
+    channel reuses (``input_opening``) and whose blinds the inputs' opening file keeps."""
+    name = c.input_tensor()
+    layout = HyraxLayout.square(c.committed_ranges()[name].layout.num_vars)
+    flat = np.asarray(witness[name], dtype=np.int64).reshape(-1)
+    return hyrax.commit(prover_generators(), flat, layout, commit_width(flat), rng)
+
+
+def input_opening(statement: InferenceStatement, opened: tuple[HyraxCommitment, HyraxWitness]) -> dict:
+    """The prover channel's ``precommitted`` entry of the committed inputs (none when public)."""
+    return {statement.circuit.input_tensor(): opened} if statement.circuit.committed_inputs else {}
 
 
 def prove_inference(

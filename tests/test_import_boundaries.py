@@ -9,7 +9,7 @@ import sys
 PROBE = """
 import sys
 import verifier, verifier.bundle, verifier.training, verifier.hyrax, verifier.zk_sumcheck, verifier.model, verifier.cli
-import verifier.walk, verifier.inference, verifier.inference_bundle
+import verifier.walk, verifier.inference, verifier.inference_bundle, verifier.inference_inputs, verifier.disclosure
 import circuits.recipe, circuits.semantics, circuits.mlp, circuits.inference
 print(",".join(sorted({m.split('.')[0] for m in sys.modules} & {"prover", "zktrain", "torch", "numba", "cupy"})))
 """

@@ -16,6 +16,14 @@ the altered statement), a wrong ReLU sign, a skipped ReLU, a flipped ReLU paid f
 out-of-range slot, an out-of-range remainder, a training bundle that does not verify, another
 recorded digest, truncated and trailing bytes, every malformed header field, and a tiny bundle
 declaring a huge N (rejected with little memory).
+
+Committed inputs (the ``committed_case`` fixtures: the bundle holds a commitment to X.s): they
+verify in both modes with both gadgets and can be disclosed; rejected, each by the check named:
+an input outside its width committed with slots that recompose to it (the range check), a
+nonzero padded row or feature (the padding zero-check), a proof on other inputs than those
+committed (the slots' recomposition, or the opening of X.s), a disclosed file differing in one
+entry and every kind of wrong opening (the disclosure check), the inputs byte relabelled (the
+parser, and the transcript); the zero-knowledge proof reveals none of the input values.
 """
 
 from __future__ import annotations
@@ -41,8 +49,9 @@ from circuits.data import encode_inputs
 from circuits.inference import MAX_ROWS, InferenceCircuit
 from circuits.mlp import MlpCircuit
 from prover.backends import get_backend
-from prover.inference import forward_records, inference_witness, weight_openings
-from prover.training import ProverChannel, rescale
+from prover.commit.hyrax import HyraxWitness
+from prover.inference import commit_inputs, forward_records, inference_witness, input_opening, weight_openings
+from prover.training import ProverChannel, commit_width, rescale
 from prover.zk_training import ZkProverChannel
 from verifier import field
 from verifier.bundle import parse_bundle
@@ -56,6 +65,7 @@ from verifier.inference_bundle import (
     training_digest,
     verify_inference_bundle,
 )
+from verifier.inference_inputs import InputsOpening, bind_inputs, commitment_digest, read_inputs
 from verifier.model import DisclosedModel
 from verifier.training import VerifierChannel
 from verifier.transcript import Transcript
@@ -68,21 +78,28 @@ from zktrain.run_config import parse_run
 
 N = 5
 HEADER = 15  # magic, version, curve, hash, mode, kind, range (verifier.bundle.read_header)
+INPUTS_AT = HEADER + 32 + 4  # the inputs byte: after the training digest and N
 CASES = ["clear-limbs", "zk-limbs", "clear-bits", "zk-bits"]
 _TRAINED: dict = {}
 
 
-def trained(mode: str, seed: int = 3) -> tuple[bytes, DisclosedModel]:
-    """The tiny run proven in ``mode`` (``seed``: another run, another model): the training
-    bundle and the model file's content, proven once per configuration."""
-    if (mode, seed) not in _TRAINED:
-        bundle, summary = prove_run(parse_run(tiny_run({"zk": mode == "zk"}, name="tiny-infer", seed=seed)))
-        _TRAINED[mode, seed] = (bundle, summary.model)
-    return _TRAINED[mode, seed]
+def trained(mode: str, seed: int = 3, features: int = 4) -> tuple[bytes, DisclosedModel]:
+    """The tiny run proven in ``mode`` (``seed``: another run, another model; ``features``:
+    the input width, 4 or a width with padding): the training bundle and the model file's
+    content, proven once per configuration."""
+    if (mode, seed, features) not in _TRAINED:
+        shape = {} if features == 4 else {
+            "model": {"kind": "mlp", "widths": [features, 8, 3], "bias": True},
+            "data": {"source": "synthetic", "n": 64, "d": features, "classes": 3, "seed": 1},
+        }
+        run = tiny_run({"zk": mode == "zk"}, name="tiny-infer", seed=seed, **shape)
+        bundle, summary = prove_run(parse_run(run))
+        _TRAINED[mode, seed, features] = (bundle, summary.model)
+    return _TRAINED[mode, seed, features]
 
 
-def raw_inputs(seed: int = 0) -> np.ndarray:
-    return np.random.default_rng(seed).random((N, 4))
+def raw_inputs(seed: int = 0, features: int = 4) -> np.ndarray:
+    return np.random.default_rng(seed).random((N, features))
 
 
 def _npy(array) -> bytes:
@@ -121,22 +138,26 @@ class _RecklessWalk(InferenceWalk):
 
 
 class Case:
-    """One honest inference (a mode and a range gadget) and the means to prove deviations."""
+    """One honest inference (a mode, a range gadget, public or committed inputs) and the means
+    to prove deviations."""
 
-    def __init__(self, name: str, x_raw: np.ndarray | None = None):
+    def __init__(self, name: str, x_raw: np.ndarray | None = None, committed: bool = False, features: int = 4):
         self.mode, self.gadget = name.split("-")
-        self.zk = self.mode == "zk"
-        self.training, self.model = trained(self.mode)
+        self.zk, self.committed = self.mode == "zk", committed
+        self.training, self.model = trained(self.mode, features=features)
         parsed = parse_bundle(self.training)
         self.recipe, self.final = parsed.recipe, parsed.final
         self.weights = [self.model.tensors[f"W{l}"] for l in (1, 2)]
         self.biases = [self.model.tensors[f"b{l}"] for l in (1, 2)]
-        self.x = encode_inputs(raw_inputs() if x_raw is None else x_raw, self.recipe.quant.frac_bits)
+        self.x_raw = raw_inputs(features=features) if x_raw is None else x_raw
+        self.x = encode_inputs(self.x_raw, self.recipe.quant.frac_bits)
         self.layers = FixedPointMLP(self.recipe, self.weights, self.biases).forward_layers(self.x)
-        self.circuit = InferenceCircuit.from_recipe(self.recipe, N, self.gadget)
-        self.statement = self.statement_for(self.layers[-1][0])
+        self.circuit = InferenceCircuit.from_recipe(self.recipe, N, self.gadget, committed)
         self.records = forward_records(self.circuit, self.x, self.layers)
         self.backend = get_backend("cpu")
+        #: committed inputs: the commitment to the honest X.s and its opening witness
+        self.opened = commit_inputs(self.circuit, self.witness(), random.Random(7)) if committed else None
+        self.statement = self.statement_for(self.layers[-1][0])
         self.bundle = self.prove()
 
     @property
@@ -144,19 +165,27 @@ class Case:
         return ZkProverChannel if self.zk else ProverChannel
 
     def statement_for(self, outputs, inputs=None, **changes) -> InferenceStatement:
-        st = InferenceStatement(self.circuit, self.recipe.to_canonical_json(), training_digest(self.training),
-                                self.x if inputs is None else inputs, np.asarray(outputs, dtype=np.int64))
+        """The statement of ``outputs`` (and, public inputs, ``inputs``; committed, the case's
+        commitment unless ``changes`` names another ``input_commitment``)."""
+        if self.committed:
+            st = InferenceStatement(self.circuit, self.recipe.to_canonical_json(), training_digest(self.training),
+                                    None, np.asarray(outputs, dtype=np.int64), self.opened[0])
+        else:
+            st = InferenceStatement(self.circuit, self.recipe.to_canonical_json(), training_digest(self.training),
+                                    self.x if inputs is None else inputs, np.asarray(outputs, dtype=np.int64))
         return dataclasses.replace(st, **changes) if changes else st
 
     def witness(self, records=None) -> dict:
         return inference_witness(self.circuit, self.records if records is None else records, self.weights, self.biases)
 
     def channel(self, statement=None, witness=None, walk=InferenceWalk, channel_type=None, commitments=None,
-                blinds=None, seed=1):
-        """The prover channel after walking ``witness`` for ``statement`` (default: honest)."""
+                blinds=None, opened=None, seed=1):
+        """The prover channel after walking ``witness`` for ``statement`` (default: honest);
+        ``opened``: the committed inputs' (commitment, opening witness), default the case's."""
         statement = statement or self.statement
         witness = self.witness() if witness is None else witness
         pre = weight_openings(statement, commitments or self.final.public, witness, blinds or self.model.blinds)
+        pre.update(input_opening(statement, opened or self.opened))
         channel = (channel_type or self.channel_type)(statement, witness, self.backend, pre, random.Random(seed))
         channel.sent = []
         walk(statement, channel).run()
@@ -170,8 +199,13 @@ class Case:
         """The inference bundle's own proof against the training bundle's final commitments
         (the training bundle's verification is its own case)."""
         parsed = parse_inference_bundle(bundle, self.recipe)
-        weights = {name: self.final.public[name] for name in parsed.statement.public_tensors()}
+        weights = {name: self.final.public[name] for name in parsed.statement.weight_tensors()}
         return verify_inference(parsed.statement, weights, parsed.proof, parsed.zk)
+
+    def opening(self) -> bytes:
+        """Committed inputs: the opening file of the case's commitment."""
+        commitment, opened = self.opened
+        return InputsOpening(commitment_digest(commitment), list(opened.blinds)).to_bytes()
 
 
 _CASES: dict = {}
@@ -190,6 +224,24 @@ def mode_case(request) -> Case:
     if request.param not in _CASES:
         _CASES[request.param] = Case(request.param)
     return _CASES[request.param]
+
+
+def _committed(name: str) -> Case:
+    if (name, "committed") not in _CASES:
+        _CASES[name, "committed"] = Case(name, committed=True)
+    return _CASES[name, "committed"]
+
+
+@pytest.fixture(scope="module", params=CASES)
+def committed_case(request) -> Case:
+    """Committed inputs, in each mode and with each range gadget."""
+    return _committed(request.param)
+
+
+@pytest.fixture(scope="module", params=["clear-limbs", "zk-limbs"])
+def committed_mode_case(request) -> Case:
+    """Committed inputs where only the mode matters."""
+    return _committed(request.param)
 
 
 @pytest.fixture(scope="module")
@@ -394,7 +446,7 @@ def test_missing_weight_commitments_rejected(mode_case):
 
 def _edit_public(bundle: bytes, case: Case, which: str, delta: int) -> bytes:
     """The bundle with entry [0, 0] of the inputs or the logits changed by ``delta``."""
-    start = HEADER + 32 + 4 + (0 if which == "inputs" else 8 * N * case.circuit.widths[0])
+    start = INPUTS_AT + 1 + (0 if which == "inputs" else 8 * N * case.circuit.widths[0])
     value = int.from_bytes(bundle[start : start + 8], "little", signed=True) + delta
     return bundle[:start] + value.to_bytes(8, "little", signed=True) + bundle[start + 8 :]
 
@@ -628,22 +680,31 @@ class _RecordingTranscript(Transcript):
         return super().challenge_bytes(label, n)
 
 
-def test_statement_absorbed_before_the_first_challenge(mode_case, monkeypatch):
-    """DESIGN section 9, Fiat-Shamir order: the domain, format version, mode, recipe, training
-    digest, circuit, public values, the weights' commitments, then every witness commitment,
-    all before the first challenge (checked on the verifier's transcript)."""
-    case = mode_case
+def _transcript_log(case: Case, monkeypatch) -> list:
     monkeypatch.setattr(training, "Transcript", _RecordingTranscript)
     parsed = parse_inference_bundle(case.bundle, case.recipe)
-    weights = {name: case.final.public[name] for name in case.statement.public_tensors()}
+    public = {**{name: case.final.public[name] for name in case.statement.weight_tensors()},
+              **parsed.statement.input_tensors()}
     channel = (ZkVerifierChannel if case.zk else VerifierChannel)(
-        parsed.statement, weights, parsed.proof, pedersen_generators())
+        parsed.statement, public, parsed.proof, pedersen_generators())
     InferenceWalk(parsed.statement, channel).run()
-    log = channel.transcript.log
+    return channel.transcript.log
+
+
+@pytest.mark.parametrize("committed", [False, True], ids=["public inputs", "committed inputs"])
+def test_statement_absorbed_before_the_first_challenge(mode_case, committed, monkeypatch):
+    """DESIGN section 9, Fiat-Shamir order: the domain, format version, mode, recipe, training
+    digest, circuit, the inputs' binding, public values, the public commitments (the committed
+    inputs' X.s, then the weights'), then every witness commitment, all before the first
+    challenge (checked on the verifier's transcript)."""
+    case = _committed(f"{mode_case.mode}-{mode_case.gadget}") if committed else mode_case
+    log = _transcript_log(case, monkeypatch)
     first = next(i for i, (op, _) in enumerate(log) if op == "challenge")
     commitments = [f"commitment:{name}".encode() for name in case.statement.committed_tensors()]
+    assert (commitments[0] == f"commitment:{case.circuit.input_tensor()}".encode()) == committed
     assert log[:first] == [("domain", b"zktrain/infer")] + [("absorb", label) for label in [
-        b"format-version", b"mode", b"recipe", b"training-bundle", b"circuit", b"public-values", *commitments]]
+        b"format-version", b"mode", b"recipe", b"training-bundle", b"circuit", b"inputs", b"public-values",
+        *commitments]]
     # The claims ledger is a sub-protocol of its own: separated before its batching coefficients.
     ledger = log.index(("separate", b"ledger"))
     assert log[ledger + 1] == ("challenge", b"combine") and ("separate", b"phase-ledger") in log[ledger:]
@@ -700,7 +761,7 @@ def test_unparsable_training_bundle_rejected_by_name(mode_case):
 
 
 def _proof_length_at(case: Case) -> int:
-    return HEADER + 32 + 4 + 8 * N * (case.circuit.widths[0] + case.circuit.widths[-1])
+    return INPUTS_AT + 1 + 8 * N * (case.circuit.widths[0] + case.circuit.widths[-1])
 
 
 @pytest.mark.parametrize("mutate, reason", [
@@ -719,6 +780,8 @@ def _proof_length_at(case: Case) -> int:
     pytest.param(lambda b, at: b[:14] + b"\x00" + b[15:], r"^unknown range-check gadget 0$", id="range 0"),
     pytest.param(lambda b, at: b[:47] + (0).to_bytes(4, "little") + b[51:],
                  r"^inference bundle: an inference proof covers 1 to 65536 inputs, got 0$", id="N 0"),
+    pytest.param(lambda b, at: b[:INPUTS_AT] + b"\x02" + b[INPUTS_AT + 1 :],
+                 r"^inference bundle: unknown inputs byte 2 \(0 public, 1 committed\)$", id="inputs 2"),
     pytest.param(lambda b, at: b[:at] + (len(b) - at - 7).to_bytes(8, "little") + b[at + 8 :],
                  r"^inference bundle: proof body declares \d+ bytes but \d+ follow \(truncated\)$", id="length one past"),
     pytest.param(lambda b, at: b[:at] + (100).to_bytes(8, "little") + b[at + 8 :],
@@ -763,17 +826,19 @@ def _peak(fn):
         tracemalloc.stop()
 
 
-@pytest.mark.parametrize("rows, reason", [
-    (MAX_ROWS, r"^inference bundle: truncated \(needs \d+ bytes, has 8\)$"),
-    (MAX_ROWS + 1, r"^inference bundle: an inference proof covers 1 to 65536 inputs, got 65537$"),
-    ((1 << 32) - 1, r"^inference bundle: an inference proof covers 1 to 65536 inputs, got 4294967295$"),
+@pytest.mark.parametrize("rows, inputs, reason", [
+    (MAX_ROWS, 0, r"^inference bundle: truncated \(needs \d+ bytes, has 7\)$"),
+    (MAX_ROWS, 1, r"^inference bundle: truncated \(needs \d+ bytes, has 7\)$"),
+    (MAX_ROWS + 1, 1, r"^inference bundle: an inference proof covers 1 to 65536 inputs, got 65537$"),
+    ((1 << 32) - 1, 0, r"^inference bundle: an inference proof covers 1 to 65536 inputs, got 4294967295$"),
 ])
-def test_tiny_bundle_declaring_a_huge_n_rejected_with_small_memory(mode_case, rows, reason):
-    """A header, the digest, N and eight bytes: refused by the bound on N or by the byte count
-    its public values need, before anything is allocated for them."""
+def test_tiny_bundle_declaring_a_huge_n_rejected_with_small_memory(mode_case, rows, inputs, reason):
+    """A header, the digest, N, the inputs byte (public or committed) and seven bytes:
+    refused by the bound on N or by the byte count its inputs (values or commitment) and
+    logits need, before anything is allocated for them."""
     case = mode_case
     head = case.bundle[:HEADER] + training_digest(case.training)
-    bundle = head + rows.to_bytes(4, "little") + bytes(8)
+    bundle = head + rows.to_bytes(4, "little") + bytes([inputs]) + bytes(7)
     parse_bundle(case.training)  # warm the parser's imports outside the measurement
     report, peak = _peak(lambda: verify_inference_bundle(bundle, case.training))
     assert not report.accepted and re.search(reason, report.reason), report.reason
@@ -787,6 +852,300 @@ def test_public_entries_bounded_in_the_circuit():
     assert InferenceCircuit(model, (1 << 24) // (1 << 13)).rows == 2048
     with pytest.raises(ValueError, match=r"public entries exceed the limit of 16777216"):
         InferenceCircuit(model, 2049)
+
+
+# --- committed inputs -------------------------------------------------------------------------
+
+
+def test_committed_inputs_verify(committed_case):
+    """The bundle holds the row commitments of X.s in place of the inputs; the proof verifies
+    against them, and the logits are the engine's on the inputs behind them. Given the inputs
+    file and the opening, the verifier checks them against the commitment."""
+    case = committed_case
+    report = verify_inference_bundle(case.bundle, case.training)
+    assert report.accepted, report.reason
+    engine = FixedPointMLP(case.recipe, case.weights, case.biases)
+    assert report.predictions == engine.predict(case.x).tolist() and report.logits == engine.forward(case.x).tolist()
+    assert (report.mode, report.range_check, report.rows, report.inputs) == (case.mode, case.gadget, N, "committed")
+    assert report.artifacts["inputs"].startswith("committed, not disclosed: the logits are those of the 5 inputs "
+                                                 f"behind the commitment {case.circuit.input_tensor()} in the bundle")
+    assert report.soundness_bits > 200
+    parsed = parse_inference_bundle(case.bundle, case.recipe)
+    assert parsed.statement.inputs is None and parsed.statement.input_commitment == case.opened[0]
+    assert not any(np.ascontiguousarray(row, "<i8").tobytes() in case.bundle for row in case.x)
+    report = verify_inference_bundle(case.bundle, case.training, inputs=npz(X=case.x_raw), inputs_opening=case.opening())
+    assert report.accepted and report.inputs == "disclosed", report.reason
+    assert report.artifacts["inputs"] == (f"committed and disclosed: inputs, with inputs opening, opens the commitment "
+                                          f"{case.circuit.input_tensor()} in the bundle (checked): the logits are "
+                                          f"those of these 5 inputs")
+
+
+def test_committed_inputs_product_path(mode_case):
+    """``prove_inference_run(..., committed_inputs=True)``: the bundle holds the logits and a
+    commitment, verifies, and the summary's opening discloses the inputs."""
+    case = mode_case
+    bundle, summary = prove_inference_run(case.model.to_bytes(), case.training, npz(X=raw_inputs()), backend="cpu",
+                                          committed_inputs=True)
+    parsed = parse_inference_bundle(bundle, case.recipe)
+    assert parsed.statement.circuit.committed_inputs and summary.committed_inputs
+    assert parsed.statement.public_values() == np.ascontiguousarray(case.statement.outputs, "<i8").tobytes()
+    assert summary.predictions == case.statement.predictions
+    report = verify_inference_bundle(bundle, case.training, inputs=npz(X=raw_inputs()),
+                                     inputs_opening=summary.inputs_opening.to_bytes())
+    assert report.accepted and report.inputs == "disclosed", report.reason
+
+
+def test_committed_inputs_layout_depends_on_the_statement_shape_only(zk_case):
+    """Other committed inputs: a zero-knowledge bundle of exactly the same length."""
+    other = Case("zk-limbs", raw_inputs(seed=9) * 0.5, committed=True)
+    assert len(other.bundle) == len(_committed("zk-limbs").bundle)
+
+
+def test_zk_proof_with_committed_inputs_reveals_no_input_value(committed_mode_case):
+    """Neither bundle holds the inputs (int64 rows); the zero-knowledge proof holds none of the
+    input values, their slots, nor the values the prover committed to (slot values, the
+    bias's evaluations), while the clear proof shows the values it sends."""
+    case = committed_mode_case
+    recording = type("Recording", (_Recording, case.channel_type), {})
+    channel = case.channel(channel_type=recording)
+    proof = channel.proof_bytes()
+    bundle = encode_inference_bundle(case.statement, proof, case.zk)
+    encodings = lambda values: {field.to_bytes(int(v) % R) for v in values if int(v) % R}  # noqa: E731
+    sent, inputs = encodings(channel.sent), encodings(case.x.reshape(-1))
+    slots = encodings(case.witness()[case.circuit.input_tensor()].reshape(-1))
+    assert len(sent) > 10 and len(inputs) > 10 and slots  # not vacuous
+    assert not any(np.ascontiguousarray(row, "<i8").tobytes() in bundle for row in case.x)
+    if case.zk:
+        assert not {v for v in sent | inputs | slots if v in proof}
+    else:
+        assert {v for v in sent if v in proof} == sent
+
+
+def test_statement_refuses_the_other_inputs_binding(committed_mode_case, mode_case):
+    """A statement built by hand: committed inputs hold a commitment and no values, public
+    inputs values and no commitment."""
+    committed = committed_mode_case.statement
+    with pytest.raises(ValueError, match=r"^committed inputs: the statement holds the commitment to their slots, "
+                                         r"not their values$"):
+        dataclasses.replace(committed, inputs=committed_mode_case.x)
+    with pytest.raises(ValueError, match=r"^committed inputs: the statement holds the commitment"):
+        dataclasses.replace(committed, input_commitment=None)
+    with pytest.raises(ValueError, match=r"^public inputs: the statement holds their values, not a commitment$"):
+        dataclasses.replace(mode_case.statement, input_commitment=committed.input_commitment)
+
+
+def test_committed_input_outside_its_width_rejected(committed_case):
+    """An input 2^(width-1) higher (outside the recipe's 19 signed bits), committed with slots
+    that recompose to it (the top magnitude slot 2^(width-1) over its weight higher), and the
+    logits of that input: every relation holds, only the range of that slot stands in the way
+    (the logUp sum for limbs, booleanity in phase-forward for bits)."""
+    case, c = committed_case, committed_case.circuit
+    d, name = c.x_slots(), c.input_tensor()
+    shift = 1 << (d.width - 1)
+    records = {k: v.copy() for k, v in case.records.items()}
+    records["IN1"][0, 0] += shift
+    records, logits = _recompute(case, records, 0)
+    witness = case.witness(dict(records, IN1=case.records["IN1"]))  # the honest slots, then the cheat
+    witness["IN1"] = records["IN1"]
+    slots = witness[name].astype(np.int64)
+    top = d.sign_slot - 1 if d.signed else d.num_slots - 1
+    slots[0, 0, top] += shift // d.weights()[top]
+    assert d.compose(slots[0, 0]) == records["IN1"][0, 0] > d.max_value
+    witness[name] = slots
+    opened = commit_inputs(c, witness, random.Random(2))
+    statement = case.statement_for(logits, input_commitment=opened[0])
+    bundle = case.prove(statement, witness=recounted(c, witness), opened=opened)
+    _rejected(case, bundle, _range_check_fails(case))
+
+
+@pytest.mark.parametrize("where", ["row", "feature"])
+def test_nonzero_padded_input_rejected(committed_mode_case, where):
+    """A nonzero entry in the committed inputs' padding, with the forward pass it implies:
+    a padded feature (a model of 3 features, padded to 4: W_1's padded column is zero, so it
+    changes nothing downstream) or a padded row n = N (a unit at the feature whose weights are
+    smallest: its pre-activations round to Z' = 0, so the logits' padded rows stay zero). Every
+    relation holds; only the padding zero-check of X.s (in phase-forward) stands in the way."""
+    case = committed_mode_case
+    if where == "feature":
+        case = _CASES.setdefault((case.mode, "features3"), Case(f"{case.mode}-limbs", committed=True, features=3))
+    c = case.circuit
+    records = {k: v.copy() for k, v in case.records.items()}
+    if where == "feature":
+        assert c.widths[0] == 3 and records["IN1"].shape[1] == 4
+        records["IN1"][0, 3] = 1
+    else:
+        k = int(np.argmin(np.abs(case.weights[0]).max(axis=0)))
+        records["IN1"][N, k] = 1
+    records, logits = _recompute(case, records, 0)
+    assert (logits == case.statement.outputs).all() and not records[f"ZP{c.layers}"][N:].any()
+    assert where == "feature" or records["REM1"][N].any()  # the padded row reached the first layer
+    witness = case.witness(records)
+    opened = commit_inputs(c, witness, random.Random(2))
+    bundle = case.prove(case.statement_for(logits, input_commitment=opened[0]), witness=witness, opened=opened)
+    _rejected(case, bundle, _phase_fails(case, "phase-forward"))
+
+
+@pytest.mark.parametrize("slots", ["committed", "other"])
+def test_proof_on_other_inputs_than_committed_rejected(committed_mode_case, slots):
+    """The prover commits to the inputs X but proves on X' (one entry one higher): its claims
+    on the first layer's input and its logits are X''s. Either it answers them with X's slot
+    values (the committed ones): they do not recompose to the claims on X' (``slice_value``'s
+    check, in ZK a failing proof of equality); or with X''s, opening the claims on X.s with X''s
+    slots under X's blinds: every relation holds for X', and only the opening of X.s against
+    the commitment stands in the way (the ledger's last step)."""
+    case, c = committed_mode_case, committed_mode_case.circuit
+    other = case.x.copy()
+    other[0, 0] += 1
+    layers = FixedPointMLP(case.recipe, case.weights, case.biases).forward_layers(other)
+    witness = case.witness(forward_records(c, other, layers))
+    statement = case.statement_for(layers[-1][0])
+    if slots == "committed":
+        witness[c.input_tensor()] = case.witness()[c.input_tensor()]
+        bundle = case.prove(statement, witness=recounted(c, witness), walk=_RecklessWalk)
+        _rejected(case, bundle, rf"^{re.escape(c.input_tensor())}: slots do not recompose to the claimed value$")
+        return
+    commitment, honest = case.opened
+    layout = honest.layout
+    values = witness[c.input_tensor()].astype(np.int64).reshape(layout.num_rows, layout.num_cols)
+    assert (values != honest.matrix).sum() >= 1
+    cheat = (commitment, HyraxWitness(layout, values, commit_width(values), list(honest.blinds)))
+    bundle = case.prove(statement, witness=witness, opened=cheat)
+    _rejected(case, bundle, _OPENING[case.mode])
+
+
+def test_inputs_byte_relabelled_rejected(committed_mode_case, mode_case, monkeypatch):
+    """The inputs byte of the bundle flipped: a committed bundle read as public reads the
+    commitment's bytes as inputs (refused by their width), a public one read as committed
+    reads the inputs as points (refused by the point decoding). And the transcript binds the
+    binding: a verifier that absorbs the other byte fails phase-forward's first round."""
+    committed, public = committed_mode_case, mode_case
+    bundle = committed.bundle[:INPUTS_AT] + b"\x00" + committed.bundle[INPUTS_AT + 1 :]
+    report = verify_inference_bundle(bundle, committed.training)
+    assert not report.accepted and re.match(r"^inference bundle: inputs\[0, 0\] = -?\d+ lies outside the recipe's "
+                                            r"input width \(19 signed bits\)$", report.reason), report.reason
+    bundle = public.bundle[:INPUTS_AT] + b"\x01" + public.bundle[INPUTS_AT + 1 :]
+    report = verify_inference_bundle(bundle, public.training)
+    assert not report.accepted and report.reason.startswith("inference bundle: G1 point: "), report.reason
+    for case in (committed, public):
+        monkeypatch.setattr(InferenceStatement, "inputs_byte", lambda self, b=case.statement.inputs_byte(): 1 - b)
+        _rejected(case, case.bundle, _phase_fails(case, "phase-forward"))
+        monkeypatch.undo()
+
+
+# --- disclosing committed inputs ----------------------------------------------------------------
+
+
+def test_disclosed_inputs_differing_in_one_entry_rejected(committed_case):
+    """The inputs file with one entry one unit (2^-R) higher: its slots do not open X.s (the
+    random linear combination of its rows, ``verifier.disclosure``)."""
+    case = committed_case
+    x = case.x_raw.copy()
+    x[2, 1] += 2.0 ** -case.recipe.quant.frac_bits
+    assert (encode_inputs(x, case.recipe.quant.frac_bits) != case.x).sum() == 1
+    report = verify_inference_bundle(case.bundle, case.training, inputs=npz(X=x), inputs_opening=case.opening())
+    assert not report.accepted
+    assert report.reason == f"inputs: X does not match the bundle's commitment {case.circuit.input_tensor()}"
+
+
+def _opening_with(case: Case, **arrays) -> bytes:
+    """The case's opening file with arrays replaced (None: dropped) or added."""
+    with np.load(io.BytesIO(case.opening())) as archive:
+        out = {name: archive[name] for name in archive.files}
+    out.update(arrays)
+    return npz(**{k: v for k, v in out.items() if v is not None})
+
+
+def _bind(case: Case, inputs=None, opening=None):
+    return bind_inputs(case.statement, case.recipe, inputs, opening)
+
+
+def test_wrong_inputs_opening_rejected(committed_mode_case):
+    """Each way an opening file can be wrong, by name: another commitment's opening, the
+    right commitment's name with other blinds (another commitment to the same inputs), one
+    blind changed, a non-canonical blind, another version, a wrong shape, an extra array, not
+    an archive."""
+    case = committed_mode_case
+    x, name = npz(X=case.x_raw), case.circuit.input_tensor()
+    assert _bind(case, x, case.opening())[0] == "disclosed"
+    other_commitment, other = commit_inputs(case.circuit, case.witness(), random.Random(8))
+    blinds = _opening_with(case)  # the honest file, for its arrays
+    with np.load(io.BytesIO(blinds)) as archive:
+        honest = archive["X.blinds"].copy()
+    one_off = honest.copy()
+    one_off[0, 0] ^= 1
+    non_canonical = honest.copy()
+    non_canonical[0] = np.frombuffer(R.to_bytes(32, "little"), np.uint8)
+    cases = [
+        (InputsOpening(commitment_digest(other_commitment), list(other.blinds)).to_bytes(),
+         r"^inputs opening: opens the commitment of SHA-256 [0-9a-f]{16}\.\.\., not the bundle's [0-9a-f]{16}\.\.\. "
+         r"\(the opening of another proof's inputs\)$"),
+        (InputsOpening(commitment_digest(case.opened[0]), list(other.blinds)).to_bytes(),
+         rf"^inputs: X does not match the bundle's commitment {re.escape(name)}$"),
+        (_opening_with(case, **{"X.blinds": one_off}), rf"^inputs: X does not match the bundle's commitment {re.escape(name)}$"),
+        (_opening_with(case, **{"X.blinds": non_canonical}),
+         r"^inputs opening: X.blinds holds a non-canonical field element \(>= r\)$"),
+        (_opening_with(case, version=np.array(2, dtype=np.int64)),
+         r"^inputs opening: inputs opening version 2, this verifier reads 1$"),
+        (_opening_with(case, **{"X.blinds": honest[1:]}),
+         rf"^inputs opening: array 'X.blinds' has shape \({len(honest) - 1}, 32\), expected \({len(honest)}, 32\) "
+         r"\(the bundle's\)$"),
+        (_opening_with(case, X=case.x), r"^inputs opening: unexpected array 'X'$"),
+        (_opening_with(case, **{"X.blinds": None}), r"^inputs opening: missing array 'X.blinds'$"),
+        (b"garbage", r"^inputs opening: not an inputs opening \(.npz archive\)"),
+    ]
+    for opening, reason in cases:
+        with pytest.raises(VerifyError, match=reason):
+            _bind(case, x, opening)
+
+
+def test_inputs_and_their_opening_checked_as_the_binding_says(committed_mode_case, mode_case):
+    """Committed inputs are disclosed by the inputs file and its opening together; public
+    inputs have no opening to check, and a given inputs file must be theirs; a file of another
+    number of rows is refused by name. Through the bundle API: a rejection."""
+    committed, public = committed_mode_case, mode_case
+    x = npz(X=raw_inputs())
+    together = r"^committed inputs are disclosed by the inputs file and its opening together"
+    with pytest.raises(VerifyError, match=together):
+        _bind(committed, inputs=x)
+    with pytest.raises(VerifyError, match=together):
+        _bind(committed, opening=committed.opening())
+    with pytest.raises(VerifyError, match=r"^inputs: X has 4 rows, the bundle proves 5 inputs$"):
+        _bind(committed, npz(X=raw_inputs()[:4]), committed.opening())
+    with pytest.raises(VerifyError, match=r"^an inputs opening was given, but the bundle's inputs are public"):
+        _bind(public, x, committed.opening())
+    assert _bind(public) == ("public", "public: the 5 rows in the bundle, at 2^16")
+    assert _bind(public, x) == ("public", "public: the 5 rows in the bundle, at 2^16, which inputs encodes to (checked)")
+    other = raw_inputs()
+    other[1, 2] += 2.0 ** -16
+    with pytest.raises(VerifyError, match=rf"^inputs: X\[1, 2\] encodes to {public.x[1, 2] + 1}, the bundle's input "
+                                          rf"is {public.x[1, 2]}$"):
+        _bind(public, npz(X=other))
+    with pytest.raises(VerifyError, match=r"^inputs: X has 4 rows, the bundle proves 5 inputs$"):
+        _bind(public, npz(X=raw_inputs()[:4]))
+    report = verify_inference_bundle(committed.bundle, committed.training, inputs=x)
+    assert not report.accepted and re.match(together, report.reason), report.reason
+
+
+def test_inputs_file_refused_by_name(mode_case):
+    """The inputs reader the prover and the verifier share: each malformed file by name."""
+    recipe = mode_case.recipe
+    shape = r"^inputs: X has shape {} and dtype {}; the model takes rows of 4 numbers \(shape \(N, 4\)\)$"
+    cases = [
+        (npz(X=np.zeros(4)), shape.format(r"\(4,\)", "float64")),
+        (npz(X=np.zeros((0, 4))), shape.format(r"\(0, 4\)", "float64")),
+        (npz(X=np.zeros((2, 4), dtype=bool)), shape.format(r"\(2, 4\)", "bool")),
+        (npz(X=np.zeros((2, 3))), shape.format(r"\(2, 3\)", "float64")),
+        (npz(Y=np.zeros((2, 4))), r"^inputs: no array 'X' \(found \['Y'\]\)$"),
+        (npz(X=np.full((2, 4), np.inf)), r"^inputs: X: inputs: non-finite values"),
+        (npz(X=np.full((2, 4), -5.0)), r"^inputs: X\[0, 0\] = -5.0 encodes to -327680 at 2\^16, outside the recipe's "
+                                       r"19-bit signed input width$"),
+        (_npy(np.zeros((2, 4))), r"^inputs: not a readable .npz file \(ValueError: a single array, not an archive\)$"),
+        (b"garbage", r"^inputs: not a readable .npz file"),
+    ]
+    for data, reason in cases:
+        with pytest.raises(VerifyError, match=reason):
+            read_inputs(data, recipe)
+    assert (read_inputs(npz(X=np.full((1, 4), -4.0)), recipe) == -(1 << 18)).all()  # the width's least value
 
 
 # --- the prover's errors and the command line ------------------------------------------------
@@ -857,3 +1216,50 @@ def test_cli_prove_and_verify_inference(tmp_path):
                                   "--inputs", str(tmp_path / "wide.npz"), "--out", str(tmp_path / "J.zkp")])
     assert result.exit_code == 1 and f"inputs {tmp_path / 'wide.npz'}: X has shape (2, 5)" in result.output
     assert not (tmp_path / "J.zkp").exists()
+
+
+def test_cli_committed_inputs(tmp_path):
+    """``prove-inference --committed-inputs`` writes the bundle and, beside it, the inputs'
+    opening (atomically, readable by its owner only); ``verify --training`` says the inputs are
+    committed, and with ``--inputs`` and ``--inputs-opening`` checks them against the
+    commitment (``python -m verifier`` too); the options are refused where they have no use."""
+    case = _CASES.get("clear-limbs") or Case("clear-limbs")
+    (tmp_path / "B.zkp").write_bytes(case.training)
+    (tmp_path / "M.npz").write_bytes(case.model.to_bytes())
+    (tmp_path / "X.npz").write_bytes(npz(X=raw_inputs()))
+    other = raw_inputs()
+    other[0, 0] += 2.0 ** -16
+    (tmp_path / "Y.npz").write_bytes(npz(X=other))
+    runner = CliRunner()
+    paths = {name: str(tmp_path / name) for name in ("B.zkp", "M.npz", "X.npz", "Y.npz", "I.zkp", "I.inputs-opening.npz")}
+    prove = ["prove-inference", "--model", paths["M.npz"], "--training", paths["B.zkp"], "--inputs", paths["X.npz"]]
+    result = runner.invoke(main, [*prove, "--out", paths["I.zkp"], "--committed-inputs"])
+    assert result.exit_code == 0 and "5 inputs (committed)" in result.output, result.output
+    assert f"wrote {paths['I.inputs-opening.npz']}: the opening of the inputs' commitment" in result.output
+    assert "SECRET" in result.output
+    assert (tmp_path / "I.inputs-opening.npz").stat().st_mode & 0o777 == 0o600
+    assert not list(tmp_path.glob(".*.tmp"))  # written atomically: no temporary left
+    verify = ["verify", paths["I.zkp"], "--training", paths["B.zkp"]]
+    result = runner.invoke(main, verify)
+    assert result.exit_code == 0 and "inputs: committed, not disclosed" in result.output, result.output
+    disclose = ["--inputs", paths["X.npz"], "--inputs-opening", paths["I.inputs-opening.npz"]]
+    result = runner.invoke(main, [*verify, *disclose, "--json"])
+    report = json.loads(result.output)
+    assert report["accepted"] and report["inputs"] == "disclosed", report["reason"]
+    assert report["artifacts"]["inputs"].startswith(f"committed and disclosed: inputs {paths['X.npz']}, with inputs "
+                                                    f"opening {paths['I.inputs-opening.npz']}, opens the commitment")
+    out = subprocess.run([sys.executable, "-m", "verifier", paths["I.zkp"], "--training", paths["B.zkp"], *disclose],
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and "inputs: committed and disclosed" in out.stdout, out.stdout + out.stderr
+    result = runner.invoke(main, [*verify, "--inputs", paths["Y.npz"], "--inputs-opening", paths["I.inputs-opening.npz"]])
+    assert result.exit_code == 1
+    assert result.output.strip() == f"REJECT: inputs {paths['Y.npz']}: X does not match the bundle's commitment X.limbs"
+    result = runner.invoke(main, ["verify", paths["B.zkp"], *disclose])
+    assert result.exit_code == 1 and "--inputs and --inputs-opening check the inputs of an inference bundle" in result.output
+    # Another opening path; an opening path for public inputs is refused before proving.
+    result = runner.invoke(main, [*prove, "--out", str(tmp_path / "J.zkp"), "--committed-inputs",
+                                  "--inputs-opening-out", str(tmp_path / "J.secret")])
+    assert result.exit_code == 0 and (tmp_path / "J.secret").exists(), result.output
+    result = runner.invoke(main, [*prove, "--out", str(tmp_path / "K.zkp"), "--inputs-opening-out", str(tmp_path / "K.o")])
+    assert result.exit_code == 1 and "public inputs have no opening (add --committed-inputs)" in result.output
+    assert not (tmp_path / "K.zkp").exists()

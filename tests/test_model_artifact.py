@@ -37,15 +37,8 @@ from verifier.errors import VerifyError
 from verifier.field import MODULUS as R
 from verifier.hash_to_curve import pedersen_generators
 from verifier.hyrax import HyraxLayout
-from verifier.model import (
-    DOMAIN,
-    DisclosedModel,
-    check_model,
-    check_opening,
-    combination_weights,
-    float_copy,
-    parse_model,
-)
+from verifier.disclosure import DOMAIN, check_opening, combination_weights
+from verifier.model import DisclosedModel, check_model, float_copy, parse_model
 from verifier.transcript import Transcript
 from zktrain.cli import main
 from zktrain.prove import prove_run, train_trace

@@ -1,13 +1,15 @@
-"""The proof of inference: y = f_W(x) for N public inputs, W the final weights a training
-bundle committed to (issue 13, item 3; DESIGN section 10, "Inference reuses the forward half
-of the training walk ... against the training bundle's W_T commitments").
+"""The proof of inference: y = f_W(x) for N inputs, public or committed, W the final weights
+a training bundle committed to (issue 13, item 3; DESIGN section 10, "Inference reuses the
+forward half of the training walk ... against the training bundle's W_T commitments. Public
+outputs; public or committed inputs").
 
 Statement: given the training bundle's final commitments W{l}.T, b{l}.T (public, reused
 as they are: no re-commitment, so in the zero-knowledge mode the weights stay hidden), its
-recipe, its digest (SHA-256 of its bytes), the public inputs X [N, d_0] (at 2^R, in the
-recipe's input width) and the public logits Y [N, d_L] (at 2^R, in Q signed bits), the
-prover knows the values behind those commitments and every intermediate value of the
-fixed-point forward pass (``circuits/inference.py``) that maps X to Y:
+recipe, its digest (SHA-256 of its bytes), the inputs X [N, d_0] (at 2^R, in the recipe's input
+width), either public values or a public hiding commitment to their range slots X.s
+(``circuits.inference``: committed inputs), and the public logits Y [N, d_L] (at 2^R, in Q
+signed bits), the prover knows the values behind those commitments and every intermediate
+value of the fixed-point forward pass (``circuits/inference.py``) that maps X to Y:
 
     Z_l = A_{l-1} W_l^T + 2^R [n < N] b_l = 2^S Z'_l + Rem_l,   A_l = (1 - s_l) Z'_l,   Y = Z'_L.
 
@@ -17,32 +19,38 @@ the training proof's channels (``VerifierChannel``, ``ZkVerifierChannel``) and t
 drives this very walk (``prover.inference``):
 
   0. the transcript (domain ``zktrain/infer``) absorbs the format version, the mode, the
-     recipe, the training bundle's digest, the circuit (N and the range gadget included), the
-     public inputs and logits, then every commitment: the weights' (public), then the
-     witness's (slots of Z'_l - 1 and Rem_l, the lookup multiplicities), before the first
-     challenge (DESIGN section 9, Fiat-Shamir order);
+     recipe, the training bundle's digest, the circuit (N, the range gadget and the inputs'
+     binding included), the inputs' binding byte, the public values (the inputs when public,
+     then the logits), then every commitment: the public ones (the committed inputs' X.s, then
+     the weights'), then the witness's (slots of Z'_l - 1 and Rem_l, the lookup
+     multiplicities), before the first challenge (DESIGN section 9, Fiat-Shamir order);
   1. "phase-forward": per layer a random point u = (u_j, u_n) and the forward matmul
      2^S Z'~_l(u) + Rem~_l(u) - 2^R below(u_n, N) b~_l(u_j) = sum_k A~_{l-1}(k, u_n) W~_l(k, u_j)
      (``matmul_reduction``, Thaler's matmul sumcheck with no step variables): Z'_l and Rem_l
      from their slot values (``Walk.slice_value``), Z'_L = Y evaluated by the verifier,
      below(u_n, N) the MLE of [n < N], b~_l(u_j) claimed by the prover on b{l}.T; the
-     booleanity zero-check of every bits tensor (bit gadget). It ends in claims on A_{l-1}
-     and on W{l}.T;
+     booleanity zero-check of every bits tensor (bit gadget); the padding zero-check of the
+     committed inputs' X.s (rows n >= N, features j >= d_0: ``gadgets.padding_reduction``).
+     It ends in claims on A_{l-1} and on W{l}.T;
   2. "phase-relu": the claims on A_l = (1 - s_l) Z'_l of the hidden layers by masked
      Hadamard sumchecks (zkReLU, ``Walk.masked``); a claim on A_0 = X must be the verifier's
-     own evaluation of the public inputs. The claims on s_l and Z'_l become claims on Z{l}'s
+     own evaluation of the public inputs, or, for committed inputs, what X.s's slot values at
+     its point recompose to (``Walk.slice_value``, as the training walk's private data:
+     ``verifier.data.PrivateData``). The claims on s_l and Z'_l become claims on Z{l}'s
      slots (``Walk.relu_operands``: s_l is the sign slot of Z'_l - 1);
-  3. limb gadget: the logUp-GKR range proof of every limbs tensor (``verifier.logup``);
-  4. the claims ledger: every committed tensor, W{l}.T and b{l}.T included, reduced to one
-     point and opened (``Walk._ledger_and_openings``).
+  3. limb gadget: the logUp-GKR range proof of every limbs tensor, X.s included
+     (``verifier.logup``);
+  4. the claims ledger: every committed tensor, X.s, W{l}.T and b{l}.T included, reduced to
+     one point and opened (``Walk._ledger_and_openings``).
 
 The final commitments are those the training proof ties to the trained model (its last
 segment's), so an accepted inference proof with an accepted training bundle of that digest
-states that the trained model maps X to Y (``verifier.inference_bundle``). Every relation holds
-over the integers, not only mod r: the weights behind those commitments are W_0 minus exact
-updates of range-checked values, so bounded as every W_t of training, and every other value is
-range-checked (or public and width-checked) to the widths training checks, so each side of a
-relation stays below the recipe's ``circuits.semantics.relation_bounds`` (under 2^250).
+states that the trained model maps X (the public values, or those behind X.s) to Y
+(``verifier.inference_bundle``). Every relation holds over the integers, not only mod r: the
+weights behind those commitments are W_0 minus exact updates of range-checked values, so
+bounded as every W_t of training, and every other value is range-checked (or public and
+width-checked) to the widths training checks, so each side of a relation stays below the
+recipe's ``circuits.semantics.relation_bounds`` (under 2^250).
 """
 
 from __future__ import annotations
@@ -57,7 +65,7 @@ from circuits.inference import InferenceCircuit
 from circuits.semantics import Width
 
 from .claims import Claim
-from .gadgets import below_eval, booleanity_reduction, matmul_reduction
+from .gadgets import below_eval, booleanity_reduction, matmul_reduction, padding_reduction
 from .hash_to_curve import pedersen_generators
 from .hyrax import HyraxCommitment
 from .errors import VerifyError
@@ -70,8 +78,11 @@ from .walk import CommittedTensors, Walk
 from .zk_training import ZkVerifierChannel
 
 DOMAIN = b"zktrain/infer"
-FORMAT_VERSION = 1
+#: 2: the inputs' binding (public or committed) joined the statement.
+FORMAT_VERSION = 2
 DIGEST_BYTES = 32
+#: The inputs' binding, as the inference bundle's byte and the transcript's record it.
+INPUTS_PUBLIC, INPUTS_COMMITTED = 0, 1
 
 
 def _outside(values: np.ndarray, width: Width) -> tuple[int, ...] | None:
@@ -83,32 +94,41 @@ def _outside(values: np.ndarray, width: Width) -> tuple[int, ...] | None:
 @dataclass(frozen=True)
 class InferenceStatement(CommittedTensors):
     """The public side: the circuit (the recipe's, for N inputs), the recipe bytes, the
-    training bundle's digest, the inputs X [N, d_0] and the logits Y [N, d_L] (int64 at 2^R).
-    The weights are the training bundle's public commitments (``public_tensors()``), whose
-    contents the channel absorbs."""
+    training bundle's digest, the inputs X [N, d_0] (int64 at 2^R; None when the circuit's
+    inputs are committed), the logits Y [N, d_L] (int64 at 2^R) and, for committed inputs,
+    ``input_commitment``: the row commitments of X.s. The weights are the training bundle's
+    public commitments (``weight_tensors()``), whose contents the channel absorbs."""
 
     circuit: InferenceCircuit
     recipe: bytes
     training_digest: bytes
-    inputs: np.ndarray
+    inputs: np.ndarray | None
     outputs: np.ndarray
+    input_commitment: HyraxCommitment | None = None
     #: The transcript's domain, and how rejections of the proof's bytes name it.
     domain: ClassVar[bytes] = DOMAIN
     proof_name: ClassVar[str] = "inference proof"
 
     def __post_init__(self) -> None:
-        """Shapes and dtypes, then every public value in its width (a ValueError naming the
-        array and the entry: the bundle parser turns it into a rejection)."""
+        """The inputs' binding (values or a commitment, as the circuit says), shapes and
+        dtypes, then every public value in its width (a ValueError naming the array and the
+        entry: the bundle parser turns it into a rejection)."""
         c = self.circuit
         if len(self.training_digest) != DIGEST_BYTES:
             raise ValueError(f"training_digest: {len(self.training_digest)} bytes, a SHA-256 digest is {DIGEST_BYTES}")
-        for name, values, width in (("inputs", self.inputs, c.widths[0]), ("outputs", self.outputs, c.widths[-1])):
+        if c.committed_inputs:
+            if self.inputs is not None or self.input_commitment is None:
+                raise ValueError("committed inputs: the statement holds the commitment to their slots, "
+                                 "not their values")
+        elif self.input_commitment is not None:
+            raise ValueError("public inputs: the statement holds their values, not a commitment")
+        public = [] if c.committed_inputs else [("inputs", self.inputs, c.widths[0], self.input_width,
+                                                 "the recipe's input width")]
+        public.append(("outputs", self.outputs, c.widths[-1], self.output_width, "the recipe's value width Q"))
+        for name, values, width, _, _ in public:
             if values.dtype != np.int64 or values.shape != (c.rows, width):
                 raise ValueError(f"{name}: int64 of shape {(c.rows, width)} expected, got {values.dtype} {values.shape}")
-        for name, values, width, what in (
-            ("inputs", self.inputs, self.input_width, "the recipe's input width"),
-            ("outputs", self.outputs, self.output_width, "the recipe's value width Q"),
-        ):
+        for name, values, _, width, what in public:
             index = _outside(values, width)
             if index is not None:
                 raise ValueError(f"{name}{list(index)} = {values[index]} lies outside {what} "
@@ -146,15 +166,28 @@ class InferenceStatement(CommittedTensors):
         return self._padded(self.outputs, self.circuit.layers)
 
     def public_values(self) -> bytes:
-        """The inputs then the logits, int64 little-endian in C order (the transcript's)."""
-        return np.ascontiguousarray(self.inputs, "<i8").tobytes() + np.ascontiguousarray(self.outputs, "<i8").tobytes()
+        """The inputs (when public) then the logits, int64 little-endian in C order (the
+        bundle's and the transcript's)."""
+        inputs = b"" if self.inputs is None else np.ascontiguousarray(self.inputs, "<i8").tobytes()
+        return inputs + np.ascontiguousarray(self.outputs, "<i8").tobytes()
+
+    def inputs_byte(self) -> int:
+        return INPUTS_COMMITTED if self.circuit.committed_inputs else INPUTS_PUBLIC
 
     # --- committed tensors (``verifier.walk.CommittedTensors``) ----------------------------
-    def public_tensors(self) -> list[str]:
+    def weight_tensors(self) -> list[str]:
+        """The training bundle's final commitments W{l}.T, b{l}.T."""
         return self.circuit.weight_tensors()
 
+    def input_tensors(self) -> dict[str, HyraxCommitment]:
+        """The committed inputs' X.s and the statement's commitment to it (none when public)."""
+        return {self.circuit.input_tensor(): self.input_commitment} if self.circuit.committed_inputs else {}
+
+    def public_tensors(self) -> list[str]:
+        return list(self.input_tensors()) + self.weight_tensors()
+
     def witness_tensors(self) -> list[str]:
-        names = list(self.circuit.committed_ranges())
+        names = [name for name in self.circuit.committed_ranges() if name not in self.input_tensors()]
         if self.circuit.range_check == "limbs":
             names += logup_statement(self.circuit).multiplicity_tensors()
         return names
@@ -182,6 +215,7 @@ class InferenceWalk(Walk):
         t.absorb_bytes(b"recipe", st.recipe)
         t.absorb_bytes(b"training-bundle", st.training_digest)
         t.absorb_bytes(b"circuit", c.encode())
+        t.absorb_bytes(b"inputs", bytes([st.inputs_byte()]))
         t.absorb_bytes(b"public-values", st.public_values())
         for name in st.public_tensors():
             self.ch.commitment(name)
@@ -196,7 +230,8 @@ class InferenceWalk(Walk):
         self._ledger_and_openings()
 
     def _forward(self) -> list[Reduction]:
-        """Per layer, Z = A W^T + 2^R [n < N] b = 2^S Z' + Rem at a random point; booleanity."""
+        """Per layer, Z = A W^T + 2^R [n < N] b = 2^S Z' + Rem at a random point; booleanity;
+        the committed inputs' padding."""
         c, t, S = self.c, self.t, self.c.rescale_bits
         out: list[Reduction] = []
         for l in range(1, c.layers + 1):
@@ -219,17 +254,24 @@ class InferenceWalk(Walk):
                 lambda rk, rt, l=l, un=un: (f"IN{l}", rk + un),
                 lambda rk, rt, l=l, uj=uj: (f"W{l}.T", rk + uj),
             ))
-        if c.range_check == "bits":
-            for name, ranged in c.committed_ranges().items():
+        for name, ranged in c.committed_ranges().items():
+            if c.range_check == "bits":
                 out.append(booleanity_reduction(name, t.challenge_scalars(b"booleanity-point", ranged.layout.num_vars)))
+            if ranged.real is not None:  # the committed inputs: no relation forces their padding
+                w = t.challenge_scalars(b"padding-point", ranged.layout.num_vars)
+                out.append(padding_reduction(name, w, ranged.layout, ranged.real))
         return out
 
     def _relu(self) -> list[Reduction]:
-        """A_l = (1 - s_l) Z'_l for the hidden layers; A_0 is the public inputs."""
+        """A_l = (1 - s_l) Z'_l for the hidden layers; A_0 is the public inputs, or the values
+        behind the committed inputs' slots."""
         c, out = self.c, []
         for claim in self.ledger.take("IN1"):
-            x = mle_evaluate_int64(self.st.padded_inputs, claim.point)
-            self.require_equal(claim.value, x, "input claim is not the public inputs'")
+            if c.committed_inputs:  # what X.s's slots recompose to (as private training data)
+                self.slice_value(c.input_tensor(), c.x_slots(), claim.point, claim.value)
+            else:
+                x = mle_evaluate_int64(self.st.padded_inputs, claim.point)
+                self.require_equal(claim.value, x, "input claim is not the public inputs'")
         for l in range(2, c.layers + 1):
             claims = self.ledger.take(f"IN{l}")
             num_vars = c.width_vars(l - 1) + c.batch_vars
@@ -243,12 +285,14 @@ def verify_inference(
     """Accept (return the proof's challenge degree sum: its soundness error is at most that
     over r, ``verifier.transcript.soundness_bits``) or reject (raise VerifyError with the
     reason) an inference proof of the mode ``zk``, against the training bundle's final
-    commitments ``weights`` (W{l}.T, b{l}.T)."""
-    missing = set(statement.public_tensors()) - set(weights)
+    commitments ``weights`` (W{l}.T, b{l}.T) and, for committed inputs, the statement's
+    commitment to them."""
+    missing = set(statement.weight_tensors()) - set(weights)
     if missing:
         raise VerifyError(f"weight commitments missing: {sorted(missing)}")
+    public = {**{name: weights[name] for name in statement.weight_tensors()}, **statement.input_tensors()}
     channel_type = ZkVerifierChannel if zk else VerifierChannel
-    channel = channel_type(statement, weights, proof, pedersen_generators(curve))
+    channel = channel_type(statement, public, proof, pedersen_generators(curve))
     InferenceWalk(statement, channel).run()
     channel.finish()
     return channel.transcript.degree_sum

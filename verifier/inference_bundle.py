@@ -10,22 +10,32 @@ Layout (integers little-endian):
     training     32 bytes  SHA-256 of the training bundle's bytes (the bundle whose final
                            commitments W{l}.T, b{l}.T are the model's)
     rows         u32       N, 1 <= N <= ``circuits.inference.MAX_ROWS``
-    inputs       N d_0 int64   X at 2^R, row-major: the raw features encoded as training
+    inputs       u8        the inputs' binding: 0 public, 1 committed
+    then, public inputs:
+      inputs     N d_0 int64   X at 2^R, row-major: the raw features encoded as training
                            encodes them (``circuits.data.encode_inputs``), in the recipe's
                            input width
+    or, committed inputs:
+      X.s        rows x 48 bytes   the row commitments of the inputs' range slots X.s
+                           [N', d_0', slots] (``circuits.inference``), their count fixed by
+                           that layout (``HyraxLayout.square``)
     outputs      N d_L int64   the logits Z'_L at 2^R, row-major, in Q signed bits
     proof        u64 length + the proof body (``verifier.inference``)
 
 d_0, d_L and the widths are the training recipe's. Nothing may follow. The predictions are not
-in the bundle: the verifier computes them, the argmax of each row of logits.
+in the bundle: the verifier computes them, the argmax of each row of logits. The opening of
+committed inputs is not in the bundle either: the prover keeps it, and may disclose it with the
+inputs later (``verifier.inference_inputs``).
 
 Verification (``verify_inference_bundle``) accepts only if the training bundle's SHA-256 is
 the recorded one, the training bundle verifies (``verifier.bundle``: all its segments, with
 the data the auditor holds where its data is bound), and the inference proof verifies against
-that bundle's last segment's W{l}.T, b{l}.T commitments. Bounded work: N is bounded and the
-bytes the public values and the least proof body need are checked before anything is
-allocated for them; the training bundle is parsed (bounded by its own parser) before the
-inference bundle's body.
+that bundle's last segment's W{l}.T, b{l}.T commitments (and, for committed inputs, the
+bundle's X.s commitment); given the inputs (and, when committed, their opening), also that
+they are the bundle's (``verifier.inference_inputs.bind_inputs``). Bounded work: N is bounded
+and the bytes the inputs (values or commitment), the logits and the least proof body need are
+checked before anything is allocated for them; the training bundle is parsed (bounded by its
+own parser) before the inference bundle's body.
 """
 
 from __future__ import annotations
@@ -56,9 +66,12 @@ from .bundle import (
     read_header,
     verify_segments,
 )
+from .curve import POINT_BYTES
 from .encoding import Reader, read_artifact
 from .errors import VerifyError
-from .inference import DIGEST_BYTES, InferenceStatement, verify_inference
+from .hyrax import HyraxCommitment, HyraxLayout
+from .inference import DIGEST_BYTES, INPUTS_COMMITTED, INPUTS_PUBLIC, InferenceStatement, verify_inference
+from .inference_inputs import bind_inputs
 from .transcript import soundness_bits
 
 _INT64 = np.dtype("<i8")
@@ -70,8 +83,10 @@ class InferenceReport:
 
     On acceptance: ``predictions`` (the argmax of each row of logits, the lowest index on a
     tie), ``logits`` (the fixed-point logits, reals = value / 2^frac_bits), the soundness bits
-    of the inference proof and of the training bundle (``verifier.transcript``), and
-    ``artifacts``: what the accepted proofs bind the model and the inputs to, in words."""
+    of the inference proof and of the training bundle (``verifier.transcript``), ``inputs``:
+    "public" (in the bundle), "committed" (a commitment in the bundle, not disclosed) or
+    "disclosed" (committed, and the inputs file given with its opening opens the commitment),
+    and ``artifacts``: what the accepted proofs bind the model and the inputs to, in words."""
 
     accepted: bool
     reason: str
@@ -82,6 +97,7 @@ class InferenceReport:
     training_mode: str | None = None
     range_check: str | None = None
     rows: int | None = None
+    inputs: str | None = None
     widths: list[int] | None = None
     frac_bits: int | None = None
     predictions: list[int] = field(default_factory=list)
@@ -112,6 +128,8 @@ def encode_inference_bundle(statement: InferenceStatement, proof: bytes, zk: boo
                RANGE_IDS[c.range_check]]),
         statement.training_digest,
         c.rows.to_bytes(4, "little"),
+        bytes([statement.inputs_byte()]),
+        statement.input_commitment.to_bytes() if c.committed_inputs else b"",
         statement.public_values(),
         len(proof).to_bytes(8, "little"),
         proof,
@@ -141,16 +159,27 @@ def parse_inference_bundle(data: bytes, recipe: Recipe) -> ParsedInference:
     reader = Reader(data, "inference bundle")
     zk, range_check, digest = read_preamble(reader)
     rows = int.from_bytes(reader.take(4), "little")
+    binding = reader.take(1)[0]
+    if binding not in (INPUTS_PUBLIC, INPUTS_COMMITTED):
+        raise VerifyError(f"inference bundle: unknown inputs byte {binding} (0 public, 1 committed)")
+    committed = binding == INPUTS_COMMITTED
     try:
-        circuit = InferenceCircuit.from_recipe(recipe, rows, range_check)
+        circuit = InferenceCircuit.from_recipe(recipe, rows, range_check, committed)
     except ValueError as err:
         raise VerifyError(f"inference bundle: {err}") from None
     d_in, d_out = circuit.widths[0], circuit.widths[-1]
-    reader.expect(_INT64.itemsize * rows * (d_in + d_out) + 8)
-    inputs = np.frombuffer(reader.take(_INT64.itemsize * rows * d_in), _INT64).reshape(rows, d_in).astype(np.int64)
+    if committed:
+        layout = circuit.committed_ranges()[circuit.input_tensor()].layout
+        commitment_rows = HyraxLayout.square(layout.num_vars).num_rows
+        reader.expect(POINT_BYTES * commitment_rows + _INT64.itemsize * rows * d_out + 8)
+        inputs, commitment = None, HyraxCommitment(tuple(reader.points(commitment_rows)))
+    else:
+        reader.expect(_INT64.itemsize * rows * (d_in + d_out) + 8)
+        inputs = np.frombuffer(reader.take(_INT64.itemsize * rows * d_in), _INT64).reshape(rows, d_in).astype(np.int64)
+        commitment = None
     outputs = np.frombuffer(reader.take(_INT64.itemsize * rows * d_out), _INT64).reshape(rows, d_out).astype(np.int64)
     try:
-        statement = InferenceStatement(circuit, recipe.to_canonical_json(), digest, inputs, outputs)
+        statement = InferenceStatement(circuit, recipe.to_canonical_json(), digest, inputs, outputs, commitment)
     except ValueError as err:
         raise VerifyError(f"inference bundle: {err}") from None
     length = int.from_bytes(reader.take(8), "little")
@@ -181,13 +210,18 @@ def _training(training, digest: bytes) -> ParsedBundle:
 
 
 def verify_inference_bundle(
-    data: bytes, training, curve: str = "blst", *, dataset=None, data_commitment=None
+    data: bytes, training, curve: str = "blst", *, dataset=None, data_commitment=None, inputs=None,
+    inputs_opening=None,
 ) -> InferenceReport:
     """The embeddable API: ACCEPT or REJECT with a reason; never raises on any input.
 
     ``training``: the training bundle the inference bundle names (its bytes or its path);
     ``dataset``, ``data_commitment``: what the auditor holds of its data, as for
-    ``verifier.bundle.verify_bundle`` (its data binding must be satisfied for it to verify)."""
+    ``verifier.bundle.verify_bundle`` (its data binding must be satisfied for it to verify);
+    ``inputs``, ``inputs_opening``: an inputs file (.npz, array X of raw features) and, for
+    committed inputs, the opening ``prove-inference`` wrote, bytes or paths: checked against
+    the bundle's inputs or their commitment once the proofs verify
+    (``verifier.inference_inputs.bind_inputs``)."""
     start = time.perf_counter()
     report = InferenceReport(False, "", bundle_bytes=len(data) if isinstance(data, (bytes, bytearray)) else 0)
     try:
@@ -208,8 +242,9 @@ def verify_inference_bundle(
         except VerifyError as err:
             raise VerifyError(f"training bundle: {err}") from None
         final = parsed.final.public
-        weights = {name: final[name] for name in statement.public_tensors()}
+        weights = {name: final[name] for name in statement.weight_tensors()}
         degrees = verify_inference(statement, weights, inference.proof, inference.zk, curve)
+        report.inputs, inputs_binding = bind_inputs(statement, recipe, inputs, inputs_opening, curve)
         report.accepted = True
         report.reason = "the proof of inference verifies against the final commitments of a training bundle that verifies"
         report.predictions = statement.predictions
@@ -220,7 +255,7 @@ def verify_inference_bundle(
         report.artifacts = {
             "model": f"the trained model: the final commitments ({names}) of the training bundle of SHA-256 "
                      f"{digest.hex()}, which verifies",
-            "inputs": f"public: the {statement.circuit.rows} rows in the bundle, at 2^{recipe.quant.frac_bits}",
+            "inputs": inputs_binding,
             "data": data_binding,
         }
     except VerifyError as err:

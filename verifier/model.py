@@ -24,33 +24,20 @@ The blinds with the values open the last segment's ``W{l}.T``, ``b{l}.T`` commit
 zero-knowledge mode the file is secret (whoever holds it can open the commitments, hence learn
 and prove the weights); disclosing it is disclosing the model.
 
-The check. A Hyrax commitment to a tensor (padded to 2^n entries with zeros, laid out as the
-``HyraxLayout.square`` matrix M of ``verifier/hyrax.py``) is one Pedersen commitment per row,
-C_i = <M_i, G> + r_i h. Instead of one MSM per row (an MSM over the whole matrix), the verifier
-draws rho_i from a transcript that has absorbed the commitments, the disclosed values and the
-blinds, and tests
+The check (``verifier.disclosure``, which the committed inputs of a proof of inference share):
+one random linear combination of each tensor's row commitments against the disclosed rows and
+blinds, the weights drawn after the opening is absorbed: error 1/r per tensor.
 
-    sum_i rho_i C_i = <sum_i rho_i M_i, G> + (sum_i rho_i r_i) h
-
-in one MSM of rows + cols + 1 points. If some row fails, D_i = C_i - <M_i, G> - r_i h != 0 and
-sum_i rho_i D_i = 0 holds for at most one value of rho_i given the others (G1 has prime order
-r): probability 1/r. The rho_i must come after the opening: an opening chosen knowing the rho_i
-could move value between rows (any change with sum_i rho_i dM_i = 0 per column passes, and
-small ones exist by lattice reduction once a tensor has a few rows) or shift blinds freely
-(any dr with sum_i rho_i dr_i = 0). Entries are signed integers embedded as v mod r
-(DESIGN section 3). Splitting the combination over the generators needs no discrete logarithm
-between G_0.., h to be known (RFC 9380 generators, ``verifier/hash_to_curve.py``).
-
-Parsing is defensive: the archive is read with ``allow_pickle=False``; each array's header
-(dtype and shape) is checked against the recipe before its data is read, so nothing the file
-declares is allocated unchecked; every failure is a ``VerifyError`` naming the file and the
-array. This module imports nothing from ``prover`` or ``zktrain``.
+Parsing is defensive (``verifier.disclosure.NpzArchive``): the archive is read with
+``allow_pickle=False``; each array's header (dtype and shape) is checked against the recipe
+before its data is read, so nothing the file declares is allocated unchecked; every failure is
+a ``VerifyError`` naming the file and the array. This module imports nothing from ``prover``
+or ``zktrain``.
 """
 
 from __future__ import annotations
 
 import io
-import zipfile
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -59,15 +46,13 @@ import numpy as np
 from circuits.recipe import Recipe
 
 from . import field
+from .disclosure import NpzArchive, blinds_array, check_opening, padded_matrix, read_blinds
 from .encoding import read_artifact
 from .errors import VerifyError
-from .hash_to_curve import pedersen_generators
 from .hyrax import HyraxCommitment, HyraxLayout
 from .training import TrainingStatement
-from .transcript import Transcript
 
 MODEL_VERSION = 1
-DOMAIN = b"zktrain/model"
 MODES = ("clear", "zk")
 
 _INT64, _FLOAT32, _UINT8, _MODE = np.dtype("<i8"), np.dtype("<f4"), np.dtype("|u1"), np.dtype("<U5")
@@ -107,8 +92,7 @@ class DisclosedModel:
         for name, values in self.tensors.items():
             out[name] = np.asarray(values, dtype=_INT64)
             out[f"{name}.float32"] = floats[name]
-            encoded = b"".join(field.to_bytes(r) for r in self.blinds[name])
-            out[f"{name}.blinds"] = np.frombuffer(encoded, dtype=_UINT8).reshape(len(self.blinds[name]), field.BYTES)
+            out[f"{name}.blinds"] = blinds_array(self.blinds[name])
         return out
 
     def to_bytes(self) -> bytes:
@@ -151,55 +135,12 @@ def expected_arrays(statement: TrainingStatement) -> dict[str, tuple[np.dtype, t
 # --- parsing -------------------------------------------------------------------------------
 
 
-class _Archive:
-    """The ``.npz`` archive, each array read only after its header matches what is expected."""
-
-    def __init__(self, data: bytes, what: str, expected: dict[str, tuple[np.dtype, tuple[int, ...]]]):
-        self.what, self.expected = what, expected
-        try:
-            npz = np.load(io.BytesIO(data), allow_pickle=False)
-        except Exception as err:  # a truncated zip, garbage, a pickle: np.load's many refusals
-            raise VerifyError(f"{what}: not a model file (.npz archive): {type(err).__name__}: {err}") from None
-        if not isinstance(npz, np.lib.npyio.NpzFile):
-            raise VerifyError(f"{what}: a single .npy array, not a model file (.npz archive)")
-        self.npz = npz
-
-    def refuse_unexpected(self) -> None:
-        unknown = sorted(set(self.npz.files) - set(self.expected))
-        if unknown:
-            raise VerifyError(f"{self.what}: unexpected array {unknown[0]!r}")
-
-    def _header(self, name: str) -> tuple[tuple[int, ...], np.dtype]:
-        with self.npz.zip.open(f"{name}.npy") as member:
-            version = np.lib.format.read_magic(member)
-            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-            shape, _, dtype = read(member)
-        return shape, dtype
-
-    def array(self, name: str) -> np.ndarray:
-        dtype, shape = self.expected[name]
-        if name not in self.npz.files:
-            raise VerifyError(f"{self.what}: missing array {name!r}")
-        try:
-            found_shape, found_dtype = self._header(name)
-        except (ValueError, OSError, zipfile.BadZipFile, KeyError) as err:
-            raise VerifyError(f"{self.what}: array {name!r} is unreadable ({err})") from None
-        if found_dtype != dtype:
-            raise VerifyError(f"{self.what}: array {name!r} has dtype {found_dtype}, expected {dtype}")
-        if found_shape != shape:
-            raise VerifyError(f"{self.what}: array {name!r} has shape {found_shape}, expected {shape} (the recipe's)")
-        try:
-            return self.npz[name]
-        except Exception as err:  # data shorter than its header declares, a bad CRC
-            raise VerifyError(f"{self.what}: array {name!r} is unreadable ({type(err).__name__}: {err})") from None
-
-
 def parse_model(data: bytes, recipe: Recipe, zk: bool, statement: TrainingStatement, what: str = "model") -> DisclosedModel:
     """Read a model file for the bundle of ``recipe`` in mode ``zk`` whose last segment is
     ``statement``: every array present, of its dtype and shape, in range (weights and biases
     within the recipe's weight width, floats the exact copies, blinds canonical), and the
     recipe digest, mode and scale those of the bundle. Raises ``VerifyError`` naming the array."""
-    archive = _Archive(data, what, expected_arrays(statement))
+    archive = NpzArchive(data, what, expected_arrays(statement), "a model file", "the recipe's")
     # Version and digest first: a model of another run (other widths, other layers) is named
     # as such, before its arrays fail to be this recipe's.
     version = int(archive.array("version"))
@@ -227,47 +168,11 @@ def parse_model(data: bytes, recipe: Recipe, zk: bool, statement: TrainingStatem
                               f"{width.bits}-bit weight width")
         if not np.array_equal(archive.array(f"{name}.float32"), float_copy(values, scale_bits)):
             raise VerifyError(f"{what}: {name}.float32 is not {name} / 2^{scale_bits} in float32")
-        rows = [int.from_bytes(row.tobytes(), "little") for row in archive.array(f"{name}.blinds")]
-        if any(r >= field.MODULUS for r in rows):
-            raise VerifyError(f"{what}: {name}.blinds holds a non-canonical field element (>= r)")
-        tensors[name], blinds[name] = values, rows
+        tensors[name], blinds[name] = values, read_blinds(archive.array(f"{name}.blinds"), f"{name}.blinds", what)
     return DisclosedModel(digest, mode, scale_bits, tensors, blinds)
 
 
 # --- the check against the commitments ----------------------------------------------------
-
-
-def combination_weights(tensor: str, commitment: HyraxCommitment, matrix: np.ndarray, blinds: list[int]) -> list[int]:
-    """rho_0.., one per row, drawn after the commitment's rows, the disclosed (padded) matrix
-    and its blinds are absorbed (module docstring: they must follow the opening)."""
-    transcript = Transcript(DOMAIN)
-    transcript.absorb_points(f"{tensor}:rows".encode(), commitment.rows)
-    transcript.absorb_bytes(f"{tensor}:values".encode(), np.ascontiguousarray(matrix, dtype=_INT64).tobytes())
-    transcript.absorb_scalars(f"{tensor}:blinds".encode(), blinds)
-    return transcript.challenge_scalars(b"rho", len(commitment.rows))
-
-
-def check_opening(
-    name: str, tensor: str, commitment: HyraxCommitment, layout: HyraxLayout, matrix: np.ndarray,
-    blinds: list[int], curve: str = "blst", what: str = "model",
-) -> None:
-    """sum_i rho_i C_i = <sum_i rho_i M_i, G> + (sum_i rho_i r_i) h for the padded matrix M
-    (layout.num_rows x layout.num_cols), in one MSM."""
-    gens = pedersen_generators(curve)
-    rows = commitment.decode(gens, layout)
-    rho = combination_weights(tensor, commitment, matrix, blinds)
-    combined = np.array(rho, dtype=object) @ matrix.astype(object)  # sum_i rho_i M_i, exact integers
-    blind = field.inner_product(rho, blinds)
-    points = rows + gens.vector(layout.num_cols) + [gens.h]
-    scalars = rho + [-int(t) % field.MODULUS for t in combined] + [-blind % field.MODULUS]
-    if gens.curve.msm(points, scalars) != gens.curve.identity():
-        raise VerifyError(f"{what}: {name} does not match the bundle's commitment {tensor}")
-
-
-def _padded_matrix(values: np.ndarray, padded: tuple[int, ...], layout: HyraxLayout) -> np.ndarray:
-    out = np.zeros(padded, dtype=np.int64)
-    out[tuple(slice(0, n) for n in values.shape)] = values
-    return out.reshape(layout.num_rows, layout.num_cols)
 
 
 def check_model(
@@ -277,7 +182,7 @@ def check_model(
     """Every final weight and bias of ``model`` opens the last segment's commitment to it."""
     for name, tensor, _, padded in _layers(statement):
         layout = HyraxLayout.square(statement.tensor_vars(tensor))
-        matrix = _padded_matrix(model.tensors[name], padded, layout)
+        matrix = padded_matrix(model.tensors[name], padded, layout)
         check_opening(name, tensor, commitments[tensor], layout, matrix, model.blinds[name], curve, what)
 
 

@@ -114,16 +114,23 @@ def _read(path: Path) -> bytes:
               help="A disclosed model file (.model.npz) to check against the bundle's final commitments.")
 @click.option("--training", type=click.Path(dir_okay=False, path_type=Path),
               help="BUNDLE is an inference bundle: the training bundle it names (its final commitments are the model's).")
+@click.option("--inputs", type=click.Path(dir_okay=False, path_type=Path),
+              help="With --training: an inputs file (.npz, array X) to check against the bundle's inputs, or against "
+                   "their commitment with --inputs-opening.")
+@click.option("--inputs-opening", type=click.Path(dir_okay=False, path_type=Path),
+              help="With --training and --inputs: the opening of committed inputs that prove-inference wrote.")
 def verify(
     bundle: Path, as_json: bool, data: Path | None, data_commitment: Path | None, weights: Path | None,
-    training: Path | None,
+    training: Path | None, inputs: Path | None, inputs_opening: Path | None,
 ) -> None:
     """Verify a proof bundle: prints ACCEPT or REJECT with the reason, then what each artifact
     is bound to; exit 0 only on accept. An inference bundle (with --training) also lists the
-    predictions (--json: the logits too)."""
+    predictions (--json: the logits too) and says whether its inputs are public, committed, or
+    committed and disclosed (--inputs with --inputs-opening, checked against the commitment)."""
     from verifier.cli import render, verify_file
 
-    result = verify_file(bundle, training, dataset=data, data_commitment=data_commitment, weights=weights)
+    result = verify_file(bundle, training, dataset=data, data_commitment=data_commitment, weights=weights,
+                         inputs=inputs, inputs_opening=inputs_opening)
     click.echo(json.dumps(result.to_dict(), indent=2) if as_json else render(result))
     sys.exit(0 if result.accepted else 1)
 
@@ -141,22 +148,41 @@ def verify(
 @click.option("--range-check", default="limbs", show_default=True, type=click.Choice(["limbs", "bits"]),
               help="The range gadget.")
 @click.option("--backend", default="auto", show_default=True, help="Field backend (cpu, auto, reference).")
+@click.option("--committed-inputs/--public-inputs", "committed", default=False, show_default=True,
+              help="Put a hiding commitment to the inputs in the bundle instead of the inputs themselves (the "
+                   "zero-knowledge mode hides them); their opening is written beside the bundle.")
+@click.option("--inputs-opening-out", type=click.Path(dir_okay=False, path_type=Path),
+              help="With --committed-inputs: the opening file to write (default: the bundle's path with "
+                   ".inputs-opening.npz for its suffix). Secret: with the inputs it opens their commitment.")
 def prove_inference(
     model_file: Path, training: Path, inputs: Path, out: Path, zk: bool | None, range_check: str, backend: str,
+    committed: bool, inputs_opening_out: Path | None,
 ) -> None:
-    """Prove that the trained model maps the inputs to its logits (predictions: their argmax),
-    against the training bundle's final commitments; write the inference bundle."""
+    """Prove that the trained model maps the inputs (public, or committed) to its logits
+    (predictions: their argmax), against the training bundle's final commitments; write the
+    inference bundle (and, for committed inputs, their opening)."""
     from zktrain.inference import prove_inference_run
 
+    if inputs_opening_out is not None and not committed:
+        raise click.ClickException("--inputs-opening-out: public inputs have no opening (add --committed-inputs)")
     try:
         bundle, s = prove_inference_run(model_file, training, inputs, zk, range_check, backend,
-                                        progress=lambda msg: click.echo(f"  {msg}"))
+                                        progress=lambda msg: click.echo(f"  {msg}"), committed_inputs=committed)
     except ValueError as err:
         raise click.ClickException(str(err)) from None
+    opening_out = inputs_opening_out or out.with_suffix(".inputs-opening.npz")
+    if committed:  # the opening first: a bundle of committed inputs is never left without it
+        write_atomic(opening_out, s.inputs_opening.to_bytes(), private=True)
     write_atomic(out, bundle)
-    click.echo(f"wrote {out}: {s.bundle_bytes:,} bytes (proof {s.proof_bytes:,}); {s.rows} inputs, mode "
-               f"{'zk' if s.zk else 'clear'}; proving {s.prove_seconds:.2f} s; predictions {s.predictions} "
-               f"(zktrain verify {out} --training {training})")
+    click.echo(f"wrote {out}: {s.bundle_bytes:,} bytes (proof {s.proof_bytes:,}); {s.rows} inputs "
+               f"({'committed' if committed else 'public'}), mode {'zk' if s.zk else 'clear'}; proving "
+               f"{s.prove_seconds:.2f} s; predictions {s.predictions} (zktrain verify {out} --training {training})")
+    if committed:
+        reveal = "" if s.zk else (" (the clear mode reveals evaluations of the inputs at random points: prove with "
+                                  "--zk to hide them)")
+        click.echo(f"wrote {opening_out}: the opening of the inputs' commitment{reveal}. SECRET: with the inputs it "
+                   f"opens the commitment; to disclose the inputs, hand over both (zktrain verify {out} --training "
+                   f"{training} --inputs {inputs} --inputs-opening {opening_out})")
 
 
 @main.command("export-data")

@@ -4,32 +4,41 @@ Pipeline: the training bundle (parsed: its recipe and its last segment's W{l}.T,
 commitments) -> the model file (``verifier.model``: the final weights with the row blinds that
 open those commitments, checked against them, so a model of another run or of another proof
 is refused here by name) -> the inputs (an .npz with an array ``X`` of raw features [N, d_0],
-encoded as training encodes them, ``circuits.data.encode_inputs``, in the recipe's input
-width) -> the exact forward pass (``zktrain.fixedpoint.engine``) -> the witness and the proof
+encoded as training encodes them, ``verifier.inference_inputs.read_inputs``, in the recipe's
+input width) -> the exact forward pass (``zktrain.fixedpoint.engine``) -> the witness, for
+committed inputs a fresh hiding commitment to their slots X.s, and the proof
 (``prover.inference``; the weights' commitments are reused, never recomputed) -> the inference
-bundle (``verifier.inference_bundle``), which names the training bundle by its SHA-256.
+bundle (``verifier.inference_bundle``), which names the training bundle by its SHA-256 and
+holds the inputs or their commitment; for committed inputs the summary also carries their
+opening (``verifier.inference_inputs.InputsOpening``), which the caller keeps to disclose the
+inputs later.
 """
 
 from __future__ import annotations
 
-import io
 import time
-import zipfile
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
-from circuits.data import encode_inputs
 from circuits.inference import InferenceCircuit
 from circuits.recipe import Recipe
 from prover.backends import get_backend
-from prover.inference import forward_records, inference_witness, prove_inference, weight_openings
+from prover.inference import (
+    commit_inputs,
+    forward_records,
+    inference_witness,
+    input_opening,
+    prove_inference,
+    weight_openings,
+)
 from verifier.bundle import parse_bundle
 from verifier.encoding import read_artifact
 from verifier.errors import VerifyError
 from verifier.inference import InferenceStatement
 from verifier.inference_bundle import encode_inference_bundle, training_digest
+from verifier.inference_inputs import InputsOpening, commitment_digest, read_inputs
 from verifier.model import check_model, parse_model
 
 from .fixedpoint.engine import FixedPointMLP, WidthError
@@ -48,6 +57,10 @@ class InferenceSummary:
     proof_bytes: int
     #: prove time by kind (commit, sumcheck, logup, open, messages)
     timings: dict[str, float]
+    #: whether the bundle holds a commitment to the inputs instead of the inputs
+    committed_inputs: bool = False
+    #: committed inputs: the opening of that commitment (secret; ``to_bytes()`` is the file)
+    inputs_opening: InputsOpening | None = None
 
 
 def _read(source, what: str) -> tuple[bytes, str]:
@@ -60,43 +73,24 @@ def _read(source, what: str) -> tuple[bytes, str]:
 
 def load_inputs(source, recipe: Recipe) -> np.ndarray:
     """The inputs of an .npz file (its path or bytes): array ``X`` of N rows of d_0 raw
-    features, encoded at 2^R (int64 [N, d_0]); ValueError naming the file and the array."""
+    features, encoded at 2^R (int64 [N, d_0]); ValueError naming the file and the array (the
+    verifier's reader, which checks a disclosed inputs file the same way)."""
     data, what = _read(source, "inputs")
     try:
-        archive = np.load(io.BytesIO(data), allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ValueError("a single array, not an archive")
-        arrays = {name: archive[name] for name in archive.files if name == "X"}
-        files = sorted(archive.files)
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as err:
-        raise ValueError(f"{what}: not a readable .npz file ({type(err).__name__}: {err})") from None
-    if "X" not in arrays:
-        raise ValueError(f"{what}: no array 'X' (found {files})")
-    x = arrays["X"]
-    d = recipe.data
-    if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] != d.features or x.dtype.kind not in "iuf":
-        raise ValueError(f"{what}: X has shape {x.shape} and dtype {x.dtype}; the model takes rows of "
-                         f"{d.features} numbers (shape (N, {d.features}))")
-    try:
-        encoded = encode_inputs(x, recipe.quant.frac_bits)
-    except ValueError as err:
-        raise ValueError(f"{what}: X: {err}") from None
-    width = recipe.declared_widths()["input"]
-    bad = np.argwhere((encoded < width.lo) | (encoded > width.hi))
-    if len(bad):
-        index = tuple(int(i) for i in bad[0])
-        raise ValueError(f"{what}: X{list(index)} = {x[index]} encodes to {encoded[index]} at 2^{recipe.quant.frac_bits}, "
-                         f"outside the recipe's {width.bits}-bit {'signed' if width.signed else 'unsigned'} input width")
-    return encoded
+        return read_inputs(data, recipe, what)
+    except VerifyError as err:
+        raise ValueError(str(err)) from None
 
 
 def prove_inference_run(
     model, training, inputs, zk: bool | None = None, range_check: str = "limbs", backend: str = "auto",
-    progress: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | None = None, committed_inputs: bool = False, rng=None,
 ) -> tuple[bytes, InferenceSummary]:
     """Prove the predictions of the model file ``model`` for the inputs file ``inputs``
     against the training bundle ``training`` (each a path or bytes); ``zk`` None takes the
-    training bundle's mode. Returns the inference bundle and a summary. Bad input raises
+    training bundle's mode. ``committed_inputs``: the bundle holds a hiding commitment to the
+    inputs instead of the inputs (``summary.inputs_opening`` opens it; blinds from the OS RNG,
+    ``rng`` only in tests). Returns the inference bundle and a summary. Bad input raises
     ValueError naming the file and the field."""
     say = progress or (lambda _msg: None)
     raw, what = _read(training, "training bundle")
@@ -123,10 +117,19 @@ def prove_inference_run(
     except WidthError as err:
         raise ValueError(f"inputs: the forward pass leaves the recipe's widths: {err}") from None
     logits = forward[-1][0]
-    circuit = InferenceCircuit.from_recipe(recipe, x.shape[0], range_check)
-    statement = InferenceStatement(circuit, recipe.to_canonical_json(), training_digest(raw), x, logits)
+    circuit = InferenceCircuit.from_recipe(recipe, x.shape[0], range_check, committed_inputs)
     witness = inference_witness(circuit, forward_records(circuit, x, forward), weights, biases)
-    precommitted = weight_openings(statement, final.public, witness, disclosed.blinds)
+    opening = None
+    if committed_inputs:  # X.s committed afresh: the statement holds the commitment, the caller the blinds
+        committed, opened = commit_inputs(circuit, witness, rng)
+        statement = InferenceStatement(circuit, recipe.to_canonical_json(), training_digest(raw), None, logits,
+                                       committed)
+        opening = InputsOpening(commitment_digest(committed), list(opened.blinds))
+        precommitted = input_opening(statement, (committed, opened))
+    else:
+        statement = InferenceStatement(circuit, recipe.to_canonical_json(), training_digest(raw), x, logits)
+        precommitted = {}
+    precommitted.update(weight_openings(statement, final.public, witness, disclosed.blinds))
     witness_s = time.perf_counter() - t0
     say(f"forward pass of {x.shape[0]} inputs in the fixed-point semantics ({witness_s:.2f} s)")
 
@@ -135,10 +138,10 @@ def prove_inference_run(
         field_backend = get_backend(backend)
     except ValueError as err:
         raise ValueError(f"backend: {err}") from None
-    channel = prove_inference(statement, witness, field_backend, precommitted, zk, progress=say)
+    channel = prove_inference(statement, witness, field_backend, precommitted, zk, rng, progress=say)
     prove_s = time.perf_counter() - t0
     proof = channel.proof_bytes()
     bundle = encode_inference_bundle(statement, proof, zk)
     summary = InferenceSummary(x.shape[0], zk, statement.predictions, logits, witness_s, prove_s, len(bundle),
-                               len(proof), dict(channel.timings))
+                               len(proof), dict(channel.timings), committed_inputs, opening)
     return bundle, summary
