@@ -93,6 +93,9 @@ def materialize(backend: FieldBackend, table: Table, witness: Witness) -> Vec:
         return bind_axis(backend, witness[tensor], axis, point)
     if kind == "flat":
         return to_field(backend, witness[args[0]])
+    if kind == "broadcast":  # a witness vector over the high variables, constant over low_vars
+        tensor, low_vars = args
+        return to_field(backend, np.repeat(np.asarray(witness[tensor]).reshape(-1), 1 << low_vars))
     if kind == "gkr":  # a half of a logUp tree's layer (``prover.logup.derive_tables``)
         key, layer, part = args
         return half(witness[("gkr", key, layer)], part)

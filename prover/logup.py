@@ -20,8 +20,16 @@ from typing import Callable, Mapping
 import numpy as np
 
 from prover.backends.base import FieldBackend, Vec
-from verifier.logup import TOP, Challenges, LogupStatement, RangeTensor, Tree, multiplicity_name
 from verifier.field import MODULUS as R
+from verifier.logup import (
+    TOP,
+    Challenges,
+    LogupStatement,
+    RangeTensor,
+    Tree,
+    function_multiplicity_name,
+    multiplicity_name,
+)
 
 #: Derived tables: ("gkr", tree key, layer) -> (p, q) vectors, and "key.root.p" etc. -> int.
 Derived = dict
@@ -36,23 +44,47 @@ def slot_matrix(tensor: RangeTensor, limbs: np.ndarray) -> np.ndarray:
     return a.reshape(-1, width).astype(np.int64, copy=False)
 
 
-def multiplicities(statement: LogupStatement, limbs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """m_b(j) = how often j is looked up in the table of b bits (int64), keyed by the
-    multiplicity tensor's name; the caller commits them before the gadget runs.
+def multiplicities(statement: LogupStatement, witness: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """m_b(j) = how often j is looked up in the table of b bits, m_f(j) how often the row
+    (j, f(j)) of a function table (int64), keyed by the multiplicity tensor's name; the caller
+    commits them before the gadget runs.
 
-    Raises ValueError on a slot outside its table (padding slots: the table {0}); an honest
-    witness never has one.
+    Raises ValueError on a slot outside its table (padding slots: the table {0}) or a pair that
+    is not a row of its function table; an honest witness never has one.
     """
     counts = {b: np.zeros(1 << b, dtype=np.int64) for b in statement.table_bits()}
     for t in statement.tensors:
-        slots = slot_matrix(t, limbs[t.name])
+        slots = slot_matrix(t, witness[t.name])
         for i, b in enumerate(t.slot_tags()):
             column = slots[:, i]
             if column.min() < 0 or column.max() >= 1 << b:
                 raise ValueError(f"{t.name}: slot {i} holds a value outside [0, 2^{b})")
             if b:
                 counts[b] += np.bincount(column, minlength=1 << b)
-    return {multiplicity_name(b): m for b, m in counts.items()}
+    out = {multiplicity_name(b): m for b, m in counts.items()}
+    for table in statement.function_tables():
+        out[function_multiplicity_name(table)] = np.zeros(1 << table.index_bits, dtype=np.int64)
+    for lk in statement.lookups:
+        x, y = _column(lk.value_vars, lk.input, witness[lk.input]), _column(lk.value_vars, lk.output, witness[lk.output])
+        if x.min() < 0 or x.max() >= 1 << lk.table.index_bits:
+            raise ValueError(f"{lk.input}: an index outside the table {lk.table.name}")
+        x = x.astype(np.int64)
+        if not np.array_equal(np.asarray(lk.table.outputs)[x], y):
+            raise ValueError(f"{lk.output}: not {lk.table.name} of {lk.input}")
+        out[function_multiplicity_name(lk.table)] += np.bincount(x, minlength=1 << lk.table.index_bits)
+    return out
+
+
+def _column(value_vars: int, name: str, values: np.ndarray) -> np.ndarray:
+    """A looked-up tensor as a flat integer array of 2^value_vars entries."""
+    a = np.asarray(values).reshape(-1)
+    if a.size != 1 << value_vars:
+        raise ValueError(f"{name}: {a.size} values, expected 2^{value_vars}")
+    return a if a.dtype == object else a.astype(np.int64, copy=False)
+
+
+def _field(backend: FieldBackend, a: np.ndarray) -> Vec:
+    return backend.from_ints([int(v) for v in a]) if a.dtype == object else backend.from_int64(a)
 
 
 def _halves(v: Vec) -> tuple[Vec, Vec]:
@@ -85,14 +117,23 @@ def leaves(
     backend: FieldBackend, tree: Tree, challenges: Challenges, witness: Mapping[str, np.ndarray]
 ) -> tuple[Vec, Vec]:
     """A tree's leaves: (1, beta - alpha b_i - L(x, i)) over a limbs tensor's (value, slot)
-    entries, or (-m_b(j), beta - alpha b - j) over a table."""
+    entries, (1, beta - alpha t_f - X(x) - gamma Y(x)) over a looked-up pair, or
+    (-m(j), beta - alpha tag - j [- gamma f(j)]) over a range [function] table."""
     n = 1 << tree.num_vars
+    shift = _constant(backend, challenges.shift(tree.bits), n)
+    if tree.lookup is not None:
+        lk = tree.lookup
+        x, y = _column(lk.value_vars, lk.input, witness[lk.input]), _column(lk.value_vars, lk.output, witness[lk.output])
+        folded = backend.add(_field(backend, x), backend.scalar_mul(_field(backend, y), challenges.gamma))
+        return _constant(backend, 1, n), backend.sub(shift, folded)
     if tree.tensor is None:
         m = np.asarray(witness[tree.key], dtype=np.int64).reshape(-1)
         if m.shape != (n,):
             raise ValueError(f"{tree.key}: {m.size} multiplicities, expected {n}")
-        shift = _constant(backend, challenges.shift(tree.bits), n)
-        return backend.from_int64(-m), backend.sub(shift, backend.from_int64(np.arange(n, dtype=np.int64)))
+        q = backend.sub(shift, backend.from_int64(np.arange(n, dtype=np.int64)))
+        if tree.table is not None:
+            q = backend.sub(q, backend.scalar_mul(backend.from_ints(list(tree.table.outputs)), challenges.gamma))
+        return backend.from_int64(-m), q
     t = tree.tensor
     slots = slot_matrix(t, witness[t.name]).reshape(-1)
     tags = np.tile(np.array(t.slot_tags(), dtype=np.int64), 1 << t.value_vars)

@@ -34,7 +34,9 @@ Order (the same in both modes; each step goes through the training walk's channe
 zero-knowledge mode every sent value is a Pedersen commitment, every sumcheck a ZK sumcheck
 and every check a proof of equality, DESIGN section 9):
 
-  1. domain, statement, beta, alpha (the limbs and multiplicities are committed before);
+  1. domain, statement (with function lookups, their bytes too), beta, alpha, and with
+     function lookups gamma (below); the limbs, looked-up columns and multiplicities are
+     committed before;
   2. the prover sends Q of the top root; GKR down the top tree (P = 0) to a point r_top;
   3. the prover sends every tree's root (p_i, q_i); the verifier checks that their MLE at
      r_top, with the public leaves, is the top tree's leaf claim (linear: no products);
@@ -49,6 +51,31 @@ The walk returns those claims (one per limbs tensor, one per multiplicity tensor
 caller's ledger consumes them with its other claims on the same tensors. A zero root
 denominator would void the identity; it needs beta - alpha b - v = 0 for a committed leaf v,
 which the challenges avoid except with probability (leaves) / r.
+
+Function tables (nonlinear-gadgets.md rule 0.5). A statement may also carry *function
+lookups*: committed tensors X, Y of 2^n values each with Y(x) = f(X(x)) for a public table f
+on a 16-bit index domain (``circuits/tables.py``). With a third challenge gamma, drawn after
+beta and alpha (so after every witness column and multiplicity is committed), the pair is one
+looked-up value X + gamma Y against the rows j + gamma f(j), tagged by t_f = 17, 18, ... (the
+distinct tables in name order), above every range tag b <= 16, so a pair may be matched
+neither against another function's table nor against a range table. The identity gains
+
+    sum_{(X, Y, f), x} 1 / (beta - alpha t_f - X(x) - gamma Y(x))
+        - sum_f sum_{j < 2^16} m_f(j) / (beta - alpha t_f - j - gamma f(j)),
+
+which holds w.h.p. only if every (X(x), Y(x)) is a row (j, f(j)): Haboeck 2022/1530, the
+remark after the soundness theorem (multi-column tables keep the bound), with the columns
+folded by gamma. Its trees are built as above: a *pair tree* per lookup with leaves
+(1, beta - alpha t_f - X(x) - gamma Y(x)) and a table tree per function with leaves
+(-m_f(j), beta - alpha t_f - j - gamma f(j)). At the leaves (step 5):
+
+  * a pair tree's claim (p, q) at r: p must be 1, the prover sends X~(r) and Y~(r) (values,
+    commitments in the zero-knowledge mode, as any evaluation of the walk) and they must fold
+    to q = beta - alpha t_f - X~(r) - gamma Y~(r); they become claims on X and on Y;
+  * a function table tree's: q must be beta - alpha t_f - sum_k 2^k r_k - gamma f~(r), f~(r)
+    evaluated by the verifier from the table itself (O(2^16)); -p is a claim m_f~(r).
+
+Statements without function lookups draw no gamma and absorb the same bytes as before.
 """
 
 from __future__ import annotations
@@ -58,6 +85,7 @@ from typing import Protocol, Sequence
 
 from circuits.layout import log2_ceil
 from circuits.limbs import LimbDecomposition
+from circuits.tables import FunctionTable
 
 from .claims import Claim
 from .errors import VerifyError
@@ -80,6 +108,11 @@ TOP = "logup.top"
 def multiplicity_name(bits: int) -> str:
     """The committed multiplicity tensor of the table [0, 2^bits)."""
     return f"logup.m{bits}"
+
+
+def function_multiplicity_name(table: FunctionTable) -> str:
+    """The committed multiplicity tensor of a function table."""
+    return f"logup.f.{table.name}"
 
 
 @dataclass(frozen=True)
@@ -110,38 +143,87 @@ class RangeTensor:
 
 
 @dataclass(frozen=True)
+class FunctionLookup:
+    """Committed tensors ``input`` and ``output`` of 2^value_vars values: output = table(input)."""
+
+    input: str
+    output: str
+    table: FunctionTable
+    value_vars: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.value_vars <= MAX_VALUE_VARS:
+            raise ValueError(f"{self.key}: value_vars must lie in [0, {MAX_VALUE_VARS}], got {self.value_vars}")
+        if self.table.index_bits > MAX_TABLE_BITS:
+            raise ValueError(f"{self.key}: a table of {self.table.index_bits} index bits")
+
+    @property
+    def key(self) -> str:
+        """The pair tree's key."""
+        return f"{self.input}+{self.output}"
+
+
+@dataclass(frozen=True)
 class Tree:
-    """A GKR tree: of a limbs tensor (``tensor``) or of the table of ``bits`` bits."""
+    """A GKR tree: of a limbs tensor (``tensor``), a looked-up pair (``lookup``), a function
+    table (``table``) or the range table of ``bits`` bits; ``bits`` is the tree's tag."""
 
     key: str
     num_vars: int
     bits: int = 0
     tensor: RangeTensor | None = None
+    lookup: FunctionLookup | None = None
+    table: FunctionTable | None = None
 
 
 @dataclass(frozen=True)
 class LogupStatement:
-    """Every range-checked limbs tensor of a proof; the trees and tables follow from them."""
+    """Every range-checked limbs tensor and every function lookup of a proof; the trees and
+    tables follow from them."""
 
     tensors: tuple[RangeTensor, ...]
+    lookups: tuple[FunctionLookup, ...] = ()
 
     def __post_init__(self) -> None:
-        if not self.tensors:
-            raise ValueError("a logUp statement needs at least one range-checked tensor")
+        if not self.tensors and not self.lookups:
+            raise ValueError("a logUp statement needs at least one range-checked tensor or function lookup")
         names = [t.name for t in self.tensors]
         if len(set(names)) != len(names):
             raise ValueError(f"range-checked tensors must have distinct names, got {names}")
+        keys = names + [lk.key for lk in self.lookups]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"range-checked tensors and lookups must have distinct keys, got {keys}")
+        tables: dict[str, FunctionTable] = {}
+        for lk in self.lookups:
+            other = tables.setdefault(lk.table.name, lk.table)
+            if (other.index_bits, other.digest) != (lk.table.index_bits, lk.table.digest):
+                raise ValueError(f"two different tables named {lk.table.name}")
 
     def table_bits(self) -> list[int]:
         return sorted({b for t in self.tensors for b in t.decomposition.slot_widths})
 
+    def function_tables(self) -> list[FunctionTable]:
+        """The distinct function tables, by name; the i-th is tagged MAX_TABLE_BITS + 1 + i."""
+        return sorted({lk.table.name: lk.table for lk in self.lookups}.values(), key=lambda t: t.name)
+
+    def function_tag(self, table: FunctionTable) -> int:
+        """t_f: above every range table's width, distinct per function table."""
+        return MAX_TABLE_BITS + 1 + [t.name for t in self.function_tables()].index(table.name)
+
     def multiplicity_tensors(self) -> list[str]:
-        return [multiplicity_name(b) for b in self.table_bits()]
+        ranges = [multiplicity_name(b) for b in self.table_bits()]
+        return ranges + [function_multiplicity_name(t) for t in self.function_tables()]
 
     def trees(self) -> list[Tree]:
-        """Tensor trees (statement order), then table trees (ascending width)."""
+        """Tensor trees, pair trees (statement order), then range table trees (ascending width),
+        function table trees (by name)."""
         out = [Tree(t.name, t.num_vars, tensor=t) for t in self.tensors]
-        return out + [Tree(multiplicity_name(b), b, bits=b) for b in self.table_bits()]
+        out += [Tree(lk.key, lk.value_vars, self.function_tag(lk.table), lookup=lk) for lk in self.lookups]
+        out += [Tree(multiplicity_name(b), b, bits=b) for b in self.table_bits()]
+        return out + [
+            Tree(function_multiplicity_name(t), t.index_bits, self.function_tag(t), table=t)
+            for t in self.function_tables()
+        ]
 
     @property
     def padding_lookups(self) -> int:
@@ -171,11 +253,23 @@ class LogupStatement:
             parts.append(d.offset.to_bytes(16, "little", signed=True))
         return b"".join(parts)
 
+    def encode_lookups(self) -> bytes:
+        """Canonical bytes of the function lookups: per lookup its tensors' names, size, and
+        its table's name, tag and digest."""
+        parts = []
+        for lk in self.lookups:
+            names = [lk.input.encode(), lk.output.encode(), lk.table.name.encode()]
+            fields = [*map(len, names), lk.value_vars, lk.table.index_bits, self.function_tag(lk.table)]
+            parts.append(b"".join(v.to_bytes(8, "little") for v in fields) + b"".join(names))
+            parts.append(bytes.fromhex(lk.table.digest))
+        return b"".join(parts)
+
 
 @dataclass(frozen=True)
 class Challenges:
     beta: int
     alpha: int
+    gamma: int = 0  # the column fold of function lookups (drawn only when there are any)
 
     def shift(self, bits: int) -> int:
         """beta - alpha b: a leaf's denominator is shift(b) minus its value."""
@@ -193,6 +287,9 @@ class LogupChannel(Protocol):
     def values(self, label: bytes, keys: Sequence[str]) -> list[Value]:
         """Prover-known field elements (here the trees' roots), sent and absorbed."""
 
+    def evaluation(self, tensor: str, point: Sequence[int]) -> Value:
+        """A claimed MLE value of a committed tensor (a looked-up pair's), sent and absorbed."""
+
     def equal(self, a: Value, b: Value) -> bool: ...
 
     def phase(self, label: bytes, reductions: Sequence[Reduction]) -> list[Claim]: ...
@@ -200,13 +297,21 @@ class LogupChannel(Protocol):
 
 # --- shared by prover and verifier ----------------------------------------------------------
 def begin(transcript: Transcript, statement: LogupStatement) -> Challenges:
-    """Domain, statement, then beta and alpha (the commitments are absorbed before this)."""
+    """Domain, statement, then beta and alpha, and gamma with function lookups (the
+    commitments are absorbed before this)."""
     transcript.domain_separate(DOMAIN)
     transcript.absorb_bytes(b"statement", statement.encode())
+    if statement.lookups:
+        transcript.absorb_bytes(b"function-lookups", statement.encode_lookups())
     # With its denominators cleared, a false identity of M fractions is a nonzero polynomial of
     # total degree < M in (alpha, beta); a denominator vanishes with probability <= M / r too.
     beta = transcript.challenge_scalar(b"beta", 2 * statement.fractions())
-    return Challenges(beta, transcript.challenge_scalar(b"alpha"))
+    alpha = transcript.challenge_scalar(b"alpha")
+    if not statement.lookups:
+        return Challenges(beta, alpha)
+    # The same identity is a polynomial of degree < M in gamma (rule 0.5 of the gadget notes:
+    # gamma after every commitment, which the caller absorbs before this).
+    return Challenges(beta, alpha, transcript.challenge_scalar(b"gamma-fold", statement.fractions()))
 
 
 #: The factors of a layer's three terms over its tables [eq, p0, p1, q0, q1].
@@ -265,7 +370,8 @@ class LogupWalk:
         self.t = channel.transcript
 
     def run(self) -> list[Claim]:
-        """Claims on every multiplicity tensor, then on every limbs tensor; the caller consumes them."""
+        """Claims on every multiplicity tensor, then on every limbs tensor, then on both tensors of
+        every looked-up pair; the caller consumes them."""
         st, t = self.st, self.t
         challenges = begin(t, st)
         q_top = self.ch.fractions(st, challenges)
@@ -276,18 +382,39 @@ class LogupWalk:
         roots = list(zip(sent[0::2], sent[1::2]))
         self._check_roots(roots, r_top, p_hat, q_hat, challenges)
         leaves = self._gkr(b"logup-trees", [tree.key for tree in trees], [tree.num_vars for tree in trees], roots)
-        tensors, tables = [], []
+        tensors, tables, pairs = [], [], []
         for tree, (point, p, q) in zip(trees, leaves, strict=True):
-            if tree.tensor is None:
+            if tree.table is not None:
+                tables.append(self._function_table(tree, point, p, q, challenges))
+            elif tree.tensor is None and tree.lookup is None:
                 expected = (challenges.shift(tree.bits) - table_eval(point)) % R
                 self._require(self.ch.equal(q, expected), f"logUp: table of {tree.bits} bits has a wrong denominator claim")
                 tables.append(Claim(multiplicity_name(tree.bits), point, canonical(-p)))
             else:
                 self._require(self.ch.equal(p, 1), f"logUp: {tree.key}: numerator claim is not 1")
-                slot_vars = tree.tensor.decomposition.slot_vars
-                tags = mle_evaluate(tree.tensor.slot_tags(), point[:slot_vars])
-                tensors.append(Claim(tree.key, point, canonical(challenges.beta - challenges.alpha * tags - q)))
-        return tables + tensors
+                if tree.lookup is not None:
+                    pairs += self._pair(tree, point, q, challenges)
+                else:
+                    slot_vars = tree.tensor.decomposition.slot_vars
+                    tags = mle_evaluate(tree.tensor.slot_tags(), point[:slot_vars])
+                    tensors.append(Claim(tree.key, point, canonical(challenges.beta - challenges.alpha * tags - q)))
+        return tables + tensors + pairs
+
+    def _pair(self, tree: Tree, point, q: Value, challenges: Challenges) -> list[Claim]:
+        """A pair tree's leaf claim: X~(r), Y~(r) sent, q = beta - alpha t_f - X~(r) - gamma Y~(r)."""
+        lk = tree.lookup
+        x, y = self.ch.evaluation(lk.input, point), self.ch.evaluation(lk.output, point)
+        folded = linear_combination([R - 1, -challenges.gamma % R], [x, y], challenges.shift(tree.bits))
+        self._require(self.ch.equal(q, folded), f"logUp: {tree.key}: the pair does not fold to the denominator claim")
+        return [Claim(lk.input, point, canonical(x)), Claim(lk.output, point, canonical(y))]
+
+    def _function_table(self, tree: Tree, point, p: Value, q: Value, challenges: Challenges) -> Claim:
+        """A function table tree's leaf claim: q = beta - alpha t_f - j~(r) - gamma f~(r), the
+        verifier's own table; -p is the claim on its multiplicities."""
+        f = tree.table.mle(point, R)
+        expected = (challenges.shift(tree.bits) - table_eval(point) - challenges.gamma * f) % R
+        self._require(self.ch.equal(q, expected), f"logUp: table {tree.table.name} has a wrong denominator claim")
+        return Claim(tree.key, point, canonical(-p))
 
     @staticmethod
     def _require(ok: bool, reason: str) -> None:
