@@ -25,6 +25,7 @@ from typing import Any, Mapping
 from . import semantics
 from .data import DATA_BINDINGS
 from .layout import padded
+from .softmax import LOSSES
 
 #: Version of the fixed-point semantics of ``circuits.semantics``; bumped on any change to what
 #: a recipe means, so an old proof never verifies under a new meaning.
@@ -160,10 +161,14 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class TrainSpec:
-    """Plain SGD on the MSE loss with a per-step integer learning rate lr_num_t / 2^k.
+    """Plain SGD on the MSE or the softmax cross-entropy loss with a per-step integer learning
+    rate lr_num_t / 2^k.
 
-    lr_num already contains the 2 / (B n_out) of the mean MSE (``semantics.mse_lr_num``), so
-    W_{t+1} = W_t - lr_num_t G_W,t exactly (DESIGN section 4).
+    lr_num already contains the 2 / (B n_out) of the mean MSE (``semantics.mse_lr_num``), or
+    the 1 / B of the mean cross-entropy (``semantics.ce_lr_num``; ``loss: cross_entropy``, whose
+    G_out = p - Y is ``circuits.softmax``'s), so W_{t+1} = W_t - lr_num_t G_W,t exactly (DESIGN
+    section 4). The proof covers ``mse`` only so far (``circuits.mlp`` refuses the rest);
+    the fixed-point engine trains both.
     """
 
     batch_size: int
@@ -178,7 +183,7 @@ class TrainSpec:
         _int_tuple("train.lr_num", self.lr_num, 0, MAX_LR_NUM, 1, MAX_STEPS)
         if len(self.lr_num) != self.steps:
             raise RecipeError(f"train.lr_num: needs one entry per step ({self.steps}), got {len(self.lr_num)}")
-        _choice("train.loss", self.loss, ("mse",))
+        _choice("train.loss", self.loss, LOSSES)
         _choice("train.optimizer", self.optimizer, ("sgd",))
 
 
@@ -271,6 +276,11 @@ class Recipe:
                     f"data.binding: a {d.binding} batch stream of {entries} entries exceeds the verifier's "
                     f"limit of {MAX_BOUND_STREAM_ENTRIES} (steps x batch x (padded features + classes))"
                 )
+        if self.train.loss == "cross_entropy":
+            try:
+                semantics.softmax_sizing(self, padded_classes=True)
+            except ValueError as err:
+                raise RecipeError(f"train.loss: {err}") from None
         if m.init == "seeded":
             dims = [padded(w) for w in m.widths]
             entries = sum(o * i + (o if m.bias else 0) for i, o in zip(dims, dims[1:]))

@@ -164,6 +164,55 @@ def mse_torch_lr(lr_num: int, batch_size: int, outputs: int, lr_shift: int) -> F
     return Fraction(lr_num * batch_size * outputs, 2 << lr_shift)
 
 
+def ce_lr_num(lr: Union[int, float, str, Fraction], batch_size: int, lr_shift: int) -> int:
+    """The integer lr_num for a float SGD learning rate ``lr`` on the *mean* softmax
+    cross-entropy (``nn.CrossEntropyLoss()``), the analogue of ``mse_lr_num``.
+
+    The mean over B rows has gradient (p - y)/B in the logits; the engine uses G_out = p - Y
+    at 2^R exactly (``circuits.softmax``, R_p = R) and folds the 1/B into the learning rate:
+    lr_num = round_half_up(lr / B * 2^k).
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    exact = _as_fraction(lr) * (1 << lr_shift) / batch_size
+    return math.floor(exact + Fraction(1, 2))
+
+
+def ce_torch_lr(lr_num: int, batch_size: int, lr_shift: int) -> Fraction:
+    """The float SGD learning rate on ``nn.CrossEntropyLoss()`` (mean) that lr_num stands for,
+    exactly: lr_num / 2^k * B (the inverse of ``ce_lr_num`` without its rounding)."""
+    return Fraction(lr_num * batch_size, 1 << lr_shift)
+
+
+def lr_num_for(loss: str, lr: Union[int, float, str, Fraction], batch_size: int, outputs: int, lr_shift: int) -> int:
+    """``mse_lr_num`` or ``ce_lr_num`` by the recipe's ``train.loss``."""
+    if loss == "mse":
+        return mse_lr_num(lr, batch_size, outputs, lr_shift)
+    if loss == "cross_entropy":
+        return ce_lr_num(lr, batch_size, lr_shift)
+    raise ValueError(f"train.loss: must be one of ['mse', 'cross_entropy'], got {loss!r}")
+
+
+def torch_lr_for(loss: str, lr_num: int, batch_size: int, outputs: int, lr_shift: int) -> Fraction:
+    """``mse_torch_lr`` or ``ce_torch_lr`` by the recipe's ``train.loss``."""
+    if loss == "mse":
+        return mse_torch_lr(lr_num, batch_size, outputs, lr_shift)
+    if loss == "cross_entropy":
+        return ce_torch_lr(lr_num, batch_size, lr_shift)
+    raise ValueError(f"train.loss: must be one of ['mse', 'cross_entropy'], got {loss!r}")
+
+
+def softmax_sizing(recipe: Recipe, padded_classes: bool = False):
+    """The ``circuits.softmax.SoftmaxSizing`` of a cross-entropy recipe: C = data.classes real
+    classes, over C columns (the engine) or the padded 2^ceil(log2 C) (the circuit)."""
+    from .layout import padded
+    from .softmax import SoftmaxSizing  # imports circuits.exp, which imports this module
+
+    classes, q = recipe.data.classes, recipe.quant
+    return SoftmaxSizing(classes, padded(classes) if padded_classes else classes, q.frac_bits, q.value_bits,
+                         rows=recipe.train.batch_size)
+
+
 # --- seeded initial weights ---------------------------------------------------------------
 
 _INIT_DOMAIN = b"zktrain.init.v1"
@@ -251,6 +300,9 @@ def relation_bounds(recipe: Recipe) -> dict[str, int]:
     - ``product``: both sides of Z = A W^T + 2^R b = 2^S Z' + r; ``backward_product``: both sides
       of G_Z W = 2^S G'_A + r.
     - ``sgd``: both sides of W_T = W_0 - sum_s lr_s G_W,s (and its bias twin).
+    - ``softmax_*`` (``train.loss: cross_entropy`` only): the softmax relations'
+      (``circuits.softmax.SoftmaxSizing.relation_bounds``); the MSE bound of
+      ``output_gradient`` holds for G_out = p - Y as well (|p| < 2^(R+1) <= q).
     """
     q_cfg, widths = recipe.quant, recipe.model.widths
     R, S = q_cfg.frac_bits, q_cfg.rescale_bits
@@ -298,6 +350,10 @@ def relation_bounds(recipe: Recipe) -> dict[str, int]:
         "sgd": max(w_max + b_max),
         "range_recombination": max(1 << w.bits for w in declared.values()),
     }
+    if recipe.train.loss == "cross_entropy":
+        # The softmax relations (``circuits.softmax``), at the circuit's padded class count.
+        # G_out = p - Y is bounded by ``output_gradient`` above too: |p| < 2^(R+1) <= q.
+        bounds.update(softmax_sizing(recipe, padded_classes=True).relation_bounds(y_max))
     return bounds
 
 

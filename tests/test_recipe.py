@@ -159,7 +159,8 @@ def test_key_order_trailing_bytes_and_encodings_are_rejected():
         ({"train": {"lr_num": (205, -1, 3)}}, r"train.lr_num\[1\]"),
         ({"train": {"lr_num": (205, 1 << 31, 3)}}, r"train.lr_num\[1\]"),
         ({"train": {"lr_num": (205, 2.5, 3)}}, r"train.lr_num\[1\]"),
-        ({"train": {"loss": "cross_entropy"}}, "train.loss"),
+        ({"train": {"loss": "hinge"}}, "train.loss"),
+        ({"train": {"loss": "cross_entropy"}, "quant": {"value_bits": 33}}, "train.loss"),  # exp takes d < 2^32
         ({"train": {"optimizer": "adam"}}, "train.optimizer"),
         ({"quant": {"frac_bits": 0}}, "quant.frac_bits"),
         ({"quant": {"lr_shift": 0}}, "quant.lr_shift"),

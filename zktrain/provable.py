@@ -8,7 +8,11 @@ Three small registries say which torch objects the fixed-point semantics of DESI
   ``nn.ReLU``, alternating, a Linear first and last: the recipe's MLP (``circuits.recipe.ModelSpec``).
 * ``OPTIMIZERS``: ``torch.optim.SGD`` with the option values of ``schema.PROVABLE_SGD``.
 * ``LOSSES``: ``nn.MSELoss(reduction="mean")``, whose 2 / (B n_out) the recipe folds into
-  lr_num (``circuits.semantics.mse_lr_num``).
+  lr_num (``circuits.semantics.mse_lr_num``). ``RECORDED_LOSSES`` adds the losses the
+  fixed-point engine trains but the proof does not cover yet: ``nn.CrossEntropyLoss()`` (mean,
+  no class weights, no label smoothing; ``circuits.softmax``, lr_num from
+  ``circuits.semantics.ce_lr_num``), which ``zktrain.Recorder`` records and ``prove`` refuses
+  by name (``train.loss: cross_entropy is not provable yet``).
 
 A later operation (BatchNorm, momentum, cross-entropy) becomes provable by joining a registry
 with its check, as it joins the circuit (DESIGN section 10, "the walk composes operations").
@@ -204,6 +208,37 @@ def check_loss(loss: object) -> None:
         what = _name(loss) if isinstance(loss, nn.Module) else repr(loss)
         raise NotProvableError(f"loss: {what} is not provable yet (provable: {provable_loss()})")
     check(loss)
+
+
+def _check_cross_entropy(loss: nn.Module) -> None:
+    """The semantics' cross-entropy (``circuits.softmax``): the mean over the batch, one-hot
+    targets, no class weights, no label smoothing."""
+    for option, value, default in (("reduction", loss.reduction, "mean"), ("weight", loss.weight, None),
+                                   ("label_smoothing", loss.label_smoothing, 0.0)):
+        if (value is not None) if default is None else value != default:
+            shown = "a tensor" if option == "weight" else repr(value)
+            raise NotProvableError(
+                f"loss: nn.CrossEntropyLoss({option}={shown}) is not provable yet (provable: {provable_loss()}; "
+                "recorded, not provable yet: nn.CrossEntropyLoss() with its defaults)"
+            )
+
+
+#: Losses the fixed-point engine trains (``circuits.recipe.TrainSpec.loss``) beyond ``LOSSES``:
+#: ``zktrain.Recorder`` records them; ``zktrain.prove`` refuses them by name.
+RECORDED_LOSSES: dict[type[nn.Module], tuple[str, Callable[[nn.Module], None]]] = {
+    nn.MSELoss: ("mse", _check_mse),
+    nn.CrossEntropyLoss: ("cross_entropy", _check_cross_entropy),
+}
+
+
+def loss_name(loss: object) -> str:
+    """The recipe's ``train.loss`` for a torch loss the engine trains, or NotProvableError."""
+    entry = RECORDED_LOSSES.get(type(loss))
+    if entry is None:
+        check_loss(loss)  # raises, naming it
+    name, check = entry
+    check(loss)
+    return name
 
 
 # --- weights between torch and the recipe ---------------------------------------------------

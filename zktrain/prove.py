@@ -182,6 +182,15 @@ def train_trace(run: ProveRun):
 def plan_segments(recipe, options: ProveOptions) -> tuple[list[TrainingStatement], FieldBackend]:
     """The statements of the run's segments (``prove.segment_steps``; default: one segment) and
     the prover backend, resolved before any training so that a bad option fails fast."""
+    if recipe.train.loss != "mse":
+        # The fixed-point engine trains it (circuits.softmax); the walk has no loss module for
+        # it yet (docs/cross_entropy_proof.md), and circuits.mlp refuses it on the verifier's side.
+        from .provable import NotProvableError
+
+        raise NotProvableError(
+            f"train.loss: {recipe.train.loss} is not provable yet (provable: mse); "
+            "the fixed-point engine and zktrain train run it, zktrain prove does not"
+        )
     segment_steps = min(options.segment_steps or recipe.train.steps, recipe.train.steps)
     statements = segment_statements(recipe, options.range_check, segment_steps)
     try:

@@ -13,7 +13,10 @@ prove it, and get the trained module back (issue 14; DESIGN sections 1 and 4).
 
 The model, optimizer and loss must be provable (``zktrain.provable``: today an
 ``nn.Sequential`` of ``nn.Linear`` and ``nn.ReLU``, plain ``torch.optim.SGD`` and
-``nn.MSELoss()``); anything else is refused by name before the first step.
+``nn.MSELoss()``); anything else is refused by name before the first step. One exception:
+``nn.CrossEntropyLoss()`` (its defaults) is recorded in the fixed-point semantics
+(``circuits.softmax``; ``fidelity`` works) but not provable yet: ``prove`` refuses it by name
+(``train.loss: cross_entropy is not provable yet``) before proving anything.
 
 What is recorded, and what the proof then states:
 
@@ -25,7 +28,8 @@ What is recorded, and what the proof then states:
   [0, 2), e.g. one-hot or soft labels). Every step has the batch size of the first one.
 * The rate is the optimizer's param-group ``lr`` at that step (so torch LR schedulers work),
   converted as run files convert theirs: lr_num = round(lr 2 / (B n_out) 2^k) for the mean MSE
-  (``circuits.semantics.mse_lr_num``); ``rates`` and ``recipe().train.lr_num`` keep both.
+  (``circuits.semantics.mse_lr_num``), round(lr / B 2^k) for the mean cross-entropy
+  (``ce_lr_num``); ``rates`` and ``recipe().train.lr_num`` keep both.
 * The data is private (``data.source: recorded``, ``binding: private``): the proof commits to
   the recorded batches. A DataLoader's sampler indices are recorded (``indices``) for the
   data-set binding of ``data.binding: public``/``committed``; the proof does not bind them yet.
@@ -59,17 +63,17 @@ from circuits.recipe import (
     Recipe,
     TrainSpec,
 )
-from circuits.semantics import mse_lr_num
+from circuits.semantics import lr_num_for
 
 from . import schema
 from .atomic import write_atomic
 from .fixedpoint.engine import FixedPointMLP
 from .fixedpoint.trace import StepTrace, TrainingTrace
 from .provable import (
-    check_loss,
     check_model,
     check_optimizer,
     load_parameters,
+    loss_name,
     master_parameters,
     step_rate,
 )
@@ -134,7 +138,8 @@ class Recorder:
                  *, name: str = "recorded", seed: int = 0):
         self._mlp = check_model(model)
         check_optimizer(optimizer, self._mlp)
-        check_loss(loss)
+        #: the recipe's ``train.loss``: ``mse``, or ``cross_entropy`` (recorded, not provable yet)
+        self.loss_name = loss_name(loss)
         self.model, self.optimizer, self.loss = model, optimizer, loss
         self.name, self.seed = name, seed
         self._quant, self._encoding = _quant(quant)
@@ -163,7 +168,7 @@ class Recorder:
             seed=self.seed,
             data=DataSpec(source="recorded", features=widths[0], classes=widths[-1], **self._encoding),
             model=ModelSpec(widths=widths, bias=self._mlp.bias, init="committed"),
-            train=TrainSpec(batch_size=batch, steps=len(lr_num), lr_num=lr_num),
+            train=TrainSpec(batch_size=batch, steps=len(lr_num), lr_num=lr_num, loss=self.loss_name),
             quant=self._quant,
         )
 
@@ -182,7 +187,8 @@ class Recorder:
     def step(self, x: Any, y: Any, indices: Any = None) -> float:
         """One exact SGD step on the batch (``x``, ``y``) at the optimizer's current rate,
         recorded; ``indices``: the batch's rows in its data set, if known. Returns the batch's
-        mean MSE before the update, as ``loss(model(x), target)`` would."""
+        mean loss (MSE, or the cross-entropy of the fixed-point logits) before the update, as
+        ``loss(model(x), target)`` would."""
         t = len(self._steps)
         x = _numpy(x)
         features = self._mlp.widths[0]
@@ -202,7 +208,7 @@ class Recorder:
         self._check_held(t)
         check_optimizer(self.optimizer, self._mlp)
         rate = step_rate(self.optimizer, t)
-        lr_num = mse_lr_num(rate, batch, self._mlp.widths[-1], self._quant.lr_shift)
+        lr_num = lr_num_for(self.loss_name, rate, batch, self._mlp.widths[-1], self._quant.lr_shift)
         if lr_num > MAX_LR_NUM:
             raise ValueError(f"step {t}: lr {rate} is lr_num {lr_num} / 2^{self._quant.lr_shift}, beyond the recipe's "
                              f"limit of {MAX_LR_NUM}")
@@ -221,7 +227,11 @@ class Recorder:
         self.indices.append(rows)
         self._load(engine.weights, engine.biases)
         self._release_optimizer()
-        error = (record.output - record.y).astype(np.float64) / float(1 << self._quant.frac_bits)
+        unit = float(1 << self._quant.frac_bits)
+        if self.loss_name == "cross_entropy":
+            logits, targets = (torch.from_numpy(v.astype(np.float64) / unit) for v in (record.output, record.y))
+            return float(nn.functional.cross_entropy(logits, targets))
+        error = (record.output - record.y).astype(np.float64) / unit
         return float(np.mean(error**2))
 
     def fit(self, loader: Iterable, epochs: int = 1, scheduler: Any = None) -> int:
@@ -246,7 +256,12 @@ class Recorder:
         if y.ndim == 1 and y.shape[0] == batch and y.dtype.kind in "iu":
             return encode_labels(y, classes, frac_bits)
         if y.ndim == 2 and y.shape == (batch, classes):
-            return encode_inputs(y, frac_bits)
+            encoded = encode_inputs(y, frac_bits)
+            one_hot = np.isin(encoded, (0, 1 << frac_bits)).all() and (encoded.sum(axis=1) == 1 << frac_bits).all()
+            if self.loss_name == "cross_entropy" and not one_hot:
+                raise ValueError(f"step {t}: nn.CrossEntropyLoss takes class labels or one-hot targets here "
+                                 "(soft targets are not in the semantics)")
+            return encoded
         raise ValueError(f"step {t}: y must be class labels of shape ({batch},) (integers) or targets of shape "
                          f"({batch}, {classes}), got {y.dtype} {y.shape}")
 
@@ -318,7 +333,7 @@ class Recorder:
     # --- fidelity -----------------------------------------------------------------------------
     def fidelity(self, x: Any = None, y: Any = None) -> Fidelity:
         """Replay the recorded steps in float64 torch (``fixedpoint.reference.train_float``: the
-        same W_0, the same encoded batches, SGD on the mean MSE at the very rate each lr_num
+        same W_0, the same encoded batches, SGD on the recipe's mean loss at the very rate each lr_num
         stands for) and compare with the fixed-point weights; accuracies on (``x``, ``y``), class
         labels or targets (their argmax), or on the recorded rows when no data is given."""
         from .fixedpoint.reference import linears, predict_float, train_float

@@ -29,6 +29,8 @@ proving sections (``quant``, ``prove``) without using them.
              batch_size_controller  a ``builders`` entry               fixed
              objective             a ``builders`` entry                standard
              loss                  cross_entropy (default) or mse      mse (default); cross_entropy not provable yet
+                                                                       (the recipe and the fixed-point engine
+                                                                       take it: circuits.softmax)
              dtype                 float32 (default) or float64        not used: the fixed-point semantics
              drop_last             false (default) or true             true: every proven step is a full batch
 

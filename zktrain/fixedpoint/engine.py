@@ -1,11 +1,13 @@
 """The exact fixed-point training engine: an ``nn.Sequential(Linear, ReLU, ..., Linear)`` trained
-by SGD on the MSE loss in the integer semantics of DESIGN section 4 (``circuits.semantics``).
+by SGD on the MSE or the softmax cross-entropy loss in the integer semantics of DESIGN section 4
+(``circuits.semantics``, ``circuits.softmax``).
 
 One step on a batch (X, Y), layers l = 1..L, A_0 = X, S = 2R + k:
 
     forward    Z'_l, r_l = rescale_S(A_{l-1} W_l^T + 2^R b_l)       (one rescale per layer)
                s_l = [Z'_l <= 0],  A_l = (1 - s_l) Z'_l              (hidden layers: ReLU)
     loss       G_out = Z'_L - Y                                      (MSE; 2/(B n) is in lr_num)
+               G_out = p - Y, p = softmax_fixed(Z'_L) at 2^R          (cross-entropy; 1/B in lr_num)
     backward   G_Z,L = G_out,  G_Z,l = (1 - s_l) G'_A,l
                G'_A,l-1, r'_l-1 = rescale_S(G_Z,l W_l)               (not for the input layer)
                G_W,l = G_Z,l^T A_{l-1},  G_b,l = 2^R 1^T G_Z,l        (exact, no rounding)
@@ -24,7 +26,8 @@ from typing import Sequence
 import numpy as np
 
 from circuits.recipe import Recipe
-from circuits.semantics import Width, relation_bounds, seeded_parameters
+from circuits.semantics import Width, relation_bounds, seeded_parameters, softmax_sizing
+from circuits.softmax import SoftmaxCE, softmax_ce
 
 from .exact import Term, Wide, matmul_rescale, matmul_wide, max_abs
 from .trace import LayerTrace, StepTrace, TrainingTrace, frozen
@@ -105,6 +108,8 @@ class FixedPointMLP:
                 raise ValueError(f"b_{l}: the recipe has no bias, got one")
             self.weights.append(w.copy())
             self.biases.append(None if b is None else b.copy())
+        #: The softmax's widths (``circuits.softmax``) for ``train.loss: cross_entropy``.
+        self.softmax = softmax_sizing(recipe) if recipe.train.loss == "cross_entropy" else None
         # The exact matmuls handle any width; the vectors below live in plain int64.
         bounds = relation_bounds(recipe)
         for kind, limit in (("output_gradient", 62), ("bias_gradient", 62), ("weight_gradient", 62 + GRADIENT_LO_BITS)):
@@ -151,6 +156,19 @@ class FixedPointMLP:
         """Class predictions: argmax of Y_hat (ties to the lowest index, as torch.argmax)."""
         return np.argmax(self.forward(x), axis=1)
 
+    # --- the loss ---------------------------------------------------------------------------
+    def output_gradient(self, z: np.ndarray, y: np.ndarray, step: int | None = None) -> tuple[np.ndarray, SoftmaxCE | None]:
+        """G_out at 2^R for outputs Z'_L and labels Y, and the softmax witness (None for MSE):
+        Z'_L - Y (MSE), or p - Y with p the exact fixed-point softmax (``circuits.softmax``;
+        Y must be one-hot at 2^R)."""
+        if self.softmax is None:
+            return z - y, None
+        try:
+            witness = softmax_ce(z, y, self.softmax)
+        except (ValueError, OverflowError) as err:
+            raise WidthError(f"softmax cross-entropy {_where(None, step)}: {err}") from None
+        return witness.gradient, witness
+
     # --- one SGD step ----------------------------------------------------------------------
     def step(self, x: np.ndarray, y: np.ndarray, lr_num: int, step: int, batch_indices: np.ndarray) -> StepTrace:
         """Train on one batch and return its trace; the model holds W_{t+1}, b_{t+1} after it."""
@@ -177,7 +195,7 @@ class FixedPointMLP:
         g_zs: dict[int, np.ndarray] = {}
         g_ws: dict[int, Wide] = {}
         g_bs: dict[int, np.ndarray | None] = {}
-        g_z = zs[-1] - y  # G_out
+        g_z, softmax = self.output_gradient(zs[-1], y, step)  # G_out
         for l in range(layers, 0, -1):
             if l < layers:
                 g_z = np.where(signs[l - 1], 0, g_as[l][0])
@@ -216,7 +234,9 @@ class FixedPointMLP:
             if b is not None:
                 self.biases[l - 1] = sgd_update(b, lr_num, Wide.of(g_bs[l], GRADIENT_LO_BITS), width, "b", l, step)
         indices = frozen(np.array(batch_indices, dtype=np.int64))
-        return StepTrace(step, lr_num, indices, frozen(x.copy()), frozen(y.copy()), tuple(records))
+        if softmax is not None:
+            softmax = SoftmaxCE(**{name: frozen(v) for name, v in vars(softmax).items()})
+        return StepTrace(step, lr_num, indices, frozen(x.copy()), frozen(y.copy()), tuple(records), softmax)
 
 
 def train(

@@ -3,8 +3,11 @@
 Same architecture (``nn.Sequential`` of Linear and ReLU), same W_0 = W_0_int / 2^(2R+k) and
 b_0 = b_0_int / 2^(2R+k), same inputs X_int / 2^R and one-hot targets, same batches, and
 ``torch.optim.SGD`` on ``nn.MSELoss()`` (mean) with the learning rate lr_num_t stands for:
-lr_num_t / 2^k * B n_out / 2 (``circuits.semantics.mse_torch_lr``). The only difference from
-the fixed-point engine is rounding: the engine rounds after every matmul, float64 at 2^-52.
+lr_num_t / 2^k * B n_out / 2 (``circuits.semantics.mse_torch_lr``), or, for
+``train.loss: cross_entropy``, on ``nn.CrossEntropyLoss()`` (mean, the one-hot targets as class
+probabilities) at lr_num_t / 2^k * B (``circuits.semantics.ce_torch_lr``). The only difference
+from the fixed-point engine is rounding: the engine rounds after every matmul and computes the
+softmax from exp tables (``circuits.softmax``), float64 at 2^-52.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import torch
 from torch import nn
 
 from circuits.recipe import Recipe
-from circuits.semantics import mse_torch_lr
+from circuits.semantics import torch_lr_for
 
 from .engine import FixedPointMLP
 
@@ -73,6 +76,15 @@ def quantize(model: nn.Sequential, recipe: Recipe) -> FixedPointMLP:
     return FixedPointMLP(recipe, [master(m.weight) for m in layers], biases)
 
 
+def loss_module(recipe: Recipe) -> nn.Module:
+    """The torch loss of ``train.loss``: ``nn.MSELoss()`` or ``nn.CrossEntropyLoss()`` (both mean;
+    cross-entropy takes the one-hot targets y / 2^R as class probabilities, the same gradient
+    (p - y) / B as class indices)."""
+    if recipe.train.loss == "cross_entropy":
+        return nn.CrossEntropyLoss()
+    return nn.MSELoss()
+
+
 @dataclass(frozen=True)
 class FloatRun:
     """The trained float model and, if requested, its weights before every step."""
@@ -102,12 +114,12 @@ def train_float(
     inputs = torch.from_numpy(x.astype(np.float64) / (1 << R)).to(dtype)
     targets = torch.from_numpy(y.astype(np.float64) / (1 << R)).to(dtype)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
-    loss_fn = nn.MSELoss()
+    loss_fn = loss_module(recipe)
     snapshots = []
     for t, lr_num in enumerate(recipe.train.lr_num):
         if keep_weights:
             snapshots.append(tuple(m.weight.detach().double().numpy().copy() for m in linears(model, recipe)))
-        optimizer.param_groups[0]["lr"] = float(mse_torch_lr(lr_num, batch, outputs, k))
+        optimizer.param_groups[0]["lr"] = float(torch_lr_for(recipe.train.loss, lr_num, batch, outputs, k))
         rows = torch.from_numpy(batches[t])
         optimizer.zero_grad()
         loss_fn(model(inputs[rows]), targets[rows]).backward()

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from circuits.recipe import Recipe
+from circuits.softmax import SoftmaxCE
 
 from .exact import Wide
 
@@ -25,7 +26,7 @@ class LayerTrace:
     sign          s_l = [Z'_l <= 0] (hidden), uint8: the committed ReLU indicator
     a             A_l = (1 - s_l) Z'_l (hidden); the output Y_hat is ``z`` itself
     g_a, g_a_rem  G'_A,l = rescale_S(G_Z,l+1 W_t,l+1) (hidden) and its remainder
-    g_z           G_Z,l = (1 - s_l) G'_A,l (hidden), G_out = Y_hat - Y (output)
+    g_z           G_Z,l = (1 - s_l) G'_A,l (hidden), G_out = Y_hat - Y or p - Y (output)
     g_w           G_W,l = G_Z,l^T A_{l-1} [d_l, d_{l-1}] at 2^(2R), exact, as Wide
     g_b           G_b,l = 2^R 1^T G_Z,l [d_l] at 2^(2R) (None without bias)
     """
@@ -54,6 +55,9 @@ class StepTrace:
     x: np.ndarray  # X_t [B, d_0] at 2^R
     y: np.ndarray  # Y_t [B, d_L], one-hot at 2^R
     layers: tuple[LayerTrace, ...]
+    #: ``train.loss: cross_entropy``: the softmax witness of ``circuits.softmax`` (one-hot,
+    #: max, gaps, table outputs, P, S, p, division remainders, G_out = p - Y); None for MSE
+    softmax: SoftmaxCE | None = None
 
     @property
     def output(self) -> np.ndarray:
@@ -62,7 +66,7 @@ class StepTrace:
 
     @property
     def output_gradient(self) -> np.ndarray:
-        """G_out = Y_hat - Y."""
+        """G_out = Y_hat - Y (MSE) or p - Y (cross-entropy)."""
         return self.layers[-1].g_z
 
 
