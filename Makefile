@@ -8,7 +8,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test fuzz mutation bench examples clean
+.PHONY: demo test fuzz mutation bench examples cuda-check clean
 
 $(PY):
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found (set PYTHON=...)"; exit 1; }
@@ -40,6 +40,15 @@ examples: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_field.py
+
+# The GPU build checks, no GPU needed (CUDA toolkit: nvcc, ptxas, libnvvm): every numba.cuda
+# field kernel of the cuda backend compiled to PTX for sm_80 and sm_90 and assembled by ptxas
+# (registers, spills; fails on spills or local memory), the MSM kernels for sm_90 (spills
+# reported; about 35 s of the minute this takes: CUDA_CHECK_FLAGS=--no-msm skips them), and
+# every cuda/*.cu built by nvcc.
+CUDA_CHECK_FLAGS ?=
+cuda-check: $(STAMP)
+	NUMBA_ENABLE_CUDASIM=0 $(PY) -m prover.backends.cuda.ptx --cc 80 90 $(CUDA_CHECK_FLAGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info

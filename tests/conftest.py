@@ -6,6 +6,13 @@ import random
 
 import pytest
 
+from prover.backends.cuda import runtime as _cuda_runtime
+
+# The cuda backend's tests run on numba's CUDA simulator where this machine has no NVIDIA
+# device; numba binds numba.cuda to the simulator or the driver when it is first imported, so
+# the choice is made here, before any test imports it (NUMBA_ENABLE_CUDASIM, if set, wins).
+CUDA_SIMULATOR = _cuda_runtime.prefer_simulator()
+
 PROVER_BACKENDS = ["reference", "cpu"]
 
 

@@ -4,12 +4,18 @@ The oracles are plain Python ints, galois (an independent GF(r) implementation) 
 verifier's polynomial module, which fixes the little-endian variable order (DESIGN
 section 9). ``rng`` and ``gf`` (galois' GF(r)) come from conftest.py; ``backend`` here
 extends conftest's with a CPU backend that runs its kernels multi-threaded even on these
-small vectors.
+small vectors, a cuda backend (numba.cuda kernels; on numba's CUDA simulator where there is no
+GPU, see conftest.py) whose grid is capped at 4 blocks so that small vectors take several
+grid-stride iterations per thread, and "cuda-njit": the same backend with the same kernels'
+bodies compiled for the CPU by @njit (prover/backends/cuda/emulate.py), because the simulator
+types integers differently from compiled numba. The cuda field arithmetic also runs compiled
+against Python ints on edge values below.
 """
 
 from __future__ import annotations
 
 import operator
+import os
 
 import numpy as np
 import pytest
@@ -30,12 +36,34 @@ EDGE_INTS = [
 ]
 
 
-@pytest.fixture(params=["reference", "cpu", "cpu-parallel"])
+@pytest.fixture(scope="module")
+def compiled_cuda_runtime():
+    """The cuda backend's kernel bodies compiled for the CPU by @njit (emulate.py), once."""
+    from prover.backends.cuda import runtime
+
+    if not runtime.available():
+        pytest.skip("no CUDA device and the simulator is off")
+    from prover.backends.cuda.emulate import CompiledCpuRuntime
+
+    return CompiledCpuRuntime()
+
+
+@pytest.fixture(params=["reference", "cpu", "cpu-parallel", "cuda", "cuda-njit"])
 def backend(request):
     if request.param == "cpu-parallel":
         from prover.backends.cpu import CpuBackend
 
         return CpuBackend(parallel_min_rows=0)
+    if request.param.startswith("cuda"):
+        from prover.backends.cuda import runtime
+
+        if not runtime.available():
+            pytest.skip("no CUDA device and the simulator is off")
+        from prover.backends.cuda import CudaBackend
+
+        if request.param == "cuda-njit":
+            return CudaBackend(runtime=request.getfixturevalue("compiled_cuda_runtime"))
+        return CudaBackend(max_blocks=4)
     return get_backend(request.param)
 
 
@@ -262,8 +290,10 @@ def test_round_evals_match_the_definition(backend, rng, num_factors, num_points)
 def test_gkr_round_evals_match_the_definition(backend, rng, pairs, num_points):
     """The fused logUp-GKR layer round is eq (p0 q1 + p1 q0 + gamma q0 q1), term by term; the
     last size runs on both threads."""
-    if backend.name == "reference":
-        pairs = min(pairs, 64)  # pure Python: the threaded size matters for the CPU kernel only
+    if backend.name in ("reference", "cuda"):
+        # Pure Python (the cuda backend on the simulator): the threaded size matters for the
+        # CPU kernel only.
+        pairs = min(pairs, 64)
     e, p0, p1, q0, q1 = (random_ints(rng, 2 * pairs) for _ in range(5))
     gamma = rng.randrange(R)
     got = backend.gkr_round_evals([backend.from_ints(v) for v in (e, p0, p1, q0, q1)], gamma, num_points)
@@ -324,11 +354,17 @@ def test_gkr_round_evals_rejects_bad_arguments(backend, lengths, num_points, mes
 # --- registry and the CPU vector type -----------------------------------------------------
 
 
-def test_get_backend_names():
+def test_get_backend_names(monkeypatch):
+    from prover.backends.cuda import runtime
+
     assert get_backend("reference").name == "reference"
     assert get_backend("cpu").name == "cpu"
-    assert get_backend("auto").name == "cpu"  # no CUDA backend yet
-    with pytest.raises(ValueError, match="'cuda' is not implemented"):
+    # auto stays on the CPU until the cuda backend has run its conformance suite on a device.
+    assert get_backend("auto").name == "cpu"
+    if runtime.available():
+        assert get_backend("cuda").name == "cuda"
+    monkeypatch.setattr(runtime, "available", lambda: False)
+    with pytest.raises(ValueError, match="NUMBA_ENABLE_CUDASIM=1"):
         get_backend("cuda")
     with pytest.raises(ValueError, match="unknown backend 'gpu'"):
         get_backend("gpu")
@@ -391,3 +427,413 @@ def test_montgomery_constants():
     assert mg.limbs_to_int(mg.CANONICAL_ONE) == 1
     assert mg.N_PRIME * R % 2**64 == 2**64 - 1  # N' = -r^-1 mod 2^64
     assert mg.from_montgomery_int(mg.int_to_limbs(mg.to_montgomery_int(-7))) == R - 7
+
+
+# --- the cuda backend -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cuda_backend():
+    from prover.backends.cuda import runtime
+
+    if not runtime.available():
+        pytest.skip("no CUDA device and the simulator is off")
+    from prover.backends.cuda import CudaBackend
+
+    return CudaBackend(max_blocks=4)
+
+
+def field_edge_values(rng):
+    """Residues at the edges of the 8 x 32-bit representation: 0, 1, r - 1, r - 2, runs of
+    2^32 - 1 limbs, R and R^2 mod r (Montgomery 1 and the entry constant), the largest value
+    below r with every low limb 2^32 - 1, single limbs, and random values."""
+    values = [0, 1, 2, R - 1, R - 2, R // 2, 2**256 % R, 2**512 % R, 2**255 % R]
+    values += [2 ** (32 * k) - 1 for k in range(1, 8)]  # limbs 0..k-1 all 2^32 - 1
+    values += [(2**32 - 1) << (32 * k) for k in range(7)]  # one full limb in each position
+    values += [(R >> 224 << 224) - 1, (R >> 224 << 224) - 2**32, R - 2**224]
+    values += [rng.randrange(R) for _ in range(24)]
+    assert all(0 <= v < R for v in values)
+    return values
+
+
+@pytest.mark.parametrize("path", ["njit", "python"])
+def test_cuda_field_arithmetic_matches_python_ints(rng, path):
+    """The device functions compiled by numba for the CPU (numba's real integer typing: the
+    typing of the CUDA target) and run as plain Python on NumPy scalars (the simulator's
+    typing), on every pair of edge values: a + b, a - b and the Montgomery product a b / R."""
+    from numba import njit
+
+    from prover.backends.cuda import field
+
+    f = field.build(njit if path == "njit" else None)
+    values = field_edge_values(rng)
+    r_inv = field.MONTGOMERY_R_INV
+    for a in values:
+        ta = field.limb_tuple(a)
+        for b in values:
+            tb = field.limb_tuple(b)
+            assert field.limbs_to_int(f.fr_add(ta, tb)) == (a + b) % R
+            assert field.limbs_to_int(f.fr_sub(ta, tb)) == (a - b) % R
+            assert field.limbs_to_int(f.fr_mul(ta, tb)) == a * b * r_inv % R
+    # Montgomery entry and exit, as the conversion kernels use them.
+    for a in values:
+        mont = f.fr_mul(field.limb_tuple(a), field.R2)
+        assert field.limbs_to_int(mont) == field.to_montgomery_int(a)
+        assert field.limbs_to_int(f.fr_mul(mont, field.CANONICAL_ONE)) == a
+
+
+def test_cuda_field_load_store_compiled(rng):
+    """fr_load/fr_store compiled with @njit over uint32[n, 8] rows, in a kernel-shaped loop
+    (out[i] = a[i] b[i] + a[i] - b[i]), against Python ints."""
+    from numba import njit
+
+    from prover.backends.cuda import field
+
+    f = field.build(njit)
+    fr_add, fr_sub, fr_mul, fr_load, fr_store = f.fr_add, f.fr_sub, f.fr_mul, f.fr_load, f.fr_store
+
+    @njit
+    def kernel(a, b, out):
+        for i in range(a.shape[0]):
+            x = fr_load(a, i)
+            y = fr_load(b, i)
+            fr_store(out, i, fr_sub(fr_add(fr_mul(x, y), x), y))
+
+    values = field_edge_values(rng)
+    xs = [x for x in values for _ in values]
+    ys = [y for _ in values for y in values]
+    rows = lambda vs: np.array([field.int_to_limbs(v) for v in vs], dtype=np.uint32)
+    out = np.zeros((len(xs), field.LIMBS), dtype=np.uint32)
+    kernel(rows(xs), rows(ys), out)
+    r_inv = field.MONTGOMERY_R_INV
+    assert [field.limbs_to_int(row) for row in out] == [(x * y * r_inv + x - y) % R for x, y in zip(xs, ys)]
+
+
+def test_cuda_field_constants():
+    from prover.backends.cuda import field
+
+    assert field.limbs_to_int(field.ONE) == 2**256 % R
+    assert field.limbs_to_int(field.R2) == pow(2, 512, R)
+    assert field.N_PRIME * R % 2**32 == 2**32 - 1  # N' = -r^-1 mod 2^32
+    assert field.int_to_limbs(R)[-1] == 0x73EDA753  # top limb: the no-carry condition holds
+
+
+def test_cuda_vectors_are_the_cpu_backends_bytes(cuda_backend, rng):
+    """uint32[n, 8] Montgomery rows on the device are the CPU backend's uint64[n, 4] rows."""
+    xs = [x % R for x in EDGE_INTS] + random_ints(rng, 8)
+    on_device = cuda_backend.from_ints(xs).copy_to_host()
+    cpu = get_backend("cpu").from_ints(xs)
+    assert on_device.dtype == np.uint32 and on_device.shape == (len(xs), 8)
+    assert np.array_equal(on_device.view(np.uint64), cpu)
+
+
+@pytest.mark.parametrize("max_blocks", [1, 3])
+def test_cuda_reductions_over_other_grids(rng, max_blocks):
+    """One block, and a grid that does not divide the work: every thread's share, the block
+    trees and the second level agree with the definition."""
+    from prover.backends.cuda import CudaBackend, runtime
+
+    if not runtime.available():
+        pytest.skip("no CUDA device and the simulator is off")
+    backend = CudaBackend(max_blocks=max_blocks)
+    n = 2 * 53
+    factors = [random_ints(rng, n) for _ in range(3)]
+    vecs = [backend.from_ints(f) for f in factors]
+    assert backend.sum(vecs[0]) == sum(factors[0]) % R
+    assert backend.inner_product(vecs[0], vecs[1]) == sum(x * y for x, y in zip(*factors[:2])) % R
+    assert backend.round_evals(vecs, 4) == [round_poly_by_definition(factors, t) for t in range(4)]
+
+
+def test_cuda_backend_rejects_foreign_vectors(cuda_backend):
+    with pytest.raises(TypeError, match="uint32 device arrays of shape"):
+        cuda_backend.sum(np.zeros((3, 8), dtype=np.uint32))
+    with pytest.raises(TypeError, match="uint32 device arrays of shape"):
+        cuda_backend.sum(get_backend("cpu").from_ints([1, 2]))
+
+
+def test_cuda_backend_rejects_a_grid_without_blocks():
+    from prover.backends.cuda import CudaBackend, runtime
+
+    if not runtime.available():
+        pytest.skip("no CUDA device and the simulator is off")
+    with pytest.raises(ValueError, match="max_blocks must be >= 1, got 0"):
+        CudaBackend(max_blocks=0)
+
+
+# --- the cuda backend's G1 arithmetic and row MSM --------------------------------------------
+
+
+def fp_edge_values(rng):
+    from verifier.curve import P
+
+    values = [0, 1, 2, P - 1, P - 2, P // 2, 2**384 % P, 2**768 % P, 2**381 % P]
+    values += [2 ** (32 * k) - 1 for k in range(1, 12)]
+    values += [(2**32 - 1) << (32 * k) for k in range(11)]
+    values += [(P >> 352 << 352) - 1, P - 2**352]
+    values += [rng.randrange(P) for _ in range(12)]
+    assert all(0 <= v < P for v in values)
+    return values
+
+
+@pytest.mark.parametrize("path", ["njit", "python"])
+def test_cuda_fp_arithmetic_matches_python_ints(rng, path):
+    """BLS12-381's Fp on 12 x 32-bit limbs (the MSM's coordinates), from the same generator as
+    Fr's: compiled by @njit and as plain Python, on every pair of edge values."""
+    from numba import njit
+
+    from prover.backends.cuda import field, g1
+    from verifier.curve import P
+
+    f = field.compile_functions("fp", P, g1.LIMBS, njit if path == "njit" else None)
+    values = fp_edge_values(rng)
+    r_inv = g1.MONTGOMERY_R_INV
+    for a in values:
+        ta = g1.limb_tuple(a)
+        assert bool(f.fp_is_zero(ta)) == (a == 0)
+        for b in values:
+            tb = g1.limb_tuple(b)
+            assert field.limbs_to_int(f.fp_add(ta, tb)) == (a + b) % P
+            assert field.limbs_to_int(f.fp_sub(ta, tb)) == (a - b) % P
+            assert field.limbs_to_int(f.fp_mul(ta, tb)) == a * b * r_inv % P
+
+
+def _affine(point):
+    raw = bytes(point.to_xy_bytes_le())
+    return int.from_bytes(raw[:48], "little"), int.from_bytes(raw[48:], "little")
+
+
+def test_cuda_xyzz_formulas_match_arkworks(pg):
+    """Mixed and general XYZZ additions and doublings, every exceptional case (identity
+    operands, P + P, P + (-P)), against arkworks; the plain-Python build (the simulator's)."""
+    from prover.backends.cuda import g1
+    from prover.commit.group import G1
+    from verifier.curve import P
+
+    f = g1.build()
+
+    def affine_limbs(point):
+        return tuple(g1.limb_tuple(g1.to_montgomery_int(c)) for c in _affine(point))
+
+    def back(p):
+        x, y, zz, zzz = (g1.from_montgomery_int(c) for c in p)
+        if zz == 0:
+            return G1.identity()
+        x, y = x * pow(zz, -1, P) % P, y * pow(zzz, -1, P) % P
+        return G1.from_xy_bytes_unchecked_le(x.to_bytes(48, "little") + y.to_bytes(48, "little"))
+
+    a, b = pg.vector(2)
+    pa = f.xyzz_madd(g1.IDENTITY, *affine_limbs(a))  # O + a
+    assert back(pa) == a
+    pab = f.xyzz_madd(pa, *affine_limbs(b))
+    assert back(pab) == a + b
+    assert back(f.xyzz_madd(pa, *affine_limbs(a))) == a + a  # doubling case
+    assert back(f.xyzz_madd(pa, *affine_limbs(G1.identity() - a))) == G1.identity()
+    p2a = f.xyzz_dbl(pab)
+    assert back(p2a) == (a + b) + (a + b)
+    assert back(f.xyzz_add(pab, p2a)) == (a + b) + (a + b) + (a + b)
+    assert back(f.xyzz_add(pab, pab)) == (a + b) + (a + b)  # doubling case
+    minus = f.xyzz_madd(g1.IDENTITY, *affine_limbs(G1.identity() - a - b))
+    assert back(f.xyzz_add(pab, minus)) == G1.identity()
+    assert back(f.xyzz_add(g1.IDENTITY, pab)) == a + b
+    assert back(f.xyzz_add(pab, g1.IDENTITY)) == a + b
+    assert back(f.xyzz_dbl(g1.IDENTITY)) == G1.identity()
+
+
+def test_cuda_bucket_items_are_sorted_by_row_and_digit():
+    from prover.backends.cuda import msm
+
+    scalars = np.array([[5, 0, 7], [1, 5, 4]], dtype=np.uint64)  # 3-bit windows, one window
+    order, start = msm.bucket_items(scalars, window=2, windows=2)
+    # Row 0: digits (w0) 1, 0, 3 and (w1) 1, 0, 1; row 1: (w0) 1, 1, 0 and (w1) 0, 1, 1.
+    buckets = {k: order[start[k] : start[k + 1]].tolist() for k in range(8) if start[k + 1] > start[k]}
+    assert buckets == {1: [0, 3, 5], 3: [2], 5: [0, 1, 4, 5]}
+
+
+def _cuda_msm():
+    from prover.backends.cuda import runtime
+
+    if not runtime.available():
+        pytest.skip("no CUDA device and the simulator is off")
+    from prover.backends.cuda import msm
+
+    return msm
+
+
+@pytest.mark.parametrize("bits, window", [(6, 3), (5, 2)])
+def test_cuda_msm_rows_match_the_cpu_and_arkworks(pg, bits, window):
+    """The GPU row MSM (simulator-sized) equals the CPU one, arkworks' and double-and-add;
+    a top window narrower than c (5 bits in windows of 2), a zero row and the top scalar."""
+    from prover.commit import group, msm_small
+    from prover.commit.group import G1
+
+    msm = _cuda_msm()
+    points = pg.vector(5)
+    scalars = np.random.default_rng(bits).integers(0, 1 << bits, size=(3, 5), dtype=np.uint64)
+    scalars[0, :2] = (1 << bits) - 1
+    scalars[2] = 0
+    got = msm.msm_rows(points, scalars, bits, window=window)
+    assert got == msm_small.msm_rows(points, scalars, bits, window=window)
+    assert got == [G1.multiexp_unchecked(list(points), group.scalars_from_uint64(row)) for row in scalars]
+    assert got[2] == G1.identity()
+
+
+def test_cuda_msm_handles_repeated_opposite_and_identity_generators(pg):
+    """A bucket holding G, G, -G and O: mixed additions meet P + P, P + (-P) and O."""
+    from prover.commit import msm_small
+    from prover.commit.group import G1
+
+    msm = _cuda_msm()
+    g0, g1_ = pg.vector(2)
+    minus = G1.identity() - g0
+    points = [g0, g0, minus, G1.identity(), g1_, minus]
+    scalars = np.array([[3] * 6, [3, 0, 3, 0, 0, 0], [1, 2, 2, 1, 3, 3]], dtype=np.uint64)
+    got = msm.msm_rows(points, scalars, 2, window=2)
+    assert got == msm_small.msm_rows(points, scalars, 2, window=2)
+    assert got[1] == G1.identity()
+
+
+def test_cuda_msm_empty_shapes_and_bad_inputs(pg):
+    from prover.commit.group import G1
+
+    msm = _cuda_msm()
+    assert msm.msm_rows(pg.vector(3), np.zeros((0, 3), np.uint64), 8) == []
+    assert msm.msm_rows([], np.zeros((2, 0), np.uint64), 8) == [G1.identity()] * 2
+    with pytest.raises(ValueError, match="not an unsigned 4-bit integer"):
+        msm.msm_rows(pg.vector(2), np.array([[1, 16]], np.uint64), 4)
+    with pytest.raises(ValueError, match="3 scalar columns but 2 generators"):
+        msm.msm_rows(pg.vector(2), np.zeros((1, 3), np.uint64), 4)
+
+
+# --- end to end: a training proof with the cuda backend ----------------------------------------
+
+
+def _tiny_training():
+    """The tiny clear/zk training instance of test_training_proof.py (4-8-3 MLP, batch 4, 3
+    steps), with its published commitments."""
+    import random
+
+    from circuits.mlp import MlpCircuit
+    from prover.training import commit_tensor, mlp_witness
+    from verifier.training import TrainingStatement
+
+    c = MlpCircuit(widths=(4, 8, 3), batch=4, steps=3, lr=(3, 2, 1), range_check="limbs", limb_bits=8)
+    data = np.random.default_rng(0)
+    x = data.integers(0, 1 << 16, size=(3, 4, 4))
+    y = np.zeros((3, 4, 3), dtype=np.int64)
+    y[np.arange(3)[:, None], np.arange(4)[None, :], data.integers(0, 3, size=(3, 4))] = 1 << 16
+    w0 = (data.integers(-(1 << 44), 1 << 44, size=(8, 4)), data.integers(-(1 << 44), 1 << 44, size=(3, 8)))
+    b0 = (data.integers(-(1 << 40), 1 << 40, size=8), data.integers(-(1 << 40), 1 << 40, size=3))
+    statement = TrainingStatement(c, b'{"run":"tiny"}', w0, b0)
+    witness = mlp_witness(c, x, y, w0, b0)
+    blinding = random.Random(0)
+    published = {n: commit_tensor(statement, n, witness[n], blinding) for n in statement.public_tensors()}
+    return statement, witness, published
+
+
+@pytest.mark.parametrize(
+    "runtime",
+    [
+        "njit",
+        pytest.param("simulator", marks=pytest.mark.skipif(
+            os.environ.get("ZKTRAIN_CUDA_E2E") != "1",
+            reason="about 4 minutes per mode on the simulator: set ZKTRAIN_CUDA_E2E=1")),
+    ],
+)
+@pytest.mark.parametrize("mode", ["clear", "zk"])
+def test_training_proof_with_the_cuda_backend_equals_the_cpu_proof(request, runtime, mode):
+    """A whole training proof through the cuda backend (its kernels compiled for the CPU, or
+    on the simulator) verifies and equals the cpu backend's byte for byte, same randomness."""
+    import random
+
+    from prover.backends.cuda import CudaBackend
+    from prover.training import prove_training
+    from prover.zk_training import prove_training_zk
+    from verifier.training import verify_training
+    from verifier.zk_training import verify_training_zk
+
+    if runtime == "njit":
+        cuda_backend = CudaBackend(runtime=request.getfixturevalue("compiled_cuda_runtime"))
+    else:
+        from prover.backends.cuda import runtime as cuda_runtime
+
+        if not cuda_runtime.available():
+            pytest.skip("no CUDA device and the simulator is off")
+        cuda_backend = CudaBackend()
+    prove, verify = (prove_training, verify_training) if mode == "clear" else (prove_training_zk, verify_training_zk)
+    statement, witness, published = _tiny_training()
+    public, proof = prove(statement, witness, cuda_backend, published, random.Random(7))
+    verify(statement, public, proof)
+    assert proof == prove(statement, witness, get_backend("cpu"), published, random.Random(7))[1]
+
+
+# --- the CUDA C sources (cuda/*.cu), compiled for the host ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fr_cu(tmp_path_factory):
+    """cuda/fr.cu built for the host (-DFR_HOST_TEST: its field functions behind extern "C"
+    loops) by nvcc, loaded with ctypes; the device build is `make cuda-check`'s."""
+    import ctypes
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    if shutil.which("nvcc") is None:
+        pytest.skip("nvcc not installed")
+    source = Path(__file__).resolve().parents[1] / "cuda" / "fr.cu"
+    lib = tmp_path_factory.mktemp("fr_cu") / "libfr.so"
+    subprocess.run(["nvcc", "-Xcompiler", "-fPIC", "-shared", "-DFR_HOST_TEST", "-o", str(lib), str(source)],
+                   check=True, capture_output=True, text=True)
+    return ctypes.CDLL(str(lib))
+
+
+def _rows32(values) -> np.ndarray:
+    from prover.backends.cuda import field
+
+    return np.ascontiguousarray(np.array([field.int_to_limbs(v) for v in values], dtype=np.uint32).reshape(-1, 8))
+
+
+def _call(fn, *arrays_and_ints):
+    import ctypes
+
+    args = [a.ctypes.data_as(ctypes.c_void_p) if isinstance(a, np.ndarray) else ctypes.c_uint64(a)
+            for a in arrays_and_ints]
+    fn(*args)
+
+
+def test_cuda_c_field_arithmetic_matches_python_ints(fr_cu, rng):
+    """fr.cu's add, sub and Montgomery mul (the CUDA C port of field.py) on every pair of edge
+    values, against Python ints."""
+    from prover.backends.cuda import field
+
+    values = field_edge_values(rng)
+    xs = [x for x in values for _ in values]
+    ys = [y for _ in values for y in values]
+    a, b = _rows32(xs), _rows32(ys)
+    r_inv = field.MONTGOMERY_R_INV
+    for name, want in [
+        ("fr_host_add", [(x + y) % R for x, y in zip(xs, ys)]),
+        ("fr_host_sub", [(x - y) % R for x, y in zip(xs, ys)]),
+        ("fr_host_mul", [x * y * r_inv % R for x, y in zip(xs, ys)]),
+    ]:
+        out = np.zeros_like(a)
+        _call(getattr(fr_cu, name), a, b, out, len(xs))
+        assert [field.limbs_to_int(row) for row in out] == want, name
+
+
+def test_cuda_c_fold_and_round_match_the_cpu_backend(fr_cu, rng):
+    """fr.cu's fold (scalar as four 64-bit Montgomery limbs, the CPU layout) and 3-factor
+    round terms on Montgomery rows made by the CPU backend, against the CPU backend."""
+    cpu = get_backend("cpu")
+    n = 2 * 19
+    f, g, h = (cpu.from_ints(random_ints(rng, n)) for _ in range(3))
+    rows = lambda v: np.ascontiguousarray(v).view(np.uint32).reshape(-1, 8)
+    r = rng.randrange(R)
+    out = np.zeros((n // 2, 8), dtype=np.uint32)
+    _call(fr_cu.fr_host_fold, rows(f), *(int(w) for w in cpu.from_ints([r])[0]), out, n // 2)
+    assert np.array_equal(out.view(np.uint64), cpu.fold(f, r))
+    evals = np.zeros((4, 8), dtype=np.uint32)
+    _call(fr_cu.fr_host_round_evals_3, rows(f), rows(g), rows(h), evals, n // 2)
+    from prover.backends.cuda import field
+
+    assert [field.from_montgomery_int(row) for row in evals] == cpu.round_evals([f, g, h], 4)
