@@ -26,11 +26,14 @@ the verifier's parsing refuses out-of-bound input before it allocates).
 
 Usage:
   python tools/mutation.py --list                     # the mutants, nothing run
-  python tools/mutation.py [--jobs 2] [--only PATTERN] [--write SECURITY.md]
+  python tools/mutation.py [--jobs 2] [--only PATTERN] [--write SECURITY.md] [--no-baseline]
+  python tools/mutation.py --cached-only --write SECURITY.md   # the table from the cache alone
 The table (check, first failing test) is printed as Markdown; ``--write`` replaces the part of
 the file between the markers ``<!-- mutation-table:begin -->`` and ``<!-- mutation-table:end -->``.
-Each mutant runs ``pytest -x`` on the test files of ``TESTS`` for its module (its own tests
-first), in a copy of the repository per worker; a full pass takes one to two hours on 2 cores.
+Each mutant first runs its *suspects* (``suspects``: the tests that quote the message of the
+check it removes, the usual killers, in seconds), then ``pytest -x`` on the test files of
+``TESTS`` for its module (its own tests first), in a copy of the repository per worker; a
+survivor runs them all. A full pass takes one to two hours on 2 cores.
 Killed mutants are cached (``.mutation-cache.json``, ``Cache``) while their file and the test
 file that killed them are unchanged, so a pass after an edit reruns what the edit touched.
 """
@@ -40,6 +43,7 @@ from __future__ import annotations
 import argparse
 import ast
 import concurrent.futures
+import functools
 import hashlib
 import json
 import os
@@ -106,6 +110,9 @@ class Mutant:
     end: int
     replacement: str
     unreachable: str | None = None
+    #: literal fragments of the rejection message the check raises (``suspects`` looks for
+    #: the tests that assert it)
+    message: tuple[str, ...] = ()
 
     @property
     def ident(self) -> str:
@@ -136,6 +143,22 @@ def _raised_name(stmt: ast.Raise) -> str:
     return exc.id if isinstance(exc, ast.Name) else ast.unparse(exc)
 
 
+def _fragments(node: ast.AST | None) -> tuple[str, ...]:
+    """The literal parts of a message (a str or an f-string), each of at least 10 characters."""
+    parts = [node] if isinstance(node, ast.Constant) else node.values if isinstance(node, ast.JoinedStr) else []
+    out = [p.value.strip() for p in parts if isinstance(p, ast.Constant) and isinstance(p.value, str)]
+    return tuple(f for f in out if len(f) >= 10)
+
+
+def _message(stmt: ast.AST | None) -> tuple[str, ...]:
+    """The fragments of the message of ``raise E(msg)`` or ``_require(ok, msg)``."""
+    call = stmt.exc if isinstance(stmt, ast.Raise) else stmt
+    if isinstance(call, ast.Call):
+        args = call.args[1:] if isinstance(stmt, ast.Call) else call.args[:1]
+        return tuple(f for a in args for f in _fragments(a))
+    return ()
+
+
 def _short(text: str, n: int = 70) -> str:
     text = " ".join(text.split())
     return text if len(text) <= n else text[: n - 3] + "..."
@@ -154,12 +177,13 @@ class _Finder(ast.NodeVisitor):
         start, end = _span(self.starts, node)
         return self.source[start:end].decode()
 
-    def _add(self, node: ast.AST, kind: str, what: str, replacement: str, span_node: ast.AST | None = None) -> None:
+    def _add(self, node: ast.AST, kind: str, what: str, replacement: str, span_node: ast.AST | None = None,
+             message: tuple[str, ...] = ()) -> None:
         start, end = _span(self.starts, span_node or node)
         line = self.lines[node.lineno - 1]
         marker = UNREACHABLE.search(line)
         self.out.append(Mutant(self.path, node.lineno, kind, _short(what), start, end, replacement,
-                               marker.group(1) if marker else None))
+                               marker.group(1) if marker else None, message))
 
     def visit_FunctionDef(self, node: ast.FunctionDef) -> None:
         self.function.append(node.name)
@@ -173,17 +197,19 @@ class _Finder(ast.NodeVisitor):
                 self.guarded.add(id(stmt))
             exc = _raised_name(raising[0])
             cond = self._segment(node.test)
-            self._add(node, "remove", f"{exc} if {cond}", "False", node.test)
+            message = _message(raising[0])
+            self._add(node, "remove", f"{exc} if {cond}", "False", node.test, message)
             operands = node.test.values if isinstance(node.test, ast.BoolOp) and isinstance(node.test.op, ast.Or) else [node.test]
             if len(operands) > 1:
                 for i, op in enumerate(operands):
                     rest = " or ".join(f"({self._segment(o)})" for j, o in enumerate(operands) if j != i)
-                    self._add(op, "weaken", f"drop {self._segment(op)} from {exc} if {cond}", rest, node.test)
+                    self._add(op, "weaken", f"drop {self._segment(op)} from {exc} if {cond}", rest, node.test,
+                              message)
             for op in operands:
-                self._boundary(op, exc)
+                self._boundary(op, exc, message)
         self.generic_visit(node)
 
-    def _boundary(self, op: ast.expr, exc: str) -> None:
+    def _boundary(self, op: ast.expr, exc: str, message: tuple[str, ...]) -> None:
         if not (isinstance(op, ast.Compare) and len(op.ops) == 1):
             return
         left, right = self._segment(op.left), self._segment(op.comparators[0])
@@ -195,19 +221,20 @@ class _Finder(ast.NodeVisitor):
             ast.Lt: f"({left}) + 1 < ({right})",
         }.get(sign)
         if weaker:
-            self._add(op, "boundary", f"{exc} if {self._segment(op)} -> {weaker}", weaker)
+            self._add(op, "boundary", f"{exc} if {self._segment(op)} -> {weaker}", weaker, message=message)
 
     def visit_Raise(self, node: ast.Raise) -> None:
         if node.exc is not None and id(node) not in self.guarded and _raised_name(node) == "VerifyError":
             self._add(node, "remove", f"raise in {self.function[-1] if self.function else '<module>'}: "
-                      f"{self._segment(node)}", "pass")
+                      f"{self._segment(node)}", "pass", message=_message(node))
         self.generic_visit(node)
 
     def visit_Call(self, node: ast.Call) -> None:
         func = node.func
         name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
         if name == "_require" and node.args:
-            self._add(node.args[0], "remove", f"_require({self._segment(node.args[0])}, ...)", "True")
+            self._add(node.args[0], "remove", f"_require({self._segment(node.args[0])}, ...)", "True",
+                      message=_message(node))
         self.generic_visit(node)
 
     def visit_Expr(self, node: ast.Expr) -> None:
@@ -265,13 +292,69 @@ def _pytest(root: Path, python: str, tests: list[str]) -> tuple[str, float]:
     return (failed.group(1) if failed else f"pytest exit {proc.returncode}"), time.perf_counter() - start
 
 
+@functools.lru_cache(maxsize=None)
+def _test_functions(path: Path) -> list[tuple[str, str]]:
+    """(node id, source with decorators) of every test function of a test file, methods of
+    Test classes included, and (name, source) of every other top-level statement."""
+    source = path.read_text()
+    out = []
+    for node in ast.parse(source).body:
+        segment = ast.get_source_segment(source, node) or ""
+        decorators = "".join(ast.get_source_segment(source, d) or "" for d in getattr(node, "decorator_list", []))
+        if isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+            out += [(f"{path.name}::{node.name}::{m.name}", decorators + (ast.get_source_segment(source, m) or ""))
+                    for m in node.body if isinstance(m, ast.FunctionDef) and m.name.startswith("test")]
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test"):
+            out.append((f"{path.name}::{node.name}", decorators + segment))
+        else:
+            names = [t.id for t in getattr(node, "targets", [getattr(node, "target", None)]) if isinstance(t, ast.Name)]
+            name = getattr(node, "name", None) or (names[0] if names else "")
+            out.append((name, segment))
+    return out
+
+
+def _mentions(segment: str, fragments: tuple[str, ...]) -> bool:
+    """Whether a test's strings quote a fragment of the message (or a piece of one, as a
+    ``match=`` pattern does; regex escapes removed)."""
+    for text in re.findall(r"""(?:"([^"\n]{10,})"|'([^'\n]{10,})')""", segment):
+        quoted = (text[0] or text[1]).replace("\\", "").strip()
+        if len(quoted) >= 10 and any(quoted in f or f in quoted for f in fragments):
+            return True
+    return False
+
+
+def suspects(mutant: Mutant, root: Path, limit: int = 24) -> list[str]:
+    """The tests of the mutant's files that assert its check's message: directly, or through a
+    module-level table of cases (a parametrization) or helper that quotes it. Run first, they
+    kill most mutants in seconds instead of a whole file list's fixtures."""
+    if not mutant.message:
+        return []
+    found: list[str] = []
+    for test_file in tests_for(mutant.path):
+        entries = _test_functions(root / test_file)
+        tables = {name for name, seg in entries if "::" not in name and name and _mentions(seg, mutant.message)}
+        for name, seg in entries:
+            if "::" in name and (_mentions(seg, mutant.message) or any(re.search(rf"\b{re.escape(t)}\b", seg)
+                                                                       for t in tables)):
+                found.append(f"{test_file}::{name.split('::', 1)[1]}")
+    return found[:limit]
+
+
 def run_mutant(mutant: Mutant, root: Path, python: str) -> tuple[str, float]:
-    """The first failing test's id (the mutant is killed) or "" (it survived)."""
+    """The first failing test's id (the mutant is killed) or "" (it survived): the suspects
+    first, then every test of the mutant's module (a survivor runs them all)."""
     target = root / mutant.path
     original = target.read_bytes()
     target.write_bytes(mutant.apply(original))
     try:
-        return _pytest(root, python, tests_for(mutant.path))
+        first = suspects(mutant, root)
+        spent = 0.0
+        if first:
+            killer, spent = _pytest(root, python, first)
+            if killer:
+                return killer, spent
+        killer, seconds = _pytest(root, python, tests_for(mutant.path))
+        return killer, spent + seconds
     finally:
         target.write_bytes(original)
 
@@ -341,6 +424,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cache", type=Path, default=ROOT / ".mutation-cache.json",
                         help="earlier results to reuse (Cache); --fresh ignores it")
     parser.add_argument("--fresh", action="store_true", help="run every mutant, whatever the cache holds")
+    parser.add_argument("--cached-only", action="store_true",
+                        help="run nothing: the table from the cache, the other mutants marked 'not run'")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="skip the unmutated run of every test file (when the suite has just passed on this tree)")
     args = parser.parse_args(argv)
 
     mutants = find_mutants(sorted((ROOT / "verifier").rglob("*.py")))
@@ -360,14 +447,18 @@ def main(argv: list[str] | None = None) -> int:
     if not args.fresh:
         results.update({m: f"`{killer}`" for m in runnable if (killer := cache.get(m))})
     todo = [m for m in runnable if m not in results]
+    if args.cached_only:
+        results.update({m: "not run" for m in todo})
+        todo = []
     base = Path(tempfile.mkdtemp(prefix="zktrain-mutation-"))
     roots = [_worker_root(i, base) for i in range(args.jobs)] if todo else []
     print(f"{len(todo)} mutants to run ({len(runnable) - len(todo)} killed in earlier passes, unchanged since) "
           f"on {args.jobs} workers under {base}", file=sys.stderr)
     started = time.perf_counter()
     try:
-        with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
-            list(pool.map(lambda root: baseline(root, python), roots))
+        if not args.no_baseline:
+            with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+                list(pool.map(lambda root: baseline(root, python), roots))
         with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
             free = list(roots)
             futures = {}
@@ -389,14 +480,16 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(base, ignore_errors=True)
     ordered = [(m, results[m]) for m in mutants]
     survivors = sum(1 for _, v in ordered if v == "**SURVIVED**")
-    summary = (f"{len(mutants)} mutants: {len(runnable) - survivors} killed, "
-               f"{len(mutants) - len(runnable)} unreachable (pinned), {survivors} survived; "
+    not_run = sum(1 for _, v in ordered if v == "not run")
+    summary = (f"{len(mutants)} mutants: {len(runnable) - survivors - not_run} killed, "
+               f"{len(mutants) - len(runnable)} unreachable (pinned), {survivors} survived"
+               f"{f', {not_run} not run' if not_run else ''}; "
                f"{(time.perf_counter() - started) / 60:.0f} min on {args.jobs} workers.")
     text = table(ordered) + "\n\n" + summary
     print(text)
     if args.write:
         write_table(args.write, text)
-    return 1 if survivors else 0
+    return 1 if survivors or not_run else 0
 
 
 if __name__ == "__main__":
