@@ -46,6 +46,7 @@ from .bits import BitDecomposition
 from .data import DATA_BINDINGS, DatasetEncoding
 from .layout import Layout, log2_ceil, padded
 from .limbs import LIMB_BITS, LimbDecomposition
+from .softmax import LOSSES
 
 RANGE_CHECKS = ("limbs", "bits")
 Decomposition = BitDecomposition | LimbDecomposition
@@ -79,6 +80,8 @@ class MlpCircuit:
     dataset_rows: int = 0
     #: Committed data: whether this segment range-checks the shared data commitment (segment 0).
     dataset_checked: bool = True
+    #: ``train.loss`` (``circuits/loss.py``): which loss module the walk runs.
+    loss: str = "mse"
 
     def __post_init__(self) -> None:
         if self.range_check not in RANGE_CHECKS:
@@ -93,14 +96,20 @@ class MlpCircuit:
             raise ValueError(f"batch must be a power of two, got {self.batch}")
         if len(self.lr) != self.steps:
             raise ValueError(f"{self.steps} steps but {len(self.lr)} learning rates")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {list(LOSSES)}, got {self.loss!r}")
+        if self.loss == "cross_entropy":
+            self.loss_circuit().sizing  # noqa: B018 -- validates R, Q for the softmax
 
     @classmethod
     def from_recipe(cls, recipe: "Recipe", range_check: str = "limbs") -> "MlpCircuit":
         """The circuit a canonical recipe determines (the verifier derives it from nothing else)."""
         if recipe.model.kind != "mlp" or recipe.model.activation != "relu":
             raise ValueError("only ReLU MLPs are provable so far")
-        if recipe.train.optimizer != "sgd" or recipe.train.loss != "mse":
-            raise ValueError("only SGD on the MSE loss is provable so far")
+        if recipe.train.optimizer != "sgd":
+            raise ValueError("only SGD is provable so far")
+        if recipe.train.loss not in LOSSES:
+            raise ValueError(f"train.loss: {recipe.train.loss!r} is not provable")
         batch = recipe.train.batch_size
         if batch & (batch - 1):
             raise ValueError(f"train.batch_size: must be a power of two to be proven, got {batch}")
@@ -121,13 +130,19 @@ class MlpCircuit:
             weight_bits=recipe.quant.weight_bits,
             data_binding=recipe.data.binding,
             dataset_rows=recipe.data.rows,
+            loss=recipe.train.loss,
         )
 
     def encode(self) -> bytes:
         """Canonical bytes of every parameter (JSON, sorted keys, learning rates included),
         which the walk absorbs: a proof is bound to the circuit it was made for even where a
-        caller builds the statement without a recipe to derive it from."""
-        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":")).encode()
+        caller builds the statement without a recipe to derive it from. The loss is omitted
+        when it is MSE, so that MSE circuits keep the bytes they had before losses were modules
+        (the encodings of the two losses still differ: only cross-entropy's has the key)."""
+        fields = asdict(self)
+        if fields["loss"] == "mse":
+            del fields["loss"]
+        return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
 
     # --- sizes ----------------------------------------------------------------------------
     @property
@@ -240,8 +255,19 @@ class MlpCircuit:
                 if self.bias:
                     bias_layout = Layout.of(j=nj, slot=d.slot_vars)
                     out[self.ranged(f"b{l}.0")] = RangedTensor(bias_layout, d, {"j": self.widths[l]})
+        out.update(self.loss_circuit().ranges())  # after the walk's own (MSE adds none)
         return out
 
+
+    def loss_circuit(self):
+        """The loss's description (``circuits/loss.py``): its committed and ranged tensors."""
+        from .loss import loss_circuit
+
+        return loss_circuit(self)
+
+    def loss_tensors(self) -> dict[str, Layout]:
+        """The loss's committed tensors that are not range slots (none for MSE)."""
+        return self.loss_circuit().committed()
 
     def dataset_encoding(self) -> DatasetEncoding:
         """The encoding a bound data set must have for this circuit (``circuits.data``)."""

@@ -196,6 +196,42 @@ def spec_from_torch(
     return MomentumSpec(out[0], fold_weight_decay(out[1], inverse_loss_scale))
 
 
+#: Run files and ``zktrain.Recorder`` quantize torch's floats (``recipe_hyperparameters``): mu at
+#: 2^-MU_SHIFT, lam at the smallest shift >= LAM_MIN_SHIFT (at most MAX_HYPER_SHIFT) whose
+#: relative error is at most HYPER_RELATIVE_ERROR (docs/momentum.md section 1).
+MU_SHIFT = 15
+LAM_MIN_SHIFT = 20
+HYPER_RELATIVE_ERROR = Fraction(1, 512)
+
+
+def quantization_rule() -> str:
+    """``recipe_hyperparameters``' rule, in words, for error messages and docs."""
+    return (f"momentum rounded half up to a multiple of 2^-{MU_SHIFT}; weight_decay to the coarsest "
+            f"2^-s, s in [{LAM_MIN_SHIFT}, {MAX_HYPER_SHIFT}], within relative error 1/{HYPER_RELATIVE_ERROR.denominator}")
+
+
+def recipe_hyperparameters(
+    momentum: Number, weight_decay: Number = 0, *, dampening: Number = 0, nesterov: bool = False
+) -> tuple[Dyadic, Dyadic]:
+    """torch's (mu, lam) as the recipe's dyadics ``train.momentum``, ``train.weight_decay``
+    (``quantization_rule``; lam is stored as torch's, unfolded: the verifier folds it,
+    ``fold_weight_decay``). ValueError naming the option (``momentum:``, ``weight_decay:``,
+    ``nesterov:``, ``dampening:``) as ``spec_from_torch``'s, which checks the same options."""
+    mu = spec_from_torch(momentum, 0, dampening=dampening, nesterov=nesterov, mu_shift=MU_SHIFT,
+                         max_relative_error=HYPER_RELATIVE_ERROR).mu
+    lam_f = as_fraction(weight_decay)
+    if lam_f < 0:
+        raise ValueError(f"weight_decay: must be >= 0, got {weight_decay!r}")
+    for shift in range(LAM_MIN_SHIFT, MAX_HYPER_SHIFT + 1):
+        lam = quantize(lam_f, shift, "weight_decay")
+        if abs(lam.value - lam_f) <= HYPER_RELATIVE_ERROR * lam_f:
+            return mu, lam
+    raise ValueError(
+        f"weight_decay: {weight_decay!r} is too small to quantize: at 2^-{MAX_HYPER_SHIFT} its relative error "
+        f"{float(abs(lam.value - lam_f) / lam_f):.3g} exceeds 1/{HYPER_RELATIVE_ERROR.denominator} ({quantization_rule()})"
+    )
+
+
 # --- design (B): the public coefficients of a period --------------------------------------
 
 

@@ -25,6 +25,7 @@ from typing import Any, Mapping
 from . import semantics
 from .data import DATA_BINDINGS
 from .layout import padded
+from .momentum import MAX_HYPER_SHIFT, Dyadic
 from .softmax import LOSSES
 
 #: Version of the fixed-point semantics of ``circuits.semantics``; bumped on any change to what
@@ -55,6 +56,11 @@ DATA_SOURCES = ("digits", "npz", "synthetic", "recorded")
 MAX_ROWS = 1 << 24
 MAX_BOUND_STREAM_ENTRIES = 1 << 24
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+#: ``train.optimizer``: plain SGD (stateless; W_t stays virtual), or SGD with momentum and/or
+#: weight decay in design (A) of docs/momentum.md (a momentum buffer rounded every step).
+OPTIMIZERS = ("sgd", "sgd_momentum")
+#: The momentum buffer's default width (``train.buf_bits``; docs/momentum.md section 2).
+DEFAULT_BUF_BITS = 48
 _NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
@@ -78,6 +84,26 @@ def _bool(path: str, value: Any) -> None:
 def _choice(path: str, value: Any, choices: tuple[str, ...]) -> None:
     if type(value) is not str or value not in choices:
         raise RecipeError(f"{path}: must be one of {list(choices)}, got {value!r}")
+
+
+def _dyadic(path: str, value: Any, below_one: bool = False) -> None:
+    """A ``circuits.momentum.Dyadic`` (num / 2^shift in lowest terms, shift <= MAX_HYPER_SHIFT,
+    checked by its constructor), below 1 when ``below_one``."""
+    if type(value) is not Dyadic:
+        raise RecipeError(f"{path}: must be a dyadic {{num, shift}} (num / 2^shift), got {value!r}")
+    if below_one and value.value >= 1:
+        raise RecipeError(f"{path}: must lie in [0, 1), got {value.num}/2^{value.shift}")
+
+
+def _parse_dyadic(path: str, body: Any) -> Dyadic:
+    """``{"num": n, "shift": s}`` of the canonical JSON as a Dyadic, or RecipeError naming ``path``."""
+    _keys(f"{path}.", body, {"num", "shift"})
+    _int(f"{path}.num", body["num"], 0, (1 << 63) - 1)
+    _int(f"{path}.shift", body["shift"], 0, MAX_HYPER_SHIFT)
+    try:
+        return Dyadic(body["num"], body["shift"])
+    except ValueError as err:
+        raise RecipeError(f"{path}: {err}") from None
 
 
 def _int_tuple(path: str, value: Any, lo: int, hi: int, min_len: int, max_len: int) -> None:
@@ -169,6 +195,15 @@ class TrainSpec:
     G_out = p - Y is ``circuits.softmax``'s), so W_{t+1} = W_t - lr_num_t G_W,t exactly (DESIGN
     section 4). The proof covers ``mse`` only so far (``circuits.mlp`` refuses the rest);
     the fixed-point engine trains both.
+
+    ``optimizer: sgd_momentum`` is ``torch.optim.SGD(momentum=mu, dampening=0, nesterov=False,
+    weight_decay=lam)`` in design (A) of docs/momentum.md (``circuits.momentum``): ``momentum``
+    = mu and ``weight_decay`` = lam are torch's values as dyadics (lam unfolded; the decay the
+    engine applies is lam / c, ``semantics.momentum_spec``), and the buffer buf_t at 2^(2R) is
+    rounded every step and declared in ``buf_bits`` signed bits. The three fields exist only
+    with ``sgd_momentum`` (plain SGD's canonical JSON, digests and bundles are unchanged). The
+    engine trains it; nothing proves it yet (``circuits.mlp`` refuses every optimizer but
+    ``sgd``, ``zktrain.prove`` refuses it by name).
     """
 
     batch_size: int
@@ -176,6 +211,9 @@ class TrainSpec:
     lr_num: tuple[int, ...]
     loss: str = "mse"
     optimizer: str = "sgd"
+    momentum: Dyadic | None = None
+    weight_decay: Dyadic | None = None
+    buf_bits: int | None = None
 
     def __post_init__(self) -> None:
         _int("train.batch_size", self.batch_size, 1, MAX_BATCH)
@@ -184,7 +222,22 @@ class TrainSpec:
         if len(self.lr_num) != self.steps:
             raise RecipeError(f"train.lr_num: needs one entry per step ({self.steps}), got {len(self.lr_num)}")
         _choice("train.loss", self.loss, LOSSES)
-        _choice("train.optimizer", self.optimizer, ("sgd",))
+        _choice("train.optimizer", self.optimizer, OPTIMIZERS)
+        state = {"momentum": self.momentum, "weight_decay": self.weight_decay, "buf_bits": self.buf_bits}
+        if self.optimizer == "sgd":
+            for name, value in state.items():
+                if value is not None:
+                    raise RecipeError(f"train.{name}: only with optimizer sgd_momentum (plain sgd has no state), "
+                                      f"got {value!r}")
+            return
+        for name, value in state.items():
+            if value is None:
+                raise RecipeError(f"train.{name}: optimizer sgd_momentum needs it")
+        _dyadic("train.momentum", self.momentum, below_one=True)
+        _dyadic("train.weight_decay", self.weight_decay)
+        _int("train.buf_bits", self.buf_bits, 2, 62)
+        if self.momentum.num == 0 and self.weight_decay.num == 0:
+            raise RecipeError("train.momentum: 0 without weight decay is plain SGD: use optimizer sgd")
 
 
 @dataclass(frozen=True)
@@ -224,6 +277,10 @@ class QuantSpec:
 
 
 _SECTIONS = {"data": DataSpec, "model": ModelSpec, "train": TrainSpec, "quant": QuantSpec}
+#: Fields that the canonical JSON holds only when set (not None), and those encoded as
+#: ``{"num": n, "shift": s}``.
+_OPTIONAL = {"train": frozenset({"momentum", "weight_decay", "buf_bits"})}
+_DYADIC_FIELDS = {"train": ("momentum", "weight_decay")}
 
 
 @dataclass(frozen=True)
@@ -281,6 +338,17 @@ class Recipe:
                 semantics.softmax_sizing(self, padded_classes=True)
             except ValueError as err:
                 raise RecipeError(f"train.loss: {err}") from None
+        if self.train.optimizer == "sgd_momentum":
+            try:
+                spec = semantics.momentum_spec(self)
+            except ValueError as err:
+                raise RecipeError(f"train.weight_decay: {err}") from None
+            K = spec.rounding_shift(q.lr_shift)
+            if K > 62:
+                raise RecipeError(
+                    f"train.weight_decay: the momentum buffer's rounding shift K_A = {K} exceeds 62 bits "
+                    "(the remainder's range check); use a coarser weight_decay or momentum"
+                )
         if m.init == "seeded":
             dims = [padded(w) for w in m.widths]
             entries = sum(o * i + (o if m.bias else 0) for i, o in zip(dims, dims[1:]))
@@ -311,10 +379,13 @@ class Recipe:
         """The recipe as nested dicts of ints, strings, booleans and lists."""
         out: dict[str, Any] = {"name": self.name, "seed": self.seed, "semantics": self.semantics}
         for section in _SECTIONS:
-            spec = getattr(self, section)
-            out[section] = {
-                f.name: list(v) if isinstance(v := getattr(spec, f.name), tuple) else v for f in fields(spec)
-            }
+            spec, body = getattr(self, section), {}
+            for f in fields(spec):
+                v = getattr(spec, f.name)
+                if v is None and f.name in _OPTIONAL.get(section, ()):
+                    continue  # absent unless set: existing recipes keep their bytes
+                body[f.name] = list(v) if isinstance(v, tuple) else {"num": v.num, "shift": v.shift} if isinstance(v, Dyadic) else v
+            out[section] = body
         return out
 
     @classmethod
@@ -324,8 +395,13 @@ class Recipe:
         sections = {}
         for section, spec_cls in _SECTIONS.items():
             body = data[section]
-            _keys(f"{section}.", body, {f.name for f in fields(spec_cls)})
-            sections[section] = spec_cls(**{k: tuple(v) if type(v) is list else v for k, v in body.items()})
+            optional = _OPTIONAL.get(section, frozenset())
+            _keys(f"{section}.", body, {f.name for f in fields(spec_cls)}, optional)
+            values = {k: tuple(v) if type(v) is list else v for k, v in body.items()}
+            for name in _DYADIC_FIELDS.get(section, ()):
+                if name in values:
+                    values[name] = _parse_dyadic(f"{section}.{name}", values[name])
+            sections[section] = spec_cls(**values)
         return cls(name=data["name"], seed=data["seed"], semantics=data["semantics"], **sections)
 
     def to_canonical_json(self) -> bytes:
@@ -375,10 +451,10 @@ def check_json_depth(raw: bytes, max_depth: int, what: str) -> None:
         raise RecipeError(f"{what}: JSON nested deeper than {max_depth}")
 
 
-def _keys(prefix: str, body: Any, expected: set[str]) -> None:
+def _keys(prefix: str, body: Any, expected: set[str], optional: frozenset[str] = frozenset()) -> None:
     if not isinstance(body, Mapping):
         raise RecipeError(f"{prefix.rstrip('.') or 'recipe'}: must be an object, got {body!r}")
-    unknown, missing = sorted(set(body) - expected), sorted(expected - set(body))
+    unknown, missing = sorted(set(body) - expected), sorted(expected - optional - set(body))
     if unknown:
         raise RecipeError(f"{prefix}{unknown[0]}: unknown field")
     if missing:

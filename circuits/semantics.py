@@ -125,7 +125,7 @@ def declared_widths(recipe: Recipe) -> dict[str, Width]:
     range-checked against it when committed).
     """
     q, d = recipe.quant, recipe.data
-    return {
+    widths = {
         "input": Width(d.input_bits, d.input_signed),
         "label": Width(d.label_bits, signed=False),
         "hidden_pre_activation": Width(q.value_bits, signed=True, offset=1),
@@ -134,6 +134,26 @@ def declared_widths(recipe: Recipe) -> dict[str, Width]:
         "remainder": Width(q.rescale_bits, signed=True),
         "weight": Width(q.weight_bits, signed=True),
     }
+    spec = momentum_spec(recipe)
+    if spec is not None:
+        # ``train.optimizer: sgd_momentum`` (docs/momentum.md section 2, design A): buf_t of every
+        # weight and bias, and the remainder of its rescale by K_A, in [-2^(K_A-1), 2^(K_A-1)).
+        widths["momentum_buffer"] = Width(recipe.train.buf_bits, signed=True)
+        widths["momentum_remainder"] = Width(spec.rounding_shift(q.lr_shift), signed=True)
+    return widths
+
+
+def momentum_spec(recipe: Recipe):
+    """The ``circuits.momentum.MomentumSpec`` of an ``optimizer: sgd_momentum`` recipe (None for
+    plain SGD): mu, and the decay in folded units lam_f = lam / c, c = 2 / (B n_out) for the mean
+    MSE or 1 / B for the mean cross-entropy (docs/momentum.md section 1, ``fold_weight_decay``)."""
+    t = recipe.train
+    if t.optimizer != "sgd_momentum":
+        return None
+    from .momentum import MomentumSpec, fold_weight_decay  # circuits.momentum imports this module
+
+    inverse_loss_scale = Fraction(t.batch_size * recipe.model.widths[-1], 2) if t.loss == "mse" else t.batch_size
+    return MomentumSpec(t.momentum, fold_weight_decay(t.weight_decay, inverse_loss_scale))
 
 
 # --- learning rate ------------------------------------------------------------------------
@@ -303,6 +323,10 @@ def relation_bounds(recipe: Recipe) -> dict[str, int]:
     - ``softmax_*`` (``train.loss: cross_entropy`` only): the softmax relations'
       (``circuits.softmax.SoftmaxSizing.relation_bounds``); the MSE bound of
       ``output_gradient`` holds for G_out = p - Y as well (|p| < 2^(R+1) <= q).
+    - ``momentum_buffer``, ``momentum`` (``train.optimizer: sgd_momentum`` only, design (A) of
+      docs/momentum.md section 6): |buf| < 2^(buf_bits-1), so ``weight``/``bias`` become
+      |W_0| + Sigma 2^(buf_bits-1) (W_t = W_0 - sum_{s<t} lr_s buf_s), and both sides of
+      2^K_A buf_t + r_t = mu_num 2^(K_A-k_mu) buf_{t-1} + 2^K_A G_t + lam_num 2^(K_A-k-k_lam) W_t.
     """
     q_cfg, widths = recipe.quant, recipe.model.widths
     R, S = q_cfg.frac_bits, q_cfg.rescale_bits
@@ -328,6 +352,12 @@ def relation_bounds(recipe: Recipe) -> dict[str, int]:
     gb_max = [(batch * gz_max[l]) << R if recipe.model.bias else 0 for l in range(layers)]
     w_max = [w0[l] + lr_sum * gw_max[l] for l in range(layers)]
     b_max = [b0[l] + lr_sum * gb_max[l] for l in range(layers)]
+    spec = momentum_spec(recipe)
+    if spec is not None:
+        # W_t = W_0 - sum_{s<t} lr_s buf_s with the committed, range-checked buf (docs/momentum.md).
+        buf_max = 1 << (recipe.train.buf_bits - 1)
+        w_max = [w0[l] + lr_sum * buf_max for l in range(layers)]
+        b_max = [b0[l] + lr_sum * buf_max if recipe.model.bias else 0 for l in range(layers)]
     product = [widths[l] * a_max[l] * w_max[l] + (b_max[l] << R) for l in range(layers)]
     # G'_A of hidden layer j (1-based) comes from G_Z,j+1 [B, d_{j+1}] times W_{j+1} [d_{j+1}, d_j].
     backward = [widths[j + 1] * gz_max[j] * w_max[j] for j in range(1, layers)]
@@ -350,6 +380,15 @@ def relation_bounds(recipe: Recipe) -> dict[str, int]:
         "sgd": max(w_max + b_max),
         "range_recombination": max(1 << w.bits for w in declared.values()),
     }
+    if spec is not None:
+        K, k = spec.rounding_shift(q_cfg.lr_shift), q_cfg.lr_shift
+        mu_mult = spec.mu.num << (K - spec.mu.shift) if spec.mu.num else 0
+        lam_mult = spec.lam.num << (K - k - spec.lam.shift) if spec.lam.num else 0
+        bounds["momentum_buffer"] = buf_max
+        bounds["momentum"] = max(
+            (buf_max << K) + (1 << (K - 1)),
+            mu_mult * buf_max + (max(gw_max + gb_max) << K) + lam_mult * max(w_max + b_max),
+        )
     if recipe.train.loss == "cross_entropy":
         # The softmax relations (``circuits.softmax``), at the circuit's padded class count.
         # G_out = p - Y is bounded by ``output_gradient`` above too: |p| < 2^(R+1) <= q.

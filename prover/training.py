@@ -15,6 +15,7 @@ import numpy as np
 
 from circuits.mlp import MlpCircuit
 from prover.backends.base import FieldBackend
+from prover import losses
 from prover.commit import hyrax
 from prover.commit.generators import prover_generators
 from prover.gadgets import slot_values, to_field
@@ -26,7 +27,7 @@ from verifier.field import MODULUS as R
 from verifier.hyrax import HyraxCommitment, HyraxLayout
 from verifier.logup import Challenges, LogupStatement
 from verifier.phase import Reduction
-from verifier.training import DOMAIN, TrainingStatement, TrainingWalk, logup_statement
+from verifier.training import DOMAIN, TrainingStatement, TrainingWalk, has_logup, logup_statement
 from verifier.transcript import Transcript
 
 Witness = dict[str, np.ndarray]
@@ -81,7 +82,7 @@ def exact_step(c: MlpCircuit, w: list, b: list, x: np.ndarray, y: np.ndarray, lr
         if l < L:
             s = emit(f"S{l}", (zp <= 0).astype(object))
             act = emit(f"IN{l + 1}", (1 - s) * zp)
-    gz = emit(f"GZ{L}", rec[f"ZP{L}"] - y)
+    gz = emit(f"GZ{L}", losses.output_gradient(c, rec[f"ZP{L}"], y, emit))  # the loss module's G_out
     for l in range(L - 1, 0, -1):
         gp, remg = rescale(gz.dot(w[l]), S)
         gp = emit(f"GP{l}", gp)
@@ -102,6 +103,7 @@ def mlp_witness(
     b0: Sequence[np.ndarray],
     hook: Callable[[int], Hook | None] | None = None,
     dataset: Witness | None = None,
+    counts: Callable = multiplicities,
 ) -> Witness:
     """Run the padded steps and lay every tensor out as the circuit expects.
 
@@ -109,7 +111,7 @@ def mlp_witness(
     ``b0`` the initial master weights and biases. Padded steps see zero data and learning rate
     0, padded features start at zero: the honest padded witness follows from the relations.
     ``hook(step)`` may return a per-step tensor hook (see ``exact_step``) for soundness tests;
-    ``dataset`` is committed data's (``stack_witness``).
+    ``dataset`` is committed data's, ``counts`` the multiplicities' (``stack_witness``).
     """
     dims = [1 << c.width_vars(i) for i in range(c.layers + 1)]
     tp, bsz = c.padded_steps, c.batch
@@ -121,16 +123,19 @@ def mlp_witness(
     for t, lr in enumerate(c.lr_padded()):
         rec, w, b = exact_step(c, w, b, xs[t], ys[t], lr, None if hook is None else hook(t))
         steps.append(rec)
-    return stack_witness(c, steps, w, b, dataset)
+    return stack_witness(c, steps, w, b, dataset, counts)
 
 
 def stack_witness(
-    c: MlpCircuit, steps: Sequence[dict], final_w: Sequence, final_b: Sequence, dataset: Witness | None = None
+    c: MlpCircuit, steps: Sequence[dict], final_w: Sequence, final_b: Sequence, dataset: Witness | None = None,
+    counts: Callable = multiplicities,
 ) -> Witness:
     """Stack per-step records (padded arrays named as ``exact_step`` names them, one per
     padded step) into the circuit's witness, with every range-checked value decomposed into
-    its slots (and, for limbs, the lookup's multiplicities). Committed data brings the data
-    set's tensors (``zktrain.data_commitment.dataset_tensors``) as ``dataset``."""
+    its slots (and the logUp multiplicities: of the limbs, and of the loss's function lookups,
+    by ``counts``, which a soundness test replaces with a cheater's count). Committed data brings
+    the data set's tensors (``zktrain.data_commitment.dataset_tensors``) as ``dataset``. The
+    labels stay as ``Y`` too: the cross-entropy's label checks read them (``verifier/losses.py``)."""
     if len(steps) != c.padded_steps:
         raise ValueError(f"{len(steps)} step records for {c.padded_steps} padded steps")
     wit: Witness = {name: _int64(np.stack([s[name] for s in steps]), name) for name in steps[0]}
@@ -151,13 +156,14 @@ def stack_witness(
     if c.data_binding == "private":  # the prover commits the batches as consumed, padding included
         x, y = c.data_tensors()
         wit[x] = c.x_slots().decompose(wit["IN1"], "input")
-        wit[y] = c.y_slots().decompose(wit.pop("Y"), "label")
+        wit[y] = c.y_slots().decompose(wit["Y"], "label")
     elif c.data_binding == "committed":  # the stream stays virtual, selected from the data set
         if dataset is None:
             raise ValueError("committed data: the witness needs the data set's tensors")
         wit.update(dataset)
-    if c.range_check == "limbs":
-        wit.update(multiplicities(logup_statement(c), wit))
+    wit.update(losses.slots(c, wit))
+    if has_logup(c):
+        wit.update(counts(logup_statement(c), wit))
     return wit
 
 

@@ -158,8 +158,9 @@ def test_unprovable_modules_are_named(build, message):
 
 
 @pytest.mark.parametrize("build, message", [
-    (lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9), "momentum=0.9"),
-    (lambda p: torch.optim.SGD(p, lr=0.1, weight_decay=1e-4), "weight_decay=0.0001"),
+    # momentum and weight_decay themselves are recorded (tests/test_momentum_training.py).
+    (lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, nesterov=True), "nesterov=True"),
+    (lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9, dampening=0.1), "dampening=0.1"),
     (lambda p: torch.optim.Adam(p, lr=0.1), "torch.optim.adam.Adam is not provable yet"),
 ])
 def test_unprovable_optimizers_are_named(build, message):
@@ -189,7 +190,10 @@ def test_options_changed_between_steps_are_refused():
     rec = zktrain.Recorder(model, optimizer, nn.MSELoss())
     rec.step(*batch(0))
     optimizer.param_groups[0]["momentum"] = 0.9
-    with pytest.raises(NotProvableError, match="momentum=0.9"):
+    with pytest.raises(NotProvableError, match="momentum or weight_decay changed since the first step"):
+        rec.step(*batch(1))
+    optimizer.param_groups[0].update(momentum=0, dampening=0.5)
+    with pytest.raises(NotProvableError, match="dampening=0.5"):
         rec.step(*batch(1))
     assert rec.steps == 1
 
@@ -274,9 +278,15 @@ def test_example_run_files_load_under_one_schema(example):
 
 
 @pytest.mark.parametrize("change, message", [
-    (lambda t, m: t.update(optimizer={"name": "sgd", "lr": 0.5, "momentum": 0.9}), r"train.optimizer.momentum: 0.9 is not provable yet"),
+    # momentum and weight_decay load (the engine trains them) and prove refuses them
+    # (tests/test_momentum_training.py); nesterov and dampening are refused here.
+    (lambda t, m: t.update(optimizer={"name": "sgd", "lr": 0.5, "momentum": 0.9, "nesterov": True}),
+     r"train.optimizer.nesterov: True is not provable yet"),
+    (lambda t, m: t.update(optimizer={"name": "sgd", "lr": 0.5, "momentum": 0.9, "dampening": 0.1}),
+     r"train.optimizer.dampening: 0.1 is not provable yet"),
     (lambda t, m: t.update(optimizer={"name": "lamb", "lr": 0.5}), r"train.optimizer: only 'sgd' is provable so far; 'lamb' is not provable"),
-    (lambda t, m: t.update(loss="cross_entropy"), r"train.loss: only 'mse' is provable so far; 'cross_entropy' is not provable"),
+    # loss: cross_entropy is provable (the cross-entropy proof); tests/test_softmax_ce.py covers it.
+    (lambda t, m: t.update(loss="hinge"), r"train.loss: .*'hinge' is not provable yet"),
     (lambda t, m: t.update(drop_last=False), r"train.drop_last: false is not provable"),
     (lambda t, m: t.update(batch_size_controller={"name": "adaptive"}), r"train.batch_size_controller: .* is not provable yet"),
     (lambda t, m: t.update(objective="conadv"), r"train.objective: 'conadv' is not provable yet"),

@@ -338,45 +338,42 @@ def test_float_reference_uses_the_cross_entropy_rate(digits):
     assert distance(off) > 1e-4
 
 
-# --- proving refuses it by name ------------------------------------------------------------------
+# --- proving it (the proof itself: tests/test_ce_proof.py) ------------------------------------------
 
 
-def test_prove_refuses_cross_entropy_by_name():
-    from zktrain.provable import NotProvableError
+def test_prove_plans_cross_entropy():
+    """``zktrain prove`` plans a cross-entropy recipe, and the verifier's side derives its circuit:
+    the loss module the walk runs is the recipe's (``verifier/losses.py``), never MSE's."""
     from zktrain.prove import plan_segments
     from zktrain.run_config import ProveOptions
 
     recipe = ce_recipe(steps=2)
-    with pytest.raises(NotProvableError, match="train.loss: cross_entropy is not provable yet"):
-        plan_segments(recipe, ProveOptions())
-    # The verifier's side derives no circuit for it either (never an MSE walk under a CE recipe).
-    with pytest.raises(ValueError, match="only SGD on the MSE loss is provable so far"):
-        MlpCircuit.from_recipe(recipe)
-    from verifier.bundle import (
-        segment_statements,  # what parse_bundle turns into a rejection
-    )
+    statements, _ = plan_segments(recipe, ProveOptions())
+    assert [st.circuit.loss for st in statements] == ["cross_entropy"]
+    assert MlpCircuit.from_recipe(recipe).loss == "cross_entropy"
+    from verifier.bundle import segment_statements
 
-    with pytest.raises(ValueError, match="only SGD on the MSE loss"):
-        segment_statements(recipe)
+    assert segment_statements(recipe)[0].circuit.loss == "cross_entropy"
 
 
-def test_run_file_refuses_cross_entropy_by_name(tmp_path):
-    from zktrain.run_config import RunConfigError, load_run
+def test_run_file_takes_cross_entropy(tmp_path):
+    """``train.loss: cross_entropy`` in a run file: the recipe's loss, and lr_num folds the
+    mean's 1/B (``ce_lr_num``), not MSE's 2/(B n_out)."""
+    from zktrain.run_config import load_run
 
     run = tmp_path / "ce.yaml"
     run.write_text("name: ce\nseed: 0\ndata: {source: digits}\nmodel: {kind: mlp, widths: [64, 16, 10]}\n"
                    "train: {batch_size: 64, steps: 2, optimizer: sgd, loss: cross_entropy, lr: 0.5}\n")
-    with pytest.raises(RunConfigError, match="train.loss: .*'cross_entropy' is not provable yet") as err:
-        load_run(run)
-    assert "unknown" not in str(err.value)
+    recipe = load_run(run).recipe
+    assert recipe.train.loss == "cross_entropy" and recipe.train.lr_num == (ce_lr_num(0.5, 64, 16),) * 2
 
 
-def test_recorder_records_cross_entropy_and_refuses_to_prove_it(tmp_path):
+def test_recorder_records_and_proves_cross_entropy(tmp_path):
     """``zktrain.Recorder`` with ``nn.CrossEntropyLoss()``: the engine's steps at ce_lr_num, the
     loss it returns is the float cross-entropy of the fixed-point logits, the float replay
-    agrees, and ``prove`` refuses by name before writing anything."""
+    agrees, and ``prove`` proves the recorded steps (a bundle ``verify_bundle`` accepts)."""
     import zktrain
-    from zktrain.provable import NotProvableError
+    from verifier.bundle import verify_bundle
 
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
@@ -395,6 +392,6 @@ def test_recorder_records_cross_entropy_and_refuses_to_prove_it(tmp_path):
     assert rec.trace().steps[0].softmax is not None
     report = rec.fidelity()
     assert report.relative_weight_difference < 1e-3
-    with pytest.raises(NotProvableError, match="train.loss: cross_entropy is not provable yet"):
-        rec.prove(tmp_path / "ce.zkp")
-    assert not list(tmp_path.iterdir())
+    rec.prove(tmp_path / "ce.zkp", zk=False, backend="cpu")
+    report = verify_bundle((tmp_path / "ce.zkp").read_bytes())
+    assert report.accepted, report.reason

@@ -73,7 +73,7 @@ PROTOCOL = [
 TESTS = {
     "verifier/field.py": ["tests/test_field.py", "tests/test_transcript.py"],
     "verifier/transcript.py": ["tests/test_transcript.py"],
-    "verifier/encoding.py": ["tests/test_curve.py", "tests/test_hyrax.py", "tests/test_nizk.py"],
+    "verifier/encoding.py": ["tests/test_encoding.py", "tests/test_curve.py", "tests/test_hyrax.py", "tests/test_nizk.py"],
     "verifier/curve.py": ["tests/test_curve.py", "tests/test_hash_to_curve.py"],
     "verifier/msm.py": ["tests/test_curve.py"],
     "verifier/hash_to_curve.py": ["tests/test_hash_to_curve.py", "tests/test_curve.py"],
@@ -85,18 +85,20 @@ TESTS = {
     "verifier/hyrax.py": ["tests/test_hyrax.py", "tests/test_ipa.py"],
     "verifier/nizk/": ["tests/test_nizk.py", "tests/test_ipa.py", "tests/test_zk_sumcheck.py"],
     "verifier/logup.py": ["tests/test_logup.py", "tests/test_lookup_tables.py"],
-    "verifier/exp.py": ["tests/test_lookup_tables.py"],
-    "verifier/division.py": ["tests/test_division.py"],
-    "verifier/rowmax.py": ["tests/test_rowmax.py"],
+    "verifier/exp.py": ["tests/test_lookup_tables.py", "tests/test_ce_proof.py"],
+    "verifier/division.py": ["tests/test_division.py", "tests/test_ce_proof.py"],
+    "verifier/rowmax.py": ["tests/test_rowmax.py", "tests/test_ce_proof.py"],
+    "verifier/losses.py": ["tests/test_ce_proof.py", "tests/test_training_proof.py"],
     "verifier/bundle.py": ["tests/test_bundle_cli.py", "tests/test_verifier_bounds.py", "tests/test_segments.py",
                            "tests/test_data_binding.py", "tests/test_model_artifact.py"],
-    "verifier/data.py": ["tests/test_data_binding.py"],
+    "verifier/data.py": ["tests/test_data_files.py", "tests/test_data_binding.py"],
     "verifier/model.py": ["tests/test_model_artifact.py"],
     "verifier/disclosure.py": ["tests/test_model_artifact.py", "tests/test_inference.py"],
     "verifier/inference.py": ["tests/test_inference.py"],
     "verifier/inference_bundle.py": ["tests/test_inference.py"],
     "verifier/inference_inputs.py": ["tests/test_inference.py"],
     "verifier/walk.py": ["tests/test_training_proof.py", "tests/test_inference.py"],
+    "verifier/training.py": ["tests/test_training_proof.py", "tests/test_ce_proof.py"],
 }
 
 

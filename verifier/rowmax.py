@@ -19,10 +19,15 @@ batches the same reductions in one phase):
       check of D's slots (``ranged``: the caller's logUp statement, or bits' booleanity).
 
 ``verify_rowmax`` returns the claims the caller reduces next: on e (committed) from (a), (p),
-(b), (c); on z from (c) and (d). D's slot claim joins the walk's ledger.
+(b), (c); on z from (c) and (d). D's slot claim joins the walk's ledger. A caller that holds D
+in another committed form passes ``gap``, which reads D~(sigma, rho) (and ledgers its own
+claims): the softmax reads D = z0 + 2^16 z1 from the exp gadget's looked-up indices, whose
+lookups are then D's range check (``verifier/losses.py``).
 """
 
 from __future__ import annotations
+
+from typing import Callable
 
 from circuits.layout import Layout
 from circuits.rowmax import Decomposition, RowMax
@@ -53,8 +58,9 @@ def _row_weighted(c: RowMax, what: str, rho, factors: list[str], claimed: Value)
     return Reduction(f"rowmax:{what}", [product_shape(c.num_vars, len(tables))], [claimed], finish, [tables], [public])
 
 
-def verify_rowmax(walk: Walk, c: RowMax) -> list[Claim]:
-    """Checks (a), (p), (b), (c), (d) in that order; the claims on e and z they leave."""
+def verify_rowmax(walk: Walk, c: RowMax, gap: Callable[[Walk, tuple], Value] | None = None) -> list[Claim]:
+    """Checks (a), (p), (b), (c), (d) in that order; the claims on e and z they leave. ``gap``
+    reads D at (d)'s point (default: D's committed slots, ``Walk.slice_value``)."""
     t, ch = walk.t, walk.ch
     label = f"rowmax:{c.name}:".encode()
     w = t.challenge_scalars(b"rowmax-booleanity", c.num_vars)
@@ -69,6 +75,6 @@ def verify_rowmax(walk: Walk, c: RowMax) -> list[Claim]:
     claims += ch.phase(label + b"max", [_row_weighted(c, "max", rho, [c.e, c.logits], m)])
     sigma = t.challenge_scalars(b"rowmax-cols", c.cols_vars)
     point = tuple(sigma) + tuple(rho)
-    gap = walk.slice_value(c.gap, c.gap_slots(), point)
+    gap = walk.slice_value(c.gap, c.gap_slots(), point) if gap is None else gap(walk, point)
     mask = below_eval(sigma, c.classes)
     return claims + [Claim(c.logits, point, linear_combination([mask, -1], [m, gap]))]

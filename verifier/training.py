@@ -30,12 +30,15 @@ The walk (FAC4DNN, DESIGN section 5), over tensors stacked across steps, one sta
   2. every claim on the stacked weights and biases becomes W_0 / b_0 minus a step functional
      of G_Z^T A (exact SGD, no rounding);
   3. claims on activations A = (1 - s) Z' and hidden gradients G_Z = (1 - s) G'_A (zkReLU) by
-     masked Hadamard sumchecks; G_Z of the output layer is Z'_L - Y; the claims on the inputs
-     and the labels go to the statement's data binding (``verifier/data.py``: the segment's
-     own data slots, the verifier's evaluation of public data, or, for committed data, a
-     selection sumcheck "phase-data" down to the data owner's commitment);
-  4. limb gadget: the logUp-GKR range proof of every limbs tensor (``verifier/logup.py``),
-     whose claims on the limbs and multiplicities join the ledger;
+     masked Hadamard sumchecks; G_Z of the output layer is the loss module's (``verifier/losses.py``,
+     the recipe's ``train.loss``: Z'_L - Y for MSE, p - Y for cross-entropy), which then runs its
+     own reductions (the softmax's row max, exact division, exp lookups, one-hot labels); the
+     claims on the inputs and the labels go to the statement's data binding (``verifier/data.py``:
+     the segment's own data slots, the verifier's evaluation of public data, or, for committed
+     data, a selection sumcheck "phase-data" down to the data owner's commitment);
+  4. limb gadget: the logUp-GKR range proof of every limbs tensor and of the loss's function
+     lookups (``verifier/logup.py``; with bits, of the lookups alone), whose claims on the
+     limbs, looked-up pairs and multiplicities join the ledger;
   5. every claim on a committed tensor is reduced to one point (claims ledger) and opened.
 
 A :class:`Channel` carries the messages: the verifier's reads them from the proof bytes and
@@ -68,7 +71,8 @@ from .gadgets import booleanity_reduction, matmul_reduction, padding_reduction, 
 from .data import CommittedData, PrivateData, PublicData
 from .hash_to_curve import pedersen_generators
 from .hyrax import HyraxCommitment, HyraxLayout, HyraxOpening, OpeningBatch
-from .logup import Challenges, LogupStatement, LogupWalk, RangeTensor
+from .logup import Challenges, LogupStatement, LogupWalk, RangeTensor, function_multiplicity_name
+from .losses import loss_module
 from .phase import Reduction, Table, verify_phase
 from .polynomial import eq_table, mle_evaluate_int64
 from .sumcheck import SumcheckProof
@@ -178,18 +182,25 @@ class TrainingStatement(CommittedTensors):
         return list(self.circuit.data_tensors()) + initial + self.checkpoint_tensors("T")
 
     def witness_tensors(self) -> list[str]:
+        """The range slots, the loss's other committed tensors (``circuits/loss.py``), then the
+        logUp multiplicities (range tables with limbs, function tables of the loss's lookups)."""
         public = set(self.public_tensors())
         ranges = [n for n in self.circuit.committed_ranges() if n not in public]
-        if self.circuit.range_check == "limbs":
+        ranges += list(self.circuit.loss_tensors())
+        if has_logup(self.circuit):
             ranges += logup_statement(self.circuit).multiplicity_tensors()
         return ranges
 
     def tensor_vars(self, name: str) -> int:
         """Variable count of a committed tensor (fixes its Hyrax layout)."""
         c = self.circuit
-        layouts = {**c.dataset_layouts(), **{n: r.layout for n, r in c.committed_ranges().items()}}
+        layouts = {**c.dataset_layouts(), **{n: r.layout for n, r in c.committed_ranges().items()},
+                   **c.loss_tensors()}
         if name in layouts:
             return layouts[name].num_vars
+        if name.startswith("logup.f."):  # a function table's multiplicities: one per row
+            tables = {function_multiplicity_name(lk.table): lk.table for lk in loss_module(c).lookups()}
+            return tables[name].index_bits
         if name.startswith("logup.m"):
             return int(name.removeprefix("logup.m"))
         layer = int(name[1:].split(".")[0])  # W{l}.0, W{l}.T, b{l}.0, b{l}.T
@@ -198,12 +209,24 @@ class TrainingStatement(CommittedTensors):
         return c.width_vars(layer)
 
 
-def logup_statement(c: MlpCircuit) -> LogupStatement:
-    """Every limbs tensor, data included, for the limb gadget's one range proof."""
-    return LogupStatement(tuple(
+def logup_statement(c) -> LogupStatement:
+    """The walk's one logUp statement: every limbs tensor, data included (limb gadget; none
+    with bits, whose tensors get booleanity), and the loss module's function lookups (a
+    training circuit's; the inference walk's circuit, ``circuits.inference``, has no loss)."""
+    tensors = () if c.range_check != "limbs" else tuple(
         RangeTensor(name, r.decomposition, r.layout.num_vars - r.decomposition.slot_vars)
         for name, r in c.committed_ranges().items()
-    ))
+    )
+    return LogupStatement(tensors, _lookups(c))
+
+
+def _lookups(c) -> tuple:
+    return loss_module(c).lookups() if isinstance(c, MlpCircuit) else ()
+
+
+def has_logup(c) -> bool:
+    """Whether the walk runs a logUp statement: limbs, or a loss with function lookups."""
+    return c.range_check == "limbs" or bool(_lookups(c))
 
 
 def _padded_int64(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -218,6 +241,8 @@ class TrainingWalk(Walk):
     def __init__(self, statement: TrainingStatement, channel: Channel):
         super().__init__(statement, channel)
         self._seeded: tuple[list[np.ndarray], list[np.ndarray]] | None = None
+        #: The recipe's loss (``verifier/losses.py``): its hooks run at fixed places of ``run``.
+        self.loss = loss_module(self.c)
 
     # --- helpers ------------------------------------------------------------------------
     def _act(self, i: int) -> tuple[int, int, int]:
@@ -291,9 +316,10 @@ class TrainingWalk(Walk):
         self.ledger.extend(self.ch.phase(b"phase-2", self._phase_2()))
         self.ledger.extend(self.ch.phase(b"phase-3", self._phase_3()))
         self._after_phase_3()
+        self.loss.relations(self)
         self.ledger.extend(self.ch.phase(b"phase-data", self.st.data.selection(self)))
         self.st.data.selected(self)
-        if self.c.range_check == "limbs":
+        if has_logup(self.c):
             self.ledger.extend(LogupWalk(logup_statement(self.c), self.ch).run())
         self._ledger_and_openings()
 
@@ -386,11 +412,7 @@ class TrainingWalk(Walk):
             claims = self.ledger.take(f"GZ{l}")
             if claims:
                 out.append(self._masked(f"relu-grad{l}", claims, l, f"S{l}", f"GP{l}"))
-        L = c.layers
-        for claim in self.ledger.take(f"GZ{L}"):
-            zp = self.slice_value(c.ranged(f"Z{L}"), c.z_slots(L), claim.point)
-            y = self.st.data.labels(self, claim.point)
-            self.require_equal(zp - y, claim.value, "output gradient is not Y_hat - Y")
+        self.loss.output_gradient(self, self.ledger.take(f"GZ{c.layers}"))
         return out
 
     def _after_phase_3(self) -> None:

@@ -6,13 +6,15 @@ Three small registries say which torch objects the fixed-point semantics of DESI
 * ``MODULES``: the layer types of a provable ``nn.Sequential``, each with its role in the
   chain (``linear`` or ``activation``) and a check of its options. Today ``nn.Linear`` and
   ``nn.ReLU``, alternating, a Linear first and last: the recipe's MLP (``circuits.recipe.ModelSpec``).
-* ``OPTIMIZERS``: ``torch.optim.SGD`` with the option values of ``schema.PROVABLE_SGD``.
+* ``OPTIMIZERS``: ``torch.optim.SGD`` with the option values of ``schema.PROVABLE_SGD``. Its
+  ``momentum`` and ``weight_decay`` (``schema.RECORDED_SGD``) may take any value the engine
+  trains (``sgd_hyperparameters``: quantized to the recipe's dyadics, optimizer
+  ``sgd_momentum``, design (A) of docs/momentum.md): ``zktrain.Recorder`` records them and
+  ``prove`` refuses them by name (``train.momentum: ... is not provable yet``).
 * ``LOSSES``: ``nn.MSELoss(reduction="mean")``, whose 2 / (B n_out) the recipe folds into
-  lr_num (``circuits.semantics.mse_lr_num``). ``RECORDED_LOSSES`` adds the losses the
-  fixed-point engine trains but the proof does not cover yet: ``nn.CrossEntropyLoss()`` (mean,
-  no class weights, no label smoothing; ``circuits.softmax``, lr_num from
-  ``circuits.semantics.ce_lr_num``), which ``zktrain.Recorder`` records and ``prove`` refuses
-  by name (``train.loss: cross_entropy is not provable yet``).
+  lr_num (``circuits.semantics.mse_lr_num``). ``RECORDED_LOSSES`` adds
+  ``nn.CrossEntropyLoss()`` (mean, no class weights, no label smoothing; ``circuits.softmax``,
+  lr_num from ``circuits.semantics.ce_lr_num``), recorded and proven (``verifier.losses``).
 
 A later operation (BatchNorm, momentum, cross-entropy) becomes provable by joining a registry
 with its check, as it joins the circuit (DESIGN section 10, "the walk composes operations").
@@ -37,7 +39,7 @@ from torch import nn
 from verifier.model import float_copy
 
 from .run_config import to_master
-from .schema import PROVABLE_SGD, ModelFactory, provable_sgd
+from .schema import PROVABLE_SGD, RECORDED_SGD, ModelFactory, provable_sgd
 
 
 class NotProvableError(ValueError):
@@ -148,11 +150,34 @@ def check_model(model: object) -> ProvableMLP:
 def _check_sgd(optimizer: torch.optim.Optimizer) -> None:
     for i, group in enumerate(optimizer.param_groups):
         for option, value in PROVABLE_SGD.items():
-            if group.get(option, value) != value:
+            if option not in RECORDED_SGD and group.get(option, value) != value:
                 raise NotProvableError(
                     f"optimizer: torch.optim.SGD with {option}={group[option]!r} (param group {i}) is not provable "
-                    f"yet (provable: {provable_sgd()})"
+                    f"yet (provable: {provable_sgd()}; recorded, not provable yet: any momentum and weight_decay)"
                 )
+    sgd_hyperparameters(optimizer)
+
+
+def sgd_hyperparameters(optimizer: torch.optim.Optimizer):
+    """The recipe's (``train.momentum``, ``train.weight_decay``) for a ``torch.optim.SGD``: None
+    for plain SGD (both 0), else both as dyadics (``circuits.momentum.recipe_hyperparameters``,
+    whose quantization run files use too). Every param group must agree (one recipe); a value
+    the quantization refuses raises NotProvableError naming the option."""
+    from circuits.momentum import recipe_hyperparameters
+
+    values = {option: sorted({float(group.get(option, 0)) for group in optimizer.param_groups})
+              for option in RECORDED_SGD}
+    for option, found in values.items():
+        if len(found) != 1:
+            raise NotProvableError(f"optimizer: param groups with different {option} {found} are not provable yet "
+                                   f"(the recipe has one {option})")
+    mu, lam = values["momentum"][0], values["weight_decay"][0]
+    if mu == 0 and lam == 0:
+        return None
+    try:
+        return recipe_hyperparameters(mu, lam)
+    except ValueError as err:
+        raise NotProvableError(f"optimizer: torch.optim.SGD {err}") from None
 
 
 #: Optimizer types and the check of their options.

@@ -26,7 +26,9 @@ from typing import Callable
 import numpy as np
 
 from circuits.mlp import MlpCircuit
+from circuits.softmax import softmax_fixed
 from prover.backends import FieldBackend, get_backend
+from prover.losses import step_record as loss_record
 from prover.training import ProverChannel, prove_with, stack_witness
 from prover.zk_training import ZkProverChannel
 from verifier.bundle import bind_public_data, encode_bundle, segment_statements
@@ -37,7 +39,7 @@ from .data_commitment import dataset_tensors, precommitted
 from .fixedpoint.data import encode_dataset
 from .fixedpoint.engine import FixedPointMLP, train
 from .fixedpoint.trace import TrainingTrace
-from .run_config import ProveOptions, ProveRun
+from .run_config import ProveOptions, ProveRun, check_provable_optimizer
 
 
 @dataclass
@@ -106,6 +108,7 @@ def step_record(c: MlpCircuit, step) -> dict[str, np.ndarray]:
             rec[f"IN{l + 1}"] = _pad(layer.a, (b, d))
             rec[f"GP{l}"] = _pad(layer.g_a, (b, d))
             rec[f"REMG{l}"] = _pad(layer.g_a_rem, (b, d))
+    rec.update(loss_record(c, step.softmax))  # the loss's tensors (prover.losses), none for MSE
     return rec
 
 
@@ -117,12 +120,24 @@ def _checkpoint(trace, t: int) -> tuple[list, list]:
     return [layer.weight for layer in layers], [layer.bias for layer in layers]
 
 
+class _PaddedSteps(FixedPointMLP):
+    """The model that runs a segment's padded steps: zero data, so zero labels, which the
+    cross-entropy's label check refuses (``circuits.softmax.check_labels``); there G_out is the
+    softmax p itself (p - 0), the same exact semantics (``circuits.softmax.softmax_fixed``)."""
+
+    def output_gradient(self, z, y, step=None):
+        if self.softmax is None or y.any():
+            return super().output_gradient(z, y, step)
+        witness = softmax_fixed(z, self.softmax)
+        return witness.gradient, witness
+
+
 def _segment_witness(recipe, c: MlpCircuit, trace, first: int, dataset: dict | None = None) -> dict:
     """The witness of the segment whose circuit ``c`` starts at step ``first``: its steps'
     records, its padded steps (the end model on a zero batch with learning rate 0, so it
     stays at the checkpoint), the checkpoint it ends on, and committed data's tensors."""
     end_w, end_b = _checkpoint(trace, first + c.steps)
-    model = FixedPointMLP(recipe, end_w, end_b)
+    model = _PaddedSteps(recipe, end_w, end_b)
     zeros_x = np.zeros((c.batch, c.widths[0]), dtype=np.int64)
     zeros_y = np.zeros((c.batch, c.widths[-1]), dtype=np.int64)
     padded = [model.step(zeros_x, zeros_y, 0, t, np.zeros(c.batch, dtype=np.int64)) for t in range(c.steps, c.padded_steps)]
@@ -182,15 +197,7 @@ def train_trace(run: ProveRun):
 def plan_segments(recipe, options: ProveOptions) -> tuple[list[TrainingStatement], FieldBackend]:
     """The statements of the run's segments (``prove.segment_steps``; default: one segment) and
     the prover backend, resolved before any training so that a bad option fails fast."""
-    if recipe.train.loss != "mse":
-        # The fixed-point engine trains it (circuits.softmax); the walk has no loss module for
-        # it yet (docs/cross_entropy_proof.md), and circuits.mlp refuses it on the verifier's side.
-        from .provable import NotProvableError
-
-        raise NotProvableError(
-            f"train.loss: {recipe.train.loss} is not provable yet (provable: mse); "
-            "the fixed-point engine and zktrain train run it, zktrain prove does not"
-        )
+    check_provable_optimizer(recipe)  # momentum, weight decay: not provable yet, refused by name
     segment_steps = min(options.segment_steps or recipe.train.steps, recipe.train.steps)
     statements = segment_statements(recipe, options.range_check, segment_steps)
     try:

@@ -41,7 +41,7 @@ only then).
 
 The keys are those of the one run-file schema (``zktrain.schema``) that ``zktrain train`` reads
 too: an option of the float stack that the proof does not cover yet (a LAMB optimizer,
-momentum, cross-entropy, a normalization layer, ``drop_last: false``) is refused by name as
+momentum, a normalization layer, ``drop_last: false``) is refused by name as
 not provable yet. ``model: {torch: FILE.py:FUNCTION}`` builds the model by calling that
 function (torch seeded by the run's seed); it must be provable (``zktrain.provable``), and its
 own weights are the run's committed W_0, as for ``zktrain.Recorder``.
@@ -59,7 +59,7 @@ import yaml
 from circuits.data import dataset_digest, encode_inputs, encode_labels
 from circuits.mlp import RANGE_CHECKS
 from circuits.recipe import DataSpec, ModelSpec, QuantSpec, Recipe, RecipeError, TrainSpec
-from circuits.semantics import mse_lr_num
+from circuits.semantics import lr_num_for
 
 from verifier.data import DatasetCommitment
 from verifier.errors import VerifyError
@@ -67,7 +67,7 @@ from verifier.errors import VerifyError
 from . import schema
 from .data import Dataset, parse_data_spec
 from .data_commitment import DatasetOpening
-from .schema import NEUTRAL_SGD, PROVABLE_SGD, ModelFactory, provable_sgd
+from .schema import NEUTRAL_SGD, PROVABLE_SGD, RECORDED_SGD, ModelFactory, provable_sgd
 
 
 class RunConfigError(ValueError):
@@ -189,6 +189,7 @@ def parse_run(cfg: Any, base_dir: Path | None = None, steps: int | None = None, 
 
     batch = _pos_int("train.batch_size", train.get("batch_size"))
     _check_provable_train(train)
+    sgd_state = _sgd_state(train)
     n_steps, rates = _step_rates(train, batch, len(dataset.y_train), steps, name, seed, data_source)
 
     options = parse_prove_options(prove)
@@ -206,7 +207,8 @@ def parse_run(cfg: Any, base_dir: Path | None = None, steps: int | None = None, 
             **encoding,
             **_binding(data_source.options["binding"], dataset, quant.frac_bits, commitment),
         )
-        lr_num = tuple(mse_lr_num(r, batch, widths[-1], quant.lr_shift) for r in rates)
+        loss = train.get("loss", "mse")  # lr_num folds the loss's mean (mse_lr_num, ce_lr_num)
+        lr_num = tuple(lr_num_for(loss, r, batch, widths[-1], quant.lr_shift) for r in rates)
         recipe = Recipe(
             name=name,
             seed=seed,
@@ -218,9 +220,13 @@ def parse_run(cfg: Any, base_dir: Path | None = None, steps: int | None = None, 
                 activation=model.get("activation", "relu"),
                 init="committed" if factory_mlp is not None else model.get("init", "seeded"),
             ),
-            train=TrainSpec(batch_size=batch, steps=n_steps, lr_num=lr_num),
+            train=TrainSpec(batch_size=batch, steps=n_steps, lr_num=lr_num, loss=loss),
             quant=quant,
         )
+        if sgd_state:  # momentum / weight decay: optimizer sgd_momentum (_sgd_state)
+            from dataclasses import replace
+
+            recipe = replace(recipe, train=replace(recipe.train, **sgd_state))
     except (RecipeError, TypeError, ValueError) as err:
         raise RunConfigError(str(err)) from None
 
@@ -311,14 +317,14 @@ def _check_provable_train(train: dict) -> None:
     if _name_of(optimizer) != "sgd":
         raise RunConfigError(f"train.optimizer: only 'sgd' is provable so far; {_name_of(optimizer)!r} is not provable yet")
     for key, value in (optimizer.items() if isinstance(optimizer, dict) else ()):
-        if key in PROVABLE_SGD and value != PROVABLE_SGD[key]:
+        if key in PROVABLE_SGD and key not in RECORDED_SGD and value != PROVABLE_SGD[key]:
             raise _not_provable(f"train.optimizer.{key}", value, provable_sgd())
         if key not in PROVABLE_SGD and key not in NEUTRAL_SGD and key != "name":
             raise RunConfigError(f"train.optimizer.{key}: not an option of sgd (options: "
                                  f"{', '.join(sorted({*PROVABLE_SGD, *NEUTRAL_SGD}))})")
     loss = train.get("loss", "mse")
-    if loss != "mse":
-        raise RunConfigError(f"train.loss: only 'mse' is provable so far; {loss!r} is not provable yet")
+    if loss not in ("mse", "cross_entropy"):
+        raise RunConfigError(f"train.loss: only 'mse' and 'cross_entropy' are provable; {loss!r} is not provable yet")
     for key, provable in (("batch_size_controller", "fixed"), ("objective", "standard")):
         if _name_of(train.get(key) or provable) != provable:
             raise _not_provable(f"train.{key}", train[key], provable)
@@ -330,6 +336,56 @@ def _check_provable_train(train: dict) -> None:
                              "the last partial batch of an epoch is dropped); set drop_last: true")
     if train.get("dtype", "float32") not in ("float32", "float64"):
         raise RunConfigError(f"train.dtype: must be one of float32, float64, got {train['dtype']!r}")
+
+
+def _sgd_state(train: dict) -> dict:
+    """``train.momentum`` and ``train.weight_decay`` (or ``train.optimizer``'s, not both) as the
+    recipe's ``optimizer: sgd_momentum`` fields: torch's floats quantized to dyadics
+    (``circuits.momentum.recipe_hyperparameters``: mu to a multiple of 2^-15, lam at the coarsest
+    2^-s, s >= 20, within relative error 1/512); {} for plain SGD (both absent or 0). The
+    fixed-point engine trains them; ``check_provable_optimizer`` refuses them at prove."""
+    from circuits.momentum import quantization_rule, recipe_hyperparameters
+    from circuits.recipe import DEFAULT_BUF_BITS
+
+    block = train.get("optimizer") if isinstance(train.get("optimizer"), dict) else {}
+    values, paths = {}, {}
+    for key in RECORDED_SGD:
+        given = [(path, body[key]) for path, body in ((f"train.{key}", train), (f"train.optimizer.{key}", block))
+                 if key in body]
+        if len(given) > 1:
+            raise RunConfigError(f"train.{key}: given twice (train.{key} and train.optimizer.{key}); give one")
+        paths[key], values[key] = given[0] if given else (f"train.{key}", 0)
+        value = values[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise RunConfigError(f"{paths[key]}: must be a non-negative number, got {value!r}")
+    if not values["momentum"] and not values["weight_decay"]:
+        return {}
+    try:
+        mu, lam = recipe_hyperparameters(values["momentum"], values["weight_decay"])
+    except ValueError as err:
+        key, _, message = str(err).partition(": ")
+        raise RunConfigError(f"{paths.get(key, 'train.' + key)}: {message} (quantization: {quantization_rule()})") from None
+    return {"optimizer": "sgd_momentum", "momentum": mu, "weight_decay": lam, "buf_bits": DEFAULT_BUF_BITS}
+
+
+def check_provable_optimizer(recipe: Recipe) -> None:
+    """Refuse by name a recipe whose optimizer the proof does not cover yet: ``sgd_momentum``
+    (momentum and/or weight decay; the engine trains it, docs/momentum.md section 6 is the
+    wiring the proof needs). ``zktrain.prove.plan_segments`` calls it before any training."""
+    t = recipe.train
+    if t.optimizer == "sgd":
+        return
+    from .provable import NotProvableError
+
+    for key in RECORDED_SGD:
+        value = getattr(t, key, None)
+        if value is not None and value.num:
+            raise NotProvableError(
+                f"train.{key}: {value.num}/2^{value.shift} (= {float(value.value):.6g}) is not provable yet "
+                f"(provable: {provable_sgd()}); the fixed-point engine, zktrain train and zktrain.Recorder run it, "
+                "zktrain prove does not"
+            )
+    raise NotProvableError(f"train.optimizer: {t.optimizer} is not provable yet (provable: sgd)")
 
 
 _SCHEDULED = ("schedule", "scale_lr", "regime_adaptation")

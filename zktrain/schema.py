@@ -21,16 +21,21 @@ proving sections (``quant``, ``prove``) without using them.
                                    kind/widths/...; prove checks it is provable and commits to its weights
     train    batch_size            the batch size, in both
              steps | epochs        exactly one; an epoch is rows // batch_size proven steps
-             optimizer             a ``builders.OPTIMIZERS`` entry     sgd (default), without momentum,
-                                                                       dampening, weight decay, nesterov
+             optimizer             a ``builders.OPTIMIZERS`` entry     sgd (default), without dampening,
+                                                                       nesterov, maximize; its momentum and
+                                                                       weight_decay as below
+             momentum,             the optimizer's own options         quantized to the recipe's dyadics
+             weight_decay          (shorthand for optimizer.momentum,  (circuits.momentum.recipe_hyperparameters);
+                                   optimizer.weight_decay)             the fixed-point engine trains them,
+                                                                       prove refuses them: not provable yet
              lr | lr_schedule      the rate (the optimizer's lr), or one rate per step, in both
              schedule, scale_lr,   the float stack's schedules         the rate of each step read from the
              regime_adaptation                                         same schedule, as ``train`` steps it
              batch_size_controller  a ``builders`` entry               fixed
              objective             a ``builders`` entry                standard
-             loss                  cross_entropy (default) or mse      mse (default); cross_entropy not provable yet
-                                                                       (the recipe and the fixed-point engine
-                                                                       take it: circuits.softmax)
+             loss                  cross_entropy (default) or mse      mse (default) or cross_entropy (the exact
+                                                                       softmax of circuits.softmax, proven by
+                                                                       verifier.losses)
              dtype                 float32 (default) or float64        not used: the fixed-point semantics
              drop_last             false (default) or true             true: every proven step is a full batch
 
@@ -52,7 +57,7 @@ TOP = frozenset({"name", "seed", "data", "model", "train", "quant", "prove"})
 MODEL = frozenset({"kind", "widths", "bias", "activation", "linear", "norm", "init", "init_path", "torch"})
 TRAIN = frozenset({
     "batch_size", "steps", "epochs", "optimizer", "lr", "lr_schedule", "schedule", "scale_lr", "regime_adaptation",
-    "batch_size_controller", "objective", "loss", "dtype", "drop_last",
+    "batch_size_controller", "objective", "loss", "dtype", "drop_last", "momentum", "weight_decay",
 })
 QUANT = frozenset({"frac_bits", "lr_shift", "value_bits", "weight_bits", "input_bits", "input_signed", "label_bits"})
 PROVE = frozenset({"zk", "backend", "range_check", "segment_steps", "out"})
@@ -64,6 +69,10 @@ INITS = ("seeded", "committed")
 #: differentiable, decay_bias_and_norm) do not change the arithmetic of the step.
 PROVABLE_SGD = {"momentum": 0, "dampening": 0, "weight_decay": 0, "nesterov": False, "maximize": False}
 NEUTRAL_SGD = frozenset({"lr", "foreach", "fused", "differentiable", "decay_bias_and_norm"})
+#: The options of ``PROVABLE_SGD`` that the fixed-point engine trains at any value all the same
+#: (``circuits.recipe.TrainSpec``'s ``optimizer: sgd_momentum``, design (A) of docs/momentum.md):
+#: ``zktrain.Recorder`` and run files take them; the proof does not cover them yet.
+RECORDED_SGD = ("momentum", "weight_decay")
 
 
 def provable_sgd() -> str:

@@ -12,6 +12,9 @@ One step on a batch (X, Y), layers l = 1..L, A_0 = X, S = 2R + k:
                G'_A,l-1, r'_l-1 = rescale_S(G_Z,l W_l)               (not for the input layer)
                G_W,l = G_Z,l^T A_{l-1},  G_b,l = 2^R 1^T G_Z,l        (exact, no rounding)
     update     W_l -= lr_num_t G_W,l,  b_l -= lr_num_t G_b,l           (exact)
+               or, for ``train.optimizer: sgd_momentum`` (design (A) of docs/momentum.md):
+               buf_l = rescale_K_A(mu buf_l + G_W,l + lam_f W_l),  W_l -= lr_num_t buf_l
+               (and the bias alike; ``zktrain.fixedpoint.momentum.rounded_step``)
 
 The indicator s = [Z' <= 0] reproduces PyTorch's ReLU gradient of 0 at 0. Every value is
 checked against its declared width (``circuits.semantics.declared_widths``) as it is
@@ -26,11 +29,12 @@ from typing import Sequence
 import numpy as np
 
 from circuits.recipe import Recipe
-from circuits.semantics import Width, relation_bounds, seeded_parameters, softmax_sizing
+from circuits.semantics import Width, momentum_spec, relation_bounds, seeded_parameters, softmax_sizing
 from circuits.softmax import SoftmaxCE, softmax_ce
 
-from .exact import Term, Wide, matmul_rescale, matmul_wide, max_abs
-from .trace import LayerTrace, StepTrace, TrainingTrace, frozen
+from .exact import OPERAND_LIMIT, Term, Wide, matmul_rescale, matmul_wide, max_abs
+from .momentum import MomentumWidthError, RoundedState, rounded_step
+from .trace import LayerTrace, MomentumTrace, StepTrace, TrainingTrace, frozen
 
 #: Split point of the weight gradient's exact (hi, lo) form.
 GRADIENT_LO_BITS = 32
@@ -83,9 +87,14 @@ def sgd_update(
 
 
 class FixedPointMLP:
-    """Master weights and biases of an MLP recipe, and the exact step that updates them."""
+    """Master weights and biases of an MLP recipe, and the exact step that updates them.
 
-    def __init__(self, recipe: Recipe, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray | None]):
+    With ``train.optimizer: sgd_momentum`` the model also carries the momentum buffers
+    buf_{t-1} of every weight and bias (``buffers``: int64 at 2^(2R), zero before the first
+    step, as torch's first step; or a checkpoint's, as pairs (buf of W_l, buf of b_l))."""
+
+    def __init__(self, recipe: Recipe, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray | None],
+                 buffers: Sequence[tuple[np.ndarray, np.ndarray | None]] | None = None):
         self.recipe = recipe
         self.declared = recipe.declared_widths()
         widths, layers = recipe.model.widths, recipe.model.layers
@@ -110,6 +119,23 @@ class FixedPointMLP:
             self.biases.append(None if b is None else b.copy())
         #: The softmax's widths (``circuits.softmax``) for ``train.loss: cross_entropy``.
         self.softmax = softmax_sizing(recipe) if recipe.train.loss == "cross_entropy" else None
+        #: mu and the folded decay (``circuits.semantics.momentum_spec``) for ``sgd_momentum``.
+        self.momentum = momentum_spec(recipe)
+        #: buf_{t-1} of W_l and b_l (``sgd_momentum`` only; int64 at 2^(2R)).
+        self.buffers: list[tuple[np.ndarray, np.ndarray | None]] | None = None
+        if self.momentum is None and buffers is not None:
+            raise ValueError("buffers: the recipe's optimizer has no momentum buffer (optimizer sgd)")
+        if self.momentum is not None:
+            self.buffers = []
+            for l, (w, b) in enumerate(zip(self.weights, self.biases), start=1):
+                pair = (np.zeros_like(w), None if b is None else np.zeros_like(b)) if buffers is None else buffers[l - 1]
+                for name, value, like in (("buf W", pair[0], w), ("buf b", pair[1], b)):
+                    if (like is None) != (value is None) or (
+                            value is not None and (np.asarray(value).dtype != np.int64 or value.shape != like.shape)):
+                        raise ValueError(f"{name}_{l}: expected int64 of shape {None if like is None else like.shape}")
+                    if value is not None:
+                        check_width(value, self.declared["momentum_buffer"], name, l, 0)
+                self.buffers.append((pair[0].copy(), None if pair[1] is None else pair[1].copy()))
         # The exact matmuls handle any width; the vectors below live in plain int64.
         bounds = relation_bounds(recipe)
         for kind, limit in (("output_gradient", 62), ("bias_gradient", 62), ("weight_gradient", 62 + GRADIENT_LO_BITS)):
@@ -208,7 +234,7 @@ class FixedPointMLP:
                 check_width(g_rem, self.declared["remainder"], "G_A remainder", l - 1, step)
                 g_as[l - 1] = (g_a, g_rem)
 
-        records = []
+        records, buffers = [], []
         for l in range(1, layers + 1):
             hidden = l < layers
             w, b = self.weights[l - 1], self.biases[l - 1]
@@ -228,15 +254,51 @@ class FixedPointMLP:
                     g_b=None if g_bs[l] is None else frozen(g_bs[l]),
                 )
             )
+            if self.momentum is not None:
+                buffers.append(self._momentum_update(l, lr_num, g_ws[l], g_bs[l], step))
+                continue
             # New arrays, so the recorded W_t stays as it was.
             width = self.declared["weight"]
             self.weights[l - 1] = sgd_update(w, lr_num, g_ws[l], width, "W", l, step)
             if b is not None:
                 self.biases[l - 1] = sgd_update(b, lr_num, Wide.of(g_bs[l], GRADIENT_LO_BITS), width, "b", l, step)
+        momentum = None
+        if self.momentum is not None:
+            # Every layer's update succeeded: only now does the model move to W_{t+1}, buf_t.
+            momentum = []
+            for l, (w, b, trace) in enumerate(buffers, start=1):
+                self.weights[l - 1], self.biases[l - 1] = w, b
+                self.buffers[l - 1] = (trace.buf, trace.bias_buf)
+                momentum.append(trace)
+            momentum = tuple(momentum)
         indices = frozen(np.array(batch_indices, dtype=np.int64))
         if softmax is not None:
             softmax = SoftmaxCE(**{name: frozen(v) for name, v in vars(softmax).items()})
-        return StepTrace(step, lr_num, indices, frozen(x.copy()), frozen(y.copy()), tuple(records), softmax)
+        return StepTrace(step, lr_num, indices, frozen(x.copy()), frozen(y.copy()), tuple(records), softmax, momentum)
+
+    def _momentum_update(
+        self, l: int, lr_num: int, g_w: Wide, g_b: np.ndarray | None, step: int
+    ) -> tuple[np.ndarray, np.ndarray | None, MomentumTrace]:
+        """Design (A) of docs/momentum.md for layer l (``rounded_step``, the kernel the tests check
+        against a big-integer reference): W_{t+1}, b_{t+1} and the layer's MomentumTrace, with
+        buf and W checked against ``train.buf_bits`` and ``quant.weight_bits`` (WidthError)."""
+        q = self.recipe.quant
+        out = []
+        for name, param, grad, buf in (("W", self.weights[l - 1], g_w, self.buffers[l - 1][0]),
+                                       ("b", self.biases[l - 1], g_b, self.buffers[l - 1][1])):
+            if param is None:
+                out.append((None, None, None))
+                continue
+            if isinstance(grad, Wide):  # exact: int64 where it fits, Python ints otherwise
+                grad = grad.to_int64() if grad.magnitude_below(OPERAND_LIMIT) else grad.to_object()
+            try:
+                state, rem = rounded_step(RoundedState(param, buf, step), grad, lr_num, self.momentum, q.lr_shift,
+                                          q.weight_bits, self.recipe.train.buf_bits)
+            except MomentumWidthError as err:
+                raise WidthError(f"{name} {_where(l, step)}: {err}") from None
+            out.append((state.w, frozen(state.buf), frozen(rem)))
+        (w, buf_w, rem_w), (b, buf_b, rem_b) = out
+        return w, b, MomentumTrace(l, buf_w, rem_w, buf_b, rem_b)
 
 
 def train(

@@ -8,6 +8,12 @@ lr_num_t / 2^k * B n_out / 2 (``circuits.semantics.mse_torch_lr``), or, for
 probabilities) at lr_num_t / 2^k * B (``circuits.semantics.ce_torch_lr``). The only difference
 from the fixed-point engine is rounding: the engine rounds after every matmul and computes the
 softmax from exp tables (``circuits.softmax``), float64 at 2^-52.
+
+With ``train.optimizer: sgd_momentum`` the optimizer is ``torch.optim.SGD(momentum=mu,
+weight_decay=lam)`` with the recipe's own dyadic mu and lam (exact in float64; torch's unfolded
+lam, ``optimizer_options``): the engine's buffer is torch's divided by the loss factor c and its
+decay lam / c (docs/momentum.md section 1), so the two agree up to the engine's roundings,
+buf's included (design (A), at most 2^-(2R+1) per step in folded units).
 """
 
 from __future__ import annotations
@@ -85,6 +91,15 @@ def loss_module(recipe: Recipe) -> nn.Module:
     return nn.MSELoss()
 
 
+def optimizer_options(recipe: Recipe) -> dict:
+    """``torch.optim.SGD``'s momentum and weight_decay for the recipe's optimizer: none for
+    ``sgd``; the recipe's dyadic mu and (unfolded) lam as floats, exactly, for ``sgd_momentum``."""
+    t = recipe.train
+    if t.optimizer != "sgd_momentum":
+        return {}
+    return {"momentum": float(t.momentum.value), "weight_decay": float(t.weight_decay.value)}
+
+
 @dataclass(frozen=True)
 class FloatRun:
     """The trained float model and, if requested, its weights before every step."""
@@ -113,7 +128,7 @@ def train_float(
     load_fixed_point(model, recipe, weights, biases)
     inputs = torch.from_numpy(x.astype(np.float64) / (1 << R)).to(dtype)
     targets = torch.from_numpy(y.astype(np.float64) / (1 << R)).to(dtype)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0, **optimizer_options(recipe))
     loss_fn = loss_module(recipe)
     snapshots = []
     for t, lr_num in enumerate(recipe.train.lr_num):

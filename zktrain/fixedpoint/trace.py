@@ -46,6 +46,27 @@ class LayerTrace:
 
 
 @dataclass(frozen=True)
+class MomentumTrace:
+    """Layer l's momentum buffers at step t (``train.optimizer: sgd_momentum``, design (A) of
+    docs/momentum.md section 2, ``zktrain.fixedpoint.momentum.rounded_step``), all int64::
+
+        2^K_A buf_t + r_t = mu_num 2^(K_A-k_mu) buf_{t-1} + 2^K_A G_t + lam_num 2^(K_A-k-k_lam) W_t
+        W_{t+1} = W_t - lr_num_t buf_t
+
+    buf, buf_rem            buf_t of W_l [d_l, d_{l-1}] at 2^(2R) and its remainder r_t
+    bias_buf, bias_buf_rem  the same for b_l [d_l] (None without bias)
+
+    buf_{t-1} is the previous step's ``buf`` (zero before the first step of a run).
+    """
+
+    layer: int
+    buf: np.ndarray
+    buf_rem: np.ndarray
+    bias_buf: np.ndarray | None
+    bias_buf_rem: np.ndarray | None
+
+
+@dataclass(frozen=True)
 class StepTrace:
     """One SGD step t: the batch it consumed and every layer's tensors."""
 
@@ -58,6 +79,9 @@ class StepTrace:
     #: ``train.loss: cross_entropy``: the softmax witness of ``circuits.softmax`` (one-hot,
     #: max, gaps, table outputs, P, S, p, division remainders, G_out = p - Y); None for MSE
     softmax: SoftmaxCE | None = None
+    #: ``train.optimizer: sgd_momentum``: every layer's momentum buffer buf_t and remainder
+    #: (``MomentumTrace``); None for plain SGD
+    momentum: tuple[MomentumTrace, ...] | None = None
 
     @property
     def output(self) -> np.ndarray:

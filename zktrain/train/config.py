@@ -23,7 +23,8 @@ each command does with each key), so one file drives both; any other key is an e
       drop_last: false
 
 Keys shared with proof runs: ``train.lr`` is the optimizer's ``lr`` (``optimizer: sgd`` with
-``lr: 0.5``); ``train.lr_schedule`` lists one rate per step (the ``per_step`` schedule, in
+``lr: 0.5``), ``train.momentum`` and ``train.weight_decay`` its ``momentum`` and
+``weight_decay`` (used as given here; a proof run quantizes them, docs/momentum.md); ``train.lr_schedule`` lists one rate per step (the ``per_step`` schedule, in
 place of ``schedule``); ``model: {torch: FILE.py:FUNCTION}`` builds the model by calling that
 function instead of the ``kind`` registry; ``model.init: committed`` with ``init_path`` starts
 from the weights of that .npz (``W1..``, ``b1..`` of the Linear layers in order; integer arrays
@@ -213,6 +214,14 @@ def parse_train(section: Any) -> TrainSpec:
     steps = _integer("train.steps", section["steps"], minimum=1) if has_steps else None
     optimizer = _component("train.optimizer", section.get("optimizer"))
     optimizer, schedule = _rates(section, optimizer)
+    for key in ("momentum", "weight_decay"):  # shorthand for the optimizer's own options
+        if key in section:
+            if key in optimizer.options:
+                raise ConfigError(f"train.{key}: given twice (train.{key} and train.optimizer.{key}); give one")
+            value = _number(f"train.{key}", section[key])
+            if value < 0:
+                raise ConfigError(f"train.{key}: must be a non-negative number, got {section[key]!r}")
+            optimizer = Component(optimizer.name, {**optimizer.options, key: value})
 
     scale = None
     if section.get("scale_lr") is not None:
