@@ -837,3 +837,32 @@ def test_cuda_c_fold_and_round_match_the_cpu_backend(fr_cu, rng):
     from prover.backends.cuda import field
 
     assert [field.from_montgomery_int(row) for row in evals] == cpu.round_evals([f, g, h], 4)
+
+
+def test_cli_prove_takes_the_backend(tmp_path, monkeypatch):
+    """``zktrain prove --backend NAME`` overrides the run file's prove.backend: the proof is
+    made by that backend (here a recording wrapper around the cpu one) and verifies."""
+    import yaml
+    from click.testing import CliRunner
+    from tiny_run import tiny_run
+
+    import zktrain.prove as prove_module
+    from verifier.bundle import verify_bundle
+    from zktrain.cli import main
+
+    asked = []
+
+    def recording_get_backend(name):
+        asked.append(name)
+        return get_backend("cpu")
+
+    monkeypatch.setattr(prove_module, "get_backend", recording_get_backend)
+    run = tmp_path / "tiny.yaml"
+    run.write_text(yaml.safe_dump(tiny_run({}, name="tiny-backend")))
+    out = tmp_path / "tiny.zkp"
+    result = CliRunner().invoke(main, ["prove", "--run", str(run), "--out", str(out), "--backend", "reference"])
+    assert result.exit_code == 0, result.output
+    assert asked == ["reference"] and "backend reference" in result.output
+    assert verify_bundle(out.read_bytes()).accepted
+    result = CliRunner().invoke(main, ["prove", "--run", str(run), "--backend", "gpu"])
+    assert result.exit_code != 0 and "'gpu' is not one of" in result.output

@@ -55,12 +55,15 @@ def main() -> None:
 @click.option("--zk/--clear", "zk", default=None, help="Override prove.zk: zero-knowledge or clear (non-ZK) proof.")
 @click.option("--range-check", type=click.Choice(["limbs", "bits"]), help="Override prove.range_check (the range gadget).")
 @click.option("--segment-steps", type=click.IntRange(min=1), help="Override prove.segment_steps (steps per segment).")
+@click.option("--backend", type=click.Choice(["auto", "cpu", "cuda", "reference"]),
+              help="Override prove.backend (the prover's field backend; cuda needs a device, or "
+                   "NUMBA_ENABLE_CUDASIM=1 for numba's simulator).")
 @click.option("--model-out", type=click.Path(dir_okay=False, path_type=Path),
               help="Model file to write: final weights with the opening of their commitments (default: the "
                    "bundle's path with .model.npz for its suffix). Secret in the zero-knowledge mode.")
 def prove(
     run_file: Path, out: Path | None, steps: int | None, zk: bool | None, range_check: str | None,
-    segment_steps: int | None, model_out: Path | None,
+    segment_steps: int | None, backend: str | None, model_out: Path | None,
 ) -> None:
     """Train RUN in the exact fixed-point semantics and prove it; write the proof bundle and
     the trained model (with the opening of its commitments, secret in the zero-knowledge mode)."""
@@ -71,13 +74,14 @@ def prove(
         run = load_run(run_file, steps=steps)
     except RunConfigError as err:
         raise click.ClickException(str(err)) from None
-    chosen = (("zk", zk), ("range_check", range_check), ("segment_steps", segment_steps))
+    chosen = (("zk", zk), ("range_check", range_check), ("segment_steps", segment_steps), ("backend", backend))
     overrides = {k: v for k, v in chosen if v is not None}
     run = dataclasses.replace(run, options=dataclasses.replace(run.options, **overrides))
     out = out or Path(run.options.out or f"{run.recipe.name}.zkp")
     click.echo(f"proving {run.recipe.name}: widths {list(run.recipe.model.widths)}, batch "
                f"{run.recipe.train.batch_size}, {run.recipe.train.steps} steps, mode "
-               f"{'zk' if run.options.zk else 'clear'}, range checks by {run.options.range_check}")
+               f"{'zk' if run.options.zk else 'clear'}, range checks by {run.options.range_check}, backend "
+               f"{run.options.backend}")
     try:
         bundle, s = prove_run(run, progress=lambda msg: click.echo(f"  {msg}"))
     except (NotImplementedError, ValueError) as err:
