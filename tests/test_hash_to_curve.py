@@ -108,9 +108,16 @@ def test_generators_agree_across_implementations():
     )
 
 
-def test_generator_vector_is_bounded():
-    """A hostile layout cannot make the verifier derive more generators than a row can have."""
-    gens = pedersen_generators()
+def test_generator_vector_is_bounded(monkeypatch):
+    """A hostile layout cannot make the verifier derive more generators than a row can have:
+    the bound is checked before any generator is derived (a derivation here fails the test at
+    once, rather than running 2^k hash-to-curve calls without the check)."""
+    gens = PedersenGenerators(get_curve("blst"), b"bounded-vector-test")
+
+    def derive(role, index):
+        raise AssertionError(f"derived generator {index} before checking the bound")
+
+    monkeypatch.setattr(gens, "_derive", derive)
     with pytest.raises(ValueError, match=f"number of generators must lie in \\[0, {MAX_GENERATORS}\\]"):
         gens.vector(MAX_GENERATORS + 1)
     with pytest.raises(ValueError, match="number of generators"):

@@ -282,12 +282,20 @@ def _worker_root(index: int, base: Path) -> Path:
     return root
 
 
-def _pytest(root: Path, python: str, tests: list[str]) -> tuple[str, float]:
+#: A suspects run that outlives this has met a mutant that unbounds the work the removed check
+#: bounded (a generator vector of any length, say): the test cannot pass, so the mutant is killed.
+SUSPECT_TIMEOUT_S = 240
+
+
+def _pytest(root: Path, python: str, tests: list[str], timeout: float | None = None) -> tuple[str, float]:
     """Run the tests with -x in ``root``: the first failing test's id, or "" if all pass."""
     start = time.perf_counter()
     env = dict(os.environ, NUMBA_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1")
     cmd = [python, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-o", "addopts=-ra", *tests]
-    proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True)
+    try:
+        proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return f"{tests[0]} (timed out after {timeout:.0f} s: unbounded work)", time.perf_counter() - start
     if proc.returncode == 0:
         return "", time.perf_counter() - start
     failed = re.search(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", proc.stdout, re.M)
@@ -352,7 +360,7 @@ def run_mutant(mutant: Mutant, root: Path, python: str) -> tuple[str, float]:
         first = suspects(mutant, root)
         spent = 0.0
         if first:
-            killer, spent = _pytest(root, python, first)
+            killer, spent = _pytest(root, python, first, SUSPECT_TIMEOUT_S)
             if killer:
                 return killer, spent
         killer, seconds = _pytest(root, python, tests_for(mutant.path))
