@@ -40,6 +40,7 @@ def test_prove_verify_inspect(bundle_path):
     assert result.exit_code == 0 and report["accepted"] and report["steps"] == 3
     result = runner.invoke(main, ["inspect", str(bundle_path)])
     assert result.exit_code == 0 and "MLP [4, 8, 3]" in result.output and "W1.T" in result.output
+    assert "training    SGD on MSE, batch 8, 3 steps" in result.output
     assert "16-bit limbs, logUp-GKR" in result.output  # the default range gadget
 
 

@@ -21,6 +21,7 @@ import re
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from tiny_run import tiny_run
 
 from circuits.mlp import MlpCircuit
@@ -39,6 +40,7 @@ from verifier.training import (
     verify_training,
 )
 from verifier.zk_training import verify_training_zk
+from zktrain.cli import main
 from zktrain.prove import prove_run
 from zktrain.run_config import parse_run
 
@@ -263,6 +265,15 @@ def test_prove_run_and_verify_bundle(zk):
     report = verify_bundle(bundle)
     assert report.accepted, report.reason
     assert b'"loss":"cross_entropy"' in bundle
+
+
+def test_inspect_names_the_loss(tmp_path):
+    cfg = tiny_run({"zk": False}, name="tiny-ce")
+    cfg["train"]["loss"] = "cross_entropy"
+    bundle, _ = prove_run(parse_run(cfg))
+    (tmp_path / "ce.zkp").write_bytes(bundle)
+    result = CliRunner().invoke(main, ["inspect", str(tmp_path / "ce.zkp")])
+    assert result.exit_code == 0 and "training    SGD on softmax cross-entropy, batch 8" in result.output, result.output
 
 
 def test_the_loss_is_part_of_the_statement(honest):

@@ -20,6 +20,8 @@ from zktrain.train.command import train
 DEFAULT_RUN = Path(__file__).resolve().parent.parent / "examples" / "digits_mlp.yaml"
 _MODES = {"zk": "zero-knowledge", "clear": "clear (non-ZK)"}  # the bundle's mode byte, in words
 _RANGES = {"limbs": "16-bit limbs, logUp-GKR", "bits": "bit decomposition"}  # its range byte
+_OPTIMIZERS = {"sgd": "SGD", "sgd_momentum": "SGD with momentum"}  # the recipe's train.optimizer
+_LOSSES = {"mse": "MSE", "cross_entropy": "softmax cross-entropy"}  # its train.loss
 
 
 #: Top-level modules of the ``[prove]`` extra (pyproject.toml), by their import names.
@@ -151,7 +153,8 @@ def verify(
               help="Zero-knowledge or clear (non-ZK) proof (default: the training bundle's mode).")
 @click.option("--range-check", default="limbs", show_default=True, type=click.Choice(["limbs", "bits"]),
               help="The range gadget.")
-@click.option("--backend", default="auto", show_default=True, help="Field backend (cpu, auto, reference).")
+@click.option("--backend", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda", "reference"]),
+              help="The prover's field backend (cuda needs a device, or NUMBA_ENABLE_CUDASIM=1).")
 @click.option("--committed-inputs/--public-inputs", "committed", default=False, show_default=True,
               help="Put a hiding commitment to the inputs in the bundle instead of the inputs themselves (the "
                    "zero-knowledge mode hides them); their opening is written beside the bundle.")
@@ -262,7 +265,8 @@ def inspect(bundle: Path) -> None:
     click.echo(f"data        {r.data.source}: {r.data.features} features, {r.data.classes} classes, "
                f"inputs {r.data.input_bits} bits, labels {r.data.label_bits} bits")
     click.echo(f"model       MLP {list(r.model.widths)}, bias {r.model.bias}, init {r.model.init} (seed {r.seed})")
-    click.echo(f"training    SGD on MSE, batch {r.train.batch_size}, {r.train.steps} steps, "
+    click.echo(f"training    {_OPTIMIZERS.get(r.train.optimizer, r.train.optimizer)} on "
+               f"{_LOSSES.get(r.train.loss, r.train.loss)}, batch {r.train.batch_size}, {r.train.steps} steps, "
                f"lr_num {_summarize(r.train.lr_num)} / 2^{r.quant.lr_shift}")
     click.echo(f"quant       R={r.quant.frac_bits} k={r.quant.lr_shift} Q={r.quant.value_bits} "
                f"weights {r.quant.weight_bits} bits")
