@@ -34,12 +34,12 @@ from verifier import hyrax as vh
 from verifier.errors import VerifyError
 from verifier.field import MODULUS as R
 from verifier.hash_to_curve import pedersen_generators
-from verifier.logup import LogupStatement, LogupWalk, RangeTensor, multiplicity_name
+from verifier.logup import DOMAIN as LOGUP_DOMAIN, LogupStatement, LogupWalk, RangeTensor, begin, multiplicity_name
+from verifier.transcript import Transcript
 from verifier.phase import verify_phase
 from verifier.polynomial import mle_evaluate
 from verifier.sumcheck import SumcheckProof
 from verifier.training import VerifierChannel
-from verifier.transcript import Transcript
 from verifier.zk_training import ZkVerifierChannel
 
 DOMAIN = b"zktrain/test/logup"
@@ -211,13 +211,35 @@ def test_statement_validation():
         RangeTensor("A", d, -1)
     with pytest.raises(ValueError, match="at least one"):
         LogupStatement(())
-    with pytest.raises(ValueError, match="distinct"):
+    with pytest.raises(ValueError, match=r"must have distinct keys, got \['A', 'A'\]"):
         LogupStatement((RangeTensor("A", d, 1), RangeTensor("A", d, 2)))
     st = LogupStatement((RangeTensor("A", d, 2),))
     with pytest.raises(ValueError, match="A: limbs of shape"):
         pl.multiplicities(st, {"A": np.zeros((3, 1), dtype=np.int64)})
     with pytest.raises(ValueError, match="outside"):
         pl.multiplicities(st, {"A": np.array([[0], [1], [256], [3]])})
+
+
+class _Recording(Transcript):
+    def __init__(self):
+        super().__init__(b"test")
+        self.calls = []
+
+    def domain_separate(self, label):
+        self.calls.append(("domain", label))
+        super().domain_separate(label)
+
+    def absorb_bytes(self, label, data):
+        self.calls.append(("absorb", label))
+        super().absorb_bytes(label, data)
+
+
+def test_gadget_transcript_is_domain_separated_then_bound_to_its_statement():
+    """The gadget's part of the transcript (``begin``) starts with its own domain label and the
+    statement, before beta: its challenges cannot be confused with another sub-protocol's."""
+    t = _Recording()
+    begin(t, LogupStatement((RangeTensor("A", LimbDecomposition(8, False), 2),)))
+    assert t.calls == [("domain", LOGUP_DOMAIN), ("absorb", b"statement")]
 
 
 def test_trees_and_public_padding_lookups():

@@ -187,10 +187,7 @@ class LogupStatement:
     def __post_init__(self) -> None:
         if not self.tensors and not self.lookups:
             raise ValueError("a logUp statement needs at least one range-checked tensor or function lookup")
-        names = [t.name for t in self.tensors]
-        if len(set(names)) != len(names):
-            raise ValueError(f"range-checked tensors must have distinct names, got {names}")
-        keys = names + [lk.key for lk in self.lookups]
+        keys = [t.name for t in self.tensors] + [lk.key for lk in self.lookups]
         if len(set(keys)) != len(keys):
             raise ValueError(f"range-checked tensors and lookups must have distinct keys, got {keys}")
         tables: dict[str, FunctionTable] = {}
