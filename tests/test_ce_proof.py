@@ -239,6 +239,19 @@ def test_honest_ce_proof_verifies(run):
     run["verify"](run["statement"], run["public"], run["proof"])
 
 
+def test_loss_module_separates_its_transcript_domain(run, monkeypatch):
+    """The cross-entropy module's part of the transcript opens with its own domain label, after
+    phase 3 and before its first challenge (the division's): an accepted proof passed it."""
+    from verifier.transcript import Transcript
+
+    seen = []
+    separate = Transcript.domain_separate
+    monkeypatch.setattr(Transcript, "domain_separate", lambda t, label: (seen.append(label), separate(t, label))[1])
+    run["verify"](run["statement"], run["public"], run["proof"])
+    i = seen.index(b"loss:cross-entropy")
+    assert b"phase-3" in seen[:i] and seen[i + 1] == b"division:ce.div"
+
+
 def test_witness_is_the_engine_semantics(honest):
     """The prover's softmax tensors are ``circuits.softmax``'s on the stacked logits, with the
     forced padding (p = 0 on the padded class) and G_out = p - Y."""
