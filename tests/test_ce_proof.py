@@ -252,6 +252,20 @@ def test_loss_module_separates_its_transcript_domain(run, monkeypatch):
     assert b"phase-3" in seen[:i] and seen[i + 1] == b"division:ce.div"
 
 
+def test_masked_product_needs_the_division_claims_row_point(honest):
+    """The masked product takes n~ and S~ at one row point (the division's zero-check point
+    gives both); claims at two row points are a caller's bug, refused before any reduction."""
+    from circuits.loss import loss_circuit
+    from verifier.claims import Claim
+    from verifier.losses import masked_product_reduction
+
+    lc = loss_circuit(honest["c"])
+    s_point = tuple(7 + i for i in range(lc.rows_vars))
+    n_claim = Claim("n", tuple(range(lc.cols_vars)) + s_point[:-1] + (99,), 0)
+    with pytest.raises(AssertionError, match="share their row point"):
+        masked_product_reduction(lc, n_claim, Claim("S", s_point, 0), 3)
+
+
 def test_witness_is_the_engine_semantics(honest):
     """The prover's softmax tensors are ``circuits.softmax``'s on the stacked logits, with the
     forced padding (p = 0 on the padded class) and G_out = p - Y."""
