@@ -252,3 +252,63 @@ def test_commit_value_tables_match_the_msm_and_the_verifier(pg, vg, value, blind
     got = pg.commit_value(value, blind)
     assert got == group.msm([pg.g, pg.h], [value % R, blind % R])
     assert group.to_bytes(got) == vg.commit_value(value % R, blind % R).to_bytes()
+
+
+# --- the dot-product proof's statement absorb: weak Fiat-Shamir forgers ------------------------
+
+
+def _weak_fs_dot_forgery(vg, rng, n, forge_cy: bool):
+    """A prover who computes the challenge c over a placeholder for part of the statement (Cy, or
+    the public vector a), then fits that part to c: the attack that works whenever the
+    statement is not absorbed before c (Bernhard, Pereira, Warinschi, ASIACRYPT 2012). Returns
+    (Cx, Cy, a, proof) where Cy does not commit to <x, a>."""
+    x = [rng.randrange(R) for _ in range(n)]
+    rx, r_delta, r_beta, b = (rng.randrange(R) for _ in range(4))
+    a = [rng.randrange(R) for _ in range(n)]
+    cx = vg.curve.msm(vg.vector(n) + [vg.h], x + [rx])
+    d = [rng.randrange(R) for _ in range(n)]
+    delta = vg.curve.msm(vg.vector(n) + [vg.h], d + [r_delta])
+    beta = vg.commit_value(b, r_beta)
+    y_false, ry = (inner_product(x, a) + 1) % R, rng.randrange(R)
+    placeholder_cy = vg.commit_value(0, 0) if forge_cy else vg.commit_value(y_false, ry)
+    placeholder_a = a if forge_cy else [0] * n
+    t = _tr()
+    v_dot.absorb_statement(t, cx.to_bytes(), placeholder_cy.to_bytes(), placeholder_a)
+    t.absorb_points(b"messages", [delta.to_bytes(), beta.to_bytes()])
+    c = t.challenge_scalar(b"c")
+    z = [(c * xi + di) % R for xi, di in zip(x, d)]
+    z_delta = (c * rx + r_delta) % R
+    z_beta = rng.randrange(R)
+    if forge_cy:  # Cy := c^-1 (<z, a> g + z_beta h - beta): commits to <x, a> + (<d, a> - b) / c
+        cy = pow(c, -1, R) * (vg.commit_value(inner_product(z, a), z_beta) + (R - 1) * beta)
+    else:  # a fitted to c: <z, a> = c y_false + b, so <x, a> != y_false (w.h.p.)
+        cy, z_beta = vg.commit_value(y_false, ry), (c * ry + r_beta) % R
+        rest = sum(zi * ai for zi, ai in zip(z[1:], a[1:])) % R
+        a = [((c * y_false + b - rest) * pow(z[0], -1, R)) % R] + a[1:]
+        assert inner_product(x, a) != y_false
+    proof = v_dot.DotProductProof(delta.to_bytes(), beta.to_bytes(), tuple(z), z_delta, z_beta)
+    return cx, cy, a, proof
+
+
+@pytest.mark.parametrize("forge_cy", [True, False], ids=["commitment fitted to c", "public vector fitted to c"])
+def test_dot_product_statement_chosen_after_the_challenge_is_rejected(vg, forge_cy):
+    """The statement (both commitments and a) is absorbed before c: a forger who fits Cy or a to
+    c (which succeeds against a transcript that omits them: the forgery satisfies both
+    equations for its own c) is rejected by the first equation the changed c breaks."""
+    cx, cy, a, proof = _weak_fs_dot_forgery(vg, random.Random(11), 4, forge_cy)
+    with pytest.raises(VerifyError, match=r"^proof of dot product: c C_[xy] \+ (delta|beta) !="):
+        v_dot.verify(vg, cx, cy, a, proof, _tr())
+
+
+def test_dot_product_transcript_opens_with_its_domain(vg):
+    """The statement absorb starts with the protocol's own domain label (no two Sigma-protocols
+    of one transcript can share challenges)."""
+    calls = []
+
+    class Recording(Transcript):
+        def domain_separate(self, label):
+            calls.append(label)
+            super().domain_separate(label)
+
+    v_dot.absorb_statement(Recording(DOMAIN), vg.g.to_bytes(), vg.h.to_bytes(), [1, 2])
+    assert calls == [v_dot.DOMAIN]
