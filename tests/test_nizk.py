@@ -312,3 +312,14 @@ def test_dot_product_transcript_opens_with_its_domain(vg):
 
     v_dot.absorb_statement(Recording(DOMAIN), vg.g.to_bytes(), vg.h.to_bytes(), [1, 2])
     assert calls == [v_dot.DOMAIN]
+
+
+@pytest.mark.parametrize("extra", [-1, 1], ids=["one response short", "one response more"])
+def test_dot_product_response_count_is_the_statements(pg, vg, extra):
+    """A proof object (not parsed: from_bytes already fixes the count) with another number of
+    responses than the public vector's length is refused by the count check, before any MSM."""
+    case = _dot_case(pg, vg, random.Random(5))
+    z = case.proof.z[:-1] if extra < 0 else case.proof.z + (1,)
+    forged = dataclasses.replace(case.proof, z=z)
+    with pytest.raises(VerifyError, match=r"^proof of dot product: expected 4 responses, got [35]$"):
+        case.verify(proof=forged)
