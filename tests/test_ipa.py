@@ -142,3 +142,11 @@ def test_folding_weights_match_explicit_folding():
 def test_non_power_of_two_lengths_are_refused(n):
     with pytest.raises(ValueError, match=str(n)):
         v_ipa.rounds_for(n)
+
+
+def test_lengths_past_the_largest_argument_are_refused():
+    """The exact boundary: 2^MAX_ROUNDS is an argument of MAX_ROUNDS rounds, twice that is
+    refused (a hostile layout cannot ask for more folding rounds than the bound)."""
+    assert v_ipa.rounds_for(1 << v_ipa.MAX_ROUNDS) == v_ipa.MAX_ROUNDS
+    with pytest.raises(ValueError, match=f"power-of-two length <= 2\\^{v_ipa.MAX_ROUNDS}, got {1 << (v_ipa.MAX_ROUNDS + 1)}"):
+        v_ipa.rounds_for(1 << (v_ipa.MAX_ROUNDS + 1))
