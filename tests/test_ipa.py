@@ -150,3 +150,38 @@ def test_lengths_past_the_largest_argument_are_refused():
     assert v_ipa.rounds_for(1 << v_ipa.MAX_ROUNDS) == v_ipa.MAX_ROUNDS
     with pytest.raises(ValueError, match=f"power-of-two length <= 2\\^{v_ipa.MAX_ROUNDS}, got {1 << (v_ipa.MAX_ROUNDS + 1)}"):
         v_ipa.rounds_for(1 << (v_ipa.MAX_ROUNDS + 1))
+
+
+class _RecordingTranscript(Transcript):
+    def __init__(self):
+        super().__init__(b"zktrain/test/ipa-record")
+        self.calls = []
+
+    def domain_separate(self, label):
+        self.calls.append(("domain", label))
+        super().domain_separate(label)
+
+    def absorb_points(self, label, points):
+        points = list(points)
+        self.calls.append(("points", label, tuple(points)))
+        super().absorb_points(label, points)
+
+    def absorb_scalars(self, label, xs):
+        xs = list(xs)
+        self.calls.append(("scalars", label, tuple(xs)))
+        super().absorb_scalars(label, xs)
+
+
+def test_statement_and_round_messages_are_absorbed_before_their_challenges(vg):
+    """chi follows the domain label, both commitments and the public vector; each round's u
+    follows that round's L and R. Without these absorbs a prover could pick C_y, a or L, R after
+    seeing the challenge that should bind them (a weak Fiat-Shamir forgery, Bernhard, Pereira
+    and Warinschi, ASIACRYPT 2012); the dot-product proof's forgers (tests/test_nizk.py) show
+    the attack on the same statement shape. This pins the order the prover shares (``begin``,
+    ``round_challenge`` are the prover's too)."""
+    t = _RecordingTranscript()
+    cx, cy, left, right = vg.g.to_bytes(), vg.h.to_bytes(), vg.vector(2)[0].to_bytes(), vg.vector(2)[1].to_bytes()
+    v_ipa.begin(t, cx, cy, [3, 4])
+    v_ipa.round_challenge(t, left, right)
+    assert t.calls == [("domain", v_ipa.DOMAIN), ("points", b"C", (cx, cy)), ("scalars", b"a", (3, 4)),
+                       ("points", b"LR", (left, right))]
