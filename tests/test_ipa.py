@@ -185,3 +185,24 @@ def test_statement_and_round_messages_are_absorbed_before_their_challenges(vg):
     v_ipa.round_challenge(t, left, right)
     assert t.calls == [("domain", v_ipa.DOMAIN), ("points", b"C", (cx, cy)), ("scalars", b"a", (3, 4)),
                        ("points", b"LR", (left, right))]
+
+
+@pytest.mark.parametrize("short", ["L", "R"])
+def test_either_round_message_list_of_the_wrong_length_is_rejected(pg, vg, short):
+    """L and R are counted apart: a proof with one list short (the other whole) is refused by
+    the round count, before zip() could silently drop a round."""
+    x, a, rx, ry, cx, cy, proof = _instance(pg, vg, 4, 4)
+    with pytest.raises(VerifyError, match=r"^inner-product argument: expected 2 rounds$"):
+        _verify(vg, cx, cy, a, dataclasses.replace(proof, **{short: getattr(proof, short)[:1]}))
+
+
+def test_a_zero_round_challenge_is_refused():
+    """u = 0 (probability 2^-255 per round) has no inverse for the folding weights: refused by
+    name rather than divided by. A transcript forced to draw 0 pins the check."""
+
+    class Zero(Transcript):
+        def challenge_scalar(self, label, degree=1):
+            return 0
+
+    with pytest.raises(VerifyError, match="^inner-product argument: zero round challenge$"):
+        v_ipa.round_challenge(Zero(b"zktrain/test/ipa-zero"), b"\x00" * 48, b"\x00" * 48)
