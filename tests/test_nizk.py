@@ -323,3 +323,13 @@ def test_dot_product_response_count_is_the_statements(pg, vg, extra):
     forged = dataclasses.replace(case.proof, z=z)
     with pytest.raises(VerifyError, match=r"^proof of dot product: expected 4 responses, got [35]$"):
         case.verify(proof=forged)
+
+
+@pytest.mark.parametrize("count", [4, 6])
+def test_product_response_count_is_five(pg, vg, count):
+    """An unparsed product proof with another number of responses is refused by name, not by
+    an unpacking error."""
+    case = _product_case(pg, vg, random.Random(6))
+    z = (case.proof.z + (1,))[:count] if count > 5 else case.proof.z[:count]
+    with pytest.raises(VerifyError, match=r"^proof of product: expected 5 responses$"):
+        case.verify(proof=dataclasses.replace(case.proof, z=z))

@@ -215,3 +215,14 @@ def test_proof_from_another_domain_is_rejected(backend, rng):
     shapes, claims, proof, _ = _prove(backend, instances)
     with pytest.raises(VerifyError):
         verify_sumcheck(Transcript(b"zktrain/test/other"), shapes, claims, proof)
+
+
+def test_polynomial_helpers_refuse_mismatched_shapes():
+    """eq and MLE evaluation refuse a point of the wrong dimension (zip() would silently
+    evaluate a smaller polynomial)."""
+    from verifier.polynomial import eq_eval, mle_evaluate
+
+    with pytest.raises(ValueError, match="^eq_eval: points of different dimensions$"):
+        eq_eval([1, 2], [1])
+    with pytest.raises(ValueError, match=r"^mle_evaluate: 3 values for 2 variables$"):
+        mle_evaluate([1, 2, 3], [5, 6])
