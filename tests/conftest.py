@@ -16,6 +16,20 @@ CUDA_SIMULATOR = _cuda_runtime.prefer_simulator()
 PROVER_BACKENDS = ["reference", "cpu"]
 
 
+@pytest.fixture(scope="module")
+def single_threaded():
+    """Tiny matmuls: BLAS and torch threads only add contention on the shared 2-core machine
+    (the fixed-point vs float training tests)."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(1):
+        yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(params=PROVER_BACKENDS)
 def backend(request):
     from prover.backends import get_backend

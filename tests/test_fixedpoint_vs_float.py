@@ -32,16 +32,6 @@ def digits_recipe(steps: int = STEPS) -> Recipe:
 
 
 @pytest.fixture(scope="module")
-def single_threaded():
-    """Tiny matmuls: BLAS and torch threads only add contention on the shared 2-core machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
 def runs(single_threaded):
     recipe = digits_recipe()
     data = encode_dataset(load_dataset({"source": "digits"}), recipe)

@@ -249,15 +249,6 @@ def test_bit_accounting_covers_the_softmax_relations():
 
 
 @pytest.fixture(scope="module")
-def single_threaded():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with threadpool_limits(1):
-        yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
 def digits(single_threaded):
     recipe = ce_recipe()
     return recipe, encode_dataset(load_dataset({"source": "digits"}), recipe)
