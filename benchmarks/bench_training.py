@@ -7,6 +7,8 @@ for each range gadget and mode asked for, side by side.
     python benchmarks/bench_training.py --steps 64 --segment-steps 4 16 64   # cost of a segment
     python benchmarks/bench_training.py --widths 3072,1024,1024,1024,1024,1024,1024,1024,1024,10 \\
         --steps 1 --data synthetic                       # the zkDL shape
+    python benchmarks/bench_training.py --recipes sgd-mse ce-momentum --modes clear zk
+                                                         # cross-entropy with momentum and decay vs plain SGD/MSE
 
 Every configuration runs in a fresh child process, so each peak memory figure (the child's
 maximum resident set) is its own and numba's compiled kernels are loaded, not compiled, in
@@ -27,6 +29,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+#: What is trained (``--recipes``): plain SGD on the mean MSE at ``--lr``, or the mean
+#: cross-entropy with torch's SGD(momentum=0.9, weight_decay=1e-4) at the rate the fidelity
+#: benchmark uses (docs/momentum.md section 7).
+RECIPES = {
+    "sgd-mse": lambda args: {"loss": "mse", "lr": args.lr},
+    "ce-momentum": lambda args: {"loss": "cross_entropy", "lr": 0.04, "momentum": 0.9, "weight_decay": 1e-4},
+}
+
+
 def _run_config(args) -> dict:
     widths = [int(w) for w in args.widths.split(",")]
     data = {"source": "digits"} if args.data == "digits" else {
@@ -34,7 +45,7 @@ def _run_config(args) -> dict:
     return {
         "name": "bench", "seed": 0, "data": data,
         "model": {"kind": "mlp", "widths": widths, "bias": True},
-        "train": {"batch_size": args.batch, "steps": args.steps, "lr": args.lr},
+        "train": {"batch_size": args.batch, "steps": args.steps, **RECIPES[args.recipe](args)},
         "prove": {"zk": args.mode == "zk", "backend": args.backend, "range_check": args.gadget,
                   "segment_steps": args.segment},
     }
@@ -66,7 +77,7 @@ def measure(args) -> dict:
     timings = dict(summary.timings)
     timings["other"] = summary.prove_seconds - sum(timings.values())
     return {
-        "gadget": args.gadget, "mode": args.mode, "steps": args.steps, "segment_steps": args.segment,
+        "recipe": args.recipe, "gadget": args.gadget, "mode": args.mode, "steps": args.steps, "segment_steps": args.segment,
         "segments": summary.segments, "plain_step_s": plain_step, "witness_s": summary.witness_seconds,
         "prove_s": summary.prove_seconds, **{f"{k}_s": v for k, v in timings.items()},
         "verify_s": report.seconds, "proof_bytes": summary.proof_bytes, "bundle_bytes": summary.bundle_bytes,
@@ -75,7 +86,7 @@ def measure(args) -> dict:
 
 
 COLUMNS = [
-    ("gadget", "{}"), ("mode", "{}"), ("segment_steps", "{}"), ("witness_s", "{:.2f}"),
+    ("recipe", "{}"), ("gadget", "{}"), ("mode", "{}"), ("segment_steps", "{}"), ("witness_s", "{:.2f}"),
     ("commit_s", "{:.2f}"), ("sumcheck_s", "{:.2f}"), ("logup_s", "{:.2f}"), ("messages_s", "{:.2f}"),
     ("open_s", "{:.2f}"), ("per_step_s", "{:.2f}"), ("ratio", "{:,.0f}x"), ("verify_s", "{:.2f}"),
     ("proof_bytes", "{:,}"), ("peak_gib", "{:.2f}"),
@@ -100,16 +111,17 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=2.0)
     parser.add_argument("--data", choices=["digits", "synthetic"], default="digits")
     parser.add_argument("--backend", default="cpu")
+    parser.add_argument("--recipes", nargs="+", choices=list(RECIPES), default=["sgd-mse"])
     parser.add_argument("--gadgets", nargs="+", choices=["limbs", "bits"], default=["limbs"])
     parser.add_argument("--modes", nargs="+", choices=["clear", "zk"], default=["clear"])
     parser.add_argument("--segment-steps", nargs="+", type=int, default=[0],
                         help="Steps per segment, one configuration each (0: the whole run in one segment).")
     parser.add_argument("--json", type=Path, help="Also write the rows as JSON here.")
-    parser.add_argument("--one", nargs=3, metavar=("GADGET", "MODE", "SEGMENT"), help=argparse.SUPPRESS)
+    parser.add_argument("--one", nargs=4, metavar=("RECIPE", "GADGET", "MODE", "SEGMENT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.one:  # a child: measure one configuration, print its row as JSON
-        args.gadget, args.mode, segment = args.one
+        args.recipe, args.gadget, args.mode, segment = args.one
         args.segment = int(segment) or args.steps
         print(json.dumps(measure(args)), flush=True)
         return
@@ -117,18 +129,17 @@ def main() -> None:
     print(f"widths {args.widths}, batch {args.batch}, {args.steps} steps, data {args.data}, backend "
           f"{args.backend}; load {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", flush=True)
     rows = []
-    for gadget in args.gadgets:
-        for mode in args.modes:
-            for segment in args.segment_steps:
-                cmd = [sys.executable, __file__, "--one", gadget, mode, str(segment), "--widths", args.widths,
-                       "--batch", str(args.batch), "--steps", str(args.steps), "--lr", str(args.lr),
-                       "--data", args.data, "--backend", args.backend]
-                start = time.perf_counter()
-                out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
-                rows.append(json.loads(out.strip().splitlines()[-1]))
-                print(f"{gadget} {mode} segment {segment}: done in {time.perf_counter() - start:.0f} s", flush=True)
-                if args.json:  # written as it goes: a long sweep keeps what it measured
-                    args.json.write_text(json.dumps(rows, indent=2))
+    configs = [(r, g, m, s) for r in args.recipes for g in args.gadgets for m in args.modes for s in args.segment_steps]
+    for recipe, gadget, mode, segment in configs:
+        cmd = [sys.executable, __file__, "--one", recipe, gadget, mode, str(segment), "--widths", args.widths,
+               "--batch", str(args.batch), "--steps", str(args.steps), "--lr", str(args.lr),
+               "--data", args.data, "--backend", args.backend]
+        start = time.perf_counter()
+        out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
+        rows.append(json.loads(out.strip().splitlines()[-1]))
+        print(f"{recipe} {gadget} {mode} segment {segment}: done in {time.perf_counter() - start:.0f} s", flush=True)
+        if args.json:  # written as it goes: a long sweep keeps what it measured
+            args.json.write_text(json.dumps(rows, indent=2))
     print(table(rows))
 
 

@@ -25,6 +25,12 @@ other tensor is virtual (DESIGN section 5). With ``s`` the suffix ``limbs`` or `
   W{l}.T        [d_l, d_{l-1}]            final master weights (public commitment C_WT)
   W{l}.0.s      [d_l, d_{l-1}, slots]     ``init: committed`` only: W_0 (and b{l}.0.s, [d_l, slots]),
                                           weight_bits signed bits (public commitment)
+  VW{l}.s       [T', d_l, d_{l-1}, slots] ``sgd_momentum`` only (docs/momentum.md, design A): the
+                                          momentum buffer buf_t of W_l at 2^(2R), buf_bits signed
+  RVW{l}.s      [T', d_l, d_{l-1}, slots] its rounding remainder r_t + 2^(K_A-1), K_A bits
+  Vb{l}.s, RVb{l}.s  [T', d_l, slots]     the same for the bias b_l
+  VW{l}.T, Vb{l}.T  [d_l, d_{l-1}], [d_l] the buffer after the segment's last real step, beside
+                                          W_T (public commitments; the next segment's VW{l}.0)
 
 Public data (``data_binding = "public"``) commits nothing: the verifier evaluates the batch
 stream itself (``verifier/data.py``).
@@ -46,9 +52,11 @@ from .bits import BitDecomposition
 from .data import DATA_BINDINGS, DatasetEncoding
 from .layout import Layout, log2_ceil, padded
 from .limbs import LIMB_BITS, LimbDecomposition
+from .semantics import momentum_spec
 from .softmax import LOSSES
 
 RANGE_CHECKS = ("limbs", "bits")
+OPTIMIZERS = ("sgd", "sgd_momentum")
 Decomposition = BitDecomposition | LimbDecomposition
 
 if TYPE_CHECKING:
@@ -82,6 +90,13 @@ class MlpCircuit:
     dataset_checked: bool = True
     #: ``train.loss`` (``circuits/loss.py``): which loss module the walk runs.
     loss: str = "mse"
+    #: ``train.optimizer`` (``verifier/optimizers.py``): "sgd", or "sgd_momentum" with mu and
+    #: the *folded* weight decay lam_f = lam / c as (num, shift) dyadics and the buffer's width
+    #: (``circuits.momentum``, design (A) of docs/momentum.md).
+    optimizer: str = "sgd"
+    momentum: tuple[int, int] = (0, 0)
+    weight_decay: tuple[int, int] = (0, 0)
+    buf_bits: int = 48
 
     def __post_init__(self) -> None:
         if self.range_check not in RANGE_CHECKS:
@@ -100,19 +115,34 @@ class MlpCircuit:
             raise ValueError(f"loss must be one of {list(LOSSES)}, got {self.loss!r}")
         if self.loss == "cross_entropy":
             self.loss_circuit().sizing  # noqa: B018 -- validates R, Q for the softmax
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {list(OPTIMIZERS)}, got {self.optimizer!r}")
+        if self.optimizer == "sgd" and (self.momentum, self.weight_decay) != ((0, 0), (0, 0)):
+            raise ValueError("plain sgd has no momentum or weight decay")
+        if self.optimizer == "sgd_momentum":
+            spec = self.momentum_spec()  # validates mu < 1 and both dyadics
+            if spec.mu.num == 0 and spec.lam.num == 0:
+                raise ValueError("sgd_momentum without momentum or weight decay is plain sgd")
+            if not 2 <= self.buf_bits <= 62 or spec.rounding_shift(self.lr_shift) > 62:
+                raise ValueError(f"momentum: buf_bits {self.buf_bits} and the rounding shift must lie in [2, 62]")
 
     @classmethod
     def from_recipe(cls, recipe: "Recipe", range_check: str = "limbs") -> "MlpCircuit":
         """The circuit a canonical recipe determines (the verifier derives it from nothing else)."""
         if recipe.model.kind != "mlp" or recipe.model.activation != "relu":
             raise ValueError("only ReLU MLPs are provable so far")
-        if recipe.train.optimizer != "sgd":
-            raise ValueError("only SGD is provable so far")
+        if recipe.train.optimizer not in OPTIMIZERS:
+            raise ValueError(f"train.optimizer: {recipe.train.optimizer!r} is not provable")
         if recipe.train.loss not in LOSSES:
             raise ValueError(f"train.loss: {recipe.train.loss!r} is not provable")
         batch = recipe.train.batch_size
         if batch & (batch - 1):
             raise ValueError(f"train.batch_size: must be a power of two to be proven, got {batch}")
+        state = {}
+        spec = momentum_spec(recipe)  # lam folded by the loss's scale (docs/momentum.md section 1)
+        if spec is not None:
+            state = dict(optimizer="sgd_momentum", momentum=(spec.mu.num, spec.mu.shift),
+                         weight_decay=(spec.lam.num, spec.lam.shift), buf_bits=recipe.train.buf_bits)
         return cls(
             widths=tuple(recipe.model.widths),
             batch=batch,
@@ -131,6 +161,7 @@ class MlpCircuit:
             data_binding=recipe.data.binding,
             dataset_rows=recipe.data.rows,
             loss=recipe.train.loss,
+            **state,
         )
 
     def encode(self) -> bytes:
@@ -138,10 +169,14 @@ class MlpCircuit:
         which the walk absorbs: a proof is bound to the circuit it was made for even where a
         caller builds the statement without a recipe to derive it from. The loss is omitted
         when it is MSE, so that MSE circuits keep the bytes they had before losses were modules
-        (the encodings of the two losses still differ: only cross-entropy's has the key)."""
+        (the encodings of the two losses still differ: only cross-entropy's has the key), and
+        the optimizer's keys when it is plain SGD, for the same reason."""
         fields = asdict(self)
         if fields["loss"] == "mse":
             del fields["loss"]
+        if fields["optimizer"] == "sgd":  # likewise: plain SGD circuits keep their bytes
+            for key in ("optimizer", "momentum", "weight_decay", "buf_bits"):
+                del fields[key]
         return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
 
     # --- sizes ----------------------------------------------------------------------------
@@ -197,6 +232,29 @@ class MlpCircuit:
 
     def y_slots(self) -> Decomposition:
         return self._decomposition(self.label_bits, signed=False)
+
+    # --- the optimizer's state (sgd_momentum) -----------------------------------------------
+    @property
+    def has_momentum(self) -> bool:
+        return self.optimizer == "sgd_momentum"
+
+    def momentum_spec(self):
+        """mu and the folded lam_f (``circuits.momentum.MomentumSpec``)."""
+        from .momentum import Dyadic, MomentumSpec
+
+        return MomentumSpec(Dyadic(*self.momentum), Dyadic(*self.weight_decay))
+
+    @property
+    def momentum_shift(self) -> int:
+        """K_A, the bits buf's per-step rescale drops (docs/momentum.md section 2)."""
+        return self.momentum_spec().rounding_shift(self.lr_shift)
+
+    def buf_slots(self) -> Decomposition:
+        return self._decomposition(self.buf_bits, signed=True)
+
+    def buf_rem_slots(self) -> Decomposition:
+        k = self.momentum_shift
+        return self._decomposition(k, signed=False, offset=-(1 << (k - 1)))
 
     def w0_slots(self) -> Decomposition:
         """A committed initial weight or bias: signed, ``weight_bits`` wide."""
@@ -255,6 +313,13 @@ class MlpCircuit:
                 if self.bias:
                     bias_layout = Layout.of(j=nj, slot=d.slot_vars)
                     out[self.ranged(f"b{l}.0")] = RangedTensor(bias_layout, d, {"j": self.widths[l]})
+        if self.has_momentum:
+            for l in range(1, self.layers + 1):
+                nt, nj, ni = self.step_vars, self.width_vars(l), self.width_vars(l - 1)
+                for kind in ("W", "b") if self.bias else ("W",):
+                    axes = dict(t=nt, j=nj, i=ni) if kind == "W" else dict(t=nt, j=nj)
+                    for name, d in ((f"V{kind}{l}", self.buf_slots()), (f"RV{kind}{l}", self.buf_rem_slots())):
+                        out[self.ranged(name)] = RangedTensor(Layout.of(**axes, slot=d.slot_vars), d)
         out.update(self.loss_circuit().ranges())  # after the walk's own (MSE adds none)
         return out
 

@@ -26,6 +26,7 @@ from verifier.encoding import encode_scalars
 from verifier.field import MODULUS as R
 from verifier.hyrax import HyraxCommitment, HyraxLayout
 from verifier.logup import Challenges, LogupStatement
+from verifier.optimizers import momentum_coefficients
 from verifier.phase import Reduction
 from verifier.training import DOMAIN, TrainingStatement, TrainingWalk, has_logup, logup_statement
 from verifier.transcript import Transcript
@@ -58,9 +59,13 @@ def _int64(a: np.ndarray, what: str) -> np.ndarray:
 Hook = Callable[[str, np.ndarray], np.ndarray]
 
 
-def exact_step(c: MlpCircuit, w: list, b: list, x: np.ndarray, y: np.ndarray, lr: int, hook: Hook | None = None):
-    """One SGD step of the exact semantics on padded object arrays (the relation the circuit
-    proves, written plainly). Returns the step's tensors by witness name, and W, b after it.
+def exact_step(c: MlpCircuit, w: list, b: list, x: np.ndarray, y: np.ndarray, lr: int, hook: Hook | None = None,
+               bufs: list | None = None, coefficients: tuple[int, int] | None = None):
+    """One step of the exact semantics on padded object arrays (the relation the circuit
+    proves, written plainly). Returns the step's tensors by witness name, W and b after it,
+    and the optimizer's state after it (``bufs``: per layer the momentum buffers of W and b,
+    ``sgd_momentum`` only; None for plain SGD). ``coefficients`` (mu', lam') replaces the
+    circuit's in the buffer's update: a deviating optimizer, for the soundness tests.
 
     Every tensor passes through ``hook(name, value)`` as it is produced, and the step goes on
     with what the hook returns: the malicious-prover hook of the soundness tests.
@@ -88,11 +93,42 @@ def exact_step(c: MlpCircuit, w: list, b: list, x: np.ndarray, y: np.ndarray, lr
         gp = emit(f"GP{l}", gp)
         emit(f"REMG{l}", remg)
         gz = emit(f"GZ{l}", (1 - rec[f"S{l}"]) * gp)
-    new_w = [w[l - 1] - lr * rec[f"GZ{l}"].T.dot(rec[f"IN{l}"]) for l in range(1, L + 1)]
+    grads = [(rec[f"GZ{l}"].T.dot(rec[f"IN{l}"]), rec[f"GZ{l}"].sum(axis=0) << R_) for l in range(1, L + 1)]
+    if c.has_momentum:
+        new_w, new_b, bufs = momentum_update(c, w, b, grads, bufs, lr, emit, coefficients)
+        return rec, new_w, new_b, bufs
+    new_w = [w[l - 1] - lr * grads[l - 1][0] for l in range(1, L + 1)]
     if not c.bias:
-        return rec, new_w, b  # zero, and never updated
-    new_b = [b[l - 1] - (lr << R_) * rec[f"GZ{l}"].sum(axis=0) for l in range(1, L + 1)]
-    return rec, new_w, new_b
+        return rec, new_w, b, None  # zero, and never updated
+    return rec, new_w, [b[l - 1] - lr * grads[l - 1][1] for l in range(1, L + 1)], None
+
+
+def momentum_update(c: MlpCircuit, w: list, b: list, grads: list, bufs: list, lr: int, emit: Hook,
+                    coefficients: tuple[int, int] | None = None):
+    """Design (A) of docs/momentum.md on padded object arrays, per layer and parameter P
+    (``verifier/optimizers.py``): 2^K buf + r = mu' buf_prev + 2^K G + lam' P (buf rounded
+    half up, r in [-2^(K-1), 2^(K-1))), P' = P - lr buf. Emits ``V*{l}.prev``, ``V*{l}`` and
+    ``RV*{l}`` (* = W or b); returns W, b and the buffers after the step. ``coefficients``:
+    (mu', lam') instead of the circuit's (``exact_step``)."""
+    K = c.momentum_shift
+    mu, lam = coefficients or momentum_coefficients(c)
+    new_w, new_b, new_bufs = [], [], []
+    for l in range(1, c.layers + 1):
+        pair = []
+        for kind, param, grad, prev, out in (("W", w[l - 1], grads[l - 1][0], bufs[l - 1][0], new_w),
+                                             ("b", b[l - 1], grads[l - 1][1], bufs[l - 1][1], new_b)):
+            if kind == "b" and not c.bias:
+                out.append(param)
+                pair.append(prev)
+                continue
+            prev = emit(f"V{kind}{l}.prev", prev)
+            buf, rem = rescale((1 << K) * grad + mu * prev + lam * param, K)
+            buf = emit(f"V{kind}{l}", buf)
+            emit(f"RV{kind}{l}", rem)
+            out.append(param - lr * buf)
+            pair.append(buf)
+        new_bufs.append(tuple(pair))
+    return new_w, new_b, new_bufs
 
 
 def mlp_witness(
@@ -104,14 +140,19 @@ def mlp_witness(
     hook: Callable[[int], Hook | None] | None = None,
     dataset: Witness | None = None,
     counts: Callable = multiplicities,
+    buf0: Sequence | None = None,
+    coefficients: tuple[int, int] | None = None,
 ) -> Witness:
     """Run the padded steps and lay every tensor out as the circuit expects.
 
     ``x`` [T, B, d_0] and ``y`` [T, B, d_L] are the consumed batches at scale 2^R; ``w0``,
-    ``b0`` the initial master weights and biases. Padded steps see zero data and learning rate
-    0, padded features start at zero: the honest padded witness follows from the relations.
+    ``b0`` the initial master weights and biases, ``buf0`` the momentum buffers the segment
+    starts from (``sgd_momentum``: per layer the pair for W and b; default zero, a run's start).
+    Padded steps see zero data and learning rate 0, padded features start at zero: the honest
+    padded witness follows from the relations (the momentum recurrence runs on through them).
     ``hook(step)`` may return a per-step tensor hook (see ``exact_step``) for soundness tests;
-    ``dataset`` is committed data's, ``counts`` the multiplicities' (``stack_witness``).
+    ``dataset`` is committed data's, ``counts`` the multiplicities' (``stack_witness``);
+    ``coefficients`` a deviating momentum update's (``exact_step``).
     """
     dims = [1 << c.width_vars(i) for i in range(c.layers + 1)]
     tp, bsz = c.padded_steps, c.batch
@@ -119,23 +160,32 @@ def mlp_witness(
     ys = _pad(y, (tp, bsz, dims[-1]))
     w = [_pad(w0[l], (dims[l + 1], dims[l])) for l in range(c.layers)]
     b = [_pad(np.zeros(dims[l + 1], dtype=np.int64) if b0[l] is None else b0[l], (dims[l + 1],)) for l in range(c.layers)]
-    steps: list[dict] = []
+    bufs = None
+    if c.has_momentum:
+        given = buf0 or [(None, None)] * c.layers
+        bufs = [tuple(_pad(np.zeros((0,) * like.ndim, dtype=np.int64) if v is None else v, like.shape)
+                      for v, like in zip(given[l], (w[l], b[l]))) for l in range(c.layers)]
+    start, steps, ends = bufs, [], []
     for t, lr in enumerate(c.lr_padded()):
-        rec, w, b = exact_step(c, w, b, xs[t], ys[t], lr, None if hook is None else hook(t))
+        rec, w, b, bufs = exact_step(c, w, b, xs[t], ys[t], lr, None if hook is None else hook(t), bufs, coefficients)
         steps.append(rec)
-    return stack_witness(c, steps, w, b, dataset, counts)
+        ends.append(bufs)
+    state = None if bufs is None else (start, ends[c.steps - 1])
+    return stack_witness(c, steps, w, b, dataset, counts, state)
 
 
 def stack_witness(
     c: MlpCircuit, steps: Sequence[dict], final_w: Sequence, final_b: Sequence, dataset: Witness | None = None,
-    counts: Callable = multiplicities,
+    counts: Callable = multiplicities, state: tuple | None = None,
 ) -> Witness:
     """Stack per-step records (padded arrays named as ``exact_step`` names them, one per
     padded step) into the circuit's witness, with every range-checked value decomposed into
     its slots (and the logUp multiplicities: of the limbs, and of the loss's function lookups,
     by ``counts``, which a soundness test replaces with a cheater's count). Committed data brings
     the data set's tensors (``zktrain.data_commitment.dataset_tensors``) as ``dataset``. The
-    labels stay as ``Y`` too: the cross-entropy's label checks read them (``verifier/losses.py``)."""
+    labels stay as ``Y`` too: the cross-entropy's label checks read them (``verifier/losses.py``).
+    ``state`` is ``sgd_momentum``'s: the buffers the segment starts from and those after its
+    last real step (per layer the pair for W and b, padded), its checkpoints."""
     if len(steps) != c.padded_steps:
         raise ValueError(f"{len(steps)} step records for {c.padded_steps} padded steps")
     wit: Witness = {name: _int64(np.stack([s[name] for s in steps]), name) for name in steps[0]}
@@ -162,9 +212,29 @@ def stack_witness(
             raise ValueError("committed data: the witness needs the data set's tensors")
         wit.update(dataset)
     wit.update(losses.slots(c, wit))
+    if c.has_momentum:
+        wit.update(momentum_slots(c, wit, state))
     if has_logup(c):
         wit.update(counts(logup_statement(c), wit))
     return wit
+
+
+def momentum_slots(c: MlpCircuit, wit: Witness, state: tuple) -> Witness:
+    """The momentum tensors (``verifier/optimizers.py``): the buffers' and remainders' slots, the
+    stacked buffers flattened to [T', params] (the sumchecks bind their parameter axes at once),
+    the checkpoints V*{l}.0 and V*{l}.T."""
+    start, end = state
+    out: Witness = {}
+    for l in range(1, c.layers + 1):
+        for i, kind in enumerate(("W", "b") if c.bias else ("W",)):
+            name = f"V{kind}{l}"
+            out[c.ranged(name)] = c.buf_slots().decompose(wit[name], f"momentum buffer {kind}{l}")
+            out[c.ranged(f"R{name}")] = c.buf_rem_slots().decompose(wit.pop(f"R{name}"), f"momentum remainder {kind}{l}")
+            for key in (name, f"{name}.prev"):
+                out[key] = wit[key].reshape(c.padded_steps, -1)
+            out[f"{name}.0"] = _int64(start[l - 1][i], f"{name}.0")
+            out[f"{name}.T"] = _int64(end[l - 1][i], f"{name}.T")
+    return out
 
 
 def commit_width(values: np.ndarray) -> int:

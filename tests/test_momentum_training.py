@@ -30,6 +30,7 @@ from zktrain.fixedpoint.exact import OPERAND_LIMIT
 from zktrain.fixedpoint.momentum import RoundedState, rounded_step
 from zktrain.fixedpoint.reference import optimizer_options, predict_float, train_float
 from zktrain.provable import NotProvableError
+from verifier.bundle import verify_bundle
 from zktrain.prove import plan_segments, prove_run, train_trace
 from zktrain.run_config import ProveOptions, RunConfigError, parse_run
 from zktrain.train.config import parse_run_config
@@ -308,30 +309,39 @@ def test_run_file_momentum_errors_name_the_option(keys, message):
         parse_run(momentum_run(**keys))
 
 
-def test_run_file_with_momentum_trains_in_the_engine_and_prove_refuses_it():
-    run = parse_run(momentum_run(momentum=0.9, weight_decay=1e-4))
+@pytest.mark.parametrize("zk, segment_steps", [(False, None), (True, 2)])
+def test_run_file_with_momentum_is_proven_and_verifies(zk, segment_steps):
+    """``zktrain prove`` on a run file with momentum and weight decay: the engine's trace is
+    proven (in two segments chained by the buffers' checkpoint, in the ZK case) and the
+    bundle verifies, with the model file's weights the trained ones."""
+    cfg = momentum_run(momentum=0.9, weight_decay=1e-4)
+    cfg["prove"].update(zk=zk, segment_steps=segment_steps)
+    run = parse_run(cfg)
     trace, (train_acc, test_acc) = train_trace(run)
     assert len(trace.steps) == 3 and all(s.momentum is not None for s in trace.steps)
     assert 0 <= train_acc <= 1 and 0 <= test_acc <= 1
-    with pytest.raises(NotProvableError, match=r"train.momentum: 29491/2\^15 \(= 0.899994\) is not provable yet"):
-        prove_run(run)
+    bundle, summary = prove_run(run)
+    assert summary.segments == (2 if segment_steps else 1)
+    report = verify_bundle(bundle, weights=summary.model.to_bytes())
+    assert report.accepted, report.reason
+    assert sorted(summary.model.tensors) == ["W1", "W2", "b1", "b2"]  # the buffers are not the model
+    assert np.array_equal(summary.model.tensors["W2"], trace.final_weights[1])
 
 
-def test_prove_refuses_momentum_and_weight_decay_by_name():
-    with pytest.raises(NotProvableError, match=r"train.momentum: 29491/2\^15 \(= 0.899994\) is not provable yet"):
-        plan_segments(recipe_for(steps=2, loss="mse", lr=0.5), ProveOptions())
-    decay_only = recipe_for(steps=2, loss="mse", lr=0.5, mu=Dyadic(0, 0))
-    with pytest.raises(NotProvableError, match=r"train.weight_decay: 105/2\^20 \(= 0.000100136\) is not provable yet"):
-        plan_segments(decay_only, ProveOptions())
-    # The verifier's side derives no circuit for it either: never a plain-SGD walk under it.
-    with pytest.raises(ValueError, match="only SGD"):
-        MlpCircuit.from_recipe(decay_only)
+def test_prove_plans_momentum_and_the_circuit_folds_the_decay():
+    statements, _ = plan_segments(recipe_for(steps=2, loss="mse", lr=0.5), ProveOptions())
+    c = statements[0].circuit
+    assert (c.optimizer, c.momentum, c.buf_bits) == ("sgd_momentum", (MU.num, MU.shift), 48)
+    # lam folded by 1/c = B n_out / 2 = 320 for the mean MSE (docs/momentum.md section 1).
+    assert Dyadic(*c.weight_decay) == fold_weight_decay(LAM, 320)
+    decay_only = MlpCircuit.from_recipe(recipe_for(steps=2, loss="mse", lr=0.5, mu=Dyadic(0, 0)))
+    assert (decay_only.momentum, decay_only.momentum_shift) == ((0, 0), 16 + Dyadic(*decay_only.weight_decay).shift)
 
 
-def test_recorder_records_momentum_and_refuses_to_prove_it(tmp_path):
+def test_recorder_records_momentum_and_proves_it(tmp_path):
     """``zktrain.Recorder`` with ``torch.optim.SGD(momentum=0.9, weight_decay=1e-4)``: the
     recipe's sgd_momentum with the quantized values, the engine's steps (buffers carried), the
-    float replay agrees, and ``prove`` refuses by name before writing anything."""
+    float replay agrees, and ``prove`` writes a bundle that verifies."""
     torch.manual_seed(0)
     model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
     initial = [p.detach().clone() for p in model.parameters()]
@@ -361,9 +371,9 @@ def test_recorder_records_momentum_and_refuses_to_prove_it(tmp_path):
     assert all(np.array_equal(a, b) for a, b in zip(engine.weights, trace.final_weights))
     report = rec.fidelity()
     assert report.relative_weight_difference < 1e-3
-    with pytest.raises(NotProvableError, match=r"train.momentum: 29491/2\^15 .* is not provable yet"):
-        rec.prove(tmp_path / "momentum.zkp")
-    assert not list(tmp_path.iterdir())
+    rec.prove(tmp_path / "momentum.zkp", zk=False)
+    report = verify_bundle((tmp_path / "momentum.zkp").read_bytes(), weights=tmp_path / "momentum.model.npz")
+    assert report.accepted, report.reason
 
 
 @pytest.mark.parametrize("options, message", [

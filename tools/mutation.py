@@ -98,7 +98,8 @@ TESTS = {
     "verifier/inference_bundle.py": ["tests/test_inference.py"],
     "verifier/inference_inputs.py": ["tests/test_inference.py"],
     "verifier/walk.py": ["tests/test_training_proof.py", "tests/test_inference.py"],
-    "verifier/training.py": ["tests/test_training_proof.py", "tests/test_ce_proof.py"],
+    "verifier/training.py": ["tests/test_training_proof.py", "tests/test_ce_proof.py", "tests/test_momentum_proof.py"],
+    "verifier/optimizers.py": ["tests/test_momentum_proof.py", "tests/test_training_proof.py"],
 }
 
 

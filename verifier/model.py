@@ -109,7 +109,7 @@ def _layers(statement: TrainingStatement) -> list[tuple[str, str, tuple[int, ...
     """(name, committed tensor, shape, padded shape) of every final weight and bias."""
     c = statement.circuit
     out = []
-    for tensor in statement.checkpoint_tensors("T"):
+    for tensor in statement.parameter_tensors("T"):
         name = tensor.removesuffix(".T")
         layer = int(name[1:])
         if name.startswith("W"):

@@ -28,7 +28,9 @@ The walk (FAC4DNN, DESIGN section 5), over tensors stacked across steps, one sta
   1. one batched sumcheck: forward and backward matmuls, W_T and b_T against W_0, b_0 and the
      summed updates, booleanity of every bits tensor (bit gadget), zero padding of the data;
   2. every claim on the stacked weights and biases becomes W_0 / b_0 minus a step functional
-     of G_Z^T A (exact SGD, no rounding);
+     of the updates, which the recipe's optimizer module defines (``verifier/optimizers.py``):
+     G_Z^T A for plain SGD (exact, no rounding), or the committed momentum buffer, whose own
+     relation to the gradient (rounded every step) phase 1 proves;
   3. claims on activations A = (1 - s) Z' and hidden gradients G_Z = (1 - s) G'_A (zkReLU) by
      masked Hadamard sumchecks; G_Z of the output layer is the loss module's (``verifier/losses.py``,
      the recipe's ``train.loss``: Z'_L - Y for MSE, p - Y for cross-entropy), which then runs its
@@ -73,6 +75,7 @@ from .hash_to_curve import pedersen_generators
 from .hyrax import HyraxCommitment, HyraxLayout, HyraxOpening, OpeningBatch
 from .logup import Challenges, LogupStatement, LogupWalk, RangeTensor, function_multiplicity_name
 from .losses import loss_module
+from .optimizers import optimizer_module
 from .phase import Reduction, Table, verify_phase
 from .polynomial import eq_table, mle_evaluate_int64
 from .sumcheck import SumcheckProof
@@ -172,10 +175,16 @@ class TrainingStatement(CommittedTensors):
         ``init: committed`` W_0 is range-checked slots instead: ``circuit.init_tensors()``.)"""
         return self.init_weights is None and not self.circuit.init_committed
 
-    def checkpoint_tensors(self, end: str) -> list[str]:
-        """The weights and biases at the segment's start (``end = "0"``) or end (``"T"``)."""
+    def parameter_tensors(self, end: str) -> list[str]:
+        """The weights and biases at the segment's start (``end = "0"``) or end (``"T"``): the
+        model (``verifier/model.py``)."""
         layers = range(1, self.circuit.layers + 1)
         return [f"W{l}.{end}" for l in layers] + ([f"b{l}.{end}" for l in layers] if self.circuit.bias else [])
+
+    def checkpoint_tensors(self, end: str) -> list[str]:
+        """What a segment starts from or ends on: the parameters, then the optimizer's state
+        there (``verifier/optimizers.py``: the momentum buffers)."""
+        return self.parameter_tensors(end) + optimizer_module(self.circuit).state_tensors(self.circuit, end)
 
     def public_tensors(self) -> list[str]:
         initial = self.checkpoint_tensors("0") if self.committed_init else list(self.circuit.init_tensors())
@@ -203,8 +212,9 @@ class TrainingStatement(CommittedTensors):
             return tables[name].index_bits
         if name.startswith("logup.m"):
             return int(name.removeprefix("logup.m"))
-        layer = int(name[1:].split(".")[0])  # W{l}.0, W{l}.T, b{l}.0, b{l}.T
-        if name.startswith("W"):
+        kind = name[1] if name.startswith("V") else name[0]  # VW{l}.0, Vb{l}.T: the buffers
+        layer = int(name.lstrip("V")[1:].split(".")[0])  # W{l}.0, W{l}.T, b{l}.0, b{l}.T
+        if kind == "W":
             return c.width_vars(layer) + c.width_vars(layer - 1)
         return c.width_vars(layer)
 
@@ -241,8 +251,10 @@ class TrainingWalk(Walk):
     def __init__(self, statement: TrainingStatement, channel: Channel):
         super().__init__(statement, channel)
         self._seeded: tuple[list[np.ndarray], list[np.ndarray]] | None = None
-        #: The recipe's loss (``verifier/losses.py``): its hooks run at fixed places of ``run``.
+        #: The recipe's loss (``verifier/losses.py``) and optimizer step (``verifier/optimizers.py``):
+        #: their hooks run at fixed places of ``run``.
         self.loss = loss_module(self.c)
+        self.optimizer = optimizer_module(self.c)
 
     # --- helpers ------------------------------------------------------------------------
     def _act(self, i: int) -> tuple[int, int, int]:
@@ -288,8 +300,9 @@ class TrainingWalk(Walk):
             suffix += eq_t[s]
         return out
 
-    def _functional(self, name, value, kappa, layer, p_j, p_i=None, coeff=1) -> Reduction:
-        """sum_s kappa_s sum_b G_Z(s, b, p_j) [A(s, b, p_i)] = value (weights, or biases)."""
+    def gradient_functional(self, name, value, kappa, layer, p_j, p_i=None, coeff=1) -> Reduction:
+        """sum_s kappa_s sum_b G_Z(s, b, p_j) [A(s, b, p_i)] = value (weights, or biases): a
+        functional of the weight (bias) gradients, coeff times (``verifier/optimizers.py``)."""
         tables = [Table("bind", (f"GZ{layer}", 2, p_j))]
         places = [lambda rb, rs: (f"GZ{layer}", tuple(p_j) + rb + rs)]
         if p_i is not None:
@@ -314,6 +327,7 @@ class TrainingWalk(Walk):
         reductions = self._phase_a()
         self.ledger.extend(self.ch.phase(b"phase-1", reductions))
         self.ledger.extend(self.ch.phase(b"phase-2", self._phase_2()))
+        self.optimizer.settle(self)
         self.ledger.extend(self.ch.phase(b"phase-3", self._phase_3()))
         self._after_phase_3()
         self.loss.relations(self)
@@ -363,15 +377,14 @@ class TrainingWalk(Walk):
             w_t = self.ch.evaluation(f"W{l}.T", u)
             self.ledger.add(Claim(f"W{l}.T", u, w_t))
             w0 = self._initial("W", l, u)
-            out.append(self._functional(f"final-weights{l}", w0 - w_t, c.lr_padded(), l, u[ni:], u[:ni]))
+            out.append(self.optimizer.update(self, "W", l, f"final-weights{l}", w0 - w_t, c.lr_padded(), u))
             if c.bias:
                 v = tuple(t.challenge_scalars(b"final-bias-point", nj))
                 b_t = self.ch.evaluation(f"b{l}.T", v)
                 self.ledger.add(Claim(f"b{l}.T", v, b_t))
                 b0 = self._initial("b", l, v)
-                out.append(self._functional(
-                    f"final-bias{l}", b0 - b_t, c.lr_padded(), l, v, coeff=1 << c.frac_bits
-                ))
+                out.append(self.optimizer.update(self, "b", l, f"final-bias{l}", b0 - b_t, c.lr_padded(), v))
+        out += self.optimizer.relations(self)
         for name, ranged in c.committed_ranges().items():
             layout = ranged.layout
             if c.range_check == "bits":
@@ -386,15 +399,13 @@ class TrainingWalk(Walk):
         for l in range(1, c.layers + 1):
             ni, nj = c.width_vars(l - 1), c.width_vars(l)
             for claim in self.ledger.take(f"W{l}"):
-                p_i, p_j, r_t = claim.point[:ni], claim.point[ni : ni + nj], claim.point[ni + nj :]
-                w0 = self._initial("W", l, p_i + p_j)
-                out.append(self._functional(f"weights{l}", w0 - claim.value, self._kappa_stacked(r_t), l, p_j, p_i))
+                p, r_t = claim.point[: ni + nj], claim.point[ni + nj :]
+                w0 = self._initial("W", l, p)
+                out.append(self.optimizer.update(self, "W", l, f"weights{l}", w0 - claim.value, self._kappa_stacked(r_t), p))
             for claim in self.ledger.take(f"b{l}"):
                 p_j, r_t = claim.point[:nj], claim.point[nj:]
                 b0 = self._initial("b", l, p_j)
-                out.append(self._functional(
-                    f"bias{l}", b0 - claim.value, self._kappa_stacked(r_t), l, p_j, coeff=1 << c.frac_bits
-                ))
+                out.append(self.optimizer.update(self, "b", l, f"bias{l}", b0 - claim.value, self._kappa_stacked(r_t), p_j))
         return out
 
     def _masked(self, name, claims, width_index, s_tensor, x_tensor) -> Reduction:

@@ -39,7 +39,7 @@ from .data_commitment import dataset_tensors, precommitted
 from .fixedpoint.data import encode_dataset
 from .fixedpoint.engine import FixedPointMLP, train
 from .fixedpoint.trace import TrainingTrace
-from .run_config import ProveOptions, ProveRun, check_provable_optimizer
+from .run_config import ProveOptions, ProveRun
 
 
 @dataclass
@@ -89,10 +89,11 @@ def _pad(a: np.ndarray | None, shape: tuple[int, ...], fill: int = 0) -> np.ndar
     return out
 
 
-def step_record(c: MlpCircuit, step) -> dict[str, np.ndarray]:
+def step_record(c: MlpCircuit, step, prev: list[tuple] | None = None) -> dict[str, np.ndarray]:
     """One engine StepTrace as a padded record named as ``prover.training.exact_step`` names
     them. Padded features hold what the relations force there: zeros, except the ReLU
-    indicator, which is 1 (Z' = 0 <= 0)."""
+    indicator, which is 1 (Z' = 0 <= 0). ``prev``: the momentum buffers before the step
+    (``sgd_momentum`` only, ``momentum_record``)."""
     dims = [1 << c.width_vars(i) for i in range(c.layers + 1)]
     b = c.batch
     rec = {"IN1": _pad(step.x, (b, dims[0])), "Y": _pad(step.y, (b, dims[-1]))}
@@ -109,6 +110,32 @@ def step_record(c: MlpCircuit, step) -> dict[str, np.ndarray]:
             rec[f"GP{l}"] = _pad(layer.g_a, (b, d))
             rec[f"REMG{l}"] = _pad(layer.g_a_rem, (b, d))
     rec.update(loss_record(c, step.softmax))  # the loss's tensors (prover.losses), none for MSE
+    if c.has_momentum:
+        rec.update(momentum_record(c, step, prev))
+    return rec
+
+
+def _buffers(c: MlpCircuit, trace, t: int) -> list[tuple]:
+    """The momentum buffers (of W_l, b_l) after step t - 1: zero before the run's first step."""
+    if t == 0:
+        return [(np.zeros((c.widths[l], c.widths[l - 1]), dtype=np.int64),
+                 np.zeros(c.widths[l], dtype=np.int64) if c.bias else None) for l in range(1, c.layers + 1)]
+    return [(m.buf, m.bias_buf) for m in trace.steps[t - 1].momentum]
+
+
+def momentum_record(c: MlpCircuit, step, prev: list[tuple]) -> dict[str, np.ndarray]:
+    """A StepTrace's momentum tensors, padded and named as ``prover.training.momentum_update``
+    names them, with ``prev`` the buffers before the step (``verifier/optimizers.py``)."""
+    dims = [1 << c.width_vars(i) for i in range(c.layers + 1)]
+    rec = {}
+    for m, (w_prev, b_prev) in zip(step.momentum, prev, strict=True):
+        l = m.layer
+        kinds = [("W", m.buf, m.buf_rem, w_prev, (dims[l], dims[l - 1]))]
+        if c.bias:
+            kinds.append(("b", m.bias_buf, m.bias_buf_rem, b_prev, (dims[l],)))
+        for kind, buf, rem, before, shape in kinds:
+            rec[f"V{kind}{l}"], rec[f"RV{kind}{l}"] = _pad(buf, shape), _pad(rem, shape)
+            rec[f"V{kind}{l}.prev"] = _pad(before, shape)
     return rec
 
 
@@ -137,15 +164,24 @@ def _segment_witness(recipe, c: MlpCircuit, trace, first: int, dataset: dict | N
     records, its padded steps (the end model on a zero batch with learning rate 0, so it
     stays at the checkpoint), the checkpoint it ends on, and committed data's tensors."""
     end_w, end_b = _checkpoint(trace, first + c.steps)
-    model = _PaddedSteps(recipe, end_w, end_b)
+    state = None
+    if c.has_momentum:  # the buffers the segment starts from and ends on (its checkpoints)
+        state = (_buffers(c, trace, first), _buffers(c, trace, first + c.steps))
+    model = _PaddedSteps(recipe, end_w, end_b, None if state is None else state[1])
     zeros_x = np.zeros((c.batch, c.widths[0]), dtype=np.int64)
     zeros_y = np.zeros((c.batch, c.widths[-1]), dtype=np.int64)
     padded = [model.step(zeros_x, zeros_y, 0, t, np.zeros(c.batch, dtype=np.int64)) for t in range(c.steps, c.padded_steps)]
-    records = [step_record(c, s) for s in (*trace.steps[first : first + c.steps], *padded)]
+    records, prev = [], None if state is None else state[0]
+    for s in (*trace.steps[first : first + c.steps], *padded):
+        records.append(step_record(c, s, prev))
+        prev = None if state is None else [(m.buf, m.bias_buf) for m in s.momentum]
     dims = [1 << c.width_vars(i) for i in range(c.layers + 1)]
     final_w = [_pad(w, (dims[l], dims[l - 1])) for l, w in enumerate(end_w, 1)]
     final_b = [_pad(b, (dims[l],)) for l, b in enumerate(end_b, 1)]
-    return stack_witness(c, records, final_w, final_b, dataset)
+    if state is not None:
+        state = tuple([(_pad(w, (dims[l], dims[l - 1])), _pad(b, (dims[l],))) for l, (w, b) in enumerate(bufs, 1)]
+                      for bufs in state)
+    return stack_witness(c, records, final_w, final_b, dataset, state=state)
 
 
 def model_artifact(recipe, zk: bool, statement: TrainingStatement, checkpoint: dict) -> DisclosedModel:
@@ -154,7 +190,7 @@ def model_artifact(recipe, zk: bool, statement: TrainingStatement, checkpoint: d
     committed values, unpadded, and the row blinds that open the commitments."""
     c = statement.circuit
     tensors, blinds = {}, {}
-    for tensor in statement.checkpoint_tensors("T"):
+    for tensor in statement.parameter_tensors("T"):  # not the optimizer's state
         witness = checkpoint[tensor.replace(".T", ".0")][1]
         name, layer = tensor.removesuffix(".T"), int(tensor[1:].split(".")[0])
         dims = (layer, layer - 1) if name.startswith("W") else (layer,)
@@ -197,7 +233,6 @@ def train_trace(run: ProveRun):
 def plan_segments(recipe, options: ProveOptions) -> tuple[list[TrainingStatement], FieldBackend]:
     """The statements of the run's segments (``prove.segment_steps``; default: one segment) and
     the prover backend, resolved before any training so that a bad option fails fast."""
-    check_provable_optimizer(recipe)  # momentum, weight decay: not provable yet, refused by name
     segment_steps = min(options.segment_steps or recipe.train.steps, recipe.train.steps)
     statements = segment_statements(recipe, options.range_check, segment_steps)
     try:

@@ -343,7 +343,7 @@ def _sgd_state(train: dict) -> dict:
     recipe's ``optimizer: sgd_momentum`` fields: torch's floats quantized to dyadics
     (``circuits.momentum.recipe_hyperparameters``: mu to a multiple of 2^-15, lam at the coarsest
     2^-s, s >= 20, within relative error 1/512); {} for plain SGD (both absent or 0). The
-    fixed-point engine trains them; ``check_provable_optimizer`` refuses them at prove."""
+    fixed-point engine trains them and ``zktrain prove`` proves them (``verifier/optimizers.py``)."""
     from circuits.momentum import quantization_rule, recipe_hyperparameters
     from circuits.recipe import DEFAULT_BUF_BITS
 
@@ -366,26 +366,6 @@ def _sgd_state(train: dict) -> dict:
         key, _, message = str(err).partition(": ")
         raise RunConfigError(f"{paths.get(key, 'train.' + key)}: {message} (quantization: {quantization_rule()})") from None
     return {"optimizer": "sgd_momentum", "momentum": mu, "weight_decay": lam, "buf_bits": DEFAULT_BUF_BITS}
-
-
-def check_provable_optimizer(recipe: Recipe) -> None:
-    """Refuse by name a recipe whose optimizer the proof does not cover yet: ``sgd_momentum``
-    (momentum and/or weight decay; the engine trains it, docs/momentum.md section 6 is the
-    wiring the proof needs). ``zktrain.prove.plan_segments`` calls it before any training."""
-    t = recipe.train
-    if t.optimizer == "sgd":
-        return
-    from .provable import NotProvableError
-
-    for key in RECORDED_SGD:
-        value = getattr(t, key, None)
-        if value is not None and value.num:
-            raise NotProvableError(
-                f"train.{key}: {value.num}/2^{value.shift} (= {float(value.value):.6g}) is not provable yet "
-                f"(provable: {provable_sgd()}); the fixed-point engine, zktrain train and zktrain.Recorder run it, "
-                "zktrain prove does not"
-            )
-    raise NotProvableError(f"train.optimizer: {t.optimizer} is not provable yet (provable: sgd)")
 
 
 _SCHEDULED = ("schedule", "scale_lr", "regime_adaptation")
