@@ -1,5 +1,7 @@
 // Fr (the BLS12-381 scalar field, r < 2^255) in CUDA C: the hottest kernels of the `cuda`
-// backend (prover/backends/cuda/kernels.py), for CuPy's RawModule (NVRTC) or nvcc.
+// backend (prover/backends/cuda/kernels.py), for CuPy's RawModule (NVRTC) or nvcc. The
+// backend loads them through prover/backends/cuda/rawmodule.py (its ENTRIES table names every
+// entry point it launches and packs their arguments) when CuPy and a device are present.
 //
 // Layout and arithmetic are the numba kernels' (prover/backends/cuda/field.py): an element is
 // a row of eight little-endian 32-bit limbs (32 bytes), Montgomery form with R = 2^256, i.e.
@@ -9,7 +11,8 @@
 // (2^32 - 1)/2 - 1); each limb product is a 32 x 32 -> 64-bit product ((u64)a * b, which nvcc
 // emits as mul.wide.u32), sums never exceed 2^64 - 1, and the final subtraction is a select.
 // Portable C only (no inline PTX yet): the same functions compile for the host, where
-// tests/test_backends.py checks them against Python ints (build with -DFR_HOST_TEST).
+// tests/test_backends.py checks them against Python ints and tests/test_cuda_rawmodule.py
+// drives the host twins through the loader (build with -DFR_HOST_TEST).
 //
 // No headers (NVRTC), extern "C" entry points, 64-bit element indices throughout.
 
@@ -138,6 +141,13 @@ FR_FN fr_t fr_from_u64x4(u64 r0, u64 r1, u64 r2, u64 r3) {
 // One pair of a fold: v0 + r (v1 - v0).
 FR_FN fr_t fr_fold_pair(fr_t v0, fr_t v1, fr_t r) { return fr_add(v0, fr_mul(r, fr_sub(v1, v0))); }
 
+// One pair's terms of a 2-factor round: s[t] = f(t) g(t) for t = 0..2.
+FR_FN void fr_round2_pair(fr_t f0, fr_t f1, fr_t g0, fr_t g1, fr_t s[3]) {
+    s[0] = fr_mul(f0, g0);
+    s[1] = fr_mul(f1, g1);
+    s[2] = fr_mul(fr_add(f1, fr_sub(f1, f0)), fr_add(g1, fr_sub(g1, g0)));
+}
+
 // One pair's terms of a 3-factor round: s[t] = f(t) g(t) h(t) for t = 0..3.
 FR_FN void fr_round3_pair(fr_t f0, fr_t f1, fr_t g0, fr_t g1, fr_t h0, fr_t h1, fr_t s[4]) {
     fr_t df = fr_sub(f1, f0), dg = fr_sub(g1, g0), dh = fr_sub(h1, h0);
@@ -176,11 +186,37 @@ extern "C" __global__ void fr_vec_mul(const u32* a, const u32* b, u32* out, u64 
     for (u64 i = fr_thread_index(); i < n; i += fr_thread_count()) fr_store(out, i, fr_mul(fr_load(a, i), fr_load(b, i)));
 }
 
+// Block partials of sum_i a_i b_i over n elements (one point); launch with dynamic shared
+// memory of blockDim.x * 4 * 32 bytes.
+extern "C" __global__ void fr_inner_product(const u32* a, const u32* b, u32* partial, u64 n) {
+    extern __shared__ u32 sh[];
+    fr_t acc = {};
+    for (u64 i = fr_thread_index(); i < n; i += fr_thread_count()) acc = fr_add(acc, fr_mul(fr_load(a, i), fr_load(b, i)));
+    fr_store(sh, threadIdx.x * 4, acc);
+    fr_block_reduce(sh, partial, 1);
+}
+
 // out[i] = v[2i] + r (v[2i+1] - v[2i]) for i < m (ping-pong: out never aliases v).
 extern "C" __global__ void fr_fold(const u32* v, u64 r0, u64 r1, u64 r2, u64 r3, u32* out, u64 m) {
     const fr_t r = fr_from_u64x4(r0, r1, r2, r3);
     for (u64 i = fr_thread_index(); i < m; i += fr_thread_count())
         fr_store(out, i, fr_fold_pair(fr_load(v, 2 * i), fr_load(v, 2 * i + 1), r));
+}
+
+// Block partials of s(t) = sum_i f_i(t) g_i(t), t = 0..2, over m pairs; launch with dynamic
+// shared memory of blockDim.x * 4 * 32 bytes.
+extern "C" __global__ void fr_round_evals_2(const u32* f, const u32* g, u32* partial, u64 m) {
+    extern __shared__ u32 sh[];
+    fr_t acc[3] = {};
+    for (u64 i = fr_thread_index(); i < m; i += fr_thread_count()) {
+        fr_t s[3];
+        fr_round2_pair(fr_load(f, 2 * i), fr_load(f, 2 * i + 1), fr_load(g, 2 * i), fr_load(g, 2 * i + 1), s);
+#pragma unroll
+        for (int t = 0; t < 3; t++) acc[t] = fr_add(acc[t], s[t]);
+    }
+#pragma unroll
+    for (int t = 0; t < 3; t++) fr_store(sh, threadIdx.x * 4 + t, acc[t]);
+    fr_block_reduce(sh, partial, 3);
 }
 
 // Block partials of s(t) = sum_i f_i(t) g_i(t) h_i(t), t = 0..3, over m pairs; launch with
@@ -214,7 +250,10 @@ extern "C" __global__ void fr_reduce_partials(const u32* partial, u64 blocks, u3
 #endif
 
 #if defined(FR_HOST_TEST)
-// Host entry points for the tests (n rows of 8 limbs each).
+// Host entry points for the tests (n rows of 8 limbs each). fr_host_NAME has the argument list
+// of the kernel fr_NAME and computes what a grid of one block computes (a reduction writes one
+// block's partials), so tests/test_cuda_rawmodule.py drives them through the RawModule
+// loader's argument packing.
 extern "C" void fr_host_add(const u32* a, const u32* b, u32* out, u64 n) {
     for (u64 i = 0; i < n; i++) fr_store(out, i, fr_add(fr_load(a, i), fr_load(b, i)));
 }
@@ -223,6 +262,28 @@ extern "C" void fr_host_sub(const u32* a, const u32* b, u32* out, u64 n) {
 }
 extern "C" void fr_host_mul(const u32* a, const u32* b, u32* out, u64 n) {
     for (u64 i = 0; i < n; i++) fr_store(out, i, fr_mul(fr_load(a, i), fr_load(b, i)));
+}
+extern "C" void fr_host_vec_mul(const u32* a, const u32* b, u32* out, u64 n) { fr_host_mul(a, b, out, n); }
+extern "C" void fr_host_inner_product(const u32* a, const u32* b, u32* partial, u64 n) {
+    fr_t acc = {};
+    for (u64 i = 0; i < n; i++) acc = fr_add(acc, fr_mul(fr_load(a, i), fr_load(b, i)));
+    fr_store(partial, 0, acc);
+}
+extern "C" void fr_host_round_evals_2(const u32* f, const u32* g, u32* partial, u64 m) {
+    fr_t acc[3] = {};
+    for (u64 i = 0; i < m; i++) {
+        fr_t s[3];
+        fr_round2_pair(fr_load(f, 2 * i), fr_load(f, 2 * i + 1), fr_load(g, 2 * i), fr_load(g, 2 * i + 1), s);
+        for (int t = 0; t < 3; t++) acc[t] = fr_add(acc[t], s[t]);
+    }
+    for (int t = 0; t < 3; t++) fr_store(partial, t, acc[t]);
+}
+extern "C" void fr_host_reduce_partials(const u32* partial, u64 blocks, u32 k_points, u32* out) {
+    for (u32 k = 0; k < k_points; k++) {
+        fr_t acc = {};
+        for (u64 b = 0; b < blocks; b++) acc = fr_add(acc, fr_load(partial, b * k_points + k));
+        fr_store(out, k, acc);
+    }
 }
 extern "C" void fr_host_fold(const u32* v, u64 r0, u64 r1, u64 r2, u64 r3, u32* out, u64 m) {
     const fr_t r = fr_from_u64x4(r0, r1, r2, r3);

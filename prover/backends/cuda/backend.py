@@ -28,7 +28,7 @@ from verifier.field import BYTES, MODULUS as R
 from verifier.polynomial import interpolate_from_evals, univariate_evaluate
 
 from .. import validation
-from . import field
+from . import field, rawmodule
 from . import kernels as K
 
 LIMBS = field.LIMBS
@@ -70,14 +70,24 @@ def _simulator_switching() -> Iterator[None]:
 
 class DeviceRuntime:
     """Where the kernels run: numba.cuda, on a device or on the simulator. The backend
-    reaches the device only through these six methods (``emulate.py`` has a CPU twin)."""
+    reaches the device only through these six methods (``emulate.py`` has a CPU twin).
+
+    ``raw``: fr.cu's CUDA C kernels (``rawmodule.RawKernels``), launched instead of the numba
+    kernels they serve (fold, round evaluations, inner product, vec_mul, reduce_partials);
+    None: numba only. ``kernel_source`` says which ("cuda-c" or "numba")."""
 
     block = K.BLOCK
+
+    def __init__(self, raw: rawmodule.RawKernels | None = None):
+        self.raw = raw
+        self.kernel_source = "numba" if raw is None else "cuda-c"
 
     def grid(self, items: int, max_blocks: int) -> int:
         return max(1, min(-(-items // K.BLOCK), max_blocks))
 
     def launch(self, kernel: str, blocks: int, *args) -> None:
+        if self.raw is not None and self.raw.launch(kernel, blocks, K.BLOCK, *args):
+            return
         with _simulator_switching():
             getattr(K, kernel)[blocks, K.BLOCK](*args)
 
@@ -105,16 +115,20 @@ class DeviceRuntime:
 class CudaBackend:
     """FieldBackend on numba.cuda kernels; ``max_blocks`` caps the grid (tests lower it to
     run several grid-stride iterations per thread on small data); ``runtime`` is where the
-    kernels run (default: numba.cuda)."""
+    kernels run (default: numba.cuda, with fr.cu's CUDA C kernels for the hot paths when CuPy
+    and a device are present); ``kernels`` is "auto", "numba" or "cuda-c" (default:
+    $ZKTRAIN_CUDA_KERNELS, else "auto"; see ``rawmodule.select``), for the default runtime.
+    ``kernel_source`` says which path runs the hot kernels: "cuda-c" or "numba"."""
 
     name = "cuda"
 
-    def __init__(self, max_blocks: int = MAX_BLOCKS, runtime=None):
+    def __init__(self, max_blocks: int = MAX_BLOCKS, runtime=None, kernels: str | None = None):
         if max_blocks < 1:
             raise ValueError(f"max_blocks must be >= 1, got {max_blocks}")
         self.max_blocks = max_blocks
-        self.runtime = runtime if runtime is not None else DeviceRuntime()
+        self.runtime = runtime if runtime is not None else DeviceRuntime(rawmodule.select(kernels))
         self.simulator = K.SIMULATOR and runtime is None
+        self.kernel_source = getattr(self.runtime, "kernel_source", "numba")
 
     def _vec(self, v):
         """Reject anything but this backend's vector type."""
