@@ -9,6 +9,7 @@ float PyTorch), run files, the Recorder, and the refusal to prove it by name.
 from __future__ import annotations
 
 import dataclasses
+import io
 from fractions import Fraction
 
 import numpy as np
@@ -31,6 +32,8 @@ from zktrain.fixedpoint.momentum import RoundedState, rounded_step
 from zktrain.fixedpoint.reference import optimizer_options, predict_float, train_float
 from zktrain.provable import NotProvableError
 from verifier.bundle import verify_bundle
+from verifier.inference_bundle import verify_inference_bundle
+from zktrain.inference import prove_inference_run
 from zktrain.prove import plan_segments, prove_run, train_trace
 from zktrain.run_config import ProveOptions, RunConfigError, parse_run
 from zktrain.train.config import parse_run_config
@@ -326,6 +329,13 @@ def test_run_file_with_momentum_is_proven_and_verifies(zk, segment_steps):
     assert report.accepted, report.reason
     assert sorted(summary.model.tensors) == ["W1", "W2", "b1", "b2"]  # the buffers are not the model
     assert np.array_equal(summary.model.tensors["W2"], trace.final_weights[1])
+    # Predictions from the momentum-trained model, proven against the training bundle's W_T.
+    x = np.random.default_rng(0).normal(size=(2, 4))
+    buf = io.BytesIO()
+    np.savez(buf, X=x)
+    inference, _ = prove_inference_run(summary.model.to_bytes(), bundle, buf.getvalue(), zk=zk, backend="cpu")
+    report = verify_inference_bundle(inference, bundle)
+    assert report.accepted, report.reason
 
 
 def test_prove_plans_momentum_and_the_circuit_folds_the_decay():
