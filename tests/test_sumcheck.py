@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 
 from prover.sumcheck import Instance, instance_sum, product_instance, prove_sumcheck
@@ -226,3 +227,15 @@ def test_polynomial_helpers_refuse_mismatched_shapes():
         eq_eval([1, 2], [1])
     with pytest.raises(ValueError, match=r"^mle_evaluate: 3 values for 2 variables$"):
         mle_evaluate([1, 2, 3], [5, 6])
+
+
+@pytest.mark.parametrize("values", [np.array([2**63, 0], dtype=np.uint64), np.array([0.5, 1.0])],
+                         ids=["uint64 beyond int64", "float"])
+def test_int64_mle_refuses_what_int64_cannot_hold_exactly(values):
+    """The seeded W_0's fast MLE computes in int64: a uint64 value past 2^63 would wrap to a
+    negative one and a float would be truncated, each a wrong evaluation of the public
+    tensor. Both are refused."""
+    from verifier.polynomial import mle_evaluate_int64
+
+    with pytest.raises(ValueError, match=r"^mle_evaluate_int64: needs an integer array that fits int64"):
+        mle_evaluate_int64(values, [5])
