@@ -13,11 +13,16 @@ zero-knowledge mode).
 
 Both sources of a trace share one prover loop: ``plan_segments`` (the statements and the
 backend, checked before any training) and ``prove_trace`` (recipe and trace -> bundle and model
-artifact); ``prove_run`` is that loop fed by a run file (``train_trace``).
+artifact); ``prove_run`` is that loop fed by a run file (``train_trace``). The loop commits every
+segment's end checkpoint first (``commit_checkpoints``), after which the segments are
+independent: ``prove_segment`` proves one from its start and end checkpoints, and ``assemble``
+encodes the bundle from the proofs. ``zktrain.distributed`` runs the same parts across
+torch.distributed ranks.
 """
 
 from __future__ import annotations
 
+import random
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -29,7 +34,7 @@ from circuits.mlp import MlpCircuit
 from circuits.softmax import softmax_fixed
 from prover.backends import FieldBackend, get_backend
 from prover.losses import step_record as loss_record
-from prover.training import ProverChannel, prove_with, stack_witness
+from prover.training import ProverChannel, commit_tensor, prove_with, stack_witness
 from prover.zk_training import ZkProverChannel
 from verifier.bundle import bind_public_data, encode_bundle, segment_statements
 from verifier.model import MODES, DisclosedModel
@@ -60,6 +65,10 @@ class ProveSummary:
     #: the trained model and the opening of its commitments (``DisclosedModel.to_bytes()`` is
     #: the model file); in the zero-knowledge mode a secret
     model: DisclosedModel
+    #: processes that proved the segments (``zktrain.distributed``) and the wall time from the
+    #: end of training to the bundle (None: one process, where it is about prove_seconds)
+    workers: int = 1
+    wall_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -159,29 +168,180 @@ class _PaddedSteps(FixedPointMLP):
         return witness.gradient, witness
 
 
-def _segment_witness(recipe, c: MlpCircuit, trace, first: int, dataset: dict | None = None) -> dict:
-    """The witness of the segment whose circuit ``c`` starts at step ``first``: its steps'
-    records, its padded steps (the end model on a zero batch with learning rate 0, so it
-    stays at the checkpoint), the checkpoint it ends on, and committed data's tensors."""
+@dataclass(frozen=True)
+class SegmentInputs:
+    """What a segment's witness is built from: its real steps' traces, the checkpoint it ends
+    on (weights and biases, unpadded) and, for ``sgd_momentum``, the buffers it starts from
+    and ends on (per layer the pair for W and b; None otherwise). A whole run's trace gives
+    them (``segment_inputs``); a rank of ``zktrain.distributed`` replays them from the
+    checkpoint the segment starts from."""
+
+    steps: tuple
+    end_weights: list
+    end_biases: list
+    start_buffers: list | None = None
+    end_buffers: list | None = None
+
+
+def segment_inputs(c: MlpCircuit, trace, first: int) -> SegmentInputs:
+    """The inputs of the segment whose circuit ``c`` starts at step ``first`` of ``trace``."""
     end_w, end_b = _checkpoint(trace, first + c.steps)
-    state = None
-    if c.has_momentum:  # the buffers the segment starts from and ends on (its checkpoints)
-        state = (_buffers(c, trace, first), _buffers(c, trace, first + c.steps))
+    bufs = (_buffers(c, trace, first), _buffers(c, trace, first + c.steps)) if c.has_momentum else (None, None)
+    return SegmentInputs(tuple(trace.steps[first : first + c.steps]), end_w, end_b, *bufs)
+
+
+def _padded_checkpoint(c: MlpCircuit, weights: list, biases: list, buffers: list | None = None):
+    """Weights, biases and (momentum) buffers padded to the circuit's power-of-two widths."""
+    dims = [1 << c.width_vars(i) for i in range(c.layers + 1)]
+    w = [_pad(v, (dims[l], dims[l - 1])) for l, v in enumerate(weights, 1)]
+    b = [_pad(v, (dims[l],)) for l, v in enumerate(biases, 1)]
+    if buffers is None:
+        return w, b, None
+    return w, b, [(_pad(vw, (dims[l], dims[l - 1])), _pad(vb, (dims[l],))) for l, (vw, vb) in enumerate(buffers, 1)]
+
+
+def checkpoint_values(statement: TrainingStatement, inputs: SegmentInputs) -> dict[str, np.ndarray]:
+    """The segment's end checkpoint (``checkpoint_tensors("T")``: W_T, b_T, the momentum
+    buffers) padded, as its witness holds it: what ``commit_checkpoints`` commits."""
+    c = statement.circuit
+    w, b, bufs = _padded_checkpoint(c, inputs.end_weights, inputs.end_biases,
+                                    inputs.end_buffers if c.has_momentum else None)
+    values = {}
+    for l in range(1, c.layers + 1):
+        values[f"W{l}.T"], values[f"b{l}.T"] = w[l - 1], b[l - 1]
+        if bufs is not None:
+            values[f"VW{l}.T"], values[f"Vb{l}.T"] = bufs[l - 1]
+    return {name: values[name] for name in statement.checkpoint_tensors("T")}
+
+
+def _segment_witness(recipe, c: MlpCircuit, inputs: SegmentInputs, dataset: dict | None = None) -> dict:
+    """The witness of the segment whose circuit is ``c``: its steps' records, its padded steps
+    (the end model on a zero batch with learning rate 0, so it stays at the checkpoint), the
+    checkpoint it ends on, and committed data's tensors."""
+    end_w, end_b = inputs.end_weights, inputs.end_biases
+    state = (inputs.start_buffers, inputs.end_buffers) if c.has_momentum else None
     model = _PaddedSteps(recipe, end_w, end_b, None if state is None else state[1])
     zeros_x = np.zeros((c.batch, c.widths[0]), dtype=np.int64)
     zeros_y = np.zeros((c.batch, c.widths[-1]), dtype=np.int64)
     padded = [model.step(zeros_x, zeros_y, 0, t, np.zeros(c.batch, dtype=np.int64)) for t in range(c.steps, c.padded_steps)]
     records, prev = [], None if state is None else state[0]
-    for s in (*trace.steps[first : first + c.steps], *padded):
+    for s in (*inputs.steps, *padded):
         records.append(step_record(c, s, prev))
         prev = None if state is None else [(m.buf, m.bias_buf) for m in s.momentum]
-    dims = [1 << c.width_vars(i) for i in range(c.layers + 1)]
-    final_w = [_pad(w, (dims[l], dims[l - 1])) for l, w in enumerate(end_w, 1)]
-    final_b = [_pad(b, (dims[l],)) for l, b in enumerate(end_b, 1)]
+    final_w, final_b, _ = _padded_checkpoint(c, end_w, end_b)
     if state is not None:
-        state = tuple([(_pad(w, (dims[l], dims[l - 1])), _pad(b, (dims[l],))) for l, (w, b) in enumerate(bufs, 1)]
-                      for bufs in state)
+        state = tuple(_padded_checkpoint(c, [], [], bufs)[2] for bufs in state)
     return stack_witness(c, records, final_w, final_b, dataset, state=state)
+
+
+def blinding_rng(seed: int | None, *label):
+    """The blinding randomness of one part of a proof: None, the OS RNG (production), unless a
+    test passes ``seed``; then a generator seeded by it and the part's label (a segment's
+    index, a checkpoint's), so the bytes do not depend on which process proves which segment
+    (``zktrain.distributed``). DESIGN section 9: a seeded RNG exists only in tests."""
+    if seed is None:
+        return None
+    return random.Random(":".join(map(str, ("zktrain-test-blinding", seed, *label))))
+
+
+def commit_checkpoints(statements: list[TrainingStatement], ends: list[SegmentInputs], seed: int | None = None) -> list[dict]:
+    """Commit every segment's end checkpoint (``checkpoint_values``) before any segment is
+    proven: per segment, name (``W1.T``, ...) -> (commitment, opening witness). Segment k
+    publishes entry k as its W_T and starts from entry k - 1 (``segment_precommitted``): the
+    chain holds the very same commitments, blinds included, and the segments are independent."""
+    out = []
+    for st, inputs in zip(statements, ends, strict=True):
+        rng = blinding_rng(seed, "checkpoint", st.segment)
+        out.append({name: commit_tensor(st, name, values, rng) for name, values in checkpoint_values(st, inputs).items()})
+    return out
+
+
+def segment_precommitted(k: int, checkpoints: list[dict], shared: dict | None = None) -> dict:
+    """Segment k's ``precommitted`` entries: the checkpoint it starts from (segment k - 1's end,
+    named as its W_0, ...), the one it ends on, and the shared ones (committed data)."""
+    start = {} if k == 0 else {name.replace(".T", ".0"): entry for name, entry in checkpoints[k - 1].items()}
+    return {**start, **checkpoints[k], **(shared or {})}
+
+
+@dataclass(frozen=True)
+class SegmentProof:
+    """One segment's proof, what the bundle takes (its public commitments and proof body),
+    and how long it took: what a rank of ``zktrain.distributed`` sends back."""
+
+    segment: int
+    public: dict
+    proof: bytes
+    witness_seconds: float
+    prove_seconds: float
+    timings: dict[str, float]
+
+
+def prove_segment(
+    recipe,
+    statement: TrainingStatement,
+    backend: FieldBackend,
+    inputs: SegmentInputs,
+    zk: bool,
+    precommitted: dict,
+    progress: Callable[[str], None] | None = None,
+    dataset: dict | None = None,
+    seed: int | None = None,
+) -> SegmentProof:
+    """Prove one segment from its inputs, its checkpoints (start and end) and any committed data
+    taken from ``precommitted`` (``segment_precommitted``). The witness is checked to hold the
+    committed checkpoint values first, so a mismatch is named here, not found as a failed opening."""
+    t0 = time.perf_counter()
+    witness = _segment_witness(recipe, statement.circuit, inputs, dataset)
+    for name in statement.checkpoint_tensors("T") + (statement.checkpoint_tensors("0") if statement.committed_init else []):
+        committed = precommitted[name][1].matrix.reshape(-1)
+        if not np.array_equal(witness[name].reshape(-1), committed):
+            raise AssertionError(f"prover bug: segment {statement.segment}'s {name} differs from its committed checkpoint")
+    witness_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    channel_type = ZkProverChannel if zk else ProverChannel
+    channel = prove_with(channel_type, statement, witness, backend, precommitted=precommitted,
+                         rng=blinding_rng(seed, "segment", statement.segment), progress=progress)
+    return SegmentProof(statement.segment, channel.public, channel.proof_bytes(), witness_s,
+                        time.perf_counter() - t0, dict(channel.timings))
+
+
+def segment_line(st: TrainingStatement) -> str:
+    """``segment k/n: steps a..b``, for progress lines."""
+    first = st.first_step
+    return f"segment {st.segment + 1}/{st.segments}: steps {first}..{first + st.circuit.steps - 1}"
+
+
+def assemble(
+    recipe,
+    statements: list[TrainingStatement],
+    proofs: list[SegmentProof],
+    checkpoints: list[dict],
+    zk: bool,
+    data_commitment=None,
+    commit_seconds: float = 0.0,
+) -> TraceProof:
+    """The bundle and the model artifact from every segment's proof (in any order) and the
+    committed checkpoints; ``commit_seconds``, the checkpoints' commitment time, counts as
+    proving (``commit``)."""
+    by_index = {p.segment: p for p in proofs}
+    if sorted(by_index) != list(range(len(statements))):
+        raise ValueError(f"proofs of segments {sorted(by_index)} for {len(statements)} segments")
+    ordered = [by_index[k] for k in range(len(statements))]
+    bundle = encode_bundle(statements, [(p.public, p.proof) for p in ordered], zk=zk, dataset=data_commitment)
+    timings = Counter({"commit": commit_seconds})
+    for p in ordered:
+        timings.update(p.timings)
+    last = {name.replace(".T", ".0"): entry for name, entry in checkpoints[-1].items()}
+    return TraceProof(
+        bundle=bundle,
+        model=model_artifact(recipe, zk, statements[-1], last),
+        segments=len(statements),
+        padded_steps=sum(st.circuit.padded_steps for st in statements),
+        proof_bytes=sum(len(p.proof) for p in ordered),
+        witness_seconds=sum(p.witness_seconds for p in ordered),
+        prove_seconds=sum(p.prove_seconds for p in ordered) + commit_seconds,
+        timings=dict(timings),
+    )
 
 
 def model_artifact(recipe, zk: bool, statement: TrainingStatement, checkpoint: dict) -> DisclosedModel:
@@ -250,39 +410,33 @@ def prove_trace(
     dataset: dict | None = None,
     shared: dict | None = None,
     data_commitment=None,
+    seed: int | None = None,
 ) -> TraceProof:
-    """Prove ``trace`` (its recipe is the statements') segment by segment, each from the
-    checkpoint the previous one committed to, with one segment's witness in memory at a time,
-    and encode the bundle. ``dataset``, ``shared`` and ``data_commitment`` are committed data's
-    witness tensors, precommitted entries and commitment (``_bind_data``); a private run has none."""
+    """Prove ``trace`` (its recipe is the statements') segment by segment and encode the bundle:
+    first every segment's end checkpoint is committed (``commit_checkpoints``), then each
+    segment is proven from its start and end checkpoints (``prove_segment``), one segment's
+    witness in memory at a time; ``zktrain.distributed`` runs the same steps across ranks.
+    ``dataset``, ``shared`` and ``data_commitment`` are committed data's witness tensors,
+    precommitted entries and commitment (``_bind_data``); a private run has none. ``seed``
+    seeds the blinding (tests only; None: the OS RNG)."""
     say = progress or (lambda _msg: None)
     recipe = trace.recipe
-    channel_type = ZkProverChannel if zk else ProverChannel
-    segments, checkpoint, witness_s, prove_s, first, timings = [], {}, 0.0, 0.0, 0, Counter()
+    inputs, first = [], 0
     for st in statements:
+        inputs.append(segment_inputs(st.circuit, trace, first))
+        first += st.circuit.steps
+    t0 = time.perf_counter()
+    checkpoints = commit_checkpoints(statements, inputs, seed)
+    commit_s = time.perf_counter() - t0
+    if len(statements) > 1:
+        say(f"committed the {len(statements)} segments' checkpoints ({commit_s:.2f} s)")
+    proofs = []
+    for k, st in enumerate(statements):
         if len(statements) > 1:
-            say(f"segment {st.segment + 1}/{len(statements)}: steps {first}..{first + st.circuit.steps - 1}")
-        t0 = time.perf_counter()
-        witness = _segment_witness(recipe, st.circuit, trace, first, dataset)
-        witness_s += time.perf_counter() - t0
-        t0 = time.perf_counter()
-        channel = prove_with(channel_type, st, witness, backend, precommitted={**checkpoint, **(shared or {})}, progress=say)
-        prove_s += time.perf_counter() - t0
-        segments.append((channel.public, channel.proof_bytes()))
-        timings.update(channel.timings)
-        checkpoint, first = channel.checkpoint(), first + st.circuit.steps
-        del witness, channel
-    bundle = encode_bundle(statements, segments, zk=zk, dataset=data_commitment)
-    return TraceProof(
-        bundle=bundle,
-        model=model_artifact(recipe, zk, statements[-1], checkpoint),
-        segments=len(statements),
-        padded_steps=sum(st.circuit.padded_steps for st in statements),
-        proof_bytes=sum(len(proof) for _, proof in segments),
-        witness_seconds=witness_s,
-        prove_seconds=prove_s,
-        timings=dict(timings),
-    )
+            say(segment_line(st))
+        proofs.append(prove_segment(recipe, st, backend, inputs[k], zk, segment_precommitted(k, checkpoints, shared),
+                                    say, dataset, seed))
+    return assemble(recipe, statements, proofs, checkpoints, zk, data_commitment, commit_s)
 
 
 def prove_run(run: ProveRun, progress: Callable[[str], None] | None = None) -> tuple[bytes, ProveSummary]:
