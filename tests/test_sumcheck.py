@@ -239,3 +239,14 @@ def test_int64_mle_refuses_what_int64_cannot_hold_exactly(values):
 
     with pytest.raises(ValueError, match=r"^mle_evaluate_int64: needs an integer array that fits int64"):
         mle_evaluate_int64(values, [5])
+
+
+def test_int64_mle_refuses_a_point_of_the_wrong_dimension():
+    """As ``mle_evaluate``: 3 values are no multilinear polynomial in 2 variables (the row split
+    would silently evaluate another table)."""
+    from verifier.polynomial import mle_evaluate_int64
+
+    with pytest.raises(ValueError, match=r"^mle_evaluate_int64: 3 values for 2 variables$"):
+        mle_evaluate_int64(np.array([1, 2, 3]), [5, 6])
+    with pytest.raises(ValueError, match=r"^mle_evaluate_int64: 8 values for 2 variables$"):
+        mle_evaluate_int64(np.arange(8), [5, 6])
