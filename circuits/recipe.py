@@ -58,7 +58,13 @@ MAX_BOUND_STREAM_ENTRIES = 1 << 24
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 #: ``train.optimizer``: plain SGD (stateless; W_t stays virtual), or SGD with momentum and/or
 #: weight decay in design (A) of docs/momentum.md (a momentum buffer rounded every step).
-OPTIMIZERS = ("sgd", "sgd_momentum")
+OPTIMIZERS = ("sgd", "sgd_momentum", "lars")
+#: The state fields each optimizer takes (all required; every other one must be absent).
+OPTIMIZER_FIELDS = {
+    "sgd": (),
+    "sgd_momentum": ("momentum", "weight_decay", "buf_bits"),
+    "lars": ("momentum", "weight_decay", "trust_coefficient", "eps", "buf_bits"),
+}
 #: The momentum buffer's default width (``train.buf_bits``; docs/momentum.md section 2).
 DEFAULT_BUF_BITS = 48
 _NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -193,17 +199,21 @@ class TrainSpec:
     lr_num already contains the 2 / (B n_out) of the mean MSE (``semantics.mse_lr_num``), or
     the 1 / B of the mean cross-entropy (``semantics.ce_lr_num``; ``loss: cross_entropy``, whose
     G_out = p - Y is ``circuits.softmax``'s), so W_{t+1} = W_t - lr_num_t G_W,t exactly (DESIGN
-    section 4). The proof covers ``mse`` only so far (``circuits.mlp`` refuses the rest);
-    the fixed-point engine trains both.
+    section 4). Both losses are proven (``verifier/losses.py``).
 
     ``optimizer: sgd_momentum`` is ``torch.optim.SGD(momentum=mu, dampening=0, nesterov=False,
     weight_decay=lam)`` in design (A) of docs/momentum.md (``circuits.momentum``): ``momentum``
     = mu and ``weight_decay`` = lam are torch's values as dyadics (lam unfolded; the decay the
     engine applies is lam / c, ``semantics.momentum_spec``), and the buffer buf_t at 2^(2R) is
     rounded every step and declared in ``buf_bits`` signed bits. The three fields exist only
-    with ``sgd_momentum`` (plain SGD's canonical JSON, digests and bundles are unchanged). The
-    engine trains it; nothing proves it yet (``circuits.mlp`` refuses every optimizer but
-    ``sgd``, ``zktrain.prove`` refuses it by name).
+    with ``sgd_momentum`` (plain SGD's canonical JSON, digests and bundles are unchanged), which
+    ``verifier/optimizers.py`` proves.
+
+    ``optimizer: lars`` is ``zktrain.optim.LARS`` (You et al. 2017, Algorithm 1, the global
+    rate inside the momentum) in the exact semantics of ``circuits.lars``: ``momentum``,
+    ``weight_decay`` (torch's, unfolded), ``trust_coefficient`` (eta) and ``eps`` as dyadics,
+    and the buffer's width ``buf_bits``. The engine trains it; ``zktrain.prove`` refuses it by
+    name (the proof of issue 16 is not wired yet).
     """
 
     batch_size: int
@@ -214,6 +224,8 @@ class TrainSpec:
     momentum: Dyadic | None = None
     weight_decay: Dyadic | None = None
     buf_bits: int | None = None
+    trust_coefficient: Dyadic | None = None
+    eps: Dyadic | None = None
 
     def __post_init__(self) -> None:
         _int("train.batch_size", self.batch_size, 1, MAX_BATCH)
@@ -223,20 +235,27 @@ class TrainSpec:
             raise RecipeError(f"train.lr_num: needs one entry per step ({self.steps}), got {len(self.lr_num)}")
         _choice("train.loss", self.loss, LOSSES)
         _choice("train.optimizer", self.optimizer, OPTIMIZERS)
-        state = {"momentum": self.momentum, "weight_decay": self.weight_decay, "buf_bits": self.buf_bits}
-        if self.optimizer == "sgd":
-            for name, value in state.items():
-                if value is not None:
+        wanted = OPTIMIZER_FIELDS[self.optimizer]
+        for name in OPTIMIZER_FIELDS["lars"]:
+            value = getattr(self, name)
+            if name not in wanted and value is not None:
+                if self.optimizer == "sgd":
                     raise RecipeError(f"train.{name}: only with optimizer sgd_momentum (plain sgd has no state), "
                                       f"got {value!r}")
+                raise RecipeError(f"train.{name}: not an option of optimizer {self.optimizer}, got {value!r}")
+            if name in wanted and value is None:
+                raise RecipeError(f"train.{name}: optimizer {self.optimizer} needs it")
+        if self.optimizer == "sgd":
             return
-        for name, value in state.items():
-            if value is None:
-                raise RecipeError(f"train.{name}: optimizer sgd_momentum needs it")
         _dyadic("train.momentum", self.momentum, below_one=True)
         _dyadic("train.weight_decay", self.weight_decay)
         _int("train.buf_bits", self.buf_bits, 2, 62)
-        if self.momentum.num == 0 and self.weight_decay.num == 0:
+        if self.optimizer == "lars":
+            _dyadic("train.trust_coefficient", self.trust_coefficient)
+            _dyadic("train.eps", self.eps)
+            if self.trust_coefficient.num == 0:
+                raise RecipeError("train.trust_coefficient: must be > 0")
+        elif self.momentum.num == 0 and self.weight_decay.num == 0:
             raise RecipeError("train.momentum: 0 without weight decay is plain SGD: use optimizer sgd")
 
 
@@ -279,8 +298,8 @@ class QuantSpec:
 _SECTIONS = {"data": DataSpec, "model": ModelSpec, "train": TrainSpec, "quant": QuantSpec}
 #: Fields that the canonical JSON holds only when set (not None), and those encoded as
 #: ``{"num": n, "shift": s}``.
-_OPTIONAL = {"train": frozenset({"momentum", "weight_decay", "buf_bits"})}
-_DYADIC_FIELDS = {"train": ("momentum", "weight_decay")}
+_OPTIONAL = {"train": frozenset({"momentum", "weight_decay", "buf_bits", "trust_coefficient", "eps"})}
+_DYADIC_FIELDS = {"train": ("momentum", "weight_decay", "trust_coefficient", "eps")}
 
 
 @dataclass(frozen=True)
@@ -349,6 +368,15 @@ class Recipe:
                     f"train.weight_decay: the momentum buffer's rounding shift K_A = {K} exceeds 62 bits "
                     "(the remainder's range check); use a coarser weight_decay or momentum"
                 )
+        if self.train.optimizer == "lars":
+            try:
+                lars = semantics.lars_spec(self)
+            except ValueError as err:
+                raise RecipeError(f"train.optimizer: lars: {err}") from None
+            K = lars.rounding_shift(q.lr_shift)
+            if K > 62:
+                raise RecipeError(f"train.weight_decay: the LARS buffer's rounding shift K = {K} exceeds 62 bits "
+                                  "(the remainder's range check); use a coarser weight_decay")
         if m.init == "seeded":
             dims = [padded(w) for w in m.widths]
             entries = sum(o * i + (o if m.bias else 0) for i, o in zip(dims, dims[1:]))

@@ -134,10 +134,11 @@ def declared_widths(recipe: Recipe) -> dict[str, Width]:
         "remainder": Width(q.rescale_bits, signed=True),
         "weight": Width(q.weight_bits, signed=True),
     }
-    spec = momentum_spec(recipe)
+    spec = momentum_spec(recipe) or lars_spec(recipe)
     if spec is not None:
-        # ``train.optimizer: sgd_momentum`` (docs/momentum.md section 2, design A): buf_t of every
-        # weight and bias, and the remainder of its rescale by K_A, in [-2^(K_A-1), 2^(K_A-1)).
+        # ``train.optimizer: sgd_momentum`` (docs/momentum.md section 2, design A) and ``lars``
+        # (``circuits.lars``): buf_t of every weight and bias, and the remainder of its rescale
+        # by K, in [-2^(K-1), 2^(K-1)).
         widths["momentum_buffer"] = Width(recipe.train.buf_bits, signed=True)
         widths["momentum_remainder"] = Width(spec.rounding_shift(q.lr_shift), signed=True)
     return widths
@@ -152,8 +153,31 @@ def momentum_spec(recipe: Recipe):
         return None
     from .momentum import MomentumSpec, fold_weight_decay  # circuits.momentum imports this module
 
-    inverse_loss_scale = Fraction(t.batch_size * recipe.model.widths[-1], 2) if t.loss == "mse" else t.batch_size
-    return MomentumSpec(t.momentum, fold_weight_decay(t.weight_decay, inverse_loss_scale))
+    return MomentumSpec(t.momentum, fold_weight_decay(t.weight_decay, inverse_loss_scale(recipe)))
+
+
+def inverse_loss_scale(recipe: Recipe) -> Fraction:
+    """1/c: B n_out / 2 for the mean MSE, B for the mean cross-entropy (the loss factor c is
+    folded into lr_num, DESIGN section 4)."""
+    t = recipe.train
+    return Fraction(t.batch_size * recipe.model.widths[-1], 2) if t.loss == "mse" else Fraction(t.batch_size)
+
+
+def lars_spec(recipe: Recipe):
+    """The ``circuits.lars.LarsSpec`` of an ``optimizer: lars`` recipe (None otherwise): the
+    recipe's dyadics, the weight decay folded by 1/c (which must be an integer), eps as E."""
+    t, q = recipe.train, recipe.quant
+    if t.optimizer != "lars":
+        return None
+    from .lars import LarsSpec, eps_integer  # circuits.lars imports circuits.momentum, which imports this module
+    from .momentum import fold_weight_decay
+
+    inv = inverse_loss_scale(recipe)
+    if inv.denominator != 1:
+        raise ValueError(f"the loss factor's inverse {inv} is not an integer (batch 1 with an odd number of outputs)")
+    beta = fold_weight_decay(t.weight_decay, inv)
+    eps = eps_integer(t.eps.value, q.frac_bits, q.lr_shift, beta.shift, int(inv))
+    return LarsSpec(t.momentum, beta, t.trust_coefficient, eps, int(inv))
 
 
 # --- learning rate ------------------------------------------------------------------------
@@ -323,6 +347,9 @@ def relation_bounds(recipe: Recipe) -> dict[str, int]:
     - ``softmax_*`` (``train.loss: cross_entropy`` only): the softmax relations'
       (``circuits.softmax.SoftmaxSizing.relation_bounds``); the MSE bound of
       ``output_gradient`` holds for G_out = p - Y as well (|p| < 2^(R+1) <= q).
+    - ``lars_norms``, ``lars_trust``, ``lars`` (``train.optimizer: lars``, ``circuits.lars``): the
+      squared norms, both sides of the trust ratio's division and of the buffer relation; the
+      weights move by at most T 2^(buf_bits-1) (the rate is inside the buffer).
     - ``momentum_buffer``, ``momentum`` (``train.optimizer: sgd_momentum`` only, design (A) of
       docs/momentum.md section 6): |buf| < 2^(buf_bits-1), so ``weight``/``bias`` become
       |W_0| + Sigma 2^(buf_bits-1) (W_t = W_0 - sum_{s<t} lr_s buf_s), and both sides of
@@ -352,12 +379,14 @@ def relation_bounds(recipe: Recipe) -> dict[str, int]:
     gb_max = [(batch * gz_max[l]) << R if recipe.model.bias else 0 for l in range(layers)]
     w_max = [w0[l] + lr_sum * gw_max[l] for l in range(layers)]
     b_max = [b0[l] + lr_sum * gb_max[l] for l in range(layers)]
-    spec = momentum_spec(recipe)
-    if spec is not None:
-        # W_t = W_0 - sum_{s<t} lr_s buf_s with the committed, range-checked buf (docs/momentum.md).
+    spec, lars = momentum_spec(recipe), lars_spec(recipe)
+    if spec is not None or lars is not None:
+        # W_t = W_0 - sum_{s<t} lr_s buf_s (momentum, docs/momentum.md) or W_0 - sum_{s<t} v_s
+        # (LARS: the rate is inside the buffer) with the committed, range-checked buffer.
         buf_max = 1 << (recipe.train.buf_bits - 1)
-        w_max = [w0[l] + lr_sum * buf_max for l in range(layers)]
-        b_max = [b0[l] + lr_sum * buf_max if recipe.model.bias else 0 for l in range(layers)]
+        moved = (lr_sum if lars is None else recipe.train.steps) * buf_max
+        w_max = [w0[l] + moved for l in range(layers)]
+        b_max = [b0[l] + moved if recipe.model.bias else 0 for l in range(layers)]
     product = [widths[l] * a_max[l] * w_max[l] + (b_max[l] << R) for l in range(layers)]
     # G'_A of hidden layer j (1-based) comes from G_Z,j+1 [B, d_{j+1}] times W_{j+1} [d_{j+1}, d_j].
     backward = [widths[j + 1] * gz_max[j] * w_max[j] for j in range(1, layers)]
@@ -389,6 +418,21 @@ def relation_bounds(recipe: Recipe) -> dict[str, int]:
             (buf_max << K) + (1 << (K - 1)),
             mu_mult * buf_max + (max(gw_max + gb_max) << K) + lam_mult * max(w_max + b_max),
         )
+    if lars is not None:
+        # circuits.lars: the squared norms, the trust ratio's division, the buffer relation.
+        K, k, kb = lars.rounding_shift(q_cfg.lr_shift), q_cfg.lr_shift, lars.beta.shift
+        p_max, g_max = max(w_max + b_max), max(gw_max + gb_max)
+        params = max(widths[l] * widths[l + 1] for l in range(layers))
+        s_p, s_g = math.isqrt(params * p_max * p_max) + 1, math.isqrt(params * g_max * g_max) + 1
+        den = (s_g << (k + kb)) + lars.beta.num * s_p + lars.eps_int
+        a_max = max(recipe.train.lr_num) * lars.trust_limit << (K - lars.trust_bits - k - kb)
+        mu_mult = lars.mu.num << (K - lars.mu.shift)
+        bounds["momentum_buffer"] = buf_max
+        bounds["lars_norms"] = params * max(p_max, g_max) ** 2
+        bounds["lars_trust"] = max((lars.eta.num * lars.inv_c * s_p << (lars.trust_bits + kb)) + (den << lars.eta.shift),
+                                   2 * lars.trust_limit * (den << lars.eta.shift))
+        bounds["lars"] = max((buf_max << K) + (1 << (K - 1)),
+                             mu_mult * buf_max + a_max * ((g_max << (k + kb)) + lars.beta.num * p_max))
     if recipe.train.loss == "cross_entropy":
         # The softmax relations (``circuits.softmax``), at the circuit's padded class count.
         # G_out = p - Y is bounded by ``output_gradient`` above too: |p| < 2^(R+1) <= q.

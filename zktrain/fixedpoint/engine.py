@@ -29,12 +29,13 @@ from typing import Sequence
 import numpy as np
 
 from circuits.recipe import Recipe
-from circuits.semantics import Width, momentum_spec, relation_bounds, seeded_parameters, softmax_sizing
+from circuits.semantics import Width, lars_spec, momentum_spec, relation_bounds, seeded_parameters, softmax_sizing
 from circuits.softmax import SoftmaxCE, softmax_ce
 
 from .exact import OPERAND_LIMIT, Term, Wide, matmul_rescale, matmul_wide, max_abs
+from .lars import lars_step
 from .momentum import MomentumWidthError, RoundedState, rounded_step
-from .trace import LayerTrace, MomentumTrace, StepTrace, TrainingTrace, frozen
+from .trace import LarsTrace, LayerTrace, MomentumTrace, StepTrace, TrainingTrace, frozen
 
 #: Split point of the weight gradient's exact (hi, lo) form.
 GRADIENT_LO_BITS = 32
@@ -121,11 +122,14 @@ class FixedPointMLP:
         self.softmax = softmax_sizing(recipe) if recipe.train.loss == "cross_entropy" else None
         #: mu and the folded decay (``circuits.semantics.momentum_spec``) for ``sgd_momentum``.
         self.momentum = momentum_spec(recipe)
-        #: buf_{t-1} of W_l and b_l (``sgd_momentum`` only; int64 at 2^(2R)).
+        #: LARS's (``circuits.semantics.lars_spec``) for ``optimizer: lars``.
+        self.lars = lars_spec(recipe)
+        #: buf_{t-1} of W_l and b_l (``sgd_momentum``: int64 at 2^(2R); ``lars``: at W's scale).
         self.buffers: list[tuple[np.ndarray, np.ndarray | None]] | None = None
-        if self.momentum is None and buffers is not None:
+        stateful = self.momentum is not None or self.lars is not None
+        if not stateful and buffers is not None:
             raise ValueError("buffers: the recipe's optimizer has no momentum buffer (optimizer sgd)")
-        if self.momentum is not None:
+        if stateful:
             self.buffers = []
             for l, (w, b) in enumerate(zip(self.weights, self.biases), start=1):
                 pair = (np.zeros_like(w), None if b is None else np.zeros_like(b)) if buffers is None else buffers[l - 1]
@@ -257,13 +261,16 @@ class FixedPointMLP:
             if self.momentum is not None:
                 buffers.append(self._momentum_update(l, lr_num, g_ws[l], g_bs[l], step))
                 continue
+            if self.lars is not None:
+                buffers.append(self._lars_update(l, lr_num, g_ws[l], g_bs[l], step))
+                continue
             # New arrays, so the recorded W_t stays as it was.
             width = self.declared["weight"]
             self.weights[l - 1] = sgd_update(w, lr_num, g_ws[l], width, "W", l, step)
             if b is not None:
                 self.biases[l - 1] = sgd_update(b, lr_num, Wide.of(g_bs[l], GRADIENT_LO_BITS), width, "b", l, step)
         momentum = None
-        if self.momentum is not None:
+        if self.buffers is not None:
             # Every layer's update succeeded: only now does the model move to W_{t+1}, buf_t.
             momentum = []
             for l, (w, b, trace) in enumerate(buffers, start=1):
@@ -289,8 +296,7 @@ class FixedPointMLP:
             if param is None:
                 out.append((None, None, None))
                 continue
-            if isinstance(grad, Wide):  # exact: int64 where it fits, Python ints otherwise
-                grad = grad.to_int64() if grad.magnitude_below(OPERAND_LIMIT) else grad.to_object()
+            grad = _exact_gradient(grad)  # exact: int64 where it fits, Python ints otherwise
             try:
                 state, rem = rounded_step(RoundedState(param, buf, step), grad, lr_num, self.momentum, q.lr_shift,
                                           q.weight_bits, self.recipe.train.buf_bits)
@@ -299,6 +305,35 @@ class FixedPointMLP:
             out.append((state.w, frozen(state.buf), frozen(rem)))
         (w, buf_w, rem_w), (b, buf_b, rem_b) = out
         return w, b, MomentumTrace(l, buf_w, rem_w, buf_b, rem_b)
+
+    def _lars_update(
+        self, l: int, lr_num: int, g_w: Wide, g_b: np.ndarray | None, step: int
+    ) -> tuple[np.ndarray, np.ndarray | None, LarsTrace]:
+        """LARS (``circuits.lars``, ``zktrain.fixedpoint.lars.lars_step``) for layer l's weight and
+        bias, each its own tensor: W_{t+1}, b_{t+1} and the layer's LarsTrace; widths as the
+        momentum's (WidthError naming the tensor)."""
+        q = self.recipe.quant
+        out = []
+        for name, param, grad, buf in (("W", self.weights[l - 1], g_w, self.buffers[l - 1][0]),
+                                       ("b", self.biases[l - 1], g_b, self.buffers[l - 1][1])):
+            if param is None:
+                out.append((None, None, None, None))
+                continue
+            try:
+                new, v, rem, scalars = lars_step(param, buf, _exact_gradient(grad), lr_num, self.lars, q.lr_shift,
+                                                 q.weight_bits, self.recipe.train.buf_bits, step)
+            except MomentumWidthError as err:
+                raise WidthError(f"{name} {_where(l, step)}: {err}") from None
+            out.append((new, frozen(v), frozen(rem), scalars))
+        (w, buf_w, rem_w, s_w), (b, buf_b, rem_b, s_b) = out
+        return w, b, LarsTrace(l, buf_w, rem_w, buf_b, rem_b, s_w, s_b)
+
+
+def _exact_gradient(grad):
+    """A gradient as int64 where it fits, Python ints otherwise (``Wide``: the weight gradient)."""
+    if isinstance(grad, Wide):
+        return grad.to_int64() if grad.magnitude_below(OPERAND_LIMIT) else grad.to_object()
+    return grad
 
 
 def train(

@@ -100,6 +100,20 @@ def optimizer_options(recipe: Recipe) -> dict:
     return {"momentum": float(t.momentum.value), "weight_decay": float(t.weight_decay.value)}
 
 
+def float_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
+    """The float twin of the recipe's optimizer (its rate set per step by ``train_float``):
+    ``torch.optim.SGD`` with ``optimizer_options``, or ``zktrain.optim.LARS`` with the recipe's
+    dyadic momentum, weight decay (unfolded), trust coefficient and eps, the rate inside the
+    momentum (``circuits.lars``)."""
+    t = recipe.train
+    if t.optimizer != "lars":
+        return torch.optim.SGD(model.parameters(), lr=0.0, **optimizer_options(recipe))
+    from zktrain.optim import LARS
+
+    return LARS(model.parameters(), lr=0.0, momentum=float(t.momentum.value), weight_decay=float(t.weight_decay.value),
+                trust_coefficient=float(t.trust_coefficient.value), eps=float(t.eps.value), lr_in_momentum=True)
+
+
 @dataclass(frozen=True)
 class FloatRun:
     """The trained float model and, if requested, its weights before every step."""
@@ -128,7 +142,7 @@ def train_float(
     load_fixed_point(model, recipe, weights, biases)
     inputs = torch.from_numpy(x.astype(np.float64) / (1 << R)).to(dtype)
     targets = torch.from_numpy(y.astype(np.float64) / (1 << R)).to(dtype)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.0, **optimizer_options(recipe))
+    optimizer = float_optimizer(model, recipe)
     loss_fn = loss_module(recipe)
     snapshots = []
     for t, lr_num in enumerate(recipe.train.lr_num):

@@ -67,6 +67,21 @@ class MomentumTrace:
 
 
 @dataclass(frozen=True)
+class LarsTrace(MomentumTrace):
+    """Layer l's LARS state at step t (``train.optimizer: lars``, ``circuits.lars``): the
+    buffers v_t (at W's scale) and remainders as a MomentumTrace's, and per tensor the scalars
+    of the trust ratio (``zktrain.fixedpoint.lars.LarsScalars``: squared norms, their square
+    roots, the denominator, lambda_q)::
+
+        2^K v_t + r_t = mu' v_{t-1} + lr_num_t lambda_q (2^(k+k_b) G_t + b W_t) 2^(K-K_l-k-k_b)
+        W_{t+1} = W_t - v_t
+    """
+
+    scalars: object = None
+    bias_scalars: object = None
+
+
+@dataclass(frozen=True)
 class StepTrace:
     """One SGD step t: the batch it consumed and every layer's tensors."""
 
