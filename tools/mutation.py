@@ -100,6 +100,8 @@ TESTS = {
     "verifier/walk.py": ["tests/test_training_proof.py", "tests/test_inference.py"],
     "verifier/training.py": ["tests/test_training_proof.py", "tests/test_ce_proof.py", "tests/test_momentum_proof.py"],
     "verifier/optimizers.py": ["tests/test_momentum_proof.py", "tests/test_training_proof.py"],
+    "verifier/sqrt.py": ["tests/test_sqrt.py"],
+    "verifier/norms.py": ["tests/test_norms.py"],
 }
 
 
