@@ -250,3 +250,25 @@ def test_int64_mle_refuses_a_point_of_the_wrong_dimension():
         mle_evaluate_int64(np.array([1, 2, 3]), [5, 6])
     with pytest.raises(ValueError, match=r"^mle_evaluate_int64: 8 values for 2 variables$"):
         mle_evaluate_int64(np.arange(8), [5, 6])
+
+
+@pytest.mark.parametrize("num_vars, terms, message", [
+    (-1, ((1, (0,)),), r"^num_vars must lie in \[0, 40\], got -1$"),
+    (41, ((1, (0,)),), r"^num_vars must lie in \[0, 40\], got 41$"),
+    (3, (), r"^an instance needs at least one term$"),
+    (3, ((1, ()),), r"^a term has 1\.\.3 factors, got 0$"),
+    (3, ((1, (0, 0, 0, 0)),), r"^a term has 1\.\.3 factors, got 4$"),
+    (3, ((1, (0, 2)),), r"^term factor index out of range: \(0, 2\)$"),
+    (3, ((1, (-1,)),), r"^term factor index out of range: \(-1,\)$"),
+])
+def test_instance_shapes_are_validated_where_built(num_vars, terms, message):
+    """An instance's shape comes from the verifier's own reductions, never from the proof: its
+    checks guard the statement's construction (a shape past MAX_VARS would let a recipe ask for
+    2^41-entry loops; a degree past 3 a round polynomial longer than the proof's parser reads;
+    a factor past the tables an index error mid-verification). Each is pinned at its bound."""
+    from verifier.sumcheck import InstanceShape, Term
+
+    with pytest.raises(ValueError, match=message):
+        InstanceShape(num_vars, 2, tuple(Term(c, f) for c, f in terms))
+    InstanceShape(40, 2, (Term(1, (0, 1, 1)),))  # the bounds themselves are accepted
+    InstanceShape(0, 2, (Term(1, (1,)),))
