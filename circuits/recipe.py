@@ -58,13 +58,16 @@ MAX_BOUND_STREAM_ENTRIES = 1 << 24
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 #: ``train.optimizer``: plain SGD (stateless; W_t stays virtual), or SGD with momentum and/or
 #: weight decay in design (A) of docs/momentum.md (a momentum buffer rounded every step).
-OPTIMIZERS = ("sgd", "sgd_momentum", "lars")
+OPTIMIZERS = ("sgd", "sgd_momentum", "lars", "lamb")
 #: The state fields each optimizer takes (all required; every other one must be absent).
 OPTIMIZER_FIELDS = {
     "sgd": (),
     "sgd_momentum": ("momentum", "weight_decay", "buf_bits"),
     "lars": ("momentum", "weight_decay", "trust_coefficient", "eps", "buf_bits"),
+    "lamb": ("beta1", "beta2", "weight_decay", "eps", "buf_bits"),
 }
+#: Every optimizer field, in the canonical order of the checks.
+_STATE_FIELDS = ("momentum", "weight_decay", "trust_coefficient", "eps", "beta1", "beta2", "buf_bits")
 #: The momentum buffer's default width (``train.buf_bits``; docs/momentum.md section 2).
 DEFAULT_BUF_BITS = 48
 _NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -214,6 +217,12 @@ class TrainSpec:
     ``weight_decay`` (torch's, unfolded), ``trust_coefficient`` (eta) and ``eps`` as dyadics,
     and the buffer's width ``buf_bits``. The engine trains it; ``zktrain.prove`` refuses it by
     name (the proof of issue 16 is not wired yet).
+
+    ``optimizer: lamb`` is ``zktrain.optim.LAMB`` (You et al. 2019, Algorithm 2, bias
+    correction, the decay inside the trust ratio, adaptation when the decay is nonzero) in the
+    exact semantics of ``circuits.lamb``: ``beta1``, ``beta2``, ``weight_decay`` and ``eps`` as
+    dyadics (1 - beta quantized within 1/512), ``buf_bits`` the first moment's width. Trained
+    by the engine, refused by the proof, as LARS.
     """
 
     batch_size: int
@@ -226,6 +235,8 @@ class TrainSpec:
     buf_bits: int | None = None
     trust_coefficient: Dyadic | None = None
     eps: Dyadic | None = None
+    beta1: Dyadic | None = None
+    beta2: Dyadic | None = None
 
     def __post_init__(self) -> None:
         _int("train.batch_size", self.batch_size, 1, MAX_BATCH)
@@ -236,7 +247,7 @@ class TrainSpec:
         _choice("train.loss", self.loss, LOSSES)
         _choice("train.optimizer", self.optimizer, OPTIMIZERS)
         wanted = OPTIMIZER_FIELDS[self.optimizer]
-        for name in OPTIMIZER_FIELDS["lars"]:
+        for name in _STATE_FIELDS:
             value = getattr(self, name)
             if name not in wanted and value is not None:
                 if self.optimizer == "sgd":
@@ -247,9 +258,16 @@ class TrainSpec:
                 raise RecipeError(f"train.{name}: optimizer {self.optimizer} needs it")
         if self.optimizer == "sgd":
             return
-        _dyadic("train.momentum", self.momentum, below_one=True)
         _dyadic("train.weight_decay", self.weight_decay)
         _int("train.buf_bits", self.buf_bits, 2, 62)
+        if self.optimizer == "lamb":
+            _dyadic("train.beta1", self.beta1, below_one=True)
+            _dyadic("train.beta2", self.beta2, below_one=True)
+            _dyadic("train.eps", self.eps)
+            if self.eps.num == 0:
+                raise RecipeError("train.eps: must be > 0 for lamb (it keeps sqrt(v_hat) + eps >= 1 unit)")
+            return
+        _dyadic("train.momentum", self.momentum, below_one=True)
         if self.optimizer == "lars":
             _dyadic("train.trust_coefficient", self.trust_coefficient)
             _dyadic("train.eps", self.eps)
@@ -298,8 +316,8 @@ class QuantSpec:
 _SECTIONS = {"data": DataSpec, "model": ModelSpec, "train": TrainSpec, "quant": QuantSpec}
 #: Fields that the canonical JSON holds only when set (not None), and those encoded as
 #: ``{"num": n, "shift": s}``.
-_OPTIONAL = {"train": frozenset({"momentum", "weight_decay", "buf_bits", "trust_coefficient", "eps"})}
-_DYADIC_FIELDS = {"train": ("momentum", "weight_decay", "trust_coefficient", "eps")}
+_OPTIONAL = {"train": frozenset({"momentum", "weight_decay", "buf_bits", "trust_coefficient", "eps", "beta1", "beta2"})}
+_DYADIC_FIELDS = {"train": ("momentum", "weight_decay", "trust_coefficient", "eps", "beta1", "beta2")}
 
 
 @dataclass(frozen=True)
@@ -377,6 +395,11 @@ class Recipe:
             if K > 62:
                 raise RecipeError(f"train.weight_decay: the LARS buffer's rounding shift K = {K} exceeds 62 bits "
                                   "(the remainder's range check); use a coarser weight_decay")
+        if self.train.optimizer == "lamb":
+            try:
+                semantics.lamb_spec(self)
+            except ValueError as err:
+                raise RecipeError(f"train.optimizer: lamb: {err}") from None
         if m.init == "seeded":
             dims = [padded(w) for w in m.widths]
             entries = sum(o * i + (o if m.bias else 0) for i, o in zip(dims, dims[1:]))

@@ -134,6 +134,9 @@ def declared_widths(recipe: Recipe) -> dict[str, Width]:
         "remainder": Width(q.rescale_bits, signed=True),
         "weight": Width(q.weight_bits, signed=True),
     }
+    if recipe.train.optimizer == "lamb":  # circuits.lamb: the moments M (buf_bits) and V (62 bits)
+        widths["momentum_buffer"] = Width(recipe.train.buf_bits, signed=True)
+        widths["second_moment"] = Width(62, signed=False)
     spec = momentum_spec(recipe) or lars_spec(recipe)
     if spec is not None:
         # ``train.optimizer: sgd_momentum`` (docs/momentum.md section 2, design A) and ``lars``
@@ -178,6 +181,24 @@ def lars_spec(recipe: Recipe):
     beta = fold_weight_decay(t.weight_decay, inv)
     eps = eps_integer(t.eps.value, q.frac_bits, q.lr_shift, beta.shift, int(inv))
     return LarsSpec(t.momentum, beta, t.trust_coefficient, eps, int(inv))
+
+
+def lamb_spec(recipe: Recipe):
+    """The ``circuits.lamb.LambSpec`` of an ``optimizer: lamb`` recipe (None otherwise): 1 - beta
+    exactly from the recipe's dyadic betas, the decay unfolded (it multiplies x), eps as E,
+    adaptation when the decay is nonzero (``zktrain.optim.LAMB``'s default)."""
+    t, q = recipe.train, recipe.quant
+    if t.optimizer != "lamb":
+        return None
+    from .lamb import LambSpec, eps_integer  # circuits.lamb imports circuits.momentum, which imports this module
+    from .momentum import Dyadic
+
+    inv = inverse_loss_scale(recipe)
+    if inv.denominator != 1:
+        raise ValueError(f"the loss factor's inverse {inv} is not an integer (batch 1 with an odd number of outputs)")
+    complements = [Dyadic.exact(1 - b.value, "1 - beta") for b in (t.beta1, t.beta2)]
+    return LambSpec(*complements, t.weight_decay, eps_integer(t.eps.value, q.frac_bits, int(inv)), int(inv),
+                    adapt=t.weight_decay.num != 0)
 
 
 # --- learning rate ------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """LARS in the recipe and the fixed-point engine (issue 16 item 2): the recipe's fields, the
 engine's steps as the kernel's, and digits training in fixed point against the float
-``zktrain.optim.LARS`` (the full run is benchmarks/bench_lars_fidelity.py; docs/lars.md)."""
+``zktrain.optim.LARS`` (the full run is benchmarks/bench_large_batch_fidelity.py; docs/lars.md)."""
 
 from __future__ import annotations
 

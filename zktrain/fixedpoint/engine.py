@@ -29,13 +29,14 @@ from typing import Sequence
 import numpy as np
 
 from circuits.recipe import Recipe
-from circuits.semantics import Width, lars_spec, momentum_spec, relation_bounds, seeded_parameters, softmax_sizing
+from circuits.semantics import Width, lamb_spec, lars_spec, momentum_spec, relation_bounds, seeded_parameters, softmax_sizing
 from circuits.softmax import SoftmaxCE, softmax_ce
 
 from .exact import OPERAND_LIMIT, Term, Wide, matmul_rescale, matmul_wide, max_abs
+from .lamb import LambState, lamb_step
 from .lars import lars_step
 from .momentum import MomentumWidthError, RoundedState, rounded_step
-from .trace import LarsTrace, LayerTrace, MomentumTrace, StepTrace, TrainingTrace, frozen
+from .trace import LambTrace, LarsTrace, LayerTrace, MomentumTrace, StepTrace, TrainingTrace, frozen
 
 #: Split point of the weight gradient's exact (hi, lo) form.
 GRADIENT_LO_BITS = 32
@@ -122,8 +123,16 @@ class FixedPointMLP:
         self.softmax = softmax_sizing(recipe) if recipe.train.loss == "cross_entropy" else None
         #: mu and the folded decay (``circuits.semantics.momentum_spec``) for ``sgd_momentum``.
         self.momentum = momentum_spec(recipe)
-        #: LARS's (``circuits.semantics.lars_spec``) for ``optimizer: lars``.
+        #: LARS's (``circuits.semantics.lars_spec``) for ``optimizer: lars``, LAMB's for ``lamb``.
         self.lars = lars_spec(recipe)
+        self.lamb = lamb_spec(recipe)
+        #: LAMB's moments (M, V) of W_l and b_l (``circuits.lamb``), zero before the first step.
+        self.moments: list[tuple] | None = None
+        if self.lamb is not None:
+            if buffers is not None:
+                raise ValueError("buffers: a LAMB run starts from zero moments (resuming one is not supported)")
+            zero = [(np.zeros_like(p), np.zeros_like(p)) if p is not None else None for p in (*self.weights, *self.biases)]
+            self.moments = list(zip(zero[:layers], zero[layers:]))
         #: buf_{t-1} of W_l and b_l (``sgd_momentum``: int64 at 2^(2R); ``lars``: at W's scale).
         self.buffers: list[tuple[np.ndarray, np.ndarray | None]] | None = None
         stateful = self.momentum is not None or self.lars is not None
@@ -264,18 +273,25 @@ class FixedPointMLP:
             if self.lars is not None:
                 buffers.append(self._lars_update(l, lr_num, g_ws[l], g_bs[l], step))
                 continue
+            if self.lamb is not None:
+                buffers.append(self._lamb_update(l, lr_num, g_ws[l], g_bs[l], step))
+                continue
             # New arrays, so the recorded W_t stays as it was.
             width = self.declared["weight"]
             self.weights[l - 1] = sgd_update(w, lr_num, g_ws[l], width, "W", l, step)
             if b is not None:
                 self.biases[l - 1] = sgd_update(b, lr_num, Wide.of(g_bs[l], GRADIENT_LO_BITS), width, "b", l, step)
         momentum = None
-        if self.buffers is not None:
-            # Every layer's update succeeded: only now does the model move to W_{t+1}, buf_t.
+        if buffers:
+            # Every layer's update succeeded: only now does the model move to W_{t+1} and the
+            # optimizer's state after step t.
             momentum = []
             for l, (w, b, trace) in enumerate(buffers, start=1):
                 self.weights[l - 1], self.biases[l - 1] = w, b
-                self.buffers[l - 1] = (trace.buf, trace.bias_buf)
+                if self.lamb is not None:
+                    self.moments[l - 1] = ((trace.m, trace.v), None if trace.bias_m is None else (trace.bias_m, trace.bias_v))
+                else:
+                    self.buffers[l - 1] = (trace.buf, trace.bias_buf)
                 momentum.append(trace)
             momentum = tuple(momentum)
         indices = frozen(np.array(batch_indices, dtype=np.int64))
@@ -305,6 +321,27 @@ class FixedPointMLP:
             out.append((state.w, frozen(state.buf), frozen(rem)))
         (w, buf_w, rem_w), (b, buf_b, rem_b) = out
         return w, b, MomentumTrace(l, buf_w, rem_w, buf_b, rem_b)
+
+    def _lamb_update(
+        self, l: int, lr_num: int, g_w: Wide, g_b: np.ndarray | None, step: int
+    ) -> tuple[np.ndarray, np.ndarray | None, LambTrace]:
+        """LAMB (``circuits.lamb``, ``zktrain.fixedpoint.lamb.lamb_step``) for layer l's weight and
+        bias, each its own tensor, at the run's step t + 1 (the bias corrections' t)."""
+        q = self.recipe.quant
+        out = []
+        for name, param, grad, moments in (("W", self.weights[l - 1], g_w, self.moments[l - 1][0]),
+                                           ("b", self.biases[l - 1], g_b, self.moments[l - 1][1])):
+            if param is None:
+                out.append((None, None, None, None, None))
+                continue
+            try:
+                state, dp, scalars = lamb_step(LambState(param, *moments, steps=step), _exact_gradient(grad), lr_num,
+                                               self.lamb, q.frac_bits, q.lr_shift, q.weight_bits, self.recipe.train.buf_bits)
+            except MomentumWidthError as err:
+                raise WidthError(f"{name} {_where(l, step)}: {err}") from None
+            out.append((state.p, frozen(state.m), frozen(state.v), frozen(dp), scalars))
+        (w, m_w, v_w, d_w, s_w), (b, m_b, v_b, d_b, s_b) = out
+        return w, b, LambTrace(l, m_w, v_w, d_w, s_w, m_b, v_b, d_b, s_b)
 
     def _lars_update(
         self, l: int, lr_num: int, g_w: Wide, g_b: np.ndarray | None, step: int

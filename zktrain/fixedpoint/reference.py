@@ -102,10 +102,16 @@ def optimizer_options(recipe: Recipe) -> dict:
 
 def float_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     """The float twin of the recipe's optimizer (its rate set per step by ``train_float``):
-    ``torch.optim.SGD`` with ``optimizer_options``, or ``zktrain.optim.LARS`` with the recipe's
+    ``torch.optim.SGD`` with ``optimizer_options``, ``zktrain.optim.LARS`` with the recipe's
     dyadic momentum, weight decay (unfolded), trust coefficient and eps, the rate inside the
-    momentum (``circuits.lars``)."""
+    momentum (``circuits.lars``), or ``zktrain.optim.LAMB`` with its dyadic betas, eps and decay
+    (``circuits.lamb``)."""
     t = recipe.train
+    if t.optimizer == "lamb":
+        from zktrain.optim import LAMB
+
+        return LAMB(model.parameters(), lr=0.0, betas=(float(t.beta1.value), float(t.beta2.value)),
+                    eps=float(t.eps.value), weight_decay=float(t.weight_decay.value))
     if t.optimizer != "lars":
         return torch.optim.SGD(model.parameters(), lr=0.0, **optimizer_options(recipe))
     from zktrain.optim import LARS

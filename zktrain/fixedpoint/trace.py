@@ -82,6 +82,24 @@ class LarsTrace(MomentumTrace):
 
 
 @dataclass(frozen=True)
+class LambTrace:
+    """Layer l's LAMB state at step t (``train.optimizer: lamb``, ``circuits.lamb``): per tensor
+    the moments M_t (at 2^(2R)) and V_t (at 2^(4R-SV)), the step dP (W_{t+1} = W_t - dP) and
+    the scalars (``zktrain.fixedpoint.lamb.LambScalars``: bias corrections, squared norms, the
+    trust ratio); the bias's fields are None without bias."""
+
+    layer: int
+    m: np.ndarray
+    v: np.ndarray
+    step: np.ndarray
+    scalars: object
+    bias_m: np.ndarray | None
+    bias_v: np.ndarray | None
+    bias_step: np.ndarray | None
+    bias_scalars: object
+
+
+@dataclass(frozen=True)
 class StepTrace:
     """One SGD step t: the batch it consumed and every layer's tensors."""
 
