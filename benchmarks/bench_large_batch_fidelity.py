@@ -7,6 +7,9 @@ engine's seconds. Figures in docs/lars.md and docs/lamb.md.
 
     python benchmarks/bench_large_batch_fidelity.py            # every row
     python benchmarks/bench_large_batch_fidelity.py --only 0   # one row
+    python benchmarks/bench_large_batch_fidelity.py --only 6 --perturb 1e-4
+        # the float run against itself from a W_0 perturbed by 1e-4 relative: the run's own
+        # sensitivity, to read the fixed point's distance against
 """
 
 from __future__ import annotations
@@ -76,10 +79,32 @@ def measure(row) -> str:
             f"{distance:.4f} | {trust} | {seconds:.1f} |")
 
 
+def sensitivity(row, relative: float) -> str:
+    """Float64 from W_0 and from W_0 perturbed by ``relative`` (normal, elementwise): the
+    largest relative weight distance over the run and both test accuracies."""
+    r = recipe(*row)
+    data = encode_dataset(load_dataset({"source": "digits"}), r)
+    model = FixedPointMLP.seeded(r)
+    w0, b0 = list(model.weights), list(model.biases)
+    rng = np.random.default_rng(0)
+    w1 = [w + np.round(w * rng.normal(size=w.shape) * relative).astype(np.int64) for w in w0]
+    runs = [train_float(r, data.x_train, data.y_train, data.batches, w, b0, keep_weights=True) for w in (w0, w1)]
+    distance = max(max(np.linalg.norm(x - y) / np.linalg.norm(x) for x, y in zip(s1, s2))
+                   for s1, s2 in zip(runs[0].weights, runs[1].weights))
+    acc = [float((predict_float(f.model, data.x_test, r.quant.frac_bits) == data.labels_test).mean()) for f in runs]
+    return f"{row[0]} {row[1:]}: W_0 perturbed by {relative}: distance {distance:.4f}, accuracy {acc[0]:.2%} vs {acc[1]:.2%}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", type=int, help="one row of ROWS")
+    parser.add_argument("--perturb", type=float, help="instead: the float run's sensitivity to W_0 (relative)")
     args = parser.parse_args()
+    if args.perturb is not None:
+        for i, row in enumerate(ROWS):
+            if args.only is None or args.only == i:
+                print(sensitivity(row, args.perturb), flush=True)
+        return
     print("| optimizer | batch | steps | lr | eta | wd | fixed point | float64 | distance | trust ratios (last step) | engine s |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for i, row in enumerate(ROWS):
