@@ -63,12 +63,16 @@ def main() -> None:
 @click.option("--model-out", type=click.Path(dir_okay=False, path_type=Path),
               help="Model file to write: final weights with the opening of their commitments (default: the "
                    "bundle's path with .model.npz for its suffix). Secret in the zero-knowledge mode.")
+@click.option("--workers", type=click.IntRange(min=1),
+              help="Prove the segments on N local processes (torch.distributed, gloo; at most one per segment). "
+                   "Under torchrun the ranks are torchrun's.")
 def prove(
     run_file: Path, out: Path | None, steps: int | None, zk: bool | None, range_check: str | None,
-    segment_steps: int | None, backend: str | None, model_out: Path | None,
+    segment_steps: int | None, backend: str | None, model_out: Path | None, workers: int | None,
 ) -> None:
     """Train RUN in the exact fixed-point semantics and prove it; write the proof bundle and
     the trained model (with the opening of its commitments, secret in the zero-knowledge mode)."""
+    from zktrain.distributed import DistributedError, prove_run_workers, torchrun_world
     from zktrain.prove import prove_run
     from zktrain.run_config import RunConfigError, load_run
 
@@ -85,8 +89,14 @@ def prove(
                f"{'zk' if run.options.zk else 'clear'}, range checks by {run.options.range_check}, backend "
                f"{run.options.backend}")
     try:
-        bundle, s = prove_run(run, progress=lambda msg: click.echo(f"  {msg}"))
-    except (NotImplementedError, ValueError) as err:
+        if workers is None and torchrun_world() is None:
+            bundle, s = prove_run(run, progress=lambda msg: click.echo(f"  {msg}"))
+        else:
+            done = prove_run_workers(run, workers, progress=lambda msg: click.echo(f"  {msg}"))
+            if done is None:  # a rank of a torchrun launch other than 0: rank 0 writes the files
+                return
+            bundle, s, _ = done
+    except (NotImplementedError, ValueError, DistributedError) as err:
         raise click.ClickException(str(err)) from None
     model_out = model_out or out.with_suffix(".model.npz")
     write_atomic(out, bundle)
@@ -94,7 +104,9 @@ def prove(
     click.echo(
         f"wrote {out}: {s.bundle_bytes:,} bytes (proof {s.proof_bytes:,}); {s.steps} steps "
         f"(padded to {s.padded_steps}) in {s.segments} segment{'s' if s.segments > 1 else ''}; proving {s.prove_seconds:.1f} s "
-        f"({s.prove_seconds / s.steps:.2f} s per step); fixed-point test accuracy {s.test_accuracy:.3f}"
+        f"({s.prove_seconds / s.steps:.2f} s per step"
+        + (f"; {s.wall_seconds:.1f} s wall on {s.workers} workers" if s.workers > 1 else "")
+        + f"); fixed-point test accuracy {s.test_accuracy:.3f}"
     )
     secret = (" SECRET: it opens the bundle's weight commitments, which the zero-knowledge proof hides; "
               "give it only to whom you disclose the model" if run.options.zk else "")
