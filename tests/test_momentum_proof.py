@@ -236,3 +236,18 @@ def test_segments_chain_the_momentum_buffers(run):
     opening = {"clear": r"^hyrax opening: <t, R> differs from the claimed value$",
                "zk": r"^inner-product argument: final check fails$"}[run["mode"]]
     _rejected(run, restarted, opening, statement=second)
+
+
+def test_momentum_relations_open_their_transcript_domain(run, monkeypatch):
+    """The optimizer module's part of phase A opens with its own domain label, after the walk's
+    final-weights points and before its first challenge (the momentum point): an accepted proof
+    passed it, so a proof made without it (or with another module's) is not this one."""
+    from verifier.transcript import Transcript
+
+    seen = []
+    separate, challenge = Transcript.domain_separate, Transcript.challenge_scalars
+    monkeypatch.setattr(Transcript, "domain_separate", lambda t, label: (seen.append(label), separate(t, label))[1])
+    monkeypatch.setattr(Transcript, "challenge_scalars", lambda t, label, n: (seen.append(label), challenge(t, label, n))[1])
+    run["verify"](run["statement"], run["public"], run["proof"])
+    i = seen.index(b"momentum")
+    assert b"final-weights-point" in seen[:i] and seen[i + 1] == b"momentum-point"

@@ -272,3 +272,14 @@ def test_instance_shapes_are_validated_where_built(num_vars, terms, message):
         InstanceShape(num_vars, 2, tuple(Term(c, f) for c, f in terms))
     InstanceShape(40, 2, (Term(1, (0, 1, 1)),))  # the bounds themselves are accepted
     InstanceShape(0, 2, (Term(1, (1,)),))
+
+
+def test_a_sumcheck_of_no_instance_is_refused():
+    """A batched sumcheck over no instance has no round count or degree: the walk's phases skip
+    an empty phase before reading any proof (``VerifierChannel.phase``), so only a caller's bug
+    reaches this, and it is refused rather than read as a zero-round proof."""
+    from verifier.encoding import Reader
+    from verifier.sumcheck import SumcheckProof
+
+    with pytest.raises(ValueError, match=r"^a sumcheck needs at least one instance$"):
+        SumcheckProof.read(Reader(b"", "sumcheck proof"), [])
