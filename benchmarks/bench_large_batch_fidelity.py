@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +28,8 @@ from circuits.recipe import DataSpec, ModelSpec, QuantSpec, Recipe, TrainSpec  #
 from circuits.semantics import ce_lr_num  # noqa: E402
 from zktrain.data import load_dataset  # noqa: E402
 from zktrain.fixedpoint.data import encode_dataset  # noqa: E402
-from zktrain.fixedpoint.engine import FixedPointMLP, train  # noqa: E402
-from zktrain.fixedpoint.reference import predict_float, train_float  # noqa: E402
+from zktrain.fixedpoint.engine import FixedPointMLP  # noqa: E402
+from zktrain.fixedpoint.reference import compare, predict_float, train_float  # noqa: E402
 
 #: (optimizer, batch, steps, lr, trust coefficient (LARS), weight decay)
 ROWS = [
@@ -61,19 +60,9 @@ def recipe(optimizer: str, batch: int, steps: int, lr: float, trust: float | Non
 
 def measure(row) -> str:
     r = recipe(*row)
-    data = encode_dataset(load_dataset({"source": "digits"}), r)
-    model = FixedPointMLP.seeded(r)
-    w0, b0 = list(model.weights), list(model.biases)
-    start = time.perf_counter()
-    trace = train(r, data.x_train, data.y_train, data.batches, model=model)
-    seconds = time.perf_counter() - start
-    floats = train_float(r, data.x_train, data.y_train, data.batches, w0, b0, keep_weights=True)
-    fixed = float((model.predict(data.x_test) == data.labels_test).mean())
-    reference = float((predict_float(floats.model, data.x_test, r.quant.frac_bits) == data.labels_test).mean())
-    scale = 2.0 ** r.scales.weight
-    distance = max(max(np.linalg.norm(rec.weight / scale - w) / np.linalg.norm(w) for rec, w in zip(s.layers, fw))
-                   for s, fw in zip(trace.steps, floats.weights))
-    trust = ", ".join(f"{m.scalars.trust / 2 ** 24:.3f}" for m in trace.steps[-1].momentum)
+    f = compare(r, encode_dataset(load_dataset({"source": "digits"}), r))
+    fixed, reference, distance, seconds = f.fixed_accuracy, f.float_accuracy, max(f.distances), f.engine_seconds
+    trust = ", ".join(f"{m.scalars.trust / 2 ** 24:.3f}" for m in f.trace.steps[-1].momentum)
     optimizer, batch, steps, lr, eta, wd = row
     return (f"| {optimizer} | {batch} | {steps} | {lr} | {eta or '-'} | {wd} | {fixed:.2%} | {reference:.2%} | "
             f"{distance:.4f} | {trust} | {seconds:.1f} |")

@@ -16,9 +16,9 @@ from circuits.recipe import DataSpec, ModelSpec, QuantSpec, Recipe, RecipeError,
 from circuits.semantics import ce_lr_num, declared_widths, lars_spec
 from zktrain.data import load_dataset
 from zktrain.fixedpoint.data import encode_dataset
-from zktrain.fixedpoint.engine import FixedPointMLP, train
+from zktrain.fixedpoint.engine import train
 from zktrain.fixedpoint.lars import lars_step
-from zktrain.fixedpoint.reference import predict_float, train_float
+from zktrain.fixedpoint.reference import compare
 
 R = 16
 
@@ -104,16 +104,10 @@ def test_fidelity_against_float_lars(digits):
     same W_0 on the same batches reach the same test accuracy within 1 point, and the weights
     stay within 2% of each other (0.4% when written; the 100-step run in docs/lars.md: 1%)."""
     recipe, data = digits
-    model = FixedPointMLP.seeded(recipe)
-    w0, b0 = list(model.weights), list(model.biases)
-    trace = train(recipe, data.x_train, data.y_train, data.batches, model=model)
-    floats = train_float(recipe, data.x_train, data.y_train, data.batches, w0, b0, keep_weights=True)
-    fixed = float((model.predict(data.x_test) == data.labels_test).mean())
-    reference = float((predict_float(floats.model, data.x_test, R) == data.labels_test).mean())
+    f = compare(recipe, data)
+    trace, fixed, reference = f.trace, f.fixed_accuracy, f.float_accuracy
     assert fixed > 0.8 and abs(fixed - reference) <= 0.01
-    scale = 2.0 ** recipe.scales.weight
-    distances = [max(np.linalg.norm(rec.weight / scale - w) / np.linalg.norm(w) for rec, w in zip(step.layers, fw))
-                 for step, fw in zip(trace.steps, floats.weights)]
+    distances = f.distances
     assert distances[0] == 0.0 and distances[1] < 1e-5
     assert max(distances) < 0.02
     trust = [m.scalars.trust for m in trace.steps[-1].momentum]

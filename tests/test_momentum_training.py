@@ -15,7 +15,6 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import torch
-from threadpoolctl import threadpool_limits
 from tiny_run import tiny_run
 from torch import nn
 
@@ -29,7 +28,7 @@ from zktrain.fixedpoint.data import encode_dataset
 from zktrain.fixedpoint.engine import FixedPointMLP, WidthError, train
 from zktrain.fixedpoint.exact import OPERAND_LIMIT
 from zktrain.fixedpoint.momentum import RoundedState, rounded_step
-from zktrain.fixedpoint.reference import optimizer_options, predict_float, train_float
+from zktrain.fixedpoint.reference import compare, optimizer_options, train_float
 from zktrain.provable import NotProvableError
 from verifier.bundle import verify_bundle
 from verifier.inference_bundle import verify_inference_bundle
@@ -258,19 +257,11 @@ def test_fidelity_against_float_pytorch_with_momentum(digits):
     rate 41 x 64 / 2^16 = 0.0400), fixed point against float64 PyTorch: test accuracies within 1
     point (both 95.8% when written; docs/momentum.md section 7), weights within 3% (1.1%)."""
     recipe, data = digits
-    model = FixedPointMLP.seeded(recipe)
-    w0, b0 = list(model.weights), list(model.biases)
-    trace = train(recipe, data.x_train, data.y_train, data.batches, model=model)
-    floats = train_float(recipe, data.x_train, data.y_train, data.batches, w0, b0, keep_weights=True)
-    fixed = float((model.predict(data.x_test) == data.labels_test).mean())
-    reference = float((predict_float(floats.model, data.x_test, R) == data.labels_test).mean())
+    f = compare(recipe, data)
+    fixed, reference = f.fixed_accuracy, f.float_accuracy
     assert fixed > 0.95 and reference > 0.95
     assert abs(fixed - reference) <= 0.01
-    scale = 2.0 ** recipe.scales.weight
-    distances = [
-        max(np.linalg.norm(rec.weight / scale - w) / np.linalg.norm(w) for rec, w in zip(step.layers, fw))
-        for step, fw in zip(trace.steps, floats.weights)
-    ]
+    distances = f.distances
     assert distances[0] == 0.0 and distances[1] < 1e-4
     assert max(distances) < 0.03
 

@@ -14,7 +14,6 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import torch
-from threadpoolctl import threadpool_limits
 
 from circuits.exp import underflow_limb
 from circuits.mlp import MlpCircuit
@@ -46,7 +45,7 @@ from circuits.tables import exp_tables
 from zktrain.data import load_dataset
 from zktrain.fixedpoint.data import encode_dataset
 from zktrain.fixedpoint.engine import FixedPointMLP, WidthError, train
-from zktrain.fixedpoint.reference import predict_float, train_float
+from zktrain.fixedpoint.reference import compare, train_float
 
 R = 16
 ONE = 1 << R
@@ -291,19 +290,11 @@ def test_fidelity_against_float_cross_entropy(digits):
     96.1% when written), weights within 3% (1.2% when written; at lr 0.5 an early loss spike
     takes the two trajectories apart by 14% while the accuracies still agree)."""
     recipe, data = digits
-    model = FixedPointMLP.seeded(recipe)
-    w0, b0 = list(model.weights), list(model.biases)
-    trace = train(recipe, data.x_train, data.y_train, data.batches, model=model)
-    floats = train_float(recipe, data.x_train, data.y_train, data.batches, w0, b0, keep_weights=True)
-    fixed = float((model.predict(data.x_test) == data.labels_test).mean())
-    reference = float((predict_float(floats.model, data.x_test, R) == data.labels_test).mean())
+    f = compare(recipe, data)
+    fixed, reference = f.fixed_accuracy, f.float_accuracy
     assert fixed > 0.95 and reference > 0.95
     assert abs(fixed - reference) <= 0.01
-    scale = 2.0 ** recipe.scales.weight
-    distances = [
-        max(np.linalg.norm(rec.weight / scale - w) / np.linalg.norm(w) for rec, w in zip(step.layers, fw))
-        for step, fw in zip(trace.steps, floats.weights)
-    ]
+    distances = f.distances
     assert distances[0] == 0.0
     assert distances[1] < 1e-4  # one step apart: the rescales and the exp tables' ~C 2^-16
     assert max(distances) < 0.03

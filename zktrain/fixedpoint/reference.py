@@ -168,3 +168,41 @@ def predict_float(model: nn.Sequential, x: np.ndarray, frac_bits: int) -> np.nda
     with torch.no_grad():
         out = model(torch.from_numpy(x.astype(np.float64) / (1 << frac_bits)).to(dtype))
     return out.argmax(dim=1).numpy()
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    """The fixed point against its float twin on one recipe and data set (``compare``): the
+    engine's trace, both test accuracies, per step the largest relative distance of any layer's
+    weights, and the engine's seconds."""
+
+    trace: object
+    fixed_accuracy: float
+    float_accuracy: float
+    distances: tuple[float, ...]
+    engine_seconds: float
+
+
+def compare(recipe: Recipe, data) -> Fidelity:
+    """Train ``recipe`` on ``data`` (``zktrain.fixedpoint.data.EncodedData``) in the fixed point
+    from its seeded W_0 and in float64 from the same W_0 on the same batches (``train_float``);
+    the measures every fidelity test and benchmark reads."""
+    import time
+
+    from .engine import train
+
+    model = FixedPointMLP.seeded(recipe)
+    w0, b0 = list(model.weights), list(model.biases)
+    start = time.perf_counter()
+    trace = train(recipe, data.x_train, data.y_train, data.batches, model=model)
+    seconds = time.perf_counter() - start
+    floats = train_float(recipe, data.x_train, data.y_train, data.batches, w0, b0, keep_weights=True)
+    fixed = float((model.predict(data.x_test) == data.labels_test).mean())
+    reference = float((predict_float(floats.model, data.x_test, recipe.quant.frac_bits) == data.labels_test).mean())
+    scale = 2.0 ** recipe.scales.weight
+    distances = tuple(
+        max(np.linalg.norm(rec.weight / scale - w) / np.linalg.norm(w) for rec, w in zip(step.layers, fw))
+        for step, fw in zip(trace.steps, floats.weights)
+    )
+    return Fidelity(trace, fixed, reference, distances, seconds)
+
