@@ -166,6 +166,14 @@ def inverse_loss_scale(recipe: Recipe) -> Fraction:
     return Fraction(t.batch_size * recipe.model.widths[-1], 2) if t.loss == "mse" else Fraction(t.batch_size)
 
 
+def integer_inverse_loss_scale(recipe: Recipe) -> int:
+    """1/c as the integer LARS's and LAMB's eps and decay need (ValueError otherwise)."""
+    inv = inverse_loss_scale(recipe)
+    if inv.denominator != 1:
+        raise ValueError(f"the loss factor's inverse {inv} is not an integer (batch 1 with an odd number of outputs)")
+    return int(inv)
+
+
 def lars_spec(recipe: Recipe):
     """The ``circuits.lars.LarsSpec`` of an ``optimizer: lars`` recipe (None otherwise): the
     recipe's dyadics, the weight decay folded by 1/c (which must be an integer), eps as E."""
@@ -175,12 +183,10 @@ def lars_spec(recipe: Recipe):
     from .lars import LarsSpec, eps_integer  # circuits.lars imports circuits.momentum, which imports this module
     from .momentum import fold_weight_decay
 
-    inv = inverse_loss_scale(recipe)
-    if inv.denominator != 1:
-        raise ValueError(f"the loss factor's inverse {inv} is not an integer (batch 1 with an odd number of outputs)")
+    inv = integer_inverse_loss_scale(recipe)
     beta = fold_weight_decay(t.weight_decay, inv)
-    eps = eps_integer(t.eps.value, q.frac_bits, q.lr_shift, beta.shift, int(inv))
-    return LarsSpec(t.momentum, beta, t.trust_coefficient, eps, int(inv))
+    eps = eps_integer(t.eps.value, q.frac_bits, q.lr_shift, beta.shift, inv)
+    return LarsSpec(t.momentum, beta, t.trust_coefficient, eps, inv)
 
 
 def lamb_spec(recipe: Recipe):
@@ -193,11 +199,9 @@ def lamb_spec(recipe: Recipe):
     from .lamb import LambSpec, eps_integer  # circuits.lamb imports circuits.momentum, which imports this module
     from .momentum import Dyadic
 
-    inv = inverse_loss_scale(recipe)
-    if inv.denominator != 1:
-        raise ValueError(f"the loss factor's inverse {inv} is not an integer (batch 1 with an odd number of outputs)")
+    inv = integer_inverse_loss_scale(recipe)
     complements = [Dyadic.exact(1 - b.value, "1 - beta") for b in (t.beta1, t.beta2)]
-    return LambSpec(*complements, t.weight_decay, eps_integer(t.eps.value, q.frac_bits, int(inv)), int(inv),
+    return LambSpec(*complements, t.weight_decay, eps_integer(t.eps.value, q.frac_bits, inv), inv,
                     adapt=t.weight_decay.num != 0)
 
 

@@ -196,11 +196,11 @@ def rank_main(run, rank: int, world: int, say: Callable[[str], None], seed: int 
     from .fixedpoint.data import encode_dataset
     from .prove import (
         _bind_data,
+        all_segment_inputs,
         assemble,
         commit_checkpoints,
         plan_segments,
         prove_segment,
-        segment_inputs,
         segment_line,
         segment_precommitted,
         train_trace,
@@ -219,10 +219,7 @@ def rank_main(run, rank: int, world: int, say: Callable[[str], None], seed: int 
         wall0 = time.perf_counter()
     statements, dataset, shared = _bind_data(run, statements)
     if rank == 0:
-        inputs, first = [], 0
-        for st in statements:
-            inputs.append(segment_inputs(st.circuit, trace, first))
-            first += st.circuit.steps
+        inputs = all_segment_inputs(statements, trace)
         t0 = time.perf_counter()
         checkpoints = commit_checkpoints(statements, inputs, seed)
         coordinator["commit"] = time.perf_counter() - t0

@@ -190,6 +190,15 @@ def segment_inputs(c: MlpCircuit, trace, first: int) -> SegmentInputs:
     return SegmentInputs(tuple(trace.steps[first : first + c.steps]), end_w, end_b, *bufs)
 
 
+def all_segment_inputs(statements: list[TrainingStatement], trace) -> list[SegmentInputs]:
+    """Every segment's inputs, in order (``segment_inputs``)."""
+    inputs, first = [], 0
+    for st in statements:
+        inputs.append(segment_inputs(st.circuit, trace, first))
+        first += st.circuit.steps
+    return inputs
+
+
 def _padded_checkpoint(c: MlpCircuit, weights: list, biases: list, buffers: list | None = None):
     """Weights, biases and (momentum) buffers padded to the circuit's power-of-two widths."""
     dims = [1 << c.width_vars(i) for i in range(c.layers + 1)]
@@ -421,10 +430,7 @@ def prove_trace(
     seeds the blinding (tests only; None: the OS RNG)."""
     say = progress or (lambda _msg: None)
     recipe = trace.recipe
-    inputs, first = [], 0
-    for st in statements:
-        inputs.append(segment_inputs(st.circuit, trace, first))
-        first += st.circuit.steps
+    inputs = all_segment_inputs(statements, trace)
     t0 = time.perf_counter()
     checkpoints = commit_checkpoints(statements, inputs, seed)
     commit_s = time.perf_counter() - t0
