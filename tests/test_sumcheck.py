@@ -283,3 +283,41 @@ def test_a_sumcheck_of_no_instance_is_refused():
 
     with pytest.raises(ValueError, match=r"^a sumcheck needs at least one instance$"):
         SumcheckProof.read(Reader(b"", "sumcheck proof"), [])
+
+
+@pytest.mark.parametrize("defect, message", [
+    ("round coefficient + r", r"^sumcheck round 0: coefficient is not a field element$"),
+    ("final evaluation + r", r"^sumcheck: final evaluation is not a field element$"),
+    ("an instance's evaluations missing", r"^sumcheck: final evaluations for the wrong number of instances$"),
+    ("a table's evaluation missing", r"^sumcheck: wrong number of final table evaluations$"),
+])
+def test_proof_objects_out_of_form_are_rejected(backend, rng, defect, message):
+    """Parsing bytes yields canonical scalars in exactly the shapes' counts
+    (``SumcheckProof.read``); a proof built through the API may not, and each form check
+    rejects it by name: a coefficient or value written as v + r is the same field element but
+    another encoding (the transcript would absorb bytes that are no scalar), and a missing
+    evaluation would let zip() drop an instance or a table from the final check."""
+    instances, _ = _scenario(backend, rng)
+    shapes, claims, proof, _ = _prove(backend, instances)
+    rounds = [list(r) for r in proof.rounds]
+    final = [list(e) for e in proof.final_evals]
+    if defect == "round coefficient + r":
+        rounds[0][1] += R
+    elif defect == "final evaluation + r":
+        final[1][0] += R
+    elif defect == "an instance's evaluations missing":
+        final = final[:-1]
+    else:
+        final[0] = final[0][:-1]
+    tampered = SumcheckProof(tuple(map(tuple, rounds)), tuple(map(tuple, final)))
+    with pytest.raises(VerifyError, match=message):
+        verify_sumcheck(Transcript(DOMAIN), shapes, claims, tampered)
+
+
+def test_claims_must_match_the_instances(backend, rng):
+    """One claim per instance: a caller's mismatch is refused before any absorb (zip() would
+    batch fewer instances than the proof covers)."""
+    instances, _ = _scenario(backend, rng)
+    shapes, claims, proof, _ = _prove(backend, instances)
+    with pytest.raises(ValueError, match=r"^3 instances but 2 claims$"):
+        verify_sumcheck(Transcript(DOMAIN), shapes, claims[:2], proof)
