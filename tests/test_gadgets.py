@@ -266,3 +266,14 @@ def test_gadgets_refuse_malformed_shapes():
     claims = [Claim("A", (1, 2), 0), Claim("A", (1,), 0)]
     with pytest.raises(VerifyError, match="^A: claims of different dimensions$"):
         vg.multipoint_reduction("A", claims, [1, 1])
+
+
+def test_linear_combination_needs_one_coefficient_per_value():
+    """The walk folds slot values and claims with ``linear_combination``; a coefficient list of
+    another length is a caller's bug that zip() would hide by dropping terms (a slot value
+    left out of its recomposition)."""
+    from verifier.values import linear_combination
+
+    assert linear_combination([2, 3], [5, 7], 1) == 2 * 5 + 3 * 7 + 1
+    with pytest.raises(ValueError, match=r"^2 coefficients for 3 values$"):
+        linear_combination([2, 3], [5, 7, 11])

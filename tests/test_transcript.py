@@ -71,3 +71,55 @@ def test_rejects_bad_inputs():
         t.absorb_point(b"p", b"\x00" * 47)
     with pytest.raises(ValueError):
         t.absorb_scalar(b"s", R)  # not reduced: ambiguous with 0
+
+
+@pytest.mark.parametrize("label", [bytearray(b"l"), memoryview(b"l"), "l", b""])
+def test_labels_are_non_empty_bytes_only(label):
+    """Every label is framed as bytes: a str, a bytearray or a memoryview (whose contents may
+    change after the call) and the empty label are refused, at absorbs and challenges alike."""
+    t = Transcript(b"x")
+    with pytest.raises(TypeError, match="^transcript labels are non-empty bytes$"):
+        t.absorb_bytes(label, b"")
+    with pytest.raises(TypeError, match="^transcript labels are non-empty bytes$"):
+        t.challenge_scalar(label)
+
+
+@pytest.mark.parametrize("absorb", [
+    lambda t, v: t.absorb_scalar(b"s", v),
+    lambda t, v: t.absorb_scalars(b"s", [1, v]),
+    lambda t, v: t.absorb_point(b"p", v.to_bytes(48, "little")),
+    lambda t, v: t.absorb_points(b"p", [bytes(48), v.to_bytes(48, "little")]),
+], ids=["scalar", "scalars", "point", "points"])
+def test_typed_absorbs_reach_the_sponge(absorb):
+    """Each typed absorb changes the challenges, and by its value: a message absorbed by one of
+    them is bound by Fiat-Shamir."""
+    challenges = []
+    for v in (None, 5, 6):
+        t = Transcript(b"x")
+        if v is not None:
+            absorb(t, v)
+        challenges.append(t.challenge_scalar(b"c"))
+    assert len(set(challenges)) == 3
+
+
+def test_point_lists_are_48_byte_encodings():
+    with pytest.raises(ValueError, match="^a compressed G1 point is 48 bytes$"):
+        Transcript(b"x").absorb_points(b"p", [bytes(48), bytes(47)])
+    with pytest.raises(ValueError, match="^a compressed G1 point is 48 bytes$"):
+        Transcript(b"x").absorb_point(b"p", bytes(49))
+
+
+def test_challenge_degrees_and_soundness_bits_are_positive():
+    """A challenge tests an identity of degree >= 1 (degree 1 is accepted and counted), and the
+    soundness bits of no challenge at all are refused rather than reported as r's 255."""
+    from verifier.transcript import soundness_bits
+
+    t = Transcript(b"x")
+    with pytest.raises(ValueError, match=r"^a challenge tests an identity of degree >= 1, got 0$"):
+        t.challenge_scalar(b"c", 0)
+    t.challenge_scalar(b"c", 1)
+    assert t.degree_sum == 1
+    with pytest.raises(ValueError, match="^a proof with no challenge has no soundness$"):
+        soundness_bits(0)
+    assert 254 < soundness_bits(1) < 255
+

@@ -73,6 +73,7 @@ PROTOCOL = [
 TESTS = {
     "verifier/field.py": ["tests/test_field.py", "tests/test_transcript.py"],
     "verifier/transcript.py": ["tests/test_transcript.py"],
+    "verifier/values.py": ["tests/test_gadgets.py", "tests/test_zk_sumcheck.py"],
     "verifier/encoding.py": ["tests/test_encoding.py", "tests/test_curve.py", "tests/test_hyrax.py", "tests/test_nizk.py"],
     "verifier/curve.py": ["tests/test_curve.py", "tests/test_hash_to_curve.py"],
     "verifier/msm.py": ["tests/test_curve.py"],
