@@ -229,3 +229,66 @@ def test_clear_multipoint_then_one_opening(pg, vg):
     tr, reduction = run(False, bad)
     with pytest.raises(VerifyError):
         verify_phase(tr, b"ledger", [reduction], proof)
+
+
+def test_statement_and_messages_are_absorbed_in_order(vg, honest, monkeypatch):
+    """The verifier's transcript, label by label: the domain, the shape and the claims before
+    the batching challenge, each round's polynomial before its challenge and its evaluation
+    before w, then the final domain and the table values before the final proofs. Each absorb
+    is one Fiat-Shamir binding; a verifier that skipped one would draw challenges the prover's
+    messages do not fix."""
+    sc, proof, *_ = honest
+    seen = []
+    for name in ("domain_separate", "absorb_bytes", "challenge_bytes"):
+        original = getattr(Transcript, name)
+        monkeypatch.setattr(Transcript, name, lambda t, label, *a, _o=original, _n=name: (seen.append((_n, label)), _o(t, label, *a))[1])
+    _verify(vg, sc, proof)
+    head = [("domain_separate", b"zk-sumcheck"), ("absorb_bytes", b"shape"), ("absorb_bytes", b"claims")]
+    assert seen[:3] == head and seen[3] == ("challenge_bytes", b"batching")
+    first_round = [entry for entry in seen if entry[1] in (b"poly", b"challenge", b"eval", b"w")][:4]
+    assert first_round == [("absorb_bytes", b"poly"), ("challenge_bytes", b"challenge"),
+                           ("absorb_bytes", b"eval"), ("challenge_bytes", b"w")]
+    assert sum(1 for entry in seen if entry == ("absorb_bytes", b"poly")) == len(proof.rounds)
+    final = seen.index(("domain_separate", b"zk-sumcheck/final"))
+    assert seen[final + 1] == ("absorb_bytes", b"evaluations")
+
+
+@pytest.mark.parametrize("defect, message", [
+    ("a round missing", r"^zk sumcheck: expected 5 rounds, got 4$"),
+    ("a table value missing", r"^zk sumcheck: wrong number of table-value commitments$"),
+    ("a proof of product missing", r"^zk sumcheck: too few proofs of product$"),
+    ("a proof of product too many", r"^zk sumcheck: too many proofs of product$"),
+    ("round 0's proof of another round", r"^zk sumcheck round 0: "),
+])
+def test_proof_objects_out_of_form_are_rejected_by_name(vg, honest, defect, message):
+    """Parsing fixes every count from the shapes (``ZkSumcheckProof.from_bytes``); a proof built
+    through the API may not match them, and each count check names it. A round's failing proof
+    of dot product names its round."""
+    sc, proof, *_ = honest
+    final = proof.final
+    if defect == "a round missing":
+        bad = dataclasses.replace(proof, rounds=proof.rounds[:-1])
+    elif defect == "a table value missing":
+        bad = dataclasses.replace(proof, final=dataclasses.replace(final, evaluations=(final.evaluations[0][:-1],) + final.evaluations[1:]))
+    elif defect == "a proof of product missing":
+        bad = dataclasses.replace(proof, final=dataclasses.replace(final, products=final.products[:-1]))
+    elif defect == "a proof of product too many":
+        bad = dataclasses.replace(proof, final=dataclasses.replace(final, products=final.products + final.products[-1:]))
+    else:
+        bad = dataclasses.replace(proof, rounds=(dataclasses.replace(proof.rounds[0], proof=proof.rounds[1].proof),) + proof.rounds[1:])
+    with pytest.raises(VerifyError, match=message):
+        _verify(vg, sc, bad)
+
+
+def test_callers_counts_are_checked(vg, honest):
+    """A batch of no instance, one claim short, or public-table sets for another number of
+    instances: callers' bugs, refused before any absorb (zip() would drop instances)."""
+    from verifier.zk_sumcheck import committed_tables
+
+    sc, proof, *_ = honest
+    with pytest.raises(ValueError, match=r"^a sumcheck needs at least one instance$"):
+        ZkSumcheckProof.from_bytes(b"", [], [])
+    with pytest.raises(ValueError, match=r"^3 instances but 2 claims$"):
+        _verify(vg, sc, proof, claims=sc.claim_commitments(vg)[:2])
+    with pytest.raises(ValueError, match=r"^3 instances but 2 public-table sets$"):
+        committed_tables(sc.shapes, sc.public_indices[:2])
