@@ -321,3 +321,21 @@ def test_claims_must_match_the_instances(backend, rng):
     shapes, claims, proof, _ = _prove(backend, instances)
     with pytest.raises(ValueError, match=r"^3 instances but 2 claims$"):
         verify_sumcheck(Transcript(DOMAIN), shapes, claims[:2], proof)
+
+
+def test_statement_is_absorbed_before_the_batching_challenge(backend, rng, monkeypatch):
+    """The transcript's opening, label by label: the sumcheck's domain, the public shape (the
+    instance count, the degree and each instance's variables) and the claims, then the
+    batching challenge. The prover shares ``begin``, so a label dropped from it would drop on
+    both sides and every honest proof would still verify: only this pins the statement's
+    binding (without the shape, a proof for 3 instances of 5, 3, 4 variables is a proof for
+    another batch with the same claims)."""
+    instances, _ = _scenario(backend, rng)
+    shapes, claims, proof, _ = _prove(backend, instances)
+    seen = []
+    for name in ("domain_separate", "absorb_bytes", "challenge_bytes"):
+        original = getattr(Transcript, name)
+        monkeypatch.setattr(Transcript, name, lambda t, label, *a, _o=original, _n=name: (seen.append((_n, label)), _o(t, label, *a))[1])
+    verify_sumcheck(Transcript(DOMAIN), shapes, claims, proof)
+    assert seen[:4] == [("domain_separate", b"sumcheck"), ("absorb_bytes", b"shape"), ("absorb_bytes", b"claims"),
+                        ("challenge_bytes", b"batching")]
