@@ -641,3 +641,23 @@ def test_zk_bundle_prove_verify_inspect(tmp_path):
     as_clear = data[:12] + bytes([MODE_CLEAR]) + data[13:]  # the mode byte is bound to the body
     assert not verify_bundle(as_clear).accepted
     assert not verify_bundle(data[:12] + b"\x02" + data[13:]).accepted  # an unknown mode
+
+
+def test_statement_and_phases_open_the_transcript_in_order(run, monkeypatch):
+    """The walk's transcript, label by label, as the verifier replays an accepted proof: the
+    format version, the mode, the range gadget, the recipe, the circuit and the segment's place
+    before any commitment, then the phases' domains in the walk's order. The prover runs the
+    same walk, so a label dropped from it would drop on both sides and the honest proof would
+    still verify: this pins the statement's binding (DESIGN section 9) and the phases'
+    separation, each by name."""
+    from verifier.transcript import Transcript
+
+    seen = []
+    for name in ("domain_separate", "absorb_bytes"):
+        original = getattr(Transcript, name)
+        monkeypatch.setattr(Transcript, name, lambda t, label, *a, _o=original: (seen.append(label), _o(t, label, *a))[1])
+    run["verify"](run["statement"], run["public"], run["proof"])
+    assert seen[:6] == [b"format-version", b"mode", b"range-check", b"recipe", b"circuit", b"segment"]
+    assert seen[6].startswith(b"commitment:")
+    domains = [label for label in seen if label in (b"phase-a", b"phase-1", b"phase-2", b"phase-3-claims", b"phase-3", b"ledger")]
+    assert domains == [b"phase-a", b"phase-1", b"phase-2", b"phase-3-claims", b"phase-3", b"ledger"]
