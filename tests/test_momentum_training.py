@@ -303,12 +303,13 @@ def test_run_file_momentum_errors_name_the_option(keys, message):
         parse_run(momentum_run(**keys))
 
 
-@pytest.mark.parametrize("zk, segment_steps", [(False, None), (True, 2)])
-def test_run_file_with_momentum_is_proven_and_verifies(zk, segment_steps):
-    """``zktrain prove`` on a run file with momentum and weight decay: the engine's trace is
-    proven (in two segments chained by the buffers' checkpoint, in the ZK case) and the
-    bundle verifies, with the model file's weights the trained ones."""
-    cfg = momentum_run(momentum=0.9, weight_decay=1e-4)
+@pytest.mark.parametrize("zk, segment_steps, loss", [(False, None, "mse"), (True, 2, "mse"), (True, None, "cross_entropy")])
+def test_run_file_with_momentum_is_proven_and_verifies(zk, segment_steps, loss):
+    """``zktrain prove`` on a run file with momentum and weight decay, on the MSE or the
+    cross-entropy: the engine's trace is proven (in two segments chained by the buffers'
+    checkpoint, in one ZK case) and the bundle verifies, with the model file's weights the
+    trained ones (issue 15's done-when: cross-entropy with momentum and decay, both modes)."""
+    cfg = momentum_run(momentum=0.9, weight_decay=1e-4, loss=loss)
     cfg["prove"].update(zk=zk, segment_steps=segment_steps)
     run = parse_run(cfg)
     trace, (train_acc, test_acc) = train_trace(run)
@@ -400,3 +401,21 @@ def test_quantized_values_are_exact_floats():
     the fixed point's mu and lam (no second rounding)."""
     for d in (MU, LAM, Dyadic(131, 18), Dyadic(21, 21)):
         assert Fraction(float(d.value)) == d.value
+
+
+def test_recorder_proves_cross_entropy_with_momentum_in_zero_knowledge(tmp_path):
+    """``zktrain.Recorder`` with ``nn.CrossEntropyLoss`` and ``torch.optim.SGD(momentum=0.9,
+    weight_decay=1e-4)``: the recorded steps are proven in the zero-knowledge mode and the
+    bundle verifies against the model file the Recorder writes."""
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, weight_decay=1e-4)
+    rec = zktrain.Recorder(model, optimizer, nn.CrossEntropyLoss())
+    rng = np.random.default_rng(5)
+    for _ in range(3):
+        rec.step(rng.normal(size=(8, 4)), rng.integers(0, 3, 8))
+    t = rec.recipe().train
+    assert (t.loss, t.optimizer, t.momentum, t.weight_decay) == ("cross_entropy", "sgd_momentum", MU, LAM)
+    rec.prove(tmp_path / "ce.zkp", zk=True)
+    report = verify_bundle((tmp_path / "ce.zkp").read_bytes(), weights=tmp_path / "ce.model.npz")
+    assert report.accepted, report.reason
