@@ -286,6 +286,7 @@ def test_a_sumcheck_of_no_instance_is_refused():
 
 
 @pytest.mark.parametrize("defect, message", [
+    ("a round missing", r"^sumcheck: expected 5 rounds, got 4$"),
     ("round coefficient + r", r"^sumcheck round 0: coefficient is not a field element$"),
     ("final evaluation + r", r"^sumcheck: final evaluation is not a field element$"),
     ("an instance's evaluations missing", r"^sumcheck: final evaluations for the wrong number of instances$"),
@@ -301,7 +302,9 @@ def test_proof_objects_out_of_form_are_rejected(backend, rng, defect, message):
     shapes, claims, proof, _ = _prove(backend, instances)
     rounds = [list(r) for r in proof.rounds]
     final = [list(e) for e in proof.final_evals]
-    if defect == "round coefficient + r":
+    if defect == "a round missing":
+        rounds = rounds[:-1]
+    elif defect == "round coefficient + r":
         rounds[0][1] += R
     elif defect == "final evaluation + r":
         final[1][0] += R

@@ -661,3 +661,30 @@ def test_statement_and_phases_open_the_transcript_in_order(run, monkeypatch):
     assert seen[6].startswith(b"commitment:")
     domains = [label for label in seen if label in (b"phase-a", b"phase-1", b"phase-2", b"phase-3-claims", b"phase-3", b"ledger")]
     assert domains == [b"phase-a", b"phase-1", b"phase-2", b"phase-3-claims", b"phase-3", b"ledger"]
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(segment=2, segments=2), r"^segment 2 of 2$"),
+    (dict(segment=-1, segments=2), r"^segment -1 of 2$"),
+    (dict(segment_steps=2), r"^a segment of 3 steps, 2 per segment$"),
+    (dict(init_biases=None), r"^initial weights and biases are both public values or both committed$"),
+])
+def test_statement_refuses_an_inconsistent_place_or_init(honest, changes, message):
+    """A statement's own consistency, checked where it is built (the bundle parser builds them
+    from the recipe; a caller embedding the verifier builds its own): a segment outside the
+    run, a segment longer than the run's segment length (the learning-rate slice and the
+    transcript's step would disagree), W_0 public but b_0 committed."""
+    st = honest["statement"]
+    with pytest.raises(ValueError, match=message):
+        dataclasses.replace(st, **changes)
+
+
+def test_statement_refuses_data_or_init_of_another_kind(honest):
+    from verifier.data import PublicData
+
+    st = honest["statement"]
+    with pytest.raises(ValueError, match=r"^public data for a circuit of private data$"):
+        dataclasses.replace(st, data=PublicData(None, None))
+    committed_init = dataclasses.replace(st.circuit, init_committed=True)
+    with pytest.raises(ValueError, match=r"^init: committed takes W_0 from its commitment, not public values$"):
+        dataclasses.replace(st, circuit=committed_init)
