@@ -688,3 +688,18 @@ def test_statement_refuses_data_or_init_of_another_kind(honest):
     committed_init = dataclasses.replace(st.circuit, init_committed=True)
     with pytest.raises(ValueError, match=r"^init: committed takes W_0 from its commitment, not public values$"):
         dataclasses.replace(st, circuit=committed_init)
+
+
+def test_public_commitments_are_the_callers(run):
+    """The public commitments come from the caller (the bundle's published W_T, the data
+    owner's data commitment), never from the proof: one missing is refused before the walk
+    reads anything (the proof would otherwise be read as carrying it), and one of another
+    shape is refused by name before it is absorbed."""
+    st, public = run["statement"], dict(run["public"])
+    missing = dict(public)
+    del missing["W1.T"]
+    with pytest.raises(VerifyError, match=r"^public commitments missing: \['W1\.T'\]$"):
+        run["verify"](st, missing, run["proof"])
+    short = dict(public, **{"W1.T": dataclasses.replace(public["W1.T"], rows=public["W1.T"].rows[:-1])})
+    with pytest.raises(VerifyError, match=r"^public commitment W1\.T: wrong number of rows$"):
+        run["verify"](st, short, run["proof"])
