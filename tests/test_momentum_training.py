@@ -95,7 +95,7 @@ def test_recipe_holds_momentum_only_when_set():
     (dict(buf_bits=63), r"train.buf_bits: must lie in \[2, 62\]"),
     (dict(buf_bits=True), r"train.buf_bits: must be an integer"),
     (dict(momentum=Dyadic(0, 0), weight_decay=Dyadic(0, 0)), r"train.momentum: 0 without weight decay is plain SGD"),
-    (dict(optimizer="adam"), r"train.optimizer: must be one of \['sgd', 'sgd_momentum', 'lars'\]"),
+    (dict(optimizer="adam"), r"train.optimizer: must be one of \['sgd', 'sgd_momentum', 'lars', 'lamb'\]"),
 ])
 def test_recipe_validation_names_the_option(change, message):
     train_spec = recipe_for(steps=2).train
