@@ -167,11 +167,12 @@ def test_unprovable_optimizers_are_named(build, message):
     model = mlp()
     with pytest.raises(NotProvableError, match=message) as err:
         zktrain.Recorder(model, build(model.parameters()), nn.MSELoss())
-    assert "provable: torch.optim.SGD with momentum=0, dampening=0, weight_decay=0" in str(err.value)
+    assert "provable: torch.optim.SGD with dampening=0, nesterov=False, maximize=False and any momentum and weight_decay" \
+        in str(err.value)
 
 
 @pytest.mark.parametrize("loss, message", [
-    # nn.CrossEntropyLoss() itself is recorded and refused at prove (tests/test_softmax_ce.py).
+    # nn.CrossEntropyLoss() itself is recorded and proven (tests/test_ce_proof.py).
     (nn.CrossEntropyLoss(label_smoothing=0.1), r"loss: nn.CrossEntropyLoss\(label_smoothing=0.1\) is not provable yet"),
     (nn.CrossEntropyLoss(reduction="sum"), r"loss: nn.CrossEntropyLoss\(reduction='sum'\) is not provable yet"),
     (nn.L1Loss(), "loss: nn.L1Loss is not provable yet"),
@@ -181,7 +182,7 @@ def test_unprovable_losses_are_named(loss, message):
     model = mlp()
     with pytest.raises(NotProvableError, match=message) as err:
         zktrain.Recorder(model, torch.optim.SGD(model.parameters(), lr=0.1), loss)
-    assert "provable: nn.MSELoss(reduction='mean')" in str(err.value)
+    assert "provable: nn.MSELoss(reduction='mean') and nn.CrossEntropyLoss() with its defaults" in str(err.value)
 
 
 def test_options_changed_between_steps_are_refused():

@@ -10,7 +10,7 @@ Three small registries say which torch objects the fixed-point semantics of DESI
   ``momentum`` and ``weight_decay`` (``schema.RECORDED_SGD``) may take any value the engine
   trains (``sgd_hyperparameters``: quantized to the recipe's dyadics, optimizer
   ``sgd_momentum``, design (A) of docs/momentum.md): ``zktrain.Recorder`` records them and
-  ``prove`` refuses them by name (``train.momentum: ... is not provable yet``).
+  ``prove`` proves them (``verifier/optimizers.py``).
 * ``LOSSES``: ``nn.MSELoss(reduction="mean")``, whose 2 / (B n_out) the recipe folds into
   lr_num (``circuits.semantics.mse_lr_num``). ``RECORDED_LOSSES`` adds
   ``nn.CrossEntropyLoss()`` (mean, no class weights, no label smoothing; ``circuits.softmax``,
@@ -153,7 +153,7 @@ def _check_sgd(optimizer: torch.optim.Optimizer) -> None:
             if option not in RECORDED_SGD and group.get(option, value) != value:
                 raise NotProvableError(
                     f"optimizer: torch.optim.SGD with {option}={group[option]!r} (param group {i}) is not provable "
-                    f"yet (provable: {provable_sgd()}; recorded, not provable yet: any momentum and weight_decay)"
+                    f"yet (provable: {provable_sgd()})"
                 )
     sgd_hyperparameters(optimizer)
 
@@ -224,7 +224,7 @@ LOSSES: dict[type[nn.Module], Callable[[nn.Module], None]] = {nn.MSELoss: _check
 
 
 def provable_loss() -> str:
-    return "nn.MSELoss(reduction='mean')"
+    return "nn.MSELoss(reduction='mean') and nn.CrossEntropyLoss() with its defaults"
 
 
 def check_loss(loss: object) -> None:
@@ -243,8 +243,7 @@ def _check_cross_entropy(loss: nn.Module) -> None:
         if (value is not None) if default is None else value != default:
             shown = "a tensor" if option == "weight" else repr(value)
             raise NotProvableError(
-                f"loss: nn.CrossEntropyLoss({option}={shown}) is not provable yet (provable: {provable_loss()}; "
-                "recorded, not provable yet: nn.CrossEntropyLoss() with its defaults)"
+                f"loss: nn.CrossEntropyLoss({option}={shown}) is not provable yet (provable: {provable_loss()})"
             )
 
 

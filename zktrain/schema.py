@@ -69,15 +69,16 @@ INITS = ("seeded", "committed")
 #: differentiable, decay_bias_and_norm) do not change the arithmetic of the step.
 PROVABLE_SGD = {"momentum": 0, "dampening": 0, "weight_decay": 0, "nesterov": False, "maximize": False}
 NEUTRAL_SGD = frozenset({"lr", "foreach", "fused", "differentiable", "decay_bias_and_norm"})
-#: The options of ``PROVABLE_SGD`` that the fixed-point engine trains at any value all the same
-#: (``circuits.recipe.TrainSpec``'s ``optimizer: sgd_momentum``, design (A) of docs/momentum.md):
-#: ``zktrain.Recorder`` and run files take them; the proof does not cover them yet.
+#: The options of ``PROVABLE_SGD`` that are provable at any value all the same
+#: (``circuits.recipe.TrainSpec``'s ``optimizer: sgd_momentum``, design (A) of docs/momentum.md,
+#: ``verifier/optimizers.py``): ``zktrain.Recorder`` and run files take them quantized.
 RECORDED_SGD = ("momentum", "weight_decay")
 
 
 def provable_sgd() -> str:
     """The provable SGD, in words, for error messages."""
-    return "torch.optim.SGD with " + ", ".join(f"{k}={v}" for k, v in PROVABLE_SGD.items())
+    fixed = ", ".join(f"{k}={v}" for k, v in PROVABLE_SGD.items() if k not in RECORDED_SGD)
+    return f"torch.optim.SGD with {fixed} and any {' and '.join(RECORDED_SGD)}"
 
 
 def unknown_key(section: Any, known: frozenset[str]) -> str | None:
