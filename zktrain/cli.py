@@ -20,7 +20,7 @@ from zktrain.train.command import train
 DEFAULT_RUN = Path(__file__).resolve().parent.parent / "examples" / "digits_mlp.yaml"
 _MODES = {"zk": "zero-knowledge", "clear": "clear (non-ZK)"}  # the bundle's mode byte, in words
 _RANGES = {"limbs": "16-bit limbs, logUp-GKR", "bits": "bit decomposition"}  # its range byte
-_OPTIMIZERS = {"sgd": "SGD", "sgd_momentum": "SGD with momentum"}  # the recipe's train.optimizer
+_OPTIMIZERS = {"sgd": "SGD", "sgd_momentum": "SGD with momentum", "lars": "LARS", "lamb": "LAMB"}  # train.optimizer
 _LOSSES = {"mse": "MSE", "cross_entropy": "softmax cross-entropy"}  # its train.loss
 
 
