@@ -7,7 +7,6 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from threadpoolctl import threadpool_limits
 
 from circuits.recipe import DataSpec, ModelSpec, QuantSpec, Recipe, TrainSpec
 from circuits.semantics import mse_lr_num

@@ -19,7 +19,6 @@ from verifier.hash_to_curve import (
     ROLE_VECTOR,
     PedersenGenerators,
     generator_message,
-    pedersen_generators,
 )
 
 RFC_DST = b"QUUX-V01-CS02-with-BLS12381G1_XMD:SHA-256_SSWU_RO_"
