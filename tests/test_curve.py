@@ -210,3 +210,30 @@ def test_implementations_do_not_mix():
 def test_unknown_curve_name():
     with pytest.raises(ValueError, match="nope"):
         get_curve("nope")
+
+
+# --- msm: the vectorized signed digits, the +-1 shortcut -----------------------------------------
+
+
+@pytest.mark.parametrize("c", [2, 3, 7, 10, 13, 16])
+def test_signed_digit_columns_are_signed_digits(c):
+    rng = random.Random(c)
+    windows = -(-255 // c) + 1
+    scalars = [0, 1, R - 1, (1 << 255) - 1] + [rng.randrange(R) for _ in range(30)]
+    columns = msm.signed_digit_columns(scalars, c, windows)
+    assert columns.shape == (windows, len(scalars))
+    for j, k in enumerate(scalars):
+        assert columns[:, j].tolist() == msm.signed_digits(k, c, windows)
+
+
+def test_signed_digit_columns_reject_one_bit_windows():
+    with pytest.raises(ValueError, match="1"):
+        msm.signed_digit_columns([5], 1, 300)
+
+
+def test_few_point_msm_plus_and_minus_one():
+    """The few-point path adds or subtracts a point whose scalar is +-1 (mod r)."""
+    BLST = get_curve("blst")
+    A, B = BLST.hash_to_curve(b"A", DST), BLST.hash_to_curve(b"B", DST)
+    assert BLST.msm([A, B, A], [1, -1, R - 1]) == -B
+    assert BLST.msm([A, B], [R + 1, 2 * R - 1]) == A - B

@@ -17,10 +17,14 @@ from verifier.curve import P, get_curve
 from verifier.errors import VerifyError
 from verifier.field import MODULUS as R, inner_product
 from verifier.hash_to_curve import pedersen_generators
+from verifier.nizk import batch
 from verifier.nizk import dot_product as v_dot
 from verifier.nizk import equality as v_eq
 from verifier.nizk import opening as v_open
 from verifier.nizk import product as v_prod
+from verifier.nizk.batch import Equations
+from verifier.nizk.equality import EqualityProof
+from verifier.nizk.product import ProductProof
 from verifier.transcript import Transcript
 
 DOMAIN = b"zktrain/test/nizk"
@@ -333,3 +337,115 @@ def test_product_response_count_is_five(pg, vg, count):
     z = (case.proof.z + (1,))[:count] if count > 5 else case.proof.z[:count]
     with pytest.raises(VerifyError, match=r"^proof of product: expected 5 responses$"):
         case.verify(proof=dataclasses.replace(case.proof, z=z))
+
+
+BCURVE = get_curve("blst")
+BGENS = pedersen_generators("blst")
+BP = BCURVE.hash_to_curve(b"P", b"zktrain/test/batch")
+BQ = BCURVE.hash_to_curve(b"Q", b"zktrain/test/batch")
+
+
+# --- Equations (verifier/nizk/batch.py): the group equations, at once or deferred ------------------------------------------------------------------------------
+
+
+def test_immediate_equation_rejects_at_once_with_its_message():
+    eqs = Equations(BCURVE)
+    eqs.add([BP, BP], [3, -3], "never")
+    with pytest.raises(VerifyError, match="^the false one$"):
+        eqs.add([BP, BQ], [1, -1], "the false one")
+    assert len(eqs) == 0
+
+
+def test_deferred_equations_hold_together():
+    eqs = Equations(BCURVE, defer=True)
+    eqs.add([BP, BQ, BP], [2, 5, -2], "a")  # 5 BQ is not 0: false
+    eqs.add([BQ], [-5], "b")  # false too
+    assert len(eqs) == 2
+    with pytest.raises(VerifyError, match="^a$"):
+        eqs.check()
+    eqs = Equations(BCURVE, defer=True)
+    eqs.add([BP, BQ, BP, BQ], [7, 1, -7, -1], "a")  # shares the points BP, BQ with the others
+    eqs.add([BQ, BQ], [-1, 1], "b")
+    eqs.add([BP, BP], [R + 1, -1], "c")  # scalars are taken mod r
+    eqs.check()
+    assert len(eqs) == 0
+
+
+def test_two_false_equations_that_cancel_do_not_pass():
+    """The attack a fixed or predictable weighting allows: E_1 = BP and E_2 = -BP are both false
+    and sum to zero. With the OS RNG's independent weights the batch fails except with
+    probability 2^-128, and the rejection names the first."""
+    for _ in range(5):
+        eqs = Equations(BCURVE, defer=True)
+        eqs.add([BP], [1], "first")
+        eqs.add([BP], [-1], "second")
+        assert not eqs.batch_holds()
+        with pytest.raises(VerifyError, match="^first$"):
+            eqs.check()
+
+
+def test_predictable_weights_would_let_the_cancelling_pair_through(monkeypatch):
+    """Positive control of the attack above: weights the prover knows (here all 1) accept it."""
+    monkeypatch.setattr(batch.secrets, "randbits", lambda bits: 1)
+    eqs = Equations(BCURVE, defer=True)
+    eqs.add([BP], [1], "first")
+    eqs.add([BP], [-1], "second")
+    assert eqs.batch_holds()
+
+
+def test_weights_are_fresh_128_bit_draws(monkeypatch):
+    drawn = []
+
+    def randbits(bits):
+        drawn.append(bits)
+        return 12345 + len(drawn)
+
+    monkeypatch.setattr(batch.secrets, "randbits", randbits)
+    eqs = Equations(BCURVE, defer=True)
+    for _ in range(3):
+        eqs.add([BP, BP], [1, -1], "x")
+    eqs.check()
+    assert drawn == [batch.WEIGHT_BITS] * 3 and batch.WEIGHT_BITS == 128
+
+
+def test_only_one_false_equation_among_many_rejects_and_is_named():
+    eqs = Equations(BCURVE, defer=True)
+    with eqs.named("phase-9: "):
+        for j in range(20):
+            with eqs.named(f"round {j}: "):
+                eqs.add([BP, BQ, BP], [j, 1, -j] if j == 13 else [j, 0, -j], f"equation {j}")
+    eqs.add([BQ, BQ], [1, -1], "after")
+    with pytest.raises(VerifyError, match="^phase-9: round 13: equation 13$"):
+        eqs.check()
+
+
+def test_named_prefixes_a_refusal_raised_inside():
+    eqs = Equations(BCURVE, defer=True)
+    with pytest.raises(VerifyError, match="^outer: inner: boom$"):
+        with eqs.named("outer: "):
+            with eqs.named("inner: "):
+                raise VerifyError("boom")
+    eqs.add([BP], [1], "no prefix left")
+    with pytest.raises(VerifyError, match="^no prefix left$"):
+        eqs.check()
+
+
+def test_equation_needs_one_scalar_per_point():
+    for defer in (False, True):
+        with pytest.raises(ValueError, match="2 points but 1 scalars"):
+            Equations(BCURVE, defer).add([BP, BQ], [1], "x")
+
+
+def test_deferred_sigma_proofs_reject_only_at_check():
+    """A proof of product with a wrong z_5 and a proof of equality with a wrong z: recorded
+    without complaint, refused by ``check`` under the first one's name."""
+    t = Transcript(b"zktrain/test/batch")
+    alpha = (5 * BGENS.h).to_bytes()
+    eqs = Equations(BCURVE, defer=True)
+    v_eq.verify(BGENS, 3 * BGENS.g + 2 * BGENS.h, 3 * BGENS.g, EqualityProof(alpha, 7), t, eqs)
+    cx, cy = 2 * BGENS.g + BGENS.h, 3 * BGENS.g + BGENS.h
+    enc = (BGENS.g + BGENS.h).to_bytes()
+    v_prod.verify(BGENS, cx, cy, 6 * BGENS.g, ProductProof(enc, enc, enc, (1, 2, 3, 4, 5)), t, eqs)
+    assert len(eqs) == 4
+    with pytest.raises(VerifyError, match=r"^proof of equality: z h != alpha \+ c \(C1 - C2\)$"):
+        eqs.check()

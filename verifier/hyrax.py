@@ -19,9 +19,10 @@ the combined row t = L^T M, by itself. Then f~(x) = <t, R>:
 
 Claims on one tensor at several points are first reduced to one point (the claims ledger,
 ``verifier.gadgets.multipoint_reduction``), so each tensor is opened once; in the clear mode
-the group equations of all openings are checked together (``OpeningBatch``). Row commitments are absorbed into the
-transcript by whoever publishes them (DESIGN section 9, Fiat-Shamir order); an opening
-absorbs its point, its claim and its messages.
+the group equations of all openings are checked together (``OpeningBatch``), in the ZK mode
+with every other Sigma-protocol equation of the proof (``verifier.nizk.batch``). Row
+commitments are absorbed into the transcript by whoever publishes them (DESIGN section 9,
+Fiat-Shamir order); an opening absorbs its point, its claim and its messages.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from .encoding import Reader, encode_points, encode_scalars
 from .errors import VerifyError
 from .hash_to_curve import MAX_GENERATORS, PedersenGenerators
 from .nizk import dot_product, ipa
+from .nizk.batch import Equations
 from .polynomial import eq_table
 from .transcript import Transcript
 
@@ -224,8 +226,10 @@ def verify_zk_opening(
     value_commitment: Point,
     proof: "dot_product.DotProductProof | ipa.InnerProductProof",
     transcript: Transcript,
+    equations: Equations | None = None,
 ) -> None:
-    """ZK: check that ``value_commitment`` commits to the committed tensor's MLE at ``point``."""
+    """ZK: check that ``value_commitment`` commits to the committed tensor's MLE at ``point``;
+    the proof's group equations go to ``equations`` (checked at once if None)."""
     point = [x % field.MODULUS for x in point]
     x_col, _ = layout.split(point)
     transcript.domain_separate(DOMAIN_OPEN_ZK)
@@ -233,8 +237,8 @@ def verify_zk_opening(
     transcript.absorb_point(b"value", value_commitment.to_bytes())
     c_t = combined_row_commitment(gens, rows, layout, point)
     if isinstance(proof, dot_product.DotProductProof):
-        dot_product.verify(gens, c_t, value_commitment, eq_table(x_col), proof, transcript)
+        dot_product.verify(gens, c_t, value_commitment, eq_table(x_col), proof, transcript, equations)
     elif isinstance(proof, ipa.InnerProductProof):
-        ipa.verify(gens, c_t, value_commitment, eq_table(x_col), proof, transcript)
+        ipa.verify(gens, c_t, value_commitment, eq_table(x_col), proof, transcript, equations)
     else:
         raise VerifyError(f"hyrax: unknown ZK opening proof {type(proof).__name__}")

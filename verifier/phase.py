@@ -25,6 +25,7 @@ from .encoding import Reader
 from .errors import VerifyError
 from .field import MODULUS as R
 from .hash_to_curve import PedersenGenerators
+from .nizk.batch import Equations, equations_for
 from .nizk.equality import EqualityProof
 from .nizk.product import ProductProof
 from .polynomial import eq_eval
@@ -52,8 +53,12 @@ class Table:
     kinds: ``eq`` (point): eq(point, x); ``eq_low`` (point, low_vars): eq(point, high part),
     constant over the low variables; ``combined_eq`` (points, rho): sum_j rho_j eq(u_j, x);
     ``steps`` (kappa, low_vars): kappa[high part]; ``bind`` (tensor, axis, point): a witness
-    tensor with one axis bound to point (other axes in C order); ``flat`` (tensor): a witness
-    tensor as it is.
+    tensor with one axis bound to point (other axes in C order); ``bind_broadcast`` (tensor,
+    axis, point, low_vars): ``bind`` on the tensor with its axes from ``axis`` on flattened into
+    one, constant over low_vars new low variables; ``broadcast`` (tensor, low_vars): a witness
+    vector, constant over low_vars low variables; ``weighted`` (tensor, weights, low_vars): a
+    witness vector times public weights entrywise, constant over low_vars low variables;
+    ``flat`` (tensor): a witness tensor as it is.
     """
 
     kind: str
@@ -162,16 +167,19 @@ def verify_zk_phase(
     label: bytes,
     reductions: Sequence[Reduction],
     proof: ZkSumcheckProof,
+    equations: Equations | None = None,
 ) -> list[Claim]:
     """Verify one batched ZK sumcheck over all reductions; return the claims they produce,
-    with committed values."""
+    with committed values. The group equations go to ``equations`` (each checked at once if
+    None), their rejections named by the phase (``phase-1: zk sumcheck round 0: ...``)."""
+    eqs = equations_for(gens.curve, equations)
     transcript.domain_separate(label)
     shapes = [s for red in reductions for s in red.shapes]
     claims = [claim_commitment(gens, c) for red in reductions for c in red.claims]
     public = [{j: table.at for j, table in pub.items()} for red in reductions for pub in red.public]
-    with _named(label):
-        reduced = verify_rounds(gens, transcript, shapes, claims, proof.rounds)
-        values = verify_final(gens, transcript, shapes, reduced, public, proof.final)
+    with eqs.named(f"{label.decode()}: "):
+        reduced = verify_rounds(gens, transcript, shapes, claims, proof.rounds, eqs)
+        values = verify_final(gens, transcript, shapes, reduced, public, proof.final, eqs)
     evaluations = []
     for shape, pub, committed in zip(shapes, public, values):
         point = reduced.point[: shape.num_vars]

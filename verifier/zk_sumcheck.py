@@ -38,6 +38,7 @@ from .errors import VerifyError
 from .field import MODULUS as R
 from .hash_to_curve import PedersenGenerators
 from .nizk import dot_product, equality, product
+from .nizk.batch import Equations, equations_for
 from .nizk.dot_product import DotProductProof
 from .nizk.equality import EqualityProof
 from .nizk.product import ProductProof
@@ -184,7 +185,11 @@ def verify_rounds(
     shapes: Sequence[InstanceShape],
     claims: Sequence[Point],
     rounds: Sequence[ZkRound],
+    equations: Equations | None = None,
 ) -> ZkReducedClaim:
+    """The rounds; their dot-product proofs' group equations go to ``equations`` (each checked
+    at once if None), named ``zk sumcheck round j: ``."""
+    eqs = equations_for(gens.curve, equations)
     num_rounds, degree = _dimensions(shapes)
     coefficients = begin(transcript, shapes, [c.to_bytes() for c in claims])
     if len(rounds) != num_rounds:
@@ -197,10 +202,8 @@ def verify_rounds(
         transcript.absorb_point(b"eval", rnd.eval)
         w = transcript.challenge_scalar(b"w")
         poly, ev = gens.curve.decode(rnd.poly), gens.curve.decode(rnd.eval)
-        try:
-            dot_product.verify(gens, poly, current + w * ev, round_weights(r, w, degree), rnd.proof, transcript)
-        except VerifyError as exc:
-            raise VerifyError(f"zk sumcheck round {j}: {exc}") from None
+        with eqs.named(f"zk sumcheck round {j}: "):
+            dot_product.verify(gens, poly, current + w * ev, round_weights(r, w, degree), rnd.proof, transcript, eqs)
         current = ev
         point.append(r)
     return ZkReducedClaim(tuple(point), current, coefficients)
@@ -234,12 +237,15 @@ def verify_final(
     reduced: ZkReducedClaim,
     public: PublicTables,
     final: ZkFinal,
+    equations: Equations | None = None,
 ) -> list[dict[int, ZkEvaluation]]:
     """Check the reduced claim against committed table values; return them as claims.
 
     The result maps, per instance, each committed table's index to its evaluation claim; the
-    caller must consume every one (open it, or reduce it further).
+    caller must consume every one (open it, or reduce it further). The group equations of the
+    proofs of product and of equality go to ``equations`` (each checked at once if None).
     """
+    eqs = equations_for(gens.curve, equations)
     public_indices = [sorted(p) for p in public]
     committed = committed_tables(shapes, public_indices)
     if [len(e) for e in final.evaluations] != [len(c) for c in committed]:
@@ -270,14 +276,14 @@ def verify_final(
             except StopIteration:
                 raise VerifyError("zk sumcheck: too few proofs of product") from None
             out = curve.decode(out_bytes)
-            product.verify(gens, acc, values[i][j], out, proof, transcript)
+            product.verify(gens, acc, values[i][j], out, proof, transcript, eqs)
             acc = out
         points.append(acc)
         scalars.append(weight)
     if next(products, None) is not None:
         raise VerifyError("zk sumcheck: too many proofs of product")
     expected = curve.msm(points, scalars)
-    equality.verify(gens, reduced.commitment, expected, final.equality, transcript)
+    equality.verify(gens, reduced.commitment, expected, final.equality, transcript, eqs)
     return [
         {j: ZkEvaluation(reduced.point[: shape.num_vars], c) for j, c in inst.items()}
         for shape, inst in zip(shapes, values)
@@ -291,7 +297,9 @@ def verify_zk_sumcheck(
     claims: Sequence[Point],
     public: PublicTables,
     proof: ZkSumcheckProof,
+    equations: Equations | None = None,
 ) -> list[dict[int, ZkEvaluation]]:
-    """Rounds and final step; returns the committed table values as (point, commitment) claims."""
-    reduced = verify_rounds(gens, transcript, shapes, claims, proof.rounds)
-    return verify_final(gens, transcript, shapes, reduced, public, proof.final)
+    """Rounds and final step; returns the committed table values as (point, commitment) claims.
+    The group equations go to ``equations`` (each checked at once if None)."""
+    reduced = verify_rounds(gens, transcript, shapes, claims, proof.rounds, equations)
+    return verify_final(gens, transcript, shapes, reduced, public, proof.final, equations)

@@ -34,6 +34,7 @@ from .errors import VerifyError
 from .field import MODULUS as R
 from .hyrax import HyraxCommitment, verify_zk_opening
 from .nizk import equality
+from .nizk.batch import Equations
 from .nizk.equality import EqualityProof
 from .nizk.ipa import InnerProductProof
 from .phase import Reduction, claim_commitment, read_zk_proof, verify_zk_phase
@@ -48,6 +49,11 @@ class ZkVerifierChannel(VerifierChannel):
     """Reads commitments and Sigma-protocol proofs where the clear channel reads values."""
 
     mode = b"zk"
+
+    def __init__(self, statement, public, proof: bytes, gens, defer: bool = False):
+        super().__init__(statement, public, proof, gens)
+        #: The group equations of the phases and openings (deferred to ``finish`` if ``defer``).
+        self.equations = Equations(gens.curve, defer)
 
     def _committed(self, encoded: bytes) -> Committed:
         return Committed(self.gens.curve.decode(encoded), self.gens)
@@ -84,7 +90,7 @@ class ZkVerifierChannel(VerifierChannel):
         if not any(red.shapes for red in reductions):
             return []
         proof = read_zk_proof(self.reader, reductions)
-        return verify_zk_phase(self.gens, self.transcript, label, reductions, proof)
+        return verify_zk_phase(self.gens, self.transcript, label, reductions, proof, self.equations)
 
     def open(self, tensor: str, point: Sequence[int], value: Value) -> None:
         layout = self._layout(tensor)
@@ -93,13 +99,33 @@ class ZkVerifierChannel(VerifierChannel):
         proof = InnerProductProof.from_bytes(self.reader.take(size), layout.num_cols)
         rows = self._rows[tensor].decode(self.gens, layout)
         verify_zk_opening(
-            self.gens, rows, layout, point, claim_commitment(self.gens, value), proof, self.transcript
+            self.gens, rows, layout, point, claim_commitment(self.gens, value), proof, self.transcript, self.equations
         )
+
+    def finish(self) -> None:
+        """After the walk: the deferred group equations (the first false one's rejection), then
+        the clear channel's end (no byte left over)."""
+        self.equations.check()
+        super().finish()
 
 
 def verify_training_zk(
     statement: TrainingStatement, public: dict[str, HyraxCommitment], proof: bytes, curve: str = "blst"
 ) -> int:
     """Accept (return the proof's challenge degree sum, ``verifier.training.verify_with``) or
-    reject (raise VerifyError with the reason) a ZK training proof."""
-    return verify_with(ZkVerifierChannel, statement, public, proof, curve)
+    reject (raise VerifyError with the reason) a ZK training proof. The group equations are
+    checked in one batch (module docstring); the rejection is the per-equation verifier's."""
+    channels: list[ZkVerifierChannel] = []
+
+    def deferred(*args) -> ZkVerifierChannel:
+        channels.append(ZkVerifierChannel(*args, defer=True))
+        return channels[-1]
+
+    try:
+        return verify_with(deferred, statement, public, proof, curve)
+    except Exception:
+        # The per-equation verifier would have stopped at a false equation recorded before
+        # this refusal: raise that one's rejection if there is one, else this refusal.
+        for channel in channels:
+            channel.equations.check()
+        raise

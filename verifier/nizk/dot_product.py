@@ -25,6 +25,7 @@ from ..errors import VerifyError
 from ..field import inner_product
 from ..hash_to_curve import PedersenGenerators
 from ..transcript import Transcript
+from .batch import Equations, equations_for
 
 DOMAIN = b"nizk/dot-product"
 
@@ -68,7 +69,9 @@ def verify(
     a: Sequence[int],
     proof: DotProductProof,
     transcript: Transcript,
+    equations: Equations | None = None,
 ) -> None:
+    """Check the proof; its two group equations go to ``equations`` (checked at once if None)."""
     n = len(a)
     absorb_statement(transcript, cx.to_bytes(), cy.to_bytes(), a)
     transcript.absorb_points(b"messages", [proof.delta, proof.beta])
@@ -77,7 +80,15 @@ def verify(
         raise VerifyError(f"proof of dot product: expected {n} responses, got {len(proof.z)}")
     curve = gens.curve
     delta, beta = curve.decode(proof.delta), curve.decode(proof.beta)
-    if c * cx + delta != curve.msm(gens.vector(n) + [gens.h], [*proof.z, proof.z_delta]):
-        raise VerifyError("proof of dot product: c C_x + delta != <z, G> + z_delta h")
-    if c * cy + beta != curve.msm([gens.g, gens.h], [inner_product(proof.z, a), proof.z_beta]):
-        raise VerifyError("proof of dot product: c C_y + beta != <z, a> g + z_beta h")
+    eqs = equations_for(curve, equations)
+    # c C_x + delta - <z, G> - z_delta h = 0;  c C_y + beta - <z, a> g - z_beta h = 0
+    eqs.add(
+        [cx, delta, *gens.vector(n), gens.h],
+        [c, 1, *(-z for z in proof.z), -proof.z_delta],
+        "proof of dot product: c C_x + delta != <z, G> + z_delta h",
+    )
+    eqs.add(
+        [cy, beta, gens.g, gens.h],
+        [c, 1, -inner_product(proof.z, a), -proof.z_beta],
+        "proof of dot product: c C_y + beta != <z, a> g + z_beta h",
+    )

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 from ..curve import Point
 from ..encoding import Reader, encode_points, encode_scalars
-from ..errors import VerifyError
 from ..hash_to_curve import PedersenGenerators
 from ..transcript import Transcript
+from .batch import Equations, equations_for
 
 DOMAIN = b"nizk/equality"
 
@@ -38,12 +38,20 @@ class EqualityProof:
 
 
 def verify(
-    gens: PedersenGenerators, c1: Point, c2: Point, proof: EqualityProof, transcript: Transcript
+    gens: PedersenGenerators,
+    c1: Point,
+    c2: Point,
+    proof: EqualityProof,
+    transcript: Transcript,
+    equations: Equations | None = None,
 ) -> None:
+    """Check the proof; its group equation goes to ``equations`` (checked at once if None)."""
     transcript.domain_separate(DOMAIN)
     transcript.absorb_points(b"C", [c1.to_bytes(), c2.to_bytes()])
     transcript.absorb_point(b"alpha", proof.alpha)
     c = transcript.challenge_scalar(b"c")
     alpha = gens.curve.decode(proof.alpha)
-    if proof.z * gens.h != alpha + c * (c1 - c2):
-        raise VerifyError("proof of equality: z h != alpha + c (C1 - C2)")
+    # z h - alpha - c C1 + c C2 = 0
+    equations_for(gens.curve, equations).add(
+        [gens.h, alpha, c1, c2], [proof.z, -1, -c, c], "proof of equality: z h != alpha + c (C1 - C2)"
+    )

@@ -35,6 +35,7 @@ from ..errors import VerifyError
 from ..field import MODULUS as R, batch_inv, inner_product
 from ..hash_to_curve import PedersenGenerators
 from ..transcript import Transcript
+from .batch import Equations, equations_for
 
 DOMAIN = b"nizk/ipa"
 MAX_ROUNDS = 32
@@ -109,7 +110,9 @@ def verify(
     a: Sequence[int],
     proof: InnerProductProof,
     transcript: Transcript,
+    equations: Equations | None = None,
 ) -> None:
+    """Check the proof; its group equation goes to ``equations`` (checked at once if None)."""
     n = len(a)
     k = rounds_for(n)
     chi = begin(transcript, cx.to_bytes(), cy.to_bytes(), a)
@@ -132,5 +135,4 @@ def verify(
     scalars = [proof.z * si % R for si in s]
     scalars += [proof.z * a_hat * chi, proof.z_r, -1, -c, -c * chi]
     scalars += [-c * u * u for u in challenges] + [-c * w for w in inv_sq]
-    if curve.msm(points, scalars) != curve.identity():
-        raise VerifyError("inner-product argument: final check fails")
+    equations_for(curve, equations).add(points, scalars, "inner-product argument: final check fails")

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from ..curve import Point
 from ..encoding import Reader, encode_points, encode_scalars
-from ..errors import VerifyError
 from ..hash_to_curve import PedersenGenerators
 from ..transcript import Transcript
+from .batch import Equations, equations_for
 
 DOMAIN = b"nizk/opening"
 
@@ -37,11 +37,20 @@ class OpeningProof:
         return proof
 
 
-def verify(gens: PedersenGenerators, commitment: Point, proof: OpeningProof, transcript: Transcript) -> None:
+def verify(
+    gens: PedersenGenerators,
+    commitment: Point,
+    proof: OpeningProof,
+    transcript: Transcript,
+    equations: Equations | None = None,
+) -> None:
+    """Check the proof; its group equation goes to ``equations`` (checked at once if None)."""
     transcript.domain_separate(DOMAIN)
     transcript.absorb_point(b"C", commitment.to_bytes())
     transcript.absorb_point(b"alpha", proof.alpha)
     c = transcript.challenge_scalar(b"c")
     alpha = gens.curve.decode(proof.alpha)
-    if gens.curve.msm([gens.g, gens.h], [proof.z1, proof.z2]) != alpha + c * commitment:
-        raise VerifyError("proof of opening: z1 g + z2 h != alpha + c C")
+    # z1 g + z2 h - alpha - c C = 0
+    equations_for(gens.curve, equations).add(
+        [gens.g, gens.h, alpha, commitment], [proof.z1, proof.z2, -1, -c], "proof of opening: z1 g + z2 h != alpha + c C"
+    )

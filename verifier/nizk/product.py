@@ -22,6 +22,7 @@ from ..encoding import Reader, encode_points, encode_scalars
 from ..errors import VerifyError
 from ..hash_to_curve import PedersenGenerators
 from ..transcript import Transcript
+from .batch import Equations, equations_for
 
 DOMAIN = b"nizk/product"
 
@@ -54,7 +55,9 @@ def verify(
     cz: Point,
     proof: ProductProof,
     transcript: Transcript,
+    equations: Equations | None = None,
 ) -> None:
+    """Check the proof; its three group equations go to ``equations`` (checked at once if None)."""
     transcript.domain_separate(DOMAIN)
     transcript.absorb_points(b"C", [cx.to_bytes(), cy.to_bytes(), cz.to_bytes()])
     transcript.absorb_points(b"messages", [proof.alpha, proof.beta, proof.delta])
@@ -64,9 +67,8 @@ def verify(
     curve = gens.curve
     alpha, beta, delta = (curve.decode(p) for p in (proof.alpha, proof.beta, proof.delta))
     z1, z2, z3, z4, z5 = proof.z
-    if alpha + c * cx != curve.msm([gens.g, gens.h], [z1, z2]):
-        raise VerifyError("proof of product: knowledge of x fails")
-    if beta + c * cy != curve.msm([gens.g, gens.h], [z3, z4]):
-        raise VerifyError("proof of product: knowledge of y fails")
-    if delta + c * cz != curve.msm([cy, gens.h], [z1, z5]):
-        raise VerifyError("proof of product: C_z is not x C_y + s h")
+    eqs = equations_for(curve, equations)
+    # alpha + c C_x - z1 g - z2 h = 0;  beta + c C_y - z3 g - z4 h = 0;  delta + c C_z - z1 C_y - z5 h = 0
+    eqs.add([alpha, cx, gens.g, gens.h], [1, c, -z1, -z2], "proof of product: knowledge of x fails")
+    eqs.add([beta, cy, gens.g, gens.h], [1, c, -z3, -z4], "proof of product: knowledge of y fails")
+    eqs.add([delta, cz, cy, gens.h], [1, c, -z1, -z5], "proof of product: C_z is not x C_y + s h")
