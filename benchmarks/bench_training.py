@@ -9,6 +9,9 @@ for each range gadget and mode asked for, side by side.
         --steps 1 --data synthetic                       # the zkDL shape
     python benchmarks/bench_training.py --recipes sgd-mse ce-momentum --modes clear zk
                                                          # cross-entropy with momentum and decay vs plain SGD/MSE
+    python benchmarks/bench_training.py --recipes sgd-mse ce-lars --modes clear zk   # LARS vs plain SGD
+    python benchmarks/bench_training.py --run-file examples/digits_lars.yaml --steps 8 --modes clear zk
+                                                         # the first 8 steps of a run file, as written
 
 Every configuration runs in a fresh child process, so each peak memory figure (the child's
 maximum resident set) is its own and numba's compiled kernels are loaded, not compiled, in
@@ -29,16 +32,27 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-#: What is trained (``--recipes``): plain SGD on the mean MSE at ``--lr``, or the mean
+#: What is trained (``--recipes``): plain SGD on the mean MSE at ``--lr``, the mean
 #: cross-entropy with torch's SGD(momentum=0.9, weight_decay=1e-4) at the rate the fidelity
-#: benchmark uses (docs/momentum.md section 7).
+#: benchmark uses (docs/momentum.md section 7), or with LARS at the first setting of
+#: docs/lars.md section 2 (lr 0.2, eta 0.02, decay 1e-4, mu 0.9).
 RECIPES = {
     "sgd-mse": lambda args: {"loss": "mse", "lr": args.lr},
     "ce-momentum": lambda args: {"loss": "cross_entropy", "lr": 0.04, "momentum": 0.9, "weight_decay": 1e-4},
+    "ce-lars": lambda args: {"loss": "cross_entropy", "optimizer": {
+        "name": "lars", "lr": 0.2, "momentum": 0.9, "weight_decay": 1e-4, "trust_coefficient": 0.02,
+        "decay_bias_and_norm": True}},
 }
 
 
 def _run_config(args) -> dict:
+    if getattr(args, "run_file", None):  # a run file as written, proven with this configuration's options
+        import yaml
+
+        cfg = yaml.safe_load(Path(args.run_file).read_text())
+        cfg["prove"] = {"zk": args.mode == "zk", "backend": args.backend, "range_check": args.gadget,
+                        "segment_steps": args.segment}
+        return cfg
     widths = [int(w) for w in args.widths.split(",")]
     data = {"source": "digits"} if args.data == "digits" else {
         "source": "synthetic", "n": 4 * args.batch * args.steps, "d": widths[0], "classes": widths[-1]}
@@ -61,7 +75,8 @@ def measure(args) -> dict:
     from zktrain.prove import prove_run
     from zktrain.run_config import parse_run
 
-    run = parse_run(_run_config(args))
+    run_file = getattr(args, "run_file", None)  # callers that build args themselves (bench_gpu) omit it
+    run = parse_run(_run_config(args), Path(run_file).parent if run_file else None, steps=args.steps if run_file else None)
     backend = get_backend(args.backend)
     backend.mle_evaluate(backend.from_ints([1, 2]), [3])  # load the compiled kernels outside the clock
 
@@ -112,6 +127,7 @@ def main() -> None:
     parser.add_argument("--data", choices=["digits", "synthetic"], default="digits")
     parser.add_argument("--backend", default="cpu")
     parser.add_argument("--recipes", nargs="+", choices=list(RECIPES), default=["sgd-mse"])
+    parser.add_argument("--run-file", help="Prove the first --steps steps of this run file instead of --recipes.")
     parser.add_argument("--gadgets", nargs="+", choices=["limbs", "bits"], default=["limbs"])
     parser.add_argument("--modes", nargs="+", choices=["clear", "zk"], default=["clear"])
     parser.add_argument("--segment-steps", nargs="+", type=int, default=[0],
@@ -129,11 +145,12 @@ def main() -> None:
     print(f"widths {args.widths}, batch {args.batch}, {args.steps} steps, data {args.data}, backend "
           f"{args.backend}; load {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", flush=True)
     rows = []
-    configs = [(r, g, m, s) for r in args.recipes for g in args.gadgets for m in args.modes for s in args.segment_steps]
+    recipes = [Path(args.run_file).stem] if args.run_file else args.recipes
+    configs = [(r, g, m, s) for r in recipes for g in args.gadgets for m in args.modes for s in args.segment_steps]
     for recipe, gadget, mode, segment in configs:
         cmd = [sys.executable, __file__, "--one", recipe, gadget, mode, str(segment), "--widths", args.widths,
                "--batch", str(args.batch), "--steps", str(args.steps), "--lr", str(args.lr),
-               "--data", args.data, "--backend", args.backend]
+               "--data", args.data, "--backend", args.backend] + (["--run-file", args.run_file] if args.run_file else [])
         start = time.perf_counter()
         out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
         rows.append(json.loads(out.strip().splitlines()[-1]))

@@ -125,6 +125,26 @@ def spec_from_float(momentum: Number, weight_decay: Number, trust_coefficient: N
     return LarsSpec(mu, beta_f, eta, eps_integer(eps, frac_bits, lr_shift, beta_f.shift, inv_c), inv_c, trust_bits)
 
 
+#: eps is quantized at 2^-EPS_SHIFT (1e-8 -> 43/2^32, -0.1%).
+EPS_SHIFT = 32
+
+
+def recipe_hyperparameters(momentum: Number, weight_decay: Number, trust_coefficient: Number,
+                           eps: Number) -> dict[str, Dyadic]:
+    """``zktrain.optim.LARS``'s options as the recipe's dyadics (``train.momentum``,
+    ``weight_decay``, ``trust_coefficient``, ``eps``; the decay unfolded, as torch's): mu at
+    2^-15 rounded half up, the decay and eta by ``quantize_relative``, eps at 2^-32.
+    ValueError naming the option."""
+    mu = quantize(momentum, MU_SHIFT, "momentum")
+    if mu.value >= 1:
+        raise ValueError(f"momentum: {momentum!r} quantizes to {mu.num}/2^{mu.shift} >= 1")
+    eta = quantize_relative(trust_coefficient, "trust_coefficient")
+    if eta.num == 0:
+        raise ValueError(f"trust_coefficient: must be > 0, got {trust_coefficient!r}")
+    return {"momentum": mu, "weight_decay": quantize_relative(weight_decay, "weight_decay"),
+            "trust_coefficient": eta, "eps": quantize(eps, EPS_SHIFT, "eps")}
+
+
 # --- the semantics on Python ints (the reference the engine's kernel is tested against) ---------
 
 

@@ -32,6 +32,12 @@ other tensor is virtual (DESIGN section 5). With ``s`` the suffix ``limbs`` or `
   VW{l}.T, Vb{l}.T  [d_l, d_{l-1}], [d_l] the buffer after the segment's last real step, beside
                                           W_T (public commitments; the next segment's VW{l}.0)
 
+``lars`` (docs/lars.md section 4) commits the same buffers (v_t, at W's scale, rounded by K bits)
+and the trust-ratio gadget's tensors (``circuits/trust.py``), [T', groups] over the parameter
+tensors W_1..W_L, b_1..b_L (``parameter_tensors``, groups low): the slots of lambda_q, of the two
+floor roots' remainders and slacks, of the division's remainder and slack, and the 0/1 zero-norm
+flags (``optimizer_tensors``).
+
 Public data (``data_binding = "public"``) commits nothing: the verifier evaluates the batch
 stream itself (``verifier/data.py``).
 
@@ -52,11 +58,11 @@ from .bits import BitDecomposition
 from .data import DATA_BINDINGS, DatasetEncoding
 from .layout import Layout, log2_ceil, padded
 from .limbs import LIMB_BITS, LimbDecomposition
-from .semantics import momentum_spec
+from .semantics import lars_spec, momentum_spec
 from .softmax import LOSSES
 
 RANGE_CHECKS = ("limbs", "bits")
-OPTIMIZERS = ("sgd", "sgd_momentum")
+OPTIMIZERS = ("sgd", "sgd_momentum", "lars")
 Decomposition = BitDecomposition | LimbDecomposition
 
 if TYPE_CHECKING:
@@ -97,6 +103,11 @@ class MlpCircuit:
     momentum: tuple[int, int] = (0, 0)
     weight_decay: tuple[int, int] = (0, 0)
     buf_bits: int = 48
+    #: ``lars`` (``circuits.lars``, docs/lars.md): ``momentum`` is mu, ``weight_decay`` the
+    #: folded beta_f, and these eta (num, shift), the eps integer E and 1/c.
+    trust_coefficient: tuple[int, int] = (0, 0)
+    lars_eps: int = 0
+    inv_c: int = 0
 
     def __post_init__(self) -> None:
         if self.range_check not in RANGE_CHECKS:
@@ -125,6 +136,12 @@ class MlpCircuit:
                 raise ValueError("sgd_momentum without momentum or weight decay is plain sgd")
             if not 2 <= self.buf_bits <= 62 or spec.rounding_shift(self.lr_shift) > 62:
                 raise ValueError(f"momentum: buf_bits {self.buf_bits} and the rounding shift must lie in [2, 62]")
+        if self.optimizer == "lars":
+            spec = self.lars_spec()  # validates mu, eta, E and 1/c
+            if not 2 <= self.buf_bits <= 62 or spec.rounding_shift(self.lr_shift) > 62:
+                raise ValueError(f"lars: buf_bits {self.buf_bits} and the rounding shift must lie in [2, 62]")
+        elif (self.trust_coefficient, self.lars_eps, self.inv_c) != ((0, 0), 0, 0):
+            raise ValueError(f"{self.optimizer} has no trust coefficient, eps or 1/c")
 
     @classmethod
     def from_recipe(cls, recipe: "Recipe", range_check: str = "limbs") -> "MlpCircuit":
@@ -143,6 +160,12 @@ class MlpCircuit:
         if spec is not None:
             state = dict(optimizer="sgd_momentum", momentum=(spec.mu.num, spec.mu.shift),
                          weight_decay=(spec.lam.num, spec.lam.shift), buf_bits=recipe.train.buf_bits)
+        lars = lars_spec(recipe)  # beta folded likewise, eps as E (docs/lars.md section 1)
+        if lars is not None:
+            state = dict(optimizer="lars", momentum=(lars.mu.num, lars.mu.shift),
+                         weight_decay=(lars.beta.num, lars.beta.shift), buf_bits=recipe.train.buf_bits,
+                         trust_coefficient=(lars.eta.num, lars.eta.shift), lars_eps=lars.eps_int,
+                         inv_c=lars.inv_c)
         return cls(
             widths=tuple(recipe.model.widths),
             batch=batch,
@@ -174,7 +197,10 @@ class MlpCircuit:
         fields = asdict(self)
         if fields["loss"] == "mse":
             del fields["loss"]
-        if fields["optimizer"] == "sgd":  # likewise: plain SGD circuits keep their bytes
+        if fields["optimizer"] != "lars":  # likewise: plain SGD and momentum circuits keep their bytes
+            for key in ("trust_coefficient", "lars_eps", "inv_c"):
+                del fields[key]
+        if fields["optimizer"] == "sgd":
             for key in ("optimizer", "momentum", "weight_decay", "buf_bits"):
                 del fields[key]
         return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
@@ -233,10 +259,57 @@ class MlpCircuit:
     def y_slots(self) -> Decomposition:
         return self._decomposition(self.label_bits, signed=False)
 
-    # --- the optimizer's state (sgd_momentum) -----------------------------------------------
+    # --- the optimizer's state (sgd_momentum, lars) -------------------------------------------
     @property
     def has_momentum(self) -> bool:
         return self.optimizer == "sgd_momentum"
+
+    @property
+    def has_buffer(self) -> bool:
+        """A committed buffer per parameter and step: momentum's buf_t or LARS's v_t."""
+        return self.optimizer in ("sgd_momentum", "lars")
+
+    def lars_spec(self):
+        """mu, the folded beta_f, eta, E and 1/c (``circuits.lars.LarsSpec``)."""
+        from .lars import LarsSpec
+        from .momentum import Dyadic
+
+        return LarsSpec(Dyadic(*self.momentum), Dyadic(*self.weight_decay), Dyadic(*self.trust_coefficient),
+                        self.lars_eps, self.inv_c)
+
+    @property
+    def buffer_shift(self) -> int:
+        """K, the bits the buffer's per-step rescale drops (momentum's K_A, or LARS's K)."""
+        if self.optimizer == "lars":
+            return self.lars_spec().rounding_shift(self.lr_shift)
+        return self.momentum_shift
+
+    def parameter_tensors(self) -> list[tuple[str, int]]:
+        """(kind, layer) of every parameter tensor, in LARS's group order: W_1..W_L, b_1..b_L."""
+        kinds = ("W", "b") if self.bias else ("W",)
+        return [(kind, l) for kind in kinds for l in range(1, self.layers + 1)]
+
+    def parameter_vars(self, kind: str, layer: int) -> int:
+        return self.width_vars(layer) + (self.width_vars(layer - 1) if kind == "W" else 0)
+
+    def trust(self):
+        """LARS's trust-ratio gadget (``circuits.trust``): one lambda_q per (step, tensor),
+        from the squared norms of the weights and of the folded gradients."""
+        from .trust import TrustRatio
+
+        return TrustRatio("lars", self.step_vars, log2_ceil(len(self.parameter_tensors())), self.lars_spec(),
+                          self.lr_shift, self.lars_norm_bits(), self.limb_bits if self.range_check == "limbs" else None)
+
+    def lars_norm_bits(self) -> int:
+        """A bound on the squared norms: every honest N = sum P^2 and M = sum G^2 lies below
+        2^bits. P: weights of ``weight_bits`` signed bits (the engine refuses wider ones);
+        G: G_W = G_Z^T A (B products of two Q-bit values; inputs of ``input_bits``) and
+        G_b = 2^R sum_b G_Z. The gadget's slots follow, a witness beyond them is refused."""
+        q, a = 1 << self.value_bits, 1 << max(self.value_bits, self.input_bits)
+        g = max(self.batch * q * a, (self.batch * q) << self.frac_bits)
+        p = 1 << (self.weight_bits - 1)
+        params = max(1 << self.parameter_vars(kind, l) for kind, l in self.parameter_tensors())
+        return (params * max(p, g) ** 2).bit_length()
 
     def momentum_spec(self):
         """mu and the folded lam_f (``circuits.momentum.MomentumSpec``)."""
@@ -253,7 +326,7 @@ class MlpCircuit:
         return self._decomposition(self.buf_bits, signed=True)
 
     def buf_rem_slots(self) -> Decomposition:
-        k = self.momentum_shift
+        k = self.buffer_shift
         return self._decomposition(k, signed=False, offset=-(1 << (k - 1)))
 
     def w0_slots(self) -> Decomposition:
@@ -313,16 +386,28 @@ class MlpCircuit:
                 if self.bias:
                     bias_layout = Layout.of(j=nj, slot=d.slot_vars)
                     out[self.ranged(f"b{l}.0")] = RangedTensor(bias_layout, d, {"j": self.widths[l]})
-        if self.has_momentum:
+        if self.has_buffer:
             for l in range(1, self.layers + 1):
                 nt, nj, ni = self.step_vars, self.width_vars(l), self.width_vars(l - 1)
                 for kind in ("W", "b") if self.bias else ("W",):
                     axes = dict(t=nt, j=nj, i=ni) if kind == "W" else dict(t=nt, j=nj)
                     for name, d in ((f"V{kind}{l}", self.buf_slots()), (f"RV{kind}{l}", self.buf_rem_slots())):
                         out[self.ranged(name)] = RangedTensor(Layout.of(**axes, slot=d.slot_vars), d)
+        if self.optimizer == "lars":  # the trust ratio's slots, [T', groups, slots] (circuits.trust)
+            trust = self.trust()
+            for name, d, _ in trust.ranged():
+                out[name] = RangedTensor(Layout.of(t=trust.step_vars, g=trust.group_vars, slot=d.slot_vars), d)
         out.update(self.loss_circuit().ranges())  # after the walk's own (MSE adds none)
         return out
 
+
+    def optimizer_tensors(self) -> dict[str, Layout]:
+        """The optimizer's committed tensors that are not range slots: LARS's zero-norm flags,
+        [T', groups] (``circuits.trust``); none otherwise."""
+        if self.optimizer != "lars":
+            return {}
+        trust = self.trust()
+        return {name: Layout.of(t=trust.step_vars, g=trust.group_vars) for name in trust.plain_tensors()}
 
     def loss_circuit(self):
         """The loss's description (``circuits/loss.py``): its committed and ranged tensors."""

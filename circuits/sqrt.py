@@ -60,6 +60,14 @@ Integer lift (DESIGN section 9): every relation stays below 2^(bound_bits) for e
 the range checks admit; the int64 witness caps the widths far below 2^250 (MAX_RELATION_BITS):
 w_x <= 62 for both gadgets (so (s + 1)^2 is exact in int64), V = x + eps < 2^63, w_sl <= 63.
 A width beyond the caps, or a relation beyond 2^250, is refused with a ValueError.
+
+**Wide isqrt** (docs/lars.md section 4.3: LARS's squared norms reach 2^110 honest, 2^150 at
+the declared widths). ``Sqrt`` with x_bits > 62 is the same relation (S) on a wider witness:
+x, s, e, u are Python ints (object arrays), e and u decomposed by ``WideLimbDecomposition`` /
+``WideBitDecomposition`` (``circuits.limbs`` / ``circuits.bits`` past 63 bits: the same slots,
+weights and tables, the decomposition computed on Python ints, the slots themselves still small
+integers). The cap is the relation bound: x_bits <= MAX_WIDE_X_BITS keeps 4x = (e + u)^2 + 4e
+below 2^250 (bound_bits <= MAX_RELATION_BITS).
 """
 
 from __future__ import annotations
@@ -78,12 +86,91 @@ Decomposition = BitDecomposition | LimbDecomposition
 MAX_X_BITS = 62
 #: Slots are decomposed from int64 values.
 MAX_SLOT_BITS = 63
+#: Wide isqrt (Python ints): 4x = (e + u)^2 + 4e stays below 2^MAX_RELATION_BITS up to here.
+MAX_WIDE_X_BITS = 244
+#: Wide decompositions: a value of at most this many bits (every relation is below 2^250).
+MAX_WIDE_BITS = MAX_RELATION_BITS
+
+
+def _wide_unsigned(d, values, what: str) -> np.ndarray:
+    """(values - offset) mod 2^width as Python ints (object array), after the range check
+    (``RangeWidth._unsigned`` past int64)."""
+    v = np.asarray(values, dtype=object)
+    lo, hi = d.min_value, d.max_value
+    mask = (1 << d.width) - 1
+    out = np.empty(v.shape, dtype=object)
+    for index, x in np.ndenumerate(v):
+        x = int(x)
+        if not lo <= x <= hi:
+            raise ValueError(f"{what} = {x} lies outside [{lo}, {hi}] ({d.width} bits)")
+        out[index] = (x - d.offset) & mask
+    return out
+
+
+@dataclass(frozen=True)
+class WideLimbDecomposition(LimbDecomposition):
+    """``circuits.limbs.LimbDecomposition`` past 63 bits: the same slots (``limb_bits``-bit
+    limbs, the top one of exact width, a sign slot when signed), weights and tables; only the
+    witness side computes on Python ints. Used where a width exceeds 63 bits."""
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.width <= MAX_WIDE_BITS:
+            raise ValueError(f"wide limb decomposition width must lie in [1, {MAX_WIDE_BITS}], got {self.width}")
+        if not 1 <= self.limb_bits <= 16:
+            raise ValueError(f"limb_bits must lie in [1, 16], got {self.limb_bits}")
+
+    def decompose(self, values: np.ndarray, what: str = "value") -> np.ndarray:
+        """Slots (int32, a new innermost axis of padded_width) of Python-int ``values``."""
+        u = _wide_unsigned(self, values, what)
+        out = np.zeros(u.shape + (self.padded_width,), dtype=np.int32)
+        for index, x in np.ndenumerate(u):
+            for i, (shift, b) in enumerate(zip(self._shifts(), self.slot_widths)):
+                out[index + (i,)] = (x >> shift) & ((1 << b) - 1)
+        return out
+
+    def compose(self, limbs: np.ndarray) -> np.ndarray:
+        """offset + sum_i c_i L_i as Python ints (object array)."""
+        slots = np.asarray(limbs, dtype=object)[..., : self.num_slots]
+        return self.offset + (slots * np.array(self.weights()[: self.num_slots], dtype=object)).sum(axis=-1)
+
+
+@dataclass(frozen=True)
+class WideBitDecomposition(BitDecomposition):
+    """``circuits.bits.BitDecomposition`` past 63 bits (see ``WideLimbDecomposition``)."""
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.width <= MAX_WIDE_BITS:
+            raise ValueError(f"wide bit width must lie in [1, {MAX_WIDE_BITS}], got {self.width}")
+
+    def decompose(self, values: np.ndarray, what: str = "value") -> np.ndarray:
+        """Bits (uint8, a new innermost axis of padded_width) of Python-int ``values``."""
+        u = _wide_unsigned(self, values, what)
+        out = np.zeros(u.shape + (self.padded_width,), dtype=np.uint8)
+        for index, x in np.ndenumerate(u):
+            for i in range(self.width):
+                out[index + (i,)] = (x >> i) & 1
+        return out
+
+    def compose(self, bits: np.ndarray) -> np.ndarray:
+        """offset + sum_i c_i B_i as Python ints (object array)."""
+        b = np.asarray(bits, dtype=object)[..., : self.width]
+        return self.offset + (b * np.array(self.weights()[: self.width], dtype=object)).sum(axis=-1)
+
+
+def decomposition(width: int, signed: bool, limb_bits: int | None, offset: int = 0) -> Decomposition:
+    """The range decomposition of ``width`` bits: limbs of ``limb_bits`` (bits when None), the
+    wide variant past 63 bits."""
+    if width <= MAX_SLOT_BITS:
+        if limb_bits is None:
+            return BitDecomposition(width, signed, offset)
+        return LimbDecomposition(width, signed, offset, limb_bits)
+    if limb_bits is None:
+        return WideBitDecomposition(width, signed, offset)
+    return WideLimbDecomposition(width, signed, offset, limb_bits)
 
 
 def _decomposition(width: int, limb_bits: int | None, offset: int = 0) -> Decomposition:
-    if limb_bits is None:
-        return BitDecomposition(width, False, offset)
-    return LimbDecomposition(width, False, offset, limb_bits)
+    return decomposition(width, False, limb_bits, offset)
 
 
 # --- integer square root ---------------------------------------------------------------------
@@ -104,11 +191,25 @@ def isqrt_array(x: np.ndarray) -> np.ndarray:
     return s
 
 
+def isqrt_wide(x: np.ndarray) -> np.ndarray:
+    """floor(sqrt(x)) elementwise on Python ints (object array), x >= 0."""
+    x = np.asarray(x, dtype=object)
+    out = np.empty(x.shape, dtype=object)
+    for index, v in np.ndenumerate(x):
+        if int(v) < 0:
+            raise ValueError("isqrt: a value is negative")
+        out[index] = math.isqrt(int(v))
+    return out
+
+
 @dataclass(frozen=True)
 class Sqrt:
     """s = floor(sqrt(x)) elementwise over x [2^num_vars] (any layout, flattened), x in
     [0, 2^(x_bits)) by the caller; e = x - s^2 and u = 2s - e range-checked by limbs of
-    ``limb_bits`` or by bits (``limb_bits`` None); s virtual. ``radicand`` names x."""
+    ``limb_bits`` or by bits (``limb_bits`` None); s virtual. ``radicand`` names x.
+
+    x_bits <= 62: int64 witness. 62 < x_bits <= MAX_WIDE_X_BITS: the wide mode (module
+    docstring), Python ints (object arrays) and wide decompositions past 63 bits."""
 
     name: str
     num_vars: int
@@ -119,10 +220,16 @@ class Sqrt:
     def __post_init__(self) -> None:
         if not self.radicand:
             object.__setattr__(self, "radicand", f"{self.name}.x")
-        if not 1 <= self.x_bits <= MAX_X_BITS:
-            raise ValueError(f"{self.name}: x_bits must lie in [1, {MAX_X_BITS}] (int64 witness), got {self.x_bits}")
+        if not 1 <= self.x_bits <= MAX_WIDE_X_BITS:
+            raise ValueError(f"{self.name}: x_bits must lie in [1, {MAX_WIDE_X_BITS}] (the relation below "
+                             f"2^{MAX_RELATION_BITS}), got {self.x_bits}")
         if self.bound_bits() > MAX_RELATION_BITS:  # pragma: no cover - unreachable under the caps
             raise ValueError(f"{self.name}: the relation needs {self.bound_bits()} bits > {MAX_RELATION_BITS}")
+
+    @property
+    def wide(self) -> bool:
+        """Whether the witness is on Python ints (x_bits > 62)."""
+        return self.x_bits > MAX_X_BITS
 
     @property
     def s_bits(self) -> int:
@@ -159,11 +266,12 @@ class Sqrt:
         return _decomposition(self.s_bits + 1, self.limb_bits)
 
     def witness_values(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(s, e, u) of (S) for int64 x (a ValueError for x outside [0, 2^(x_bits)))."""
-        x = np.asarray(x, dtype=np.int64)
+        """(s, e, u) of (S) for int64 x, or Python ints (object arrays) in the wide mode
+        (a ValueError for x outside [0, 2^(x_bits)))."""
+        x = np.asarray(x, dtype=object if self.wide else np.int64)
         if x.size and not 0 <= x.min() <= x.max() < 1 << self.x_bits:
             raise ValueError(f"{self.name}: a radicand lies outside [0, 2^{self.x_bits})")
-        s = isqrt_array(x)
+        s = isqrt_wide(x) if self.wide else isqrt_array(x)
         e = x - s * s
         return s, e, 2 * s - e
 

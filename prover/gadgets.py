@@ -15,6 +15,7 @@ import numpy as np
 from circuits.layout import Layout
 from prover.backends.base import FieldBackend, Vec
 from prover.logup import half
+from verifier.field import MODULUS as R
 from verifier.phase import Table
 from verifier.polynomial import eq_table
 
@@ -93,6 +94,15 @@ def materialize(backend: FieldBackend, table: Table, witness: Witness) -> Vec:
         return bind_axis(backend, witness[tensor], axis, point)
     if kind == "flat":
         return to_field(backend, witness[args[0]])
+    if kind == "bind_broadcast":  # ``bind`` on the tensor with its axes from ``axis`` on flattened,
+        tensor, axis, point, low_vars = args  # then constant over low_vars (a few steps' entries)
+        values = np.asarray(witness[tensor])
+        table = bind_axis(backend, values.reshape(values.shape[:axis] + (-1,)), axis, point)
+        return broadcast_low(backend, backend.to_ints(table), low_vars)
+    if kind == "weighted":  # a witness vector times public weights entrywise, constant over low_vars
+        tensor, weights, low_vars = args
+        values = np.asarray(witness[tensor]).reshape(-1)
+        return broadcast_low(backend, [int(v) * w % R for v, w in zip(values, weights, strict=True)], low_vars)
     if kind == "broadcast":  # a witness vector over the high variables, constant over low_vars
         tensor, low_vars = args
         return to_field(backend, np.repeat(np.asarray(witness[tensor]).reshape(-1), 1 << low_vars))

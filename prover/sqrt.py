@@ -18,7 +18,7 @@ from circuits.sqrt import Rsqrt, Sqrt
 
 
 def _flat(c, x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.int64)
+    x = np.asarray(x, dtype=object if getattr(c, "wide", False) else np.int64)
     if x.size != 1 << c.num_vars:
         raise ValueError(f"{c.name}: {x.size} radicands for {1 << c.num_vars} entries")
     return x.reshape(-1)
@@ -26,7 +26,8 @@ def _flat(c, x: np.ndarray) -> np.ndarray:
 
 def sqrt_witness(c: Sqrt, x: np.ndarray) -> dict[str, np.ndarray]:
     """Every tensor the isqrt gadget reads, by name, for radicands ``x`` (int64, 2^num_vars of
-    them in any shape, within [0, 2^x_bits))."""
+    them in any shape, within [0, 2^x_bits); Python ints in the wide mode, x_bits > 62, where
+    x, s, e are object arrays and the slots small integers as always)."""
     x = _flat(c, x)
     s, e, u = c.witness_values(x)
     return {

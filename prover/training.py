@@ -13,6 +13,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from circuits.lars import buffer_terms, trust_ratio
 from circuits.mlp import MlpCircuit
 from prover.backends.base import FieldBackend
 from prover import losses
@@ -21,6 +22,7 @@ from prover.commit.generators import prover_generators
 from prover.gadgets import slot_values, to_field
 from prover.logup import derive_tables, multiplicities
 from prover.phase import prove_phase
+from prover.trust import trust_witness
 from verifier.claims import Claim
 from verifier.encoding import encode_scalars
 from verifier.field import MODULUS as R
@@ -60,12 +62,13 @@ Hook = Callable[[str, np.ndarray], np.ndarray]
 
 
 def exact_step(c: MlpCircuit, w: list, b: list, x: np.ndarray, y: np.ndarray, lr: int, hook: Hook | None = None,
-               bufs: list | None = None, coefficients: tuple[int, int] | None = None):
+               bufs: list | None = None, coefficients: tuple[int, int] | None = None, real: bool = True):
     """One step of the exact semantics on padded object arrays (the relation the circuit
     proves, written plainly). Returns the step's tensors by witness name, W and b after it,
     and the optimizer's state after it (``bufs``: per layer the momentum buffers of W and b,
     ``sgd_momentum`` only; None for plain SGD). ``coefficients`` (mu', lam') replaces the
-    circuit's in the buffer's update: a deviating optimizer, for the soundness tests.
+    circuit's in the buffer's update: a deviating optimizer, for the soundness tests. A padded
+    step (``real`` False) updates the state but not the weights (LARS's rate 1 is a real step's).
 
     Every tensor passes through ``hook(name, value)`` as it is produced, and the step goes on
     with what the hook returns: the malicious-prover hook of the soundness tests.
@@ -96,6 +99,9 @@ def exact_step(c: MlpCircuit, w: list, b: list, x: np.ndarray, y: np.ndarray, lr
     grads = [(rec[f"GZ{l}"].T.dot(rec[f"IN{l}"]), rec[f"GZ{l}"].sum(axis=0) << R_) for l in range(1, L + 1)]
     if c.has_momentum:
         new_w, new_b, bufs = momentum_update(c, w, b, grads, bufs, lr, emit, coefficients)
+        return rec, new_w, new_b, bufs
+    if c.optimizer == "lars":
+        new_w, new_b, bufs = lars_update(c, w, b, grads, bufs, lr, emit, real)
         return rec, new_w, new_b, bufs
     new_w = [w[l - 1] - lr * grads[l - 1][0] for l in range(1, L + 1)]
     if not c.bias:
@@ -131,6 +137,41 @@ def momentum_update(c: MlpCircuit, w: list, b: list, grads: list, bufs: list, lr
     return new_w, new_b, new_bufs
 
 
+def lars_update(c: MlpCircuit, w: list, b: list, grads: list, bufs: list, lr: int, emit: Hook, real: bool = True):
+    """LARS (``circuits.lars``, docs/lars.md; ``verifier/optimizers.py``) on padded object arrays,
+    per parameter tensor P with folded gradient G: the exact squared norms N, M, the trust
+    ratio lambda_q, 2^K v + r = mu' v_prev + a 2^(k+k_b) G + a b P (v rounded half up), P' = P - v.
+    Emits ``V*{l}.prev``, ``V*{l}``, ``RV*{l}``, the stacked gradient ``G*{l}``, the norms
+    ``NP*{l}``, ``NG*{l}`` and ``LAM*{l}`` (per step: 0-d); returns W, b and the buffers. A
+    padded step (not ``real``) runs the recurrence (lr 0: v = mu' v_prev rounded) and leaves the
+    weights (``verifier/optimizers.py``: rate 0 there)."""
+    spec, k = c.lars_spec(), c.lr_shift
+    new = {"W": [], "b": []}
+    new_bufs = []
+    for l in range(1, c.layers + 1):
+        pair = []
+        for i, kind in enumerate(("W", "b")):
+            param, grad, prev = (w, b)[i][l - 1], grads[l - 1][i], bufs[l - 1][i]
+            if kind == "b" and not c.bias:
+                new[kind].append(param)
+                pair.append(prev)
+                continue
+            prev = emit(f"V{kind}{l}.prev", prev)
+            grad = emit(f"G{kind}{l}", np.asarray(grad, dtype=object))
+            # The trust ratio of the norms as emitted (a soundness test's hook may replace them).
+            n_p = int(emit(f"NP{kind}{l}", np.array(sum(int(v) * int(v) for v in np.asarray(param).reshape(-1)), dtype=object)))
+            n_g = int(emit(f"NG{kind}{l}", np.array(sum(int(v) * int(v) for v in grad.reshape(-1)), dtype=object)))
+            lam = int(emit(f"LAM{kind}{l}", np.array(trust_ratio(n_p, n_g, spec, k)[3], dtype=object)))
+            K, mu, a, ab = buffer_terms(lam, lr, spec, k)
+            buf, rem = rescale(mu * prev + (a << (k + spec.beta.shift)) * grad + ab * param, K)
+            buf = emit(f"V{kind}{l}", buf)
+            emit(f"RV{kind}{l}", rem)
+            new[kind].append(param - buf if real else param)
+            pair.append(buf)
+        new_bufs.append(tuple(pair))
+    return new["W"], new["b"], new_bufs
+
+
 def mlp_witness(
     c: MlpCircuit,
     x: np.ndarray,
@@ -161,13 +202,14 @@ def mlp_witness(
     w = [_pad(w0[l], (dims[l + 1], dims[l])) for l in range(c.layers)]
     b = [_pad(np.zeros(dims[l + 1], dtype=np.int64) if b0[l] is None else b0[l], (dims[l + 1],)) for l in range(c.layers)]
     bufs = None
-    if c.has_momentum:
+    if c.has_buffer:
         given = buf0 or [(None, None)] * c.layers
         bufs = [tuple(_pad(np.zeros((0,) * like.ndim, dtype=np.int64) if v is None else v, like.shape)
                       for v, like in zip(given[l], (w[l], b[l]))) for l in range(c.layers)]
     start, steps, ends = bufs, [], []
     for t, lr in enumerate(c.lr_padded()):
-        rec, w, b, bufs = exact_step(c, w, b, xs[t], ys[t], lr, None if hook is None else hook(t), bufs, coefficients)
+        rec, w, b, bufs = exact_step(c, w, b, xs[t], ys[t], lr, None if hook is None else hook(t), bufs, coefficients,
+                                     real=t < c.steps)
         steps.append(rec)
         ends.append(bufs)
     state = None if bufs is None else (start, ends[c.steps - 1])
@@ -188,7 +230,9 @@ def stack_witness(
     last real step (per layer the pair for W and b, padded), its checkpoints."""
     if len(steps) != c.padded_steps:
         raise ValueError(f"{len(steps)} step records for {c.padded_steps} padded steps")
-    wit: Witness = {name: _int64(np.stack([s[name] for s in steps]), name) for name in steps[0]}
+    wide = lars_wide_records(c)  # Python ints by design: gradients and their squared norms
+    wit: Witness = {name: np.stack([s[name] for s in steps]) if name in wide else _int64(np.stack([s[name] for s in steps]), name)
+                    for name in steps[0]}
     for l in range(1, c.layers + 1):
         wit[c.ranged(f"Z{l}")] = c.z_slots(l).decompose(wit[f"ZP{l}"], f"Z'{l}")
         wit[c.ranged(f"R{l}")] = c.rem_slots().decompose(wit.pop(f"REM{l}"), f"Rem{l}")
@@ -212,8 +256,10 @@ def stack_witness(
             raise ValueError("committed data: the witness needs the data set's tensors")
         wit.update(dataset)
     wit.update(losses.slots(c, wit))
-    if c.has_momentum:
+    if c.has_buffer:
         wit.update(momentum_slots(c, wit, state))
+    if c.optimizer == "lars":
+        wit.update(lars_tensors(c, wit))
     if has_logup(c):
         wit.update(counts(logup_statement(c), wit))
     return wit
@@ -234,6 +280,30 @@ def momentum_slots(c: MlpCircuit, wit: Witness, state: tuple) -> Witness:
                 out[key] = wit[key].reshape(c.padded_steps, -1)
             out[f"{name}.0"] = _int64(start[l - 1][i], f"{name}.0")
             out[f"{name}.T"] = _int64(end[l - 1][i], f"{name}.T")
+    return out
+
+
+def lars_wide_records(c: MlpCircuit) -> set[str]:
+    if c.optimizer != "lars":
+        return set()
+    return {f"{x}{kind}{l}" for x in ("G", "NP", "NG") for kind, l in c.parameter_tensors()}
+
+
+def lars_tensors(c: MlpCircuit, wit: Witness) -> Witness:
+    """The trust-ratio gadget's tensors (``prover/trust.py``) from the per-step squared norms,
+    laid out [T', groups] (groups low); its lambda_q must be the update's, entry by entry."""
+    trust = c.trust()
+    params = c.parameter_tensors()
+    shape = (c.padded_steps, 1 << trust.group_vars)
+    norms = {src: np.zeros(shape, dtype=object) for src in ("P", "G")}
+    for g, (kind, l) in enumerate(params):
+        for src in ("P", "G"):
+            norms[src][:, g] = wit[f"N{src}{kind}{l}"]
+    out = trust_witness(trust, norms["P"], norms["G"])
+    lam = np.asarray(out[trust.lam]).reshape(shape)
+    for g, (kind, l) in enumerate(params):
+        if any(int(x) != int(y) for x, y in zip(lam[:, g], wit[f"LAM{kind}{l}"])):
+            raise AssertionError(f"prover bug: the trust-ratio gadget's lambda_q differs from the update's ({kind}{l})")
     return out
 
 

@@ -67,10 +67,16 @@ def test_recipe_refuses_bad_lars_fields_by_name(changes, message):
         lars_recipe(steps=2, **changes)
 
 
-def test_the_proof_refuses_lars_by_name():
-    """The proof of LARS is not wired yet (issue 16): no circuit, so no verifier, takes it."""
-    with pytest.raises(ValueError, match=r"train.optimizer: 'lars' is not provable"):
-        MlpCircuit.from_recipe(lars_recipe(steps=2))
+def test_the_circuit_takes_the_recipes_lars():
+    """``MlpCircuit.from_recipe`` carries the recipe's LARS as the verifier needs it: mu, the
+    folded beta_f, eta, E and 1/c (``lars_spec``), and the buffer's rounding shift K."""
+    recipe = lars_recipe(steps=2)
+    c = MlpCircuit.from_recipe(recipe)
+    spec = lars_spec(recipe)
+    assert c.optimizer == "lars" and c.lars_spec() == spec
+    assert c.buffer_shift == spec.rounding_shift(16) == 24 + 16 + spec.beta.shift
+    assert b'"trust_coefficient"' in c.encode() and b'"trust_coefficient"' not in MlpCircuit.from_recipe(
+        dataclasses.replace(recipe, train=TrainSpec(64, 2, recipe.train.lr_num, loss="cross_entropy"))).encode()
 
 
 # --- the engine ------------------------------------------------------------------------------------------

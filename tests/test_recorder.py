@@ -30,7 +30,7 @@ from zktrain.fixedpoint.engine import FixedPointMLP, train
 from zktrain.provable import NotProvableError, check_model, master_parameters
 from zktrain.run_config import RunConfigError, load_run, parse_run
 from zktrain.train.config import load_run_config, parse_run_config
-from zktrain.train.loop import build_model, train_run
+from zktrain.train.loop import build_model, plan_run, train_run
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 DATA = load_dataset({"source": "synthetic", "n": 64, "d": 4, "classes": 3, "seed": 1})
@@ -191,7 +191,7 @@ def test_options_changed_between_steps_are_refused():
     rec = zktrain.Recorder(model, optimizer, nn.MSELoss())
     rec.step(*batch(0))
     optimizer.param_groups[0]["momentum"] = 0.9
-    with pytest.raises(NotProvableError, match="momentum or weight_decay changed since the first step"):
+    with pytest.raises(NotProvableError, match=r"hyperparameters changed since the first step \(momentum \[0\.9\], "):
         rec.step(*batch(1))
     optimizer.param_groups[0].update(momentum=0, dampening=0.5)
     with pytest.raises(NotProvableError, match="dampening=0.5"):
@@ -273,9 +273,12 @@ def test_example_run_files_load_under_one_schema(example):
     except RunConfigError as err:
         assert "not provable" in str(err) and "unknown key" not in str(err), err
         assert example.name not in ("digits_mlp.yaml", "tiny.yaml")
-    else:
-        assert run.recipe.train.steps == config.train.steps
-        assert config.train.optimizer.options["lr"] == pytest.approx(float(yaml.safe_load(example.read_text())["train"]["lr"]))
+    else:  # the same steps (an epoch count planned as zktrain train plans it) and base rate
+        steps = config.train.steps or plan_run(config, train_samples=len(run.dataset.y_train)).total_steps
+        assert run.recipe.train.steps == steps
+        train = yaml.safe_load(example.read_text())["train"]
+        lr = train["lr"] if "lr" in train else train["optimizer"]["lr"]
+        assert config.train.optimizer.options["lr"] == pytest.approx(float(lr))
 
 
 @pytest.mark.parametrize("change, message", [
@@ -285,7 +288,7 @@ def test_example_run_files_load_under_one_schema(example):
      r"train.optimizer.nesterov: True is not provable yet"),
     (lambda t, m: t.update(optimizer={"name": "sgd", "lr": 0.5, "momentum": 0.9, "dampening": 0.1}),
      r"train.optimizer.dampening: 0.1 is not provable yet"),
-    (lambda t, m: t.update(optimizer={"name": "lamb", "lr": 0.5}), r"train.optimizer: only 'sgd' is provable so far; 'lamb' is not provable"),
+    (lambda t, m: t.update(optimizer={"name": "lamb", "lr": 0.5}), r"train.optimizer: only 'sgd' and 'lars' are provable so far; 'lamb' is not provable"),
     # loss: cross_entropy is provable (the cross-entropy proof); tests/test_softmax_ce.py covers it.
     (lambda t, m: t.update(loss="hinge"), r"train.loss: .*'hinge' is not provable yet"),
     (lambda t, m: t.update(drop_last=False), r"train.drop_last: false is not provable"),

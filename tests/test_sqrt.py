@@ -19,7 +19,16 @@ import pytest
 from nonlinear_harness import accepts, claims_true, forge, prove, rejected, verify
 
 from circuits.semantics import MAX_RELATION_BITS
-from circuits.sqrt import Rsqrt, Sqrt, isqrt_array, rsqrt_round
+from circuits.sqrt import (
+    MAX_WIDE_X_BITS,
+    Rsqrt,
+    Sqrt,
+    WideBitDecomposition,
+    WideLimbDecomposition,
+    decomposition,
+    isqrt_array,
+    rsqrt_round,
+)
 from prover.backends import get_backend
 from prover.sqrt import rsqrt_witness, sqrt_witness
 from verifier import sqrt as vsqrt
@@ -152,10 +161,11 @@ def test_widths_at_their_limits():
     """The widest declared widths are accepted, one bit more is refused, and every relation
     stays below 2^250."""
     assert Sqrt("sq", 0, 62).bound_bits() < MAX_RELATION_BITS
+    assert Sqrt("sq", 0, MAX_WIDE_X_BITS).bound_bits() <= MAX_RELATION_BITS  # the wide mode's cap
     widest = Rsqrt("rs", 0, 60, 29, eps=1)  # V up to 2^60 = 4c^2, slack 63 bits
     assert widest.slack_bits == 63 and widest.bound_bits() < MAX_RELATION_BITS
     assert Rsqrt("rs", 0, 4, 57, eps=1).slack_bits == 63  # V up to 16: a + 4 + 2
-    for bad, match in (({"x_bits": 63}, "x_bits"), ({"x_bits": 0}, "x_bits")):
+    for bad, match in (({"x_bits": MAX_WIDE_X_BITS + 1}, "x_bits"), ({"x_bits": 0}, "x_bits")):
         with pytest.raises(ValueError, match=match):
             Sqrt("sq", 0, **bad)
     for bad, match in (
@@ -237,6 +247,57 @@ def test_widest_completeness(range_kind):
     witness = rsqrt_witness(c, np.array([0, (1 << 60) - 1, 3, 1 << 40]))
     assert witness[c.y].tolist()[:2] == [1 << 29, 1] and witness[c.hi][1] == (1 << 63) - 1
     assert accepts("clear", get_backend("cpu"), _gadget(c), ranged(c), range_kind, witness)
+
+
+def test_wide_decompositions():
+    """Past 63 bits the decompositions are the narrow ones' rule on Python ints: the same slot
+    widths and weights, round trips at both ends, out-of-range values refused."""
+    from circuits.limbs import LimbDecomposition
+
+    assert type(decomposition(63, False, 16)) is LimbDecomposition
+    for d in (decomposition(76, False, 16), decomposition(130, True, 8, 5), decomposition(100, False, None),
+              decomposition(70, True, None, -3)):
+        assert isinstance(d, (WideLimbDecomposition, WideBitDecomposition))
+        values = np.array([d.min_value, d.max_value, d.offset, d.min_value + 12345], dtype=object)
+        slots = d.decompose(values)
+        assert slots.shape == (4, d.padded_width) and d.compose(slots).tolist() == values.tolist()
+        assert sum(c * int(v) for c, v in zip(d.weights(), slots[1])) + d.offset == d.max_value
+        for bad in (d.min_value - 1, d.max_value + 1):
+            with pytest.raises(ValueError, match="lies outside"):
+                d.decompose(np.array([bad], dtype=object))
+    narrow = LimbDecomposition(60, True, 0, 16)
+    wide = WideLimbDecomposition(60, True, 0, 16)  # the same slots where both apply
+    v = np.array([-(1 << 59), 123456789, (1 << 59) - 1])
+    assert (narrow.decompose(v) == wide.decompose(v.astype(object))).all()
+
+
+def test_wide_sqrt_completeness(mode, range_kind):
+    """The wide mode (x_bits > 62: Python ints, e and u past 63 bits): x up to 2^150 - 1,
+    perfect squares and their neighbours, zero."""
+    c = Sqrt("sq", 2, 150, _limbs(range_kind))
+    k = math.isqrt((1 << 150) - 1)
+    x = np.array([(1 << 150) - 1, k * k, k * k - 1, 0], dtype=object)
+    witness = sqrt_witness(c, x)
+    assert c.wide and witness[c.s].tolist() == [math.isqrt(int(v)) for v in x]
+    assert witness[c.e].tolist()[0] == 2 * k and c.e_slots().width == 76
+    assert accepts(mode, get_backend("reference"), _gadget(c), ranged(c), range_kind, witness)
+    with pytest.raises(ValueError, match="radicand lies outside"):
+        sqrt_witness(c, np.array([1 << 150, 0, 0, 0], dtype=object))
+
+
+def test_wide_root_off_by_one(mode):
+    """s + 1 and s - 1 at x = k^2 + 3 ~ 2^149 (wide): RC(e), RC(u) as in the narrow mode."""
+    c = Sqrt("sq", 2, 150, 8)
+    k = math.isqrt(1 << 149) + 12345
+    x = np.array([k * k + 3, 7, 0, 1], dtype=object)
+    s0, e0, _ = c.witness_values(x)
+    for delta, caught in ((1, "e"), (-1, "u")):
+        s, e = s0.copy(), e0.copy()
+        s[0] += delta
+        e[0] = x[0] - s[0] ** 2
+        witness = {c.radicand: x, c.s: s, c.e: e, c.slots("e"): forge(c.e_slots(), e),
+                   c.slots("u"): forge(c.u_slots(), 2 * s - e)}
+        _rejected(mode, c, witness, f"^range of sq.{caught}.slots: ")
 
 
 def test_zk_layout_depends_on_the_gadget_only():

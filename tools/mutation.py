@@ -99,10 +99,12 @@ TESTS = {
     "verifier/inference_bundle.py": ["tests/test_inference.py"],
     "verifier/inference_inputs.py": ["tests/test_inference.py"],
     "verifier/walk.py": ["tests/test_walk.py", "tests/test_training_proof.py", "tests/test_inference.py"],
-    "verifier/zk_training.py": ["tests/test_walk.py", "tests/test_training_proof.py"],
-    "verifier/training.py": ["tests/test_training_proof.py", "tests/test_ce_proof.py", "tests/test_momentum_proof.py"],
-    "verifier/optimizers.py": ["tests/test_momentum_proof.py", "tests/test_training_proof.py"],
-    "verifier/sqrt.py": ["tests/test_sqrt.py"],
+    "verifier/zk_training.py": ["tests/test_batched_verify.py", "tests/test_walk.py", "tests/test_training_proof.py"],
+    "verifier/training.py": ["tests/test_training_proof.py", "tests/test_ce_proof.py", "tests/test_momentum_proof.py",
+                             "tests/test_lars_proof.py"],
+    "verifier/optimizers.py": ["tests/test_momentum_proof.py", "tests/test_lars_proof.py", "tests/test_training_proof.py"],
+    "verifier/sqrt.py": ["tests/test_sqrt.py", "tests/test_trust.py"],
+    "verifier/trust.py": ["tests/test_trust.py", "tests/test_lars_proof.py"],
     "verifier/norms.py": ["tests/test_norms.py"],
 }
 

@@ -27,6 +27,22 @@ segment takes as ``V*{l}.0``). The relation holds on every padded step too: the 
 ``V*{l}.T`` is the buffer at the last *real* step, read off the stacked buffer at that step's
 boolean point. W_t stays virtual: W_t = W_0 - sum_{s<t} lr_s buf_s is linear in the committed
 buffer. Biases alike, with G_b = 2^R sum_b G_Z.
+
+LARS (``LarsStep``, docs/lars.md section 4; semantics ``circuits/lars.py``): the buffer v_t
+carries the rate and the trust ratio, so U_s = v_s with rate 1 on every real step
+(W_t = W_0 - sum_{s<t} v_s) and the buffer relation per parameter tensor g is
+
+    2^K v_t + r_t = mu' v_{t-1} + a_t lambda_g(t) (2^(k+k_b) G_t + b P_t),
+                                                        a_t = lr_num_t 2^(K - K_l - k - k_b),
+
+at a random point (tau, p): the right side is one sumcheck over (b, s) whose step weights
+eq(tau, s) a_s are public and lambda_g(s), the committed trust ratio, enters through the table
+M = eq(tau, .) a lambda_g (broadcast over the batch), reduced to lambda_g in phase 2. lambda_q is the trust-ratio gadget's (``verifier/trust.py``): it leaves claims on the
+stacked squared norms N_P(t, g) = sum_x P_g(t, x)^2 and N_G(t, g) = sum_x G_g(t, x)^2, which the
+prover splits into per-tensor values at the claim's step point (their eq-combination over the
+tensors must be the claim) and the norm sumchecks of ``verifier/norms.py`` reduce to claims on
+the stacked weights (phase 2 reduces them as any) and on the stacked folded gradients G_W, G_b,
+which the gradient functional reduces in phase 2.
 """
 
 from __future__ import annotations
@@ -36,15 +52,28 @@ from typing import Sequence
 from circuits.mlp import MlpCircuit
 
 from .claims import Claim
+from .field import MODULUS as R
 from .gadgets import step_functional_reduction
+from .norms import norm_reduction
 from .phase import Reduction, Table
 from .polynomial import eq_table
+from .sumcheck import InstanceShape, Term
+from .trust import verify_trust_ratio
+from .values import canonical, linear_combination
 
 
 class SgdStep:
     """Plain SGD: the update U_s is the weight gradient G_Z,s^T A_s itself (virtual)."""
 
     def state_tensors(self, c: MlpCircuit, end: str) -> list[str]:
+        return []
+
+    def rates(self, c: MlpCircuit) -> list[int]:
+        """lr_s of W_t = W_0 - sum_{s<t} lr_s U_s, per padded step."""
+        return c.lr_padded()
+
+    def gradient_claims(self, walk) -> list[Reduction]:
+        """Phase 2: claims the optimizer's relations left on the stacked gradients (none)."""
         return []
 
     def relations(self, walk) -> list[Reduction]:
@@ -62,12 +91,12 @@ class SgdStep:
         pass
 
 
-class MomentumStep:
+class MomentumStep(SgdStep):
     """SGD with momentum and weight decay, design (A): the update U_s is the committed buffer."""
 
     def state_tensors(self, c: MlpCircuit, end: str) -> list[str]:
         """The buffers a segment starts from (``end = "0"``) or ends on (``"T"``)."""
-        return [f"V{kind}{l}.{end}" for kind in _kinds(c) for l in range(1, c.layers + 1)]
+        return [f"V{kind}{l}.{end}" for kind, l in c.parameter_tensors()]
 
     def update(self, walk, kind: str, layer: int, name: str, value, kappa: Sequence[int], point) -> Reduction:
         """sum_s kappa_s buf~(s, p) = value: one sumcheck over the steps, buf bound at p."""
@@ -81,52 +110,193 @@ class MomentumStep:
         """Per layer and parameter kind: the buffer relation at a random point, and the
         checkpoint V*{l}.T read off the buffer at the segment's last real step."""
         c, st, t, ch = walk.c, walk.st, walk.t, walk.ch
-        K = c.momentum_shift
-        mu, lam = momentum_coefficients(c)
+        K = c.buffer_shift
+        mu = self.mu(c)
         last = tuple((c.steps - 1) >> j & 1 for j in range(c.step_vars))
-        out: list[Reduction] = []
-        t.domain_separate(b"momentum")
-        for kind in _kinds(c):
-            for l in range(1, c.layers + 1):
-                n = _param_vars(c, kind, l)
-                u = tuple(t.challenge_scalars(b"momentum-point", n + c.step_vars))
-                p, tau = u[:n], u[n:]
-                buf = walk.slice_value(c.ranged(f"V{kind}{l}"), c.buf_slots(), u)
-                rem = walk.slice_value(c.ranged(f"RV{kind}{l}"), c.buf_rem_slots(), u)
-                param = ch.evaluation(f"{kind}{l}", u)  # W~_t (p, tau): phase 2 reduces it
-                walk.ledger.add(Claim(f"{kind}{l}", u, param))
-                prev = ch.evaluation(f"V{kind}{l}.prev", u)  # buf~_{t-1} (p, tau)
-                # 2^K buf + r - mu' buf_prev - lam' W = 2^K G~(p, tau) (G_b = 2^R sum_b G_Z).
-                value = (1 << K) * buf + rem - mu * prev - lam * param
-                coeff = (1 << K) if kind == "W" else (1 << (K + c.frac_bits))
-                eq_tau = eq_table(tau)
-                if kind == "W":
-                    ni = c.width_vars(l - 1)
-                    out.append(walk.gradient_functional(f"momentum{l}", value, eq_tau, l, p[ni:], p[:ni], coeff))
-                else:
-                    out.append(walk.gradient_functional(f"momentum-bias{l}", value, eq_tau, l, p, coeff=coeff))
-                # buf~_{t-1}(p, tau) = eq(tau, 0) start~(p) + sum_s eq(tau, s + 1) buf~(s, p).
-                start = 0
-                if st.committed_init:
-                    start = ch.evaluation(f"V{kind}{l}.0", p)
-                    walk.ledger.add(Claim(f"V{kind}{l}.0", p, start))
-                shifted = eq_tau[1:] + [0]
-                out.append(self.update(walk, kind, l, f"momentum-shift{kind}{l}", prev - eq_tau[0] * start, shifted, p))
-                # The checkpoint: V~_T(v) = buf~(v, last real step), from buf's slot values there.
-                v = tuple(t.challenge_scalars(b"final-buffer-point", n))
-                end = ch.evaluation(f"V{kind}{l}.T", v)
-                walk.ledger.add(Claim(f"V{kind}{l}.T", v, end))
-                walk.slice_value(c.ranged(f"V{kind}{l}"), c.buf_slots(), v + last, end)
+        t.domain_separate(self.domain)
+        out = self.trust_relations(walk)
+        for kind, l in c.parameter_tensors():
+            n = c.parameter_vars(kind, l)
+            u = tuple(t.challenge_scalars(self.domain + b"-point", n + c.step_vars))
+            p, tau = u[:n], u[n:]
+            buf = walk.slice_value(c.ranged(f"V{kind}{l}"), c.buf_slots(), u)
+            rem = walk.slice_value(c.ranged(f"RV{kind}{l}"), c.buf_rem_slots(), u)
+            own = self.own_terms(walk, kind, l, u)
+            prev = ch.evaluation(f"V{kind}{l}.prev", u)  # buf~_{t-1} (p, tau)
+            out.append(self.driving(walk, kind, l, p, tau, (1 << K) * buf + rem - mu * prev + own))
+            # buf~_{t-1}(p, tau) = eq(tau, 0) start~(p) + sum_s eq(tau, s + 1) buf~(s, p).
+            eq_tau = eq_table(tau)
+            start = 0
+            if st.committed_init:
+                start = ch.evaluation(f"V{kind}{l}.0", p)
+                walk.ledger.add(Claim(f"V{kind}{l}.0", p, start))
+            shifted = eq_tau[1:] + [0]
+            name = f"{self.domain.decode()}-shift{kind}{l}"
+            out.append(self.update(walk, kind, l, name, prev - eq_tau[0] * start, shifted, p))
+            # The checkpoint: V~_T(v) = buf~(v, last real step), from buf's slot values there.
+            v = tuple(t.challenge_scalars(b"final-buffer-point", n))
+            end = ch.evaluation(f"V{kind}{l}.T", v)
+            walk.ledger.add(Claim(f"V{kind}{l}.T", v, end))
+            walk.slice_value(c.ranged(f"V{kind}{l}"), c.buf_slots(), v + last, end)
         return out
+
+    # The hooks ``relations`` composes (LarsStep overrides them).
+    domain = b"momentum"
+
+    def mu(self, c: MlpCircuit) -> int:
+        return momentum_coefficients(c)[0]
+
+    def trust_relations(self, walk) -> list[Reduction]:
+        return []
+
+    def own_terms(self, walk, kind: str, layer: int, u) -> object:
+        """The relation's terms in the parameter, moved to the left: -lam' W~_t(p, tau), a
+        claim phase 2 reduces."""
+        param = walk.ch.evaluation(f"{kind}{layer}", u)  # W~_t (p, tau)
+        walk.ledger.add(Claim(f"{kind}{layer}", u, param))
+        return -momentum_coefficients(walk.c)[1] * param
+
+    def driving(self, walk, kind: str, layer: int, p, tau, value) -> Reduction:
+        """value = 2^K G~(p, tau) (G_b = 2^R sum_b G_Z): the gradient functional."""
+        c, K = walk.c, walk.c.buffer_shift
+        eq_tau = eq_table(tau)
+        if kind == "W":
+            ni = c.width_vars(layer - 1)
+            return walk.gradient_functional(f"momentum{layer}", value, eq_tau, layer, p[ni:], p[:ni], 1 << K)
+        return walk.gradient_functional(f"momentum-bias{layer}", value, eq_tau, layer, p, coeff=1 << (K + c.frac_bits))
 
     def settle(self, walk) -> None:
         """Claims on the virtual buffer values become claims on their committed slots: the
         slot values at each point must recompose to the claimed value."""
         c = walk.c
-        for kind in _kinds(c):
-            for l in range(1, c.layers + 1):
-                for claim in walk.ledger.take(f"V{kind}{l}"):
-                    walk.slice_value(c.ranged(f"V{kind}{l}"), c.buf_slots(), claim.point, claim.value)
+        for kind, l in c.parameter_tensors():
+            for claim in walk.ledger.take(f"V{kind}{l}"):
+                walk.slice_value(c.ranged(f"V{kind}{l}"), c.buf_slots(), claim.point, claim.value)
+
+
+class LarsStep(MomentumStep):
+    """LARS, docs/lars.md section 4: the update U_s is the committed buffer v_s, which carries
+    the rate and the committed trust ratio (module docstring)."""
+
+    domain = b"lars"
+
+    def __init__(self):
+        #: The public step weights K of each tensor's M = K lambda_g, drawn in phase 1.
+        self.scaled: dict[str, tuple[int, ...]] = {}
+
+    def rates(self, c: MlpCircuit) -> list[int]:
+        """The rate is inside the buffer: W_t = W_0 - sum_{s<t} v_s over the real steps (the
+        padded steps' buffers, mu' times the last, are never applied)."""
+        return [1] * c.steps + [0] * (c.padded_steps - c.steps)
+
+    def mu(self, c: MlpCircuit) -> int:
+        spec = c.lars_spec()
+        return spec.mu.num << (c.buffer_shift - spec.mu.shift)
+
+    def own_terms(self, walk, kind: str, layer: int, u) -> int:
+        return 0  # the decay enters with the trust ratio, inside ``driving``
+
+    def driving(self, walk, kind: str, layer: int, p, tau, value) -> Reduction:
+        """value = sum_s K(s) lambda_g(s) [2^(k+k_b) G~(s, p) + b P~(s, p)], K(s) = eq(tau, s) a_s
+        public, as one sumcheck over (b, s) (b low):
+
+            sum_{b,s} M(s) [c_G GZ(s, b, p_j) A(s, b, p_i) + (b / B) P(s, p)],
+
+        with M = K lambda_g entrywise (a table of the prover's, broadcast over the batch; the
+        product keeps every term within degree 3), c_G = 2^(k+k_b) (times 2^R for a bias,
+        G_b = 2^R sum_b G_Z, which has no A), P bound at p and broadcast over the batch (its
+        1/B undoes the batch sum). Ends in claims on G_Z, A and the stacked P (phase 2), and on
+        M, which ``gradient_claims`` reduces to lambda_g: M~(r_s) = sum_s eq(r_s, s) K(s) lambda_g(s)."""
+        c = walk.c
+        spec, K, k = c.lars_spec(), c.buffer_shift, c.lr_shift
+        nb, ns = c.batch_vars, c.step_vars
+        scale = 1 << (K - spec.trust_bits - k - spec.beta.shift)
+        weights = tuple(e * lr * scale % R for e, lr in zip(eq_table(tau), c.lr_padded()))
+        scaled, gz, act, param = f"LAMK{kind}{layer}", f"GZ{layer}", f"IN{layer}", f"{kind}{layer}"
+        self.scaled[scaled] = weights
+        c_g = 1 << (k + spec.beta.shift + (0 if kind == "W" else c.frac_bits))
+        p = tuple(p)
+        ni = c.width_vars(layer - 1) if kind == "W" else 0
+        p_i, p_j = p[:ni], p[ni:]
+        tables = [Table("weighted", (f"LAM{kind}{layer}", weights, nb)), Table("bind", (gz, 2, p_j))]
+        if kind == "W":
+            tables.append(Table("bind", (act, 2, p_i)))
+        terms = [Term(c_g, tuple(range(len(tables))))]
+        if spec.beta.num:
+            tables.append(Table("bind_broadcast", (param, 1, p, nb)))
+            terms.append(Term(spec.beta.num * pow(2, -nb, R) % R, (0, len(tables) - 1)))
+        shape = InstanceShape(nb + ns, len(tables), tuple(terms))
+
+        def finish(evals):
+            (inst,) = evals
+            r_b, r_s = inst[0].point[:nb], inst[0].point[nb:]
+            out = [Claim(scaled, r_s, inst[0].value), Claim(gz, p_j + r_b + r_s, inst[1].value)]
+            if kind == "W":
+                out.append(Claim(act, p_i + r_b + r_s, inst[2].value))
+            if spec.beta.num:
+                out.append(Claim(param, p + r_s, inst[-1].value))
+            return out
+
+        return Reduction(f"lars{kind}{layer}", [shape], [canonical(value)], finish, [tables], [{}])
+
+    def trust_relations(self, walk) -> list[Reduction]:
+        """The trust-ratio gadget (its own phases), then its claims on the stacked squared
+        norms split per tensor and reduced by norm sumchecks (in phase 1, with the buffer
+        relations): over the stacked P (claims on W{l}, b{l}: phase 2) and over the stacked
+        folded gradients G{kind}{l} (``gradient_claims``: phase 2)."""
+        c, ch = walk.c, walk.ch
+        trust = c.trust()
+        params = c.parameter_tensors()
+        out = []
+        for claim, source in zip(verify_trust_ratio(walk, trust), ("P", "G")):
+            r_g, r_t = claim.point[: trust.group_vars], tuple(claim.point[trust.group_vars :])
+            parts = []
+            for kind, l in params:
+                name = f"N{source}{kind}{l}"
+                part = ch.evaluation(name, r_t)
+                parts.append(part)
+                tensor = f"{kind}{l}" if source == "P" else f"G{kind}{l}"
+                out.append(norm_reduction(tensor, Claim(name, r_t, part), c.parameter_vars(kind, l)))
+            # N~(r_g, r_t) = sum_g eq(r_g, g) N_g~(r_t); the padded groups' norms are zero.
+            combined = linear_combination(eq_table(r_g)[: len(params)], parts)
+            walk.require_equal(combined, claim.value, f"lars: the tensors' squared norms N_{source} do not "
+                                                      "combine to the trust ratio's")
+        return out
+
+    def gradient_claims(self, walk) -> list[Reduction]:
+        """Phase 2: the claims on M = K lambda_g (``driving``) as step functionals of lambda_g,
+        and the claims G~(p, r_t) on the stacked folded gradients (the norm sumchecks') as
+        gradient functionals with step weights eq(r_t, s)."""
+        c, out = walk.c, []
+        for kind, l in c.parameter_tensors():
+            n = c.parameter_vars(kind, l)
+            name, weights = f"LAMK{kind}{l}", self.scaled[f"LAMK{kind}{l}"]
+            for claim in walk.ledger.take(name):
+                kappa = [e * w % R for e, w in zip(eq_table(claim.point), weights)]
+                lam = f"LAM{kind}{l}"
+                out.append(step_functional_reduction(f"lars-trust{kind}{l}", claim.value, kappa, 0,
+                                                     [Table("flat", (lam,))], [lambda r_b, r_s, lam=lam: (lam, r_s)]))
+            for claim in walk.ledger.take(f"G{kind}{l}"):
+                p, r_t = claim.point[:n], claim.point[n:]
+                kappa = eq_table(r_t)
+                if kind == "W":
+                    ni = c.width_vars(l - 1)
+                    out.append(walk.gradient_functional(f"lars-gradient{l}", claim.value, kappa, l, p[ni:], p[:ni]))
+                else:
+                    out.append(walk.gradient_functional(f"lars-gradient-bias{l}", claim.value, kappa, l, p,
+                                                        coeff=1 << c.frac_bits))
+        return out
+
+    def settle(self, walk) -> None:
+        """As momentum's, and the claims on each tensor's lambda_g become claims on the trust
+        ratio's committed slots at (g, r_s) (layout [T', groups], groups low)."""
+        super().settle(walk)
+        c = walk.c
+        trust = c.trust()
+        for g, (kind, l) in enumerate(c.parameter_tensors()):
+            bits = tuple(g >> j & 1 for j in range(trust.group_vars))
+            for claim in walk.ledger.take(f"LAM{kind}{l}"):
+                walk.slice_value(trust.slots("lam"), trust.lam_slots(), bits + tuple(claim.point), claim.value)
 
 
 def momentum_coefficients(c: MlpCircuit) -> tuple[int, int]:
@@ -137,14 +307,6 @@ def momentum_coefficients(c: MlpCircuit) -> tuple[int, int]:
     return spec.mu.num << (K - spec.mu.shift), lam
 
 
-def _kinds(c: MlpCircuit) -> tuple[str, ...]:
-    return ("W", "b") if c.bias else ("W",)
-
-
-def _param_vars(c: MlpCircuit, kind: str, layer: int) -> int:
-    return c.width_vars(layer) + (c.width_vars(layer - 1) if kind == "W" else 0)
-
-
-def optimizer_module(c: MlpCircuit) -> SgdStep | MomentumStep:
+def optimizer_module(c: MlpCircuit) -> SgdStep:
     """The walk's optimizer step for the circuit's ``optimizer``."""
-    return MomentumStep() if c.has_momentum else SgdStep()
+    return {"sgd": SgdStep, "sgd_momentum": MomentumStep, "lars": LarsStep}[c.optimizer]()

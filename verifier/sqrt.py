@@ -75,9 +75,17 @@ def verify_sqrt(walk: Walk, c: Sqrt) -> list[Claim]:
     their slots at its point. Returns the claim on x."""
     w = walk.t.challenge_scalars(b"sqrt-w", c.num_vars)
     s, e, x = walk.ch.phase(f"sqrt:{c.name}".encode(), [sqrt_reduction(c, w)])
-    walk.slice_value(c.slots("e"), c.e_slots(), e.point, e.value)
-    walk.slice_value(c.slots("u"), c.u_slots(), s.point, linear_combination([2, -1], [s.value, e.value]))
+    tie_root(walk, c, e.point, s.value, e.value)
     return [x]
+
+
+def tie_root(walk: Walk, c: Sqrt, point: Sequence[int], s: Value, e: Value) -> None:
+    """Claims s~(point) = s, e~(point) = e left by an identity: e is what e's slots recompose
+    to at the point and u = 2s - e what u's slots do (``Walk.slice_value``; the folded slot
+    claims join the ledger). With the range checks of both slots tensors (``ranged``) this makes
+    s the integer root (the circuit's docstring)."""
+    walk.slice_value(c.slots("e"), c.e_slots(), tuple(point), e)
+    walk.slice_value(c.slots("u"), c.u_slots(), tuple(point), linear_combination([2, -1], [s, e]))
 
 
 def root_at(walk: Walk, c: Sqrt, point: Sequence[int]) -> Value:

@@ -191,11 +191,11 @@ class TrainingStatement(CommittedTensors):
         return list(self.circuit.data_tensors()) + initial + self.checkpoint_tensors("T")
 
     def witness_tensors(self) -> list[str]:
-        """The range slots, the loss's other committed tensors (``circuits/loss.py``), then the
-        logUp multiplicities (range tables with limbs, function tables of the loss's lookups)."""
+        """The range slots, the loss's and the optimizer's other committed tensors
+        (``circuits/loss.py``, ``circuits/trust.py``), then the logUp multiplicities (range tables with limbs, function tables of the loss's lookups)."""
         public = set(self.public_tensors())
         ranges = [n for n in self.circuit.committed_ranges() if n not in public]
-        ranges += list(self.circuit.loss_tensors())
+        ranges += list(self.circuit.loss_tensors()) + list(self.circuit.optimizer_tensors())
         if has_logup(self.circuit):
             ranges += logup_statement(self.circuit).multiplicity_tensors()
         return ranges
@@ -204,7 +204,7 @@ class TrainingStatement(CommittedTensors):
         """Variable count of a committed tensor (fixes its Hyrax layout)."""
         c = self.circuit
         layouts = {**c.dataset_layouts(), **{n: r.layout for n, r in c.committed_ranges().items()},
-                   **c.loss_tensors()}
+                   **c.loss_tensors(), **c.optimizer_tensors()}
         if name in layouts:
             return layouts[name].num_vars
         if name.startswith("logup.f."):  # a function table's multiplicities: one per row
@@ -291,9 +291,10 @@ class TrainingWalk(Walk):
         return value
 
     def _kappa_stacked(self, r_t: Sequence[int]) -> list[int]:
-        """kappa_s = lr_s sum_t eq(r_t, t) [s < t]: the stacked W~(., r_t) = W_0 - sum_s kappa_s G_W,s."""
+        """kappa_s = lr_s sum_t eq(r_t, t) [s < t]: the stacked W~(., r_t) = W_0 - sum_s kappa_s U_s
+        (lr_s the optimizer's rate of its update U_s: ``verifier/optimizers.py``)."""
         eq_t = eq_table(r_t)
-        lr = self.c.lr_padded()
+        lr = self.optimizer.rates(self.c)
         out, suffix = [0] * len(lr), 0
         for s in range(len(lr) - 1, -1, -1):
             out[s] = lr[s] * suffix % R
@@ -377,13 +378,13 @@ class TrainingWalk(Walk):
             w_t = self.ch.evaluation(f"W{l}.T", u)
             self.ledger.add(Claim(f"W{l}.T", u, w_t))
             w0 = self._initial("W", l, u)
-            out.append(self.optimizer.update(self, "W", l, f"final-weights{l}", w0 - w_t, c.lr_padded(), u))
+            out.append(self.optimizer.update(self, "W", l, f"final-weights{l}", w0 - w_t, self.optimizer.rates(c), u))
             if c.bias:
                 v = tuple(t.challenge_scalars(b"final-bias-point", nj))
                 b_t = self.ch.evaluation(f"b{l}.T", v)
                 self.ledger.add(Claim(f"b{l}.T", v, b_t))
                 b0 = self._initial("b", l, v)
-                out.append(self.optimizer.update(self, "b", l, f"final-bias{l}", b0 - b_t, c.lr_padded(), v))
+                out.append(self.optimizer.update(self, "b", l, f"final-bias{l}", b0 - b_t, self.optimizer.rates(c), v))
         out += self.optimizer.relations(self)
         for name, ranged in c.committed_ranges().items():
             layout = ranged.layout
@@ -406,7 +407,7 @@ class TrainingWalk(Walk):
                 p_j, r_t = claim.point[:nj], claim.point[nj:]
                 b0 = self._initial("b", l, p_j)
                 out.append(self.optimizer.update(self, "b", l, f"bias{l}", b0 - claim.value, self._kappa_stacked(r_t), p_j))
-        return out
+        return out + self.optimizer.gradient_claims(self)
 
     def _masked(self, name, claims, width_index, s_tensor, x_tensor) -> Reduction:
         return self.masked(name, claims, sum(self._act(width_index)), s_tensor, x_tensor)

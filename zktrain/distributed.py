@@ -141,7 +141,7 @@ def start_checkpoint(statement, precommitted: dict) -> tuple | None:
     weights = [value(f"W{l}.0", l, True) for l in layers]
     biases = [value(f"b{l}.0", l, False) if c.bias else None for l in layers]
     buffers = None
-    if c.has_momentum:
+    if c.has_buffer:
         buffers = [(value(f"VW{l}.0", l, True), value(f"Vb{l}.0", l, False) if c.bias else None) for l in layers]
     return weights, biases, buffers
 

@@ -10,7 +10,10 @@ Three small registries say which torch objects the fixed-point semantics of DESI
   ``momentum`` and ``weight_decay`` (``schema.RECORDED_SGD``) may take any value the engine
   trains (``sgd_hyperparameters``: quantized to the recipe's dyadics, optimizer
   ``sgd_momentum``, design (A) of docs/momentum.md): ``zktrain.Recorder`` records them and
-  ``prove`` proves them (``verifier/optimizers.py``).
+  ``prove`` proves them (``verifier/optimizers.py``). ``zktrain.optim.LARS`` with the options of
+  ``run_config.PROVABLE_LARS`` (Algorithm 1, the rate inside the momentum, every tensor
+  adapted): its momentum, weight_decay, trust_coefficient and eps quantized as run files do
+  (``lars_hyperparameters``), recorded and proven (issue 16, docs/lars.md).
 * ``LOSSES``: ``nn.MSELoss(reduction="mean")``, whose 2 / (B n_out) the recipe folds into
   lr_num (``circuits.semantics.mse_lr_num``). ``RECORDED_LOSSES`` adds
   ``nn.CrossEntropyLoss()`` (mean, no class weights, no label smoothing; ``circuits.softmax``,
@@ -38,7 +41,8 @@ from torch import nn
 
 from verifier.model import float_copy
 
-from .run_config import to_master
+from .optim.lars import LARS
+from .run_config import PROVABLE_LARS, to_master
 from .schema import PROVABLE_SGD, RECORDED_SGD, ModelFactory, provable_sgd
 
 
@@ -180,8 +184,65 @@ def sgd_hyperparameters(optimizer: torch.optim.Optimizer):
         raise NotProvableError(f"optimizer: torch.optim.SGD {err}") from None
 
 
+def _group_values(optimizer: torch.optim.Optimizer, options, what: str) -> dict:
+    """Each option's one value across the param groups (a recipe has one of each)."""
+    values = {}
+    for option in options:
+        found = sorted({float(group[option]) for group in optimizer.param_groups}, key=repr)
+        if len(found) != 1:
+            raise NotProvableError(f"optimizer: {what} param groups with different {option} {found} are not provable "
+                                   f"yet (the recipe has one {option})")
+        values[option] = found[0]
+    return values
+
+
+def _check_lars(optimizer: torch.optim.Optimizer) -> None:
+    """``zktrain.optim.LARS`` with the options ``circuits.lars`` proves: Algorithm 1 with the rate
+    inside the momentum, every tensor adapted (``zktrain.run_config.PROVABLE_LARS``)."""
+    for i, group in enumerate(optimizer.param_groups):
+        for option, value in PROVABLE_LARS.items():
+            if option in group and group[option] != value:
+                raise NotProvableError(
+                    f"optimizer: zktrain.optim.LARS with {option}={group[option]!r} (param group {i}) is not provable "
+                    f"yet (provable: {provable_lars()})"
+                )
+    lars_hyperparameters(optimizer)
+
+
+def provable_lars() -> str:
+    fixed = ", ".join(f"{k}={v}" for k, v in PROVABLE_LARS.items() if k != "decay_bias_and_norm")
+    return f"zktrain.optim.LARS with {fixed}, every parameter in groups of the same options"
+
+
+def lars_hyperparameters(optimizer: torch.optim.Optimizer) -> dict:
+    """The recipe's ``optimizer: lars`` fields for a ``zktrain.optim.LARS`` (the run files'
+    quantization, ``circuits.lars.recipe_hyperparameters``); NotProvableError naming the option."""
+    from circuits.lars import recipe_hyperparameters
+    from circuits.recipe import DEFAULT_BUF_BITS
+
+    values = _group_values(optimizer, ("momentum", "weight_decay", "trust_coefficient", "eps"), "LARS")
+    try:
+        return {"optimizer": "lars", **recipe_hyperparameters(**values), "buf_bits": DEFAULT_BUF_BITS}
+    except ValueError as err:
+        raise NotProvableError(f"optimizer: zktrain.optim.LARS {err}") from None
+
+
+def optimizer_fields(optimizer: torch.optim.Optimizer) -> dict:
+    """The recipe's ``train`` optimizer fields for a provable optimizer: {} for plain SGD,
+    ``sgd_momentum``'s or ``lars``'s (both quantized as run files quantize them)."""
+    from circuits.recipe import DEFAULT_BUF_BITS
+
+    if isinstance(optimizer, LARS):
+        return lars_hyperparameters(optimizer)
+    state = sgd_hyperparameters(optimizer)
+    if state is None:
+        return {}
+    return {"optimizer": "sgd_momentum", "momentum": state[0], "weight_decay": state[1], "buf_bits": DEFAULT_BUF_BITS}
+
+
 #: Optimizer types and the check of their options.
-OPTIMIZERS: dict[type[torch.optim.Optimizer], Callable[[torch.optim.Optimizer], None]] = {torch.optim.SGD: _check_sgd}
+OPTIMIZERS: dict[type[torch.optim.Optimizer], Callable[[torch.optim.Optimizer], None]] = {
+    torch.optim.SGD: _check_sgd, LARS: _check_lars}
 
 
 def check_optimizer(optimizer: object, mlp: ProvableMLP) -> None:
@@ -189,7 +250,7 @@ def check_optimizer(optimizer: object, mlp: ProvableMLP) -> None:
     check = OPTIMIZERS.get(type(optimizer))
     if check is None:
         what = f"{type(optimizer).__module__}.{type(optimizer).__qualname__}"
-        raise NotProvableError(f"optimizer: {what} is not provable yet (provable: {provable_sgd()})")
+        raise NotProvableError(f"optimizer: {what} is not provable yet (provable: {provable_sgd()}; {provable_lars()})")
     check(optimizer)
     held = [p for group in optimizer.param_groups for p in group["params"]]
     own = [p for m in mlp.linears for p in m.parameters()]

@@ -119,8 +119,10 @@ def step_record(c: MlpCircuit, step, prev: list[tuple] | None = None) -> dict[st
             rec[f"GP{l}"] = _pad(layer.g_a, (b, d))
             rec[f"REMG{l}"] = _pad(layer.g_a_rem, (b, d))
     rec.update(loss_record(c, step.softmax))  # the loss's tensors (prover.losses), none for MSE
-    if c.has_momentum:
+    if c.has_buffer:
         rec.update(momentum_record(c, step, prev))
+    if c.optimizer == "lars":
+        rec.update(lars_record(c, step, rec))
     return rec
 
 
@@ -148,6 +150,25 @@ def momentum_record(c: MlpCircuit, step, prev: list[tuple]) -> dict[str, np.ndar
     return rec
 
 
+def lars_record(c: MlpCircuit, step, rec: dict) -> dict[str, np.ndarray]:
+    """A StepTrace's LARS tensors besides the buffers, named as ``prover.training.lars_update``
+    names them: the folded gradients G_W = G_Z^T A, G_b = 2^R sum_b G_Z (padded, Python ints)
+    and per tensor the squared norms and lambda_q (``zktrain.fixedpoint.lars.LarsScalars``)."""
+    out = {}
+    for m in step.momentum:
+        l = m.layer
+        gz = rec[f"GZ{l}"].astype(object)
+        grads = {"W": (gz.T.dot(rec[f"IN{l}"].astype(object)), m.scalars),
+                 "b": (gz.sum(axis=0) << c.frac_bits, m.bias_scalars)}
+        for kind in ("W", "b") if c.bias else ("W",):
+            grad, scalars = grads[kind]
+            out[f"G{kind}{l}"] = grad
+            out[f"NP{kind}{l}"] = np.array(scalars.sum_p2, dtype=object)
+            out[f"NG{kind}{l}"] = np.array(scalars.sum_g2, dtype=object)
+            out[f"LAM{kind}{l}"] = np.array(scalars.trust, dtype=object)
+    return out
+
+
 def _checkpoint(trace, t: int) -> tuple[list, list]:
     """The weights and biases before step t (after the last step for t = T)."""
     if t == len(trace.steps):
@@ -157,7 +178,7 @@ def _checkpoint(trace, t: int) -> tuple[list, list]:
 
 
 class _PaddedSteps(FixedPointMLP):
-    """The model that runs a segment's padded steps: zero data, so zero labels, which the
+    """The model that runs a segment's padded steps (no weight update, ``step``): zero data, so zero labels, which the
     cross-entropy's label check refuses (``circuits.softmax.check_labels``); there G_out is the
     softmax p itself (p - 0), the same exact semantics (``circuits.softmax.softmax_fixed``)."""
 
@@ -166,6 +187,14 @@ class _PaddedSteps(FixedPointMLP):
             return super().output_gradient(z, y, step)
         witness = softmax_fixed(z, self.softmax)
         return witness.gradient, witness
+
+    def step(self, *args, **kwargs):
+        """A padded step: the optimizer's state runs on (LARS's buffer decays by mu), the
+        weights stay at the checkpoint (the proof's rate is 0 there, ``verifier/optimizers.py``)."""
+        weights, biases = list(self.weights), list(self.biases)
+        record = super().step(*args, **kwargs)
+        self.weights, self.biases = weights, biases
+        return record
 
 
 @dataclass(frozen=True)
@@ -186,7 +215,7 @@ class SegmentInputs:
 def segment_inputs(c: MlpCircuit, trace, first: int) -> SegmentInputs:
     """The inputs of the segment whose circuit ``c`` starts at step ``first`` of ``trace``."""
     end_w, end_b = _checkpoint(trace, first + c.steps)
-    bufs = (_buffers(c, trace, first), _buffers(c, trace, first + c.steps)) if c.has_momentum else (None, None)
+    bufs = (_buffers(c, trace, first), _buffers(c, trace, first + c.steps)) if c.has_buffer else (None, None)
     return SegmentInputs(tuple(trace.steps[first : first + c.steps]), end_w, end_b, *bufs)
 
 
@@ -214,7 +243,7 @@ def checkpoint_values(statement: TrainingStatement, inputs: SegmentInputs) -> di
     buffers) padded, as its witness holds it: what ``commit_checkpoints`` commits."""
     c = statement.circuit
     w, b, bufs = _padded_checkpoint(c, inputs.end_weights, inputs.end_biases,
-                                    inputs.end_buffers if c.has_momentum else None)
+                                    inputs.end_buffers if c.has_buffer else None)
     values = {}
     for l in range(1, c.layers + 1):
         values[f"W{l}.T"], values[f"b{l}.T"] = w[l - 1], b[l - 1]
@@ -228,7 +257,7 @@ def _segment_witness(recipe, c: MlpCircuit, inputs: SegmentInputs, dataset: dict
     (the end model on a zero batch with learning rate 0, so it stays at the checkpoint), the
     checkpoint it ends on, and committed data's tensors."""
     end_w, end_b = inputs.end_weights, inputs.end_biases
-    state = (inputs.start_buffers, inputs.end_buffers) if c.has_momentum else None
+    state = (inputs.start_buffers, inputs.end_buffers) if c.has_buffer else None
     model = _PaddedSteps(recipe, end_w, end_b, None if state is None else state[1])
     zeros_x = np.zeros((c.batch, c.widths[0]), dtype=np.int64)
     zeros_y = np.zeros((c.batch, c.widths[-1]), dtype=np.int64)

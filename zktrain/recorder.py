@@ -14,12 +14,13 @@ prove it, and get the trained module back (issue 14; DESIGN sections 1 and 4).
 The model, optimizer and loss must be provable (``zktrain.provable``: today an
 ``nn.Sequential`` of ``nn.Linear`` and ``nn.ReLU``, plain ``torch.optim.SGD`` and
 ``nn.MSELoss()`` or ``nn.CrossEntropyLoss()`` with its defaults, the exact softmax of
-``circuits.softmax``); anything else is refused by name before the first step. One exception:
-``torch.optim.SGD(momentum=mu, weight_decay=lam)`` (``dampening=0``, ``nesterov=False``; the
-others are refused by name): recorded as the recipe's ``optimizer: sgd_momentum`` with mu and
-lam quantized (``circuits.momentum.recipe_hyperparameters``; both fixed for the run), each step
-design (A) of docs/momentum.md; ``prove`` refuses it by name (``train.momentum: ... is not
-provable yet``).
+``circuits.softmax``); anything else is refused by name before the first step.
+``torch.optim.SGD(momentum=mu, weight_decay=lam)`` (``dampening=0``, ``nesterov=False``) is
+recorded as the recipe's ``optimizer: sgd_momentum`` with mu and lam quantized
+(``circuits.momentum.recipe_hyperparameters``; both fixed for the run), each step design (A) of
+docs/momentum.md; ``zktrain.optim.LARS`` (no clipping or Nesterov, the rate in the momentum,
+every tensor adapted: one set of options for all param groups) as ``optimizer: lars``
+(``circuits.lars.recipe_hyperparameters``, docs/lars.md). Both are proven.
 
 What is recorded, and what the proof then states:
 
@@ -59,7 +60,6 @@ from torch import nn
 
 from circuits.data import encode_inputs, encode_labels
 from circuits.recipe import (
-    DEFAULT_BUF_BITS,
     MAX_LR_NUM,
     DataSpec,
     ModelSpec,
@@ -79,7 +79,7 @@ from .provable import (
     load_parameters,
     loss_name,
     master_parameters,
-    sgd_hyperparameters,
+    optimizer_fields,
     step_rate,
 )
 from .prove import ProveSummary, plan_segments, prove_trace
@@ -143,8 +143,9 @@ class Recorder:
                  *, name: str = "recorded", seed: int = 0):
         self._mlp = check_model(model)
         check_optimizer(optimizer, self._mlp)
-        #: torch's (momentum, weight_decay) as the recipe's dyadics, or None for plain SGD
-        self.momentum = sgd_hyperparameters(optimizer)
+        #: the recipe's optimizer fields (``zktrain.provable.optimizer_fields``): {} for plain SGD,
+        #: ``sgd_momentum``'s or ``lars``'s hyperparameters as dyadics
+        self.optimizer_fields = optimizer_fields(optimizer)
         #: the recipe's ``train.loss``: ``mse`` or ``cross_entropy``
         self.loss_name = loss_name(loss)
         self.model, self.optimizer, self.loss = model, optimizer, loss
@@ -176,17 +177,9 @@ class Recorder:
             data=DataSpec(source="recorded", features=widths[0], classes=widths[-1], **self._encoding),
             model=ModelSpec(widths=widths, bias=self._mlp.bias, init="committed"),
             train=TrainSpec(batch_size=batch, steps=len(lr_num), lr_num=lr_num, loss=self.loss_name,
-                            **self._optimizer_fields()),
+                            **self.optimizer_fields),
             quant=self._quant,
         )
-
-    def _optimizer_fields(self) -> dict:
-        """TrainSpec's optimizer fields: plain ``sgd``, or ``sgd_momentum`` with mu, lam and the
-        buffer's default width."""
-        if self.momentum is None:
-            return {}
-        mu, lam = self.momentum
-        return {"optimizer": "sgd_momentum", "momentum": mu, "weight_decay": lam, "buf_bits": DEFAULT_BUF_BITS}
 
     def recipe(self) -> Recipe:
         """The recipe of the steps recorded so far: what a proof of them states."""
@@ -223,14 +216,13 @@ class Recorder:
         rows = self._rows(indices, batch, t)
         self._check_held(t)
         check_optimizer(self.optimizer, self._mlp)
-        if sgd_hyperparameters(self.optimizer) != self.momentum:
+        if optimizer_fields(self.optimizer) != self.optimizer_fields:
             from .provable import NotProvableError
 
-            raise NotProvableError(
-                f"step {t}: the optimizer's momentum or weight_decay changed since the first step "
-                f"({[g.get('momentum') for g in self.optimizer.param_groups]}, "
-                f"{[g.get('weight_decay') for g in self.optimizer.param_groups]}); the recipe has one of each"
-            )
+            options = [o for o in ("momentum", "weight_decay", "trust_coefficient", "eps") if o in self.optimizer.defaults]
+            now = ", ".join(f"{o} {[g.get(o) for g in self.optimizer.param_groups]}" for o in options)
+            raise NotProvableError(f"step {t}: the optimizer's hyperparameters changed since the first step ({now}); "
+                                   "the recipe has one of each")
         rate = step_rate(self.optimizer, t)
         lr_num = lr_num_for(self.loss_name, rate, batch, self._mlp.widths[-1], self._quant.lr_shift)
         if lr_num > MAX_LR_NUM:

@@ -189,7 +189,7 @@ def parse_run(cfg: Any, base_dir: Path | None = None, steps: int | None = None, 
 
     batch = _pos_int("train.batch_size", train.get("batch_size"))
     _check_provable_train(train)
-    sgd_state = _sgd_state(train)
+    sgd_state = _lars_state(train) if _name_of(train.get("optimizer")) == "lars" else _sgd_state(train)
     n_steps, rates = _step_rates(train, batch, len(dataset.y_train), steps, name, seed, data_source)
 
     options = parse_prove_options(prove)
@@ -223,7 +223,7 @@ def parse_run(cfg: Any, base_dir: Path | None = None, steps: int | None = None, 
             train=TrainSpec(batch_size=batch, steps=n_steps, lr_num=lr_num, loss=loss),
             quant=quant,
         )
-        if sgd_state:  # momentum / weight decay: optimizer sgd_momentum (_sgd_state)
+        if sgd_state:  # optimizer sgd_momentum (_sgd_state) or lars (_lars_state)
             from dataclasses import replace
 
             recipe = replace(recipe, train=replace(recipe.train, **sgd_state))
@@ -314,9 +314,12 @@ def _check_provable_train(train: dict) -> None:
     optimizer = train.get("optimizer", "sgd")
     if not isinstance(_name_of(optimizer), str):
         raise RunConfigError(f"train.optimizer: must be a name or a mapping with a 'name', got {optimizer!r}")
-    if _name_of(optimizer) != "sgd":
-        raise RunConfigError(f"train.optimizer: only 'sgd' is provable so far; {_name_of(optimizer)!r} is not provable yet")
-    for key, value in (optimizer.items() if isinstance(optimizer, dict) else ()):
+    if _name_of(optimizer) == "lars":
+        _check_provable_lars(optimizer)
+    elif _name_of(optimizer) != "sgd":
+        raise RunConfigError(f"train.optimizer: only 'sgd' and 'lars' are provable so far; {_name_of(optimizer)!r} "
+                             "is not provable yet")
+    for key, value in (optimizer.items() if _name_of(optimizer) == "sgd" and isinstance(optimizer, dict) else ()):
         if key in PROVABLE_SGD and key not in RECORDED_SGD and value != PROVABLE_SGD[key]:
             raise _not_provable(f"train.optimizer.{key}", value, provable_sgd())
         if key not in PROVABLE_SGD and key not in NEUTRAL_SGD and key != "name":
@@ -336,6 +339,50 @@ def _check_provable_train(train: dict) -> None:
                              "the last partial batch of an epoch is dropped); set drop_last: true")
     if train.get("dtype", "float32") not in ("float32", "float64"):
         raise RunConfigError(f"train.dtype: must be one of float32, float64, got {train['dtype']!r}")
+
+
+#: ``zktrain.optim.LARS``'s options the proof fixes (``circuits.lars``: Algorithm 1 with the rate
+#: inside the momentum, every tensor adapted and decayed), and those it takes at any value.
+PROVABLE_LARS = {"nesterov": False, "clip": False, "lr_in_momentum": True, "adapt": True, "decay_bias_and_norm": True}
+RECORDED_LARS = ("lr", "momentum", "weight_decay", "trust_coefficient", "eps")
+LARS_DEFAULTS = {"momentum": 0.9, "weight_decay": 0.0, "trust_coefficient": 0.001, "eps": 1e-8}
+
+
+def _check_provable_lars(optimizer) -> None:
+    """``optimizer: lars`` (a name or a mapping): its fixed options at the proven values."""
+    block = optimizer if isinstance(optimizer, dict) else {}
+    for key, value in block.items():
+        if key in PROVABLE_LARS and value != PROVABLE_LARS[key]:
+            fixed = ", ".join(f"{k}={v}" for k, v in PROVABLE_LARS.items())
+            raise _not_provable(f"train.optimizer.{key}", value, f"zktrain.optim.LARS with {fixed}")
+        if key not in PROVABLE_LARS and key not in RECORDED_LARS and key != "name":
+            raise RunConfigError(f"train.optimizer.{key}: not an option of lars (options: "
+                                 f"{', '.join(sorted({*PROVABLE_LARS, *RECORDED_LARS}))})")
+    if block.get("decay_bias_and_norm") is not True:
+        raise RunConfigError("train.optimizer.decay_bias_and_norm: the proven LARS adapts and decays every tensor, "
+                             "biases included (circuits.lars); set decay_bias_and_norm: true")
+
+
+def _lars_state(train: dict) -> dict:
+    """``optimizer: {name: lars, ...}`` as the recipe's ``optimizer: lars`` fields, torch's floats
+    quantized (``circuits.lars.recipe_hyperparameters``)."""
+    from circuits.lars import recipe_hyperparameters
+    from circuits.recipe import DEFAULT_BUF_BITS
+
+    block = train["optimizer"] if isinstance(train["optimizer"], dict) else {}
+    for key in ("momentum", "weight_decay"):
+        if key in train:
+            raise RunConfigError(f"train.{key}: with optimizer lars, give it as train.optimizer.{key}")
+    values = {key: block.get(key, default) for key, default in LARS_DEFAULTS.items()}
+    for key, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise RunConfigError(f"train.optimizer.{key}: must be a non-negative number, got {value!r}")
+    try:
+        dyadics = recipe_hyperparameters(**values)
+    except ValueError as err:
+        key, _, message = str(err).partition(": ")
+        raise RunConfigError(f"train.optimizer.{key}: {message}") from None
+    return {"optimizer": "lars", **dyadics, "buf_bits": DEFAULT_BUF_BITS}
 
 
 def _sgd_state(train: dict) -> dict:

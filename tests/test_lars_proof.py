@@ -1,0 +1,315 @@
+"""Proofs of LARS (issue 16, docs/lars.md section 4, ``verifier/optimizers.py: LarsStep``), end
+to end in both modes: the honest run verifies, and deviating provers are rejected by the check
+meant for them.
+
+The run is the tiny MLP of tests/test_momentum_proof.py (4 -> 8 -> 3, batch 4, 3 steps padded to
+4, biases, mean MSE so 1/c = B n_out / 2 = 6) trained by LARS with mu = 0.9 (29491/2^15), a
+folded decay beta_f = 41/2^14, eta = 41/2^11 (0.02) and eps E = 1000: every term of the buffer
+relation is live, K = 24 + 16 + 14 = 54. The biases start at zero, so step 0's trust ratio of
+every bias takes the zero-norm rule (lambda = 2^K_l), as do the padded steps (zero data, so
+zero gradients). Each soundness case is a prover that runs another optimizer, proves it with
+the protocol's own prover against the statement, publishes what its run ends on, and is
+rejected by the check the case names (issue 12), per mode.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+import numpy as np
+import pytest
+
+import prover.training as pt
+from circuits.lars import buffer_terms, trust_ratio
+from circuits.mlp import MlpCircuit
+from prover.backends import get_backend
+from prover.training import ProverChannel, commit_tensor, mlp_witness
+from prover.zk_training import ZkProverChannel
+from verifier.errors import VerifyError
+from verifier.training import TrainingStatement, TrainingWalk, verify_training
+from verifier.zk_training import verify_training_zk
+
+RECIPE = b'{"run":"tiny-lars"}'
+LARS = dict(optimizer="lars", momentum=(29491, 15), weight_decay=(41, 14), trust_coefficient=(41, 11),
+            lars_eps=1000, inv_c=6)
+
+
+def _circuit(gadget: str = "limbs", **changes) -> MlpCircuit:
+    c = MlpCircuit(widths=(4, 8, 3), batch=4, steps=3, lr=(3000, 2000, 1000), range_check=gadget, limb_bits=8, **LARS)
+    return dataclasses.replace(c, **changes)
+
+
+class _RecklessWalk(TrainingWalk):
+    """A prover that skips the walk's own checks and sends its messages regardless."""
+
+    def _require(self, ok, reason):
+        pass
+
+
+MODES = {
+    "clear": dict(mode="clear", channel=ProverChannel, verify=verify_training),
+    "zk": dict(mode="zk", channel=ZkProverChannel, verify=verify_training_zk),
+}
+_SUMCHECK_ROUND = {
+    "clear": r"sumcheck round \d+: p\(0\) \+ p\(1\) does not match the claim",
+    "zk": r"zk sumcheck round \d+: proof of dot product",
+}
+
+
+def _data(seed=0, bias=True):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 1 << 16, size=(3, 4, 4))
+    y = np.zeros((3, 4, 3), dtype=np.int64)
+    y[np.arange(3)[:, None], np.arange(4)[None, :], rng.integers(0, 3, size=(3, 4))] = 1 << 16
+    w0 = (rng.integers(-(1 << 44), 1 << 44, size=(8, 4)), rng.integers(-(1 << 44), 1 << 44, size=(3, 8)))
+    b0 = (np.zeros(8, dtype=np.int64), np.zeros(3, dtype=np.int64))
+    return dict(x=x, y=y, w0=w0, b0=b0)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return _data()
+
+
+@pytest.fixture(scope="module", params=list(MODES))
+def run(request, data):
+    c = _circuit()
+    statement = TrainingStatement(c, RECIPE, data["w0"], data["b0"])
+    witness = mlp_witness(c, data["x"], data["y"], data["w0"], data["b0"])
+    published = {n: commit_tensor(statement, n, witness[n], random.Random(0)) for n in statement.public_tensors()}
+    run = dict(data, **MODES[request.param], c=c, statement=statement, witness=witness, published=published,
+               backend=get_backend("reference"))
+    run["public"], run["proof"] = _prove(run, statement, witness, published)
+    return run
+
+
+def _prove(run, statement, witness, published, walk=TrainingWalk):
+    channel = run["channel"](statement, witness, run["backend"], published, random.Random(1))
+    walk(statement, channel).run()
+    return channel.public, channel.proof_bytes()
+
+
+def _cheat(run, witness):
+    """Prove a deviating witness: the data as published before training, every other public
+    tensor (W_T, b_T and the buffers' checkpoint) whatever the cheating run ends on."""
+    st, c = run["statement"], run["c"]
+    published = {n: run["published"][n] if n in c.data_tensors() else commit_tensor(st, n, witness[n])
+                 for n in st.public_tensors()}
+    witness = {**witness, **{n: run["witness"][n] for n in c.data_tensors()}}
+    return _prove(run, st, witness, published, walk=_RecklessWalk)
+
+
+def _rejected(run, public_and_proof, match, statement=None):
+    public, proof = public_and_proof
+    with pytest.raises(VerifyError, match=match):
+        run["verify"](statement or run["statement"], public, proof)
+
+
+def _trust_fails(run) -> str:
+    """A false claim in the trust-ratio gadget's zero-check (``verifier/trust.py``)."""
+    return rf"^trust:lars: {_SUMCHECK_ROUND[run['mode']]}"
+
+
+def _phase_1_fails(run) -> str:
+    """A false claim among phase 1's instances: the buffer relations and the norm sumchecks."""
+    return rf"^phase-1: {_SUMCHECK_ROUND[run['mode']]}"
+
+
+# --- completeness ---------------------------------------------------------------------------
+
+
+def test_honest_lars_proof_verifies(run):
+    run["verify"](run["statement"], run["public"], run["proof"])
+
+
+def test_witness_follows_the_lars_semantics(run):
+    """The witness's W_T and buffer checkpoint are ``circuits.lars``'s update, recomputed here
+    from the witness's own gradients: the squared norms, lambda_q, v rounded half up at 2^-K,
+    W_{t+1} = W_t - v; every bias's first trust ratio takes the zero-norm rule."""
+    c, wit = run["c"], run["witness"]
+    spec = c.lars_spec()
+    w, b = np.array(run["w0"][1], dtype=object), np.zeros(3, dtype=object)
+    vw, vb = np.zeros_like(w), np.zeros_like(b)
+    for t in range(c.steps):
+        gz = wit["GZ2"][t][:, :3].astype(object)
+        for kind in ("W", "b"):
+            p, v = (w, vw) if kind == "W" else (b, vb)
+            g = gz.T.dot(wit["IN2"][t].astype(object)) if kind == "W" else gz.sum(axis=0) << c.frac_bits
+            lam = trust_ratio(int((p * p).sum()), int((g * g).sum()), spec, c.lr_shift)[3]
+            assert lam == wit[f"LAM{kind}2"][t]
+            if kind == "b" and t == 0:
+                assert lam == 1 << spec.trust_bits  # b_0 = 0: the zero-norm rule
+            K, mu, a, ab = buffer_terms(lam, c.lr[t], spec, c.lr_shift)
+            v[...] = (mu * v + (a << (c.lr_shift + spec.beta.shift)) * g + ab * p + (1 << (K - 1))) >> K
+            p -= v
+    assert (wit["W2.T"][:3].astype(object) == w).all() and (wit["b2.T"][:3].astype(object) == b).all()
+    assert (wit["VW2.T"][:3].astype(object) == vw).all() and (wit["Vb2.T"][:3].astype(object) == vb).all()
+
+
+def test_bits_gadget_proves_lars():
+    """The same walk over the bit gadget (booleanity instead of logUp), clear mode, no bias."""
+    c = _circuit("bits", bias=False)
+    d = _data(1)
+    st = TrainingStatement(c, RECIPE, d["w0"], [None, None])
+    channel = ProverChannel(st, mlp_witness(c, d["x"], d["y"], d["w0"], [None, None]), get_backend("reference"),
+                            None, random.Random(2))
+    TrainingWalk(st, channel).run()
+    verify_training(st, channel.public, channel.proof_bytes())
+
+
+# --- soundness: another optimizer than the recipe's ---------------------------------------------
+
+
+def _lars_witness(run, monkeypatch, **patches):
+    """The witness of a prover whose update runs with ``prover.training``'s helpers replaced."""
+    for name, fn in patches.items():
+        monkeypatch.setattr(pt, name, fn)
+    d = run
+    return mlp_witness(run["c"], d["x"], d["y"], d["w0"], d["b0"])
+
+
+def test_trust_ratio_from_another_tensors_norm_is_rejected(run, monkeypatch):
+    """The prover computes every tensor's lambda from the squared norm of W_1 (the trust ratio
+    of another tensor) and runs the update with it; its trust-ratio gadget is honest for the
+    norms it claims. The per-tensor norms it sends then are not the tensors' own: the norm
+    sumcheck of phase 1 fails."""
+    records = {}
+
+    def emit_norms(hook_step):
+        def h(name, value):
+            records[name] = value
+            if name.startswith("NP") and name != "NPW1":
+                return records["NPW1"]
+            return value
+        return h
+
+    d = run
+    witness = mlp_witness(run["c"], d["x"], d["y"], d["w0"], d["b0"], emit_norms)
+    assert not np.array_equal(witness["LAMW2"], run["witness"]["LAMW2"])
+    _rejected(run, _cheat(run, witness), _phase_1_fails(run))
+
+
+def test_norm_of_another_step_is_rejected(run):
+    """Step 2's lambda of W_2 comes from the weights' norm at step 1 (a stale norm): the norm
+    sumcheck of phase 1 fails."""
+    kept = {}
+
+    def hook(t):
+        def h(name, value):
+            kept[t, name] = value
+            return kept[1, "NPW2"] if (t, name) == (2, "NPW2") else value
+        return h
+
+    d = run
+    witness = mlp_witness(run["c"], d["x"], d["y"], d["w0"], d["b0"], hook)
+    assert witness["LAMW2"][2] != run["witness"]["LAMW2"][2]
+    _rejected(run, _cheat(run, witness), _phase_1_fails(run))
+
+
+@pytest.mark.parametrize("case", ["weight decay skipped", "another mu", "rate outside the trust ratio"])
+def test_another_lars_update_is_rejected(run, monkeypatch, case):
+    """The prover's buffer update departs from the recipe's (its committed lambda is honest):
+    no decay term, mu = 7/8, or the trust ratio ignored (lambda = 1 in the update). The buffer
+    relation of phase 1 fails."""
+
+    def terms(lam, lr, spec, k):
+        K, mu, a, ab = buffer_terms(lam, lr, spec, k)
+        if case == "weight decay skipped":
+            return K, mu, a, 0
+        if case == "another mu":
+            return K, 7 << (K - 3), a, ab
+        return buffer_terms(1 << spec.trust_bits, lr, spec, k)
+
+    witness = _lars_witness(run, monkeypatch, buffer_terms=terms)
+    _rejected(run, _cheat(run, witness), _phase_1_fails(run))
+
+
+def test_committed_trust_ratio_off_by_one_is_rejected(run, monkeypatch):
+    """The prover runs the update with lambda_q + 1 for every tensor and step and commits that
+    lambda (so the buffer relation holds), its other gadget tensors honest: the trust-ratio
+    gadget's gated division (Q) fails in its zero-check. (A prover that also shifts rho to keep
+    (Q) is caught by rho's range check: tests/test_trust.py.)"""
+
+    def ratio(n, m, spec, k):
+        s_p, s_g, den, lam = trust_ratio(n, m, spec, k)
+        return s_p, s_g, den, lam + 1
+
+    monkeypatch.setattr(pt, "trust_ratio", ratio)
+    trust = run["c"].trust()
+    real = pt.trust_witness
+
+    def witness_with_lambda_plus_one(c, n, m):
+        out = real(c, n, m)
+        lam = np.asarray(out[trust.lam], dtype=object) + 1
+        out[trust.lam] = lam
+        out[trust.slots("lam")] = trust.lam_slots().decompose(lam, "lambda")
+        return out
+
+    monkeypatch.setattr(pt, "trust_witness", witness_with_lambda_plus_one)
+    d = run
+    witness = mlp_witness(run["c"], d["x"], d["y"], d["w0"], d["b0"])
+    _rejected(run, _cheat(run, witness), _trust_fails(run))
+
+
+def test_checkpoint_of_a_padded_step_is_rejected(run):
+    """The published buffer checkpoint is the buffer after the last *padded* step, where the
+    recurrence decays it by mu: the walk reads the stacked buffer's slots at the last real step
+    and they do not recompose to the claimed V~_T."""
+    witness = dict(run["witness"])
+    witness["VW1.T"] = witness["VW1"][-1].reshape(witness["VW1.T"].shape)
+    assert not np.array_equal(witness["VW1.T"], run["witness"]["VW1.T"])
+    _rejected(run, _cheat(run, witness), r"^VW1\.limbs: slots do not recompose to the claimed value$")
+
+
+def test_proof_against_another_trust_coefficient_is_rejected(run):
+    """The honest proof checked against a statement whose recipe says eta = 43/2^11 (the same
+    proof layout): the circuit is in the transcript and eta is in the gadget's division, whose
+    zero-check is the first to fail."""
+    other = dataclasses.replace(run["statement"], circuit=_circuit(trust_coefficient=(43, 11)))
+    _rejected(run, (run["public"], run["proof"]), _trust_fails(run), statement=other)
+
+
+def test_segments_chain_the_lars_buffers(run):
+    """Steps 0-1 and step 2 as two segments: the second starts from the first's committed W_T,
+    b_T and buffers, and both verify."""
+    c, d = run["c"], run
+    seg = [dataclasses.replace(c, steps=2, lr=c.lr[:2]), dataclasses.replace(c, steps=1, lr=c.lr[2:])]
+    first = TrainingStatement(seg[0], RECIPE, d["w0"], d["b0"], segment=0, segments=2, segment_steps=2)
+    second = TrainingStatement(seg[1], RECIPE, None, None, segment=1, segments=2, segment_steps=2)
+    wit0 = mlp_witness(seg[0], d["x"][:2], d["y"][:2], d["w0"], d["b0"])
+    channel = run["channel"](first, wit0, run["backend"], None, random.Random(3))
+    TrainingWalk(first, channel).run()
+    run["verify"](first, channel.public, channel.proof_bytes())
+    layers = range(1, c.layers + 1)
+    w1, b1 = [wit0[f"W{l}.T"] for l in layers], [wit0[f"b{l}.T"] for l in layers]
+    bufs = [(wit0[f"VW{l}.T"], wit0[f"Vb{l}.T"]) for l in layers]
+    wit1 = mlp_witness(seg[1], d["x"][2:], d["y"][2:], w1, b1, buf0=bufs)
+    public0 = {name.replace(".T", ".0"): channel.public[name] for name in first.checkpoint_tensors("T")}
+    channel1 = run["channel"](second, wit1, run["backend"], channel.checkpoint(), random.Random(4))
+    TrainingWalk(second, channel1).run()
+    run["verify"](second, {**channel1.public, **public0}, channel1.proof_bytes())
+    # The whole run in one segment ends on the same weights.
+    assert all(np.array_equal(wit1[f"W{l}.T"], run["witness"][f"W{l}.T"]) for l in layers)
+
+
+@pytest.mark.parametrize("source", ["P", "G"])
+def test_gadget_on_other_norms_than_the_tensors_is_rejected(run, monkeypatch, source):
+    """The prover runs the trust-ratio gadget (and the update) on four times the true squared
+    norms of the weights (or of the gradients), a doubled root, while the per-tensor norms it
+    sends are the true ones, so every norm sumcheck, the gadget and the buffer relation hold:
+    only the split's combination ties the gadget's norms to the tensors', and it fails."""
+    real_ratio, real_witness = pt.trust_ratio, pt.trust_witness
+
+    def ratio(n, m, spec, k):
+        return real_ratio(4 * n, m, spec, k) if source == "P" else real_ratio(n, 4 * m, spec, k)
+
+    def witness(c, n, m):
+        return real_witness(c, 4 * n, m) if source == "P" else real_witness(c, n, 4 * m)
+
+    monkeypatch.setattr(pt, "trust_ratio", ratio)
+    monkeypatch.setattr(pt, "trust_witness", witness)
+    d = run
+    cheat = mlp_witness(run["c"], d["x"], d["y"], d["w0"], d["b0"])
+    assert not np.array_equal(cheat["LAMW2"], run["witness"]["LAMW2"])
+    _rejected(run, _cheat(run, cheat), rf"^lars: the tensors' squared norms N_{source} do not combine to the trust ratio's$")

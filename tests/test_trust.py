@@ -1,0 +1,570 @@
+"""LARS's trust ratio as a gadget (``circuits/trust.py``, ``verifier/trust.py``,
+``prover/trust.py``; docs/lars.md section 4.4, nonlinear-gadgets.md sections 5 and 8): the
+semantics against ``circuits.lars.trust_ratio``, the widths and the relation bound, completeness
+in both modes with both range gadgets (zero norms, eps = 0 and eps > 0, wide norms), and one
+cheating witness per check, each rejected by the check meant for it.
+
+The layout is [T', Gp] = [2, 4] (g low): step 0 is a real step, step 1 a padded one (zero
+gradients), g = 3 a padded tensor (N = M = 0).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from nonlinear_harness import accepts, claims_true, forge, mle, prove, rejected, verify
+
+from circuits.lars import LarsSpec, spec_from_float, trust_ratio
+from circuits.momentum import Dyadic
+from circuits.semantics import MAX_RELATION_BITS
+from circuits.sqrt import WideBitDecomposition, WideLimbDecomposition
+from circuits.trust import TrustRatio
+from prover.backends import get_backend
+from prover.trust import trust_witness
+from verifier.field import MODULUS as R
+from verifier import trust as vtrust
+from verifier.sumcheck import SumcheckProof
+from verifier.trust import ranged, verify_trust_ratio
+
+LR_SHIFT, NORM_BITS, LIMB_BITS = 16, 112, 8
+#: torch's defaults at batch 64 (mean cross-entropy): E = eps 2^(2R+k+k_b) / c ~ 2^41.4.
+SPEC = spec_from_float(0.9, 1e-4, 1e-3, 1e-8, inv_c=64)
+SPEC_NO_EPS = replace(SPEC, eps_int=0)
+
+_rng = random.Random(16)
+#: [T', Gp] flat, g low. Entries: 0 both nonzero (N ~ 2^110: wide); 1 P = 0 (a bias at
+#: zero); 2 both nonzero, ||g|| tiny (s_G = 2): eps dominates D; 3 padded tensor; 4..7 the
+#: padded step (G = 0): 4 and 6 s_G = 0, 5 both zero, 7 padded.
+N = [_rng.randrange(1 << 109, 1 << 110), 0, _rng.randrange(1 << 89, 1 << 90), 0,
+     _rng.randrange(1 << 105, 1 << 106), 0, _rng.randrange(1 << 60, 1 << 61), 0]
+M = [_rng.randrange(1 << 62, 1 << 63), _rng.randrange(1 << 40, 1 << 41), 5, 0, 0, 0, 0, 0]
+I_BOTH, I_P0, I_EPS, I_PAD, I_STEP = 0, 1, 2, 3, 4
+
+
+@pytest.fixture(params=["clear", "zk"])
+def mode(request):
+    return request.param
+
+
+@pytest.fixture(params=["limbs", "bits"])
+def range_kind(request):
+    return request.param
+
+
+def _c(range_kind="bits", spec=SPEC, norm_bits=NORM_BITS):
+    return TrustRatio("lars", 1, 2, spec, LR_SHIFT, norm_bits, None if range_kind == "bits" else LIMB_BITS)
+
+
+def _gadget(c):
+    return lambda walk: verify_trust_ratio(walk, c)
+
+
+def _kind(c):
+    return "bits" if c.limb_bits is None else "limbs"
+
+
+def _accepts(mode, c, witness, skip=()):
+    return accepts(mode, get_backend("reference"), _gadget(c), ranged(c), _kind(c), witness, skip=skip)
+
+
+def _rejected(mode, c, witness, match):
+    rejected(mode, get_backend("reference"), _gadget(c), ranged(c), _kind(c), witness, match)
+
+
+def _signed(v: int) -> int:
+    v %= R
+    return v - R if v > R // 2 else v
+
+
+def _values(c, witness, i) -> dict[str, int]:
+    """Entry i of every table of the zero-check."""
+    names = [c.sqrt_p.s, c.sqrt_p.e, c.norm_p, c.sqrt_g.s, c.sqrt_g.e, c.norm_g,
+             c.f_p, c.f_g, c.flag, c.lam, c.rho, c.sig]
+    return {n: int(np.asarray(witness[n]).reshape(-1)[i]) for n in names}
+
+
+def violated(c, witness) -> set[str]:
+    """The identities of (T) that fail (mod r) at some entry of the witness's tables."""
+    out = set()
+    for i in range(1 << c.num_vars):
+        values = _values(c, witness, i)
+        out |= {label.split()[0] for label, p in c.identities() if p.evaluate(values) % R}
+    return out
+
+
+def _honest_division(c, s_p, s_g, eps=None):
+    """(lambda, rho, sigma) of the division with roots s_p, s_g (D with ``eps`` if given)."""
+    d = c.grad_coeff * s_g + c.decay_coeff * s_p + (c.eps if eps is None else eps)
+    n, den = c.numerator_coeff * s_p, d << c.eta_shift
+    lam = (2 * n + den) // (2 * den)
+    rho = 2 * n + den - 2 * lam * den
+    return lam, rho, 2 * den - 1 - rho
+
+
+def cheat(c, edits: dict[int, dict[str, int]], norms=(N, M)) -> dict[str, np.ndarray]:
+    """The honest witness with the values of some entries replaced (keys: s_p, e_p, s_g, e_g,
+    f_p, f_g, f, lam, rho, sig; integers or field elements), t = s - 1 + f and u = 2s - e
+    recomputed, and every slots tensor forged to recompose to its (edited) value mod r: a
+    witness that passes every check but those its values break."""
+    w = {k: np.array(v, dtype=object) if v.dtype == object else v for k, v in trust_witness(c, *norms).items()}
+    keys = {"s_p": c.sqrt_p.s, "e_p": c.sqrt_p.e, "s_g": c.sqrt_g.s, "e_g": c.sqrt_g.e, "f_p": c.f_p,
+            "f_g": c.f_g, "f": c.flag, "lam": c.lam, "rho": c.rho, "sig": c.sig}
+    for i, edit in edits.items():
+        for k, v in edit.items():
+            w[keys[k]][i] = v
+    for root, f, t in ((c.sqrt_p, c.f_p, "tP"), (c.sqrt_g, c.f_g, "tG")):
+        s, e = w[root.s], w[root.e]
+        w[root.slots("e")] = forge(root.e_slots(), [_signed(v) for v in e])
+        w[root.slots("u")] = forge(root.u_slots(), [_signed(2 * a - b) for a, b in zip(s, e)])
+        w[c.slots(t)] = forge(c.t_slots(), [_signed(a - 1 + b) for a, b in zip(s, w[f])])
+    for v, d in (("lam", c.lam_slots()), ("rho", c.rho_slots()), ("sig", c.sig_slots())):
+        w[c.slots(v)] = forge(d, [_signed(x) for x in w[getattr(c, v)]])
+    return w
+
+
+def _entry(c, i, norms=(N, M)):
+    return c.entry(norms[0][i], norms[1][i])
+
+
+# --- semantics and widths -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", [
+    SPEC, SPEC_NO_EPS,
+    spec_from_float(0.9, 0, 0.02, 0, inv_c=8),  # no decay, no eps: D = 2^k s_G
+    LarsSpec(Dyadic(0, 0), Dyadic(3, 5), Dyadic(1, 0), 7, 1, trust_bits=8),
+], ids=["torch", "eps0", "nodecay", "coarse"])
+def test_semantics_is_trust_ratio(spec):
+    """Every entry's (s_P, s_G, lambda_q) is ``circuits.lars.trust_ratio``'s, over norms from
+    2^0 to 2^150, zeros, perfect squares and their neighbours; every identity of (T) holds over
+    the integers and rho, sigma, lambda fit their widths."""
+    c = _c(spec=spec, norm_bits=150)
+    rng = random.Random(7)
+    pairs = [(0, 0), (0, 5), (5, 0), (1, 1), (16, 15), (15, 16), (17, 24), ((1 << 150) - 1, (1 << 150) - 1)]
+    pairs += [(rng.randrange(1 << rng.randrange(1, 151)), rng.randrange(1 << rng.randrange(1, 151)))
+              for _ in range(300)]
+    checked = 0
+    for n, m in pairs:
+        ref = trust_ratio(n, m, spec, LR_SHIFT)
+        if ref[3] > spec.trust_limit:
+            continue
+        e = c.entry(n, m)
+        assert (e["s_p"], e["s_g"], e["d"], e["lam"]) == ref, (n, m)
+        assert 0 <= e["rho"] < 1 << c.rho_bits and 0 <= e["sig"] < 1 << c.rho_bits and 0 <= e["lam"] < 1 << c.lam_bits
+        if not e["f"]:
+            assert e["rho"] + e["sig"] == (2 * e["d"] << c.eta_shift) - 1
+        checked += 1
+    assert checked > 200
+    witness = trust_witness(c, *zip(*pairs[:8]))
+    assert witness[c.lam].tolist() == [trust_ratio(n, m, spec, LR_SHIFT)[3] for n, m in pairs[:8]]
+    assert violated(c, witness) == set()
+
+
+def test_witness_matches_the_semantics_and_the_layout():
+    """The fixture's witness: lambda_q entry by entry, zero norms give 2^K_l, [T', Gp] flat in
+    C order (g low), f = [s_P = 0 or s_G = 0]."""
+    c = _c()
+    witness = trust_witness(c, np.array(N, dtype=object).reshape(2, 4), np.array(M, dtype=object).reshape(2, 4))
+    assert witness[c.lam].tolist() == [trust_ratio(n, m, SPEC, LR_SHIFT)[3] for n, m in zip(N, M)]
+    assert witness[c.flag].tolist() == [0, 1, 0, 1, 1, 1, 1, 1]
+    assert witness[c.lam][I_P0] == witness[c.lam][I_STEP] == 1 << SPEC.trust_bits
+    assert witness[c.sqrt_p.s][I_BOTH] >= 1 << 54  # wide: N ~ 2^110, s_P ~ 2^55
+    # eps matters at I_EPS: without it the ratio is another
+    assert trust_ratio(N[I_EPS], M[I_EPS], SPEC_NO_EPS, LR_SHIFT)[3] > witness[c.lam][I_EPS] + 1
+
+
+def test_widths_and_relation_bound():
+    """The declared widths: lambda K_l + 17 bits, e/u w_s + 1 (wide past 63), rho and sigma from
+    the honest D_max; the worst case of docs/lars.md (N < 2^150) stays below 2^250; a recipe
+    whose division would pass 2^250 is refused by name, and so are norms past the isqrt cap."""
+    c = _c("limbs", norm_bits=150)
+    assert c.lam_bits == 41 and c.sqrt_p.e_slots().width == 76
+    assert isinstance(c.sqrt_p.e_slots(), WideLimbDecomposition)
+    assert isinstance(_c("bits", norm_bits=150).rho_slots(), WideBitDecomposition)
+    assert max(c.relation_bounds().values()) <= MAX_RELATION_BITS
+    s_max = math.isqrt((1 << 150) - 1)
+    assert c.rho_bits == ((c.divisor(s_max, s_max) << (c.eta_shift + 1)) - 1).bit_length()
+    with pytest.raises(ValueError, match=r"identity \(Q\) could reach 2\^2"):
+        TrustRatio("lars", 1, 2, SPEC, 120, 150, 16)
+    with pytest.raises(ValueError, match="x_bits"):
+        TrustRatio("lars", 1, 2, SPEC, LR_SHIFT, 245, 16)
+
+
+def test_witness_refuses_what_does_not_fit():
+    c = _c()
+    with pytest.raises(ValueError, match="squared norm N lies outside"):
+        trust_witness(c, [1 << NORM_BITS] + N[1:], M)
+    with pytest.raises(ValueError, match="squared norm M lies outside"):
+        trust_witness(c, N, [-1] + M[1:])
+    with pytest.raises(ValueError, match="8 entries"):
+        trust_witness(c, N[:4], M[:4])
+    no_decay = _c(spec=spec_from_float(0.9, 0, 1.0, 0, inv_c=64))  # ||P|| / ||g|| unbounded
+    with pytest.raises(ValueError, match="exceeds 2\\^16"):
+        trust_witness(no_decay, [1 << 100] + [0] * 7, [1] + [0] * 7)
+
+
+# --- completeness -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", [SPEC, SPEC_NO_EPS], ids=["eps", "eps0"])
+def test_completeness(mode, range_kind, spec):
+    """Zero norms (s_P = 0, s_G = 0, both; with eps = 0 both zero means D = 0), wide norms up
+    to 2^110, padded steps and tensors: accepted, every claim true, the claims returned on N
+    and M at one point."""
+    c = _c(range_kind, spec)
+    witness = trust_witness(c, N, M)
+    proof, prover_claims, truth = prove(mode, get_backend("reference"), _gadget(c), ranged(c), range_kind, witness)
+    claims = verify(mode, _gadget(c), ranged(c), range_kind, proof)
+    assert claims_true(mode, prover_claims, claims, truth)
+    assert [x.tensor for x in claims[:2]] == [c.norm_p, c.norm_g] and claims[0].point == claims[1].point
+    ledgered = {x.tensor for x in claims[2:]}
+    assert set(c.plain_tensors()) <= ledgered and {name for name, _, _ in ranged(c)} <= ledgered
+
+
+def test_completeness_worst_case_widths(range_kind):
+    """N, M at 2^150 - 1 (the widest docs/lars.md admits) beside zeros, the cpu backend."""
+    c = _c(range_kind, norm_bits=150)
+    big = (1 << 150) - 1
+    witness = trust_witness(c, [big, big, 0, big, 1, 0, 3, 0], [big, 0, big, 1, big, 0, 3, 0])
+    assert accepts("clear", get_backend("cpu"), _gadget(c), ranged(c), range_kind, witness)
+
+
+def test_zk_layout_depends_on_the_gadget_only():
+    """Two witnesses (other norms, other zero pattern) give ZK proofs of one length."""
+    c = _c("bits")
+    lengths = {len(prove("zk", get_backend("reference"), _gadget(c), ranged(c), "bits", trust_witness(c, n, m))[0])
+               for n, m in ((N, M), (M, N))}
+    assert len(lengths) == 1
+
+
+# --- soundness: each attack and the one check that catches it ----------------------------------
+
+
+def _with_root(c, i, s_p=None, s_g=None, eps=None):
+    """Entry i recomputed from the roots s_p, s_g (the remainders e = x - s^2 adjusted, the
+    division (lambda, rho, sigma) and the flags honest for those roots): every identity holds."""
+    e = _entry(c, i)
+    s_p = e["s_p"] if s_p is None else s_p
+    s_g = e["s_g"] if s_g is None else s_g
+    lam, rho, sig = _honest_division(c, s_p, s_g, eps)
+    return {"s_p": s_p, "e_p": N[i] - s_p * s_p, "s_g": s_g, "e_g": M[i] - s_g * s_g, "lam": lam, "rho": rho,
+            "sig": sig}
+
+
+def _with_lambda(c, i, lam):
+    """Entry i with lambda_q = ``lam``, the remainder solved from (Q) with the true D and the
+    slack from (U): every identity holds, rho or sigma leaves its range unless lam is the one."""
+    e = _entry(c, i)
+    den = e["d"] << c.eta_shift
+    rho = 2 * c.numerator_coeff * e["s_p"] + den - 2 * lam * den
+    return {"lam": lam, "rho": rho, "sig": 2 * den - 1 - rho}
+
+
+def test_ratio_from_another_tensors_norm(mode):
+    """lambda at (t, g) = (0, 0) computed from tensor 2's ||P|| (its s_P, the remainder e_P
+    adjusted, the division consistent): s_P(0, 2) ~ 2^45 << s_P(0, 0) ~ 2^55, so e = N - s^2
+    ~ 2^110 passes e's 57 bits (and u = 2s - e < 0): RC(e_P), checked first, catches it."""
+    c = _c("limbs")
+    other = _entry(c, I_EPS)["s_p"]
+    witness = cheat(c, {I_BOTH: _with_root(c, I_BOTH, s_p=other)})
+    assert violated(c, witness) == set() and witness[c.lam][I_BOTH] != _entry(c, I_BOTH)["lam"]
+    assert witness[c.sqrt_p.e][I_BOTH] >= 1 << c.sqrt_p.e_slots().width
+    _rejected(mode, c, witness, "^range of lars.sP.e.slots: ")
+
+
+def test_ratio_from_another_steps_norm(mode):
+    """lambda at step 0 computed from step 1's ||P|| for the same tensor (s_P(1, 0) ~ 2^53 <
+    s_P(0, 0) ~ 2^55), the root kept honest and the division solved around it: lambda is too
+    small, so the remainder passes even its width (rho >= 2^(w_rho), sigma < 0): RC(rho)."""
+    c = _c("bits")
+    e = _entry(c, I_BOTH)
+    lam = _honest_division(c, _entry(c, I_STEP)["s_p"], e["s_g"])[0]
+    assert lam != e["lam"]
+    witness = cheat(c, {I_BOTH: _with_lambda(c, I_BOTH, lam)})
+    assert violated(c, witness) == set() and witness[c.rho][I_BOTH] >= 1 << c.rho_bits
+    assert witness[c.sig][I_BOTH] < 0
+    _rejected(mode, c, witness, "^range of lars.rho.slots: ")
+
+
+def test_norm_of_another_step_is_the_callers(mode):
+    """The radicand table N holds step 1's norm at step 0 and everything else follows it: the
+    gadget accepts, but its claim on N is not the true norms' MLE, so the caller's norm
+    sumcheck (``verifier/norms.py``) must reject: the gadget hands N back for that reason."""
+    c = _c()
+    swapped = list(N)
+    swapped[I_BOTH] = N[I_STEP]
+    witness = trust_witness(c, swapped, M)
+    proof, prover_claims, _ = prove(mode, get_backend("reference"), _gadget(c), ranged(c), _kind(c), witness)
+    claims = verify(mode, _gadget(c), ranged(c), _kind(c), proof)
+    assert claims[0].tensor == c.norm_p
+    if mode == "clear":
+        assert claims[0].value == mle(swapped, claims[0].point) != mle(N, claims[0].point)
+
+
+@pytest.mark.parametrize("root", ["P", "G"])
+def test_root_off_by_one_up(mode, root):
+    """s + 1 (e = x - (s + 1)^2 < 0, the division recomputed from it): RC(e)."""
+    c = _c("limbs")
+    e = _entry(c, I_BOTH)
+    edit = _with_root(c, I_BOTH, **{f"s_{root.lower()}": e[f"s_{root.lower()}"] + 1})
+    witness = cheat(c, {I_BOTH: edit})
+    assert violated(c, witness) == set() and edit[f"e_{root.lower()}"] < 0
+    _rejected(mode, c, witness, f"^range of lars.s{root}.e.slots: ")
+
+
+@pytest.mark.parametrize("root", ["P", "G"])
+def test_root_off_by_one_down(mode, root):
+    """s - 1 (e = x - (s - 1)^2 in range, u = 2(s - 1) - e < 0): RC(u)."""
+    c = _c("bits")
+    e = _entry(c, I_BOTH)
+    edit = _with_root(c, I_BOTH, **{f"s_{root.lower()}": e[f"s_{root.lower()}"] - 1})
+    witness = cheat(c, {I_BOTH: edit})
+    assert violated(c, witness) == set() and 0 <= edit[f"e_{root.lower()}"] < 1 << c.sqrt_p.e_slots().width
+    _rejected(mode, c, witness, f"^range of lars.s{root}.u.slots: ")
+
+
+def test_eps_omitted(mode, range_kind):
+    """lambda computed with E = 0 (E ~ 2^41 dominates D at ||g|| tiny): the ratio is larger, the
+    remainder solved from (Q) with the true D is negative: RC(rho)."""
+    c = _c(range_kind)
+    lam = _entry(c, I_EPS)["lam"]
+    lam_no_eps = _honest_division(c, _entry(c, I_EPS)["s_p"], _entry(c, I_EPS)["s_g"], eps=0)[0]
+    assert lam_no_eps > lam
+    witness = cheat(c, {I_EPS: _with_lambda(c, I_EPS, lam_no_eps)})
+    assert violated(c, witness) == set()
+    _rejected(mode, c, witness, "^range of lars.rho.slots: ")
+
+
+def test_lambda_off_by_one_up(mode, range_kind):
+    """lambda + 1: rho = rho_h - 2d < 0, sigma = sigma_h + 2d in range: RC(rho); a verifier
+    without it accepts (every claim true)."""
+    c = _c(range_kind)
+    witness = cheat(c, {I_BOTH: _with_lambda(c, I_BOTH, _entry(c, I_BOTH)["lam"] + 1)})
+    assert violated(c, witness) == set() and witness[c.rho][I_BOTH] < 0 <= witness[c.sig][I_BOTH] < 1 << c.rho_bits
+    if mode == "clear":
+        assert _accepts(mode, c, witness, skip={c.slots("rho")})
+    _rejected(mode, c, witness, "^range of lars.rho.slots: ")
+
+
+def test_lambda_off_by_one_down(mode, range_kind):
+    """lambda - 1: the remainder rho_h + 2d >= 2d (out of range, though within its width),
+    sigma = sigma_h - 2d < 0: RC(sigma); a verifier without it accepts."""
+    c = _c(range_kind)
+    witness = cheat(c, {I_BOTH: _with_lambda(c, I_BOTH, _entry(c, I_BOTH)["lam"] - 1)})
+    assert violated(c, witness) == set() and 0 <= witness[c.rho][I_BOTH] < 1 << c.rho_bits
+    assert witness[c.sig][I_BOTH] < 0
+    if mode == "clear":
+        assert _accepts(mode, c, witness, skip={c.slots("sig")})
+    _rejected(mode, c, witness, "^range of lars.sig.slots: ")
+
+
+def test_slack_gated_on_a_zero_norm(mode):
+    """s_P = 0 (f = 1): lambda = 2^K_l and sigma = (1 - f)(...) = 0; the slack of the ungated
+    division there (2d - 1 - rho, in range) breaks (U): the zero-check."""
+    c = _c()
+    d = _entry(c, I_P0)["d"] << c.eta_shift
+    witness = cheat(c, {I_P0: {"sig": 2 * d - 1}})
+    assert violated(c, witness) == {"(U)"}
+    _rejected(mode, c, witness, "^trust:lars: ")
+
+
+def test_fraction_lambda(mode):
+    """rho_h + 1, sigma_h - 1 (both in range) and lambda the field solution of (Q), not an
+    integer (rule 0.3): only RC(lambda) stops it."""
+    c = _c("bits")
+    e = _entry(c, I_BOTH)
+    den = e["d"] << c.eta_shift
+    rho = e["rho"] + 1
+    lam = (2 * c.numerator_coeff * e["s_p"] + den - rho) * pow(2 * den, -1, R) % R
+    witness = cheat(c, {I_BOTH: {"lam": lam, "rho": rho, "sig": e["sig"] - 1}})
+    assert violated(c, witness) == set() and lam >= 1 << 64
+    if mode == "clear":
+        assert _accepts(mode, c, witness, skip={c.slots("lam")})
+    _rejected(mode, c, witness, "^range of lars.lam.slots: ")
+
+
+@pytest.mark.parametrize("how", ["fP", "fG", "f"])
+def test_flag_claims_a_zero_norm(mode, how):
+    """Both norms nonzero, f = 1 claimed so that lambda = 2^K_l (rho = sigma = 0): with f_P = 1
+    (t_P = s_P in range) only (Z_P) s_P f_P = 0 breaks; with f_G likewise (Z_G); with
+    f_P = f_G = 0, only (F). The zero-check catches each."""
+    c = _c()
+    edit = {"f": 1, "lam": 1 << SPEC.trust_bits, "rho": 0, "sig": 0}
+    edit |= {"fP": {"f_p": 1}, "fG": {"f_g": 1}, "f": {}}[how]
+    witness = cheat(c, {I_BOTH: edit})
+    assert violated(c, witness) == {{"fP": "(Z_P)", "fG": "(Z_G)", "f": "(F)"}[how]}
+    _rejected(mode, c, witness, "^trust:lars: ")
+
+
+@pytest.mark.parametrize("how", ["fP", "f"])
+def test_flag_denies_a_zero_norm(mode, how):
+    """s_P = 0 (s_G != 0), f = 0 claimed so that lambda = round(0 / D) = 0 (rho = d, the
+    division honest). With f_P = 0 every identity holds and t_P = s_P - 1 = -1: RC(t_P); with
+    f_P = 1 kept, (F) breaks: the zero-check."""
+    c = _c("limbs")
+    e = _entry(c, I_P0)
+    assert e["s_p"] == 0 < e["s_g"]
+    lam, rho, sig = _honest_division(c, 0, e["s_g"])
+    assert lam == 0
+    edit = {"f": 0, "lam": lam, "rho": rho, "sig": sig} | ({"f_p": 0} if how == "fP" else {})
+    witness = cheat(c, {I_P0: edit})
+    if how == "fP":
+        assert violated(c, witness) == set()
+        _rejected(mode, c, witness, "^range of lars.tP.slots: ")
+    else:
+        assert violated(c, witness) == {"(F)"}
+        _rejected(mode, c, witness, "^trust:lars: ")
+
+
+def test_flag_denies_a_zero_gradient(mode):
+    """s_G = 0 on the padded step (s_P != 0), f_G = f = 0 claimed so that lambda is the division
+    with D = b s_P + E (the ratio eta / (beta + eps / ||P||) instead of 1): every identity
+    holds, t_G = -1: RC(t_G); a verifier without it accepts."""
+    c = _c("bits")
+    e = _entry(c, I_STEP)
+    assert e["s_g"] == 0 < e["s_p"]
+    lam, rho, sig = _honest_division(c, e["s_p"], 0)
+    assert lam != 1 << SPEC.trust_bits
+    witness = cheat(c, {I_STEP: {"f_g": 0, "f": 0, "lam": lam, "rho": rho, "sig": sig}})
+    assert violated(c, witness) == set()
+    if mode == "clear":
+        assert _accepts(mode, c, witness, skip={c.slots("tG")})
+    _rejected(mode, c, witness, "^range of lars.tG.slots: ")
+
+
+def test_flags_not_boolean(mode):
+    """Both norms zero (E > 0): f_P = f_G = 2 (t = s - 1 + f = 1 in range, (Z) holds at s = 0)
+    make f = 2 + 2 - 4 = 0, and lambda = round(0 / E) = 0 with rho = 2^k_e E: only (B_P)
+    f_P^2 = f_P stands in the way (a verifier without it accepts)."""
+    c = _c()
+    i = 5
+    assert N[i] == M[i] == 0
+    lam, rho, sig = _honest_division(c, 0, 0)
+    witness = cheat(c, {i: {"f_p": 2, "f_g": 2, "f": 0, "lam": lam, "rho": rho, "sig": sig}})
+    assert lam == 0 and violated(c, witness) == {"(B_P)"}
+    _rejected(mode, c, witness, "^trust:lars: ")
+
+
+@pytest.mark.parametrize("f_g", [2, 5])
+def test_gradient_flag_needs_no_booleanity(f_g):
+    """(B_G) is not made: f_G > 1 (t_G = f_G - 1 in range) where s_G = 0 makes f = f_G >= 1,
+    and lambda is still pinned to 2^K_l by (L): with lambda = 2^K_l the cheater's witness is
+    accepted only with the honest output; any other lambda breaks (L)."""
+    c = _c()
+    e = _entry(c, I_STEP)
+    assert e["s_g"] == 0 < e["s_p"]
+    den = e["d"] << c.eta_shift
+    # (Q) with f = f_G: (1 - f)(2^(k_e+1+K_l) D + rho - 2 A s_P - 2^k_e D) = 0 fixes rho
+    rho = 2 * c.numerator_coeff * e["s_p"] + den - (2 * den << SPEC.trust_bits)
+    witness = cheat(c, {I_STEP: {"f_g": f_g, "f": f_g, "rho": rho, "sig": (1 - f_g) * (2 * den - 1 - rho)}})
+    assert violated(c, witness) == set() and witness[c.lam][I_STEP] == 1 << SPEC.trust_bits
+    for lam in (0, (1 << SPEC.trust_bits) - 1):
+        other = cheat(c, {I_STEP: {"f_g": f_g, "f": f_g, "lam": lam}})
+        assert "(L)" in violated(c, other)
+
+
+@pytest.mark.parametrize("lam", [0, (1 << SPEC.trust_bits) + 1])
+def test_zero_norm_ratio_is_one(mode, lam):
+    """f = 1, lambda another value (rho, sigma gated to 0 need nothing). Where D > 0, (Q)'s
+    2^(k_e+1) (lambda - 2^K_l f) D term breaks too; where D = 0 (both norms zero, eps = 0: the
+    padded tensor) only (L) f (lambda - 2^K_l) = 0 stands in the way."""
+    c = _c()
+    witness = cheat(c, {I_P0: {"lam": lam}})
+    assert violated(c, witness) == {"(L)", "(Q)"}
+    _rejected(mode, c, witness, "^trust:lars: ")
+    c = _c(spec=SPEC_NO_EPS)
+    assert _entry(c, I_PAD)["d"] == 0
+    witness = cheat(c, {I_PAD: {"lam": lam}})
+    assert violated(c, witness) == {"(L)"}
+    _rejected(mode, c, witness, "^trust:lars: ")
+
+
+@pytest.mark.parametrize("root", ["P", "G"])
+def test_remainder_off_by_one_alone(mode, root):
+    """e + 1 with the root kept (e, u = 2s - e - 1 in range): only (S) breaks."""
+    c = _c()
+    key = f"e_{root.lower()}"
+    witness = cheat(c, {I_BOTH: {key: _entry(c, I_BOTH)[key] + 1}})
+    assert violated(c, witness) == {f"(S_{root})"}
+    _rejected(mode, c, witness, "^trust:lars: ")
+
+
+def test_lambda_alone(mode):
+    """lambda + 1 with rho, sigma honest (all in range): only (Q) breaks."""
+    c = _c()
+    witness = cheat(c, {I_BOTH: {"lam": _entry(c, I_BOTH)["lam"] + 1}})
+    assert violated(c, witness) == {"(Q)"}
+    _rejected(mode, c, witness, "^trust:lars: ")
+
+
+def test_identity_eq_is_the_verifiers(monkeypatch):
+    """The prover doubles the eq table's final evaluation and moves rho's so that the combined
+    polynomial keeps its value (the sumcheck's final check holds): only the eq check sees it."""
+    c = _c()
+    built, original = [], vtrust.trust_reduction
+
+    def spy(*args):
+        built.append(original(*args))
+        return built[-1]
+
+    monkeypatch.setattr(vtrust, "trust_reduction", spy)
+    at = 1 + vtrust.tables(c).index(c.rho)
+
+    def tamper(label, proof):
+        if label != b"trust:lars":
+            return proof
+        (finals,) = proof.final_evals
+        shape = built[-1].shapes[0]
+        target = shape.evaluate(finals)
+        moved = [2 * finals[0] % R, *finals[1:]]
+
+        def value(x):
+            moved[at] = x
+            return shape.evaluate(moved)
+
+        p0 = value(0)
+        moved[at] = (target - p0) * pow((value(1) - p0) % R, -1, R) % R
+        assert shape.evaluate(moved) == target
+        return SumcheckProof(proof.rounds, (tuple(moved),))
+
+    rejected("clear", get_backend("reference"), _gadget(c), ranged(c), _kind(c), trust_witness(c, N, M),
+             "lars: identity eq: the prover's evaluation", tamper=tamper)
+
+
+@pytest.mark.parametrize("value", ["lam", "rho", "sig"])
+def test_slots_tied_to_the_identity(mode, value):
+    """The identity's table holds a cheat the range checks would refuse (lambda + 1 for lambda
+    and rho, lambda - 1 for sigma), the slots tensor the honest value: it does not recompose."""
+    c = _c()
+    honest = trust_witness(c, N, M)
+    witness = cheat(c, {I_BOTH: _with_lambda(c, I_BOTH, _entry(c, I_BOTH)["lam"] + (-1 if value == "sig" else 1))})
+    witness[c.slots(value)] = honest[c.slots(value)]
+    _rejected(mode, c, witness, f"^lars.{value}.slots: slots do not recompose")
+
+
+@pytest.mark.parametrize("root", ["sP", "sG"])
+def test_root_slots_tied_to_the_identity(mode, root):
+    """The root's table holds s + 1 (which RC(e) would refuse), its e slots the honest e."""
+    c = _c()
+    honest = trust_witness(c, N, M)
+    key = "s_p" if root == "sP" else "s_g"
+    witness = cheat(c, {I_BOTH: _with_root(c, I_BOTH, **{key: _entry(c, I_BOTH)[key] + 1})})
+    witness[f"lars.{root}.e.slots"] = honest[f"lars.{root}.e.slots"]
+    _rejected(mode, c, witness, f"^lars.{root}.e.slots: slots do not recompose")
+
+
+@pytest.mark.parametrize("t", ["tP", "tG"])
+def test_flag_slots_tied_to_the_identity(mode, t):
+    """f = 0 denied on a zero norm (t = s - 1 + f = -1, which RC(t) would refuse), the t slots
+    holding an in-range value (the honest t = 0): they do not recompose to s - 1 + f."""
+    c = _c()
+    i, key = (I_P0, "f_p") if t == "tP" else (I_STEP, "f_g")
+    e = _entry(c, i)
+    lam, rho, sig = _honest_division(c, e["s_p"], e["s_g"])
+    witness = cheat(c, {i: {key: 0, "f": 0, "lam": lam, "rho": rho, "sig": sig}})
+    witness[c.slots(t)] = trust_witness(c, N, M)[c.slots(t)]
+    _rejected(mode, c, witness, f"^lars.{t}.slots: slots do not recompose")

@@ -1,0 +1,113 @@
+"""LARS's trust ratio, verifier side: relation (T) of ``circuits/trust.py`` (docs/lars.md
+section 4.4; nonlinear-gadgets.md sections 5 and 8), per (step, tensor) over [T', Gp] tensors
+(g the low variables).
+
+Every identity of (T) (the isqrt identities (S_P), (S_G); the zero-norm flags (Z_P), (Z_G),
+(B_P), (F); the zero-norm output (L); the gated division (Q) and its gated slack (U)) has
+degree <= 2 in the tables, so all of them are ONE zero-check at a random point w (phase
+``trust:<name>``, degree 3 with eq), combined by challenges gamma_1..gamma_8 drawn before it:
+
+    sum_x eq(w, x) [I_0(x) + sum_j gamma_j I_j(x)] = 0,
+
+with D = 2^(k+k_b) S_G + b S_P + E expanded inside (Q), (U). An identity that fails at some
+boolean x escapes with probability at most 1 / r over the gammas (the combination at x is
+linear in them) plus num_vars / r over w (sum_x eq(w, x) I(x) is multilinear in w), besides
+the sumcheck's own 3 num_vars / r.
+
+It ends at one point r with values of every table. Then, at r:
+
+* s_P, e_P (and s_G, e_G) are tied to the isqrt gadgets' slots: e what e's slots recompose to,
+  u = 2s - e what u's do (``verifier.sqrt.tie_root``; s stays virtual, s = (e + u) / 2);
+* t_P = s_P - 1 + f_P and t_G = s_G - 1 + f_G are what their slots recompose to (linear in the
+  tables' values at r, as u is: the MLEs agree at a random point only if the tables do);
+* lambda, rho, sigma are what their slots recompose to (``Walk.slice_value``);
+* the claims on f_P, f_G, f (committed plain tensors) join the ledger;
+* the claims on N (``{name}.NP``) and M (``{name}.NG``) are returned: the caller reduces them
+  (the norm sumchecks of ``verifier/norms.py``).
+
+The range checks of every slots tensor (``ranged``: e_P, u_P, t_P, e_G, u_G, t_G, lambda, rho,
+sigma) are the caller's (its logUp statement, or booleanity for bits); with them the
+identities make lambda_q the semantics' trust ratio (the soundness argument is in
+``circuits/trust.py``). Transcript labels: ``trust-w``, ``trust-gamma``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from circuits.sqrt import Decomposition
+from circuits.trust import Poly, TrustRatio
+
+from .claims import Claim
+from .field import MODULUS as R
+from .phase import PublicTable, Reduction, Table
+from .polynomial import eq_eval
+from .sqrt import tie_root
+from .sumcheck import InstanceShape, Term
+from .values import linear_combination
+from .walk import Walk
+
+
+def ranged(c: TrustRatio) -> list[tuple[str, Decomposition, int]]:
+    """Every slots tensor the caller must range-check, as (name, decomposition, value_vars):
+    e_P, u_P, t_P, e_G, u_G, t_G, lambda_q, rho, sigma."""
+    return c.ranged()
+
+
+def tables(c: TrustRatio) -> list[str]:
+    """The zero-check's tables after eq, in order: the roots and remainders of the isqrt
+    gadgets with their radicands, the flags, lambda_q, rho, sigma."""
+    return [c.sqrt_p.s, c.sqrt_p.e, c.norm_p, c.sqrt_g.s, c.sqrt_g.e, c.norm_g,
+            c.f_p, c.f_g, c.flag, c.lam, c.rho, c.sig]
+
+
+def combined_identity(c: TrustRatio, gammas: Sequence[int]) -> Poly:
+    """I_0 + sum_j gamma_j I_j over (T)'s identities (``TrustRatio.identities``)."""
+    polys = [p for _, p in c.identities()]
+    if len(gammas) != len(polys) - 1:
+        raise ValueError(f"{len(gammas)} challenges for {len(polys)} identities")
+    out = polys[0]
+    for g, p in zip(gammas, polys[1:]):
+        out = out + g * p
+    return out
+
+
+def trust_reduction(c: TrustRatio, w: Sequence[int], gammas: Sequence[int]) -> Reduction:
+    """The combined zero-check of (T) at w. Tables [eq_w] + ``tables(c)``; each monomial of
+    the combined identity times eq is one term. Ends in one claim per table at r."""
+    names = tables(c)
+    index = {n: i + 1 for i, n in enumerate(names)}
+    poly = combined_identity(c, gammas)
+    if poly.degree > 2 or not poly.names() <= set(names):  # pragma: no cover - fixed by construction
+        raise AssertionError(f"{c.name}: the identities leave degree 2 or the tables")
+    terms = tuple(Term(k % R, (0,) + tuple(index[n] for n in mono))
+                  for mono, k in sorted(poly.terms.items()) if k % R)
+    shape = InstanceShape(c.num_vars, len(names) + 1, terms)
+
+    def finish(evals):
+        ((eq_e, *rest),) = evals
+        return [Claim(n, eq_e.point, e.value) for n, e in zip(names, rest, strict=True)]
+
+    table_list = [Table("eq", (tuple(w),))] + [Table("flat", (n,)) for n in names]
+    public = {0: PublicTable(f"{c.name}: identity eq", lambda p: eq_eval(w, p))}
+    return Reduction(f"trust:{c.name}", [shape], [0], finish, [table_list], [public])
+
+
+def verify_trust_ratio(walk: Walk, c: TrustRatio) -> list[Claim]:
+    """Relation (T): the combined zero-check (phase ``trust:<name>``), then every value tied
+    to its slots or ledgered at its point (module docstring). Returns the claims on N and M
+    (``{name}.NP``, ``{name}.NG``, at the zero-check's point), the caller's to reduce."""
+    w = walk.t.challenge_scalars(b"trust-w", c.num_vars)
+    gammas = walk.t.challenge_scalars(b"trust-gamma", len(c.identities()) - 1)
+    claims = walk.ch.phase(f"trust:{c.name}".encode(), [trust_reduction(c, w, gammas)])
+    at = {claim.tensor: claim for claim in claims}
+    point = at[c.lam].point
+    for root, flag, t in ((c.sqrt_p, c.f_p, "tP"), (c.sqrt_g, c.f_g, "tG")):
+        tie_root(walk, root, point, at[root.s].value, at[root.e].value)
+        walk.slice_value(c.slots(t), c.t_slots(), point,
+                         linear_combination([1, 1], [at[root.s].value, at[flag].value], -1))
+    for value, d in (("lam", c.lam_slots()), ("rho", c.rho_slots()), ("sig", c.sig_slots())):
+        walk.slice_value(c.slots(value), d, point, at[getattr(c, value)].value)
+    for name in c.plain_tensors():
+        walk.ledger.add(at[name])
+    return [at[c.norm_p], at[c.norm_g]]
