@@ -22,7 +22,7 @@ from circuits.lars import LarsSpec, spec_from_float, trust_ratio
 from circuits.momentum import Dyadic
 from circuits.semantics import MAX_RELATION_BITS
 from circuits.sqrt import WideBitDecomposition, WideLimbDecomposition
-from circuits.trust import TrustRatio
+from circuits.trust import Poly, TrustRatio
 from prover.backends import get_backend
 from prover.trust import trust_witness
 from verifier.field import MODULUS as R
@@ -568,3 +568,27 @@ def test_flag_slots_tied_to_the_identity(mode, t):
     witness = cheat(c, {i: {key: 0, "f": 0, "lam": lam, "rho": rho, "sig": sig}})
     witness[c.slots(t)] = trust_witness(c, N, M)[c.slots(t)]
     _rejected(mode, c, witness, f"^lars.{t}.slots: slots do not recompose")
+
+
+# --- the combined identity's own guards (API misuse; the walk always passes the right counts) ---
+
+
+def test_combined_identity_needs_one_challenge_per_identity_after_the_first():
+    c = _c()
+    n = len(c.identities())
+    vtrust.combined_identity(c, [1] * (n - 1))
+    with pytest.raises(ValueError, match=rf"^{n - 2} challenges for {n} identities$"):
+        vtrust.combined_identity(c, [1] * (n - 2))
+
+
+@pytest.mark.parametrize("extra", ["degree 3", "foreign table"])
+def test_reduction_refuses_identities_beyond_its_tables_or_degree(monkeypatch, extra):
+    """The zero-check has degree 3 with its eq factor: an identity of degree 3 in the tables,
+    or one over a table the reduction does not bind, is refused before any proof is read."""
+    c = _c()
+    real = type(c).identities
+    term = Poly.var(c.lam) * Poly.var(c.lam) * Poly.var(c.lam) if extra == "degree 3" else Poly.var("elsewhere")
+    monkeypatch.setattr(type(c), "identities", lambda self: real(self) + [("(X) added", term)])
+    gammas = [1] * (len(c.identities()) - 1)
+    with pytest.raises(AssertionError, match="the identities leave degree 2 or the tables"):
+        vtrust.trust_reduction(c, [0] * c.num_vars, gammas)

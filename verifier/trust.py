@@ -78,7 +78,7 @@ def trust_reduction(c: TrustRatio, w: Sequence[int], gammas: Sequence[int]) -> R
     names = tables(c)
     index = {n: i + 1 for i, n in enumerate(names)}
     poly = combined_identity(c, gammas)
-    if poly.degree > 2 or not poly.names() <= set(names):  # pragma: no cover - fixed by construction
+    if poly.degree > 2 or not poly.names() <= set(names):  # fixed by construction; pinned by test_trust.py
         raise AssertionError(f"{c.name}: the identities leave degree 2 or the tables")
     terms = tuple(Term(k % R, (0,) + tuple(index[n] for n in mono))
                   for mono, k in sorted(poly.terms.items()) if k % R)
