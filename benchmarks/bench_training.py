@@ -142,8 +142,10 @@ def main() -> None:
         print(json.dumps(measure(args)), flush=True)
         return
 
-    print(f"widths {args.widths}, batch {args.batch}, {args.steps} steps, data {args.data}, backend "
-          f"{args.backend}; load {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores", flush=True)
+    shape = (f"run file {args.run_file}" if args.run_file else
+             f"widths {args.widths}, batch {args.batch}, data {args.data}")
+    print(f"{shape}, {args.steps} steps, backend {args.backend}; load {os.getloadavg()[0]:.2f} on "
+          f"{os.cpu_count()} cores", flush=True)
     rows = []
     recipes = [Path(args.run_file).stem] if args.run_file else args.recipes
     configs = [(r, g, m, s) for r in recipes for g in args.gadgets for m in args.modes for s in args.segment_steps]

@@ -22,7 +22,8 @@ from circuits.lars import LarsSpec, spec_from_float, trust_ratio
 from circuits.momentum import Dyadic
 from circuits.semantics import MAX_RELATION_BITS
 from circuits.sqrt import WideBitDecomposition, WideLimbDecomposition
-from circuits.trust import Poly, TrustRatio
+from circuits.poly import Poly
+from circuits.trust import TrustRatio
 from prover.backends import get_backend
 from prover.trust import trust_witness
 from verifier.field import MODULUS as R

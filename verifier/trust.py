@@ -36,7 +36,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from circuits.sqrt import Decomposition
-from circuits.trust import Poly, TrustRatio
+from circuits.poly import Poly
+from circuits.trust import TrustRatio
 
 from .claims import Claim
 from .field import MODULUS as R
