@@ -126,6 +126,13 @@ def step_record(c: MlpCircuit, step, prev: list[tuple] | None = None) -> dict[st
     return rec
 
 
+def _pad_object(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``a`` in the top-left corner of a zero object array of ``shape`` (Python ints)."""
+    out = np.zeros(shape, dtype=object)
+    out[tuple(slice(0, n) for n in a.shape)] = np.asarray(a, dtype=object)
+    return out
+
+
 def _buffers(c: MlpCircuit, trace, t: int) -> list[tuple]:
     """The momentum buffers (of W_l, b_l) after step t - 1: zero before the run's first step."""
     if t == 0:
@@ -154,12 +161,13 @@ def lars_record(c: MlpCircuit, step, rec: dict) -> dict[str, np.ndarray]:
     """A StepTrace's LARS tensors besides the buffers, named as ``prover.training.lars_update``
     names them: the folded gradients G_W = G_Z^T A, G_b = 2^R sum_b G_Z (padded, Python ints)
     and per tensor the squared norms and lambda_q (``zktrain.fixedpoint.lars.LarsScalars``)."""
+    dims = [1 << c.width_vars(i) for i in range(c.layers + 1)]
     out = {}
-    for m in step.momentum:
+    for m, layer in zip(step.momentum, step.layers, strict=True):
         l = m.layer
-        gz = rec[f"GZ{l}"].astype(object)
-        grads = {"W": (gz.T.dot(rec[f"IN{l}"].astype(object)), m.scalars),
-                 "b": (gz.sum(axis=0) << c.frac_bits, m.bias_scalars)}
+        # The engine's own exact gradients (G_W as Python ints where it passes int64), padded.
+        grads = {"W": (_pad_object(layer.g_w.to_object(), (dims[l], dims[l - 1])), m.scalars),
+                 "b": (_pad_object(layer.g_b, (dims[l],)), m.bias_scalars)}
         for kind in ("W", "b") if c.bias else ("W",):
             grad, scalars = grads[kind]
             out[f"G{kind}{l}"] = grad
