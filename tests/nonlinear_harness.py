@@ -166,6 +166,8 @@ def claims_true(mode, prover_claims, claims, truth) -> bool:
             theirs = p.value % R if isinstance(p.value, int) else group.to_bytes(p.value.commitment(gens))
             if mine != theirs:
                 return False
+    elif any((v.value - p.value) % R for v, p in zip(claims, prover_claims)):
+        return False  # the verifier's own values, not only the prover's, must be the truth
     values = [getattr(c.value, "value", c.value) for c in prover_claims]
     return all(mle(truth[c.tensor], c.point) == v % R for c, v in zip(prover_claims, values))
 
