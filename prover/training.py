@@ -257,7 +257,7 @@ def stack_witness(
         wit.update(dataset)
     wit.update(losses.slots(c, wit))
     if c.has_buffer:
-        wit.update(momentum_slots(c, wit, state))
+        wit.update(buffer_slots(c, wit, state))
     if c.optimizer == "lars":
         wit.update(lars_tensors(c, wit))
     if has_logup(c):
@@ -265,17 +265,17 @@ def stack_witness(
     return wit
 
 
-def momentum_slots(c: MlpCircuit, wit: Witness, state: tuple) -> Witness:
-    """The momentum tensors (``verifier/optimizers.py``): the buffers' and remainders' slots, the
-    stacked buffers flattened to [T', params] (the sumchecks bind their parameter axes at once),
-    the checkpoints V*{l}.0 and V*{l}.T."""
+def buffer_slots(c: MlpCircuit, wit: Witness, state: tuple) -> Witness:
+    """The optimizer's buffer tensors (momentum's or LARS's, ``verifier/optimizers.py``): the
+    buffers' and remainders' slots, the stacked buffers flattened to [T', params] (the sumchecks
+    bind their parameter axes at once), the checkpoints V*{l}.0 and V*{l}.T."""
     start, end = state
     out: Witness = {}
     for l in range(1, c.layers + 1):
         for i, kind in enumerate(("W", "b") if c.bias else ("W",)):
             name = f"V{kind}{l}"
-            out[c.ranged(name)] = c.buf_slots().decompose(wit[name], f"momentum buffer {kind}{l}")
-            out[c.ranged(f"R{name}")] = c.buf_rem_slots().decompose(wit.pop(f"R{name}"), f"momentum remainder {kind}{l}")
+            out[c.ranged(name)] = c.buf_slots().decompose(wit[name], f"{c.optimizer} buffer {kind}{l}")
+            out[c.ranged(f"R{name}")] = c.buf_rem_slots().decompose(wit.pop(f"R{name}"), f"{c.optimizer} buffer remainder {kind}{l}")
             for key in (name, f"{name}.prev"):
                 out[key] = wit[key].reshape(c.padded_steps, -1)
             out[f"{name}.0"] = _int64(start[l - 1][i], f"{name}.0")
