@@ -32,9 +32,13 @@ from zktrain.run_config import load_run, parse_run
 SEED = 20261207
 
 
-def _run(segment_steps: int, zk: bool = False, momentum: bool = False):
+def _run(segment_steps: int, zk: bool = False, momentum: bool | str = False):
     cfg = tiny_run({"zk": zk, "segment_steps": segment_steps}, name="parallel")
-    if momentum:  # the checkpoints carry the momentum buffers V*{l}.T
+    if momentum == "lars":  # the checkpoints carry LARS's buffers, the ranks replay its trust ratios
+        del cfg["train"]["lr"]
+        cfg["train"]["optimizer"] = {"name": "lars", "lr": 0.5, "momentum": 0.9, "weight_decay": 5e-4,
+                                     "trust_coefficient": 0.02, "decay_bias_and_norm": True}
+    elif momentum:  # the checkpoints carry the momentum buffers V*{l}.T
         cfg["train"].update(momentum=0.9, weight_decay=1e-4)
     return parse_run(cfg)
 
@@ -47,8 +51,9 @@ def _one_process(run, seed):
     return prove_trace(statements, backend, trace, run.options.zk, None, dataset, shared, run.data_commitment, seed=seed)
 
 
-@pytest.mark.parametrize(("segment_steps", "zk", "momentum"), [(1, False, False), (2, True, False), (1, False, True)],
-                         ids=["clear-3-segments", "zk-2-segments", "momentum-clear-3-segments"])
+@pytest.mark.parametrize(("segment_steps", "zk", "momentum"),
+                         [(1, False, False), (2, True, False), (1, False, True), (1, False, "lars")],
+                         ids=["clear-3-segments", "zk-2-segments", "momentum-clear-3-segments", "lars-clear-3-segments"])
 def test_two_ranks_prove_the_one_process_bundle(segment_steps, zk, momentum):
     run = _run(segment_steps, zk, momentum)
     lines: list[str] = []
