@@ -26,7 +26,9 @@ from circuits.mlp import MlpCircuit
 from prover.backends import get_backend
 from prover.training import ProverChannel, commit_tensor, mlp_witness
 from prover.zk_training import ZkProverChannel
+from verifier import field
 from verifier.errors import VerifyError
+from verifier.field import MODULUS as R
 from verifier.training import TrainingStatement, TrainingWalk, verify_training
 from verifier.zk_training import verify_training_zk
 
@@ -313,3 +315,19 @@ def test_gadget_on_other_norms_than_the_tensors_is_rejected(run, monkeypatch, so
     cheat = mlp_witness(run["c"], d["x"], d["y"], d["w0"], d["b0"])
     assert not np.array_equal(cheat["LAMW2"], run["witness"]["LAMW2"])
     _rejected(run, _cheat(run, cheat), rf"^lars: the tensors' squared norms N_{source} do not combine to the trust ratio's$")
+
+
+def test_zk_proof_reveals_no_trust_ratio_or_norm(run):
+    """In zero knowledge the optimizer's scalars stay hidden: no trust ratio, squared norm or
+    buffer entry of the witness appears in the proof as a field element; in the clear mode the
+    same search finds some (a positive control: the search can succeed)."""
+    c, wit = run["c"], run["witness"]
+    values = [wit[f"{x}{kind}{l}"].reshape(-1) for x in ("LAM", "NP", "NG") for kind, l in c.parameter_tensors()]
+    values.append(wit["VW2"].reshape(-1))
+    encodings = {field.to_bytes(int(v) % R) for a in values for v in a if int(v) % R}
+    assert len(encodings) > 50  # not vacuous
+    found = {e for e in encodings if e in run["proof"]}
+    if run["mode"] == "zk":
+        assert not found
+    else:
+        assert found
