@@ -25,12 +25,12 @@ from circuits.lars import buffer_terms, trust_ratio
 from circuits.mlp import MlpCircuit
 from prover.backends import get_backend
 from prover.training import ProverChannel, commit_tensor, mlp_witness
-from prover.zk_training import ZkProverChannel
 from verifier import field
-from verifier.errors import VerifyError
 from verifier.field import MODULUS as R
 from verifier.training import TrainingStatement, TrainingWalk, verify_training
-from verifier.zk_training import verify_training_zk
+# The same deviating-prover machinery as the momentum's proofs (a reckless walk, the proof
+# of a cheating witness against the published data, the checks' rejections).
+from test_momentum_proof import MODES, _SUMCHECK_ROUND, _cheat, _phase_1_fails, _prove, _rejected
 
 RECIPE = b'{"run":"tiny-lars"}'
 LARS = dict(optimizer="lars", momentum=(29491, 15), weight_decay=(41, 14), trust_coefficient=(41, 11),
@@ -42,24 +42,7 @@ def _circuit(gadget: str = "limbs", **changes) -> MlpCircuit:
     return dataclasses.replace(c, **changes)
 
 
-class _RecklessWalk(TrainingWalk):
-    """A prover that skips the walk's own checks and sends its messages regardless."""
-
-    def _require(self, ok, reason):
-        pass
-
-
-MODES = {
-    "clear": dict(mode="clear", channel=ProverChannel, verify=verify_training),
-    "zk": dict(mode="zk", channel=ZkProverChannel, verify=verify_training_zk),
-}
-_SUMCHECK_ROUND = {
-    "clear": r"sumcheck round \d+: p\(0\) \+ p\(1\) does not match the claim",
-    "zk": r"zk sumcheck round \d+: proof of dot product",
-}
-
-
-def _data(seed=0, bias=True):
+def _data(seed=0):
     rng = np.random.default_rng(seed)
     x = rng.integers(0, 1 << 16, size=(3, 4, 4))
     y = np.zeros((3, 4, 3), dtype=np.int64)
@@ -86,36 +69,9 @@ def run(request, data):
     return run
 
 
-def _prove(run, statement, witness, published, walk=TrainingWalk):
-    channel = run["channel"](statement, witness, run["backend"], published, random.Random(1))
-    walk(statement, channel).run()
-    return channel.public, channel.proof_bytes()
-
-
-def _cheat(run, witness):
-    """Prove a deviating witness: the data as published before training, every other public
-    tensor (W_T, b_T and the buffers' checkpoint) whatever the cheating run ends on."""
-    st, c = run["statement"], run["c"]
-    published = {n: run["published"][n] if n in c.data_tensors() else commit_tensor(st, n, witness[n])
-                 for n in st.public_tensors()}
-    witness = {**witness, **{n: run["witness"][n] for n in c.data_tensors()}}
-    return _prove(run, st, witness, published, walk=_RecklessWalk)
-
-
-def _rejected(run, public_and_proof, match, statement=None):
-    public, proof = public_and_proof
-    with pytest.raises(VerifyError, match=match):
-        run["verify"](statement or run["statement"], public, proof)
-
-
 def _trust_fails(run) -> str:
     """A false claim in the trust-ratio gadget's zero-check (``verifier/trust.py``)."""
     return rf"^trust:lars: {_SUMCHECK_ROUND[run['mode']]}"
-
-
-def _phase_1_fails(run) -> str:
-    """A false claim among phase 1's instances: the buffer relations and the norm sumchecks."""
-    return rf"^phase-1: {_SUMCHECK_ROUND[run['mode']]}"
 
 
 # --- completeness ---------------------------------------------------------------------------
