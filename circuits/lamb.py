@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from .lars import quantize_relative
-from .momentum import Dyadic, Number, as_fraction
+from .momentum import Dyadic, Number, as_fraction, quantize
 
 #: Scales (module docstring): bias corrections at 2^-30, sqrt(v_hat) at 2^-24, r at 2^-24, the
 #: trust ratio at 2^-24, and V dropped by SV = 16 bits below G^2 (honest G up to 2^39 keeps V
@@ -48,6 +48,8 @@ from .momentum import Dyadic, Number, as_fraction
 KA = KB = 30
 KS = KR = KP = 24
 SV = 16
+#: V's unsigned width: an honest gradient up to 2^39 at 2^(2R) (a true entry of 2 at batch 64).
+V_BITS = 62
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,32 @@ def spec_from_float(betas: tuple[Number, Number] = (0.9, 0.999), eps: Number = 1
         out.append(quantize_relative(1 - v, f"betas[{i}] (as 1 - beta)"))
     lam = quantize_relative(weight_decay, "weight_decay")
     return LambSpec(out[0], out[1], lam, eps_integer(eps, frac_bits, inv_c), inv_c, adapt=lam.num != 0 or always_adapt)
+
+
+#: eps is quantized at 2^-EPS_SHIFT (1e-6 -> 4295/2^32, +0.003%).
+EPS_SHIFT = 32
+
+
+def recipe_hyperparameters(betas: tuple[Number, Number] = (0.9, 0.999), eps: Number = 1e-6,
+                           weight_decay: Number = 0.01) -> dict[str, Dyadic]:
+    """``zktrain.optim.LAMB``'s options as the recipe's dyadics (``train.beta1``, ``beta2``,
+    ``eps``, ``weight_decay``), quantized as ``spec_from_float`` quantizes them: 1 - beta and the
+    decay within relative error 1/512, eps at 2^-32. ValueError naming the option."""
+    if len(betas) != 2:
+        raise ValueError(f"betas: must be a pair, got {betas!r}")
+    out = {}
+    for i, b in enumerate(betas):
+        v = as_fraction(b)
+        if not 0 <= v < 1:
+            raise ValueError(f"betas[{i}]: must lie in [0, 1), got {b!r}")
+        out[f"beta{i + 1}"] = Dyadic.exact(1 - quantize_relative(1 - v, f"betas[{i}] (as 1 - beta)").value, f"betas[{i}]")
+    if as_fraction(eps) <= 0:
+        raise ValueError(f"eps: must be > 0, got {eps!r}")
+    out["eps"] = quantize(eps, EPS_SHIFT, "eps")
+    if out["eps"].num == 0:
+        raise ValueError(f"eps: {eps!r} is below 2^-{EPS_SHIFT + 1}")
+    out["weight_decay"] = quantize_relative(weight_decay, "weight_decay")
+    return out
 
 
 def eps_integer(eps: Number, frac_bits: int, inv_c: int) -> int:

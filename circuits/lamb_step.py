@@ -26,7 +26,7 @@ segment's starting moments ``M0``, ``V0`` ([n], the caller's) at t = 0.
 
 **Committed per entry** (range-checked slots): M (signed ``m_bits``), V (``v_bits``), r1, r2,
 the isqrt's e and u = 2s - e (s virtual), r_q (signed KR + ``ratio_bits``: |r| < 2^16 by
-default), rho, sigma = 2D - 1 - rho, dP (signed ``p_bits`` + 1), rd (signed kd bits): 11 slots
+default), rho, sigma = 2D - 1 - rho, dP (signed ``step_bits``, by default ``p_bits`` + 1), rd (signed kd bits): 11 slots
 tensors. **Per step**: flags f_P, f_U, f and Lphi = lr_num_t phi (plain, below 2^63); slots of
 phi (KP + ``ratio_bits``), phi2 = phi^2, lo, hi (the fused rounding's two slacks) and
 NUs = (1 - f) N_U + f. Virtual: P, G (the inputs; the
@@ -121,7 +121,8 @@ class LambStep:
     ``norm_u_bits``: N_U's declared width (NUs's range check enforces it where the norms are
     nonzero); None: the worst case of r_q and P, which caps the tensor near 2^12 entries, since
     (LO) reaches phi^2 N_U (a declared width, like the moments', lifts the cap: the witness
-    refuses an N_U beyond it)."""
+    refuses an N_U beyond it). ``step_bits``: dP's signed width (None: p_bits + 1). The widths
+    follow the worst step's bias corrections (t = 1), whatever ``first_step`` is."""
 
     name: str
     step_vars: int
@@ -138,6 +139,7 @@ class LambStep:
     ratio_bits: int = 17
     limb_bits: int | None = 16
     norm_u_bits: int | None = None
+    step_bits: int | None = None
 
     def __post_init__(self) -> None:
         if self.step_vars < 0 or self.param_vars < 0:
@@ -223,6 +225,13 @@ class LambStep:
         """(A_t, B_t) per stacked step, t = first_step + j: public, recomputed by the verifier."""
         return list(_corrections(self.spec, self.first_step, self.steps))
 
+    @property
+    def worst_corrections(self) -> tuple[int, int]:
+        """(A_1, B_1): the largest bias corrections of any step (1 - b^t grows with t). The
+        widths follow them, not this stack's steps, so every segment of a run has the same
+        layout whatever step it starts at."""
+        return _corrections(self.spec, 1, 1)[0]
+
     def a_table(self) -> list[int]:
         return [a for a, _ in self.corrections()]
 
@@ -236,7 +245,7 @@ class LambStep:
     @property
     def x_bits(self) -> int:
         """x = 2^cs B V < 2^x_bits."""
-        return (((1 << self.v_bits) - 1) * max(self.b_table()) << self.cs).bit_length()
+        return (((1 << self.v_bits) - 1) * self.worst_corrections[1] << self.cs).bit_length()
 
     @property
     def sqrt(self) -> Sqrt:
@@ -267,7 +276,8 @@ class LambStep:
 
     @property
     def dp_bits(self) -> int:
-        return self.p_bits + 1
+        """dP's signed width: ``step_bits``, or p_bits + 1 (a step as large as any weight)."""
+        return self.p_bits + 1 if self.step_bits is None else self.step_bits
 
     @property
     def lr_bits(self) -> int:
@@ -321,7 +331,7 @@ class LambStep:
         g, p = 1 << (self.g_bits - 1), 1 << (self.p_bits - 1)
         m, v = 1 << (self.m_bits - 1), (1 << self.v_bits) - 1
         rq, rho = 1 << (self.rq_bits - 1), (1 << self.rho_bits) - 1
-        a_max = max(self.a_table())
+        a_max = self.worst_corrections[0]
         d = self.d_max
         lphi = (1 << self.lphi_bits) - 1
         phi = (1 << self.phi_bits) - 1

@@ -52,17 +52,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from .bits import BitDecomposition
 from .data import DATA_BINDINGS, DatasetEncoding
 from .layout import Layout, log2_ceil, padded
 from .limbs import LIMB_BITS, LimbDecomposition
-from .semantics import lars_spec, momentum_spec
+from .semantics import lamb_spec, lars_spec, momentum_spec, relation_bounds
 from .softmax import LOSSES
 
 RANGE_CHECKS = ("limbs", "bits")
-OPTIMIZERS = ("sgd", "sgd_momentum", "lars")
+OPTIMIZERS = ("sgd", "sgd_momentum", "lars", "lamb")
 Decomposition = BitDecomposition | LimbDecomposition
 
 if TYPE_CHECKING:
@@ -108,6 +109,13 @@ class MlpCircuit:
     trust_coefficient: tuple[int, int] = (0, 0)
     lars_eps: int = 0
     inv_c: int = 0
+    #: ``lamb`` (``circuits.lamb``, docs/lamb.md): ``weight_decay`` is lam (not folded: it
+    #: multiplies x), ``buf_bits`` the first moment's width, ``inv_c`` 1/c, and these 1 - b1,
+    #: 1 - b2 as (num, shift), the eps integer E and the signed width every weight of the run
+    #: stays within (``lamb_param_bits``; 0: this circuit's own steps from a committed W_0).
+    betas: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0))
+    lamb_eps: int = 0
+    param_bits: int = 0
 
     def __post_init__(self) -> None:
         if self.range_check not in RANGE_CHECKS:
@@ -140,8 +148,20 @@ class MlpCircuit:
             spec = self.lars_spec()  # validates mu, eta, E and 1/c
             if not 2 <= self.buf_bits <= 62 or spec.rounding_shift(self.lr_shift) > 62:
                 raise ValueError(f"lars: buf_bits {self.buf_bits} and the rounding shift must lie in [2, 62]")
-        elif (self.trust_coefficient, self.lars_eps, self.inv_c) != ((0, 0), 0, 0):
-            raise ValueError(f"{self.optimizer} has no trust coefficient, eps or 1/c")
+        elif (self.trust_coefficient, self.lars_eps) != ((0, 0), 0):
+            raise ValueError(f"{self.optimizer} has no trust coefficient or LARS eps")
+        if self.optimizer == "lamb":
+            spec = self.lamb_spec()  # validates the betas, E and 1/c
+            if not spec.adapt:
+                raise ValueError("lamb: weight_decay 0 (no layer adaptation, phi = 1) is not provable; "
+                                 "give a nonzero decay")
+            if not 2 <= self.buf_bits <= 62 or self.lamb_param_bits < self.weight_bits:
+                raise ValueError(f"lamb: buf_bits {self.buf_bits} must lie in [2, 62] and param_bits "
+                                 f"{self.param_bits} cover weight_bits {self.weight_bits}")
+        elif (self.betas, self.lamb_eps, self.param_bits) != (((0, 0), (0, 0)), 0, 0):
+            raise ValueError(f"{self.optimizer} has no betas, LAMB eps or param_bits")
+        if self.optimizer not in ("lars", "lamb") and self.inv_c:
+            raise ValueError(f"{self.optimizer} has no 1/c")
 
     @classmethod
     def from_recipe(cls, recipe: "Recipe", range_check: str = "limbs") -> "MlpCircuit":
@@ -166,6 +186,13 @@ class MlpCircuit:
                          weight_decay=(lars.beta.num, lars.beta.shift), buf_bits=recipe.train.buf_bits,
                          trust_coefficient=(lars.eta.num, lars.eta.shift), lars_eps=lars.eps_int,
                          inv_c=lars.inv_c)
+        lamb = lamb_spec(recipe)  # the betas' complements and eps as E (docs/lamb.md section 1)
+        if lamb is not None:
+            bounds = relation_bounds(recipe)
+            state = dict(optimizer="lamb", weight_decay=(lamb.lam.num, lamb.lam.shift), buf_bits=recipe.train.buf_bits,
+                         inv_c=lamb.inv_c, lamb_eps=lamb.eps_int,
+                         betas=tuple((d.num, d.shift) for d in (lamb.one_minus_b1, lamb.one_minus_b2)),
+                         param_bits=max(bounds["weight"], bounds["bias"]).bit_length() + 1)
         return cls(
             widths=tuple(recipe.model.widths),
             batch=batch,
@@ -198,7 +225,10 @@ class MlpCircuit:
         if fields["loss"] == "mse":
             del fields["loss"]
         if fields["optimizer"] != "lars":  # likewise: plain SGD and momentum circuits keep their bytes
-            for key in ("trust_coefficient", "lars_eps", "inv_c"):
+            for key in ("trust_coefficient", "lars_eps") + (("inv_c",) if fields["optimizer"] != "lamb" else ()):
+                del fields[key]
+        if fields["optimizer"] != "lamb":  # and so do LARS circuits
+            for key in ("betas", "lamb_eps", "param_bits"):
                 del fields[key]
         if fields["optimizer"] == "sgd":
             for key in ("optimizer", "momentum", "weight_decay", "buf_bits"):
@@ -269,6 +299,12 @@ class MlpCircuit:
         """A committed buffer per parameter and step: momentum's buf_t or LARS's v_t."""
         return self.optimizer in ("sgd_momentum", "lars")
 
+    @property
+    def has_state(self) -> bool:
+        """The optimizer carries state from step to step, checkpointed with the weights: the
+        buffers (momentum, LARS) or LAMB's moments (``MlpCircuit`` docstring)."""
+        return self.has_buffer or self.optimizer == "lamb"
+
     def lars_spec(self):
         """mu, the folded beta_f, eta, E and 1/c (``circuits.lars.LarsSpec``)."""
         from .lars import LarsSpec
@@ -310,6 +346,51 @@ class MlpCircuit:
         p = 1 << (self.weight_bits - 1)
         params = max(1 << self.parameter_vars(kind, l) for kind, l in self.parameter_tensors())
         return (params * max(p, g) ** 2).bit_length()
+
+    def lamb_spec(self):
+        """1 - b1, 1 - b2, lam, E and 1/c (``circuits.lamb.LambSpec``), adapted when lam != 0."""
+        from .lamb import LambSpec
+        from .momentum import Dyadic
+
+        (c1, s1), (c2, s2) = self.betas
+        return LambSpec(Dyadic(c1, s1), Dyadic(c2, s2), Dyadic(*self.weight_decay), self.lamb_eps, self.inv_c,
+                        adapt=self.weight_decay[0] != 0)
+
+    @property
+    def lamb_param_bits(self) -> int:
+        """The signed width of every weight and bias of a LAMB run (the step gadget's P), for any
+        witness the range checks admit: W_t = W_0 - sum_{s<t} dP_s with |W_0| < 2^(weight_bits-1)
+        and every |dP| < 2^weight_bits (its range check), over the run's steps
+        (``circuits.semantics.relation_bounds``, which ``from_recipe`` reads), or this circuit's
+        own when ``param_bits`` is 0."""
+        if self.param_bits:
+            return self.param_bits
+        return ((1 << (self.weight_bits - 1)) + (self.steps << self.weight_bits)).bit_length() + 1
+
+    def lamb_step(self, kind: str, layer: int, first_step: int = 1):
+        """LAMB's step gadget (``circuits.lamb_step``) of one parameter tensor, stacked [T', n],
+        LAMB's t = ``first_step`` at the segment's first step. Widths: P the run's weights
+        (``lamb_param_bits``), dP one weight's (its range check bounds the run's weights), G the
+        folded gradients of any admitted witness (``lamb_gradient_bits``), M ``buf_bits``, V 62
+        bits, N_U ``lamb_norm_u_bits``. The layout is the same for every ``first_step``."""
+        return _lamb_step(self, kind, layer, first_step)
+
+    def lamb_gradient_bits(self) -> int:
+        """A signed width of every folded gradient G_W = G_Z^T A and G_b = 2^R sum_b G_Z: B products
+        of a gradient (the output's: Q bits and a label) and an activation (Q bits, or an input)."""
+        gz = (1 << (self.value_bits - 1)) + (1 << self.label_bits)
+        a = 1 << max(self.value_bits - 1, self.input_bits)
+        return max(self.batch * gz * a, (self.batch * gz) << self.frac_bits).bit_length() + 1
+
+    def lamb_norm_u_bits(self, kind: str, layer: int) -> int:
+        """N_U's declared width: every |U| < 2^(KU+4), i.e. |r + lam x| < 16 (an honest |r| stays
+        below (1 - b1) / sqrt(1 - b2) ~ 3.2 for the usual betas, |lam x| below 1.3 for lam 0.01 and
+        |x| < 128); the witness refuses a wider N_U."""
+        from .lamb import KR
+
+        ku = 2 * self.frac_bits + self.lr_shift + self.weight_decay[1]
+        assert ku >= KR
+        return self.parameter_vars(kind, layer) + 2 * (ku + 4) + 1
 
     def momentum_spec(self):
         """mu and the folded lam_f (``circuits.momentum.MomentumSpec``)."""
@@ -397,13 +478,23 @@ class MlpCircuit:
             trust = self.trust()
             for name, d, _ in trust.ranged():
                 out[name] = RangedTensor(Layout.of(t=trust.step_vars, g=trust.group_vars, slot=d.slot_vars), d)
+        if self.optimizer == "lamb":  # each tensor's step gadget: [T', n, slots] or [T', slots]
+            for kind, l in self.parameter_tensors():
+                gadget = self.lamb_step(kind, l)
+                for name, d, value_vars in gadget.ranged():
+                    entries = gadget.param_vars if value_vars == gadget.num_vars else 0
+                    out[name] = RangedTensor(Layout.of(t=self.step_vars, p=entries, slot=d.slot_vars), d)
         out.update(self.loss_circuit().ranges())  # after the walk's own (MSE adds none)
         return out
 
 
     def optimizer_tensors(self) -> dict[str, Layout]:
         """The optimizer's committed tensors that are not range slots: LARS's zero-norm flags,
-        [T', groups] (``circuits.trust``); none otherwise."""
+        [T', groups] (``circuits.trust``), LAMB's flags and Lphi per tensor, [T']
+        (``circuits.lamb_step``); none otherwise."""
+        if self.optimizer == "lamb":
+            return {name: Layout.of(t=self.step_vars) for kind, l in self.parameter_tensors()
+                    for name in self.lamb_step(kind, l).plain_tensors()}
         if self.optimizer != "lars":
             return {}
         trust = self.trust()
@@ -437,3 +528,15 @@ class RangedTensor:
     layout: Layout
     decomposition: Decomposition
     real: dict[str, int] | None = None
+
+
+@lru_cache(maxsize=256)
+def _lamb_step(c: MlpCircuit, kind: str, layer: int, first_step: int):
+    from .lamb import V_BITS
+    from .lamb_step import LambStep
+
+    return LambStep(f"lamb{kind}{layer}", c.step_vars, c.parameter_vars(kind, layer), c.lamb_spec(), c.frac_bits,
+                    c.lr_shift, tuple(c.lr_padded()), first_step, p_bits=c.lamb_param_bits,
+                    g_bits=c.lamb_gradient_bits(), m_bits=c.buf_bits, v_bits=V_BITS,
+                    limb_bits=c.limb_bits if c.range_check == "limbs" else None,
+                    norm_u_bits=c.lamb_norm_u_bits(kind, layer), step_bits=c.weight_bits + 1)

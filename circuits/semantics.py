@@ -376,6 +376,8 @@ def relation_bounds(recipe: Recipe) -> dict[str, int]:
       squared norms, both sides of the trust ratio's division and of the buffer relation; the
       weights move by at most T 2^(buf_bits-1) (the rate is inside the buffer).
     - ``momentum_buffer``, ``momentum`` (``train.optimizer: sgd_momentum`` only, design (A) of
+    - ``train.optimizer: lamb`` (``circuits.lamb_step``): the weights move by at most
+      T 2^weight_bits (dP's range check); the step gadget bounds its own relations.
       docs/momentum.md section 6): |buf| < 2^(buf_bits-1), so ``weight``/``bias`` become
       |W_0| + Sigma 2^(buf_bits-1) (W_t = W_0 - sum_{s<t} lr_s buf_s), and both sides of
       2^K_A buf_t + r_t = mu_num 2^(K_A-k_mu) buf_{t-1} + 2^K_A G_t + lam_num 2^(K_A-k-k_lam) W_t.
@@ -413,6 +415,11 @@ def relation_bounds(recipe: Recipe) -> dict[str, int]:
         w_max = [w0[l] + moved for l in range(layers)]
         b_max = [b0[l] + moved if recipe.model.bias else 0 for l in range(layers)]
     product = [widths[l] * a_max[l] * w_max[l] + (b_max[l] << R) for l in range(layers)]
+    if lamb_spec(recipe) is not None:
+        # W_t = W_0 - sum_{s<t} dP_s (circuits.lamb_step), every |dP| < 2^weight_bits (its range check).
+        moved = recipe.train.steps << q_cfg.weight_bits
+        w_max = [w0[l] + moved for l in range(layers)]
+        b_max = [b0[l] + moved if recipe.model.bias else 0 for l in range(layers)]
     # G'_A of hidden layer j (1-based) comes from G_Z,j+1 [B, d_{j+1}] times W_{j+1} [d_{j+1}, d_j].
     backward = [widths[j + 1] * gz_max[j] * w_max[j] for j in range(1, layers)]
 

@@ -7,6 +7,7 @@ commitments with their blinding, and a channel that computes and writes every me
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import ChainMap
 from typing import Callable, Sequence
@@ -22,6 +23,7 @@ from prover.commit.generators import prover_generators
 from prover.gadgets import slot_values, to_field
 from prover.logup import derive_tables, multiplicities
 from prover.phase import prove_phase
+from prover.lamb_step import lamb_step_witness
 from prover.trust import trust_witness
 from verifier.claims import Claim
 from verifier.encoding import encode_scalars
@@ -62,13 +64,16 @@ Hook = Callable[[str, np.ndarray], np.ndarray]
 
 
 def exact_step(c: MlpCircuit, w: list, b: list, x: np.ndarray, y: np.ndarray, lr: int, hook: Hook | None = None,
-               bufs: list | None = None, coefficients: tuple[int, int] | None = None, real: bool = True):
+               bufs: list | None = None, coefficients: tuple[int, int] | None = None, real: bool = True,
+               step: int = 0):
     """One step of the exact semantics on padded object arrays (the relation the circuit
     proves, written plainly). Returns the step's tensors by witness name, W and b after it,
     and the optimizer's state after it (``bufs``: per layer the momentum buffers of W and b,
     ``sgd_momentum`` only; None for plain SGD). ``coefficients`` (mu', lam') replaces the
     circuit's in the buffer's update: a deviating optimizer, for the soundness tests. A padded
     step (``real`` False) updates the state but not the weights (LARS's rate 1 is a real step's).
+    ``step``: the run's index of this step (LAMB's bias corrections count from it); LAMB's
+    ``bufs`` are its moments, per layer ((M_W, V_W), (M_b, V_b)).
 
     Every tensor passes through ``hook(name, value)`` as it is produced, and the step goes on
     with what the hook returns: the malicious-prover hook of the soundness tests.
@@ -102,6 +107,9 @@ def exact_step(c: MlpCircuit, w: list, b: list, x: np.ndarray, y: np.ndarray, lr
         return rec, new_w, new_b, bufs
     if c.optimizer == "lars":
         new_w, new_b, bufs = lars_update(c, w, b, grads, bufs, lr, emit, real)
+        return rec, new_w, new_b, bufs
+    if c.optimizer == "lamb":
+        new_w, new_b, bufs = lamb_update(c, w, b, grads, bufs, lr, emit, step)
         return rec, new_w, new_b, bufs
     new_w = [w[l - 1] - lr * grads[l - 1][0] for l in range(1, L + 1)]
     if not c.bias:
@@ -172,6 +180,57 @@ def lars_update(c: MlpCircuit, w: list, b: list, grads: list, bufs: list, lr: in
     return new["W"], new["b"], new_bufs
 
 
+def lamb_update(c: MlpCircuit, w: list, b: list, grads: list, moments: list, lr: int, emit: Hook, step: int):
+    """LAMB (``circuits.lamb``, docs/lamb.md; ``verifier/optimizers.py``) on padded object arrays,
+    per parameter tensor P with folded gradient G (emitted as ``G*{l}``, the gadget's input):
+    the step gadget's semantics for one step (``circuits.lamb_step.LambStep.witness_values``, t =
+    ``step`` + 1), P' = P - dP. Returns W, b and the moments after the step. A padded step (lr 0)
+    has dP = 0: the weights stay, the moments run on."""
+    new = {"W": [], "b": []}
+    out = []
+    for l in range(1, c.layers + 1):
+        pair = []
+        for i, kind in enumerate(("W", "b")):
+            param, grad, (m, v) = (w, b)[i][l - 1], grads[l - 1][i], moments[l - 1][i]
+            if kind == "b" and not c.bias:
+                new[kind].append(param)
+                pair.append((m, v))
+                continue
+            grad = emit(f"G{kind}{l}", np.asarray(grad, dtype=object))
+            one = dataclasses.replace(c.lamb_step(kind, l), step_vars=0, lr=(lr,), first_step=step + 1)
+            vals = one.witness_values(np.asarray(param).reshape(-1), grad.reshape(1, -1), np.asarray(m).reshape(-1),
+                                      np.asarray(v).reshape(-1))
+            shape = np.shape(param)
+            new[kind].append(np.asarray(vals[one.t("Pfinal")], dtype=object).reshape(shape))
+            pair.append(tuple(np.asarray(vals[one.t(x)][0], dtype=object).reshape(shape) for x in ("M", "V")))
+        out.append(tuple(pair))
+    return new["W"], new["b"], out
+
+
+def lamb_tensors(c: MlpCircuit, wit: Witness, state: tuple, first_step: int) -> Witness:
+    """Every parameter tensor's step gadget witness (``prover/lamb_step.py``) from the stacked
+    weights, the stacked folded gradients and the moments the segment starts from, with the
+    checkpoints M*{l}.0, V*{l}.0 and M*{l}.T, V*{l}.T (the moments after the last real step,
+    which must be the gadget's there)."""
+    start, end = state
+    out: Witness = {}
+    for i_kind, kind in enumerate(("W", "b")):
+        for l in range(1, c.layers + 1):
+            if (kind, l) not in c.parameter_tensors():
+                continue
+            gadget = c.lamb_step(kind, l, first_step + 1)
+            stacked = wit[f"{kind}{l}"].reshape(c.padded_steps, -1)
+            grads = np.asarray(wit[f"G{kind}{l}"], dtype=object).reshape(c.padded_steps, -1)
+            (m0, v0), (m_t, v_t) = start[l - 1][i_kind], end[l - 1][i_kind]
+            out.update(lamb_step_witness(gadget, stacked, grads, np.asarray(m0).reshape(-1), np.asarray(v0).reshape(-1)))
+            for mom, first, last in (("M", m0, m_t), ("V", v0, v_t)):
+                if list(out[gadget.t(mom)][c.steps - 1]) != [int(x) for x in np.asarray(last).reshape(-1)]:
+                    raise AssertionError(f"prover bug: LAMB's {mom}{kind}{l} after the last real step differs from the gadget's")
+                out[f"{mom}{kind}{l}.0"] = _int64(np.asarray(first), f"{mom}{kind}{l}.0")
+                out[f"{mom}{kind}{l}.T"] = _int64(np.asarray(last), f"{mom}{kind}{l}.T")
+    return out
+
+
 def mlp_witness(
     c: MlpCircuit,
     x: np.ndarray,
@@ -183,6 +242,7 @@ def mlp_witness(
     counts: Callable = multiplicities,
     buf0: Sequence | None = None,
     coefficients: tuple[int, int] | None = None,
+    first_step: int = 0,
 ) -> Witness:
     """Run the padded steps and lay every tensor out as the circuit expects.
 
@@ -193,7 +253,8 @@ def mlp_witness(
     padded witness follows from the relations (the momentum recurrence runs on through them).
     ``hook(step)`` may return a per-step tensor hook (see ``exact_step``) for soundness tests;
     ``dataset`` is committed data's, ``counts`` the multiplicities' (``stack_witness``);
-    ``coefficients`` a deviating momentum update's (``exact_step``).
+    ``coefficients`` a deviating momentum update's (``exact_step``). ``first_step``: the run's
+    step this segment starts at (LAMB's bias corrections; its ``buf0`` are the moments).
     """
     dims = [1 << c.width_vars(i) for i in range(c.layers + 1)]
     tp, bsz = c.padded_steps, c.batch
@@ -206,19 +267,23 @@ def mlp_witness(
         given = buf0 or [(None, None)] * c.layers
         bufs = [tuple(_pad(np.zeros((0,) * like.ndim, dtype=np.int64) if v is None else v, like.shape)
                       for v, like in zip(given[l], (w[l], b[l]))) for l in range(c.layers)]
+    if c.optimizer == "lamb":
+        given = buf0 or [((None, None), (None, None))] * c.layers
+        bufs = [tuple(tuple(_pad(np.zeros((0,) * like.ndim, dtype=np.int64) if v is None else v, like.shape)
+                            for v in pair) for pair, like in zip(given[l], (w[l], b[l]))) for l in range(c.layers)]
     start, steps, ends = bufs, [], []
     for t, lr in enumerate(c.lr_padded()):
         rec, w, b, bufs = exact_step(c, w, b, xs[t], ys[t], lr, None if hook is None else hook(t), bufs, coefficients,
-                                     real=t < c.steps)
+                                     real=t < c.steps, step=first_step + t)
         steps.append(rec)
         ends.append(bufs)
     state = None if bufs is None else (start, ends[c.steps - 1])
-    return stack_witness(c, steps, w, b, dataset, counts, state)
+    return stack_witness(c, steps, w, b, dataset, counts, state, first_step)
 
 
 def stack_witness(
     c: MlpCircuit, steps: Sequence[dict], final_w: Sequence, final_b: Sequence, dataset: Witness | None = None,
-    counts: Callable = multiplicities, state: tuple | None = None,
+    counts: Callable = multiplicities, state: tuple | None = None, first_step: int = 0,
 ) -> Witness:
     """Stack per-step records (padded arrays named as ``exact_step`` names them, one per
     padded step) into the circuit's witness, with every range-checked value decomposed into
@@ -227,10 +292,11 @@ def stack_witness(
     the data set's tensors (``zktrain.data_commitment.dataset_tensors``) as ``dataset``. The
     labels stay as ``Y`` too: the cross-entropy's label checks read them (``verifier/losses.py``).
     ``state`` is ``sgd_momentum``'s: the buffers the segment starts from and those after its
-    last real step (per layer the pair for W and b, padded), its checkpoints."""
+    last real step (per layer the pair for W and b, padded), its checkpoints; LAMB's, the moments
+    (per layer the pairs (M, V)), with ``first_step`` the run's step the segment starts at."""
     if len(steps) != c.padded_steps:
         raise ValueError(f"{len(steps)} step records for {c.padded_steps} padded steps")
-    wide = lars_wide_records(c)  # Python ints by design: gradients and their squared norms
+    wide = wide_records(c)  # Python ints by design: gradients and their squared norms
     wit: Witness = {name: np.stack([s[name] for s in steps]) if name in wide else _int64(np.stack([s[name] for s in steps]), name)
                     for name in steps[0]}
     for l in range(1, c.layers + 1):
@@ -260,6 +326,8 @@ def stack_witness(
         wit.update(buffer_slots(c, wit, state))
     if c.optimizer == "lars":
         wit.update(lars_tensors(c, wit))
+    if c.optimizer == "lamb":
+        wit.update(lamb_tensors(c, wit, state, first_step))
     if has_logup(c):
         wit.update(counts(logup_statement(c), wit))
     return wit
@@ -283,7 +351,10 @@ def buffer_slots(c: MlpCircuit, wit: Witness, state: tuple) -> Witness:
     return out
 
 
-def lars_wide_records(c: MlpCircuit) -> set[str]:
+def wide_records(c: MlpCircuit) -> set[str]:
+    """The records kept as Python ints: the folded gradients (LARS's and LAMB's) and LARS's norms."""
+    if c.optimizer == "lamb":
+        return {f"G{kind}{l}" for kind, l in c.parameter_tensors()}
     if c.optimizer != "lars":
         return set()
     return {f"{x}{kind}{l}" for x in ("G", "NP", "NG") for kind, l in c.parameter_tensors()}

@@ -13,7 +13,7 @@ from circuits.lars import quantize_relative
 from circuits.mlp import MlpCircuit
 from circuits.momentum import Dyadic, quantize
 from circuits.recipe import DataSpec, ModelSpec, QuantSpec, Recipe, RecipeError, TrainSpec
-from circuits.semantics import ce_lr_num, lamb_spec
+from circuits.semantics import ce_lr_num, lamb_spec, relation_bounds
 from zktrain.data import load_dataset
 from zktrain.fixedpoint.data import encode_dataset
 from zktrain.fixedpoint.engine import train
@@ -62,9 +62,16 @@ def test_recipe_refuses_bad_lamb_fields_by_name(changes, message):
         lamb_recipe(steps=2, **changes)
 
 
-def test_the_proof_refuses_lamb_by_name():
-    with pytest.raises(ValueError, match=r"train.optimizer: 'lamb' is not provable"):
-        MlpCircuit.from_recipe(lamb_recipe(steps=2))
+def test_the_circuit_carries_the_recipes_lamb():
+    """``MlpCircuit.from_recipe`` keeps the recipe's LAMB exactly (the proof's, docs/lamb.md
+    section 4) and bounds the run's weights by its steps (``circuits.semantics.relation_bounds``);
+    a recipe without decay (no layer adaptation) is refused by name."""
+    recipe = lamb_recipe(steps=2)
+    c = MlpCircuit.from_recipe(recipe)
+    assert c.optimizer == "lamb" and c.lamb_spec() == lamb_spec(recipe)
+    assert c.lamb_param_bits == max(relation_bounds(recipe)[k] for k in ("weight", "bias")).bit_length() + 1
+    with pytest.raises(ValueError, match=r"lamb: weight_decay 0 \(no layer adaptation, phi = 1\) is not provable"):
+        MlpCircuit.from_recipe(lamb_recipe(steps=2, weight_decay=Dyadic(0, 0)))
 
 
 def test_engine_steps_are_the_kernels(digits):

@@ -54,6 +54,7 @@ from circuits.mlp import MlpCircuit
 from .claims import Claim
 from .field import MODULUS as R
 from .gadgets import step_functional_reduction
+from .lamb_step import verify_lamb_step
 from .norms import norm_reduction
 from .phase import Reduction, Table
 from .polynomial import eq_table
@@ -266,26 +267,16 @@ class LarsStep(MomentumStep):
     def gradient_claims(self, walk) -> list[Reduction]:
         """Phase 2: the claims on M = K lambda_g (``driving``) as step functionals of lambda_g,
         and the claims G~(p, r_t) on the stacked folded gradients (the norm sumchecks') as
-        gradient functionals with step weights eq(r_t, s)."""
+        gradient functionals with step weights eq(r_t, s) (``folded_gradient_claims``)."""
         c, out = walk.c, []
         for kind, l in c.parameter_tensors():
-            n = c.parameter_vars(kind, l)
             name, weights = f"LAMK{kind}{l}", self.scaled[f"LAMK{kind}{l}"]
             for claim in walk.ledger.take(name):
                 kappa = [e * w % R for e, w in zip(eq_table(claim.point), weights)]
                 lam = f"LAM{kind}{l}"
                 out.append(step_functional_reduction(f"lars-trust{kind}{l}", claim.value, kappa, 0,
                                                      [Table("flat", (lam,))], [lambda r_b, r_s, lam=lam: (lam, r_s)]))
-            for claim in walk.ledger.take(f"G{kind}{l}"):
-                p, r_t = claim.point[:n], claim.point[n:]
-                kappa = eq_table(r_t)
-                if kind == "W":
-                    ni = c.width_vars(l - 1)
-                    out.append(walk.gradient_functional(f"lars-gradient{l}", claim.value, kappa, l, p[ni:], p[:ni]))
-                else:
-                    out.append(walk.gradient_functional(f"lars-gradient-bias{l}", claim.value, kappa, l, p,
-                                                        coeff=1 << c.frac_bits))
-        return out
+        return out + folded_gradient_claims(walk, "lars")
 
     def settle(self, walk) -> None:
         """As momentum's, and the claims on each tensor's lambda_g become claims on the trust
@@ -299,6 +290,93 @@ class LarsStep(MomentumStep):
                 walk.slice_value(trust.slots("lam"), trust.lam_slots(), bits + tuple(claim.point), claim.value)
 
 
+class LambStep(SgdStep):
+    """LAMB, docs/lamb.md section 4: one step gadget per parameter tensor
+    (``verifier/lamb_step.py``, its own phases, run with the relations), whose committed step dP
+    is the update U_s with rate 1 on every real step: W_t = W_0 - sum_{s<t} dP_s (the padded
+    steps' dP, at lr 0, is 0 by the gadget's (D), and their rate is 0 besides).
+
+    The gadget's inputs are the walk's: its claims on P (at its zero-check's point and at its
+    norm sumcheck's) are claims on the stacked weights W{l} (b{l}), which phase 2 reduces like
+    any; its claim on the folded gradient G is a gradient functional in phase 2
+    (``folded_gradient_claims``, as LARS's norms'); its claims on the starting moments M0, V0 are
+    zero in the first segment (checked) and the previous segment's checkpoints ``M*{l}.0``,
+    ``V*{l}.0`` after. The checkpoints ``M*{l}.T``, ``V*{l}.T`` are read off the moments' slots at
+    the segment's last real step (the padded steps run the recurrence on: LAMB's t counts them,
+    which changes nothing, since their moments are never used)."""
+
+    def state_tensors(self, c: MlpCircuit, end: str) -> list[str]:
+        """The first and second moments a segment starts from (``end = "0"``) or ends on."""
+        return [f"{m}{kind}{l}.{end}" for m in ("M", "V") for kind, l in c.parameter_tensors()]
+
+    def rates(self, c: MlpCircuit) -> list[int]:
+        return [1] * c.steps + [0] * (c.padded_steps - c.steps)
+
+    @staticmethod
+    def gadget(walk, kind: str, layer: int):
+        """The tensor's step gadget, with LAMB's t counted from 1 at the run's first step."""
+        return walk.c.lamb_step(kind, layer, walk.st.first_step + 1)
+
+    def update(self, walk, kind: str, layer: int, name: str, value, kappa: Sequence[int], point) -> Reduction:
+        """sum_s kappa_s dP~(s, p) = value: one sumcheck over the steps, dP bound at p."""
+        dp = self.gadget(walk, kind, layer).t("dP")
+        return step_functional_reduction(name, value, kappa, 0, [Table("bind", (dp, 1, tuple(point)))],
+                                         [lambda r_b, r_s: (dp, tuple(point) + r_s)])
+
+    def relations(self, walk) -> list[Reduction]:
+        """Per parameter tensor: the step gadget (its own phases), its inputs' claims handed to
+        the walk, and the checkpoints M*{l}.T, V*{l}.T read off the moments at the last real step."""
+        c, st, t, ch = walk.c, walk.st, walk.t, walk.ch
+        last = tuple((c.steps - 1) >> j & 1 for j in range(c.step_vars))
+        t.domain_separate(b"lamb")
+        for kind, l in c.parameter_tensors():
+            gadget = self.gadget(walk, kind, l)
+            p_entry, grad, p_norm, m0, v0 = verify_lamb_step(walk, gadget)
+            walk.ledger.add(Claim(f"{kind}{l}", p_entry.point, p_entry.value))
+            walk.ledger.add(Claim(f"{kind}{l}", p_norm.point, p_norm.value))
+            walk.ledger.add(Claim(f"G{kind}{l}", grad.point, grad.value))
+            for mom, start in (("M", m0), ("V", v0)):
+                if st.committed_init:
+                    walk.ledger.add(Claim(f"{mom}{kind}{l}.0", start.point, start.value))
+                else:
+                    walk.require_equal(start.value, 0, f"lamb: the first segment's moments {mom}{kind}{l} "
+                                                       "do not start at zero")
+            v = tuple(t.challenge_scalars(b"final-moments-point", gadget.param_vars))
+            for mom in ("M", "V"):
+                end = ch.evaluation(f"{mom}{kind}{l}.T", v)
+                walk.ledger.add(Claim(f"{mom}{kind}{l}.T", v, end))
+                walk.slice_value(gadget.slots(mom), gadget.slot_decomposition(mom), v + last, end)
+        return []
+
+    def gradient_claims(self, walk) -> list[Reduction]:
+        return folded_gradient_claims(walk, "lamb")
+
+    def settle(self, walk) -> None:
+        """Claims on each tensor's dP (the updates') become claims on its committed slots."""
+        for kind, l in walk.c.parameter_tensors():
+            gadget = self.gadget(walk, kind, l)
+            for claim in walk.ledger.take(gadget.t("dP")):
+                walk.slice_value(gadget.slots("dP"), gadget.slot_decomposition("dP"), claim.point, claim.value)
+
+
+def folded_gradient_claims(walk, label: str) -> list[Reduction]:
+    """Phase 2: the claims G~(p, r_t) on the stacked folded gradients G{kind}{l} (an optimizer
+    gadget's) as gradient functionals with step weights eq(r_t, s): G_W = G_Z^T A, G_b = 2^R sum_b G_Z."""
+    c, out = walk.c, []
+    for kind, l in c.parameter_tensors():
+        n = c.parameter_vars(kind, l)
+        for claim in walk.ledger.take(f"G{kind}{l}"):
+            p, r_t = claim.point[:n], claim.point[n:]
+            kappa = eq_table(r_t)
+            if kind == "W":
+                ni = c.width_vars(l - 1)
+                out.append(walk.gradient_functional(f"{label}-gradient{l}", claim.value, kappa, l, p[ni:], p[:ni]))
+            else:
+                out.append(walk.gradient_functional(f"{label}-gradient-bias{l}", claim.value, kappa, l, p,
+                                                    coeff=1 << c.frac_bits))
+    return out
+
+
 def momentum_coefficients(c: MlpCircuit) -> tuple[int, int]:
     """(mu', lam') = (mu_num 2^(K - k_mu), lam_num 2^(K - k - k_lam)): mu and the folded decay
     at the buffer relation's scale 2^K (module docstring)."""
@@ -309,4 +387,4 @@ def momentum_coefficients(c: MlpCircuit) -> tuple[int, int]:
 
 def optimizer_module(c: MlpCircuit) -> SgdStep:
     """The walk's optimizer step for the circuit's ``optimizer``."""
-    return {"sgd": SgdStep, "sgd_momentum": MomentumStep, "lars": LarsStep}[c.optimizer]()
+    return {"sgd": SgdStep, "sgd_momentum": MomentumStep, "lars": LarsStep, "lamb": LambStep}[c.optimizer]()

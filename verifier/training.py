@@ -212,8 +212,12 @@ class TrainingStatement(CommittedTensors):
             return tables[name].index_bits
         if name.startswith("logup.m"):
             return int(name.removeprefix("logup.m"))
-        kind = name[1] if name.startswith("V") else name[0]  # VW{l}.0, Vb{l}.T: the buffers
-        layer = int(name.lstrip("V")[1:].split(".")[0])  # W{l}.0, W{l}.T, b{l}.0, b{l}.T
+        # W{l}.0, W{l}.T, b{l}.0, b{l}.T; the optimizer's state beside them: VW{l}.0, Vb{l}.T
+        # (momentum's buffers, LAMB's second moments), MW{l}.0 (LAMB's first moments).
+        base = name.split(".")[0]
+        if base[0] in "VM":
+            base = base[1:]
+        kind, layer = base[0], int(base[1:])
         if kind == "W":
             return c.width_vars(layer) + c.width_vars(layer - 1)
         return c.width_vars(layer)

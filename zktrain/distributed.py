@@ -141,7 +141,10 @@ def start_checkpoint(statement, precommitted: dict) -> tuple | None:
     weights = [value(f"W{l}.0", l, True) for l in layers]
     biases = [value(f"b{l}.0", l, False) if c.bias else None for l in layers]
     buffers = None
-    if c.has_buffer:
+    if c.optimizer == "lamb":  # the moments (M, V) of W_l and b_l
+        buffers = [((value(f"MW{l}.0", l, True), value(f"VW{l}.0", l, True)),
+                    (value(f"Mb{l}.0", l, False), value(f"Vb{l}.0", l, False)) if c.bias else None) for l in layers]
+    elif c.has_buffer:
         buffers = [(value(f"VW{l}.0", l, True), value(f"Vb{l}.0", l, False) if c.bias else None) for l in layers]
     return weights, biases, buffers
 
@@ -162,13 +165,12 @@ def replay_segment(run, statement, start: tuple | None, data=None):
         model = FixedPointMLP(recipe, *run.initial)
     else:
         model = FixedPointMLP.seeded(recipe)
-    start_buffers = None if model.buffers is None else list(model.buffers)
+    start_buffers = model.state()
     steps = []
     for t in range(statement.first_step, statement.first_step + c.steps):
         rows = data.batches[t]
         steps.append(model.step(data.x_train[rows], data.y_train[rows], recipe.train.lr_num[t], t, rows))
-    return SegmentInputs(tuple(steps), list(model.weights), list(model.biases), start_buffers,
-                         None if model.buffers is None else list(model.buffers))
+    return SegmentInputs(tuple(steps), list(model.weights), list(model.biases), start_buffers, model.state())
 
 
 def _collective(what: str, fn, *args, **kwargs):

@@ -14,6 +14,9 @@ Three small registries say which torch objects the fixed-point semantics of DESI
   ``run_config.PROVABLE_LARS`` (Algorithm 1, the rate inside the momentum, every tensor
   adapted): its momentum, weight_decay, trust_coefficient and eps quantized as run files do
   (``lars_hyperparameters``), recorded and proven (issue 16, docs/lars.md).
+  ``zktrain.optim.LAMB`` with the options of ``run_config.PROVABLE_LAMB`` (Algorithm 2 with
+  bias correction, every tensor decayed and adapted, no clipping): its betas, eps and
+  weight_decay quantized as run files do (``lamb_hyperparameters``; issue 16, docs/lamb.md).
 * ``LOSSES``: ``nn.MSELoss(reduction="mean")``, whose 2 / (B n_out) the recipe folds into
   lr_num (``circuits.semantics.mse_lr_num``). ``RECORDED_LOSSES`` adds
   ``nn.CrossEntropyLoss()`` (mean, no class weights, no label smoothing; ``circuits.softmax``,
@@ -41,8 +44,9 @@ from torch import nn
 
 from verifier.model import float_copy
 
+from .optim.lamb import LAMB
 from .optim.lars import LARS
-from .run_config import PROVABLE_LARS, to_master
+from .run_config import PROVABLE_LAMB, PROVABLE_LARS, to_master
 from .schema import PROVABLE_SGD, RECORDED_SGD, ModelFactory, provable_sgd
 
 
@@ -227,13 +231,57 @@ def lars_hyperparameters(optimizer: torch.optim.Optimizer) -> dict:
         raise NotProvableError(f"optimizer: zktrain.optim.LARS {err}") from None
 
 
+def _check_lamb(optimizer: torch.optim.Optimizer) -> None:
+    """``zktrain.optim.LAMB`` with the options ``circuits.lamb`` proves: Algorithm 2 with bias
+    correction, every tensor decayed and adapted (``zktrain.run_config.PROVABLE_LAMB``), no
+    gradient clipping."""
+    if optimizer.grad_clip_norm is not None:
+        raise NotProvableError(f"optimizer: zktrain.optim.LAMB with grad_clip_norm={optimizer.grad_clip_norm!r} is "
+                               f"not provable yet (provable: {provable_lamb()})")
+    for i, group in enumerate(optimizer.param_groups):
+        for option, value in PROVABLE_LAMB.items():
+            if option in group and group[option] != value:
+                raise NotProvableError(
+                    f"optimizer: zktrain.optim.LAMB with {option}={group[option]!r} (param group {i}) is not provable "
+                    f"yet (provable: {provable_lamb()})"
+                )
+    lamb_hyperparameters(optimizer)
+
+
+def provable_lamb() -> str:
+    fixed = ", ".join(f"{k}={v}" for k, v in PROVABLE_LAMB.items() if k != "decay_bias_and_norm")
+    return f"zktrain.optim.LAMB with {fixed} and weight_decay > 0, every parameter in groups of the same options"
+
+
+def lamb_hyperparameters(optimizer: torch.optim.Optimizer) -> dict:
+    """The recipe's ``optimizer: lamb`` fields for a ``zktrain.optim.LAMB`` (the run files'
+    quantization, ``circuits.lamb.recipe_hyperparameters``); NotProvableError naming the option."""
+    from circuits.lamb import recipe_hyperparameters
+    from circuits.recipe import DEFAULT_BUF_BITS
+
+    values = _group_values(optimizer, ("eps", "weight_decay"), "LAMB")
+    betas = sorted({tuple(float(b) for b in group["betas"]) for group in optimizer.param_groups})
+    if len(betas) != 1:
+        raise NotProvableError(f"optimizer: LAMB param groups with different betas {betas} are not provable yet "
+                               "(the recipe has one pair)")
+    if values["weight_decay"] == 0:
+        raise NotProvableError("optimizer: zktrain.optim.LAMB with weight_decay=0 skips layer adaptation, which is "
+                               f"not provable yet (provable: {provable_lamb()})")
+    try:
+        return {"optimizer": "lamb", **recipe_hyperparameters(betas[0], **values), "buf_bits": DEFAULT_BUF_BITS}
+    except ValueError as err:
+        raise NotProvableError(f"optimizer: zktrain.optim.LAMB {err}") from None
+
+
 def optimizer_fields(optimizer: torch.optim.Optimizer) -> dict:
     """The recipe's ``train`` optimizer fields for a provable optimizer: {} for plain SGD,
-    ``sgd_momentum``'s or ``lars``'s (both quantized as run files quantize them)."""
+    ``sgd_momentum``'s, ``lars``'s or ``lamb``'s (quantized as run files quantize them)."""
     from circuits.recipe import DEFAULT_BUF_BITS
 
     if isinstance(optimizer, LARS):
         return lars_hyperparameters(optimizer)
+    if isinstance(optimizer, LAMB):
+        return lamb_hyperparameters(optimizer)
     state = sgd_hyperparameters(optimizer)
     if state is None:
         return {}
@@ -242,7 +290,7 @@ def optimizer_fields(optimizer: torch.optim.Optimizer) -> dict:
 
 #: Optimizer types and the check of their options.
 OPTIMIZERS: dict[type[torch.optim.Optimizer], Callable[[torch.optim.Optimizer], None]] = {
-    torch.optim.SGD: _check_sgd, LARS: _check_lars}
+    torch.optim.SGD: _check_sgd, LARS: _check_lars, LAMB: _check_lamb}
 
 
 def check_optimizer(optimizer: object, mlp: ProvableMLP) -> None:
@@ -250,7 +298,8 @@ def check_optimizer(optimizer: object, mlp: ProvableMLP) -> None:
     check = OPTIMIZERS.get(type(optimizer))
     if check is None:
         what = f"{type(optimizer).__module__}.{type(optimizer).__qualname__}"
-        raise NotProvableError(f"optimizer: {what} is not provable yet (provable: {provable_sgd()}; {provable_lars()})")
+        raise NotProvableError(f"optimizer: {what} is not provable yet (provable: {provable_sgd()}; {provable_lars()}; "
+                               f"{provable_lamb()})")
     check(optimizer)
     held = [p for group in optimizer.param_groups for p in group["params"]]
     own = [p for m in mlp.linears for p in m.parameters()]

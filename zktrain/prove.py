@@ -123,6 +123,8 @@ def step_record(c: MlpCircuit, step, prev: list[tuple] | None = None) -> dict[st
         rec.update(momentum_record(c, step, prev))
     if c.optimizer == "lars":
         rec.update(lars_record(c, step, rec))
+    if c.optimizer == "lamb":
+        rec.update(folded_gradients(c, step))
     return rec
 
 
@@ -134,10 +136,16 @@ def _pad_object(a: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _buffers(c: MlpCircuit, trace, t: int) -> list[tuple]:
-    """The momentum buffers (of W_l, b_l) after step t - 1: zero before the run's first step."""
+    """The optimizer's state after step t - 1, zero before the run's first step: per layer the
+    momentum buffers of W_l, b_l, or LAMB's moments ((M, V) of W_l, (M, V) of b_l)."""
     if t == 0:
-        return [(np.zeros((c.widths[l], c.widths[l - 1]), dtype=np.int64),
+        zero = [(np.zeros((c.widths[l], c.widths[l - 1]), dtype=np.int64),
                  np.zeros(c.widths[l], dtype=np.int64) if c.bias else None) for l in range(1, c.layers + 1)]
+        if c.optimizer == "lamb":
+            return [tuple(None if z is None else (z, z) for z in pair) for pair in zero]
+        return zero
+    if c.optimizer == "lamb":
+        return [((m.m, m.v), (m.bias_m, m.bias_v) if c.bias else None) for m in trace.steps[t - 1].momentum]
     return [(m.buf, m.bias_buf) for m in trace.steps[t - 1].momentum]
 
 
@@ -155,6 +163,19 @@ def momentum_record(c: MlpCircuit, step, prev: list[tuple]) -> dict[str, np.ndar
             rec[f"V{kind}{l}"], rec[f"RV{kind}{l}"] = _pad(buf, shape), _pad(rem, shape)
             rec[f"V{kind}{l}.prev"] = _pad(before, shape)
     return rec
+
+
+def folded_gradients(c: MlpCircuit, step) -> dict[str, np.ndarray]:
+    """A StepTrace's folded gradients G_W = G_Z^T A, G_b = 2^R sum_b G_Z, padded Python ints,
+    named ``G*{l}`` as ``prover.training.lamb_update`` (and ``lars_update``) names them."""
+    dims = [1 << c.width_vars(i) for i in range(c.layers + 1)]
+    out = {}
+    for layer in step.layers:
+        l = layer.layer
+        out[f"GW{l}"] = _pad_object(layer.g_w.to_object(), (dims[l], dims[l - 1]))
+        if c.bias:
+            out[f"Gb{l}"] = _pad_object(layer.g_b, (dims[l],))
+    return out
 
 
 def lars_record(c: MlpCircuit, step, rec: dict) -> dict[str, np.ndarray]:
@@ -223,7 +244,7 @@ class SegmentInputs:
 def segment_inputs(c: MlpCircuit, trace, first: int) -> SegmentInputs:
     """The inputs of the segment whose circuit ``c`` starts at step ``first`` of ``trace``."""
     end_w, end_b = _checkpoint(trace, first + c.steps)
-    bufs = (_buffers(c, trace, first), _buffers(c, trace, first + c.steps)) if c.has_buffer else (None, None)
+    bufs = (_buffers(c, trace, first), _buffers(c, trace, first + c.steps)) if c.has_state else (None, None)
     return SegmentInputs(tuple(trace.steps[first : first + c.steps]), end_w, end_b, *bufs)
 
 
@@ -237,12 +258,17 @@ def all_segment_inputs(statements: list[TrainingStatement], trace) -> list[Segme
 
 
 def _padded_checkpoint(c: MlpCircuit, weights: list, biases: list, buffers: list | None = None):
-    """Weights, biases and (momentum) buffers padded to the circuit's power-of-two widths."""
+    """Weights, biases and the optimizer's state (``_buffers``) padded to the circuit's
+    power-of-two widths."""
     dims = [1 << c.width_vars(i) for i in range(c.layers + 1)]
     w = [_pad(v, (dims[l], dims[l - 1])) for l, v in enumerate(weights, 1)]
     b = [_pad(v, (dims[l],)) for l, v in enumerate(biases, 1)]
     if buffers is None:
         return w, b, None
+    if c.optimizer == "lamb":  # (M, V) pairs; a zero pair stands in for a missing bias's
+        def pad(pair, shape):
+            return tuple(_pad(None if pair is None else x, shape) for x in (pair or (None, None)))
+        return w, b, [(pad(mw, (dims[l], dims[l - 1])), pad(mb, (dims[l],))) for l, (mw, mb) in enumerate(buffers, 1)]
     return w, b, [(_pad(vw, (dims[l], dims[l - 1])), _pad(vb, (dims[l],))) for l, (vw, vb) in enumerate(buffers, 1)]
 
 
@@ -251,11 +277,13 @@ def checkpoint_values(statement: TrainingStatement, inputs: SegmentInputs) -> di
     buffers) padded, as its witness holds it: what ``commit_checkpoints`` commits."""
     c = statement.circuit
     w, b, bufs = _padded_checkpoint(c, inputs.end_weights, inputs.end_biases,
-                                    inputs.end_buffers if c.has_buffer else None)
+                                    inputs.end_buffers if c.has_state else None)
     values = {}
     for l in range(1, c.layers + 1):
         values[f"W{l}.T"], values[f"b{l}.T"] = w[l - 1], b[l - 1]
-        if bufs is not None:
+        if c.optimizer == "lamb":
+            (values[f"MW{l}.T"], values[f"VW{l}.T"]), (values[f"Mb{l}.T"], values[f"Vb{l}.T"]) = bufs[l - 1]
+        elif bufs is not None:
             values[f"VW{l}.T"], values[f"Vb{l}.T"] = bufs[l - 1]
     return {name: values[name] for name in statement.checkpoint_tensors("T")}
 
@@ -265,19 +293,21 @@ def _segment_witness(recipe, c: MlpCircuit, inputs: SegmentInputs, dataset: dict
     (the end model on a zero batch with learning rate 0, so it stays at the checkpoint), the
     checkpoint it ends on, and committed data's tensors."""
     end_w, end_b = inputs.end_weights, inputs.end_biases
-    state = (inputs.start_buffers, inputs.end_buffers) if c.has_buffer else None
+    state = (inputs.start_buffers, inputs.end_buffers) if c.has_state else None
     model = _PaddedSteps(recipe, end_w, end_b, None if state is None else state[1])
     zeros_x = np.zeros((c.batch, c.widths[0]), dtype=np.int64)
     zeros_y = np.zeros((c.batch, c.widths[-1]), dtype=np.int64)
-    padded = [model.step(zeros_x, zeros_y, 0, t, np.zeros(c.batch, dtype=np.int64)) for t in range(c.steps, c.padded_steps)]
+    first = inputs.steps[0].step  # the run's index of the segment's first step (LAMB's t - 1)
+    padded = [model.step(zeros_x, zeros_y, 0, first + t, np.zeros(c.batch, dtype=np.int64))
+              for t in range(c.steps, c.padded_steps)]
     records, prev = [], None if state is None else state[0]
     for s in (*inputs.steps, *padded):
         records.append(step_record(c, s, prev))
-        prev = None if state is None else [(m.buf, m.bias_buf) for m in s.momentum]
+        prev = [(m.buf, m.bias_buf) for m in s.momentum] if c.has_buffer else None
     final_w, final_b, _ = _padded_checkpoint(c, end_w, end_b)
     if state is not None:
         state = tuple(_padded_checkpoint(c, [], [], bufs)[2] for bufs in state)
-    return stack_witness(c, records, final_w, final_b, dataset, state=state)
+    return stack_witness(c, records, final_w, final_b, dataset, state=state, first_step=first)
 
 
 def blinding_rng(seed: int | None, *label):

@@ -20,7 +20,9 @@ recorded as the recipe's ``optimizer: sgd_momentum`` with mu and lam quantized
 (``circuits.momentum.recipe_hyperparameters``; both fixed for the run), each step design (A) of
 docs/momentum.md; ``zktrain.optim.LARS`` (no clipping or Nesterov, the rate in the momentum,
 every tensor adapted: one set of options for all param groups) as ``optimizer: lars``
-(``circuits.lars.recipe_hyperparameters``, docs/lars.md). Both are proven.
+(``circuits.lars.recipe_hyperparameters``, docs/lars.md); ``zktrain.optim.LAMB`` (bias correction,
+every tensor decayed and adapted: ``weight_decay > 0``, no clipping) as ``optimizer: lamb``
+(``circuits.lamb.recipe_hyperparameters``, docs/lamb.md). All are proven.
 
 What is recorded, and what the proof then states:
 
@@ -144,7 +146,7 @@ class Recorder:
         self._mlp = check_model(model)
         check_optimizer(optimizer, self._mlp)
         #: the recipe's optimizer fields (``zktrain.provable.optimizer_fields``): {} for plain SGD,
-        #: ``sgd_momentum``'s or ``lars``'s hyperparameters as dyadics
+        #: ``sgd_momentum``'s, ``lars``'s or ``lamb``'s hyperparameters as dyadics
         self.optimizer_fields = optimizer_fields(optimizer)
         #: the recipe's ``train.loss``: ``mse`` or ``cross_entropy``
         self.loss_name = loss_name(loss)

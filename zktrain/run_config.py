@@ -189,7 +189,7 @@ def parse_run(cfg: Any, base_dir: Path | None = None, steps: int | None = None, 
 
     batch = _pos_int("train.batch_size", train.get("batch_size"))
     _check_provable_train(train)
-    sgd_state = _lars_state(train) if _name_of(train.get("optimizer")) == "lars" else _sgd_state(train)
+    sgd_state = {"lars": _lars_state, "lamb": _lamb_state}.get(_name_of(train.get("optimizer")), _sgd_state)(train)
     n_steps, rates = _step_rates(train, batch, len(dataset.y_train), steps, name, seed, data_source)
 
     options = parse_prove_options(prove)
@@ -223,7 +223,7 @@ def parse_run(cfg: Any, base_dir: Path | None = None, steps: int | None = None, 
             train=TrainSpec(batch_size=batch, steps=n_steps, lr_num=lr_num, loss=loss),
             quant=quant,
         )
-        if sgd_state:  # optimizer sgd_momentum (_sgd_state) or lars (_lars_state)
+        if sgd_state:  # optimizer sgd_momentum (_sgd_state), lars (_lars_state) or lamb (_lamb_state)
             from dataclasses import replace
 
             recipe = replace(recipe, train=replace(recipe.train, **sgd_state))
@@ -316,9 +316,11 @@ def _check_provable_train(train: dict) -> None:
         raise RunConfigError(f"train.optimizer: must be a name or a mapping with a 'name', got {optimizer!r}")
     if _name_of(optimizer) == "lars":
         _check_provable_lars(optimizer)
+    elif _name_of(optimizer) == "lamb":
+        _check_provable_lamb(optimizer)
     elif _name_of(optimizer) != "sgd":
-        raise RunConfigError(f"train.optimizer: only 'sgd' and 'lars' are provable so far; {_name_of(optimizer)!r} "
-                             "is not provable yet")
+        raise RunConfigError(f"train.optimizer: only 'sgd', 'lars' and 'lamb' are provable so far; "
+                             f"{_name_of(optimizer)!r} is not provable yet")
     for key, value in (optimizer.items() if _name_of(optimizer) == "sgd" and isinstance(optimizer, dict) else ()):
         if key in PROVABLE_SGD and key not in RECORDED_SGD and value != PROVABLE_SGD[key]:
             raise _not_provable(f"train.optimizer.{key}", value, provable_sgd())
@@ -383,6 +385,59 @@ def _lars_state(train: dict) -> dict:
         key, _, message = str(err).partition(": ")
         raise RunConfigError(f"train.optimizer.{key}: {message}") from None
     return {"optimizer": "lars", **dyadics, "buf_bits": DEFAULT_BUF_BITS}
+
+
+#: ``zktrain.optim.LAMB``'s options the proof fixes (``circuits.lamb``: Algorithm 2 with bias
+#: correction, every tensor decayed and adapted, no clipping), and those it takes at any value.
+PROVABLE_LAMB = {"bias_correction": True, "trust_clip": False, "always_adapt": False, "grad_clip_norm": None,
+                 "decay_bias_and_norm": True}
+RECORDED_LAMB = ("lr", "betas", "eps", "weight_decay")
+LAMB_DEFAULTS = {"betas": (0.9, 0.999), "eps": 1e-6, "weight_decay": 0.01}
+
+
+def _check_provable_lamb(optimizer) -> None:
+    """``optimizer: lamb`` (a name or a mapping): its fixed options at the proven values."""
+    block = optimizer if isinstance(optimizer, dict) else {}
+    for key, value in block.items():
+        if key in PROVABLE_LAMB and value != PROVABLE_LAMB[key]:
+            fixed = ", ".join(f"{k}={v}" for k, v in PROVABLE_LAMB.items())
+            raise _not_provable(f"train.optimizer.{key}", value, f"zktrain.optim.LAMB with {fixed}")
+        if key not in PROVABLE_LAMB and key not in RECORDED_LAMB and key != "name":
+            raise RunConfigError(f"train.optimizer.{key}: not an option of lamb (options: "
+                                 f"{', '.join(sorted({*PROVABLE_LAMB, *RECORDED_LAMB}))})")
+    if block.get("decay_bias_and_norm") is not True:
+        raise RunConfigError("train.optimizer.decay_bias_and_norm: the proven LAMB decays and adapts every tensor, "
+                             "biases included (circuits.lamb); set decay_bias_and_norm: true")
+
+
+def _lamb_state(train: dict) -> dict:
+    """``optimizer: {name: lamb, ...}`` as the recipe's ``optimizer: lamb`` fields, torch's floats
+    quantized (``circuits.lamb.recipe_hyperparameters``)."""
+    from circuits.lamb import recipe_hyperparameters
+    from circuits.recipe import DEFAULT_BUF_BITS
+
+    block = train["optimizer"] if isinstance(train["optimizer"], dict) else {}
+    for key in ("momentum", "weight_decay"):
+        if key in train:
+            raise RunConfigError(f"train.{key}: with optimizer lamb, give it as train.optimizer.{key}")
+    values = {key: block.get(key, default) for key, default in LAMB_DEFAULTS.items()}
+    betas = values["betas"]
+    if not isinstance(betas, (list, tuple)) or len(betas) != 2 or \
+            any(isinstance(b, bool) or not isinstance(b, (int, float)) for b in betas):
+        raise RunConfigError(f"train.optimizer.betas: must be a pair of numbers, got {betas!r}")
+    for key in ("eps", "weight_decay"):
+        value = values[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise RunConfigError(f"train.optimizer.{key}: must be a non-negative number, got {value!r}")
+    if values["weight_decay"] == 0:
+        raise RunConfigError("train.optimizer.weight_decay: 0 turns LAMB's layer adaptation off (as in apex and timm), "
+                             "which the proof does not cover; give a decay > 0")
+    try:
+        dyadics = recipe_hyperparameters(tuple(betas), values["eps"], values["weight_decay"])
+    except ValueError as err:
+        key, _, message = str(err).partition(": ")
+        raise RunConfigError(f"train.optimizer.{key}: {message}") from None  # betas[i]: names the beta
+    return {"optimizer": "lamb", **dyadics, "buf_bits": DEFAULT_BUF_BITS}
 
 
 def _sgd_state(train: dict) -> dict:

@@ -93,7 +93,9 @@ class FixedPointMLP:
 
     With ``train.optimizer: sgd_momentum`` the model also carries the momentum buffers
     buf_{t-1} of every weight and bias (``buffers``: int64 at 2^(2R), zero before the first
-    step, as torch's first step; or a checkpoint's, as pairs (buf of W_l, buf of b_l))."""
+    step, as torch's first step; or a checkpoint's, as pairs (buf of W_l, buf of b_l)). With
+    ``lamb`` ``buffers`` are the moments a segment resumes from: per layer ((M, V) of W_l,
+    (M, V) of b_l or None), zero by default."""
 
     def __init__(self, recipe: Recipe, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray | None],
                  buffers: Sequence[tuple[np.ndarray, np.ndarray | None]] | None = None):
@@ -129,14 +131,11 @@ class FixedPointMLP:
         #: LAMB's moments (M, V) of W_l and b_l (``circuits.lamb``), zero before the first step.
         self.moments: list[tuple] | None = None
         if self.lamb is not None:
-            if buffers is not None:
-                raise ValueError("buffers: a LAMB run starts from zero moments (resuming one is not supported)")
-            zero = [(np.zeros_like(p), np.zeros_like(p)) if p is not None else None for p in (*self.weights, *self.biases)]
-            self.moments = list(zip(zero[:layers], zero[layers:]))
+            self.moments = self._lamb_moments(buffers)
         #: buf_{t-1} of W_l and b_l (``sgd_momentum``: int64 at 2^(2R); ``lars``: at W's scale).
         self.buffers: list[tuple[np.ndarray, np.ndarray | None]] | None = None
         stateful = self.momentum is not None or self.lars is not None
-        if not stateful and buffers is not None:
+        if not stateful and buffers is not None and self.lamb is None:
             raise ValueError("buffers: the recipe's optimizer has no momentum buffer (optimizer sgd)")
         if stateful:
             self.buffers = []
@@ -321,6 +320,35 @@ class FixedPointMLP:
             out.append((state.w, frozen(state.buf), frozen(rem)))
         (w, buf_w, rem_w), (b, buf_b, rem_b) = out
         return w, b, MomentumTrace(l, buf_w, rem_w, buf_b, rem_b)
+
+    def state(self) -> list[tuple] | None:
+        """The optimizer's state after the last step, as the constructor's ``buffers`` takes it:
+        the momentum buffers, LAMB's moments, or None (plain SGD)."""
+        if self.moments is not None:
+            return list(self.moments)
+        return None if self.buffers is None else list(self.buffers)
+
+    def _lamb_moments(self, given) -> list[tuple]:
+        """LAMB's starting moments: zero (a run's start), or ``given``, per layer the pairs (M, V) of
+        W_l and b_l (None without bias) a segment resumes from, checked against their widths."""
+        out = []
+        for l, (w, b) in enumerate(zip(self.weights, self.biases), start=1):
+            pair = []
+            for name, like, moments in (("W", w, None if given is None else given[l - 1][0]),
+                                        ("b", b, None if given is None else given[l - 1][1])):
+                if like is None or moments is None:
+                    if like is not None and given is not None:
+                        raise ValueError(f"moments of {name}_{l}: missing")
+                    pair.append(None if like is None else (np.zeros_like(like), np.zeros_like(like)))
+                    continue
+                m, v = (np.asarray(x) for x in moments)
+                if m.dtype != np.int64 or v.dtype != np.int64 or m.shape != like.shape or v.shape != like.shape:
+                    raise ValueError(f"moments of {name}_{l}: expected int64 pairs of shape {like.shape}")
+                check_width(m, self.declared["momentum_buffer"], f"M {name}", l, 0)
+                check_width(v, self.declared["second_moment"], f"V {name}", l, 0)
+                pair.append((m.copy(), v.copy()))
+            out.append(tuple(pair))
+        return out
 
     def _lamb_update(
         self, l: int, lr_num: int, g_w: Wide, g_b: np.ndarray | None, step: int

@@ -16,15 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from circuits.lamb import KA, KB, KP, KR, KS, SV, LambSpec, bias_corrections, round_half_up_div, trust
+from circuits.lamb import KA, KB, KP, KR, KS, SV, V_BITS, LambSpec, bias_corrections, round_half_up_div, trust
 
 from .lars import sum_of_squares
 from .momentum import MomentumWidthError, _check, _narrow
 
 __all__ = ["LambScalars", "LambState", "LambWidthError", "lamb_step"]
-
-#: The second moment's declared width (V at 2^(4R-SV), nonnegative).
-V_BITS = 62
 
 _isqrt = np.frompyfunc(math.isqrt, 1, 1)
 _round_div = np.frompyfunc(round_half_up_div, 2, 1)
