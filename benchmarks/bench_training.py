@@ -10,6 +10,7 @@ for each range gadget and mode asked for, side by side.
     python benchmarks/bench_training.py --recipes sgd-mse ce-momentum --modes clear zk
                                                          # cross-entropy with momentum and decay vs plain SGD/MSE
     python benchmarks/bench_training.py --recipes sgd-mse ce-lars --modes clear zk   # LARS vs plain SGD
+    python benchmarks/bench_training.py --recipes sgd-mse ce-lamb --modes clear zk   # LAMB vs plain SGD
     python benchmarks/bench_training.py --run-file examples/digits_lars.yaml --steps 8 --modes clear zk
                                                          # the first 8 steps of a run file, as written
 
@@ -35,13 +36,16 @@ ROOT = Path(__file__).resolve().parent.parent
 #: What is trained (``--recipes``): plain SGD on the mean MSE at ``--lr``, the mean
 #: cross-entropy with torch's SGD(momentum=0.9, weight_decay=1e-4) at the rate the fidelity
 #: benchmark uses (docs/momentum.md section 7), or with LARS at the first setting of
-#: docs/lars.md section 2 (lr 0.2, eta 0.02, decay 1e-4, mu 0.9).
+#: docs/lars.md section 2 (lr 0.2, eta 0.02, decay 1e-4, mu 0.9), or with LAMB at docs/lamb.md
+#: section 2's batch-64 setting (lr 0.01, decay 0.01, betas (0.9, 0.999), eps 1e-6).
 RECIPES = {
     "sgd-mse": lambda args: {"loss": "mse", "lr": args.lr},
     "ce-momentum": lambda args: {"loss": "cross_entropy", "lr": 0.04, "momentum": 0.9, "weight_decay": 1e-4},
     "ce-lars": lambda args: {"loss": "cross_entropy", "optimizer": {
         "name": "lars", "lr": 0.2, "momentum": 0.9, "weight_decay": 1e-4, "trust_coefficient": 0.02,
         "decay_bias_and_norm": True}},
+    "ce-lamb": lambda args: {"loss": "cross_entropy", "optimizer": {
+        "name": "lamb", "lr": 0.01, "weight_decay": 0.01, "decay_bias_and_norm": True}},
 }
 
 

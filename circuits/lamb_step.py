@@ -100,8 +100,9 @@ from .sqrt import Decomposition, Sqrt, decomposition
 from .poly import Poly
 
 
-def _rescale(z: int, shift: int) -> tuple[int, int]:
-    """The semantics' rounding (z + 2^(shift-1)) >> shift and its centred remainder."""
+def _rescale(z, shift: int):
+    """The semantics' rounding (z + 2^(shift-1)) >> shift and its centred remainder (an int,
+    or entrywise on an object array)."""
     q = (z + (1 << (shift - 1))) >> shift
     return q, z - (q << shift)
 
@@ -428,53 +429,49 @@ class LambStep:
         """Every table's values by name for P_0 ([n]), the folded gradients G ([T', n]) and the
         starting moments M0, V0 ([n]), Python ints: per-entry tables [T', n], per-step [T'],
         object arrays. P is the trajectory P_{t+1} = P_t - dP_t (``{name}.P`` [T', n]) and
-        ``{name}.Pfinal`` the weights after the last step. Computed on Python ints by the
-        equations of ``circuits/lamb.py``; a ValueError when a value leaves its width."""
+        ``{name}.Pfinal`` the weights after the last step. Computed on Python ints (object
+        arrays, entrywise) by the equations of ``circuits/lamb.py``; a ValueError when a value
+        leaves its width."""
         T, n = self.steps, 1 << self.param_vars
         g = np.asarray(g, dtype=object).reshape(T, n)
-        p = [int(x) for x in np.asarray(p0, dtype=object).reshape(-1)]
-        m_prev = [int(x) for x in np.asarray(m0, dtype=object).reshape(-1)]
-        v_prev = [int(x) for x in np.asarray(v0, dtype=object).reshape(-1)]
+        p = _ints(p0)
+        m_prev, v_prev = _ints(m0), _ints(v0)
         if len(p) != n or len(m_prev) != n or len(v_prev) != n:
             raise ValueError(f"{self.name}: P_0, M0, V0 need {n} entries")
         (b1, k1), (b2, k2) = self.spec.betas()
         E, ln = self.spec.eps_int, self.ln
-        keys = ("P", "G", "M", "Mp", "V", "Vp", "r1", "r2", "x", "s", "e", "rq", "rho", "sig", "U", "dP", "rd")
+        keys = ("P", "G", "M", "Mp", "V", "Vp", "r1", "r2", "s", "e", "rq", "rho", "sig", "U", "dP", "rd")
         ent = {k: np.empty((T, n), dtype=object) for k in keys}
         stp = {k: np.empty(T, dtype=object) for k in ("NP", "NU", "NUs", "fP", "fU", "f", "phi", "phi2", "lo", "hi",
                                                        "Lphi", "A", "B", "LR")}
 
         def fits(val, bits, signed, what, j):
             lo, hi = (-(1 << (bits - 1)), 1 << (bits - 1)) if signed else (0, 1 << bits)
-            if not lo <= val < hi:
-                raise ValueError(f"{self.name}: {what} = {val} at step {j} outside its {bits}-bit range")
+            arr = np.atleast_1d(np.asarray(val, dtype=object))
+            bad = [x for x in arr if not lo <= x < hi]
+            if bad:
+                raise ValueError(f"{self.name}: {what} = {bad[0]} at step {j} outside its {bits}-bit range")
 
         corrections, lrs = self.corrections(), self.lr_table()
         for j in range(T):
             a, b = corrections[j]
             lr = lrs[j]
-            row = {k: [0] * n for k in keys}
-            for i in range(n):
-                gi, pi = int(g[j, i]), p[i]
-                fits(gi, self.g_bits, True, "G", j)
-                fits(pi, self.p_bits, True, "P", j)
-                m, r1 = _rescale(b1 * m_prev[i] + ((1 << k1) - b1) * gi, k1)
-                v, r2 = _rescale((b2 << SV) * v_prev[i] + ((1 << k2) - b2) * gi * gi, k2 + SV)
-                fits(m, self.m_bits, True, "M", j)
-                fits(v, self.v_bits, False, "V", j)
-                x = v * b << self.cs
-                s = math.isqrt(x)
-                d = s + E
-                num = m * a << self.cq
-                rq = round_half_up_div(num, d)
-                rho = 2 * num + d - 2 * rq * d
-                fits(rq, self.rq_bits, True, "r_q", j)
-                u = self.c1 * rq + ln * pi
-                for k, val in zip(keys, (pi, gi, m, m_prev[i], v, v_prev[i], r1, r2, x, s, x - s * s, rq, rho,
-                                         2 * d - 1 - rho, u, 0, 0)):
-                    row[k][i] = val
-            n_p = sum(x * x for x in row["P"])
-            n_u = sum(x * x for x in row["U"])
+            gj = _ints(g[j])
+            fits(gj, self.g_bits, True, "G", j)
+            fits(p, self.p_bits, True, "P", j)
+            m, r1 = _rescale(b1 * m_prev + ((1 << k1) - b1) * gj, k1)
+            v, r2 = _rescale((b2 << SV) * v_prev + ((1 << k2) - b2) * gj * gj, k2 + SV)
+            fits(m, self.m_bits, True, "M", j)
+            fits(v, self.v_bits, False, "V", j)
+            x = (v * b) << self.cs
+            root = _isqrt(x)
+            d = root + E
+            num = (m * a) << self.cq
+            rq = (2 * num + d) // (2 * d)  # round_half_up(num / d)
+            rho = 2 * num + d - 2 * rq * d
+            fits(rq, self.rq_bits, True, "r_q", j)
+            u = self.c1 * rq + ln * p
+            n_p, n_u = int((p * p).sum()), int((u * u).sum())
             phi = trust(n_p, n_u, self.frac_bits, self.lr_shift, self.ku)
             fits(phi, self.phi_bits, False, "phi", j)
             fits(n_u, self.nu_bits, False, "N_U", j)
@@ -482,10 +479,10 @@ class LambStep:
             f = f_p | f_u
             nus = n_u if not f else 1
             zs = n_p << self.z_shift if not f else 1 << 2 * KP
-            for i in range(n):
-                z = lr * self.spec.inv_c * phi * row["U"][i]
-                row["dP"][i], row["rd"][i] = _rescale(z, self.kd)
-                fits(row["dP"][i], self.dp_bits, True, "dP", j)
+            dp, rd = _rescale((lr * self.spec.inv_c * phi) * u, self.kd)
+            fits(dp, self.dp_bits, True, "dP", j)
+            row = dict(P=p, G=gj, M=m, Mp=m_prev, V=v, Vp=v_prev, r1=r1, r2=r2, s=root, e=x - root * root, rq=rq,
+                       rho=rho, sig=2 * d - 1 - rho, U=u, dP=dp, rd=rd)
             for k in keys:
                 ent[k][j] = row[k]
             values = {"NP": n_p, "NU": n_u, "NUs": nus, "fP": f_p, "fU": f_u, "f": f, "phi": phi, "phi2": phi * phi,
@@ -493,12 +490,20 @@ class LambStep:
                       "Lphi": lr * phi, "A": a, "B": b, "LR": lr}
             for k, val in values.items():
                 stp[k][j] = val
-            m_prev, v_prev = row["M"], row["V"]
-            p = [pi - dpi for pi, dpi in zip(p, row["dP"])]
-        out = {self.t(k): arr for k, arr in ent.items() if k != "x"}
+            m_prev, v_prev = m, v
+            p = p - dp
+        out = {self.t(k): arr for k, arr in ent.items()}
         out[self.sqrt.s], out[self.sqrt.e] = out.pop(self.t("s")), out.pop(self.t("e"))
         out.update({self.t(k): arr for k, arr in stp.items()})
         out[self.t("M0")] = np.array([int(x) for x in np.asarray(m0, dtype=object).reshape(-1)], dtype=object)
         out[self.t("V0")] = np.array([int(x) for x in np.asarray(v0, dtype=object).reshape(-1)], dtype=object)
-        out[self.t("Pfinal")] = np.array(p, dtype=object)
+        out[self.t("Pfinal")] = p
         return out
+
+
+def _ints(values) -> np.ndarray:
+    """A flat object array of Python ints."""
+    return np.array([int(x) for x in np.asarray(values).reshape(-1)], dtype=object)
+
+
+_isqrt = np.frompyfunc(math.isqrt, 1, 1)

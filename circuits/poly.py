@@ -65,11 +65,12 @@ class Poly:
         return {n for m in self.terms for n in m}
 
     def evaluate(self, values: dict[str, int]) -> int:
-        """The polynomial at integer (or field) values of its tables."""
+        """The polynomial at integer (or field) values of its tables, or entrywise at object
+        arrays of them (broadcast; never written in place)."""
         total = 0
         for m, c in self.terms.items():
             prod = c
             for n in m:
-                prod *= values[n]
-            total += prod
+                prod = prod * values[n]
+            total = total + prod
         return total

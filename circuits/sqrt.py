@@ -95,16 +95,12 @@ MAX_WIDE_BITS = MAX_RELATION_BITS
 def _wide_unsigned(d, values, what: str) -> np.ndarray:
     """(values - offset) mod 2^width as Python ints (object array), after the range check
     (``RangeWidth._unsigned`` past int64)."""
-    v = np.asarray(values, dtype=object)
+    v = np.vectorize(int, otypes=[object])(values) if np.size(values) else np.asarray(values, dtype=object)
     lo, hi = d.min_value, d.max_value
-    mask = (1 << d.width) - 1
-    out = np.empty(v.shape, dtype=object)
-    for index, x in np.ndenumerate(v):
-        x = int(x)
-        if not lo <= x <= hi:
-            raise ValueError(f"{what} = {x} lies outside [{lo}, {hi}] ({d.width} bits)")
-        out[index] = (x - d.offset) & mask
-    return out
+    if v.size and (v.min() < lo or v.max() > hi):
+        x = next(int(x) for x in v.reshape(-1) if not lo <= x <= hi)
+        raise ValueError(f"{what} = {x} lies outside [{lo}, {hi}] ({d.width} bits)")
+    return (v - d.offset) & ((1 << d.width) - 1)
 
 
 @dataclass(frozen=True)
@@ -123,9 +119,8 @@ class WideLimbDecomposition(LimbDecomposition):
         """Slots (int32, a new innermost axis of padded_width) of Python-int ``values``."""
         u = _wide_unsigned(self, values, what)
         out = np.zeros(u.shape + (self.padded_width,), dtype=np.int32)
-        for index, x in np.ndenumerate(u):
-            for i, (shift, b) in enumerate(zip(self._shifts(), self.slot_widths)):
-                out[index + (i,)] = (x >> shift) & ((1 << b) - 1)
+        for i, (shift, b) in enumerate(zip(self._shifts(), self.slot_widths)):  # entrywise on Python ints
+            out[..., i] = ((u >> shift) & ((1 << b) - 1)).astype(np.int32)
         return out
 
     def compose(self, limbs: np.ndarray) -> np.ndarray:
@@ -146,9 +141,8 @@ class WideBitDecomposition(BitDecomposition):
         """Bits (uint8, a new innermost axis of padded_width) of Python-int ``values``."""
         u = _wide_unsigned(self, values, what)
         out = np.zeros(u.shape + (self.padded_width,), dtype=np.uint8)
-        for index, x in np.ndenumerate(u):
-            for i in range(self.width):
-                out[index + (i,)] = (x >> i) & 1
+        for i in range(self.width):  # entrywise on Python ints
+            out[..., i] = ((u >> i) & 1).astype(np.uint8)
         return out
 
     def compose(self, bits: np.ndarray) -> np.ndarray:

@@ -134,7 +134,7 @@ def test_parse_bundle_bounds_before_allocating():
     "change, message",
     [
         (lambda c: c["train"].update(batch_size=-2), "train.batch_size: must be a positive integer"),
-        (lambda c: c["train"].update(optimizer="adam"), "train.optimizer: only 'sgd' and 'lars' are provable"),
+        (lambda c: c["train"].update(optimizer="adam"), "train.optimizer: only 'sgd', 'lars' and 'lamb' are provable"),
         (lambda c: c["train"].update(lr_schedule=[0.1]), "train: give exactly one of 'lr' and 'lr_schedule'"),
         (lambda c: c["model"].update(widths=[5, 8, 3]), r"model.widths\[0\]: must equal the data's 4 features"),
         (lambda c: c["prove"].update(backend="tpu"), "prove.backend: must be one of"),

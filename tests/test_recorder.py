@@ -288,7 +288,10 @@ def test_example_run_files_load_under_one_schema(example):
      r"train.optimizer.nesterov: True is not provable yet"),
     (lambda t, m: t.update(optimizer={"name": "sgd", "lr": 0.5, "momentum": 0.9, "dampening": 0.1}),
      r"train.optimizer.dampening: 0.1 is not provable yet"),
-    (lambda t, m: t.update(optimizer={"name": "lamb", "lr": 0.5}), r"train.optimizer: only 'sgd' and 'lars' are provable so far; 'lamb' is not provable"),
+    (lambda t, m: t.update(optimizer={"name": "lamb", "lr": 0.5, "trust_clip": True}),
+     r"train.optimizer.trust_clip: True is not provable yet"),
+    (lambda t, m: t.update(optimizer={"name": "adamw", "lr": 0.5}),
+     r"train.optimizer: only 'sgd', 'lars' and 'lamb' are provable so far; 'adamw' is not provable"),
     # loss: cross_entropy is provable (the cross-entropy proof); tests/test_softmax_ce.py covers it.
     (lambda t, m: t.update(loss="hinge"), r"train.loss: .*'hinge' is not provable yet"),
     (lambda t, m: t.update(drop_last=False), r"train.drop_last: false is not provable"),
