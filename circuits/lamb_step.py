@@ -94,7 +94,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .lamb import KA, KB, KP, KR, KS, SV, LambSpec, bias_corrections, round_half_up_div, trust
+from .lamb import KA, KB, KP, KR, KS, SV, LambSpec, bias_corrections, trust
 from .semantics import MAX_RELATION_BITS
 from .sqrt import Decomposition, Sqrt, decomposition
 from .poly import Poly

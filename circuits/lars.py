@@ -30,6 +30,30 @@ r_t in [-2^(K-1), 2^(K-1)). Only floors and one rounding per scalar stand betwee
 float: s_P, s_G are within one unit of 2^-(2R+k) ||P|| and 2^-(2R) ||g|| / c, lambda_q within
 half a unit of 2^-K_l, and v within half a unit of 2^-(2R+k) per step.
 
+**LARC** (``LarsSpec.clip``; NVIDIA apex ``LARC``, ``zktrain.optim.LARS(clip=True)``): the
+multiplier of gamma_t is min(lambda / gamma_t, 1), and 1 on a zero norm or where gamma_t = 0.
+With gamma_t = lr_num_t inv_c / 2^k (lr_num_t = gamma_t c 2^k), lambda / gamma_t at 2^-K_l is
+lambda_q 2^k / (inv_c lr_num_t), so the multiplier at 2^-K_l is::
+
+    q_t = round_half_up(lambda_q 2^k / (inv_c lr_num_t))                  (lr_num_t > 0)
+    m_q = min(q_t, 2^K_l)                        (2^K_l when s_P = 0, s_G = 0 or lr_num_t = 0)
+
+and m_q replaces lambda_q in the buffer relation (the update's rate is gamma_t m_q / 2^K_l =
+min(lambda, gamma_t) up to the roundings)::
+
+    2^K v_t + r_t = mu_num 2^(K-k_mu) v_{t-1} + lr_num_t m_q (2^(k+k_b) G_t + b P_t) 2^(K-K_l-k-k_b)
+
+The zero-norm rule is the float's, not min(q_t, 2^K_l) of lambda_q = 2^K_l (which would give
+1 / gamma_t for gamma_t > 1): the float leaves a zero-norm tensor unscaled. Why two roundings
+(lambda_q, then q_t) rather than one from the norms (round(e s_P 2^(K_l+k_b+k) / (2^k_e D
+lr_num_t)), inv_c cancelling): the proof's division by the public inv_c lr_num_t has degree 2
+(q lr_num), one by D lr_num_t degree 3 (an extra committed product per entry,
+``circuits/trust.py``). The cost in precision is small: q_t carries lambda_q's relative error
+1 / (2 lambda_q) and its own half unit, so the update's rate gamma_t m_q / 2^K_l is within
+lambda_q's own rounding plus gamma_t 2^-(K_l+1) of min(lambda, gamma_t); at the clip's boundary
+(q_t = 2^K_l) both sides give 2^K_l. The clip is decided on the rounded q_t: m_q = 2^K_l iff
+2 lambda_q 2^k + inv_c lr_num_t >= 2^(K_l+1) inv_c lr_num_t (``larc_multiplier``).
+
 This module is the semantics on Python ints (what the tests check the engine's kernel,
 ``zktrain.fixedpoint.lars``, against) and the hyperparameters' quantization; it imports only
 the standard library and ``circuits.momentum``'s dyadics.
@@ -57,7 +81,7 @@ MIN_SHIFT = 10
 @dataclass(frozen=True)
 class LarsSpec:
     """LARS's hyperparameters in the fixed point: mu, the folded weight decay beta_f, eta, the
-    eps integer E, 1/c and K_l (module docstring)."""
+    eps integer E, 1/c and K_l; ``clip`` selects LARC's multiplier (module docstring)."""
 
     mu: Dyadic
     beta: Dyadic  # folded: beta / c
@@ -65,6 +89,7 @@ class LarsSpec:
     eps_int: int
     inv_c: int
     trust_bits: int = TRUST_BITS
+    clip: bool = False
 
     def __post_init__(self) -> None:
         if self.mu.value >= 1:
@@ -75,6 +100,8 @@ class LarsSpec:
             raise ValueError(f"eps integer {self.eps_int} and 1/c {self.inv_c} must be >= 0 and >= 1")
         if not 1 <= self.trust_bits <= 32:
             raise ValueError(f"trust_bits: must lie in [1, 32], got {self.trust_bits}")
+        if type(self.clip) is not bool:
+            raise ValueError(f"clip: must be True or False, got {self.clip!r}")
 
     def rounding_shift(self, lr_shift: int) -> int:
         """K: the bits the buffer's per-step rescale drops."""
@@ -111,9 +138,11 @@ def eps_integer(eps: Number, frac_bits: int, lr_shift: int, beta_shift: int, inv
 
 
 def spec_from_float(momentum: Number, weight_decay: Number, trust_coefficient: Number, eps: Number, *,
-                    inv_c: int, frac_bits: int = 16, lr_shift: int = 16, trust_bits: int = TRUST_BITS) -> LarsSpec:
+                    inv_c: int, frac_bits: int = 16, lr_shift: int = 16, trust_bits: int = TRUST_BITS,
+                    clip: bool = False) -> LarsSpec:
     """``zktrain.optim.LARS``'s options as a LarsSpec: mu at 2^-15 (rounded half up), beta and
-    eta by ``quantize_relative``, beta folded by 1/c, eps as E. ValueError names the option."""
+    eta by ``quantize_relative``, beta folded by 1/c, eps as E, LARC when ``clip``. ValueError
+    names the option."""
     mu = quantize(momentum, MU_SHIFT, "momentum")
     if mu.value >= 1:
         raise ValueError(f"momentum: {momentum!r} quantizes to {mu.num}/2^{mu.shift} >= 1")
@@ -122,7 +151,8 @@ def spec_from_float(momentum: Number, weight_decay: Number, trust_coefficient: N
     eta = quantize_relative(trust_coefficient, "trust_coefficient")
     if eta.num == 0:
         raise ValueError(f"trust_coefficient: must be > 0, got {trust_coefficient!r}")
-    return LarsSpec(mu, beta_f, eta, eps_integer(eps, frac_bits, lr_shift, beta_f.shift, inv_c), inv_c, trust_bits)
+    return LarsSpec(mu, beta_f, eta, eps_integer(eps, frac_bits, lr_shift, beta_f.shift, inv_c), inv_c, trust_bits,
+                    clip)
 
 
 #: eps is quantized at 2^-EPS_SHIFT (1e-8 -> 43/2^32, -0.1%).
@@ -163,9 +193,30 @@ def trust_ratio(sum_p2: int, sum_g2: int, spec: LarsSpec, lr_shift: int) -> tupl
     return s_p, s_g, den, round_half_up_div(num, den << spec.eta.shift)
 
 
+def larc_multiplier(lam_q: int, lr_num: int, spec: LarsSpec, lr_shift: int, *, zero_norm: bool) -> int:
+    """LARC's m_q = min(round_half_up(lambda_q 2^k / (inv_c lr_num_t)), 2^K_l), 2^K_l where
+    ``zero_norm`` (s_P = 0 or s_G = 0) or lr_num_t = 0 (module docstring, "LARC"): the
+    multiplier of gamma_t at 2^-K_l, what the buffer relation reads in place of lambda_q."""
+    if lam_q < 0 or lr_num < 0:
+        raise ValueError(f"larc_multiplier: lambda_q {lam_q} and lr_num {lr_num} must be >= 0")
+    one = 1 << spec.trust_bits
+    if zero_norm or lr_num == 0:
+        return one
+    return min(round_half_up_div(lam_q << lr_shift, spec.inv_c * lr_num), one)
+
+
+def update_multiplier(sum_p2: int, sum_g2: int, lr_num: int, spec: LarsSpec, lr_shift: int) -> int:
+    """What multiplies lr_num_t in the buffer relation for the exact squared norms N, M:
+    lambda_q (LARS), or LARC's m_q when ``spec.clip`` (``larc_multiplier``)."""
+    s_p, s_g, _, lam_q = trust_ratio(sum_p2, sum_g2, spec, lr_shift)
+    if not spec.clip:
+        return lam_q
+    return larc_multiplier(lam_q, lr_num, spec, lr_shift, zero_norm=s_p == 0 or s_g == 0)
+
+
 def buffer_terms(lam_q: int, lr_num: int, spec: LarsSpec, lr_shift: int) -> tuple[int, int, int, int]:
     """(K, mu', a, a b) of the buffer relation: 2^K v_t + r_t = mu' v_{t-1} + a 2^(k+k_b) G + a b P
-    with a = lr_num lambda_q 2^(K-K_l-k-k_b)."""
+    with a = lr_num lambda_q 2^(K-K_l-k-k_b) (LARC: ``lam_q`` is the multiplier m_q)."""
     K = spec.rounding_shift(lr_shift)
     mu = spec.mu.num << (K - spec.mu.shift)
     a = lr_num * lam_q << (K - spec.trust_bits - lr_shift - spec.beta.shift)

@@ -109,6 +109,8 @@ class MlpCircuit:
     trust_coefficient: tuple[int, int] = (0, 0)
     lars_eps: int = 0
     inv_c: int = 0
+    #: LARC (``train.clip``, ``circuits.lars``): the trust ratio clipped to the global rate.
+    lars_clip: bool = False
     #: ``lamb`` (``circuits.lamb``, docs/lamb.md): ``weight_decay`` is lam (not folded: it
     #: multiplies x), ``buf_bits`` the first moment's width, ``inv_c`` 1/c, and these 1 - b1,
     #: 1 - b2 as (num, shift), the eps integer E and the signed width every weight of the run
@@ -148,8 +150,8 @@ class MlpCircuit:
             spec = self.lars_spec()  # validates mu, eta, E and 1/c
             if not 2 <= self.buf_bits <= 62 or spec.rounding_shift(self.lr_shift) > 62:
                 raise ValueError(f"lars: buf_bits {self.buf_bits} and the rounding shift must lie in [2, 62]")
-        elif (self.trust_coefficient, self.lars_eps) != ((0, 0), 0):
-            raise ValueError(f"{self.optimizer} has no trust coefficient or LARS eps")
+        elif (self.trust_coefficient, self.lars_eps, self.lars_clip) != ((0, 0), 0, False):
+            raise ValueError(f"{self.optimizer} has no trust coefficient, LARS eps or LARC clipping")
         if self.optimizer == "lamb":
             spec = self.lamb_spec()  # validates the betas, E and 1/c
             if not spec.adapt:
@@ -185,7 +187,7 @@ class MlpCircuit:
             state = dict(optimizer="lars", momentum=(lars.mu.num, lars.mu.shift),
                          weight_decay=(lars.beta.num, lars.beta.shift), buf_bits=recipe.train.buf_bits,
                          trust_coefficient=(lars.eta.num, lars.eta.shift), lars_eps=lars.eps_int,
-                         inv_c=lars.inv_c)
+                         inv_c=lars.inv_c, lars_clip=lars.clip)
         lamb = lamb_spec(recipe)  # the betas' complements and eps as E (docs/lamb.md section 1)
         if lamb is not None:
             bounds = relation_bounds(recipe)
@@ -227,6 +229,8 @@ class MlpCircuit:
         if fields["optimizer"] != "lars":  # likewise: plain SGD and momentum circuits keep their bytes
             for key in ("trust_coefficient", "lars_eps") + (("inv_c",) if fields["optimizer"] != "lamb" else ()):
                 del fields[key]
+        if not fields["lars_clip"]:  # and so do plain LARS circuits
+            del fields["lars_clip"]
         if fields["optimizer"] != "lamb":  # and so do LARS circuits
             for key in ("betas", "lamb_eps", "param_bits"):
                 del fields[key]
@@ -311,7 +315,7 @@ class MlpCircuit:
         from .momentum import Dyadic
 
         return LarsSpec(Dyadic(*self.momentum), Dyadic(*self.weight_decay), Dyadic(*self.trust_coefficient),
-                        self.lars_eps, self.inv_c)
+                        self.lars_eps, self.inv_c, clip=self.lars_clip)
 
     @property
     def buffer_shift(self) -> int:
@@ -330,11 +334,13 @@ class MlpCircuit:
 
     def trust(self):
         """LARS's trust-ratio gadget (``circuits.trust``): one lambda_q per (step, tensor),
-        from the squared norms of the weights and of the folded gradients."""
+        from the squared norms of the weights and of the folded gradients (LARC: the multiplier
+        m_q clipped to the global rate, from the public lr_num of every padded step)."""
         from .trust import TrustRatio
 
         return TrustRatio("lars", self.step_vars, log2_ceil(len(self.parameter_tensors())), self.lars_spec(),
-                          self.lr_shift, self.lars_norm_bits(), self.limb_bits if self.range_check == "limbs" else None)
+                          self.lr_shift, self.lars_norm_bits(), self.limb_bits if self.range_check == "limbs" else None,
+                          clip_lr=tuple(self.lr_padded()) if self.lars_clip else None)
 
     def lars_norm_bits(self) -> int:
         """A bound on the squared norms: every honest N = sum P^2 and M = sum G^2 lies below

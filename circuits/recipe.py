@@ -215,8 +215,9 @@ class TrainSpec:
     ``optimizer: lars`` is ``zktrain.optim.LARS`` (You et al. 2017, Algorithm 1, the global
     rate inside the momentum) in the exact semantics of ``circuits.lars``: ``momentum``,
     ``weight_decay`` (torch's, unfolded), ``trust_coefficient`` (eta) and ``eps`` as dyadics,
-    and the buffer's width ``buf_bits``. The engine trains it; ``zktrain.prove`` refuses it by
-    name (the proof of issue 16 is not wired yet).
+    and the buffer's width ``buf_bits``; ``clip: true`` is LARC (``zktrain.optim.LARS(clip=True)``,
+    the multiplier min(lambda / gamma_t, 1); ``circuits.lars``, "LARC"), a field of ``lars``
+    only, absent from the canonical JSON when false (so LARS recipes keep their bytes).
 
     ``optimizer: lamb`` is ``zktrain.optim.LAMB`` (You et al. 2019, Algorithm 2, bias
     correction, the decay inside the trust ratio, adaptation when the decay is nonzero) in the
@@ -237,6 +238,7 @@ class TrainSpec:
     eps: Dyadic | None = None
     beta1: Dyadic | None = None
     beta2: Dyadic | None = None
+    clip: bool = False
 
     def __post_init__(self) -> None:
         _int("train.batch_size", self.batch_size, 1, MAX_BATCH)
@@ -256,6 +258,9 @@ class TrainSpec:
                 raise RecipeError(f"train.{name}: not an option of optimizer {self.optimizer}, got {value!r}")
             if name in wanted and value is None:
                 raise RecipeError(f"train.{name}: optimizer {self.optimizer} needs it")
+        _bool("train.clip", self.clip)
+        if self.clip and self.optimizer != "lars":
+            raise RecipeError(f"train.clip: LARC's clipping is an option of optimizer lars only, not {self.optimizer}")
         if self.optimizer == "sgd":
             return
         _dyadic("train.weight_decay", self.weight_decay)
@@ -316,7 +321,10 @@ class QuantSpec:
 _SECTIONS = {"data": DataSpec, "model": ModelSpec, "train": TrainSpec, "quant": QuantSpec}
 #: Fields that the canonical JSON holds only when set (not None), and those encoded as
 #: ``{"num": n, "shift": s}``.
-_OPTIONAL = {"train": frozenset({"momentum", "weight_decay", "buf_bits", "trust_coefficient", "eps", "beta1", "beta2"})}
+_OPTIONAL = {"train": frozenset({"momentum", "weight_decay", "buf_bits", "trust_coefficient", "eps", "beta1", "beta2",
+                                  "clip"})}
+#: Optional fields that are absent when they hold this default (``train.clip``: LARC only).
+_ABSENT_DEFAULTS = {"train": {"clip": False}}
 _DYADIC_FIELDS = {"train": ("momentum", "weight_decay", "trust_coefficient", "eps", "beta1", "beta2")}
 
 
@@ -435,6 +443,8 @@ class Recipe:
                 v = getattr(spec, f.name)
                 if v is None and f.name in _OPTIONAL.get(section, ()):
                     continue  # absent unless set: existing recipes keep their bytes
+                if f.name in _ABSENT_DEFAULTS.get(section, {}) and v is _ABSENT_DEFAULTS[section][f.name]:
+                    continue  # likewise
                 body[f.name] = list(v) if isinstance(v, tuple) else {"num": v.num, "shift": v.shift} if isinstance(v, Dyadic) else v
             out[section] = body
         return out

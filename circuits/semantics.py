@@ -176,7 +176,8 @@ def integer_inverse_loss_scale(recipe: Recipe) -> int:
 
 def lars_spec(recipe: Recipe):
     """The ``circuits.lars.LarsSpec`` of an ``optimizer: lars`` recipe (None otherwise): the
-    recipe's dyadics, the weight decay folded by 1/c (which must be an integer), eps as E."""
+    recipe's dyadics, the weight decay folded by 1/c (which must be an integer), eps as E, and
+    LARC's clipping when ``train.clip``."""
     t, q = recipe.train, recipe.quant
     if t.optimizer != "lars":
         return None
@@ -186,7 +187,7 @@ def lars_spec(recipe: Recipe):
     inv = integer_inverse_loss_scale(recipe)
     beta = fold_weight_decay(t.weight_decay, inv)
     eps = eps_integer(t.eps.value, q.frac_bits, q.lr_shift, beta.shift, inv)
-    return LarsSpec(t.momentum, beta, t.trust_coefficient, eps, inv)
+    return LarsSpec(t.momentum, beta, t.trust_coefficient, eps, inv, clip=t.clip)
 
 
 def lamb_spec(recipe: Recipe):
@@ -375,9 +376,9 @@ def relation_bounds(recipe: Recipe) -> dict[str, int]:
     - ``lars_norms``, ``lars_trust``, ``lars`` (``train.optimizer: lars``, ``circuits.lars``): the
       squared norms, both sides of the trust ratio's division and of the buffer relation; the
       weights move by at most T 2^(buf_bits-1) (the rate is inside the buffer).
-    - ``momentum_buffer``, ``momentum`` (``train.optimizer: sgd_momentum`` only, design (A) of
     - ``train.optimizer: lamb`` (``circuits.lamb_step``): the weights move by at most
       T 2^weight_bits (dP's range check); the step gadget bounds its own relations.
+    - ``momentum_buffer``, ``momentum`` (``train.optimizer: sgd_momentum`` only, design (A) of
       docs/momentum.md section 6): |buf| < 2^(buf_bits-1), so ``weight``/``bias`` become
       |W_0| + Sigma 2^(buf_bits-1) (W_t = W_0 - sum_{s<t} lr_s buf_s), and both sides of
       2^K_A buf_t + r_t = mu_num 2^(K_A-k_mu) buf_{t-1} + 2^K_A G_t + lam_num 2^(K_A-k-k_lam) W_t.
@@ -414,12 +415,12 @@ def relation_bounds(recipe: Recipe) -> dict[str, int]:
         moved = (lr_sum if lars is None else recipe.train.steps) * buf_max
         w_max = [w0[l] + moved for l in range(layers)]
         b_max = [b0[l] + moved if recipe.model.bias else 0 for l in range(layers)]
-    product = [widths[l] * a_max[l] * w_max[l] + (b_max[l] << R) for l in range(layers)]
     if lamb_spec(recipe) is not None:
         # W_t = W_0 - sum_{s<t} dP_s (circuits.lamb_step), every |dP| < 2^weight_bits (its range check).
         moved = recipe.train.steps << q_cfg.weight_bits
         w_max = [w0[l] + moved for l in range(layers)]
         b_max = [b0[l] + moved if recipe.model.bias else 0 for l in range(layers)]
+    product = [widths[l] * a_max[l] * w_max[l] + (b_max[l] << R) for l in range(layers)]
     # G'_A of hidden layer j (1-based) comes from G_Z,j+1 [B, d_{j+1}] times W_{j+1} [d_{j+1}, d_j].
     backward = [widths[j + 1] * gz_max[j] * w_max[j] for j in range(1, layers)]
 

@@ -74,6 +74,59 @@ b s_P + E = 0) and where a cheater's f_G > 1.
 rho < 2^(k_e+1) D_max with D_max = (2^(k+k_b) + b) isqrt(2^norm_bits - 1) + E, so w_rho =
 bits(2^(k_e+1) D_max - 1). lambda: K_l + 17 bits (0..2^(K_l+16) the semantics admits; a ratio
 past 2^16 is refused by the witness as by ``zktrain.fixedpoint.lars``).
+
+**LARC** (``clip_lr`` set, with ``spec.clip``; ``circuits.lars``, "LARC"; docs/lars.md section
+5). ``clip_lr`` is the public lr_num per padded step (0 on the padded steps), whose table LR
+(``{name}.LR``, constant over g) the verifier evaluates itself. The output ``lam`` (the slots
+``slots("lam")`` the caller's buffer relation reads) becomes LARC's multiplier m_q, and lambda_q
+an internal value, ``{name}.ratio`` (slots ``slots("ratio")``): the identities above read it
+where they read lambda. With d = inv_c LR (the divisor of lambda_q 2^k / (inv_c lr_num)) and
+
+    Delta = 2^(k+1) lambda - (2^(K_l+1) - 1) d      (= 2n + d - 2^(K_l+1) d, n = 2^k lambda)
+
+round_half_up(n / d) = floor((2n + d) / (2d)) >= 2^K_l iff Delta >= 0 (for d >= 1), so the clip
+is a comparison on lambda, with no quotient to commit where it binds. Committed: the flag c
+(plain, 1 where m_q = 2^K_l: a zero norm, a clipped entry, or lr_num = 0), m_q in K_l + 1 bits,
+the division's remainder rho2 and slack sigma2, and the comparison's slack h, all slots:
+
+    (CM)  c (m - 2^K_l) = 0
+    (CF)  f (1 - c) = 0
+    (CH)  h = (2c - f - 1) Delta + c - 1
+    (CQ)  2 d (m - 2^K_l c) + (1 - c) (rho2 - 2^(k+1) lambda - d) = 0
+    (CU)  sigma2 = (1 - c) (2d - 1 - rho2)
+    RC(m) in K_l + 1 bits,  RC(rho2), RC(sigma2) in w_2 bits,  RC(h) in w_h bits.
+
+Every identity has degree <= 2 in the tables (LR included), so they join (T)'s zero-check; the
+honest witness is c = 1, m = 2^K_l, h = Delta (0 on a zero norm), rho2 = sigma2 = 0 where the
+multiplier is one, and c = 0, m = q = round_half_up(n / d) with its remainder, h = -Delta - 1
+elsewhere. No booleanity of c is made, and no inverse of lr_num.
+
+*Soundness.* lambda is the semantics' trust ratio and f is 0 off the zero norms and an integer
+>= 1 on them (above). Cases on the field element c:
+
+* c = 0. (CF) gives f = 0 (f >= 1 is nonzero mod r): both norms nonzero. (CH) reads
+  h = -Delta - 1 over the integers (|h| + |Delta| + 1 < 2^250, ``relation_bounds``), so RC(h)
+  gives Delta <= -1. (CQ) and (CU) read 2 d m + rho2 = 2n + d and sigma2 = 2d - 1 - rho2, over
+  the integers (m < 2^(K_l+1) by RC(m), rho2, sigma2 < 2^(w_2)): rho2 + sigma2 = 2d - 1 with
+  both >= 0 needs d >= 1 (so lr_num_t = 0 cannot take c = 0), and then m = floor((2n + d) / (2d))
+  = q, the division gadget's argument. Delta <= -1 is q <= 2^K_l - 1, so m = q = min(q, 2^K_l).
+* c = 1. (CM) gives m = 2^K_l. (CH) reads h = (1 - f) Delta: with f = 0 (both norms nonzero),
+  RC(h) gives Delta >= 0, so q >= 2^K_l when d >= 1 (and d = 0 is lr_num_t = 0): 2^K_l is
+  the multiplier. With f >= 1 it is a zero norm, whose multiplier is 2^K_l whatever h says.
+* c not in {0, 1}. (CM) gives m = 2^K_l and (CQ) becomes (1 - c)(2^(K_l+1) d + rho2 - 2n - d)
+  = 0, so rho2 = Delta over the integers and RC(rho2) gives Delta >= 0: again the multiplier is
+  2^K_l. So a booleanity c^2 = c would add nothing and is not made.
+
+Each check is needed (``tests/test_trust.py``, one attack each): without RC(h) a clip is skipped
+(c = 0, m = q > 2^K_l) or claimed where q < 2^K_l (c = 1, m = 2^K_l); without (CF) a zero norm
+with gamma_t > 1 takes m = q = 2^K_l / gamma_t (the float takes 1); without (CM) m is free on
+the steps with lr_num = 0; without RC(m) m is a non-integer field element with rho2 + 1,
+sigma2 - 1; without RC(rho2) m + 1, without RC(sigma2) m - 1 (and without (CU), m - 1 with
+sigma2 left in range), without (CQ) m + 1 with rho2, sigma2 honest; (CH) ties h to Delta.
+
+*Widths.* d_max = inv_c max(lr_num). rho2, sigma2 < 2 d_max: w_2 = bits(2 d_max - 1) (at least 1).
+h: Delta <= 2^(k+1) 2^(K_l+16) where c = 1, -Delta - 1 < (2^(K_l+1) - 1) d_max where c = 0: w_h
+bits for the larger. m: K_l + 1 bits.
 """
 
 from __future__ import annotations
@@ -83,7 +136,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .lars import TRUST_HEADROOM, LarsSpec, round_half_up_div, trust_ratio
+from .lars import TRUST_HEADROOM, LarsSpec, larc_multiplier, round_half_up_div, trust_ratio
 from .poly import Poly
 from .semantics import MAX_RELATION_BITS
 from .sqrt import Decomposition, Sqrt, decomposition
@@ -94,7 +147,9 @@ from .sqrt import Decomposition, Sqrt, decomposition
 @dataclass(frozen=True)
 class TrustRatio:
     """lambda_q per (t, g) over [2^step_vars, 2^group_vars] (g low), from the squared norms
-    N, M < 2^norm_bits (module docstring). ``limb_bits`` None: bit range checks, else limbs."""
+    N, M < 2^norm_bits (module docstring). ``limb_bits`` None: bit range checks, else limbs.
+    ``clip_lr``: LARC (``spec.clip``), the public lr_num of every padded step; the output is
+    then LARC's multiplier m_q (module docstring, "LARC")."""
 
     name: str
     step_vars: int
@@ -103,6 +158,7 @@ class TrustRatio:
     lr_shift: int
     norm_bits: int
     limb_bits: int | None = 16
+    clip_lr: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.step_vars < 0 or self.group_vars < 0:
@@ -111,6 +167,7 @@ class TrustRatio:
             raise ValueError(f"{self.name}: lr_shift must be >= 0")
         if self.norm_bits < 1:
             raise ValueError(f"{self.name}: norm_bits must be >= 1")
+        self._check_clip_lr()
         bounds = self.relation_bounds()
         worst = max(bounds, key=bounds.get)
         if bounds[worst] > MAX_RELATION_BITS:
@@ -121,7 +178,28 @@ class TrustRatio:
                 f"over the integers"
             )
 
+    def _check_clip_lr(self) -> None:
+        """LARC and the lr_num table come together: one entry >= 0 per padded step."""
+        if self.spec.clip != (self.clip_lr is not None):
+            raise ValueError(f"{self.name}: LARC (spec.clip) needs the public lr_num table clip_lr, and plain "
+                             f"LARS takes none (spec.clip {self.spec.clip}, clip_lr "
+                             f"{'None' if self.clip_lr is None else 'given'})")
+        if self.clip_lr is None:
+            return
+        lr = self.clip_lr
+        if type(lr) is not tuple or len(lr) != 1 << self.step_vars:
+            got = f"{len(lr)} entries" if type(lr) is tuple else type(lr).__name__
+            raise ValueError(f"{self.name}: clip_lr must be a tuple of {1 << self.step_vars} lr_num (one per "
+                             f"padded step), got {got}")
+        if any(type(v) is not int or v < 0 for v in lr):
+            raise ValueError(f"{self.name}: clip_lr entries must be integers >= 0")
+
     # --- constants of the relation -------------------------------------------------------------
+    @property
+    def clip(self) -> bool:
+        """LARC mode: the output is the clipped multiplier m_q."""
+        return self.clip_lr is not None
+
     @property
     def num_vars(self) -> int:
         return self.step_vars + self.group_vars
@@ -160,6 +238,15 @@ class TrustRatio:
         """D = 2^(k+k_b) s_G + b s_P + E."""
         return self.grad_coeff * s_g + self.decay_coeff * s_p + self.eps
 
+    def clip_divisor(self, step: int) -> int:
+        """LARC's d = inv_c lr_num_t: lambda / gamma_t at 2^-K_l is lambda_q 2^k / d."""
+        return self.spec.inv_c * self.clip_lr[step]
+
+    def clip_delta(self, lam: int, d: int) -> int:
+        """Delta = 2^(k+1) lambda - (2^(K_l+1) - 1) d: >= 0 iff round_half_up(lambda 2^k / d)
+        >= 2^K_l (d >= 1), and >= 0 where d = 0."""
+        return (lam << (self.lr_shift + 1)) - ((2 * self.one - 1) * d)
+
     # --- widths --------------------------------------------------------------------------------
     @property
     def sqrt_p(self) -> Sqrt:
@@ -173,8 +260,25 @@ class TrustRatio:
 
     @property
     def lam_bits(self) -> int:
-        """lambda_q in [0, 2^(K_l + 16)]: K_l + 17 unsigned bits."""
+        """The trust ratio lambda_q in [0, 2^(K_l + 16)]: K_l + 17 unsigned bits."""
         return self.spec.trust_bits + TRUST_HEADROOM + 1
+
+    @property
+    def max_clip_divisor(self) -> int:
+        """LARC: the largest d = inv_c lr_num_t of the table."""
+        return self.spec.inv_c * max(self.clip_lr)
+
+    @property
+    def rho2_bits(self) -> int:
+        """LARC: rho2, sigma2 < 2 d_max (honest); at least 1 bit."""
+        return max(1, (2 * self.max_clip_divisor - 1).bit_length())
+
+    @property
+    def cmp_bits(self) -> int:
+        """LARC: h = Delta <= 2^(k+1) 2^(K_l+16) (c = 1), or -Delta - 1 < (2^(K_l+1) - 1) d_max
+        (c = 0)."""
+        clipped = self.spec.trust_limit << (self.lr_shift + 1)
+        return max(clipped.bit_length(), ((2 * self.one - 1) * self.max_clip_divisor).bit_length())
 
     @property
     def max_divisor(self) -> int:
@@ -191,9 +295,15 @@ class TrustRatio:
         """t = s - 1 + f in [0, 2^(w_s + 1)) (t_P and t_G): s >= 1 where f = 0."""
         return self.sqrt_p.e_slots()
 
-    def lam_slots(self) -> Decomposition:
-        """lambda_q in [0, 2^(K_l+17)), unsigned (the caller reads lambda_q from it)."""
+    def ratio_slots(self) -> Decomposition:
+        """lambda_q in [0, 2^(K_l+17)), unsigned."""
         return decomposition(self.lam_bits, False, self.limb_bits)
+
+    def lam_slots(self) -> Decomposition:
+        """The output the caller reads: lambda_q (``ratio_slots``), or LARC's m_q in [0, 2^(K_l+1))."""
+        if not self.clip:
+            return self.ratio_slots()
+        return decomposition(self.spec.trust_bits + 1, False, self.limb_bits)
 
     def rho_slots(self) -> Decomposition:
         """rho in [0, 2^(w_rho)); with sigma's check, rho < 2^(k_e+1) D."""
@@ -208,7 +318,9 @@ class TrustRatio:
         integers, for every witness the widths admit (roots s < 2^(w_s+1) from their slots,
         lambda < 2^(K_l+17), rho, sigma < 2^(w_rho), f = 0: with f = 1, (Q) and (U) are 0 = 0
         and sigma = 0); the flags f_P, f_G = t - s + 1 in (-2^(w_s+1), 2^(w_s+1)] (module
-        docstring). (L) needs no lift: f >= 1 is nonzero mod r."""
+        docstring). (L) needs no lift: f >= 1 is nonzero mod r. LARC adds (CQ), (CU), (CH)
+        lifted where c is 0 or 1 and f = 0, and (CQ)'s rho2 = Delta where c is neither; (CM),
+        (CF) need no lift (a product of field elements is 0 only if a factor is)."""
         s_max = (1 << (self.sqrt_p.s_bits + 1)) - 1
         f_max = s_max + 1  # |f_P|, |f_G|
         d_max = self.divisor(s_max, s_max)
@@ -220,8 +332,17 @@ class TrustRatio:
         z = s_max * f_max
         f = 1 + (1 + f_max) ** 2 + f_max  # f = 1 - (1 - f_P)(1 - f_G), and the identity's f
         tie = s_max + 1 + f_max + s_max  # t = s - 1 + f
-        return {"(S)": sqrt_bits, "(Z)": z.bit_length(), "(F)": f.bit_length(), "tie t": tie.bit_length(),
-                "(Q)": q.bit_length(), "(U)": u.bit_length()}
+        out = {"(S)": sqrt_bits, "(Z)": z.bit_length(), "(F)": f.bit_length(), "tie t": tie.bit_length(),
+               "(Q)": q.bit_length(), "(U)": u.bit_length()}
+        if self.clip:
+            d = self.max_clip_divisor
+            m_max = (1 << (self.spec.trust_bits + 1)) - 1
+            r2_max, h_max = (1 << self.rho2_bits) - 1, (1 << self.cmp_bits) - 1
+            delta = (lam_max << (self.lr_shift + 1)) + (2 * self.one - 1) * d  # |Delta|
+            out["(CQ)"] = (2 * d * (m_max + self.one) + r2_max + (lam_max << (self.lr_shift + 1)) + d).bit_length()
+            out["(CU)"] = (2 * r2_max + 2 * d + 1).bit_length()
+            out["(CH)"] = (h_max + delta + 1).bit_length()
+        return out
 
     # --- tensors -------------------------------------------------------------------------------
     @property
@@ -236,8 +357,24 @@ class TrustRatio:
 
     @property
     def lam(self) -> str:
-        """lambda_q: virtual, what ``slots("lam")`` recomposes to."""
+        """The output the caller reads (lambda_q; LARC: m_q): virtual, what ``slots("lam")``
+        recomposes to."""
         return f"{self.name}.lam"
+
+    @property
+    def ratio(self) -> str:
+        """lambda_q: the output itself, or LARC's internal ``{name}.ratio`` (``slots("ratio")``)."""
+        return f"{self.name}.ratio" if self.clip else self.lam
+
+    @property
+    def clip_flag(self) -> str:
+        """LARC's c, committed: 1 where m_q = 2^K_l (a zero norm, a clip, lr_num = 0)."""
+        return f"{self.name}.c"
+
+    @property
+    def lr_table(self) -> str:
+        """LARC's public lr_num table LR over [T', Gp] (constant over g): the verifier's."""
+        return f"{self.name}.LR"
 
     @property
     def rho(self) -> str:
@@ -273,22 +410,35 @@ class TrustRatio:
         return f"{self.name}.f"
 
     def slots(self, value: str) -> str:
-        """The committed slots tensor of ``tP``, ``tG``, ``lam``, ``rho`` or ``sig``."""
+        """The committed slots tensor of ``tP``, ``tG``, ``lam``, ``rho``, ``sig`` (LARC: also
+        ``ratio``, ``rho2``, ``sig2``, ``cmp``)."""
         return f"{self.name}.{value}.slots"
 
     def plain_tensors(self) -> list[str]:
-        """The committed tensors that are not slots (0/1 entries, [T', Gp]): one claim each."""
-        return [self.f_p, self.f_g, self.flag]
+        """The committed tensors that are not slots ([T', Gp]): one claim each. The flags f_P,
+        f_G, f (and LARC's c)."""
+        return [self.f_p, self.f_g, self.flag] + ([self.clip_flag] if self.clip else [])
+
+    def sliced(self) -> list[tuple[str, str, Decomposition]]:
+        """(slots key, table, decomposition) of every table that is what its slots recompose to:
+        lambda_q, rho, sigma (LARC: then m_q, rho2, sigma2, h)."""
+        out = [("lam" if not self.clip else "ratio", self.ratio, self.ratio_slots()),
+               ("rho", self.rho, self.rho_slots()), ("sig", self.sig, self.sig_slots())]
+        if self.clip:
+            two = decomposition(self.rho2_bits, False, self.limb_bits)
+            out += [("lam", self.lam, self.lam_slots()), ("rho2", f"{self.name}.rho2", two),
+                    ("sig2", f"{self.name}.sig2", two),
+                    ("cmp", f"{self.name}.cmp", decomposition(self.cmp_bits, False, self.limb_bits))]
+        return out
 
     def ranged(self) -> list[tuple[str, Decomposition, int]]:
         """Every slots tensor to range-check, (name, decomposition, value_vars): e_P, u_P,
-        t_P, e_G, u_G, t_G, lambda_q, rho, sigma."""
+        t_P, e_G, u_G, t_G, then ``sliced``'s."""
         out = []
         for c, t in ((self.sqrt_p, "tP"), (self.sqrt_g, "tG")):
             out += [(c.slots("e"), c.e_slots(), c.num_vars), (c.slots("u"), c.u_slots(), c.num_vars),
                     (self.slots(t), self.t_slots(), self.num_vars)]
-        return out + [(self.slots(v), d, self.num_vars)
-                      for v, d in (("lam", self.lam_slots()), ("rho", self.rho_slots()), ("sig", self.sig_slots()))]
+        return out + [(self.slots(key), d, self.num_vars) for key, _, d in self.sliced()]
 
     def committed_tensors(self) -> list[str]:
         """Every tensor the caller commits for this gadget: the slots tensors of ``ranged``
@@ -301,10 +451,10 @@ class TrustRatio:
         order the verifier combines them. s_P, s_G are the isqrt gadgets' root tables."""
         v = Poly.var
         sp, sg = v(self.sqrt_p.s), v(self.sqrt_g.s)
-        fp, fg, f, lam, rho, sig = (v(n) for n in (self.f_p, self.f_g, self.flag, self.lam, self.rho, self.sig))
+        fp, fg, f, lam, rho, sig = (v(n) for n in (self.f_p, self.f_g, self.flag, self.ratio, self.rho, self.sig))
         d = self.grad_coeff * sg + self.decay_coeff * sp + self.eps
         two_d = (2 << self.eta_shift) * d
-        return [
+        plain = [
             ("(S_P) N = s_P^2 + e_P", sp * sp + v(self.sqrt_p.e) - v(self.norm_p)),
             ("(S_G) M = s_G^2 + e_G", sg * sg + v(self.sqrt_g.e) - v(self.norm_g)),
             ("(Z_P) s_P f_P = 0", sp * fp),
@@ -316,11 +466,29 @@ class TrustRatio:
              + (1 - f) * (rho - 2 * self.numerator_coeff * sp - (1 << self.eta_shift) * d)),
             ("(U) gated slack", sig - (1 - f) * (two_d - 1 - rho)),
         ]
+        return plain + (self.clip_identities() if self.clip else [])
+
+    def clip_identities(self) -> list[tuple[str, Poly]]:
+        """LARC's identities (module docstring, "LARC"), over the public LR table."""
+        v = Poly.var
+        tab = {k: v(t) for k, t, _ in self.sliced()}
+        f, c, lam, m = v(self.flag), v(self.clip_flag), tab["ratio"], tab["lam"]
+        d = self.spec.inv_c * v(self.lr_table)
+        two_n = (2 << self.lr_shift) * lam
+        delta = two_n - (2 * self.one - 1) * d
+        return [
+            ("(CM) c (m - 2^K_l) = 0", c * (m - self.one)),
+            ("(CF) f (1 - c) = 0", f * (1 - c)),
+            ("(CH) h = (2c - f - 1) Delta + c - 1", tab["cmp"] - (2 * c - f - 1) * delta - c + 1),
+            ("(CQ) gated division", 2 * d * (m - self.one * c) + (1 - c) * (tab["rho2"] - two_n - d)),
+            ("(CU) gated slack", tab["sig2"] - (1 - c) * (2 * d - 1 - tab["rho2"])),
+        ]
 
     # --- witness ---------------------------------------------------------------------------------
-    def entry(self, n: int, m: int) -> dict[str, int]:
-        """The integer values of one (t, g) entry. Equal to ``circuits.lars.trust_ratio`` by
-        construction."""
+    def entry(self, n: int, m: int, step: int = 0) -> dict[str, int]:
+        """The integer values of one (t, g) entry (t = ``step``, LARC's only use of it). Equal to
+        ``circuits.lars.trust_ratio`` by construction (``lam``: lambda_q; LARC adds ``m``, ``c``,
+        ``rho2``, ``sig2``, ``cmp``)."""
         s_p, s_g = math.isqrt(n), math.isqrt(m)
         d = self.divisor(s_p, s_g)
         f_p, f_g = int(s_p == 0), int(s_g == 0)
@@ -332,8 +500,21 @@ class TrustRatio:
             lam = round_half_up_div(num, den)
             rho = 2 * num + den - 2 * lam * den
             sig = 2 * den - 1 - rho
-        return {"s_p": s_p, "s_g": s_g, "e_p": n - s_p * s_p, "e_g": m - s_g * s_g, "f_p": f_p, "f_g": f_g,
-                "t_p": s_p - 1 + f_p, "t_g": s_g - 1 + f_g, "f": f, "lam": lam, "rho": rho, "sig": sig, "d": d}
+        out = {"s_p": s_p, "s_g": s_g, "e_p": n - s_p * s_p, "e_g": m - s_g * s_g, "f_p": f_p, "f_g": f_g,
+               "t_p": s_p - 1 + f_p, "t_g": s_g - 1 + f_g, "f": f, "lam": lam, "rho": rho, "sig": sig, "d": d}
+        return out | self.clip_entry(lam, f, step) if self.clip else out
+
+    def clip_entry(self, lam: int, f: int, step: int) -> dict[str, int]:
+        """LARC's values for lambda_q = ``lam``, zero-norm flag ``f`` at ``step``: c, m, rho2,
+        sigma2, h (module docstring, "LARC")."""
+        d = self.clip_divisor(step)
+        delta = self.clip_delta(lam, d)
+        if f or delta >= 0:
+            return {"c": 1, "m": self.one, "rho2": 0, "sig2": 0, "cmp": 0 if f else delta}
+        n2 = lam << self.lr_shift
+        q = round_half_up_div(n2, d)
+        rho2 = 2 * n2 + d - 2 * q * d
+        return {"c": 0, "m": q, "rho2": rho2, "sig2": 2 * d - 1 - rho2, "cmp": -delta - 1}
 
     def witness_values(self, sum_p2: np.ndarray, sum_g2: np.ndarray) -> dict[str, np.ndarray]:
         """The values of every table of (T) and of t_P, t_G, by tensor name, for the squared
@@ -347,7 +528,7 @@ class TrustRatio:
         for what, arr in (("N", n_arr), ("M", m_arr)):
             if any(not 0 <= int(x) < 1 << self.norm_bits for x in arr):
                 raise ValueError(f"{self.name}: a squared norm {what} lies outside [0, 2^{self.norm_bits})")
-        rows = [self.entry(int(n), int(m)) for n, m in zip(n_arr, m_arr)]
+        rows = [self.entry(int(n), int(m), i >> self.group_vars) for i, (n, m) in enumerate(zip(n_arr, m_arr))]
         limit = self.spec.trust_limit
         for i, row in enumerate(rows):
             if row["lam"] > limit:
@@ -356,14 +537,21 @@ class TrustRatio:
             ref = trust_ratio(int(n_arr[i]), int(m_arr[i]), self.spec, self.lr_shift)
             if (row["s_p"], row["s_g"], row["lam"]) != (ref[0], ref[1], ref[3]):  # pragma: no cover
                 raise AssertionError(f"{self.name}: the witness departs from circuits.lars.trust_ratio")
+            if self.clip and row["m"] != larc_multiplier(row["lam"], self.clip_lr[i >> self.group_vars], self.spec,
+                                                         self.lr_shift, zero_norm=bool(row["f"])):  # pragma: no cover
+                raise AssertionError(f"{self.name}: the witness departs from circuits.lars.larc_multiplier")
 
         def col(key):
             return np.array([row[key] for row in rows], dtype=object)
 
         sp, sg = self.sqrt_p, self.sqrt_g
-        return {
+        out = {
             self.norm_p: n_arr.copy(), self.norm_g: m_arr.copy(),
             sp.s: col("s_p"), sp.e: col("e_p"), sg.s: col("s_g"), sg.e: col("e_g"),
             self.f_p: col("f_p"), self.f_g: col("f_g"), self.flag: col("f"), self.t_p: col("t_p"), self.t_g: col("t_g"),
-            self.lam: col("lam"), self.rho: col("rho"), self.sig: col("sig"),
+            self.ratio: col("lam"), self.rho: col("rho"), self.sig: col("sig"),
         }
+        if self.clip:
+            out[self.clip_flag] = col("c")
+            out |= {table: col("m" if key == "lam" else key) for key, table, _ in self.sliced()[3:]}
+        return out

@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from circuits.lars import buffer_terms, trust_ratio
+from circuits.lars import buffer_terms, update_multiplier
 from circuits.mlp import MlpCircuit
 from prover.backends.base import FieldBackend
 from prover import losses
@@ -148,7 +148,7 @@ def momentum_update(c: MlpCircuit, w: list, b: list, grads: list, bufs: list, lr
 def lars_update(c: MlpCircuit, w: list, b: list, grads: list, bufs: list, lr: int, emit: Hook, real: bool = True):
     """LARS (``circuits.lars``, docs/lars.md; ``verifier/optimizers.py``) on padded object arrays,
     per parameter tensor P with folded gradient G: the exact squared norms N, M, the trust
-    ratio lambda_q, 2^K v + r = mu' v_prev + a 2^(k+k_b) G + a b P (v rounded half up), P' = P - v.
+    ratio lambda_q (LARC: the clipped multiplier m_q, ``circuits.lars.update_multiplier``), 2^K v + r = mu' v_prev + a 2^(k+k_b) G + a b P (v rounded half up), P' = P - v.
     Emits ``V*{l}.prev``, ``V*{l}``, ``RV*{l}``, the stacked gradient ``G*{l}``, the norms
     ``NP*{l}``, ``NG*{l}`` and ``LAM*{l}`` (per step: 0-d); returns W, b and the buffers. A
     padded step (not ``real``) runs the recurrence (lr 0: v = mu' v_prev rounded) and leaves the
@@ -169,7 +169,7 @@ def lars_update(c: MlpCircuit, w: list, b: list, grads: list, bufs: list, lr: in
             # The trust ratio of the norms as emitted (a soundness test's hook may replace them).
             n_p = int(emit(f"NP{kind}{l}", np.array(sum(int(v) * int(v) for v in np.asarray(param).reshape(-1)), dtype=object)))
             n_g = int(emit(f"NG{kind}{l}", np.array(sum(int(v) * int(v) for v in grad.reshape(-1)), dtype=object)))
-            lam = int(emit(f"LAM{kind}{l}", np.array(trust_ratio(n_p, n_g, spec, k)[3], dtype=object)))
+            lam = int(emit(f"LAM{kind}{l}", np.array(update_multiplier(n_p, n_g, lr, spec, k), dtype=object)))
             K, mu, a, ab = buffer_terms(lam, lr, spec, k)
             buf, rem = rescale(mu * prev + (a << (k + spec.beta.shift)) * grad + ab * param, K)
             buf = emit(f"V{kind}{l}", buf)

@@ -4,10 +4,10 @@ walk).
 
 From the exact squared norms N, M ([T', Gp], Python ints) it gives every tensor the gadget
 reads: the values of the zero-check's tables (N, M, the roots s_P, s_G and remainders e_P, e_G,
-the flags f_P, f_G, f, lambda_q, rho, sigma; object arrays of Python ints) and the committed
-slots of e_P, u_P, t_P, e_G, u_G, t_G, lambda_q, rho and sigma. A norm outside its declared
-width, or a value past the width the gadget derived, is a hard error (the decompositions
-raise).
+the flags f_P, f_G, f, lambda_q, rho, sigma; LARC: c, m_q, rho2, sigma2, h; object arrays of
+Python ints) and the committed slots of e_P, u_P, t_P, e_G, u_G, t_G and of ``sliced``'s values
+(lambda_q, rho, sigma; LARC: m_q, rho2, sigma2, h). A norm outside its declared width, or a
+value past the width the gadget derived, is a hard error (the decompositions raise).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ def trust_witness(c: TrustRatio, sum_p2: np.ndarray, sum_g2: np.ndarray) -> dict
         out[root.slots("e")] = root.e_slots().decompose(e, f"{root.name}: x - s^2")
         out[root.slots("u")] = root.u_slots().decompose(2 * s - e, f"{root.name}: 2s - (x - s^2)")
         out[c.slots(t)] = c.t_slots().decompose(w[t_value], f"{c.name}: s - 1 + f ({t})")
-    out[c.slots("lam")] = c.lam_slots().decompose(w[c.lam], f"{c.name}: lambda_q")
-    out[c.slots("rho")] = c.rho_slots().decompose(w[c.rho], f"{c.name}: rho")
-    out[c.slots("sig")] = c.sig_slots().decompose(w[c.sig], f"{c.name}: 2^(k_e+1) D - 1 - rho")
+    for key, table, d in c.sliced():
+        out[c.slots(key)] = d.decompose(w[table], f"{c.name}: {key}")
     return out

@@ -38,6 +38,9 @@ def _run(segment_steps: int, zk: bool = False, momentum: bool | str = False):
         del cfg["train"]["lr"]
         cfg["train"]["optimizer"] = {"name": "lars", "lr": 0.5, "momentum": 0.9, "weight_decay": 5e-4,
                                      "trust_coefficient": 0.02, "decay_bias_and_norm": True}
+    elif momentum == "lamb":  # the checkpoints carry LAMB's moments, the ranks count its t from the run's step
+        del cfg["train"]["lr"]
+        cfg["train"]["optimizer"] = {"name": "lamb", "lr": 0.05, "weight_decay": 0.01, "decay_bias_and_norm": True}
     elif momentum:  # the checkpoints carry the momentum buffers V*{l}.T
         cfg["train"].update(momentum=0.9, weight_decay=1e-4)
     return parse_run(cfg)
@@ -52,8 +55,10 @@ def _one_process(run, seed):
 
 
 @pytest.mark.parametrize(("segment_steps", "zk", "momentum"),
-                         [(1, False, False), (2, True, False), (1, False, True), (1, False, "lars")],
-                         ids=["clear-3-segments", "zk-2-segments", "momentum-clear-3-segments", "lars-clear-3-segments"])
+                         [(1, False, False), (2, True, False), (1, False, True), (1, False, "lars"),
+                          (1, False, "lamb")],
+                         ids=["clear-3-segments", "zk-2-segments", "momentum-clear-3-segments", "lars-clear-3-segments",
+                              "lamb-clear-3-segments"])
 def test_two_ranks_prove_the_one_process_bundle(segment_steps, zk, momentum):
     run = _run(segment_steps, zk, momentum)
     lines: list[str] = []

@@ -132,6 +132,15 @@ def test_recorder_records_lamb_and_proves_it(tmp_path):
     assert report.accepted, report.reason
 
 
+def test_recorder_takes_lamb_on_the_mean_mse_with_odd_outputs():
+    """The mean MSE over 3 outputs (1/c = B n_out / 2, an integer at an even batch): recorded,
+    where the Recorder once built its probe recipe at batch 1 (1/c = 3/2) and failed."""
+    model = _model()
+    rec = zktrain.Recorder(model, LAMB(model.parameters(), lr=0.01, weight_decay=0.01), nn.MSELoss())
+    rec.step(np.random.default_rng(5).normal(size=(8, 4)), np.random.default_rng(6).random(size=(8, 3)))
+    assert rec.recipe().train.optimizer == "lamb"
+
+
 @pytest.mark.parametrize("options, message", [
     (dict(trust_clip=True), r"optimizer: zktrain.optim.LAMB with trust_clip=True \(param group 0\) is not provable"),
     (dict(always_adapt=True), r"optimizer: zktrain.optim.LAMB with always_adapt=True \(param group 0\)"),

@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import prover.training as pt
-from circuits.lars import buffer_terms, trust_ratio
+from circuits.lars import buffer_terms, trust_ratio, update_multiplier
 from circuits.mlp import MlpCircuit
 from prover.backends import get_backend
 from prover.training import ProverChannel, commit_tensor, mlp_witness
@@ -189,11 +189,10 @@ def test_committed_trust_ratio_off_by_one_is_rejected(run, monkeypatch):
     gadget's gated division (Q) fails in its zero-check. (A prover that also shifts rho to keep
     (Q) is caught by rho's range check: tests/test_trust.py.)"""
 
-    def ratio(n, m, spec, k):
-        s_p, s_g, den, lam = trust_ratio(n, m, spec, k)
-        return s_p, s_g, den, lam + 1
+    def multiplier(n, m, lr, spec, k):
+        return update_multiplier(n, m, lr, spec, k) + 1
 
-    monkeypatch.setattr(pt, "trust_ratio", ratio)
+    monkeypatch.setattr(pt, "update_multiplier", multiplier)
     trust = run["c"].trust()
     real = pt.trust_witness
 
@@ -257,15 +256,15 @@ def test_gadget_on_other_norms_than_the_tensors_is_rejected(run, monkeypatch, so
     norms of the weights (or of the gradients), a doubled root, while the per-tensor norms it
     sends are the true ones, so every norm sumcheck, the gadget and the buffer relation hold:
     only the split's combination ties the gadget's norms to the tensors', and it fails."""
-    real_ratio, real_witness = pt.trust_ratio, pt.trust_witness
+    real_multiplier, real_witness = pt.update_multiplier, pt.trust_witness
 
-    def ratio(n, m, spec, k):
-        return real_ratio(4 * n, m, spec, k) if source == "P" else real_ratio(n, 4 * m, spec, k)
+    def multiplier(n, m, lr, spec, k):
+        return real_multiplier(4 * n, m, lr, spec, k) if source == "P" else real_multiplier(n, 4 * m, lr, spec, k)
 
     def witness(c, n, m):
         return real_witness(c, 4 * n, m) if source == "P" else real_witness(c, n, 4 * m)
 
-    monkeypatch.setattr(pt, "trust_ratio", ratio)
+    monkeypatch.setattr(pt, "update_multiplier", multiplier)
     monkeypatch.setattr(pt, "trust_witness", witness)
     d = run
     cheat = mlp_witness(run["c"], d["x"], d["y"], d["w0"], d["b0"])
@@ -287,3 +286,94 @@ def test_zk_proof_reveals_no_trust_ratio_or_norm(run):
         assert not found
     else:
         assert found
+
+
+# --- LARC: the trust ratio clipped to the global rate ----------------------------------------
+
+
+@pytest.fixture(scope="module", params=list(MODES))
+def larc(request, data):
+    """The same run under LARC (``lars_clip``): the multiplier m_q = min(lambda / gamma_t, 1)
+    binds on some (step, tensor) and not on others (asserted in the honest test)."""
+    c = _circuit(lars_clip=True)
+    statement = TrainingStatement(c, RECIPE, data["w0"], data["b0"])
+    witness = mlp_witness(c, data["x"], data["y"], data["w0"], data["b0"])
+    published = {n: commit_tensor(statement, n, witness[n], random.Random(0)) for n in statement.public_tensors()}
+    run = dict(data, **MODES[request.param], c=c, statement=statement, witness=witness, published=published,
+               backend=get_backend("reference"))
+    run["public"], run["proof"] = _prove(run, statement, witness, published)
+    return run
+
+
+def test_honest_larc_proof_verifies(larc):
+    """LARC's run verifies; its multipliers are ``circuits.lars.larc_multiplier`` of the trust
+    ratios, clipped (2^K_l, on nonzero norms) for some tensors and steps and not for others."""
+    c, wit = larc["c"], larc["witness"]
+    trust = c.trust()
+    ratio = np.asarray(wit[trust.ratio], dtype=object).reshape(c.padded_steps, -1)
+    multipliers = np.asarray(wit[trust.lam], dtype=object).reshape(c.padded_steps, -1)
+    one = 1 << c.lars_spec().trust_bits
+    clipped = [(t, g) for t in range(c.steps) for g in range(len(c.parameter_tensors()))
+               if multipliers[t, g] == one and ratio[t, g] != one]
+    free = [(t, g) for t in range(c.steps) for g in range(len(c.parameter_tensors())) if multipliers[t, g] < one]
+    assert clipped and free
+    larc["verify"](larc["statement"], larc["public"], larc["proof"])
+
+
+def test_larc_clipping_skipped_is_rejected(larc, monkeypatch):
+    """The prover runs plain LARS where LARC clips: its buffer takes m = q = round(lambda 2^k /
+    (inv_c lr_num)) > 2^K_l (so gamma_t m is LARS's lambda) and its gadget commits that m with
+    the flag c = 0, the division's rho2, sigma2 solved, every value in range, and the comparison
+    h of (CH) set to 0 (any in-range h: the honest one, -Delta - 1, is negative). The buffer
+    relation holds; the trust-ratio gadget's zero-check fails on (CH). (With h = -Delta - 1 kept
+    as a field element, RC(h) rejects: tests/test_trust.py::test_larc_clipping_skipped.)"""
+    spec, k = larc["c"].lars_spec(), larc["c"].lr_shift
+    one = 1 << spec.trust_bits
+    skipped = []
+
+    def unclipped(n, m, lr, spec_, k_):
+        s_p, s_g, _, lam = trust_ratio(n, m, spec, k)
+        if s_p == 0 or s_g == 0 or lr == 0:
+            return one
+        q = (2 * (lam << k) + spec.inv_c * lr) // (2 * spec.inv_c * lr)
+        if one < q < 2 * one:  # where the clip binds and m's slots can hold the skipped value
+            skipped.append(q)
+            return q
+        return update_multiplier(n, m, lr, spec, k)
+
+    real_witness = pt.trust_witness
+
+    def witness(c, n, m):
+        out = {key: np.array(v, dtype=object) for key, v in real_witness(c, n, m).items()}
+        ratio, lam = np.asarray(out[c.ratio]).reshape(-1), np.asarray(out[c.lam]).reshape(-1)
+        for i in range(len(lam)):
+            d = c.clip_divisor(i >> c.group_vars)
+            if lam[i] != one or ratio[i] == one or d == 0:
+                continue
+            n2 = int(ratio[i]) << k
+            q = (2 * n2 + d) // (2 * d)
+            if not one < q < 2 * one:
+                continue
+            rho2 = 2 * n2 + d - 2 * q * d
+            for table, value in ((c.lam, q), (c.clip_flag, 0), (f"{c.name}.rho2", rho2),
+                                 (f"{c.name}.sig2", 2 * d - 1 - rho2), (f"{c.name}.cmp", 0)):
+                out[table].reshape(-1)[i] = value
+        for key, table, d in c.sliced():
+            out[c.slots(key)] = d.decompose(out[table], key)
+        return out
+
+    monkeypatch.setattr(pt, "update_multiplier", unclipped)
+    monkeypatch.setattr(pt, "trust_witness", witness)
+    d = larc
+    cheat = mlp_witness(larc["c"], d["x"], d["y"], d["w0"], d["b0"])
+    assert skipped and not np.array_equal(cheat["W1.T"], larc["witness"]["W1.T"])
+    _rejected(larc, _cheat(larc, cheat), _trust_fails(larc))
+
+
+def test_proof_of_lars_against_a_larc_statement_is_rejected(run):
+    """The plain LARS proof checked against the LARC statement of the same run: LARC commits
+    more tensors (the clip's flag and slots), so the LARS proof's bytes do not even parse as
+    its commitments: the reader meets other bytes where a compressed point should be (which
+    check of the point's encoding fails depends on those bytes)."""
+    other = dataclasses.replace(run["statement"], circuit=_circuit(lars_clip=True))
+    _rejected(run, (run["public"], run["proof"]), r"^training proof: G1 point: ", statement=other)

@@ -49,7 +49,7 @@ def test_run_file_lars_is_quantized_into_the_recipe():
     (dict(decay_bias_and_norm=False), r"train.optimizer.decay_bias_and_norm: False is not provable yet"),
     (dict(decay_bias_and_norm=None), r"train.optimizer.decay_bias_and_norm: the proven LARS adapts and decays every "
                                      r"tensor, biases included"),
-    (dict(clip=True), r"train.optimizer.clip: True is not provable yet \(provable: zktrain.optim.LARS with nesterov"),
+    (dict(clip=1), r"train.optimizer.clip: must be true or false, got 1"),
     (dict(nesterov=True), r"train.optimizer.nesterov: True is not provable yet"),
     (dict(lr_in_momentum=False), r"train.optimizer.lr_in_momentum: False is not provable yet"),
     (dict(adapt=False), r"train.optimizer.adapt: False is not provable yet"),
@@ -123,7 +123,6 @@ def test_recorder_records_lars_and_proves_it(tmp_path):
 
 
 @pytest.mark.parametrize("options, message", [
-    (dict(clip=True), r"optimizer: zktrain.optim.LARS with clip=True \(param group 0\) is not provable yet"),
     (dict(nesterov=True), r"optimizer: zktrain.optim.LARS with nesterov=True \(param group 0\) is not provable yet"),
     (dict(adapt=False), r"optimizer: zktrain.optim.LARS with adapt=False \(param group 0\) is not provable yet"),
     (dict(weight_decay=1e-12), r"optimizer: zktrain.optim.LARS weight_decay: 1e-12 is too small to quantize"),
@@ -132,6 +131,39 @@ def test_recorder_refuses_other_lars_semantics_by_name(options, message):
     model = _model()
     with pytest.raises(NotProvableError, match=message):
         zktrain.Recorder(model, LARS(model.parameters(), lr=0.1, **options), nn.MSELoss())
+
+
+def test_run_file_larc_is_proven_and_verifies():
+    """``clip: true`` (LARC, ``zktrain.optim.LARS(clip=True)``) is the recipe's ``train.clip``:
+    the engine clips the trust ratio to the global rate on some steps (gamma_t 0.5 against
+    trust ratios near eta ||w|| / ||g||), and the proof of that run verifies."""
+    cfg = lars_run(clip=True, lr=0.001, trust_coefficient=0.5)
+    run = parse_run(cfg)
+    assert run.recipe.train.clip
+    trace, _ = train_trace(run)
+    clipped = [m.scalars.multiplier < m.scalars.trust for s in trace.steps for m in s.momentum]
+    assert any(clipped) and not all(clipped)
+    bundle, summary = prove_run(run)
+    report = verify_bundle(bundle, weights=summary.model.to_bytes())
+    assert report.accepted, report.reason
+
+
+def test_recorder_records_larc_and_proves_it(tmp_path):
+    """``zktrain.optim.LARS(clip=True)`` records ``train.clip`` and its run is proven; param
+    groups must agree on it."""
+    model = _model()
+    rec = zktrain.Recorder(model, LARS(model.parameters(), lr=0.01, trust_coefficient=0.5, clip=True),
+                           nn.CrossEntropyLoss())
+    rng = np.random.default_rng(4)
+    for _ in range(2):
+        rec.step(rng.normal(size=(8, 4)), rng.integers(0, 3, 8))
+    assert rec.recipe().train.clip
+    rec.prove(tmp_path / "larc.zkp", zk=False)
+    report = verify_bundle((tmp_path / "larc.zkp").read_bytes(), weights=tmp_path / "larc.model.npz")
+    assert report.accepted, report.reason
+    groups = [{"params": [model[0].weight, model[2].weight]}, {"params": [model[0].bias, model[2].bias], "clip": False}]
+    with pytest.raises(NotProvableError, match=r"LARS param groups with and without clip"):
+        zktrain.Recorder(model, LARS(groups, lr=0.1, clip=True), nn.MSELoss())
 
 
 def test_recorder_refuses_lars_param_groups_that_differ():

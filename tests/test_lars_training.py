@@ -1,6 +1,7 @@
 """LARS in the recipe and the fixed-point engine (issue 16 item 2): the recipe's fields, the
 engine's steps as the kernel's, and digits training in fixed point against the float
-``zktrain.optim.LARS`` (the full run is benchmarks/bench_large_batch_fidelity.py; docs/lars.md)."""
+``zktrain.optim.LARS`` (the full run is benchmarks/bench_large_batch_fidelity.py; docs/lars.md);
+LARC (``train.clip``) likewise against ``zktrain.optim.LARS(clip=True)``."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from circuits.lars import quantize_relative
+from circuits.lars import larc_multiplier, quantize_relative
 from circuits.mlp import MlpCircuit
 from circuits.momentum import Dyadic, quantize
 from circuits.recipe import DataSpec, ModelSpec, QuantSpec, Recipe, RecipeError, TrainSpec
@@ -18,7 +19,7 @@ from zktrain.data import load_dataset
 from zktrain.fixedpoint.data import encode_dataset
 from zktrain.fixedpoint.engine import train
 from zktrain.fixedpoint.lars import lars_step
-from zktrain.fixedpoint.reference import compare
+from zktrain.fixedpoint.reference import compare, float_optimizer, sequential
 
 R = 16
 
@@ -118,3 +119,56 @@ def test_fidelity_against_float_lars(digits):
     assert max(distances) < 0.02
     trust = [m.scalars.trust for m in trace.steps[-1].momentum]
     assert all(0 < v < 1 << 26 for v in trust)  # the layers' ratios, at 2^-24: below 4
+
+
+# --- LARC (train.clip) ------------------------------------------------------------------------------
+
+
+def test_recipe_clip_round_trips_and_keeps_lars_bytes():
+    """``clip: true`` is in the canonical JSON and the spec; a LARS recipe has no ``clip`` key
+    (its bytes are the ones before LARC existed), and an explicit ``"clip":false`` is not
+    canonical. The float twin is ``zktrain.optim.LARS(clip=True)``."""
+    recipe = lars_recipe(steps=2, clip=True)
+    raw = recipe.to_canonical_json()
+    assert b'"clip":true' in raw and Recipe.from_canonical_json(raw) == recipe
+    assert lars_spec(recipe).clip and not lars_spec(lars_recipe(steps=2)).clip
+    plain = lars_recipe(steps=2).to_canonical_json()
+    assert b'"clip"' not in plain and raw.replace(b'"clip":true,', b"") == plain
+    with pytest.raises(RecipeError, match=r"^recipe: not in canonical form"):
+        Recipe.from_canonical_json(raw.replace(b'"clip":true', b'"clip":false'))
+    groups = float_optimizer(sequential(recipe), recipe).param_groups
+    assert all(g["clip"] for g in groups)
+    assert not any(g["clip"] for g in float_optimizer(sequential(recipe), lars_recipe(steps=2)).param_groups)
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(clip=1), r"^train.clip: must be true or false, got 1$"),
+    (dict(optimizer="sgd_momentum", trust_coefficient=None, eps=None, clip=True),
+     r"^train.clip: LARC's clipping is an option of optimizer lars only, not sgd_momentum$"),
+])
+def test_recipe_refuses_bad_clip_by_name(changes, message):
+    with pytest.raises(RecipeError, match=message):
+        lars_recipe(steps=2, **changes)
+
+
+def test_larc_engine_against_float(digits):
+    """40 steps of digits, lr 0.2, eta 0.02, LARC: every step's multiplier is
+    ``larc_multiplier`` of the engine's own trust ratio, the clip binds on some tensors and
+    steps and not on others (the weights: 63 clipped, 57 not when written), and the fixed point
+    and float64 ``zktrain.optim.LARS(clip=True)`` reach the same test accuracy within 1 point with
+    weights within 2% (0.13% when written)."""
+    _, data = digits
+    recipe = lars_recipe(clip=True)
+    f = compare(recipe, data)
+    spec, one = lars_spec(recipe), 1 << lars_spec(recipe).trust_bits
+    sides = set()
+    for step in f.trace.steps:
+        for m in step.momentum:
+            for s in (m.scalars, m.bias_scalars):
+                zero = s.s_p == 0 or s.s_g == 0
+                assert s.multiplier == larc_multiplier(s.trust, step.lr_num, spec, 16, zero_norm=zero)
+                if not zero:
+                    sides.add(s.multiplier == one)
+    assert sides == {True, False}
+    assert f.fixed_accuracy > 0.8 and abs(f.fixed_accuracy - f.float_accuracy) <= 0.01
+    assert f.distances[0] == 0.0 and max(f.distances) < 0.02

@@ -2,7 +2,8 @@
 ``prover/trust.py``; docs/lars.md section 4.4, nonlinear-gadgets.md sections 5 and 8): the
 semantics against ``circuits.lars.trust_ratio``, the widths and the relation bound, completeness
 in both modes with both range gadgets (zero norms, eps = 0 and eps > 0, wide norms), and one
-cheating witness per check, each rejected by the check meant for it.
+cheating witness per check, each rejected by the check meant for it; then the same for LARC's
+clip mode (``clip_lr``: the output is ``circuits.lars.larc_multiplier``'s m_q).
 
 The layout is [T', Gp] = [2, 4] (g low): step 0 is a real step, step 1 a padded one (zero
 gradients), g = 3 a padded tensor (N = M = 0).
@@ -18,7 +19,7 @@ import numpy as np
 import pytest
 from nonlinear_harness import accepts, claims_true, forge, mle, prove, rejected, verify
 
-from circuits.lars import LarsSpec, spec_from_float, trust_ratio
+from circuits.lars import LarsSpec, larc_multiplier, spec_from_float, trust_ratio, update_multiplier
 from circuits.momentum import Dyadic
 from circuits.semantics import MAX_RELATION_BITS
 from circuits.sqrt import WideBitDecomposition, WideLimbDecomposition
@@ -26,6 +27,7 @@ from circuits.poly import Poly
 from circuits.trust import TrustRatio
 from prover.backends import get_backend
 from prover.trust import trust_witness
+from verifier.errors import VerifyError
 from verifier.field import MODULUS as R
 from verifier import trust as vtrust
 from verifier.sumcheck import SumcheckProof
@@ -82,10 +84,11 @@ def _signed(v: int) -> int:
 
 
 def _values(c, witness, i) -> dict[str, int]:
-    """Entry i of every table of the zero-check."""
-    names = [c.sqrt_p.s, c.sqrt_p.e, c.norm_p, c.sqrt_g.s, c.sqrt_g.e, c.norm_g,
-             c.f_p, c.f_g, c.flag, c.lam, c.rho, c.sig]
-    return {n: int(np.asarray(witness[n]).reshape(-1)[i]) for n in names}
+    """Entry i of every table of the zero-check (LARC's public LR included)."""
+    out = {n: int(np.asarray(witness[n]).reshape(-1)[i]) for n in vtrust.tables(c)}
+    if c.clip:
+        out[c.lr_table] = c.clip_lr[i >> c.group_vars]
+    return out
 
 
 def violated(c, witness) -> set[str]:
@@ -106,14 +109,18 @@ def _honest_division(c, s_p, s_g, eps=None):
     return lam, rho, 2 * den - 1 - rho
 
 
-def cheat(c, edits: dict[int, dict[str, int]], norms=(N, M)) -> dict[str, np.ndarray]:
+def cheat(c, edits: dict[int, dict[str, int]], norms=None) -> dict[str, np.ndarray]:
     """The honest witness with the values of some entries replaced (keys: s_p, e_p, s_g, e_g,
-    f_p, f_g, f, lam, rho, sig; integers or field elements), t = s - 1 + f and u = 2s - e
-    recomputed, and every slots tensor forged to recompose to its (edited) value mod r: a
-    witness that passes every check but those its values break."""
+    f_p, f_g, f, lam (lambda_q), rho, sig; LARC: c, m, rho2, sig2, cmp; integers or field
+    elements), t = s - 1 + f and u = 2s - e recomputed, and every slots tensor forged to
+    recompose to its (edited) value mod r: a witness that passes every check but those its
+    values break."""
+    norms = norms or ((N_CLIP, M_CLIP) if c.clip else (N, M))
     w = {k: np.array(v, dtype=object) if v.dtype == object else v for k, v in trust_witness(c, *norms).items()}
     keys = {"s_p": c.sqrt_p.s, "e_p": c.sqrt_p.e, "s_g": c.sqrt_g.s, "e_g": c.sqrt_g.e, "f_p": c.f_p,
-            "f_g": c.f_g, "f": c.flag, "lam": c.lam, "rho": c.rho, "sig": c.sig}
+            "f_g": c.f_g, "f": c.flag, "lam": c.ratio, "rho": c.rho, "sig": c.sig}
+    if c.clip:
+        keys |= {"c": c.clip_flag, "m": c.lam} | {k: table for k, table, _ in c.sliced()[4:]}
     for i, edit in edits.items():
         for k, v in edit.items():
             w[keys[k]][i] = v
@@ -122,13 +129,14 @@ def cheat(c, edits: dict[int, dict[str, int]], norms=(N, M)) -> dict[str, np.nda
         w[root.slots("e")] = forge(root.e_slots(), [_signed(v) for v in e])
         w[root.slots("u")] = forge(root.u_slots(), [_signed(2 * a - b) for a, b in zip(s, e)])
         w[c.slots(t)] = forge(c.t_slots(), [_signed(a - 1 + b) for a, b in zip(s, w[f])])
-    for v, d in (("lam", c.lam_slots()), ("rho", c.rho_slots()), ("sig", c.sig_slots())):
-        w[c.slots(v)] = forge(d, [_signed(x) for x in w[getattr(c, v)]])
+    for key, table, d in c.sliced():
+        w[c.slots(key)] = forge(d, [_signed(x) for x in w[table]])
     return w
 
 
-def _entry(c, i, norms=(N, M)):
-    return c.entry(norms[0][i], norms[1][i])
+def _entry(c, i, norms=None):
+    norms = norms or ((N_CLIP, M_CLIP) if c.clip else (N, M))
+    return c.entry(norms[0][i], norms[1][i], i >> c.group_vars)
 
 
 # --- semantics and widths -----------------------------------------------------------------------
@@ -593,3 +601,362 @@ def test_reduction_refuses_identities_beyond_its_tables_or_degree(monkeypatch, e
     gammas = [1] * (len(c.identities()) - 1)
     with pytest.raises(AssertionError, match="the identities leave degree 2 or the tables"):
         vtrust.trust_reduction(c, [0] * c.num_vars, gammas)
+
+
+# --- LARC: the clipped multiplier (clip_lr) ---------------------------------------------------------
+
+SPEC_CLIP = replace(SPEC, clip=True)
+#: Step 0 at lr_num 2049 (gamma_t = 2049 * 64 / 2^16 ~ 2.001: d = inv_c lr_num = 2^17 + 64, so
+#: the remainder rho2 < 2d has room below its 19 bits), step 1 padded (lr_num 0).
+LR_CLIP = (2049, 0)
+#: Entries: 0 lambda ~ 2.66 > gamma_t, clipped (q ~ 1.33 2^K_l, inside m's K_l + 1 bits); 1 P = 0
+#: (a zero norm where 2^K_l / gamma_t < 2^K_l); 2 lambda ~ 0.83, not clipped (m ~ 0.42); 3
+#: padded tensor; 4..7 the step with lr_num = 0 (4 both norms nonzero).
+N_CLIP = [N[I_BOTH], 0, N[I_BOTH], 0, N[I_STEP], 0, N[6], 0]
+M_CLIP = [1 << 66, M[I_P0], 1 << 70, 0, 1 << 60, 0, 0, 0]
+J_CLIP, J_P0, J_FREE, J_LR0 = 0, 1, 2, 4
+ONE = 1 << SPEC.trust_bits
+
+
+def _cc(range_kind="bits", lr=LR_CLIP, norm_bits=NORM_BITS, spec=SPEC_CLIP):
+    return TrustRatio("lars", 1, 2, spec, LR_SHIFT, norm_bits, None if range_kind == "bits" else LIMB_BITS, clip_lr=lr)
+
+
+def _quotient(c, i, lam=None):
+    """q = round_half_up(lambda_q 2^k / d) at entry i (lambda_q the honest one unless given)."""
+    lam = _entry(c, i)["lam"] if lam is None else lam
+    d = c.clip_divisor(i >> c.group_vars)
+    return (2 * (lam << LR_SHIFT) + d) // (2 * d)
+
+
+def _with_multiplier(c, i, m, flag=0):
+    """Entry i with c = ``flag``, m = ``m``, rho2 solved from (CQ) and sigma2 from (CU), h from
+    (CH), all for the honest lambda_q and f: every identity holds; a range check is what refuses
+    a wrong m."""
+    e = _entry(c, i)
+    d, n2 = c.clip_divisor(i >> c.group_vars), e["lam"] << LR_SHIFT
+    delta = c.clip_delta(e["lam"], d)
+    if flag == 0:
+        rho2 = 2 * n2 + d - 2 * m * d
+        sig2 = 2 * d - 1 - rho2
+    else:  # (CM) makes m = 2^K_l where c != 0; (CQ) then leaves rho2 = Delta where c != 1
+        rho2 = 0 if flag == 1 else delta
+        sig2 = (1 - flag) * (2 * d - 1 - rho2)
+    return {"c": flag, "m": m, "rho2": rho2, "sig2": sig2, "cmp": (2 * flag - e["f"] - 1) * delta + flag - 1}
+
+
+def test_clip_semantics_is_larc_multiplier():
+    """Every entry's output is ``circuits.lars.larc_multiplier`` of its lambda_q (and 2^K_l on a
+    zero norm), over norms from 2^0 to 2^150 and rates from 0 to 2^31 - 1; every identity holds
+    over the integers and every value fits its width; both sides of the clip occur. At the
+    boundary Delta = 0 (q = 2^K_l - 1/2 rounded up) the clip binds, at Delta < 0 it does not."""
+    lrs = (0, 1, 7, 2048, 2049, 1 << 20, (1 << 31) - 1, 3)
+    c = TrustRatio("lars", 3, 2, SPEC_CLIP, LR_SHIFT, 150, None, clip_lr=lrs)
+    rng = random.Random(9)
+    pairs = [(0, 0), (0, 5), (5, 0), (1, 1), (17, 24), ((1 << 150) - 1, 1)]
+    pairs += [(rng.randrange(1 << rng.randrange(1, 151)), rng.randrange(1 << rng.randrange(1, 151)))
+              for _ in range(120)]
+    clip_names = {label.split()[0] for label, _ in c.clip_identities()}
+    sides = set()
+    for n, m in pairs:
+        for step, lr in enumerate(lrs):
+            if trust_ratio(n, m, SPEC_CLIP, LR_SHIFT)[3] > SPEC_CLIP.trust_limit:
+                continue
+            e = c.entry(n, m, step)
+            assert e["m"] == update_multiplier(n, m, lr, SPEC_CLIP, LR_SHIFT)
+            assert 0 <= e["m"] <= ONE and 0 <= e["cmp"] < 1 << c.cmp_bits
+            assert 0 <= e["rho2"] < 1 << c.rho2_bits and 0 <= e["sig2"] < 1 << c.rho2_bits
+            values = {c.sqrt_p.s: e["s_p"], c.sqrt_p.e: e["e_p"], c.norm_p: n, c.sqrt_g.s: e["s_g"],
+                      c.sqrt_g.e: e["e_g"], c.norm_g: m, c.f_p: e["f_p"], c.f_g: e["f_g"], c.flag: e["f"],
+                      c.ratio: e["lam"], c.rho: e["rho"], c.sig: e["sig"], c.clip_flag: e["c"], c.lam: e["m"],
+                      "lars.rho2": e["rho2"], "lars.sig2": e["sig2"], "lars.cmp": e["cmp"], c.lr_table: lr}
+            assert {label.split()[0] for label, p in c.identities() if p.evaluate(values)} == set()
+            if lr and not e["f"]:
+                sides.add(e["c"])
+    assert sides == {0, 1} and clip_names == {"(CM)", "(CF)", "(CH)", "(CQ)", "(CU)"}
+    step = lrs.index(2049)
+    lam = ((2 * ONE - 1) * c.clip_divisor(step)) >> (LR_SHIFT + 1)  # Delta just below 0
+    assert c.clip_delta(lam, c.clip_divisor(step)) < 0 and c.clip_entry(lam, 0, step)["c"] == 0
+    at = lrs.index(2048)  # d = 2^17: lambda = (2^25 - 1) d / 2^17 is an integer, Delta = 0
+    lam = 2 * ONE - 1
+    assert c.clip_delta(lam, c.clip_divisor(at)) == 0
+    assert c.clip_entry(lam, 0, at)["m"] == ONE == larc_multiplier(lam, 2048, SPEC_CLIP, LR_SHIFT, zero_norm=False)
+    assert c.clip_entry(lam - 1, 0, at)["m"] == ONE - 1
+
+
+def test_clip_witness_on_the_fixture():
+    """The fixture has what the soundness cases need: a clipped entry whose quotient fits m's
+    K_l + 1 bits, an unclipped one, a zero norm where 2^K_l / gamma_t < 2^K_l, and a step with
+    lr_num = 0; lambda_q stays the trust ratio, internal."""
+    c = _cc()
+    w = trust_witness(c, N_CLIP, M_CLIP)
+    assert w[c.ratio].tolist() == [trust_ratio(n, m, SPEC, LR_SHIFT)[3] for n, m in zip(N_CLIP, M_CLIP)]
+    assert w[c.lam].tolist() == [update_multiplier(n, m, LR_CLIP[i >> 2], SPEC_CLIP, LR_SHIFT)
+                                 for i, (n, m) in enumerate(zip(N_CLIP, M_CLIP))]
+    assert w[c.clip_flag].tolist() == [1, 1, 0, 1, 1, 1, 1, 1]
+    assert ONE < _quotient(c, J_CLIP) < 2 * ONE and w[c.lam][J_CLIP] == ONE
+    assert 0 < w[c.lam][J_FREE] == _quotient(c, J_FREE) < ONE
+    assert _quotient(c, J_P0) < ONE == w[c.lam][J_P0]  # gamma_t > 1: the float's 1, not 1 / gamma_t
+    assert w[c.ratio][J_LR0] != ONE == w[c.lam][J_LR0]
+    assert w["lars.rho2"][J_FREE] + 2 * c.clip_divisor(0) < 1 << c.rho2_bits
+    assert violated(c, w) == set()
+
+
+def test_clip_widths_and_relation_bound():
+    """m_q in K_l + 1 bits, rho2 and sigma2 below 2 d_max, h in k + K_l + 18 bits (or the c = 0
+    side's, if larger); LARC's identities stay below 2^250 at the widest norms and the largest
+    lr_num a recipe admits, and a table that would pass it is refused by name."""
+    c = _cc("limbs")
+    assert c.lam_slots().width == SPEC.trust_bits + 1 and c.ratio_slots().width == c.lam_bits == 41
+    assert c.rho2_bits == (2 * 64 * 2049 - 1).bit_length() == 19
+    assert c.cmp_bits == LR_SHIFT + SPEC.trust_bits + 18
+    wide = _cc("limbs", lr=((1 << 31) - 1, 0), norm_bits=150)
+    assert max(wide.relation_bounds().values()) <= MAX_RELATION_BITS
+    assert {"(CQ)", "(CU)", "(CH)"} <= set(wide.relation_bounds())
+    with pytest.raises(ValueError, match=r"identity \(C[QH]\) could reach 2\^2"):
+        _cc(lr=(1 << 230, 0))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(spec=SPEC_CLIP, clip_lr=None), r"LARC \(spec.clip\) needs the public lr_num table clip_lr"),
+    (dict(spec=SPEC, clip_lr=LR_CLIP), r"plain LARS takes none"),
+    (dict(spec=SPEC_CLIP, clip_lr=(1, 2, 3)), r"^lars: clip_lr must be a tuple of 2 lr_num"),
+    (dict(spec=SPEC_CLIP, clip_lr=[2049, 0]), r"^lars: clip_lr must be a tuple of 2 lr_num"),
+    (dict(spec=SPEC_CLIP, clip_lr=(2049, -1)), r"^lars: clip_lr entries must be integers >= 0$"),
+    (dict(spec=SPEC_CLIP, clip_lr=(2049, True)), r"^lars: clip_lr entries must be integers >= 0$"),
+])
+def test_clip_needs_its_table(kwargs, message):
+    """LARC and the public lr_num table come together, one integer >= 0 per padded step: a
+    caller that forgets the table cannot build a plain LARS gadget for a LARC recipe."""
+    with pytest.raises(ValueError, match=message):
+        TrustRatio("lars", 1, 2, kwargs["spec"], LR_SHIFT, NORM_BITS, 8, kwargs["clip_lr"])
+
+
+def test_plain_gadget_keeps_its_tables():
+    """Without clip_lr the gadget is plain LARS's, table for table: no ratio, c or LR table,
+    nine identities, lambda_q the output (LARS proofs keep their bytes)."""
+    c = _c()
+    assert not c.clip and c.ratio == c.lam and c.lam_slots() == c.ratio_slots()
+    assert vtrust.tables(c) == [c.sqrt_p.s, c.sqrt_p.e, c.norm_p, c.sqrt_g.s, c.sqrt_g.e, c.norm_g,
+                                c.f_p, c.f_g, c.flag, c.lam, c.rho, c.sig]
+    assert [label.split()[0] for label, _ in c.identities()] == [
+        "(S_P)", "(S_G)", "(Z_P)", "(Z_G)", "(B_P)", "(F)", "(L)", "(Q)", "(U)"]
+    assert [name for name, _, _ in ranged(c)][-3:] == ["lars.lam.slots", "lars.rho.slots", "lars.sig.slots"]
+    assert c.plain_tensors() == [c.f_p, c.f_g, c.flag]
+
+
+def test_clip_completeness(mode, range_kind):
+    """A clipped entry, an unclipped one, a zero norm at gamma_t > 1, a step with lr_num = 0 and
+    the padded tensor: accepted, every claim true, the flag c and every new slots tensor
+    ledgered, the claims on N and M returned."""
+    c = _cc(range_kind)
+    witness = trust_witness(c, N_CLIP, M_CLIP)
+    proof, prover_claims, truth = prove(mode, get_backend("reference"), _gadget(c), ranged(c), range_kind, witness)
+    claims = verify(mode, _gadget(c), ranged(c), range_kind, proof)
+    assert claims_true(mode, prover_claims, claims, truth)
+    assert [x.tensor for x in claims[:2]] == [c.norm_p, c.norm_g]
+    ledgered = {x.tensor for x in claims[2:]}
+    assert c.clip_flag in ledgered and set(c.plain_tensors()) <= ledgered
+    assert {name for name, _, _ in ranged(c)} <= ledgered
+    assert {"lars.ratio.slots", "lars.rho2.slots", "lars.sig2.slots", "lars.cmp.slots"} <= ledgered
+
+
+def test_larc_clipping_skipped(mode, range_kind):
+    """LARC's clip skipped: where lambda_q > gamma_t, c = 0 and m = q ~ 1.33 2^K_l (within m's
+    K_l + 1 bits, the division honest): every identity holds and h = -Delta - 1 < 0: RC(h); a
+    verifier without it accepts."""
+    c = _cc(range_kind)
+    q = _quotient(c, J_CLIP)
+    witness = cheat(c, {J_CLIP: _with_multiplier(c, J_CLIP, q)})
+    assert violated(c, witness) == set() and ONE < witness[c.lam][J_CLIP] < 1 << c.lam_slots().width
+    assert witness["lars.cmp"][J_CLIP] < 0
+    if mode == "clear":
+        assert _accepts(mode, c, witness, skip={c.slots("cmp")})
+    _rejected(mode, c, witness, "^range of lars.cmp.slots: ")
+
+
+def test_larc_clip_claimed_below_gamma(mode):
+    """The flag lying the other way: where lambda_q < gamma_t, c = 1 and m = 2^K_l (rho2 =
+    sigma2 = 0): every identity holds, h = Delta < 0: RC(h)."""
+    c = _cc()
+    witness = cheat(c, {J_FREE: _with_multiplier(c, J_FREE, ONE, flag=1)})
+    assert violated(c, witness) == set() and witness["lars.cmp"][J_FREE] < 0
+    if mode == "clear":
+        assert _accepts(mode, c, witness, skip={c.slots("cmp")})
+    _rejected(mode, c, witness, "^range of lars.cmp.slots: ")
+
+
+def test_larc_multiplier_off_by_one_up(mode, range_kind):
+    """m + 1 on the unclipped entry: rho2 = rho2_h - 2d < 0: RC(rho2); a verifier without it
+    accepts."""
+    c = _cc(range_kind)
+    witness = cheat(c, {J_FREE: _with_multiplier(c, J_FREE, _quotient(c, J_FREE) + 1)})
+    assert violated(c, witness) == set() and witness["lars.rho2"][J_FREE] < 0
+    if mode == "clear":
+        assert _accepts(mode, c, witness, skip={c.slots("rho2")})
+    _rejected(mode, c, witness, "^range of lars.rho2.slots: ")
+
+
+def test_larc_multiplier_off_by_one_down(mode, range_kind):
+    """m - 1: rho2 = rho2_h + 2d (>= 2d, within its width), sigma2 = sigma2_h - 2d < 0:
+    RC(sigma2); a verifier without it accepts."""
+    c = _cc(range_kind)
+    witness = cheat(c, {J_FREE: _with_multiplier(c, J_FREE, _quotient(c, J_FREE) - 1)})
+    assert violated(c, witness) == set() and 0 <= witness["lars.rho2"][J_FREE] < 1 << c.rho2_bits
+    assert witness["lars.sig2"][J_FREE] < 0
+    if mode == "clear":
+        assert _accepts(mode, c, witness, skip={c.slots("sig2")})
+    _rejected(mode, c, witness, "^range of lars.sig2.slots: ")
+
+
+def test_larc_slack_identity(mode):
+    """m - 1 with rho2 = rho2_h + 2d (in range) and sigma2 left honest (in range): only (CU)."""
+    c = _cc()
+    edit = _with_multiplier(c, J_FREE, _quotient(c, J_FREE) - 1)
+    edit["sig2"] = _entry(c, J_FREE)["sig2"]
+    witness = cheat(c, {J_FREE: edit})
+    assert violated(c, witness) == {"(CU)"}
+    _rejected(mode, c, witness, "^trust:lars: ")
+
+
+def test_larc_division_identity(mode):
+    """m + 1 with rho2, sigma2 honest (all in range): only (CQ)."""
+    c = _cc()
+    witness = cheat(c, {J_FREE: {"m": _quotient(c, J_FREE) + 1}})
+    assert violated(c, witness) == {"(CQ)"}
+    _rejected(mode, c, witness, "^trust:lars: ")
+
+
+def test_larc_fraction_multiplier(mode):
+    """rho2_h + 1, sigma2_h - 1 (in range) and m the field solution of (CQ), not an integer:
+    only RC(m) stops it; a verifier without it accepts."""
+    c = _cc()
+    e, d = _entry(c, J_FREE), c.clip_divisor(0)
+    rho2 = e["rho2"] + 1
+    m = (2 * (e["lam"] << LR_SHIFT) + d - rho2) * pow(2 * d, -1, R) % R
+    witness = cheat(c, {J_FREE: {"m": m, "rho2": rho2, "sig2": e["sig2"] - 1}})
+    assert violated(c, witness) == set() and m >= 1 << 64
+    if mode == "clear":
+        assert _accepts(mode, c, witness, skip={c.slots("lam")})
+    _rejected(mode, c, witness, "^range of lars.lam.slots: ")
+
+
+def test_larc_zero_norm_takes_one(mode):
+    """P = 0 at gamma_t > 1: c = 0 and m = q = round(2^K_l / gamma_t) < 2^K_l (the division and
+    h in range): only (CF) f (1 - c) = 0 keeps the float's multiplier 1."""
+    c = _cc()
+    q = _quotient(c, J_P0)
+    witness = cheat(c, {J_P0: _with_multiplier(c, J_P0, q)})
+    assert q < ONE and violated(c, witness) == {"(CF)"}
+    _rejected(mode, c, witness, "^trust:lars: ")
+
+
+@pytest.mark.parametrize("m", [0, ONE - 1])
+def test_larc_zero_rate_takes_one(mode, m):
+    """lr_num = 0, c = 1 and another m: (CQ) multiplies m by d = 0 there, so only (CM)
+    c (m - 2^K_l) = 0 pins it."""
+    c = _cc()
+    witness = cheat(c, {J_LR0: {"m": m}})
+    assert violated(c, witness) == {"(CM)"}
+    _rejected(mode, c, witness, "^trust:lars: ")
+
+
+def test_larc_zero_rate_cannot_deny_the_flag(mode):
+    """lr_num = 0 and c = 0 (m = 0): (CQ) makes rho2 = 2^(k+1) lambda_q, (CU) sigma2 = -1 -
+    rho2: every identity holds, and rho2 is beyond its width: RC(rho2)."""
+    c = _cc()
+    witness = cheat(c, {J_LR0: _with_multiplier(c, J_LR0, 0)})
+    assert violated(c, witness) == set() and witness["lars.rho2"][J_LR0] >= 1 << c.rho2_bits
+    assert witness["lars.sig2"][J_LR0] < 0
+    _rejected(mode, c, witness, "^range of lars.rho2.slots: ")
+
+
+def test_larc_flag_needs_no_booleanity(mode):
+    """c = 2 where lambda_q < gamma_t, to pass m = 2^K_l: (CM) holds, (CQ) forces rho2 = Delta
+    < 0 (every identity holds with sigma2, h solved), and RC(rho2) refuses it; where the clip
+    binds, c = 2 gives m = 2^K_l, the right multiplier (rho2 = Delta >= 0)."""
+    c = _cc()
+    witness = cheat(c, {J_FREE: _with_multiplier(c, J_FREE, ONE, flag=2)})
+    assert violated(c, witness) == set() and witness["lars.rho2"][J_FREE] < 0
+    _rejected(mode, c, witness, "^range of lars.rho2.slots: ")
+    other = cheat(c, {J_CLIP: _with_multiplier(c, J_CLIP, ONE, flag=2)})
+    assert violated(c, other) == set() and other["lars.rho2"][J_CLIP] >= 0 and other[c.lam][J_CLIP] == ONE
+
+
+def test_larc_comparison_identity(mode):
+    """h + 1 on the clipped entry (in range, c honest): only (CH)."""
+    c = _cc()
+    witness = cheat(c, {J_CLIP: {"cmp": _entry(c, J_CLIP)["cmp"] + 1}})
+    assert violated(c, witness) == {"(CH)"}
+    _rejected(mode, c, witness, "^trust:lars: ")
+
+
+@pytest.mark.parametrize("key", ["ratio", "lam", "rho2", "sig2", "cmp"])
+def test_clip_slots_tied_to_the_identity(mode, key):
+    """The identity's table holds a cheat that every identity accepts and a range check would
+    refuse (lambda_q + 1 with its divisions solved; m + 1, m - 1; the clip skipped), the slots
+    tensor the honest value: it does not recompose."""
+    c = _cc()
+    honest = trust_witness(c, N_CLIP, M_CLIP)
+    if key == "ratio":
+        e = _entry(c, J_FREE)
+        edit = _with_lambda(c, J_FREE, e["lam"] + 1)
+        clip = c.clip_entry(e["lam"] + 1, 0, 0)
+        edit |= {"m": clip["m"], "rho2": clip["rho2"], "sig2": clip["sig2"], "cmp": clip["cmp"]}
+        i = J_FREE
+    elif key == "cmp":
+        i, edit = J_CLIP, _with_multiplier(c, J_CLIP, _quotient(c, J_CLIP))
+    else:
+        i = J_FREE
+        edit = _with_multiplier(c, J_FREE, _quotient(c, J_FREE) + (-1 if key == "sig2" else 1))
+    witness = cheat(c, {i: edit})
+    assert violated(c, witness) == set()
+    witness[c.slots(key)] = honest[c.slots(key)]
+    _rejected(mode, c, witness, f"^lars.{key}.slots: slots do not recompose")
+
+
+def test_clip_lr_table_is_the_verifiers(mode):
+    """An honest proof for one lr_num table, checked against another (step 0 at 2050): the
+    verifier evaluates LR itself, so the proof fails (clear: the public table's evaluation; ZK:
+    the zero-check's final check)."""
+    c = _cc()
+    proof, _, _ = prove(mode, get_backend("reference"), _gadget(c), ranged(c), "bits", trust_witness(c, N_CLIP, M_CLIP))
+    other = _cc(lr=(2050, 0))
+    with pytest.raises(VerifyError, match="^trust:lars: "):
+        verify(mode, _gadget(other), ranged(other), "bits", proof)
+
+
+def test_clip_lr_evaluation_is_the_verifiers(monkeypatch):
+    """The prover moves LR's final evaluation and rho2's so that the combined polynomial keeps
+    its value (the sumcheck's final check holds): only the public table's check sees it."""
+    c = _cc()
+    built, original = [], vtrust.trust_reduction
+
+    def spy(*args):
+        built.append(original(*args))
+        return built[-1]
+
+    monkeypatch.setattr(vtrust, "trust_reduction", spy)
+    every = vtrust.tables(c)
+    at_lr, at_rho2 = 1 + len(every), 1 + every.index("lars.rho2")
+
+    def tamper(label, proof):
+        if label != b"trust:lars":
+            return proof
+        (finals,) = proof.final_evals
+        shape = built[-1].shapes[0]
+        target = shape.evaluate(finals)
+        moved = list(finals)
+        moved[at_lr] = (finals[at_lr] + 1) % R
+
+        def value(x):
+            moved[at_rho2] = x
+            return shape.evaluate(moved)
+
+        p0 = value(0)
+        moved[at_rho2] = (target - p0) * pow((value(1) - p0) % R, -1, R) % R
+        assert shape.evaluate(moved) == target
+        return SumcheckProof(proof.rounds, (tuple(moved),))
+
+    rejected("clear", get_backend("reference"), _gadget(c), ranged(c), _kind(c), trust_witness(c, N_CLIP, M_CLIP),
+             "lars: public table lr_num: the prover's evaluation", tamper=tamper)

@@ -25,10 +25,19 @@ It ends at one point r with values of every table. Then, at r:
 * the claims on N (``{name}.NP``) and M (``{name}.NG``) are returned: the caller reduces them
   (the norm sumchecks of ``verifier/norms.py``).
 
+LARC (``TrustRatio.clip_lr`` set; ``circuits/trust.py``, "LARC") adds the identities (CM), (CF),
+(CH), (CQ), (CU) to the same zero-check (gamma_9..gamma_13) and the public table LR, the
+recipe's lr_num per padded step constant over the groups, whose MLE at the sumcheck's point the
+verifier computes itself (a clear proof's other value is rejected as ``public table``). At r,
+lambda_q (``{name}.ratio``), rho, sigma, the output m_q (``{name}.lam``), rho2, sigma2 and h are
+what their slots recompose to, and the claim on the flag c joins the ledger. Plain LARS
+(``clip_lr`` None) has neither, and its transcript is unchanged.
+
 The range checks of every slots tensor (``ranged``: e_P, u_P, t_P, e_G, u_G, t_G, lambda, rho,
-sigma) are the caller's (its logUp statement, or booleanity for bits); with them the
-identities make lambda_q the semantics' trust ratio (the soundness argument is in
-``circuits/trust.py``). Transcript labels: ``trust-w``, ``trust-gamma``.
+sigma; LARC: and m_q, rho2, sigma2, h) are the caller's (its logUp statement, or booleanity for
+bits); with them the identities make lambda_q the semantics' trust ratio, and LARC's m_q its
+clipped multiplier (the soundness argument is in ``circuits/trust.py``). Transcript labels:
+``trust-w``, ``trust-gamma``.
 """
 
 from __future__ import annotations
@@ -42,7 +51,7 @@ from circuits.trust import TrustRatio
 from .claims import Claim
 from .field import MODULUS as R
 from .phase import PublicTable, Reduction, Table
-from .polynomial import eq_eval
+from .polynomial import eq_eval, mle_evaluate
 from .sqrt import tie_root
 from .sumcheck import InstanceShape, Term
 from .values import linear_combination
@@ -56,10 +65,14 @@ def ranged(c: TrustRatio) -> list[tuple[str, Decomposition, int]]:
 
 
 def tables(c: TrustRatio) -> list[str]:
-    """The zero-check's tables after eq, in order: the roots and remainders of the isqrt
-    gadgets with their radicands, the flags, lambda_q, rho, sigma."""
-    return [c.sqrt_p.s, c.sqrt_p.e, c.norm_p, c.sqrt_g.s, c.sqrt_g.e, c.norm_g,
-            c.f_p, c.f_g, c.flag, c.lam, c.rho, c.sig]
+    """The zero-check's committed tables after eq, in order: the roots and remainders of the
+    isqrt gadgets with their radicands, the flags, lambda_q, rho, sigma (LARC: then c, m_q, rho2,
+    sigma2, h; the public LR follows them in the reduction)."""
+    names = [c.sqrt_p.s, c.sqrt_p.e, c.norm_p, c.sqrt_g.s, c.sqrt_g.e, c.norm_g,
+             c.f_p, c.f_g, c.flag, c.ratio, c.rho, c.sig]
+    if c.clip:
+        names += [c.clip_flag] + [table for _, table, _ in c.sliced()[3:]]
+    return names
 
 
 def combined_identity(c: TrustRatio, gammas: Sequence[int]) -> Poly:
@@ -74,23 +87,29 @@ def combined_identity(c: TrustRatio, gammas: Sequence[int]) -> Poly:
 
 
 def trust_reduction(c: TrustRatio, w: Sequence[int], gammas: Sequence[int]) -> Reduction:
-    """The combined zero-check of (T) at w. Tables [eq_w] + ``tables(c)``; each monomial of
-    the combined identity times eq is one term. Ends in one claim per table at r."""
+    """The combined zero-check of (T) at w. Tables [eq_w] + ``tables(c)`` (+ LARC's public LR);
+    each monomial of the combined identity times eq is one term. Ends in one claim per
+    committed table at r."""
     names = tables(c)
-    index = {n: i + 1 for i, n in enumerate(names)}
+    every = names + ([c.lr_table] if c.clip else [])
+    index = {n: i + 1 for i, n in enumerate(every)}
     poly = combined_identity(c, gammas)
-    if poly.degree > 2 or not poly.names() <= set(names):  # fixed by construction; pinned by test_trust.py
+    if poly.degree > 2 or not poly.names() <= set(every):  # fixed by construction; pinned by test_trust.py
         raise AssertionError(f"{c.name}: the identities leave degree 2 or the tables")
     terms = tuple(Term(k % R, (0,) + tuple(index[n] for n in mono))
                   for mono, k in sorted(poly.terms.items()) if k % R)
-    shape = InstanceShape(c.num_vars, len(names) + 1, terms)
+    shape = InstanceShape(c.num_vars, len(every) + 1, terms)
 
     def finish(evals):
         ((eq_e, *rest),) = evals
-        return [Claim(n, eq_e.point, e.value) for n, e in zip(names, rest, strict=True)]
+        return [Claim(n, eq_e.point, e.value) for n, e in zip(names, rest[: len(names)], strict=True)]
 
     table_list = [Table("eq", (tuple(w),))] + [Table("flat", (n,)) for n in names]
     public = {0: PublicTable(f"{c.name}: identity eq", lambda p: eq_eval(w, p))}
+    if c.clip:
+        lr, gv = c.clip_lr, c.group_vars
+        table_list.append(Table("steps", (lr, gv)))
+        public[len(every)] = PublicTable(f"{c.name}: public table lr_num", lambda p: mle_evaluate(lr, p[gv:]))
     return Reduction(f"trust:{c.name}", [shape], [0], finish, [table_list], [public])
 
 
@@ -107,8 +126,8 @@ def verify_trust_ratio(walk: Walk, c: TrustRatio) -> list[Claim]:
         tie_root(walk, root, point, at[root.s].value, at[root.e].value)
         walk.slice_value(c.slots(t), c.t_slots(), point,
                          linear_combination([1, 1], [at[root.s].value, at[flag].value], -1))
-    for value, d in (("lam", c.lam_slots()), ("rho", c.rho_slots()), ("sig", c.sig_slots())):
-        walk.slice_value(c.slots(value), d, point, at[getattr(c, value)].value)
+    for key, table, d in c.sliced():
+        walk.slice_value(c.slots(key), d, point, at[table].value)
     for name in c.plain_tensors():
         walk.ledger.add(at[name])
     return [at[c.norm_p], at[c.norm_g]]

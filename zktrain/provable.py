@@ -220,13 +220,19 @@ def provable_lars() -> str:
 
 def lars_hyperparameters(optimizer: torch.optim.Optimizer) -> dict:
     """The recipe's ``optimizer: lars`` fields for a ``zktrain.optim.LARS`` (the run files'
-    quantization, ``circuits.lars.recipe_hyperparameters``); NotProvableError naming the option."""
+    quantization, ``circuits.lars.recipe_hyperparameters``; ``clip``, LARC, as ``train.clip``);
+    NotProvableError naming the option."""
     from circuits.lars import recipe_hyperparameters
     from circuits.recipe import DEFAULT_BUF_BITS
 
     values = _group_values(optimizer, ("momentum", "weight_decay", "trust_coefficient", "eps"), "LARS")
+    clips = {bool(group["clip"]) for group in optimizer.param_groups}
+    if len(clips) != 1:
+        raise NotProvableError("optimizer: LARS param groups with and without clip are not provable yet (the recipe "
+                               "has one train.clip)")
     try:
-        return {"optimizer": "lars", **recipe_hyperparameters(**values), "buf_bits": DEFAULT_BUF_BITS}
+        return {"optimizer": "lars", **recipe_hyperparameters(**values), "buf_bits": DEFAULT_BUF_BITS,
+                "clip": clips.pop()}
     except ValueError as err:
         raise NotProvableError(f"optimizer: zktrain.optim.LARS {err}") from None
 

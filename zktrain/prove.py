@@ -181,7 +181,8 @@ def folded_gradients(c: MlpCircuit, step) -> dict[str, np.ndarray]:
 def lars_record(c: MlpCircuit, step, rec: dict) -> dict[str, np.ndarray]:
     """A StepTrace's LARS tensors besides the buffers, named as ``prover.training.lars_update``
     names them: the folded gradients G_W = G_Z^T A, G_b = 2^R sum_b G_Z (padded, Python ints)
-    and per tensor the squared norms and lambda_q (``zktrain.fixedpoint.lars.LarsScalars``)."""
+    and per tensor the squared norms and the buffer's multiplier: lambda_q, or LARC's clipped m_q
+    (``zktrain.fixedpoint.lars.LarsScalars``)."""
     dims = [1 << c.width_vars(i) for i in range(c.layers + 1)]
     out = {}
     for m, layer in zip(step.momentum, step.layers, strict=True):
@@ -194,7 +195,7 @@ def lars_record(c: MlpCircuit, step, rec: dict) -> dict[str, np.ndarray]:
             out[f"G{kind}{l}"] = grad
             out[f"NP{kind}{l}"] = np.array(scalars.sum_p2, dtype=object)
             out[f"NG{kind}{l}"] = np.array(scalars.sum_g2, dtype=object)
-            out[f"LAM{kind}{l}"] = np.array(scalars.trust, dtype=object)
+            out[f"LAM{kind}{l}"] = np.array(scalars.multiplier, dtype=object)  # lambda_q, or LARC's m_q
     return out
 
 

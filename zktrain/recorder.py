@@ -155,8 +155,10 @@ class Recorder:
         self._quant, self._encoding = _quant(quant)
         self._initial = master_parameters(self._mlp, self._quant.rescale_bits)
         # The engine checks W_0 against quant.weight_bits now, naming the tensor; the recorded
-        # batch size is only known at the first step.
-        FixedPointMLP(self._recipe(1, (0,)), *self._initial)
+        # batch size is only known at the first step. Batch 2 stands in: LARS and LAMB need the
+        # loss factor's inverse 1/c as an integer, which B n_out / 2 (the mean MSE) is for an
+        # even B whatever the outputs.
+        FixedPointMLP(self._recipe(2, (0,)), *self._initial)
         self._engine: FixedPointMLP | None = None
         self._steps: list[StepTrace] = []
         self._seconds = 0.0

@@ -344,9 +344,10 @@ def _check_provable_train(train: dict) -> None:
 
 
 #: ``zktrain.optim.LARS``'s options the proof fixes (``circuits.lars``: Algorithm 1 with the rate
-#: inside the momentum, every tensor adapted and decayed), and those it takes at any value.
-PROVABLE_LARS = {"nesterov": False, "clip": False, "lr_in_momentum": True, "adapt": True, "decay_bias_and_norm": True}
-RECORDED_LARS = ("lr", "momentum", "weight_decay", "trust_coefficient", "eps")
+#: inside the momentum, every tensor adapted and decayed), and those it takes at any value
+#: (``clip``: LARC, the recipe's ``train.clip``).
+PROVABLE_LARS = {"nesterov": False, "lr_in_momentum": True, "adapt": True, "decay_bias_and_norm": True}
+RECORDED_LARS = ("lr", "momentum", "weight_decay", "trust_coefficient", "eps", "clip")
 LARS_DEFAULTS = {"momentum": 0.9, "weight_decay": 0.0, "trust_coefficient": 0.001, "eps": 1e-8}
 
 
@@ -379,12 +380,15 @@ def _lars_state(train: dict) -> dict:
     for key, value in values.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             raise RunConfigError(f"train.optimizer.{key}: must be a non-negative number, got {value!r}")
+    clip = block.get("clip", False)
+    if type(clip) is not bool:
+        raise RunConfigError(f"train.optimizer.clip: must be true or false, got {clip!r}")
     try:
         dyadics = recipe_hyperparameters(**values)
     except ValueError as err:
         key, _, message = str(err).partition(": ")
         raise RunConfigError(f"train.optimizer.{key}: {message}") from None
-    return {"optimizer": "lars", **dyadics, "buf_bits": DEFAULT_BUF_BITS}
+    return {"optimizer": "lars", **dyadics, "buf_bits": DEFAULT_BUF_BITS, "clip": clip}
 
 
 #: ``zktrain.optim.LAMB``'s options the proof fixes (``circuits.lamb``: Algorithm 2 with bias

@@ -3,7 +3,9 @@
 Per parameter tensor P (at 2^(2R+k)) with buffer v (at P's scale) and folded gradient G (at
 2^(2R)): the exact squared norms, their floor square roots, the trust ratio lambda_q and the
 buffer update rounded by K bits, then P - v (``circuits.lars`` for the relations). The
-per-tensor scalars are Python ints (a handful per step); the elementwise update runs in int64
+per-tensor scalars are Python ints (a handful per step); with ``spec.clip`` (LARC) the update
+multiplies by ``circuits.lars.larc_multiplier``'s m_q instead of lambda_q. The elementwise
+update runs in int64
 where its bound allows and in Python ints otherwise (``zktrain.fixedpoint.momentum``'s exact
 helpers). A buffer or weight beyond its declared width, or a trust ratio beyond
 ``LarsSpec.trust_limit``, raises :class:`LarsWidthError`.
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from circuits.lars import LarsSpec, buffer_terms, trust_ratio
+from circuits.lars import LarsSpec, buffer_terms, larc_multiplier, trust_ratio
 
 from .momentum import MomentumWidthError, _check, _lincomb, _narrow, _rescale
 
@@ -55,7 +57,8 @@ def sum_of_squares(a: np.ndarray) -> int:
 
 @dataclass(frozen=True)
 class LarsScalars:
-    """One tensor's per-step scalars: N = sum P^2, M = sum G^2, s_P, s_G, D, lambda_q."""
+    """One tensor's per-step scalars: N = sum P^2, M = sum G^2, s_P, s_G, D, lambda_q, and the
+    multiplier of lr_num in the buffer relation (lambda_q; LARC's m_q with ``spec.clip``)."""
 
     sum_p2: int
     sum_g2: int
@@ -63,6 +66,7 @@ class LarsScalars:
     s_g: int
     den: int
     trust: int
+    multiplier: int
 
 
 def lars_step(param: np.ndarray, buf: np.ndarray, grad: np.ndarray, lr_num: int, spec: LarsSpec, lr_shift: int,
@@ -71,11 +75,11 @@ def lars_step(param: np.ndarray, buf: np.ndarray, grad: np.ndarray, lr_num: int,
     param, buf, grad = np.asarray(param), np.asarray(buf), np.asarray(grad)
     if not param.shape == buf.shape == grad.shape:
         raise ValueError(f"lars_step: shapes {param.shape}, {buf.shape}, {grad.shape} differ")
-    scalars = LarsScalars(*_norms(param, grad, spec, lr_shift))
+    scalars = _scalars(param, grad, lr_num, spec, lr_shift)
     if not 0 <= scalars.trust <= spec.trust_limit:
         raise LarsWidthError(f"trust ratio at step {step}: {scalars.trust}/2^{spec.trust_bits} exceeds "
                              f"2^{spec.trust_limit.bit_length() - 1 - spec.trust_bits}")
-    K, mu, a, ab = buffer_terms(scalars.trust, lr_num, spec, lr_shift)
+    K, mu, a, ab = buffer_terms(scalars.multiplier, lr_num, spec, lr_shift)
     terms = [(a << (lr_shift + spec.beta.shift), grad)]
     if mu:
         terms.append((mu, buf))
@@ -92,6 +96,8 @@ def lars_step(param: np.ndarray, buf: np.ndarray, grad: np.ndarray, lr_num: int,
     return new, v, _narrow(rem), scalars
 
 
-def _norms(param, grad, spec, lr_shift):
+def _scalars(param, grad, lr_num, spec, lr_shift) -> LarsScalars:
     n, m = sum_of_squares(param), sum_of_squares(grad)
-    return (n, m, *trust_ratio(n, m, spec, lr_shift))
+    s_p, s_g, den, lam = trust_ratio(n, m, spec, lr_shift)
+    mult = larc_multiplier(lam, lr_num, spec, lr_shift, zero_norm=s_p == 0 or s_g == 0) if spec.clip else lam
+    return LarsScalars(n, m, s_p, s_g, den, lam, mult)

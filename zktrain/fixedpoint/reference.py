@@ -104,8 +104,8 @@ def float_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     """The float twin of the recipe's optimizer (its rate set per step by ``train_float``):
     ``torch.optim.SGD`` with ``optimizer_options``, ``zktrain.optim.LARS`` with the recipe's
     dyadic momentum, weight decay (unfolded), trust coefficient and eps, the rate inside the
-    momentum (``circuits.lars``), or ``zktrain.optim.LAMB`` with its dyadic betas, eps and decay
-    (``circuits.lamb``)."""
+    momentum and LARC's clipping when ``train.clip`` (``circuits.lars``), or
+    ``zktrain.optim.LAMB`` with its dyadic betas, eps and decay (``circuits.lamb``)."""
     t = recipe.train
     if t.optimizer == "lamb":
         from zktrain.optim import LAMB
@@ -117,7 +117,8 @@ def float_optimizer(model: nn.Module, recipe: Recipe) -> torch.optim.Optimizer:
     from zktrain.optim import LARS
 
     return LARS(model.parameters(), lr=0.0, momentum=float(t.momentum.value), weight_decay=float(t.weight_decay.value),
-                trust_coefficient=float(t.trust_coefficient.value), eps=float(t.eps.value), lr_in_momentum=True)
+                trust_coefficient=float(t.trust_coefficient.value), eps=float(t.eps.value), clip=t.clip,
+                lr_in_momentum=True)
 
 
 @dataclass(frozen=True)
