@@ -10,6 +10,9 @@ engine's seconds. Figures in docs/lars.md and docs/lamb.md.
     python benchmarks/bench_large_batch_fidelity.py --only 6 --perturb 1e-4
         # the float run against itself from a W_0 perturbed by 1e-4 relative: the run's own
         # sensitivity, to read the fixed point's distance against
+    python benchmarks/bench_large_batch_fidelity.py --run-file examples/digits_lamb.yaml --seeds 0 1 2
+        # a run file's whole run (its schedule, scaling, epochs) per seed, fixed point against
+        # float64, and the float run from W_0 perturbed by 1e-4 in three draws
 """
 
 from __future__ import annotations
@@ -84,11 +87,43 @@ def sensitivity(row, relative: float) -> str:
     return f"{row[0]} {row[1:]}: W_0 perturbed by {relative}: distance {distance:.4f}, accuracy {acc[0]:.2%} vs {acc[1]:.2%}"
 
 
+def run_file(path: str, seed: int, draws: int = 3, relative: float = 1e-4) -> str:
+    """A run file's recipe at ``seed``: the fixed point against float64 from the same W_0 and
+    batches, and float64 from W_0 perturbed by ``relative`` in ``draws`` draws."""
+    import yaml
+
+    from zktrain.run_config import parse_run
+
+    cfg = yaml.safe_load(Path(path).read_text())
+    run = parse_run({**cfg, "seed": seed}, Path(path).parent)
+    r = run.recipe
+    data = encode_dataset(run.dataset, r)
+    f = compare(r, data)
+    model = FixedPointMLP.seeded(r)
+    w0, b0 = list(model.weights), list(model.biases)
+    perturbed = []
+    for k in range(1, draws + 1):
+        rng = np.random.default_rng(k)
+        w = [x + np.round(x * rng.normal(size=x.shape) * relative).astype(np.int64) for x in w0]
+        run_k = train_float(r, data.x_train, data.y_train, data.batches, w, b0)
+        perturbed.append(float((predict_float(run_k.model, data.x_test, r.quant.frac_bits) == data.labels_test).mean()))
+    return (f"| {Path(path).name} | {seed} | {r.train.steps} | {f.fixed_accuracy:.2%} | {f.float_accuracy:.2%} | "
+            f"{max(f.distances):.4f} | {', '.join(f'{a:.2%}' for a in perturbed)} | {f.engine_seconds:.0f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", type=int, help="one row of ROWS")
     parser.add_argument("--perturb", type=float, help="instead: the float run's sensitivity to W_0 (relative)")
+    parser.add_argument("--run-file", help="instead: a run file's whole run, per seed (--seeds)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     args = parser.parse_args()
+    if args.run_file:
+        print("| run file | seed | steps | fixed point | float64 | distance | float64, W_0 perturbed by 1e-4 | engine s |")
+        print("|---|---|---|---|---|---|---|---|")
+        for seed in args.seeds:
+            print(run_file(args.run_file, seed), flush=True)
+        return
     if args.perturb is not None:
         for i, row in enumerate(ROWS):
             if args.only is None or args.only == i:

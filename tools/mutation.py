@@ -101,11 +101,12 @@ TESTS = {
     "verifier/walk.py": ["tests/test_walk.py", "tests/test_training_proof.py", "tests/test_inference.py"],
     "verifier/zk_training.py": ["tests/test_batched_verify.py", "tests/test_walk.py", "tests/test_training_proof.py"],
     "verifier/training.py": ["tests/test_training_proof.py", "tests/test_ce_proof.py", "tests/test_momentum_proof.py",
-                             "tests/test_lars_proof.py"],
-    "verifier/optimizers.py": ["tests/test_momentum_proof.py", "tests/test_lars_proof.py", "tests/test_training_proof.py"],
+                             "tests/test_lars_proof.py", "tests/test_lamb_proof.py"],
+    "verifier/optimizers.py": ["tests/test_momentum_proof.py", "tests/test_lars_proof.py", "tests/test_lamb_proof.py",
+                               "tests/test_training_proof.py"],
     "verifier/sqrt.py": ["tests/test_sqrt.py", "tests/test_trust.py"],
     "verifier/trust.py": ["tests/test_trust.py", "tests/test_lars_proof.py"],
-    "verifier/lamb_step.py": ["tests/test_lamb_step.py"],
+    "verifier/lamb_step.py": ["tests/test_lamb_step.py", "tests/test_lamb_proof.py"],
     "verifier/norms.py": ["tests/test_norms.py"],
 }
 

@@ -42,7 +42,16 @@ stacked squared norms N_P(t, g) = sum_x P_g(t, x)^2 and N_G(t, g) = sum_x G_g(t,
 prover splits into per-tensor values at the claim's step point (their eq-combination over the
 tensors must be the claim) and the norm sumchecks of ``verifier/norms.py`` reduce to claims on
 the stacked weights (phase 2 reduces them as any) and on the stacked folded gradients G_W, G_b,
-which the gradient functional reduces in phase 2.
+which the gradient functional reduces in phase 2. LARC (``lars_clip``) changes nothing here:
+the gadget's committed ``lam`` is then the clipped multiplier m_q (``circuits/trust.py``).
+
+LAMB (``LambStep``, docs/lamb.md section 4; semantics ``circuits/lamb.py``): the update U_s is
+the committed step dP_s with rate 1 on every real step (W_t = W_0 - sum_{s<t} dP_s), and each
+parameter tensor's step gadget (``verifier/lamb_step.py``: the moments, the bias-corrected
+ratio r, the fused trust ratio phi and dP) runs its own phases with the relations. Its inputs are
+the walk's: P is the stacked W{l} (b{l}), G the folded gradient (a gradient functional in phase
+2), and M0, V0 are zero in the first segment and the previous checkpoint after. LAMB's t is the
+run's step, from the statement (the bias corrections are public tables of it).
 """
 
 from __future__ import annotations
