@@ -45,6 +45,17 @@ with y an integer in [1, 2^a] pins it. Slack width: lo, hi < (2y + 1)^2 V - (2y 
 and y sqrt(V) <= (2y - 1) sqrt(V) <= 2c, so lo, hi < 2^(a + 4) sqrt(V): w_sl = a + 4 +
 ceil(b / 2) with V <= 2^b (tight: V = 4c^2 gives hi = 2^(2a + 5) - 1).
 
+**Wide rsqrt** (``Rsqrt(..., wide=True)``; docs/ghost_bn.md section 3, relation 2: Ghost BN's
+radicand V = D + v^2 eps_int reaches 2^72 and the slacks 85 bits). The same relation (R) on a
+wider witness: V, y, t, lo, hi are Python ints, y - 1, lo, hi decomposed by the wide
+decompositions past 63 bits, and t = y^2 (up to 2^(2a), beyond what Hyrax commits as a plain
+integer) committed as range-checked slots of t - 1 in 2a bits (offset 1): a wide value is
+committed as slots. RC(t) is not needed for soundness (t = y^2 with y in [1, 2^a] pins it): it
+is the price of committing t. ``x_max`` (both modes; default 2^x_bits - 1) declares a tighter
+bound on the radicand that the caller guarantees (BN's D <= v^2 (2^Q - 1)^2 / 4), from which
+v_max and the slack width follow. The caps are the relation's: bound_bits <= MAX_RELATION_BITS
+and the slacks within MAX_WIDE_BITS. The narrow mode (``wide`` False) is unchanged.
+
 LAMB's sqrt(v) + eps (eps *outside* the root) is not an rsqrt: it is s = floor(sqrt(v)) by
 ``Sqrt``, then D = s + eps_int (linear, public eps_int >= 1 so that D >= 1), then a division
 by the committed divisor D (``circuits/division.py``), whose claim on D at a point the caller
@@ -79,6 +90,7 @@ import numpy as np
 
 from .bits import BitDecomposition
 from .limbs import LimbDecomposition
+from .poly import Poly
 from .semantics import MAX_RELATION_BITS
 
 Decomposition = BitDecomposition | LimbDecomposition
@@ -296,10 +308,17 @@ class Rsqrt:
     eps: int = 0
     limb_bits: int | None = 16
     radicand: str = ""
+    wide: bool = False
+    x_max: int | None = None
 
     def __post_init__(self) -> None:
         if not self.radicand:
             object.__setattr__(self, "radicand", f"{self.name}.x")
+        if self.x_max is not None and not 0 <= self.x_max < 1 << self.x_bits:
+            raise ValueError(f"{self.name}: x_max must lie in [0, 2^x_bits), got {self.x_max}")
+        if self.wide:
+            self._check_wide()
+            return
         if not 1 <= self.x_bits <= MAX_X_BITS:
             raise ValueError(f"{self.name}: x_bits must lie in [1, {MAX_X_BITS}] (int64 witness), got {self.x_bits}")
         if self.shift < 1 or self.eps < 0:
@@ -315,10 +334,25 @@ class Rsqrt:
         if self.bound_bits() > MAX_RELATION_BITS:  # pragma: no cover - unreachable under the caps
             raise ValueError(f"{self.name}: the relation needs {self.bound_bits()} bits > {MAX_RELATION_BITS}")
 
+    def _check_wide(self) -> None:
+        """The wide mode's caps: the relation below 2^MAX_RELATION_BITS, every slot value within
+        the wide decompositions (module docstring, wide rsqrt)."""
+        if not 1 <= self.x_bits <= MAX_WIDE_X_BITS:
+            raise ValueError(f"{self.name}: x_bits must lie in [1, {MAX_WIDE_X_BITS}] (wide mode), got {self.x_bits}")
+        if self.shift < 1 or self.eps < 0:
+            raise ValueError(f"{self.name}: the shift must be >= 1 and eps >= 0")
+        if self.v_max > 1 << (2 * self.shift + 2):
+            raise ValueError(f"{self.name}: 2^{self.shift} is too small for V up to {self.v_max}: "
+                             f"round(2^a / sqrt(V)) must be >= 1, i.e. V <= 2^(2a + 2)")
+        if max(self.slack_bits, 2 * self.shift) > MAX_WIDE_BITS or self.bound_bits() > MAX_RELATION_BITS:
+            raise ValueError(f"{self.name}: the relation needs {self.bound_bits()} bits (slacks "
+                             f"{self.slack_bits}, t {2 * self.shift}): beyond {MAX_RELATION_BITS}")
+
     @property
     def v_max(self) -> int:
-        """The largest V = x + eps."""
-        return (1 << self.x_bits) - 1 + self.eps
+        """The largest V = x + eps (x up to ``x_max``, by default 2^x_bits - 1)."""
+        x_max = (1 << self.x_bits) - 1 if self.x_max is None else self.x_max
+        return x_max + self.eps
 
     @property
     def four_c2(self) -> int:
@@ -378,13 +412,33 @@ class Rsqrt:
         """hi = (2y + 1)^2 V - 4c^2 - 1 in [0, 2^(w_sl)): 4c^2 < (2y + 1)^2 V."""
         return _decomposition(self.slack_bits, self.limb_bits)
 
+    def t_slots(self) -> Decomposition:
+        """Wide mode: t = y^2 in [1, 2^(2a)]: t - 1 in 2a unsigned bits (offset 1), the price of
+        committing a value past 2^63 (t = y^2 pins it; module docstring)."""
+        return decomposition(2 * self.shift, False, self.limb_bits, 1)
+
+    def identities(self) -> list[tuple[str, Poly]]:
+        """Relation (R) as polynomials in the tables y, t, x (the radicand), lo, hi, V = x + eps:
+        how a caller batches the rsqrt into its own zero-check (``circuits/ghost_bn_step.py``);
+        ``verifier.sqrt.rsqrt_reduction`` is the same relation, expanded."""
+        y, t, x, lo, hi = (Poly.var(n) for n in (self.y, self.t, self.radicand, self.lo, self.hi))
+        v = x + self.eps
+        return [
+            ("(T) t = y^2", t - y * y),
+            ("(LO) lower slack", lo - self.four_c2 + (4 * t - 4 * y + 1) * v),
+            ("(HI) upper slack", hi - (4 * t + 4 * y + 1) * v + self.four_c2 + 1),
+        ]
+
     def witness_values(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """(y, t, lo, hi) of (R) for int64 x, exactly (Python ints; y, lo, hi int64, t an
-        object array when y^2 passes int64). A ValueError for x outside [0, 2^(x_bits)) or
+        object array when y^2 passes int64); in the wide mode x and all four are Python ints
+        (object arrays). A ValueError for x outside [0, 2^(x_bits)) (or above ``x_max``) or
         V = 0."""
-        x = np.asarray(x, dtype=np.int64)
+        x = np.asarray(x, dtype=object if self.wide else np.int64)
         if x.size and not 0 <= x.min() <= x.max() < 1 << self.x_bits:
             raise ValueError(f"{self.name}: a radicand lies outside [0, 2^{self.x_bits})")
+        if x.size and self.x_max is not None and x.max() > self.x_max:
+            raise ValueError(f"{self.name}: a radicand lies outside [0, x_max = {self.x_max}]")
         out = [np.empty(x.shape, dtype=object) for _ in range(4)]
         for index, xv in np.ndenumerate(x):
             v = int(xv) + self.eps
@@ -395,6 +449,8 @@ class Rsqrt:
             for arr, val in zip(out, (y, t, lo, hi)):
                 arr[index] = val
         y, t, lo, hi = out
+        if self.wide:
+            return y, t, lo, hi
         t = t.astype(np.int64) if self.shift <= 31 else t
         return y.astype(np.int64), t, lo.astype(np.int64), hi.astype(np.int64)
 

@@ -41,10 +41,12 @@ def sqrt_witness(c: Sqrt, x: np.ndarray) -> dict[str, np.ndarray]:
 
 def rsqrt_witness(c: Rsqrt, x: np.ndarray) -> dict[str, np.ndarray]:
     """Every tensor the rsqrt gadget reads, by name, for radicands ``x`` (int64, 2^num_vars of
-    them, within [0, 2^x_bits), x + eps >= 1)."""
+    them, within [0, 2^x_bits), x + eps >= 1; Python ints in the wide mode, where t is committed
+    as the slots of t - 1)."""
     x = _flat(c, x)
     y, t, lo, hi = c.witness_values(x)
-    return {
+    wide = {c.slots("t"): c.t_slots().decompose(t, f"{c.name}: y^2")} if c.wide else {}
+    return wide | {
         c.radicand: x,
         c.y: y,
         c.t: t,

@@ -572,3 +572,96 @@ def test_rsqrt_identity_eq_is_the_verifiers(monkeypatch):
         return SumcheckProof(proof.rounds, ((2 * eq % R, y, t, x, lo, hi),))
 
     _rejected("clear", c, rsqrt_witness(c, RADICANDS), "rs: identity eq: the prover's evaluation", tamper=tamper)
+
+
+# --- the wide rsqrt (Ghost BN's radicand, docs/ghost_bn.md section 3) ---------------------------------
+
+#: Ghost BN at v = 32, Q = 32, R_s = 24: V = D + 1024 eps_int up to 2^72, a = 45, slacks 85 bits.
+WIDE_D_MAX = (1024 * ((1 << 32) - 1) ** 2) >> 2
+WIDE_EPS = 1024 * 42950
+
+
+def _wide_rsqrt(range_kind="bits", num_vars=2):
+    return Rsqrt("rs", num_vars, WIDE_D_MAX.bit_length(), 45, WIDE_EPS, _limbs(range_kind), wide=True,
+                 x_max=WIDE_D_MAX)
+
+
+def test_wide_rsqrt_widths_and_refusals():
+    """The wide mode's widths (ghost BN's: V < 2^72 declared through x_max, slacks 85 bits, t - 1
+    in 90), its relation bound, the x_max check, and the caps it refuses by name; the narrow
+    mode keeps refusing the same widths (the narrow witness is int64)."""
+    c = _wide_rsqrt()
+    assert c.v_max < 1 << 72 and (c.slack_bits, c.t_slots().width, c.y_slots().width) == (85, 90, 45)
+    assert c.bound_bits() == 164 and Rsqrt("rs", 0, 72, 45, WIDE_EPS, wide=True).slack_bits == 86
+    assert [name for name, _, _ in ranged(c)] == ["rs.y.slots", "rs.lo.slots", "rs.hi.slots", "rs.t.slots"]
+    assert [label.split()[0] for label, _ in c.identities()] == ["(T)", "(LO)", "(HI)"]
+    for bad, match in (({"x_max": 1 << 72}, "x_max must lie"), ({"shift": 34}, "too small"),
+                       ({"x_bits": 245, "x_max": None}, "x_bits must lie"),
+                       ({"x_bits": 200, "x_max": None, "shift": 110}, "the relation needs 423 bits")):
+        with pytest.raises(ValueError, match=match):
+            Rsqrt("rs", 0, **{"x_bits": 72, "shift": 45, "eps": WIDE_EPS, "wide": True, "x_max": WIDE_D_MAX, **bad})
+    with pytest.raises(ValueError, match="x_bits must lie in \\[1, 62\\] \\(int64 witness\\)"):
+        Rsqrt("rs", 0, 72, 45, WIDE_EPS)
+    with pytest.raises(ValueError, match="radicand lies outside \\[0, x_max"):
+        rsqrt_witness(c, np.array([WIDE_D_MAX + 1, 0, 0, 0], dtype=object))
+
+
+def test_wide_rsqrt_semantics_and_identities():
+    """The wide witness is rsqrt_round on Python ints at both ends of V (eps alone, the largest
+    D), each identity of ``Rsqrt.identities`` is 0 on it, lo and hi fit 85 bits; the narrow
+    mode's witness is unchanged (int64 y, lo, hi)."""
+    c = _wide_rsqrt()
+    x = np.array([0, WIDE_D_MAX, 12345678901234567890, 1 << 40], dtype=object)
+    w = rsqrt_witness(c, x)
+    assert w[c.y].tolist() == [rsqrt_round(int(v) + WIDE_EPS, 45) for v in x] and w[c.y].dtype == object
+    values = {c.y: w[c.y], c.t: w[c.t], c.radicand: x, c.lo: w[c.lo], c.hi: w[c.hi]}
+    assert all((poly.evaluate(values) == 0).all() for _, poly in c.identities())
+    assert 0 <= min(w[c.lo].min(), w[c.hi].min()) and max(w[c.lo].max(), w[c.hi].max()) < 1 << c.slack_bits
+    narrow = rsqrt_witness(_rsqrt("limbs"), RADICANDS)
+    assert narrow["rs.y"].dtype == np.int64 and narrow["rs.lo"].dtype == np.int64 and "rs.t.slots" not in narrow
+
+
+def test_wide_rsqrt_completeness(mode, range_kind):
+    """Accepted in both modes with limbs and bits; t is tied to its slots and only the claim on
+    x is returned."""
+    c = _wide_rsqrt(range_kind)
+    witness = rsqrt_witness(c, np.array([0, WIDE_D_MAX, 12345678901234567890, 1 << 40], dtype=object))
+    proof, prover_claims, truth = prove(mode, get_backend("reference"), _gadget(c), ranged(c), range_kind, witness)
+    claims = verify(mode, _gadget(c), ranged(c), range_kind, proof)
+    assert claims_true(mode, prover_claims, claims, truth) and claims[0].tensor == c.radicand
+    assert "rs.t.slots" in {x.tensor for x in claims}
+
+
+def _wide_edited(c, y_of, t_of=lambda y: y * y, honest=()):
+    """The wide witness at x = 2^40 (index 3) with y = y_of(y), t = t_of(y), lo, hi solved,
+    every slots tensor forged to its value but those in ``honest``."""
+    x = np.array([0, WIDE_D_MAX, 12345678901234567890, 1 << 40], dtype=object)
+    w = rsqrt_witness(c, x)
+    y, t = w[c.y].copy(), w[c.t].copy()
+    y[3] = y_of(int(y[3]))
+    t[3] = t_of(y[3])
+    v = int(x[3]) + c.eps
+    lo, hi = w[c.lo].copy(), w[c.hi].copy()
+    lo[3] = _signed(c.four_c2 - (4 * t[3] - 4 * y[3] + 1) * v)
+    hi[3] = _signed((4 * t[3] + 4 * y[3] + 1) * v - c.four_c2 - 1)
+    out = dict(w) | {c.y: y, c.t: t, c.lo: lo, c.hi: hi}
+    for k, d in (("y", c.y_slots()), ("t", c.t_slots()), ("lo", c.lo_slots()), ("hi", c.hi_slots())):
+        if k not in honest:
+            out[c.slots(k)] = forge(d, out[getattr(c, k)])
+    return out
+
+
+@pytest.mark.parametrize("delta, caught", [(1, "lo"), (-1, "hi")])
+def test_wide_rstd_off_by_one(mode, delta, caught):
+    """y + 1: RC(lo); y - 1: RC(hi), as in the narrow mode."""
+    c = _wide_rsqrt()
+    _rejected(mode, c, _wide_edited(c, lambda y: y + delta), f"^range of rs.{caught}.slots: ")
+
+
+def test_wide_square_tied(mode):
+    """t's slots not what its table holds (the table t = y^2, every identity holding; the slots
+    t + 1, in range): the tie at the zero-check's point rejects."""
+    c = _wide_rsqrt()
+    w = _wide_edited(c, lambda y: y)
+    w[c.slots("t")] = forge(c.t_slots(), w[c.t] + np.array([0, 0, 0, 1], dtype=object))
+    _rejected(mode, c, w, "^rs.t.slots: slots do not recompose")

@@ -104,9 +104,10 @@ TESTS = {
                              "tests/test_lars_proof.py", "tests/test_lamb_proof.py"],
     "verifier/optimizers.py": ["tests/test_momentum_proof.py", "tests/test_lars_proof.py", "tests/test_lamb_proof.py",
                                "tests/test_training_proof.py"],
-    "verifier/sqrt.py": ["tests/test_sqrt.py", "tests/test_trust.py"],
+    "verifier/sqrt.py": ["tests/test_sqrt.py", "tests/test_trust.py", "tests/test_ghost_bn_step.py"],
     "verifier/trust.py": ["tests/test_trust.py", "tests/test_lars_proof.py"],
     "verifier/lamb_step.py": ["tests/test_lamb_step.py", "tests/test_lamb_proof.py"],
+    "verifier/ghost_bn_step.py": ["tests/test_ghost_bn_step.py"],
     "verifier/norms.py": ["tests/test_norms.py"],
 }
 

@@ -22,7 +22,9 @@ by challenges lambda_1, lambda_2 drawn before it:
                     + lambda_2 (H + 4c^2 + 1 - (4T + 4Y + 1) V)](x) = 0,   V = X + eps.
 
 At its point r: y, lo, hi are what their slots recompose to; claims on t (committed, the
-caller's ledger) and x (the caller's tensor) go back to the caller.
+caller's ledger) and x (the caller's tensor) go back to the caller. In the wide mode
+(``Rsqrt.wide``: V past int64, t = y^2 past 2^63) t is committed as slots of t - 1 instead of a
+plain tensor: its claim is tied to them too, and only the claim on x goes back.
 """
 
 from __future__ import annotations
@@ -44,11 +46,12 @@ HALF = (R + 1) // 2
 
 def ranged(c: Sqrt | Rsqrt) -> list[tuple[str, Decomposition, int]]:
     """Every slots tensor the caller must range-check, as (name, decomposition, value_vars):
-    isqrt: e, u; rsqrt: y - 1, lo, hi."""
+    isqrt: e, u; rsqrt: y - 1, lo, hi (and t - 1 in the wide mode)."""
     if isinstance(c, Sqrt):
         return [(c.slots("e"), c.e_slots(), c.num_vars), (c.slots("u"), c.u_slots(), c.num_vars)]
-    return [(c.slots("y"), c.y_slots(), c.num_vars), (c.slots("lo"), c.lo_slots(), c.num_vars),
-            (c.slots("hi"), c.hi_slots(), c.num_vars)]
+    out = [(c.slots("y"), c.y_slots(), c.num_vars), (c.slots("lo"), c.lo_slots(), c.num_vars),
+           (c.slots("hi"), c.hi_slots(), c.num_vars)]
+    return out + [(c.slots("t"), c.t_slots(), c.num_vars)] if c.wide else out
 
 
 # --- integer square root ---------------------------------------------------------------------
@@ -135,11 +138,15 @@ def rsqrt_reduction(c: Rsqrt, w: Sequence[int], lam: Sequence[int]) -> Reduction
 
 def verify_rsqrt(walk: Walk, c: Rsqrt) -> list[Claim]:
     """Relation (R): the combined zero-check (phase ``rsqrt:<name>``), then y, lo, hi tied to
-    their slots at its point. Returns the claims on t and x."""
+    their slots at its point. Returns the claims on t and x; in the wide mode t is tied to its
+    slots as well and only the claim on x is returned."""
     w = walk.t.challenge_scalars(b"rsqrt-w", c.num_vars)
     lam = walk.t.challenge_scalars(b"rsqrt-lambda", 2)
     y, t, x, lo, hi = walk.ch.phase(f"rsqrt:{c.name}".encode(), [rsqrt_reduction(c, w, lam)])
     walk.slice_value(c.slots("y"), c.y_slots(), y.point, y.value)
     walk.slice_value(c.slots("lo"), c.lo_slots(), lo.point, lo.value)
     walk.slice_value(c.slots("hi"), c.hi_slots(), hi.point, hi.value)
+    if c.wide:
+        walk.slice_value(c.slots("t"), c.t_slots(), t.point, t.value)
+        return [x]
     return [t, x]
