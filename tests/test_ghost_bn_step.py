@@ -855,14 +855,3 @@ def test_public_tables_are_the_verifiers(label, instance, table, moved):
 
     rejected("clear", get_backend("reference"), gadget, ranged(c), "bits", forward(c),
              "the prover's evaluation of a public table is wrong", tamper=tamper)
-
-
-def test_zero_check_refuses_identities_beyond_its_tables_or_degree():
-    from circuits.poly import Poly
-    from verifier.phase import Table
-
-    tables = [("x", Table("flat", ("x",)), tuple)]
-    vgb.zero_check("ghost-bn:t", 1, [0], Poly.var("x") * Poly.var("x"), tables)
-    for poly in (Poly.var("x") * Poly.var("x") * Poly.var("x"), Poly.var("elsewhere")):
-        with pytest.raises(AssertionError, match="the identities leave degree 2 or the tables"):
-            vgb.zero_check("ghost-bn:t", 1, [0], poly, tables)

@@ -25,14 +25,15 @@ import prover.training as pt
 from circuits.lamb import spec_from_float
 from circuits.mlp import MlpCircuit
 from prover.backends import get_backend
-from prover.training import ProverChannel, commit_tensor, mlp_witness
+from prover.training import ProverChannel, mlp_witness
 from verifier import field
 from verifier.field import MODULUS as R
 from verifier.training import TrainingStatement, TrainingWalk, verify_training
 from zktrain.fixedpoint.lamb import LambState, lamb_step
 # The deviating-prover machinery of the momentum's proofs (a reckless walk, the proof of a
 # cheating witness against the published data, the checks' rejections).
-from test_momentum_proof import MODES, _SUMCHECK_ROUND, _RecklessWalk, _cheat, _prove, _rejected
+from test_lars_proof import _data  # the LARS proofs' tiny data: its zero biases take the zero-norm rule
+from test_momentum_proof import MODES, _SUMCHECK_ROUND, _RecklessWalk, _cheat, _rejected, proven_run
 
 RECIPE = b'{"run":"tiny-lamb"}'
 SPEC = spec_from_float(inv_c=6)
@@ -46,16 +47,6 @@ def _circuit(gadget: str = "limbs", **changes) -> MlpCircuit:
     return dataclasses.replace(c, **changes)
 
 
-def _data(seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.integers(0, 1 << 16, size=(3, 4, 4))
-    y = np.zeros((3, 4, 3), dtype=np.int64)
-    y[np.arange(3)[:, None], np.arange(4)[None, :], rng.integers(0, 3, size=(3, 4))] = 1 << 16
-    w0 = (rng.integers(-(1 << 44), 1 << 44, size=(8, 4)), rng.integers(-(1 << 44), 1 << 44, size=(3, 8)))
-    b0 = (np.zeros(8, dtype=np.int64), np.zeros(3, dtype=np.int64))
-    return dict(x=x, y=y, w0=w0, b0=b0)
-
-
 @pytest.fixture(scope="module")
 def data():
     return _data()
@@ -63,14 +54,7 @@ def data():
 
 @pytest.fixture(scope="module", params=list(MODES))
 def run(request, data):
-    c = _circuit()
-    statement = TrainingStatement(c, RECIPE, data["w0"], data["b0"])
-    witness = mlp_witness(c, data["x"], data["y"], data["w0"], data["b0"])
-    published = {n: commit_tensor(statement, n, witness[n], random.Random(0)) for n in statement.public_tensors()}
-    run = dict(data, **MODES[request.param], c=c, statement=statement, witness=witness, published=published,
-               backend=get_backend("reference"))
-    run["public"], run["proof"] = _prove(run, statement, witness, published)
-    return run
+    return proven_run(request.param, data, _circuit(), RECIPE)
 
 
 def _fails(run, phase: str) -> str:

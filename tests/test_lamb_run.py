@@ -8,12 +8,11 @@ proven from the LAMB-trained model, and ``zktrain.Recorder`` over ``zktrain.opti
 
 from __future__ import annotations
 
-import io
 
 import numpy as np
 import pytest
 import torch
-from tiny_run import tiny_run
+from tiny_run import prove_and_infer, tiny_run
 from torch import nn
 
 import zktrain
@@ -22,10 +21,8 @@ from circuits.mlp import MlpCircuit
 from circuits.momentum import Dyadic
 from circuits.semantics import lamb_spec
 from verifier.bundle import verify_bundle
-from verifier.inference_bundle import verify_inference_bundle
-from zktrain.inference import prove_inference_run
 from zktrain.optim import LAMB
-from zktrain.prove import prove_run, train_trace
+from zktrain.prove import train_trace
 from zktrain.provable import NotProvableError
 from zktrain.run_config import RunConfigError, parse_run
 
@@ -55,7 +52,7 @@ def test_run_file_lamb_is_quantized_into_the_recipe():
 
 @pytest.mark.parametrize("options, message", [
     (dict(decay_bias_and_norm=False), r"train.optimizer.decay_bias_and_norm: False is not provable yet"),
-    (dict(decay_bias_and_norm=None), r"train.optimizer.decay_bias_and_norm: the proven LAMB decays and adapts every "
+    (dict(decay_bias_and_norm=None), r"train.optimizer.decay_bias_and_norm: the proven LAMB adapts and decays every "
                                      r"tensor, biases included"),
     (dict(trust_clip=True), r"train.optimizer.trust_clip: True is not provable yet \(provable: zktrain.optim.LAMB "
                             r"with bias_correction=True"),
@@ -97,17 +94,9 @@ def test_run_file_with_lamb_is_proven_and_verifies(zk, segment_steps, loss):
     run = parse_run(cfg)
     trace, _ = train_trace(run)
     assert all(s.momentum is not None and s.momentum[0].scalars is not None for s in trace.steps)
-    bundle, summary = prove_run(run)
+    _, summary = prove_and_infer(run, zk)
     assert summary.segments == (2 if segment_steps else 1)
-    report = verify_bundle(bundle, weights=summary.model.to_bytes())
-    assert report.accepted, report.reason
     assert np.array_equal(summary.model.tensors["W2"], trace.final_weights[1])
-    x = np.random.default_rng(0).normal(size=(2, 4))
-    buf = io.BytesIO()
-    np.savez(buf, X=x)
-    inference, _ = prove_inference_run(summary.model.to_bytes(), bundle, buf.getvalue(), zk=zk, backend="cpu")
-    report = verify_inference_bundle(inference, bundle)
-    assert report.accepted, report.reason
 
 
 def _model():

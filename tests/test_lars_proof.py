@@ -24,13 +24,13 @@ import prover.training as pt
 from circuits.lars import buffer_terms, trust_ratio, update_multiplier
 from circuits.mlp import MlpCircuit
 from prover.backends import get_backend
-from prover.training import ProverChannel, commit_tensor, mlp_witness
+from prover.training import ProverChannel, mlp_witness
 from verifier import field
 from verifier.field import MODULUS as R
 from verifier.training import TrainingStatement, TrainingWalk, verify_training
 # The same deviating-prover machinery as the momentum's proofs (a reckless walk, the proof
 # of a cheating witness against the published data, the checks' rejections).
-from test_momentum_proof import MODES, _SUMCHECK_ROUND, _cheat, _phase_1_fails, _prove, _rejected
+from test_momentum_proof import MODES, _SUMCHECK_ROUND, _cheat, _phase_1_fails, _rejected, proven_run
 
 RECIPE = b'{"run":"tiny-lars"}'
 LARS = dict(optimizer="lars", momentum=(29491, 15), weight_decay=(41, 14), trust_coefficient=(41, 11),
@@ -59,14 +59,7 @@ def data():
 
 @pytest.fixture(scope="module", params=list(MODES))
 def run(request, data):
-    c = _circuit()
-    statement = TrainingStatement(c, RECIPE, data["w0"], data["b0"])
-    witness = mlp_witness(c, data["x"], data["y"], data["w0"], data["b0"])
-    published = {n: commit_tensor(statement, n, witness[n], random.Random(0)) for n in statement.public_tensors()}
-    run = dict(data, **MODES[request.param], c=c, statement=statement, witness=witness, published=published,
-               backend=get_backend("reference"))
-    run["public"], run["proof"] = _prove(run, statement, witness, published)
-    return run
+    return proven_run(request.param, data, _circuit(), RECIPE)
 
 
 def _trust_fails(run) -> str:
@@ -295,14 +288,7 @@ def test_zk_proof_reveals_no_trust_ratio_or_norm(run):
 def larc(request, data):
     """The same run under LARC (``lars_clip``): the multiplier m_q = min(lambda / gamma_t, 1)
     binds on some (step, tensor) and not on others (asserted in the honest test)."""
-    c = _circuit(lars_clip=True)
-    statement = TrainingStatement(c, RECIPE, data["w0"], data["b0"])
-    witness = mlp_witness(c, data["x"], data["y"], data["w0"], data["b0"])
-    published = {n: commit_tensor(statement, n, witness[n], random.Random(0)) for n in statement.public_tensors()}
-    run = dict(data, **MODES[request.param], c=c, statement=statement, witness=witness, published=published,
-               backend=get_backend("reference"))
-    run["public"], run["proof"] = _prove(run, statement, witness, published)
-    return run
+    return proven_run(request.param, data, _circuit(lars_clip=True), RECIPE)
 
 
 def test_honest_larc_proof_verifies(larc):

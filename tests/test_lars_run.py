@@ -8,19 +8,16 @@ against the model file, predictions proven from the LARS-trained model, and
 
 from __future__ import annotations
 
-import io
 
 import numpy as np
 import pytest
 import torch
-from tiny_run import tiny_run
+from tiny_run import prove_and_infer, tiny_run
 from torch import nn
 
 import zktrain
 from circuits.momentum import Dyadic
 from verifier.bundle import verify_bundle
-from verifier.inference_bundle import verify_inference_bundle
-from zktrain.inference import prove_inference_run
 from zktrain.optim import LARS
 from zktrain.prove import prove_run, train_trace
 from zktrain.provable import NotProvableError
@@ -85,18 +82,10 @@ def test_run_file_with_lars_is_proven_and_verifies(zk, segment_steps, loss):
     run = parse_run(cfg)
     trace, _ = train_trace(run)
     assert all(s.momentum is not None and s.momentum[0].scalars is not None for s in trace.steps)
-    bundle, summary = prove_run(run)
+    _, summary = prove_and_infer(run, zk)
     assert summary.segments == (2 if segment_steps else 1)
-    report = verify_bundle(bundle, weights=summary.model.to_bytes())
-    assert report.accepted, report.reason
     assert sorted(summary.model.tensors) == ["W1", "W2", "b1", "b2"]
     assert np.array_equal(summary.model.tensors["W2"], trace.final_weights[1])
-    x = np.random.default_rng(0).normal(size=(2, 4))
-    buf = io.BytesIO()
-    np.savez(buf, X=x)
-    inference, _ = prove_inference_run(summary.model.to_bytes(), bundle, buf.getvalue(), zk=zk, backend="cpu")
-    report = verify_inference_bundle(inference, bundle)
-    assert report.accepted, report.reason
 
 
 def _model():

@@ -74,16 +74,22 @@ def data():
     return dict(x=x, y=y, w0=w0, b0=b0)
 
 
-@pytest.fixture(scope="module", params=list(MODES))
-def run(request, data):
-    c = _circuit()
-    statement = TrainingStatement(c, RECIPE, data["w0"], data["b0"])
+def proven_run(mode: str, data: dict, c: MlpCircuit, recipe: bytes) -> dict:
+    """The honest run of circuit ``c`` on ``data`` in ``mode``: its statement, witness, published
+    commitments and proof, with the mode's channels and verifier (``MODES``): what every
+    optimizer's proof tests start from."""
+    statement = TrainingStatement(c, recipe, data["w0"], data["b0"])
     witness = mlp_witness(c, data["x"], data["y"], data["w0"], data["b0"])
     published = {n: commit_tensor(statement, n, witness[n], random.Random(0)) for n in statement.public_tensors()}
-    run = dict(data, **MODES[request.param], c=c, statement=statement, witness=witness, published=published,
+    run = dict(data, **MODES[mode], c=c, statement=statement, witness=witness, published=published,
                backend=get_backend("reference"))
     run["public"], run["proof"] = _prove(run, statement, witness, published)
     return run
+
+
+@pytest.fixture(scope="module", params=list(MODES))
+def run(request, data):
+    return proven_run(request.param, data, _circuit(), RECIPE)
 
 
 def _prove(run, statement, witness, published, channel_type=None, walk=TrainingWalk):

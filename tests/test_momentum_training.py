@@ -9,13 +9,12 @@ float PyTorch), run files, the Recorder, and the refusal to prove it by name.
 from __future__ import annotations
 
 import dataclasses
-import io
 from fractions import Fraction
 
 import numpy as np
 import pytest
 import torch
-from tiny_run import tiny_run
+from tiny_run import prove_and_infer, tiny_run
 from torch import nn
 
 import zktrain
@@ -31,9 +30,7 @@ from zktrain.fixedpoint.momentum import RoundedState, rounded_step
 from zktrain.fixedpoint.reference import compare, optimizer_options, train_float
 from zktrain.provable import NotProvableError
 from verifier.bundle import verify_bundle
-from verifier.inference_bundle import verify_inference_bundle
-from zktrain.inference import prove_inference_run
-from zktrain.prove import plan_segments, prove_run, train_trace
+from zktrain.prove import plan_segments, train_trace
 from zktrain.run_config import ProveOptions, RunConfigError, parse_run
 from zktrain.train.config import parse_run_config
 
@@ -315,19 +312,10 @@ def test_run_file_with_momentum_is_proven_and_verifies(zk, segment_steps, loss):
     trace, (train_acc, test_acc) = train_trace(run)
     assert len(trace.steps) == 3 and all(s.momentum is not None for s in trace.steps)
     assert 0 <= train_acc <= 1 and 0 <= test_acc <= 1
-    bundle, summary = prove_run(run)
+    _, summary = prove_and_infer(run, zk)  # and predictions from the trained model, proven
     assert summary.segments == (2 if segment_steps else 1)
-    report = verify_bundle(bundle, weights=summary.model.to_bytes())
-    assert report.accepted, report.reason
     assert sorted(summary.model.tensors) == ["W1", "W2", "b1", "b2"]  # the buffers are not the model
     assert np.array_equal(summary.model.tensors["W2"], trace.final_weights[1])
-    # Predictions from the momentum-trained model, proven against the training bundle's W_T.
-    x = np.random.default_rng(0).normal(size=(2, 4))
-    buf = io.BytesIO()
-    np.savez(buf, X=x)
-    inference, _ = prove_inference_run(summary.model.to_bytes(), bundle, buf.getvalue(), zk=zk, backend="cpu")
-    report = verify_inference_bundle(inference, bundle)
-    assert report.accepted, report.reason
 
 
 def test_prove_plans_momentum_and_the_circuit_folds_the_decay():

@@ -582,14 +582,6 @@ def test_flag_slots_tied_to_the_identity(mode, t):
 # --- the combined identity's own guards (API misuse; the walk always passes the right counts) ---
 
 
-def test_combined_identity_needs_one_challenge_per_identity_after_the_first():
-    c = _c()
-    n = len(c.identities())
-    vtrust.combined_identity(c, [1] * (n - 1))
-    with pytest.raises(ValueError, match=rf"^{n - 2} challenges for {n} identities$"):
-        vtrust.combined_identity(c, [1] * (n - 2))
-
-
 @pytest.mark.parametrize("extra", ["degree 3", "foreign table"])
 def test_reduction_refuses_identities_beyond_its_tables_or_degree(monkeypatch, extra):
     """The zero-check has degree 3 with its eq factor: an identity of degree 3 in the tables,
@@ -959,4 +951,4 @@ def test_clip_lr_evaluation_is_the_verifiers(monkeypatch):
         return SumcheckProof(proof.rounds, (tuple(moved),))
 
     rejected("clear", get_backend("reference"), _gadget(c), ranged(c), _kind(c), trust_witness(c, N_CLIP, M_CLIP),
-             "lars: public table lr_num: the prover's evaluation", tamper=tamper)
+             "trust:lars: public table lars.LR: the prover's evaluation", tamper=tamper)

@@ -55,22 +55,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from circuits.ghost_bn_step import GhostBnStep
-from circuits.poly import Poly
 from circuits.sqrt import Decomposition
 
 from .claims import Claim
 from .field import MODULUS as R
 from .gadgets import step_functional_reduction
-from .lamb_step import combine
 from .phase import PublicTable, Reduction, Table
 from .polynomial import eq_eval, eq_table
 from .sumcheck import InstanceShape, Term
 from .values import canonical, linear_combination
 from .walk import Walk
-
-#: (claim tensor, prover's table, point of the claim from the instance's point).
-ZeroTable = tuple[str, Table, Callable[[tuple], tuple]]
-
+from .zero_check import ZeroTable, combine, flat, zero_check
 
 def ranged(c: GhostBnStep) -> list[tuple[str, Decomposition, int]]:
     """Every slots tensor the caller must range-check (``GhostBnStep.ranged``)."""
@@ -88,10 +83,6 @@ def bound_name(tensor: str, over: str) -> str:
     return f"{tensor}^{over}"
 
 
-def _same(p: tuple) -> tuple:
-    return tuple(p)
-
-
 def drops(c: GhostBnStep) -> dict[str, Callable[[tuple], tuple]]:
     """Points without the broadcast coordinates: ``i`` (element -> statistic), ``gi`` (element
     -> parameter), ``g`` (statistic -> parameter)."""
@@ -105,10 +96,10 @@ def element_tables(c: GhostBnStep) -> list[ZeroTable]:
     """The element zero-check's tables after eq: the flat element tensors, then the statistics
     broadcast over i and the parameters over (g, i)."""
     dr = drops(c)
-    out = [(c.t(n), Table("flat", (c.t(n),)), _same) for n in ("x", "dy", "X", "rX", "Y", "rY", "dx", "rdx")]
-    out += [(n, Table("flat", (broadcast_name(n, "i"),)), dr["i"])
+    out = [flat(c.t(n)) for n in ("x", "dy", "X", "rX", "Y", "rY", "dx", "rdx")]
+    out += [ZeroTable(n, Table("flat", (broadcast_name(n, "i"),)), dr["i"])
             for n in (c.rsqrt.y, c.t("S1"), c.t("K"), c.t("A"), c.t("P"))]
-    return out + [(c.t(n), Table("flat", (broadcast_name(c.t(n), "gi"),)), dr["gi"]) for n in ("Gamma", "beta")]
+    return out + [ZeroTable(c.t(n), Table("flat", (broadcast_name(c.t(n), "gi"),)), dr["gi"]) for n in ("Gamma", "beta")]
 
 
 def stat_tables(c: GhostBnStep) -> list[ZeroTable]:
@@ -116,25 +107,8 @@ def stat_tables(c: GhostBnStep) -> list[ZeroTable]:
     r = c.rsqrt
     names = [r.y, r.t, r.lo, r.hi, c.t("D")] + [c.t(n) for n in ("K", "P", "Bs", "S1", "RM", "RMp", "rm", "RV",
                                                                  "RVp", "rv")]
-    return ([(n, Table("flat", (n,)), _same) for n in names]
-            + [(c.t("Gamma"), Table("flat", (broadcast_name(c.t("Gamma"), "g"),)), drops(c)["g"])])
-
-
-def zero_check(label: str, num_vars: int, w: Sequence[int], poly: Poly, tables: Sequence[ZeroTable]) -> Reduction:
-    """sum_x eq(w, x) poly(x) = 0 over [eq_w] + tables (every monomial times eq one term, degree
-    <= 3); ends in one claim per table, at the point its third entry derives."""
-    index = {name: i + 1 for i, (name, _, _) in enumerate(tables)}
-    if poly.degree > 2 or not poly.names() <= set(index):  # fixed by construction; pinned by the tests
-        raise AssertionError(f"{label}: the identities leave degree 2 or the tables")
-    terms = tuple(Term(k % R, (0,) + tuple(index[n] for n in mono)) for mono, k in sorted(poly.terms.items()) if k % R)
-    shape = InstanceShape(num_vars, len(tables) + 1, terms)
-
-    def finish(evals):
-        ((eq_e, *rest),) = evals
-        return [Claim(name, at(eq_e.point), e.value) for (name, _, at), e in zip(tables, rest, strict=True)]
-
-    public = {0: PublicTable(f"{label}: identity eq", lambda p: eq_eval(w, p))}
-    return Reduction(label, [shape], [0], finish, [[Table("eq", (tuple(w),))] + [t for _, t, _ in tables]], [public])
+    return ([flat(n) for n in names]
+            + [ZeroTable(c.t("Gamma"), Table("flat", (broadcast_name(c.t("Gamma"), "g"),)), drops(c)["g"])])
 
 
 def stats_reduction(c: GhostBnStep, s: Sequence[int], e: Sequence[int], claimed, rho: Sequence[int]) -> Reduction:

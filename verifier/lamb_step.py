@@ -44,11 +44,8 @@ argument is in ``circuits/lamb_step.py``). Transcript labels: ``lamb-w``, ``lamb
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-
 from circuits.lamb_step import LambStep
 from circuits.sqrt import Decomposition
-from circuits.poly import Poly
 
 from .claims import Claim
 from .field import MODULUS as R
@@ -59,6 +56,7 @@ from .sqrt import tie_root
 from .sumcheck import InstanceShape, Term
 from .values import canonical, linear_combination
 from .walk import Walk
+from .zero_check import ZeroTable, combine, flat, zero_check
 
 
 def ranged(c: LambStep) -> list[tuple[str, Decomposition, int]]:
@@ -66,58 +64,25 @@ def ranged(c: LambStep) -> list[tuple[str, Decomposition, int]]:
     return c.ranged()
 
 
-def combine(polys: Sequence[Poly], gammas: Sequence[int]) -> Poly:
-    """I_0 + sum_j gamma_j I_j."""
-    if len(gammas) != len(polys) - 1:
-        raise ValueError(f"{len(gammas)} challenges for {len(polys)} identities")
-    out = polys[0]
-    for g, p in zip(gammas, polys[1:]):
-        out = out + g * p
-    return out
-
-
-def entry_tables(c: LambStep) -> list[tuple[str, Table, Callable | None, int]]:
-    """The per-entry zero-check's tables after eq: (name, table, public evaluation or None, how
-    many low variables its claim drops)."""
+def entry_tables(c: LambStep) -> list[ZeroTable]:
+    """The per-entry zero-check's tables after eq: the entries', the public steps tables A, B
+    (broadcast over the entries), and Lphi broadcast (its claim at tau, without p)."""
     pv = c.param_vars
-    flat = [c.t(n) for n in ("P", "G", "M", "Mp", "V", "Vp", "r1", "r2", "rq", "rho", "dP", "rd")]
-    out = [(n, Table("flat", (n,)), None, 0) for n in flat + [c.sqrt.s, c.sqrt.e]]
+    names = [c.t(n) for n in ("P", "G", "M", "Mp", "V", "Vp", "r1", "r2", "rq", "rho", "dP", "rd")]
+    out = [flat(n) for n in names + [c.sqrt.s, c.sqrt.e]]
     a, b = c.a_table(), c.b_table()
-    out.append((c.t("A"), Table("steps", (tuple(a), pv)), lambda p: mle_evaluate(a, p[pv:]), 0))
-    out.append((c.t("B"), Table("steps", (tuple(b), pv)), lambda p: mle_evaluate(b, p[pv:]), 0))
-    out.append((c.t("Lphi"), Table("broadcast", (c.t("Lphi"), pv)), None, pv))
+    out.append(ZeroTable(c.t("A"), Table("steps", (tuple(a), pv)), public=lambda p: mle_evaluate(a, p[pv:])))
+    out.append(ZeroTable(c.t("B"), Table("steps", (tuple(b), pv)), public=lambda p: mle_evaluate(b, p[pv:])))
+    out.append(ZeroTable(c.t("Lphi"), Table("broadcast", (c.t("Lphi"), pv)), point=lambda p: tuple(p[pv:])))
     return out
 
 
-def step_tables(c: LambStep) -> list[tuple[str, Table, Callable | None, int]]:
+def step_tables(c: LambStep) -> list[ZeroTable]:
     """The per-step zero-check's tables after eq (LR public)."""
     names = [c.t(n) for n in ("NP", "NU", "NUs", "fP", "fU", "f", "phi", "phi2", "lo", "hi", "Lphi")]
     lr = c.lr_table()
-    return ([(n, Table("flat", (n,)), None, 0) for n in names]
-            + [(c.t("LR"), Table("steps", (tuple(lr), 0)), lambda p: mle_evaluate(lr, p), 0)])
-
-
-def zero_check(label: str, num_vars: int, w: Sequence[int], poly: Poly, tables) -> Reduction:
-    """sum_x eq(w, x) poly(x) = 0 over ``tables`` ([eq_w] + tables); every monomial times eq is
-    one term (degree <= 3). Ends in one claim per non-public table at the sumcheck's point (a
-    broadcast table's without its low variables)."""
-    index = {name: i + 1 for i, (name, _, _, _) in enumerate(tables)}
-    if poly.degree > 2 or not poly.names() <= set(index):  # fixed by construction; pinned by test_lamb_step.py
-        raise AssertionError(f"{label}: the identities leave degree 2 or the tables")
-    terms = tuple(Term(k % R, (0,) + tuple(index[n] for n in mono)) for mono, k in sorted(poly.terms.items()) if k % R)
-    shape = InstanceShape(num_vars, len(tables) + 1, terms)
-
-    def finish(evals):
-        ((eq_e, *rest),) = evals
-        return [Claim(name, eq_e.point[drop:], e.value)
-                for (name, _, at, drop), e in zip(tables, rest, strict=True) if at is None]
-
-    public = {0: PublicTable(f"{label}: identity eq", lambda p: eq_eval(w, p))}
-    for i, (name, _, at, _) in enumerate(tables):
-        if at is not None:
-            public[i + 1] = PublicTable(f"{label}: public table {name}", at)
-    return Reduction(label, [shape], [0], finish, [[Table("eq", (tuple(w),))] + [t for _, t, _, _ in tables]],
-                     [public])
+    return [flat(n) for n in names] + [ZeroTable(c.t("LR"), Table("steps", (tuple(lr), 0)),
+                                                 public=lambda p: mle_evaluate(lr, p))]
 
 
 def norms_reduction(c: LambStep, n_p: Claim, n_u: Claim, gamma: int) -> Reduction:
@@ -156,7 +121,7 @@ def verify_lamb_step(walk: Walk, c: LambStep) -> list[Claim]:
                    step_tables(c)),
     ]
     claims = ch.phase(f"lamb:{c.name}".encode(), reductions)
-    n_entry = sum(1 for _, _, pub, _ in entry_tables(c) if pub is None)
+    n_entry = sum(1 for table in entry_tables(c) if table.public is None)
     ent = {claim.tensor: claim for claim in claims[:n_entry]}
     stp = {claim.tensor: claim for claim in claims[n_entry:]}
 

@@ -45,17 +45,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from circuits.sqrt import Decomposition
-from circuits.poly import Poly
 from circuits.trust import TrustRatio
 
 from .claims import Claim
-from .field import MODULUS as R
-from .phase import PublicTable, Reduction, Table
-from .polynomial import eq_eval, mle_evaluate
+from .phase import Reduction, Table
+from .polynomial import mle_evaluate
 from .sqrt import tie_root
-from .sumcheck import InstanceShape, Term
 from .values import linear_combination
 from .walk import Walk
+from .zero_check import ZeroTable, combine, flat, zero_check
 
 
 def ranged(c: TrustRatio) -> list[tuple[str, Decomposition, int]]:
@@ -75,42 +73,15 @@ def tables(c: TrustRatio) -> list[str]:
     return names
 
 
-def combined_identity(c: TrustRatio, gammas: Sequence[int]) -> Poly:
-    """I_0 + sum_j gamma_j I_j over (T)'s identities (``TrustRatio.identities``)."""
-    polys = [p for _, p in c.identities()]
-    if len(gammas) != len(polys) - 1:
-        raise ValueError(f"{len(gammas)} challenges for {len(polys)} identities")
-    out = polys[0]
-    for g, p in zip(gammas, polys[1:]):
-        out = out + g * p
-    return out
-
-
 def trust_reduction(c: TrustRatio, w: Sequence[int], gammas: Sequence[int]) -> Reduction:
-    """The combined zero-check of (T) at w. Tables [eq_w] + ``tables(c)`` (+ LARC's public LR);
-    each monomial of the combined identity times eq is one term. Ends in one claim per
-    committed table at r."""
-    names = tables(c)
-    every = names + ([c.lr_table] if c.clip else [])
-    index = {n: i + 1 for i, n in enumerate(every)}
-    poly = combined_identity(c, gammas)
-    if poly.degree > 2 or not poly.names() <= set(every):  # fixed by construction; pinned by test_trust.py
-        raise AssertionError(f"{c.name}: the identities leave degree 2 or the tables")
-    terms = tuple(Term(k % R, (0,) + tuple(index[n] for n in mono))
-                  for mono, k in sorted(poly.terms.items()) if k % R)
-    shape = InstanceShape(c.num_vars, len(every) + 1, terms)
-
-    def finish(evals):
-        ((eq_e, *rest),) = evals
-        return [Claim(n, eq_e.point, e.value) for n, e in zip(names, rest[: len(names)], strict=True)]
-
-    table_list = [Table("eq", (tuple(w),))] + [Table("flat", (n,)) for n in names]
-    public = {0: PublicTable(f"{c.name}: identity eq", lambda p: eq_eval(w, p))}
+    """The combined zero-check of (T) at w (``verifier/zero_check.py``): tables [eq_w] +
+    ``tables(c)`` (+ LARC's public LR, the recipe's lr_num per padded step, constant over the
+    groups). Ends in one claim per committed table at r."""
+    zero = [flat(n) for n in tables(c)]
     if c.clip:
         lr, gv = c.clip_lr, c.group_vars
-        table_list.append(Table("steps", (lr, gv)))
-        public[len(every)] = PublicTable(f"{c.name}: public table lr_num", lambda p: mle_evaluate(lr, p[gv:]))
-    return Reduction(f"trust:{c.name}", [shape], [0], finish, [table_list], [public])
+        zero.append(ZeroTable(c.lr_table, Table("steps", (lr, gv)), public=lambda p: mle_evaluate(lr, p[gv:])))
+    return zero_check(f"trust:{c.name}", c.num_vars, w, combine([p for _, p in c.identities()], gammas), zero)
 
 
 def verify_trust_ratio(walk: Walk, c: TrustRatio) -> list[Claim]:

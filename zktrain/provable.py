@@ -200,22 +200,30 @@ def _group_values(optimizer: torch.optim.Optimizer, options, what: str) -> dict:
     return values
 
 
+def _check_group_options(optimizer: torch.optim.Optimizer, provable: dict, what: str, listing: str) -> None:
+    """Every param group's fixed options at the proven values (``provable``); NotProvableError
+    naming the option and the group, and listing what is provable."""
+    for i, group in enumerate(optimizer.param_groups):
+        for option, value in provable.items():
+            if option in group and group[option] != value:
+                raise NotProvableError(f"optimizer: zktrain.optim.{what} with {option}={group[option]!r} (param group "
+                                       f"{i}) is not provable yet (provable: {listing})")
+
+
+def _provable(provable: dict, what: str, extra: str = "") -> str:
+    fixed = ", ".join(f"{k}={v}" for k, v in provable.items() if k != "decay_bias_and_norm")
+    return f"zktrain.optim.{what} with {fixed}{extra}, every parameter in groups of the same options"
+
+
 def _check_lars(optimizer: torch.optim.Optimizer) -> None:
     """``zktrain.optim.LARS`` with the options ``circuits.lars`` proves: Algorithm 1 with the rate
     inside the momentum, every tensor adapted (``zktrain.run_config.PROVABLE_LARS``)."""
-    for i, group in enumerate(optimizer.param_groups):
-        for option, value in PROVABLE_LARS.items():
-            if option in group and group[option] != value:
-                raise NotProvableError(
-                    f"optimizer: zktrain.optim.LARS with {option}={group[option]!r} (param group {i}) is not provable "
-                    f"yet (provable: {provable_lars()})"
-                )
+    _check_group_options(optimizer, PROVABLE_LARS, "LARS", provable_lars())
     lars_hyperparameters(optimizer)
 
 
 def provable_lars() -> str:
-    fixed = ", ".join(f"{k}={v}" for k, v in PROVABLE_LARS.items() if k != "decay_bias_and_norm")
-    return f"zktrain.optim.LARS with {fixed}, every parameter in groups of the same options"
+    return _provable(PROVABLE_LARS, "LARS")
 
 
 def lars_hyperparameters(optimizer: torch.optim.Optimizer) -> dict:
@@ -244,19 +252,12 @@ def _check_lamb(optimizer: torch.optim.Optimizer) -> None:
     if optimizer.grad_clip_norm is not None:
         raise NotProvableError(f"optimizer: zktrain.optim.LAMB with grad_clip_norm={optimizer.grad_clip_norm!r} is "
                                f"not provable yet (provable: {provable_lamb()})")
-    for i, group in enumerate(optimizer.param_groups):
-        for option, value in PROVABLE_LAMB.items():
-            if option in group and group[option] != value:
-                raise NotProvableError(
-                    f"optimizer: zktrain.optim.LAMB with {option}={group[option]!r} (param group {i}) is not provable "
-                    f"yet (provable: {provable_lamb()})"
-                )
+    _check_group_options(optimizer, PROVABLE_LAMB, "LAMB", provable_lamb())
     lamb_hyperparameters(optimizer)
 
 
 def provable_lamb() -> str:
-    fixed = ", ".join(f"{k}={v}" for k, v in PROVABLE_LAMB.items() if k != "decay_bias_and_norm")
-    return f"zktrain.optim.LAMB with {fixed} and weight_decay > 0, every parameter in groups of the same options"
+    return _provable(PROVABLE_LAMB, "LAMB", " and weight_decay > 0")
 
 
 def lamb_hyperparameters(optimizer: torch.optim.Optimizer) -> dict:

@@ -351,19 +351,27 @@ RECORDED_LARS = ("lr", "momentum", "weight_decay", "trust_coefficient", "eps", "
 LARS_DEFAULTS = {"momentum": 0.9, "weight_decay": 0.0, "trust_coefficient": 0.001, "eps": 1e-8}
 
 
-def _check_provable_lars(optimizer) -> None:
-    """``optimizer: lars`` (a name or a mapping): its fixed options at the proven values."""
+def _check_provable_options(optimizer, provable: dict, recorded: tuple, what: str) -> None:
+    """An adaptive optimizer's block (a name or a mapping): its fixed options at the proven
+    values, no foreign one, and ``decay_bias_and_norm: true`` (every tensor, biases included,
+    is decayed and adapted in the proven semantics)."""
+    name = _name_of(optimizer)
     block = optimizer if isinstance(optimizer, dict) else {}
     for key, value in block.items():
-        if key in PROVABLE_LARS and value != PROVABLE_LARS[key]:
-            fixed = ", ".join(f"{k}={v}" for k, v in PROVABLE_LARS.items())
-            raise _not_provable(f"train.optimizer.{key}", value, f"zktrain.optim.LARS with {fixed}")
-        if key not in PROVABLE_LARS and key not in RECORDED_LARS and key != "name":
-            raise RunConfigError(f"train.optimizer.{key}: not an option of lars (options: "
-                                 f"{', '.join(sorted({*PROVABLE_LARS, *RECORDED_LARS}))})")
+        if key in provable and value != provable[key]:
+            fixed = ", ".join(f"{k}={v}" for k, v in provable.items())
+            raise _not_provable(f"train.optimizer.{key}", value, f"zktrain.optim.{what} with {fixed}")
+        if key not in provable and key not in recorded and key != "name":
+            raise RunConfigError(f"train.optimizer.{key}: not an option of {name} (options: "
+                                 f"{', '.join(sorted({*provable, *recorded}))})")
     if block.get("decay_bias_and_norm") is not True:
-        raise RunConfigError("train.optimizer.decay_bias_and_norm: the proven LARS adapts and decays every tensor, "
-                             "biases included (circuits.lars); set decay_bias_and_norm: true")
+        raise RunConfigError(f"train.optimizer.decay_bias_and_norm: the proven {what} adapts and decays every tensor, "
+                             f"biases included (circuits.{name}); set decay_bias_and_norm: true")
+
+
+def _check_provable_lars(optimizer) -> None:
+    """``optimizer: lars`` (a name or a mapping): its fixed options at the proven values."""
+    _check_provable_options(optimizer, PROVABLE_LARS, RECORDED_LARS, "LARS")
 
 
 def _lars_state(train: dict) -> dict:
@@ -401,17 +409,7 @@ LAMB_DEFAULTS = {"betas": (0.9, 0.999), "eps": 1e-6, "weight_decay": 0.01}
 
 def _check_provable_lamb(optimizer) -> None:
     """``optimizer: lamb`` (a name or a mapping): its fixed options at the proven values."""
-    block = optimizer if isinstance(optimizer, dict) else {}
-    for key, value in block.items():
-        if key in PROVABLE_LAMB and value != PROVABLE_LAMB[key]:
-            fixed = ", ".join(f"{k}={v}" for k, v in PROVABLE_LAMB.items())
-            raise _not_provable(f"train.optimizer.{key}", value, f"zktrain.optim.LAMB with {fixed}")
-        if key not in PROVABLE_LAMB and key not in RECORDED_LAMB and key != "name":
-            raise RunConfigError(f"train.optimizer.{key}: not an option of lamb (options: "
-                                 f"{', '.join(sorted({*PROVABLE_LAMB, *RECORDED_LAMB}))})")
-    if block.get("decay_bias_and_norm") is not True:
-        raise RunConfigError("train.optimizer.decay_bias_and_norm: the proven LAMB decays and adapts every tensor, "
-                             "biases included (circuits.lamb); set decay_bias_and_norm: true")
+    _check_provable_options(optimizer, PROVABLE_LAMB, RECORDED_LAMB, "LAMB")
 
 
 def _lamb_state(train: dict) -> dict:
