@@ -108,6 +108,8 @@ TESTS = {
     "verifier/trust.py": ["tests/test_trust.py", "tests/test_lars_proof.py"],
     "verifier/lamb_step.py": ["tests/test_lamb_step.py", "tests/test_lamb_proof.py"],
     "verifier/ghost_bn_step.py": ["tests/test_ghost_bn_step.py"],
+    "verifier/zero_check.py": ["tests/test_zero_check.py", "tests/test_trust.py", "tests/test_lamb_step.py",
+                               "tests/test_ghost_bn_step.py"],
     "verifier/norms.py": ["tests/test_norms.py"],
 }
 
