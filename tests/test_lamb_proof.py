@@ -28,6 +28,7 @@ from prover.backends import get_backend
 from prover.training import ProverChannel, mlp_witness
 from verifier import field
 from verifier.field import MODULUS as R
+from verifier.phase import Table
 from verifier.training import TrainingStatement, TrainingWalk, verify_training
 from zktrain.fixedpoint.lamb import LambState, lamb_step
 # The deviating-prover machinery of the momentum's proofs (a reckless walk, the proof of a
@@ -267,3 +268,59 @@ def test_zk_proof_reveals_no_trust_ratio_norm_or_moment(run):
         assert not found
     else:
         assert found
+
+
+@pytest.mark.parametrize("where", ["entries", "norms"])
+def test_step_on_other_weights_than_the_walks_is_rejected(run, monkeypatch, where):
+    """The gadget's P is not the walk's W_1 at one entry of step 0 (W + 1), in the per-entry
+    zero-check (the decay term of (D): rd absorbs the change, dP and so the whole run stay the
+    honest ones) or in the norm sumcheck (N_P, N_U and the fused rounding's slacks follow; phi
+    stays the rounding of the changed norms). Every gadget relation holds; only the gadget's
+    claim on P at that sumcheck's point, reduced against W_0 - sum dP in phase 2, catches it:
+    each of the two claims is needed (deleting either lets its case through)."""
+    import verifier.lamb_step as vls
+    from prover.logup import multiplicities
+    from verifier.training import logup_statement
+    from verifier.zero_check import ZeroTable
+
+    c, honest = run["c"], run["witness"]
+    g = c.lamb_step("W", 1)
+    cheat = "lambW1.Pcheat"
+    wit = dict(honest)
+    p = np.array(honest[g.t("P")], dtype=object)
+    p[0, 0] += 1
+    wit[cheat] = p
+    if where == "entries":  # 2^kd dP + rd = inv_c Lphi (c1 r_q + ln P): rd absorbs ln inv_c Lphi
+        rd = np.array(honest[g.t("rd")], dtype=object)
+        rd[0, 0] += g.ln * g.spec.inv_c * honest[g.t("Lphi")][0]
+        wit[g.t("rd")], wit[g.slots("rd")] = rd, g.slot_decomposition("rd").decompose(rd.reshape(-1), "rd")
+        real = vls.entry_tables
+
+        def tables(gadget):
+            return [ZeroTable(t.name, Table("flat", (cheat,)), t.point, t.public) if gadget.name == g.name and t.name == g.t("P")
+                    else t for t in real(gadget)]
+
+        monkeypatch.setattr(vls, "entry_tables", tables)
+    else:  # the norms of the changed tensor, and the slacks of the same phi for them
+        u = g.c1 * np.array(honest[g.t("rq")][0], dtype=object) + g.ln * p[0]
+        n_p, n_u = int((p[0] * p[0]).sum()), int((u * u).sum())
+        phi = honest[g.t("phi")][0]
+        zs = n_p << g.z_shift
+        for name, value in (("NP", n_p), ("NU", n_u), ("NUs", n_u), ("lo", 4 * zs - (2 * phi - 1) ** 2 * n_u),
+                            ("hi", (2 * phi + 1) ** 2 * n_u - 4 * zs - 1)):
+            column = np.array(honest[g.t(name)], dtype=object)
+            column[0] = value
+            wit[g.t(name)] = column
+            if name in g.STEP_SLOTS:
+                wit[g.slots(name)] = g.slot_decomposition(name).decompose(column, name)
+        real = vls.norms_reduction
+
+        def norms(gadget, *args):
+            red = real(gadget, *args)
+            if gadget.name == g.name:
+                red.tables[0][2] = Table("flat", (cheat,))
+            return red
+
+        monkeypatch.setattr(vls, "norms_reduction", norms)
+    wit.update(multiplicities(logup_statement(c), wit))
+    _rejected(run, _cheat(run, wit), _fails(run, "phase-2"))
