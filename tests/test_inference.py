@@ -363,6 +363,42 @@ def test_zk_proof_reveals_no_witness_value(mode_case):
         assert {v for v in values if v in proof} == values
 
 
+def test_zk_inference_batches_its_equations_and_keeps_each_rejection(zk_case, monkeypatch):
+    """The ZK inference verifier defers its group equations to one batch (issue 18 item 2, as
+    the training proof's, ``verifier.zk_training.with_deferred_equations``): the honest proof
+    gives the per-equation verifier's degree sum, and flipped responses across the proof (round
+    proofs of dot product, proofs of equality, the openings' inner-product arguments) are
+    refused with exactly the per-equation verifier's message."""
+    parsed = parse_inference_bundle(zk_case.bundle, zk_case.recipe)
+    st, proof = parsed.statement, parsed.proof
+    weights = {name: zk_case.final.public[name] for name in st.weight_tensors()}
+    public = {**weights, **st.input_tensors()}
+
+    def per_equation(p):
+        return inference.inference_with(ZkVerifierChannel, st, public, p)
+
+    def reason(verify, p):
+        try:
+            verify(p)
+        except VerifyError as err:
+            return str(err)
+        return None
+
+    deferred = []
+    real = inference.with_deferred_equations
+    monkeypatch.setattr(inference, "with_deferred_equations", lambda verify: deferred.append(1) or real(verify))
+    assert verify_inference(st, weights, proof, True) == per_equation(proof) and deferred
+    rng, kinds = random.Random(5), set()
+    for _ in range(80):
+        pos = rng.randrange(len(proof))
+        tampered = proof[:pos] + bytes([proof[pos] ^ 0x10]) + proof[pos + 1:]
+        expected = reason(per_equation, tampered)
+        if expected and any(s in expected for s in ("proof of", "inner-product argument: final")):
+            assert reason(lambda p: verify_inference(st, weights, p, True), tampered) == expected, pos
+            kinds.add(expected.split(": ")[0])
+    assert len(kinds) >= 2, kinds  # several phases (or the openings): the batch covers them all
+
+
 def test_layout_depends_on_the_statement_shape_only(zk_case):
     """Other inputs (hence other logits, slots and multiplicities) give a proof of exactly the
     same length in the zero-knowledge mode."""

@@ -75,7 +75,7 @@ from .polynomial import mle_evaluate_int64
 from .training import VerifierChannel, logup_statement
 from .values import Value
 from .walk import CommittedTensors, Walk
-from .zk_training import ZkVerifierChannel
+from .zk_training import with_deferred_equations
 
 DOMAIN = b"zktrain/infer"
 #: 2: the inputs' binding (public or committed) joined the statement.
@@ -291,7 +291,14 @@ def verify_inference(
     if missing:
         raise VerifyError(f"weight commitments missing: {sorted(missing)}")
     public = {**{name: weights[name] for name in statement.weight_tensors()}, **statement.input_tensors()}
-    channel_type = ZkVerifierChannel if zk else VerifierChannel
+    if zk:  # the group equations in one batch, rejections the per-equation verifier's (as training's)
+        return with_deferred_equations(lambda channel_type: inference_with(channel_type, statement, public, proof, curve))
+    return inference_with(VerifierChannel, statement, public, proof, curve)
+
+
+def inference_with(channel_type, statement: InferenceStatement, public: dict[str, HyraxCommitment], proof: bytes,
+                   curve: str = "blst") -> int:
+    """The inference walk over a verifier channel of ``channel_type``; no byte left over."""
     channel = channel_type(statement, public, proof, pedersen_generators(curve))
     InferenceWalk(statement, channel).run()
     channel.finish()

@@ -25,7 +25,7 @@ layout and length depend on the recipe only.
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence, TypeVar
 
 from circuits.mlp import Decomposition
 
@@ -40,6 +40,8 @@ from .nizk.ipa import InnerProductProof
 from .phase import Reduction, claim_commitment, read_zk_proof, verify_zk_phase
 from .training import TrainingStatement, VerifierChannel, verify_with
 from .values import Committed, Value, is_public
+
+T = TypeVar("T")
 
 #: The proof of dot product closing every ZK opening (DESIGN section 9: the blinded IPA).
 OPENING_ARGUMENT = "log"
@@ -115,6 +117,14 @@ def verify_training_zk(
     """Accept (return the proof's challenge degree sum, ``verifier.training.verify_with``) or
     reject (raise VerifyError with the reason) a ZK training proof. The group equations are
     checked in one batch (module docstring); the rejection is the per-equation verifier's."""
+    return with_deferred_equations(lambda channel_type: verify_with(channel_type, statement, public, proof, curve))
+
+
+def with_deferred_equations(verify: Callable[[Callable[..., ZkVerifierChannel]], T]) -> T:
+    """``verify(channel_type)`` over ZK channels that defer their group equations to one batch
+    (``verifier/nizk/batch.py``), checked at each channel's ``finish``. On any rejection the
+    per-equation verifier's is raised: it would have stopped at a false equation recorded
+    before this refusal, so that one's rejection if there is one, else this refusal."""
     channels: list[ZkVerifierChannel] = []
 
     def deferred(*args) -> ZkVerifierChannel:
@@ -122,10 +132,8 @@ def verify_training_zk(
         return channels[-1]
 
     try:
-        return verify_with(deferred, statement, public, proof, curve)
+        return verify(deferred)
     except Exception:
-        # The per-equation verifier would have stopped at a false equation recorded before
-        # this refusal: raise that one's rejection if there is one, else this refusal.
         for channel in channels:
             channel.equations.check()
         raise
