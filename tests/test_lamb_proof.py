@@ -195,6 +195,58 @@ def test_update_other_than_the_proven_step_is_rejected(run, monkeypatch):
     _rejected(run, _cheat(run, witness), _fails(run, "phase-1"))
 
 
+def test_update_by_another_dp_than_the_committed_is_rejected(run, monkeypatch):
+    """The gadget proves every step on the walk's own weights (its P is W_t at each step and its
+    dP that W_t's honest step: every gadget relation holds, the gadget alone does not chain the
+    steps), but the walk applies dP' = dP + 1 at one entry of W_1 on each real step and its
+    update sumchecks read dP'. W_t = W_0 - sum dP' holds, so phases 1 and 2 pass; only the tie
+    of every claim on dP to the committed dP's slots (``LambStep.settle``) rejects."""
+    from verifier import optimizers as vopt
+
+    c = run["c"]
+    g = c.lamb_step("W", 1)
+    real_update, real_witness, real_reduction = pt.lamb_update, pt.lamb_step_witness, vopt.LambStep.update
+
+    def update(c_, w, b, grads, moments, lr, emit, step):
+        new_w, new_b, out = real_update(c_, w, b, grads, moments, lr, emit, step)
+        if step < c.steps:
+            new_w[0] = new_w[0].copy()
+            new_w[0][0, 0] -= 1
+        return new_w, new_b, out
+
+    def per_step(gadget, P, G, M0, V0):
+        """Each step's witness on the stacked weights as they are (one-step gadgets at t), stacked."""
+        if gadget.name != g.name:
+            return real_witness(gadget, P, G, M0, V0)
+        T, n = gadget.steps, 1 << gadget.param_vars
+        P, G = np.asarray(P, dtype=object).reshape(T, n), np.asarray(G, dtype=object).reshape(T, n)
+        rows, m, v = [], M0, V0
+        for t in range(T):
+            one = dataclasses.replace(gadget, step_vars=0, lr=(gadget.lr[t],), first_step=gadget.first_step + t)
+            rows.append(real_witness(one, P[t], G[t : t + 1], m, v))
+            m, v = rows[-1][one.t("M")][0], rows[-1][one.t("V")][0]
+        out = {key: np.concatenate([np.asarray(r[key]) for r in rows]) for key in rows[0]}
+        out[g.t("M0")], out[g.t("V0")] = rows[0][g.t("M0")], rows[0][g.t("V0")]
+        cheat = np.array(out[g.t("dP")], dtype=object)
+        cheat[: c.steps, 0] += 1
+        out[g.t("dPcheat")] = cheat
+        return out
+
+    def reading_the_cheat(self, walk, kind, layer, name, value, kappa, point):
+        red = real_reduction(self, walk, kind, layer, name, value, kappa, point)
+        if (kind, layer) == ("W", 1):  # the prover's table; the verifier ignores it
+            red.tables[0][1] = Table("bind", (g.t("dPcheat"), 1, tuple(point)))
+        return red
+
+    monkeypatch.setattr(pt, "lamb_update", update)
+    monkeypatch.setattr(pt, "lamb_step_witness", per_step)
+    monkeypatch.setattr(vopt.LambStep, "update", reading_the_cheat)
+    d = run
+    witness = mlp_witness(c, d["x"], d["y"], d["w0"], d["b0"])
+    assert witness["W1.T"][0, 0] != run["witness"]["W1.T"][0, 0]
+    _rejected(run, _cheat(run, witness), r"^lambW1\.dP\.slots: slots do not recompose to the claimed value$")
+
+
 def test_first_segment_moments_must_start_at_zero(run):
     """A prover whose first segment starts from nonzero moments (a run resumed from a state
     the statement does not have: the honest run's last moments) is rejected by the walk's zero check on M0 (V0 alike)."""
@@ -324,3 +376,18 @@ def test_step_on_other_weights_than_the_walks_is_rejected(run, monkeypatch, wher
         monkeypatch.setattr(vls, "norms_reduction", norms)
     wit.update(multiplicities(logup_statement(c), wit))
     _rejected(run, _cheat(run, wit), _fails(run, "phase-2"))
+
+
+def test_lamb_relations_open_their_transcript_domain(run, monkeypatch):
+    """The LAMB module's part of phase A opens with its own domain label, after the walk's
+    final-weights points and before the first gadget's first challenge: an accepted proof passed
+    it, so a proof made without it (or with another module's) is not this one."""
+    from verifier.transcript import Transcript
+
+    seen = []
+    separate, challenge = Transcript.domain_separate, Transcript.challenge_scalars
+    monkeypatch.setattr(Transcript, "domain_separate", lambda t, label: (seen.append(label), separate(t, label))[1])
+    monkeypatch.setattr(Transcript, "challenge_scalars", lambda t, label, n: (seen.append(label), challenge(t, label, n))[1])
+    run["verify"](run["statement"], run["public"], run["proof"])
+    i = seen.index(b"lamb")
+    assert b"final-weights-point" in seen[:i] and seen[i + 1] == b"lamb-w"
