@@ -392,10 +392,7 @@ class MlpCircuit:
         """N_U's declared width: every |U| < 2^(KU+4), i.e. |r + lam x| < 16 (an honest |r| stays
         below (1 - b1) / sqrt(1 - b2) ~ 3.2 for the usual betas, |lam x| below 1.3 for lam 0.01 and
         |x| < 128); the witness refuses a wider N_U."""
-        from .lamb import KR
-
-        ku = 2 * self.frac_bits + self.lr_shift + self.weight_decay[1]
-        assert ku >= KR
+        ku = 2 * self.frac_bits + self.lr_shift + self.weight_decay[1]  # U's scale (LambStep.ku)
         return self.parameter_vars(kind, layer) + 2 * (ku + 4) + 1
 
     def momentum_spec(self):

@@ -185,3 +185,18 @@ def rejected(mode, backend, gadget, ranged, range_kind, witness, match, **hooks)
     proof, _, _ = prove(mode, backend, gadget, ranged, range_kind, witness, **hooks)
     with pytest.raises(VerifyError, match=match):
         verify(mode, gadget, ranged, range_kind, proof)
+
+
+def keep_value(shape, finals: list, moved: int, target: int) -> list:
+    """``finals`` with entry ``moved`` solved so that the instance's combined polynomial
+    (``shape.evaluate``, linear in that entry) takes ``target``: a prover that changes another
+    final evaluation and hides it from the sumcheck's last check, so that only a public table's
+    own check can see it."""
+    def value(x):
+        finals[moved] = x
+        return shape.evaluate(finals)
+
+    p0 = value(0)
+    finals[moved] = (target - p0) * pow((value(1) - p0) % R, -1, R) % R
+    assert shape.evaluate(finals) == target
+    return finals

@@ -22,7 +22,7 @@ import random
 
 import numpy as np
 import pytest
-from nonlinear_harness import accepts, claims_true, forge, prove, rejected, verify
+from nonlinear_harness import accepts, claims_true, forge, keep_value, prove, rejected, verify
 
 from circuits.division import round_div
 from circuits.ghost_bn import spec_from_float
@@ -825,14 +825,7 @@ def test_public_tables_are_the_verifiers(label, instance, table, moved):
         shape = shapes[phase][instance]
         target = shape.evaluate(finals[instance])
         finals[instance][table] = 2 * finals[instance][table] % R
-
-        def value(x):
-            finals[instance][moved] = x
-            return shape.evaluate(finals[instance])
-
-        p0 = value(0)
-        finals[instance][moved] = (target - p0) * pow((value(1) - p0) % R, -1, R) % R
-        assert shape.evaluate(finals[instance]) == target
+        keep_value(shape, finals[instance], moved, target)
         return SumcheckProof(proof.rounds, tuple(tuple(f) for f in finals))
 
     class Spy:

@@ -34,7 +34,7 @@ from zktrain.fixedpoint.lamb import LambState, lamb_step
 # The deviating-prover machinery of the momentum's proofs (a reckless walk, the proof of a
 # cheating witness against the published data, the checks' rejections).
 from test_lars_proof import _data  # the LARS proofs' tiny data: its zero biases take the zero-norm rule
-from test_momentum_proof import MODES, _SUMCHECK_ROUND, _RecklessWalk, _cheat, _rejected, proven_run
+from test_momentum_proof import MODES, _SUMCHECK_ROUND, _RecklessWalk, _cheat, _rejected, proven_run, stale
 
 RECIPE = b'{"run":"tiny-lamb"}'
 SPEC = spec_from_float(inv_c=6)
@@ -157,16 +157,8 @@ def test_step_on_another_steps_gradient_is_rejected(run):
     """Step 2's LAMB step (moments, trust ratio, dP) runs on step 1's folded gradient of W_2
     (the moments of another step's gradient); the gadget is honest for the gradient it claims,
     which the gradient functional of phase 2 ties to G_Z^T A of step 2, and fails."""
-    kept = {}
-
-    def hook(t):
-        def h(name, value):
-            kept[t, name] = value
-            return kept[1, "GW2"] if (t, name) == (2, "GW2") else value
-        return h
-
     d = run
-    witness = mlp_witness(run["c"], d["x"], d["y"], d["w0"], d["b0"], hook)
+    witness = mlp_witness(run["c"], d["x"], d["y"], d["w0"], d["b0"], stale((1, "GW2"), (2, "GW2")))
     assert not np.array_equal(witness["W2.T"], run["witness"]["W2.T"])
     _rejected(run, _cheat(run, witness), _fails(run, "phase-2"))
 

@@ -20,7 +20,7 @@ import random
 
 import numpy as np
 import pytest
-from nonlinear_harness import accepts, claims_true, forge, prove, rejected, verify
+from nonlinear_harness import accepts, claims_true, forge, keep_value, prove, rejected, verify
 
 from circuits.lamb import KA, KP, SV, bias_corrections, round_half_up_div, spec_from_float, trust
 from circuits.lamb_step import LambStep
@@ -519,14 +519,7 @@ def test_public_tables_are_the_verifiers(monkeypatch, instance, table, moved):
         shape = built[-2 + instance].shapes[0]
         target = shape.evaluate(finals[instance])
         finals[instance][at] = 2 * finals[instance][at] % R
-
-        def value(x):
-            finals[instance][mv] = x
-            return shape.evaluate(finals[instance])
-
-        p0 = value(0)
-        finals[instance][mv] = (target - p0) * pow((value(1) - p0) % R, -1, R) % R
-        assert shape.evaluate(finals[instance]) == target
+        keep_value(shape, finals[instance], mv, target)
         return SumcheckProof(proof.rounds, tuple(tuple(f) for f in finals))
 
     rejected("clear", get_backend("reference"), _gadget(c), ranged(c), "bits", lamb_step_witness(c, P0, G, ZERO, ZERO),

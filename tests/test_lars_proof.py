@@ -30,7 +30,7 @@ from verifier.field import MODULUS as R
 from verifier.training import TrainingStatement, TrainingWalk, verify_training
 # The same deviating-prover machinery as the momentum's proofs (a reckless walk, the proof
 # of a cheating witness against the published data, the checks' rejections).
-from test_momentum_proof import MODES, _SUMCHECK_ROUND, _cheat, _phase_1_fails, _rejected, proven_run
+from test_momentum_proof import MODES, _SUMCHECK_ROUND, _cheat, _phase_1_fails, _rejected, proven_run, stale
 
 RECIPE = b'{"run":"tiny-lars"}'
 LARS = dict(optimizer="lars", momentum=(29491, 15), weight_decay=(41, 14), trust_coefficient=(41, 11),
@@ -144,16 +144,8 @@ def test_trust_ratio_from_another_tensors_norm_is_rejected(run, monkeypatch):
 def test_norm_of_another_step_is_rejected(run):
     """Step 2's lambda of W_2 comes from the weights' norm at step 1 (a stale norm): the norm
     sumcheck of phase 1 fails."""
-    kept = {}
-
-    def hook(t):
-        def h(name, value):
-            kept[t, name] = value
-            return kept[1, "NPW2"] if (t, name) == (2, "NPW2") else value
-        return h
-
     d = run
-    witness = mlp_witness(run["c"], d["x"], d["y"], d["w0"], d["b0"], hook)
+    witness = mlp_witness(run["c"], d["x"], d["y"], d["w0"], d["b0"], stale((1, "NPW2"), (2, "NPW2")))
     assert witness["LAMW2"][2] != run["witness"]["LAMW2"][2]
     _rejected(run, _cheat(run, witness), _phase_1_fails(run))
 

@@ -98,6 +98,21 @@ def _prove(run, statement, witness, published, channel_type=None, walk=TrainingW
     return channel.public, channel.proof_bytes()
 
 
+def stale(source: tuple[int, str], target: tuple[int, str]):
+    """A per-step hook (``mlp_witness``'s ``hook``) that replaces the tensor ``target`` = (step,
+    name) by the one emitted as ``source``: a prover using another step's value there, and
+    running on with it."""
+    kept: dict = {}
+
+    def hook(t):
+        def h(name, value):
+            kept[t, name] = value
+            return kept[source] if (t, name) == target else value
+        return h
+
+    return hook
+
+
 def _cheat(run, witness):
     """Prove a deviating witness: the data as published before training, every other public
     tensor (W_T, b_T and the buffers' checkpoint) whatever the cheating run ends on."""
@@ -163,16 +178,8 @@ def test_momentum_state_of_another_step_is_rejected(run):
     """Step 2 takes buf_0 (the state of step 0) for its buf_{t-1}: the buffer relation holds for
     what the prover commits, but its buf_{t-1} is not the buffer shifted by one step, so the
     shift instance of phase 1 fails."""
-    kept: dict = {}
-
-    def hook(t):
-        def h(name, value):
-            kept[t, name] = value
-            return kept[0, "VW1"] if (t, name) == (2, "VW1.prev") else value
-        return h
-
     d = run
-    witness = mlp_witness(run["c"], d["x"], d["y"], d["w0"], d["b0"], hook)
+    witness = mlp_witness(run["c"], d["x"], d["y"], d["w0"], d["b0"], stale((0, "VW1"), (2, "VW1.prev")))
     _rejected(run, _cheat(run, witness), _phase_1_fails(run))
 
 

@@ -17,7 +17,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from nonlinear_harness import accepts, claims_true, forge, mle, prove, rejected, verify
+from nonlinear_harness import accepts, claims_true, forge, keep_value, mle, prove, rejected, verify
 
 from circuits.lars import LarsSpec, larc_multiplier, spec_from_float, trust_ratio, update_multiplier
 from circuits.momentum import Dyadic
@@ -529,15 +529,7 @@ def test_identity_eq_is_the_verifiers(monkeypatch):
         (finals,) = proof.final_evals
         shape = built[-1].shapes[0]
         target = shape.evaluate(finals)
-        moved = [2 * finals[0] % R, *finals[1:]]
-
-        def value(x):
-            moved[at] = x
-            return shape.evaluate(moved)
-
-        p0 = value(0)
-        moved[at] = (target - p0) * pow((value(1) - p0) % R, -1, R) % R
-        assert shape.evaluate(moved) == target
+        moved = keep_value(shape, [2 * finals[0] % R, *finals[1:]], at, target)
         return SumcheckProof(proof.rounds, (tuple(moved),))
 
     rejected("clear", get_backend("reference"), _gadget(c), ranged(c), _kind(c), trust_witness(c, N, M),
@@ -940,14 +932,7 @@ def test_clip_lr_evaluation_is_the_verifiers(monkeypatch):
         target = shape.evaluate(finals)
         moved = list(finals)
         moved[at_lr] = (finals[at_lr] + 1) % R
-
-        def value(x):
-            moved[at_rho2] = x
-            return shape.evaluate(moved)
-
-        p0 = value(0)
-        moved[at_rho2] = (target - p0) * pow((value(1) - p0) % R, -1, R) % R
-        assert shape.evaluate(moved) == target
+        keep_value(shape, moved, at_rho2, target)
         return SumcheckProof(proof.rounds, (tuple(moved),))
 
     rejected("clear", get_backend("reference"), _gadget(c), ranged(c), _kind(c), trust_witness(c, N_CLIP, M_CLIP),
