@@ -74,7 +74,7 @@ from fractions import Fraction
 import numpy as np
 
 from .division import round_div
-from .momentum import HYPER_RELATIVE_ERROR, MU_SHIFT, Dyadic, Number, as_fraction, quantize
+from .momentum import HYPER_RELATIVE_ERROR, MAX_HYPER_SHIFT, MU_SHIFT, Dyadic, Number, as_fraction, quantize
 from .semantics import MAX_RELATION_BITS, rescale
 from .sqrt import rsqrt_round
 
@@ -91,6 +91,8 @@ __all__ = [
     "forward_eval",
     "forward_train",
     "initial_parameters",
+    "quantize_momentum",
+    "recipe_hyperparameters",
     "running_update",
     "spec_from_float",
 ]
@@ -144,8 +146,10 @@ class GhostBnSpec:
             raise ValueError(f"ghost BN lr_shift: must lie in [0, 32], got {self.lr_shift}")
         if not self.frac_bits + 2 <= self.value_bits <= 48:
             raise ValueError(f"ghost BN value_bits: must lie in [frac_bits + 2, 48], got {self.value_bits}")
-        if not 2 <= self.weight_bits <= 62:
-            raise ValueError(f"ghost BN weight_bits: must lie in [2, 62], got {self.weight_bits}")
+        # The engine keeps gamma and beta in int64 (62 bits); a proof's spec declares instead the
+        # width its virtual stacked Gamma can reach over the run (``MlpCircuit.norm_param_bits``).
+        if not 2 <= self.weight_bits <= 126:
+            raise ValueError(f"ghost BN weight_bits: must lie in [2, 126], got {self.weight_bits}")
         if not 1 <= self.rstd_bits <= 48:
             raise ValueError(f"ghost BN rstd_bits: must lie in [1, 48], got {self.rstd_bits}")
         if not isinstance(self.momentum, Dyadic):
@@ -353,6 +357,13 @@ def spec_from_float(batch_size: int, virtual_batch_size: int, momentum: Number =
     """``GhostBatchNorm1d(C, virtual_batch_size, momentum, eps)`` as a GhostBnSpec: momentum at
     2^-15 (rounded half up, relative error within 1/512 as the SGD momentum's), eps at 2^-(2R).
     A ValueError names the option that does not fit."""
+    return GhostBnSpec(batch_size, virtual_batch_size, quantize_momentum(momentum), eps_integer(eps, frac_bits),
+                       frac_bits, lr_shift, value_bits, weight_bits, rstd_bits)
+
+
+def quantize_momentum(momentum: Number) -> Dyadic:
+    """torch's momentum at 2^-15, rounded half up, within relative error 1/512 (the SGD
+    momentum's rule); ValueError naming the option."""
     mf = as_fraction(momentum)
     if not 0 <= mf <= 1:
         raise ValueError(f"ghost BN momentum: must lie in [0, 1], got {momentum!r}")
@@ -360,8 +371,18 @@ def spec_from_float(batch_size: int, virtual_batch_size: int, momentum: Number =
     if mf and abs(m.value - mf) > HYPER_RELATIVE_ERROR * mf:
         raise ValueError(f"ghost BN momentum: {momentum!r} quantized to {m.num}/2^{m.shift} has relative error "
                          f"{float(abs(m.value - mf) / mf):.3g} > 1/512")
-    return GhostBnSpec(batch_size, virtual_batch_size, m, eps_integer(eps, frac_bits), frac_bits, lr_shift,
-                       value_bits, weight_bits, rstd_bits)
+    return m
+
+
+def recipe_hyperparameters(momentum: Number, eps: Number, frac_bits: int) -> tuple[Dyadic, Dyadic]:
+    """``GhostBatchNorm1d``'s momentum and eps as the recipe's ``model.bn_momentum`` and
+    ``model.bn_eps``: the momentum by ``quantize_momentum``, eps at 2^-min(2R, 32) rounded half
+    up (2^-(2R), eps_int's scale, for the default R = 16). ValueError naming the option."""
+    e = quantize(eps, min(2 * frac_bits, MAX_HYPER_SHIFT), "ghost BN eps")
+    if e.num == 0:
+        raise ValueError(f"ghost BN eps: {eps!r} rounds to 0 at 2^-{min(2 * frac_bits, MAX_HYPER_SHIFT)}; eps must be "
+                         "> 0 (a constant feature would have no rstd)")
+    return quantize_momentum(momentum), e
 
 
 def initial_parameters(spec: GhostBnSpec, features: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -71,6 +71,10 @@ _STATE_FIELDS = ("momentum", "weight_decay", "trust_coefficient", "eps", "beta1"
 #: The momentum buffer's default width (``train.buf_bits``; docs/momentum.md section 2).
 DEFAULT_BUF_BITS = 48
 _NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
+#: ``model.norm``: no normalization, or Ghost Batch Norm after every hidden Linear (docs/ghost_bn.md).
+NORMS = ("none", "ghost_bn")
+#: The fields of ``model.norm: ghost_bn`` (all required with it, all absent without).
+_NORM_FIELDS = ("virtual_batch_size", "bn_momentum", "bn_eps")
 
 
 class RecipeError(ValueError):
@@ -174,13 +178,26 @@ class DataSpec:
 class ModelSpec:
     """An MLP: Linear layers of ``widths`` (d_0 inputs .. d_L outputs) with ReLU between them,
     i.e. ``nn.Sequential(Linear, ReLU, ..., Linear)``; W_0 seeded from the recipe's seed or
-    committed beforehand (DESIGN section 4, "Initial weights")."""
+    committed beforehand (DESIGN section 4, "Initial weights").
+
+    ``norm: ghost_bn`` puts a Ghost Batch Norm between every hidden Linear and its ReLU
+    (``nn.Sequential(Linear, GhostBatchNorm1d, ReLU, ..., Linear)``, docs/ghost_bn.md section 1,
+    ``semantics.norm_spec``): ``virtual_batch_size`` v (a power of two >= 2 dividing the batch),
+    ``bn_momentum`` (torch's momentum, a dyadic in [0, 1]) and ``bn_eps`` (a dyadic > 0, a
+    multiple of 2^-(2 frac_bits): eps_int = bn_eps 2^(2R)). The three fields exist only with
+    ``ghost_bn`` and ``norm`` is absent from the canonical JSON when ``none``, so recipes without
+    normalization keep their bytes.
+    """
 
     widths: tuple[int, ...] = (64, 128, 128, 10)
     bias: bool = True
     kind: str = "mlp"
     activation: str = "relu"
     init: str = "seeded"
+    norm: str = "none"
+    virtual_batch_size: int | None = None
+    bn_momentum: Dyadic | None = None
+    bn_eps: Dyadic | None = None
 
     def __post_init__(self) -> None:
         _int_tuple("model.widths", self.widths, 1, MAX_WIDTH, 2, 64)
@@ -188,6 +205,25 @@ class ModelSpec:
         _choice("model.kind", self.kind, ("mlp",))
         _choice("model.activation", self.activation, ("relu",))
         _choice("model.init", self.init, ("seeded", "committed"))
+        _choice("model.norm", self.norm, NORMS)
+        for name in _NORM_FIELDS:
+            value = getattr(self, name)
+            if self.norm == "none" and value is not None:
+                raise RecipeError(f"model.{name}: only with norm ghost_bn, got {value!r}")
+            if self.norm == "ghost_bn" and value is None:
+                raise RecipeError(f"model.{name}: norm ghost_bn needs it")
+        if self.norm == "none":
+            return
+        v = self.virtual_batch_size
+        _int("model.virtual_batch_size", v, 2, MAX_BATCH)
+        if v & (v - 1):
+            raise RecipeError(f"model.virtual_batch_size: must be a power of two, got {v}")
+        _dyadic("model.bn_momentum", self.bn_momentum)
+        if self.bn_momentum.value > 1:
+            raise RecipeError(f"model.bn_momentum: must lie in [0, 1], got {self.bn_momentum.num}/2^{self.bn_momentum.shift}")
+        _dyadic("model.bn_eps", self.bn_eps)
+        if self.bn_eps.num == 0:
+            raise RecipeError("model.bn_eps: must be > 0 (a constant feature would have no rstd)")
 
     @property
     def layers(self) -> int:
@@ -322,10 +358,13 @@ _SECTIONS = {"data": DataSpec, "model": ModelSpec, "train": TrainSpec, "quant": 
 #: Fields that the canonical JSON holds only when set (not None), and those encoded as
 #: ``{"num": n, "shift": s}``.
 _OPTIONAL = {"train": frozenset({"momentum", "weight_decay", "buf_bits", "trust_coefficient", "eps", "beta1", "beta2",
-                                  "clip"})}
-#: Optional fields that are absent when they hold this default (``train.clip``: LARC only).
-_ABSENT_DEFAULTS = {"train": {"clip": False}}
-_DYADIC_FIELDS = {"train": ("momentum", "weight_decay", "trust_coefficient", "eps", "beta1", "beta2")}
+                                  "clip"}),
+             "model": frozenset({"norm", *_NORM_FIELDS})}
+#: Optional fields that are absent when they hold this default (``train.clip``: LARC only;
+#: ``model.norm``: ghost_bn only).
+_ABSENT_DEFAULTS = {"train": {"clip": False}, "model": {"norm": "none"}}
+_DYADIC_FIELDS = {"train": ("momentum", "weight_decay", "trust_coefficient", "eps", "beta1", "beta2"),
+                  "model": ("bn_momentum", "bn_eps")}
 
 
 @dataclass(frozen=True)
@@ -408,6 +447,8 @@ class Recipe:
                 semantics.lamb_spec(self)
             except ValueError as err:
                 raise RecipeError(f"train.optimizer: lamb: {err}") from None
+        if m.norm == "ghost_bn":
+            self._check_norm()
         if m.init == "seeded":
             dims = [padded(w) for w in m.widths]
             entries = sum(o * i + (o if m.bias else 0) for i, o in zip(dims, dims[1:]))
@@ -423,6 +464,24 @@ class Recipe:
                     f"quant.weight_bits: {q.weight_bits} bits cannot hold the seeded initial "
                     f"weights (up to {widest}, bit length {widest.bit_length()})"
                 )
+
+    def _check_norm(self) -> None:
+        """``model.norm: ghost_bn`` against the batch, the optimizer and the widths
+        (``semantics.norm_spec``: ``circuits.ghost_bn.GhostBnSpec`` refuses what does not fit)."""
+        m, q = self.model, self.quant
+        if self.train.batch_size % m.virtual_batch_size:
+            raise RecipeError(f"model.virtual_batch_size: {m.virtual_batch_size} must divide train.batch_size "
+                              f"{self.train.batch_size} (every ghost batch is full)")
+        if self.train.optimizer != "sgd":
+            raise RecipeError(f"model.norm: ghost_bn with optimizer {self.train.optimizer} is not supported yet "
+                              "(plain sgd only)")
+        if m.bn_eps.shift > 2 * q.frac_bits:
+            raise RecipeError(f"model.bn_eps: must be a multiple of 2^-(2 frac_bits) = 2^-{2 * q.frac_bits}, got "
+                              f"{m.bn_eps.num}/2^{m.bn_eps.shift}")
+        try:
+            semantics.norm_spec(self)
+        except ValueError as err:
+            raise RecipeError(f"model.norm: {err}") from None
 
     # --- derived ---------------------------------------------------------------------------
     @property
@@ -443,7 +502,7 @@ class Recipe:
                 v = getattr(spec, f.name)
                 if v is None and f.name in _OPTIONAL.get(section, ()):
                     continue  # absent unless set: existing recipes keep their bytes
-                if f.name in _ABSENT_DEFAULTS.get(section, {}) and v is _ABSENT_DEFAULTS[section][f.name]:
+                if f.name in _ABSENT_DEFAULTS.get(section, {}) and v == _ABSENT_DEFAULTS[section][f.name]:
                     continue  # likewise
                 body[f.name] = list(v) if isinstance(v, tuple) else {"num": v.num, "shift": v.shift} if isinstance(v, Dyadic) else v
             out[section] = body

@@ -206,6 +206,34 @@ def lamb_spec(recipe: Recipe):
                     adapt=t.weight_decay.num != 0)
 
 
+def norm_spec(recipe: Recipe):
+    """The ``circuits.ghost_bn.GhostBnSpec`` of a ``model.norm: ghost_bn`` recipe (None without
+    normalization), shared by every hidden layer: the batch, v, the momentum, eps_int =
+    bn_eps 2^(2R) (exact: the recipe holds a multiple of 2^-(2R)) and the quant widths
+    (docs/ghost_bn.md section 1). The spec's own ValueError names what does not fit."""
+    m, q = recipe.model, recipe.quant
+    if m.norm != "ghost_bn":
+        return None
+    from .ghost_bn import GhostBnSpec  # circuits.ghost_bn imports this module
+
+    eps_int = m.bn_eps.num << (2 * q.frac_bits - m.bn_eps.shift)
+    return GhostBnSpec(recipe.train.batch_size, m.virtual_batch_size, m.bn_momentum, eps_int, q.frac_bits, q.lr_shift,
+                       q.value_bits, q.weight_bits)
+
+
+def seeded_norms(recipe: Recipe) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] | None:
+    """The normalization state every ``ghost_bn`` run starts from (None without normalization):
+    per hidden layer l = 1..L-1 of d_l features, (gamma, beta, running mean, running var) =
+    (1, 0, 0, 1) as torch initializes them, at 2^S, 2^S, 2^(2R), 2^(2R)
+    (``circuits.ghost_bn.initial_parameters``)."""
+    spec = norm_spec(recipe)
+    if spec is None:
+        return None
+    from .ghost_bn import initial_parameters
+
+    return [initial_parameters(spec, width) for width in recipe.model.widths[1:-1]]
+
+
 # --- learning rate ------------------------------------------------------------------------
 
 

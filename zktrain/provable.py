@@ -4,8 +4,12 @@ Three small registries say which torch objects the fixed-point semantics of DESI
 (``zktrain.fixedpoint.engine``) computes exactly:
 
 * ``MODULES``: the layer types of a provable ``nn.Sequential``, each with its role in the
-  chain (``linear`` or ``activation``) and a check of its options. Today ``nn.Linear`` and
-  ``nn.ReLU``, alternating, a Linear first and last: the recipe's MLP (``circuits.recipe.ModelSpec``).
+  chain (``linear``, ``norm`` or ``activation``) and a check of its options. Today ``nn.Linear``
+  and ``nn.ReLU``, alternating, a Linear first and last: the recipe's MLP
+  (``circuits.recipe.ModelSpec``); and ``zktrain.nn.GhostBatchNorm1d`` or ``nn.BatchNorm1d``
+  (a ghost batch of the whole batch) between every hidden Linear and its ReLU, the recipe's
+  ``model.norm: ghost_bn`` (docs/ghost_bn.md; affine, tracking running statistics, a float
+  momentum, from torch's fresh state: gamma 1, beta 0, running mean 0, running var 1).
 * ``OPTIMIZERS``: ``torch.optim.SGD`` with the option values of ``schema.PROVABLE_SGD``. Its
   ``momentum`` and ``weight_decay`` (``schema.RECORDED_SGD``) may take any value the engine
   trains (``sgd_hyperparameters``: quantized to the recipe's dyadics, optimizer
@@ -22,7 +26,7 @@ Three small registries say which torch objects the fixed-point semantics of DESI
   ``nn.CrossEntropyLoss()`` (mean, no class weights, no label smoothing; ``circuits.softmax``,
   lr_num from ``circuits.semantics.ce_lr_num``), recorded and proven (``verifier.losses``).
 
-A later operation (BatchNorm, momentum, cross-entropy) becomes provable by joining a registry
+A later operation (a LayerNorm, another activation) becomes provable by joining a registry
 with its check, as it joins the circuit (DESIGN section 10, "the walk composes operations").
 Every refusal is a :class:`NotProvableError` naming the module, option or loss and listing
 what is provable.
@@ -44,6 +48,7 @@ from torch import nn
 
 from verifier.model import float_copy
 
+from .nn import GhostBatchNorm1d
 from .optim.lamb import LAMB
 from .optim.lars import LARS
 from .run_config import PROVABLE_LAMB, PROVABLE_LARS, to_master
@@ -56,8 +61,8 @@ class NotProvableError(ValueError):
 
 @dataclass(frozen=True)
 class ProvableModule:
-    """A layer type of a provable ``nn.Sequential``: its role in the chain Linear, activation,
-    ..., Linear, and a check of its options (raises NotProvableError naming the option)."""
+    """A layer type of a provable ``nn.Sequential``: its role in the chain Linear, [norm,]
+    activation, ..., Linear, and a check of its options (raises NotProvableError naming the option)."""
 
     kind: type[nn.Module]
     role: str
@@ -65,12 +70,15 @@ class ProvableModule:
 
 
 MODULES: dict[type[nn.Module], ProvableModule] = {}
+#: The roles of a provable layer, and which may follow which: Linear, [norm,] activation, Linear.
+ROLES = ("linear", "norm", "activation")
+_FOLLOWS = {"linear": ("norm", "activation"), "norm": ("activation",), "activation": ("linear",)}
 
 
 def register_module(entry: ProvableModule) -> None:
     """Make a layer type provable (the circuit must prove it first)."""
-    if entry.role not in ("linear", "activation"):
-        raise ValueError(f"role must be 'linear' or 'activation', got {entry.role!r}")
+    if entry.role not in ROLES:
+        raise ValueError(f"role must be one of {list(ROLES)}, got {entry.role!r}")
     MODULES[entry.kind] = entry
 
 
@@ -88,22 +96,51 @@ def _no_options(module: nn.Module, where: str) -> None:
     """ReLU has only ``inplace``, which changes no value."""
 
 
+def _check_norm(module: nn.Module, where: str) -> None:
+    """Ghost BN as the semantics states it (docs/ghost_bn.md section 1): affine, tracking running
+    statistics with a float momentum, starting from torch's fresh state (the proof's gamma_0 = 1,
+    beta_0 = 0, running mean 0 and running variance 1)."""
+    name = _name(module)
+    if not module.affine or not module.track_running_stats:
+        raise NotProvableError(f"{where}: {name}(affine={module.affine}, track_running_stats="
+                               f"{module.track_running_stats}) is not provable yet (provable: affine=True, "
+                               "track_running_stats=True)")
+    if module.momentum is None:
+        raise NotProvableError(f"{where}: {name}(momentum=None), a cumulative average, is not provable yet "
+                               "(provable: a float momentum in [0, 1])")
+    _check_linear(module, where)
+    fresh = (("weight", 1.0), ("bias", 0.0), ("running_mean", 0.0), ("running_var", 1.0))
+    for attr, value in fresh:
+        if not torch.all(getattr(module, attr) == value):
+            raise NotProvableError(f"{where}.{attr}: not torch's initial {value} (the proof starts every Ghost BN from "
+                                   "gamma 1, beta 0, running mean 0, running var 1)")
+
+
 register_module(ProvableModule(nn.Linear, "linear", _check_linear))
 register_module(ProvableModule(nn.ReLU, "activation", _no_options))
+register_module(ProvableModule(GhostBatchNorm1d, "norm", _check_norm))
+register_module(ProvableModule(nn.BatchNorm1d, "norm", _check_norm))
 
 
 def provable_model() -> str:
-    names = ", ".join(f"nn.{kind.__name__}" for kind in MODULES)
-    return f"an nn.Sequential of {names}: Linear first and last, one activation between consecutive Linears"
+    names = ", ".join(_name_of_kind(kind) for kind in MODULES)
+    return (f"an nn.Sequential of {names}: Linear first and last, one activation between consecutive Linears, "
+            "optionally after a norm layer in every hidden layer")
+
+
+def _name_of_kind(kind: type) -> str:
+    return f"nn.{kind.__name__}" if kind.__module__.startswith("torch.nn") else f"zktrain.nn.{kind.__name__}"
 
 
 @dataclass(frozen=True)
 class ProvableMLP:
-    """A checked model: its Linear layers in order, the widths d_0..d_L and the bias flag."""
+    """A checked model: its Linear layers in order, the widths d_0..d_L, the bias flag and the
+    norm layer of every hidden layer (empty without normalization)."""
 
     linears: tuple[nn.Linear, ...]
     widths: tuple[int, ...]
     bias: bool
+    norms: tuple[nn.Module, ...] = ()
 
 
 def _name(module: nn.Module) -> str:
@@ -120,13 +157,13 @@ def check_model(model: object) -> ProvableMLP:
     if not children:
         raise NotProvableError(f"model: an empty nn.Sequential (provable: {provable_model()})")
     previous = None
-    for i, (name, module) in enumerate(children):
+    for name, module in children:
         where = f"model[{name}]"
         entry = MODULES.get(type(module))
         if entry is None:
             raise NotProvableError(f"{where}: {_name(module)} is not provable yet (provable: {provable_model()})")
-        expected = "linear" if i % 2 == 0 else "activation"
-        if entry.role != expected:
+        allowed = ("linear",) if previous is None else _FOLLOWS[MODULES[type(previous)].role]
+        if entry.role not in allowed:
             after = f"directly after {_name(previous)}" if previous is not None else "first"
             raise NotProvableError(
                 f"{where}: {_name(module)} {after} is not provable (provable: {provable_model()})"
@@ -137,19 +174,63 @@ def check_model(model: object) -> ProvableMLP:
         raise NotProvableError(
             f"model[{children[-1][0]}]: the model ends with {_name(previous)} (provable: {provable_model()})"
         )
-    linears = tuple(module for _, module in children[::2])
-    for (name, m), prev in zip(children[2::2], linears):
+    named = {role: [(n, m) for n, m in children if MODULES[type(m)].role == role] for role in ROLES}
+    linears = tuple(m for _, m in named["linear"])
+    for (name, m), prev in zip(named["linear"][1:], linears):
         if m.in_features != prev.out_features:
             raise NotProvableError(f"model[{name}]: in_features {m.in_features} != {prev.out_features} of the Linear before")
     biased = [m.bias is not None for m in linears]
     if any(biased) != all(biased):
-        name = children[2 * biased.index(not biased[0])][0]
+        name = named["linear"][biased.index(not biased[0])][0]
         raise NotProvableError(
             f"model[{name}]: bias={not biased[0]} while model[{children[0][0]}] has bias={biased[0]} "
             "(provable: a bias in every Linear or in none)"
         )
+    norms = tuple(m for _, m in named["norm"])
+    _check_norms(named["norm"], linears)
     widths = (linears[0].in_features, *(m.out_features for m in linears))
-    return ProvableMLP(linears, widths, biased[0])
+    return ProvableMLP(linears, widths, biased[0], norms)
+
+
+def _check_norms(named: list[tuple[str, nn.Module]], linears: tuple[nn.Linear, ...]) -> None:
+    """A norm layer in every hidden layer or in none, each over its Linear's features, all of one
+    kind and options (the recipe has one ``model.norm``)."""
+    if not named:
+        return
+    if len(named) != len(linears) - 1:
+        raise NotProvableError(f"model[{named[0][0]}]: a norm layer in {len(named)} of the {len(linears) - 1} hidden "
+                               "layers is not provable yet (provable: one in every hidden layer or in none)")
+    first = _norm_options(named[0][1])
+    for (name, m), linear in zip(named, linears):
+        if m.num_features != linear.out_features:
+            raise NotProvableError(f"model[{name}]: num_features {m.num_features} != {linear.out_features} of the "
+                                   "Linear before")
+        if _norm_options(m) != first:
+            raise NotProvableError(f"model[{name}]: {_name(m)} with {_norm_options(m)} while model[{named[0][0]}] has "
+                                   f"{first} (provable: one kind and one set of options, the recipe's model.norm)")
+
+
+def _norm_options(module: nn.Module) -> tuple:
+    """(kind, virtual batch size or None for the whole batch, momentum, eps)."""
+    return (type(module).__name__, getattr(module, "virtual_batch_size", None), module.momentum, module.eps)
+
+
+def norm_fields(mlp: ProvableMLP, batch_size: int, frac_bits: int) -> dict:
+    """The recipe's ``model.norm`` fields for the model's norm layers: {} without, else
+    ``ghost_bn`` with the ghost batch (``nn.BatchNorm1d``: the whole batch) and the momentum and
+    eps quantized as run files quantize them (``circuits.ghost_bn.recipe_hyperparameters``);
+    NotProvableError naming the option."""
+    if not mlp.norms:
+        return {}
+    from circuits.ghost_bn import recipe_hyperparameters
+
+    _, virtual, momentum, eps = _norm_options(mlp.norms[0])
+    try:
+        bn_momentum, bn_eps = recipe_hyperparameters(momentum, eps, frac_bits)
+    except ValueError as err:
+        raise NotProvableError(f"model: {_name(mlp.norms[0])} {err}") from None
+    return {"norm": "ghost_bn", "virtual_batch_size": batch_size if virtual is None else virtual,
+            "bn_momentum": bn_momentum, "bn_eps": bn_eps}
 
 
 # --- optimizers ----------------------------------------------------------------------------
@@ -309,7 +390,7 @@ def check_optimizer(optimizer: object, mlp: ProvableMLP) -> None:
                                f"{provable_lamb()})")
     check(optimizer)
     held = [p for group in optimizer.param_groups for p in group["params"]]
-    own = [p for m in mlp.linears for p in m.parameters()]
+    own = [p for m in (*mlp.linears, *mlp.norms) for p in m.parameters()]
     if {id(p) for p in held} != {id(p) for p in own} or len(held) != len(own):
         raise NotProvableError("optimizer: must hold exactly the model's parameters, each once")
 
@@ -404,6 +485,18 @@ def load_parameters(mlp: ProvableMLP, weights, biases, scale_bits: int) -> None:
             m.weight.copy_(torch.from_numpy(float_copy(w, scale_bits)))
             if b is not None:
                 m.bias.copy_(torch.from_numpy(float_copy(b, scale_bits)))
+
+
+def load_norms(mlp: ProvableMLP, norms, scale_bits: int, frac_bits: int) -> None:
+    """Write the engine's normalization state (``FixedPointMLP.norm_state``) into the model's
+    norm layers: gamma, beta as float32 copies of their master values at 2^scale_bits (as
+    weights), the running statistics as value / 2^(2 frac_bits) (float32 copies as well)."""
+    with torch.no_grad():
+        for m, (gamma, beta, mean, var) in zip(mlp.norms, norms):
+            m.weight.copy_(torch.from_numpy(float_copy(gamma, scale_bits)))
+            m.bias.copy_(torch.from_numpy(float_copy(beta, scale_bits)))
+            m.running_mean.copy_(torch.from_numpy(float_copy(mean, 2 * frac_bits)))
+            m.running_var.copy_(torch.from_numpy(float_copy(var, 2 * frac_bits)))
 
 
 def factory_model(factory: ModelFactory, seed: int) -> nn.Module:

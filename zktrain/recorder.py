@@ -12,7 +12,10 @@ prove it, and get the trained module back (issue 14; DESIGN sections 1 and 4).
     print(rec.fidelity(x_test, y_test))        # float replay vs fixed point
 
 The model, optimizer and loss must be provable (``zktrain.provable``: today an
-``nn.Sequential`` of ``nn.Linear`` and ``nn.ReLU``, plain ``torch.optim.SGD`` and
+``nn.Sequential`` of ``nn.Linear`` and ``nn.ReLU``, with ``zktrain.nn.GhostBatchNorm1d`` or
+``nn.BatchNorm1d`` before every hidden ReLU or none (the recipe's ``model.norm: ghost_bn``,
+docs/ghost_bn.md; the module's momentum and eps quantized, ``nn.BatchNorm1d``'s ghost batch
+the whole batch; with plain SGD only), plain ``torch.optim.SGD`` and
 ``nn.MSELoss()`` or ``nn.CrossEntropyLoss()`` with its defaults, the exact softmax of
 ``circuits.softmax``); anything else is refused by name before the first step.
 ``torch.optim.SGD(momentum=mu, weight_decay=lam)`` (``dampening=0``, ``nesterov=False``) is
@@ -78,9 +81,11 @@ from .fixedpoint.trace import StepTrace, TrainingTrace
 from .provable import (
     check_model,
     check_optimizer,
+    load_norms,
     load_parameters,
     loss_name,
     master_parameters,
+    norm_fields,
     optimizer_fields,
     step_rate,
 )
@@ -155,10 +160,11 @@ class Recorder:
         self._quant, self._encoding = _quant(quant)
         self._initial = master_parameters(self._mlp, self._quant.rescale_bits)
         # The engine checks W_0 against quant.weight_bits now, naming the tensor; the recorded
-        # batch size is only known at the first step. Batch 2 stands in: LARS and LAMB need the
-        # loss factor's inverse 1/c as an integer, which B n_out / 2 (the mean MSE) is for an
-        # even B whatever the outputs.
-        FixedPointMLP(self._recipe(2, (0,)), *self._initial)
+        # batch size is only known at the first step. Batch 2 (or a Ghost BN's virtual batch,
+        # which must divide it) stands in: LARS and LAMB need the loss factor's inverse 1/c as an
+        # integer, which B n_out / 2 (the mean MSE) is for an even B whatever the outputs.
+        FixedPointMLP(self._recipe(max([2] + [getattr(m, "virtual_batch_size", 2) for m in self._mlp.norms]), (0,)),
+                      *self._initial)
         self._engine: FixedPointMLP | None = None
         self._steps: list[StepTrace] = []
         self._seconds = 0.0
@@ -179,7 +185,8 @@ class Recorder:
             name=self.name,
             seed=self.seed,
             data=DataSpec(source="recorded", features=widths[0], classes=widths[-1], **self._encoding),
-            model=ModelSpec(widths=widths, bias=self._mlp.bias, init="committed"),
+            model=ModelSpec(widths=widths, bias=self._mlp.bias, init="committed",
+                            **norm_fields(self._mlp, batch, self._quant.frac_bits)),
             train=TrainSpec(batch_size=batch, steps=len(lr_num), lr_num=lr_num, loss=self.loss_name,
                             **self.optimizer_fields),
             quant=self._quant,
@@ -193,8 +200,9 @@ class Recorder:
 
     def trace(self) -> TrainingTrace:
         """The recorded run as the engine's trace, under ``recipe()``."""
-        recipe = self.recipe()
-        return TrainingTrace(recipe, tuple(self._steps), tuple(self._engine.weights), tuple(self._engine.biases))
+        recipe, norms = self.recipe(), self._engine.norm_state()
+        return TrainingTrace(recipe, tuple(self._steps), tuple(self._engine.weights), tuple(self._engine.biases),
+                             None if norms is None else tuple(norms))
 
     # --- recording ---------------------------------------------------------------------------
     def step(self, x: Any, y: Any, indices: Any = None) -> float:
@@ -245,7 +253,7 @@ class Recorder:
         self._steps.append(record)
         self.rates.append(rate)
         self.indices.append(rows)
-        self._load(engine.weights, engine.biases)
+        self._load(engine.weights, engine.biases, engine.norms)
         self._release_optimizer()
         unit = float(1 << self._quant.frac_bits)
         if self.loss_name == "cross_entropy":
@@ -307,8 +315,11 @@ class Recorder:
                     "the updates (call rec.step(x, y) instead of loss.backward() and optimizer.step())"
                 )
 
-    def _load(self, weights, biases) -> None:
+    def _load(self, weights, biases, norms=None) -> None:
+        """Write fixed-point weights, biases and (with Ghost BN) the normalization state into the module."""
         load_parameters(self._mlp, weights, biases, self._quant.rescale_bits)
+        if norms is not None:
+            load_norms(self._mlp, norms, self._quant.rescale_bits, self._quant.frac_bits)
         self._held = self._snapshot()
 
     def _release_optimizer(self) -> None:
@@ -339,7 +350,8 @@ class Recorder:
         layers = range(1, len(self._mlp.widths))
         self._load([proof.model.tensors[f"W{l}"] for l in layers], [proof.model.tensors.get(f"b{l}") for l in layers])
         x, labels = self._recorded_rows()
-        accuracy = float(np.mean(FixedPointMLP(trace.recipe, *self._final()).predict(x) == labels))
+        accuracy = float(np.mean(FixedPointMLP(trace.recipe, *self._final(), norms=self._engine.norm_state()).predict(x)
+                                 == labels))
         return proof.summary(len(trace.steps), (accuracy, None), self._seconds)
 
     def _final(self) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
@@ -354,9 +366,9 @@ class Recorder:
     def fidelity(self, x: Any = None, y: Any = None) -> Fidelity:
         """Replay the recorded steps in float64 torch (``fixedpoint.reference.train_float``: the
         same W_0, the same encoded batches, SGD on the recipe's mean loss at the very rate each lr_num
-        stands for) and compare with the fixed-point weights; accuracies on (``x``, ``y``), class
+        stands for) and compare with the fixed-point weights (and Ghost BN's gamma, beta); accuracies on (``x``, ``y``), class
         labels or targets (their argmax), or on the recorded rows when no data is given."""
-        from .fixedpoint.reference import linears, predict_float, train_float
+        from .fixedpoint.reference import linears, norms, predict_float, train_float
 
         if (x is None) != (y is None):
             raise ValueError("fidelity: give both x and y, or neither (the recorded rows)")
@@ -367,19 +379,22 @@ class Recorder:
         ys = np.concatenate([s.y for s in self._steps])
         replay = train_float(recipe, recorded_x, ys, batches, *self._initial).model
         weights, biases = self._final()
+        states = self._engine.norm_state() or []
         scale, largest, difference = float(1 << recipe.scales.weight), 0.0, 0.0
-        for layer, w, b in zip(linears(replay, recipe), weights, biases):
-            pairs = [(layer.weight, w)] + ([] if b is None else [(layer.bias, b)])
-            for param, master in pairs:
-                values = param.detach().double().numpy()
-                difference = max(difference, float(np.abs(values - master / scale).max()))
-                largest = max(largest, float(np.abs(values).max()))
+        tensors = [(layer.weight, w) for layer, w in zip(linears(replay, recipe), weights)]
+        tensors += [(layer.bias, b) for layer, b in zip(linears(replay, recipe), biases) if b is not None]
+        tensors += [(p, master) for bn, state in zip(norms(replay, recipe), states)
+                    for p, master in zip((bn.weight, bn.bias), state[:2])]
+        for param, master in tensors:  # weights, biases, and Ghost BN's gamma and beta (at 2^S too)
+            values = param.detach().double().numpy()
+            difference = max(difference, float(np.abs(values - master / scale).max()))
+            largest = max(largest, float(np.abs(values).max()))
         if x is None:
             inputs, labels = recorded_x, recorded_labels
         else:
             inputs, labels = encode_inputs(_numpy(x), recipe.quant.frac_bits), _numpy(y)
             labels = labels if labels.ndim == 1 else np.argmax(labels, axis=1)
-        fixed = FixedPointMLP(recipe, weights, biases)
+        fixed = FixedPointMLP(recipe, weights, biases, norms=self._engine.norm_state())
         return Fidelity(
             steps=len(self._steps),
             max_weight_difference=difference,

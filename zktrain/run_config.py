@@ -11,6 +11,7 @@ turns it into the canonical integer-only :class:`~circuits.recipe.Recipe` the pr
                                            # committed with commitment: FILE, opening: FILE
     model: {kind: mlp, widths: [64, 128, 128, 10], bias: true, init: seeded}
                                            # or init: committed, init_path: w0.npz (W1.., b1..)
+                                           # norm: {name: ghost_batchnorm, virtual_batch_size: 32}
                                            # or torch: build.py:model (an nn.Module factory)
     train: {batch_size: 64, steps: 16, optimizer: sgd, loss: mse, lr: 0.5}
                                            # or epochs: N (rows // batch_size steps each)
@@ -40,9 +41,11 @@ SGD exactly as its training loop steps it, and each step's rate read from it (to
 only then).
 
 The keys are those of the one run-file schema (``zktrain.schema``) that ``zktrain train`` reads
-too: an option of the float stack that the proof does not cover yet (a LAMB optimizer,
-momentum, a normalization layer, ``drop_last: false``) is refused by name as
-not provable yet. ``model: {torch: FILE.py:FUNCTION}`` builds the model by calling that
+too: an option of the float stack that the proof does not cover yet (a LayerNorm,
+``drop_last: false``) is refused by name as not provable yet. ``model.norm:
+{name: ghost_batchnorm, virtual_batch_size: V, momentum: M, eps: E}`` (or ``batchnorm``, one
+ghost batch of the whole batch) is the recipe's ``model.norm: ghost_bn`` (docs/ghost_bn.md),
+momentum and eps quantized (``circuits.ghost_bn.recipe_hyperparameters``), with plain SGD. ``model: {torch: FILE.py:FUNCTION}`` builds the model by calling that
 function (torch seeded by the run's seed); it must be provable (``zktrain.provable``), and its
 own weights are the run's committed W_0, as for ``zktrain.Recorder``.
 """
@@ -207,6 +210,12 @@ def parse_run(cfg: Any, base_dir: Path | None = None, steps: int | None = None, 
             **encoding,
             **_binding(data_source.options["binding"], dataset, quant.frac_bits, commitment),
         )
+        if factory_mlp is not None:
+            from .provable import norm_fields
+
+            norm = norm_fields(factory_mlp, batch, quant.frac_bits)
+        else:
+            norm = _norm_fields(model.get("norm"), batch, quant.frac_bits)
         loss = train.get("loss", "mse")  # lr_num folds the loss's mean (mse_lr_num, ce_lr_num)
         lr_num = tuple(lr_num_for(loss, r, batch, widths[-1], quant.lr_shift) for r in rates)
         recipe = Recipe(
@@ -219,6 +228,7 @@ def parse_run(cfg: Any, base_dir: Path | None = None, steps: int | None = None, 
                 kind=model.get("kind", "mlp"),
                 activation=model.get("activation", "relu"),
                 init="committed" if factory_mlp is not None else model.get("init", "seeded"),
+                **norm,
             ),
             train=TrainSpec(batch_size=batch, steps=n_steps, lr_num=lr_num, loss=loss),
             quant=quant,
@@ -281,14 +291,57 @@ def _model_widths(model: dict) -> tuple[list[int], bool]:
     for key, provable in (("activation", "relu"), ("linear", "linear")):
         if _name_of(model.get(key, provable)) != provable:
             raise _not_provable(f"model.{key}", model[key], provable)
-    if model.get("norm") is not None:
-        raise _not_provable("model.norm", model["norm"], "no normalization layer so far")
     widths = model.get("widths")
     if not isinstance(widths, list) or len(widths) < 2:
         raise RunConfigError(f"model.widths: must be a list of at least two widths, got {widths!r}")
     for i, w in enumerate(widths):
         _pos_int(f"model.widths[{i}]", w)
     return widths, model.get("bias", True)
+
+
+#: The float stack's ``model.norm`` layers (``zktrain.train.builders.NORM_LAYERS``) the fixed-point
+#: semantics trains, as the recipe's ``model.norm: ghost_bn`` (docs/ghost_bn.md), with the options
+#: each may state: Ghost BN, and BatchNorm as one ghost batch of the whole batch.
+PROVABLE_NORMS = {"ghost_batchnorm": ("virtual_batch_size", "momentum", "eps", "affine"),
+                  "batchnorm": ("momentum", "eps", "affine", "track_running_stats")}
+
+
+def _norm_fields(norm: Any, batch: int, frac_bits: int) -> dict:
+    """``model.norm`` (a layer name or ``{name: ..., **options}``, as ``zktrain train`` reads it)
+    as the recipe's ``ghost_bn`` fields: the ghost batch (``batchnorm``: the whole batch), and
+    the module's momentum (default 0.1) and eps (default 1e-5) quantized
+    (``circuits.ghost_bn.recipe_hyperparameters``); {} without a norm layer."""
+    if norm is None:
+        return {}
+    if isinstance(norm, str):
+        name, options = norm, {}
+    elif isinstance(norm, dict):
+        name, options = norm.get("name"), {k: v for k, v in norm.items() if k != "name"}
+    else:
+        raise RunConfigError(f"model.norm: must be a norm layer name or a mapping with a 'name', got {norm!r}")
+    if name not in PROVABLE_NORMS:
+        raise _not_provable("model.norm", name, " or ".join(PROVABLE_NORMS))
+    unknown = sorted(set(options) - set(PROVABLE_NORMS[name]))
+    if unknown:
+        raise RunConfigError(f"model.norm.{unknown[0]}: not an option of {name} (options: "
+                             f"{', '.join(PROVABLE_NORMS[name])})")
+    for flag in ("affine", "track_running_stats"):
+        if options.get(flag, True) is not True:
+            raise _not_provable(f"model.norm.{flag}", options[flag], "true")
+    virtual = batch
+    if name == "ghost_batchnorm":
+        virtual = _pos_int("model.norm.virtual_batch_size", options.get("virtual_batch_size"))
+    values = {"momentum": options.get("momentum", 0.1), "eps": options.get("eps", 1e-5)}
+    for key, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise RunConfigError(f"model.norm.{key}: must be a number, got {value!r}")
+    from circuits.ghost_bn import recipe_hyperparameters
+
+    try:
+        momentum, eps = recipe_hyperparameters(values["momentum"], values["eps"], frac_bits)
+    except ValueError as err:
+        raise RunConfigError(f"model.norm: {err}") from None
+    return {"norm": "ghost_bn", "virtual_batch_size": virtual, "bn_momentum": momentum, "bn_eps": eps}
 
 
 def _factory_model(model: dict, base_dir: Path | None, seed: int):

@@ -16,6 +16,17 @@ One step on a batch (X, Y), layers l = 1..L, A_0 = X, S = 2R + k:
                buf_l = rescale_K_A(mu buf_l + G_W,l + lam_f W_l),  W_l -= lr_num_t buf_l
                (and the bias alike; ``zktrain.fixedpoint.momentum.rounded_step``)
 
+With ``model.norm: ghost_bn`` every hidden layer is Linear -> Ghost BN -> ReLU (docs/ghost_bn.md
+section 1, the kernel ``zktrain.fixedpoint.ghost_bn``, one ``circuits.ghost_bn.GhostBnSpec`` from
+``circuits.semantics.norm_spec``):
+
+    forward    Y_l = forward_train(Z'_l, gamma_l, beta_l),  s_l = [Y_l <= 0],  A_l = (1 - s_l) Y_l
+               running statistics: G sequential ghost-batch updates (``running_update``)
+    backward   dy_l = (1 - s_l) G'_A,l,  G_Z,l = dx_l = backward(X_l, rstd_l, gamma_l, dy_l)
+    update     gamma_l -= lr_num_t dgamma_l,  beta_l -= lr_num_t dbeta_l  (at 2^S, exact)
+
+and ``forward``/``predict`` use eval mode (the running statistics, ``forward_eval``).
+
 The indicator s = [Z' <= 0] reproduces PyTorch's ReLU gradient of 0 at 0. Every value is
 checked against its declared width (``circuits.semantics.declared_widths``) as it is
 produced: a value beyond it raises :class:`WidthError` naming the tensor, layer and step,
@@ -28,15 +39,28 @@ from typing import Sequence
 
 import numpy as np
 
+from circuits.ghost_bn import GhostBnWidthError, TrainForward
+from circuits.ghost_bn import check_width as check_norm_width
 from circuits.recipe import Recipe
-from circuits.semantics import Width, lamb_spec, lars_spec, momentum_spec, relation_bounds, seeded_parameters, softmax_sizing
+from circuits.semantics import (
+    Width,
+    lamb_spec,
+    lars_spec,
+    momentum_spec,
+    norm_spec,
+    relation_bounds,
+    seeded_norms,
+    seeded_parameters,
+    softmax_sizing,
+)
 from circuits.softmax import SoftmaxCE, softmax_ce
 
+from . import ghost_bn
 from .exact import OPERAND_LIMIT, Term, Wide, matmul_rescale, matmul_wide, max_abs
 from .lamb import LambState, lamb_step
 from .lars import lars_step
 from .momentum import MomentumWidthError, RoundedState, rounded_step
-from .trace import LambTrace, LarsTrace, LayerTrace, MomentumTrace, StepTrace, TrainingTrace, frozen
+from .trace import LambTrace, LarsTrace, LayerTrace, MomentumTrace, NormTrace, StepTrace, TrainingTrace, frozen
 
 #: Split point of the weight gradient's exact (hi, lo) form.
 GRADIENT_LO_BITS = 32
@@ -95,10 +119,16 @@ class FixedPointMLP:
     buf_{t-1} of every weight and bias (``buffers``: int64 at 2^(2R), zero before the first
     step, as torch's first step; or a checkpoint's, as pairs (buf of W_l, buf of b_l)). With
     ``lamb`` ``buffers`` are the moments a segment resumes from: per layer ((M, V) of W_l,
-    (M, V) of b_l or None), zero by default."""
+    (M, V) of b_l or None), zero by default.
+
+    With ``model.norm: ghost_bn`` it carries every hidden layer's normalization state
+    (``norms``: per hidden layer (gamma, beta, running mean, running var), int64 at 2^S, 2^S,
+    2^(2R), 2^(2R); torch's fresh state by default, ``circuits.semantics.seeded_norms``; or a
+    checkpoint's, as ``norm_state()`` returns it)."""
 
     def __init__(self, recipe: Recipe, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray | None],
-                 buffers: Sequence[tuple[np.ndarray, np.ndarray | None]] | None = None):
+                 buffers: Sequence[tuple[np.ndarray, np.ndarray | None]] | None = None,
+                 norms: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] | None = None):
         self.recipe = recipe
         self.declared = recipe.declared_widths()
         widths, layers = recipe.model.widths, recipe.model.layers
@@ -148,6 +178,10 @@ class FixedPointMLP:
                     if value is not None:
                         check_width(value, self.declared["momentum_buffer"], name, l, 0)
                 self.buffers.append((pair[0].copy(), None if pair[1] is None else pair[1].copy()))
+        #: The Ghost BN spec of ``model.norm: ghost_bn`` (``circuits.semantics.norm_spec``), or None.
+        self.norm = norm_spec(recipe)
+        #: Per hidden layer (gamma, beta, running mean, running var) (``norm_state``), or None.
+        self.norms = self._norm_start(norms)
         # The exact matmuls handle any width; the vectors below live in plain int64.
         bounds = relation_bounds(recipe)
         for kind, limit in (("output_gradient", 62), ("bias_gradient", 62), ("weight_gradient", 62 + GRADIENT_LO_BITS)):
@@ -161,6 +195,48 @@ class FixedPointMLP:
         if recipe.model.init != "seeded":
             raise ValueError(f"model.init: the recipe says {recipe.model.init!r}; pass the committed W_0 instead")
         return cls(recipe, *seeded_parameters(recipe))
+
+    def _norm_start(self, given) -> list[tuple[np.ndarray, ...]] | None:
+        """The normalization state a run or segment starts from: ``given`` (a checkpoint's) or
+        torch's fresh state, each array checked: int64 of shape [d_l], gamma and beta within
+        ``quant.weight_bits``, the running statistics within their widths (docs/ghost_bn.md
+        section 1, "Widths")."""
+        if self.norm is None:
+            if given is not None:
+                raise ValueError("norms: the recipe has no normalization (model.norm: none)")
+            return None
+        widths = self.recipe.model.widths
+        start = seeded_norms(self.recipe) if given is None else list(given)
+        if len(start) != len(widths) - 2:
+            raise ValueError(f"norms: expected {len(widths) - 2} hidden layers' (gamma, beta, running_mean, "
+                             f"running_var), got {len(start)}")
+        out = []
+        for l, state in enumerate(start, start=1):
+            if len(state) != 4:
+                raise ValueError(f"norms of layer {l}: expected (gamma, beta, running_mean, running_var)")
+            arrays = tuple(np.asarray(a) for a in state)
+            for name, a in zip(_NORM_NAMES, arrays):
+                if a.dtype != np.int64 or a.shape != (widths[l],):
+                    raise ValueError(f"{name}_{l}: expected int64 of shape {(widths[l],)}, got {a.dtype} {a.shape}")
+            for name, a in zip(_NORM_NAMES[:2], arrays):
+                check_width(a, self.declared["weight"], name, l, 0)
+            for name, a in zip(_NORM_NAMES[2:], arrays[2:]):
+                self._norm_call(l, check_norm_width, self.norm, name, a, " at step 0")
+            out.append(tuple(a.copy() for a in arrays))
+        return out
+
+    def norm_state(self) -> list[tuple[np.ndarray, ...]] | None:
+        """The normalization state after the last step, as the constructor's ``norms`` takes it
+        (copies), or None without normalization."""
+        return None if self.norms is None else [tuple(a.copy() for a in state) for state in self.norms]
+
+    @staticmethod
+    def _norm_call(l: int, fn, *args):
+        """A Ghost BN kernel call, its width errors as WidthError naming the layer too."""
+        try:
+            return fn(*args)
+        except GhostBnWidthError as err:
+            raise WidthError(f"layer {l}: {err}") from None
 
     # --- forward ---------------------------------------------------------------------------
     def _linear(self, a: np.ndarray, l: int, step: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -176,19 +252,30 @@ class FixedPointMLP:
 
     def forward_layers(self, x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """(Z'_l, r_l) of every layer for inputs ``x`` at 2^R (any number of rows), widths
-        checked: the forward pass a proof of inference proves (``prover.inference``)."""
+        checked: the forward pass a proof of inference proves (``prover.inference``). A
+        ``ghost_bn`` model has no such proof yet (ValueError)."""
+        if self.norm is not None:
+            raise ValueError("forward_layers: inference proofs of ghost_bn models are not provable yet "
+                             "(model.norm: ghost_bn); forward and predict evaluate them")
+        return self._layers(x)
+
+    def _layers(self, x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(Z'_l, r_l) of every layer in evaluation mode: a hidden layer's ReLU acts on Z', or on
+        Ghost BN's eval-mode output from the running statistics (docs/ghost_bn.md section 1)."""
         check_width(x, self.declared["input"], "X", None, None)
         a, out = x, []
         for l in range(1, self.recipe.model.layers + 1):
             z, rem = self._linear(a, l, None)
             out.append((z, rem))
             if l < self.recipe.model.layers:
-                a = np.where(z <= 0, 0, z)
+                y = z if self.norm is None else self._norm_call(
+                    l, ghost_bn.forward_eval, self.norm, z, *self.norms[l - 1]).out
+                a = np.where(y <= 0, 0, y)
         return out
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Y_hat = Z'_L for inputs ``x`` at 2^R (any number of rows), widths checked."""
-        return self.forward_layers(x)[-1][0]
+        return self._layers(x)[-1][0]
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Class predictions: argmax of Y_hat (ties to the lowest index, as torch.argmax)."""
@@ -220,23 +307,32 @@ class FixedPointMLP:
         check_width(y, self.declared["label"], "Y", None, step)
 
         acts, zs, rems, signs = [x], [], [], []
+        forwards: dict[int, tuple[np.ndarray, TrainForward, tuple]] = {}
         for l in range(1, layers + 1):
             z, rem = self._linear(acts[-1], l, step)
             zs.append(z)
             rems.append(rem)
             if l < layers:
-                s = (z <= 0).astype(np.uint8)
+                relu_in = z  # Z', or Ghost BN's output Y
+                if self.norm is not None:
+                    forwards[l] = self._norm_forward(z, l, step)
+                    relu_in = forwards[l][0]
+                s = (relu_in <= 0).astype(np.uint8)
                 signs.append(s)
-                acts.append(np.where(s, 0, z))
+                acts.append(np.where(s, 0, relu_in))
 
         g_as: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         g_zs: dict[int, np.ndarray] = {}
         g_ws: dict[int, Wide] = {}
         g_bs: dict[int, np.ndarray | None] = {}
+        norm_traces: dict[int, NormTrace] = {}
+        norm_updates: dict[int, tuple[np.ndarray, ...]] = {}
         g_z, softmax = self.output_gradient(zs[-1], y, step)  # G_out
         for l in range(layers, 0, -1):
             if l < layers:
                 g_z = np.where(signs[l - 1], 0, g_as[l][0])
+                if self.norm is not None:  # G_Z,l is BN's input gradient dx
+                    g_z, norm_traces[l], norm_updates[l] = self._norm_backward(l, forwards[l], g_z, lr_num, step)
             g_zs[l] = g_z
             g_ws[l] = matmul_wide(g_z.T, acts[l - 1], GRADIENT_LO_BITS, what=f"G_W of layer {l}")
             g_bs[l] = None if self.biases[l - 1] is None else g_z.sum(axis=0) << q.frac_bits
@@ -264,6 +360,7 @@ class FixedPointMLP:
                     g_z=frozen(g_zs[l]),
                     g_w=g_ws[l],
                     g_b=None if g_bs[l] is None else frozen(g_bs[l]),
+                    norm=norm_traces.get(l),
                 )
             )
             if self.momentum is not None:
@@ -280,6 +377,8 @@ class FixedPointMLP:
             self.weights[l - 1] = sgd_update(w, lr_num, g_ws[l], width, "W", l, step)
             if b is not None:
                 self.biases[l - 1] = sgd_update(b, lr_num, Wide.of(g_bs[l], GRADIENT_LO_BITS), width, "b", l, step)
+        if self.norms is not None:  # every update succeeded: the normalization state moves too
+            self.norms = [norm_updates[l] for l in range(1, layers)]
         momentum = None
         if buffers:
             # Every layer's update succeeded: only now does the model move to W_{t+1} and the
@@ -297,6 +396,35 @@ class FixedPointMLP:
         if softmax is not None:
             softmax = SoftmaxCE(**{name: frozen(v) for name, v in vars(softmax).items()})
         return StepTrace(step, lr_num, indices, frozen(x.copy()), frozen(y.copy()), tuple(records), softmax, momentum)
+
+    def _norm_forward(self, z: np.ndarray, l: int, step: int) -> tuple[np.ndarray, TrainForward, tuple]:
+        """Ghost BN's train-mode forward of hidden layer l on Z' (docs/ghost_bn.md section 1):
+        Y (checked as the ReLU's input, Z' - 1's width), the kernel's forward and the running
+        statistics after the step's G ghost-batch updates."""
+        gamma, beta, rm, rv = self.norms[l - 1]
+        fwd = self._norm_call(l, ghost_bn.forward_train, self.norm, z, gamma, beta, step)
+        y = _int64(fwd.out, "BN output Y", l, step)
+        check_width(y, self.declared["hidden_pre_activation"], "BN output Y", l, step)
+        run = self._norm_call(l, ghost_bn.running_update, self.norm, rm, rv, fwd.s1, fwd.d, step)
+        stats = (_int64(run.running_mean, "running_mean", l, step), _int64(run.running_var, "running_var", l, step))
+        return y, fwd, stats
+
+    def _norm_backward(self, l: int, forward: tuple, dy: np.ndarray, lr_num: int,
+                       step: int) -> tuple[np.ndarray, NormTrace, tuple[np.ndarray, ...]]:
+        """Ghost BN's backward of hidden layer l from the masked gradient dy = (1 - s) G'_A and
+        the forward's X and rstd: dx (the linear layer's G_Z), the layer's NormTrace, and its
+        state after the step: gamma - lr_num dgamma, beta - lr_num dbeta (exact at 2^S, within
+        ``quant.weight_bits``, as a bias's SGD update) and the running statistics."""
+        y, fwd, stats = forward
+        gamma, beta, rm, rv = self.norms[l - 1]
+        bwd = self._norm_call(l, ghost_bn.backward, self.norm, fwd.xhat, fwd.rstd, gamma, dy, step)
+        dx = _int64(bwd.g_in, "BN g_in", l, step)
+        width = self.declared["weight"]
+        updated = tuple(
+            sgd_update(param, lr_num, Wide.of(_int64(grad, f"d{name}", l, step), GRADIENT_LO_BITS), width, name, l, step)
+            for name, param, grad in (("gamma", gamma, bwd.g_gamma), ("beta", beta, bwd.g_beta)))
+        trace = NormTrace(frozen(y), frozen(dy), *(frozen(a.copy()) for a in (gamma, beta, rm, rv)))
+        return dx, trace, (*updated, *stats)
 
     def _momentum_update(
         self, l: int, lr_num: int, g_w: Wide, g_b: np.ndarray | None, step: int
@@ -394,6 +522,18 @@ class FixedPointMLP:
         return w, b, LarsTrace(l, buf_w, rem_w, buf_b, rem_b, s_w, s_b)
 
 
+#: The names of a hidden layer's normalization state, in ``norms`` order.
+_NORM_NAMES = ("gamma", "beta", "running_mean", "running_var")
+
+
+def _int64(values: np.ndarray, tensor: str, layer: int, step: int) -> np.ndarray:
+    """A Ghost BN kernel result as int64, or WidthError where it does not fit (the kernel keeps
+    values past 2^63 as Python ints)."""
+    if values.dtype == object:
+        raise WidthError(f"{tensor} {_where(layer, step)}: a value reaches 2^63, beyond the engine's int64 range")
+    return np.asarray(values, dtype=np.int64)
+
+
 def _exact_gradient(grad):
     """A gradient as int64 where it fits, Python ints otherwise (``Wide``: the weight gradient)."""
     if isinstance(grad, Wide):
@@ -427,4 +567,6 @@ def train(
         trace = model.step(x[rows], y[rows], recipe.train.lr_num[t], t, rows)
         if record:
             kept.append(trace)
-    return TrainingTrace(recipe, tuple(kept), tuple(model.weights), tuple(model.biases))
+    norms = model.norm_state()
+    return TrainingTrace(recipe, tuple(kept), tuple(model.weights), tuple(model.biases),
+                         None if norms is None else tuple(norms))

@@ -14,6 +14,12 @@ weight_decay=lam)`` with the recipe's own dyadic mu and lam (exact in float64; t
 lam, ``optimizer_options``): the engine's buffer is torch's divided by the loss factor c and its
 decay lam / c (docs/momentum.md section 1), so the two agree up to the engine's roundings,
 buf's included (design (A), at most 2^-(2R+1) per step in folded units).
+
+With ``model.norm: ghost_bn`` every hidden Linear is followed by
+``zktrain.nn.GhostBatchNorm1d(C, v, momentum, eps)`` with the recipe's dyadic momentum and eps
+(exact in float64), gamma = 1 and beta = 0 as torch initializes them (the engine's
+``circuits.semantics.seeded_norms``), trained by the same SGD; predictions use eval mode (the
+running statistics), as the engine's ``predict`` does (docs/ghost_bn.md sections 1 and 2).
 """
 
 from __future__ import annotations
@@ -27,18 +33,30 @@ from torch import nn
 
 from circuits.recipe import Recipe
 from circuits.semantics import torch_lr_for
+from zktrain.nn import GhostBatchNorm1d
 
 from .engine import FixedPointMLP
 
 
 def sequential(recipe: Recipe, dtype: torch.dtype = torch.float64) -> nn.Sequential:
-    """``nn.Sequential(Linear, ReLU, ..., Linear)`` with the recipe's widths and bias setting."""
-    widths, modules = recipe.model.widths, []
+    """``nn.Sequential(Linear, ReLU, ..., Linear)`` with the recipe's widths and bias setting,
+    with a ``GhostBatchNorm1d`` before every ReLU for ``model.norm: ghost_bn``."""
+    m = recipe.model
+    widths, modules = m.widths, []
     for l in range(1, len(widths)):
-        modules.append(nn.Linear(widths[l - 1], widths[l], bias=recipe.model.bias, dtype=dtype))
+        modules.append(nn.Linear(widths[l - 1], widths[l], bias=m.bias, dtype=dtype))
         if l < len(widths) - 1:
+            if m.norm == "ghost_bn":
+                modules.append(GhostBatchNorm1d(widths[l], m.virtual_batch_size, momentum=float(m.bn_momentum.value),
+                                                eps=float(m.bn_eps.value), dtype=dtype))
             modules.append(nn.ReLU())
     return nn.Sequential(*modules)
+
+
+def norms(model: nn.Sequential, recipe: Recipe) -> list[GhostBatchNorm1d]:
+    """The Ghost BN layers of ``model`` (checked against the recipe by ``linears``)."""
+    linears(model, recipe)
+    return [m for m in model if isinstance(m, GhostBatchNorm1d)]
 
 
 def linears(model: nn.Sequential, recipe: Recipe) -> list[nn.Linear]:
@@ -47,6 +65,10 @@ def linears(model: nn.Sequential, recipe: Recipe) -> list[nn.Linear]:
     kinds, expected = [type(m).__name__ for m in model], [type(m).__name__ for m in reference]
     if kinds != expected:
         raise ValueError(f"model: expected the layers {expected}, got {kinds}")
+    for m, ref in zip(model, reference):
+        if isinstance(m, GhostBatchNorm1d) and (m.num_features, m.virtual_batch_size, m.momentum, m.eps) != (
+                ref.num_features, ref.virtual_batch_size, ref.momentum, ref.eps):
+            raise ValueError(f"model: {m} differs from the recipe's {ref}")
     layers = [m for m in model if isinstance(m, nn.Linear)]
     for l, (m, ref) in enumerate(zip(layers, (r for r in reference if isinstance(r, nn.Linear))), start=1):
         if m.weight.shape != ref.weight.shape or (m.bias is None) != (ref.bias is None):
@@ -69,17 +91,33 @@ def load_fixed_point(
                 m.bias.copy_(torch.from_numpy(b.astype(np.float64) / scale))
 
 
+def load_norms(model: nn.Sequential, recipe: Recipe, states) -> None:
+    """Set ``model``'s Ghost BN layers to the engine's state (``FixedPointMLP.norm_state``):
+    gamma, beta / 2^S, running statistics / 2^(2R) (exact in float64 below 2^53)."""
+    scale, stat = float(1 << recipe.scales.weight), float(1 << (2 * recipe.quant.frac_bits))
+    with torch.no_grad():
+        for m, (gamma, beta, mean, var) in zip(norms(model, recipe), states):
+            for tensor, values, unit in ((m.weight, gamma, scale), (m.bias, beta, scale), (m.running_mean, mean, stat),
+                                         (m.running_var, var, stat)):
+                tensor.copy_(torch.from_numpy(values.astype(np.float64) / unit))
+
+
 def quantize(model: nn.Sequential, recipe: Recipe) -> FixedPointMLP:
-    """The fixed-point model nearest to a float one (round half up at 2^(2R+k)): for
-    ``init: committed`` runs that start from an existing torch model."""
+    """The fixed-point model nearest to a float one (round half up at 2^(2R+k); a Ghost BN's
+    running statistics at 2^(2R)): for ``init: committed`` runs that start from an existing
+    torch model."""
     scale = float(1 << recipe.scales.weight)
 
     def master(p: torch.Tensor) -> np.ndarray:
         return np.floor(p.detach().double().numpy() * scale + 0.5).astype(np.int64)
 
+    def stat(t: torch.Tensor) -> np.ndarray:
+        return np.floor(t.detach().double().numpy() * float(1 << (2 * recipe.quant.frac_bits)) + 0.5).astype(np.int64)
+
     layers = linears(model, recipe)
     biases = [None if m.bias is None else master(m.bias) for m in layers]
-    return FixedPointMLP(recipe, [master(m.weight) for m in layers], biases)
+    states = [(master(m.weight), master(m.bias), stat(m.running_mean), stat(m.running_var)) for m in norms(model, recipe)]
+    return FixedPointMLP(recipe, [master(m.weight) for m in layers], biases, norms=states or None)
 
 
 def loss_module(recipe: Recipe) -> nn.Module:
@@ -164,10 +202,15 @@ def train_float(
 
 
 def predict_float(model: nn.Sequential, x: np.ndarray, frac_bits: int) -> np.ndarray:
-    """argmax of the float model on inputs encoded at 2^R."""
-    dtype = next(model.parameters()).dtype
-    with torch.no_grad():
-        out = model(torch.from_numpy(x.astype(np.float64) / (1 << frac_bits)).to(dtype))
+    """argmax of the float model on inputs encoded at 2^R, in eval mode (a normalization layer
+    uses its running statistics); the model's mode is restored after."""
+    dtype, training = next(model.parameters()).dtype, model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(torch.from_numpy(x.astype(np.float64) / (1 << frac_bits)).to(dtype))
+    finally:
+        model.train(training)
     return out.argmax(dim=1).numpy()
 
 

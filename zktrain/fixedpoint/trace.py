@@ -18,6 +18,26 @@ from .exact import Wide
 
 
 @dataclass(frozen=True)
+class NormTrace:
+    """One Ghost BN layer at step t (``model.norm: ghost_bn``, docs/ghost_bn.md section 1), all
+    int64 and read-only. BN's input is the layer's Z' (``LayerTrace.z``) and its input gradient
+    the layer's G_Z (``LayerTrace.g_z``); the ReLU acts on ``y``.
+
+    y                           Y [B, C] = rescale_S(gamma X + 2^R beta), BN's output at 2^R
+    dy                          (1 - s) G'_A [B, C], the masked gradient: BN's output gradient
+    gamma, beta                 [C] before this step's update, at 2^S (S = 2R + k)
+    running_mean, running_var   [C] before this step's G ghost-batch updates, at 2^(2R)
+    """
+
+    y: np.ndarray
+    dy: np.ndarray
+    gamma: np.ndarray
+    beta: np.ndarray
+    running_mean: np.ndarray
+    running_var: np.ndarray
+
+
+@dataclass(frozen=True)
 class LayerTrace:
     """Layer l at one step (DESIGN section 4). Hidden-only fields are None for the output layer.
 
@@ -29,6 +49,11 @@ class LayerTrace:
     g_z           G_Z,l = (1 - s_l) G'_A,l (hidden), G_out = Y_hat - Y or p - Y (output)
     g_w           G_W,l = G_Z,l^T A_{l-1} [d_l, d_{l-1}] at 2^(2R), exact, as Wide
     g_b           G_b,l = 2^R 1^T G_Z,l [d_l] at 2^(2R) (None without bias)
+    norm          the Ghost BN between Z' and the ReLU (``model.norm: ghost_bn``, hidden layers;
+                  None otherwise). Then ``z``, ``z_rem`` are BN's input Z' and its remainder,
+                  ``sign`` = [Y <= 0] and ``a`` = (1 - s) Y on BN's output Y (``norm.y``), and
+                  ``g_z`` is BN's input gradient dx (from ``norm.dy`` = (1 - s) G'_A), from which
+                  g_w and g_b follow as above
     """
 
     layer: int
@@ -43,6 +68,7 @@ class LayerTrace:
     g_z: np.ndarray
     g_w: Wide
     g_b: np.ndarray | None
+    norm: NormTrace | None = None
 
 
 @dataclass(frozen=True)
@@ -129,12 +155,15 @@ class StepTrace:
 
 @dataclass(frozen=True)
 class TrainingTrace:
-    """A whole run: its recipe, the recorded steps (W_0 is steps[0]'s weights), and W_T, b_T."""
+    """A whole run: its recipe, the recorded steps (W_0 is steps[0]'s weights), and W_T, b_T;
+    with ``model.norm: ghost_bn`` the normalization state after the last step, per hidden layer
+    (gamma, beta, running mean, running var) (None without normalization)."""
 
     recipe: Recipe
     steps: tuple[StepTrace, ...]
     final_weights: tuple[np.ndarray, ...]
     final_biases: tuple[np.ndarray | None, ...]
+    final_norms: tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], ...] | None = None
 
 
 def frozen(a: np.ndarray) -> np.ndarray:
