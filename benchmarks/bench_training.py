@@ -11,6 +11,8 @@ for each range gadget and mode asked for, side by side.
                                                          # cross-entropy with momentum and decay vs plain SGD/MSE
     python benchmarks/bench_training.py --recipes sgd-mse ce-lars --modes clear zk   # LARS vs plain SGD
     python benchmarks/bench_training.py --recipes sgd-mse ce-lamb --modes clear zk   # LAMB vs plain SGD
+    python benchmarks/bench_training.py --recipes sgd-mse bn-mse --lr 0.2 --modes clear zk
+                                                         # Ghost BN in both hidden layers vs none
     python benchmarks/bench_training.py --run-file examples/digits_lars.yaml --steps 8 --modes clear zk
                                                          # the first 8 steps of a run file, as written
 
@@ -37,7 +39,9 @@ ROOT = Path(__file__).resolve().parent.parent
 #: cross-entropy with torch's SGD(momentum=0.9, weight_decay=1e-4) at the rate the fidelity
 #: benchmark uses (docs/momentum.md section 7), or with LARS at the first setting of
 #: docs/lars.md section 2 (lr 0.2, eta 0.02, decay 1e-4, mu 0.9), or with LAMB at docs/lamb.md
-#: section 2's batch-64 setting (lr 0.01, decay 0.01, betas (0.9, 0.999), eps 1e-6).
+#: section 2's batch-64 setting (lr 0.01, decay 0.01, betas (0.9, 0.999), eps 1e-6); or plain
+#: SGD with a Ghost BN in every hidden layer (``NORMS``: ghost batches of 32, torch's momentum
+#: and eps) at examples/digits_ghost_bn.yaml's rate.
 RECIPES = {
     "sgd-mse": lambda args: {"loss": "mse", "lr": args.lr},
     "ce-momentum": lambda args: {"loss": "cross_entropy", "lr": 0.04, "momentum": 0.9, "weight_decay": 1e-4},
@@ -46,7 +50,9 @@ RECIPES = {
         "decay_bias_and_norm": True}},
     "ce-lamb": lambda args: {"loss": "cross_entropy", "optimizer": {
         "name": "lamb", "lr": 0.01, "weight_decay": 0.01, "decay_bias_and_norm": True}},
+    "bn-mse": lambda args: {"loss": "mse", "lr": 0.2},
 }
+NORMS = {"bn-mse": {"norm": {"name": "ghost_batchnorm", "virtual_batch_size": 32}}}
 
 
 def _run_config(args) -> dict:
@@ -62,7 +68,7 @@ def _run_config(args) -> dict:
         "source": "synthetic", "n": 4 * args.batch * args.steps, "d": widths[0], "classes": widths[-1]}
     return {
         "name": "bench", "seed": 0, "data": data,
-        "model": {"kind": "mlp", "widths": widths, "bias": True},
+        "model": {"kind": "mlp", "widths": widths, "bias": True, **NORMS.get(args.recipe, {})},
         "train": {"batch_size": args.batch, "steps": args.steps, **RECIPES[args.recipe](args)},
         "prove": {"zk": args.mode == "zk", "backend": args.backend, "range_check": args.gadget,
                   "segment_steps": args.segment},

@@ -59,10 +59,13 @@ from .bits import BitDecomposition
 from .data import DATA_BINDINGS, DatasetEncoding
 from .layout import Layout, log2_ceil, padded
 from .limbs import LIMB_BITS, LimbDecomposition
-from .semantics import lamb_spec, lars_spec, momentum_spec, relation_bounds
+from .semantics import lamb_spec, lars_spec, momentum_spec, norm_spec, relation_bounds
 from .softmax import LOSSES
 
 RANGE_CHECKS = ("limbs", "bits")
+NORMS = ("none", "ghost_bn")
+#: A Ghost BN layer's checkpointed state: gamma, beta (trained) and the running statistics.
+NORM_STATE = ("Gamma", "beta", "RM", "RV")
 OPTIMIZERS = ("sgd", "sgd_momentum", "lars", "lamb")
 Decomposition = BitDecomposition | LimbDecomposition
 
@@ -118,6 +121,15 @@ class MlpCircuit:
     betas: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0))
     lamb_eps: int = 0
     param_bits: int = 0
+    #: ``model.norm: ghost_bn`` (``circuits.ghost_bn``, docs/ghost_bn.md section 4): every hidden
+    #: layer is Linear -> Ghost BN -> ReLU, with the ghost batch v, the running statistics'
+    #: momentum m / 2^K as (num, shift), eps at 2^(2R) and the signed width gamma and beta can
+    #: reach over the run (``norm_param_bits``; 0: this circuit's own steps).
+    norm: str = "none"
+    virtual_batch: int = 0
+    bn_momentum: tuple[int, int] = (0, 0)
+    bn_eps: int = 0
+    bn_param_bits: int = 0
 
     def __post_init__(self) -> None:
         if self.range_check not in RANGE_CHECKS:
@@ -164,6 +176,15 @@ class MlpCircuit:
             raise ValueError(f"{self.optimizer} has no betas, LAMB eps or param_bits")
         if self.optimizer not in ("lars", "lamb") and self.inv_c:
             raise ValueError(f"{self.optimizer} has no 1/c")
+        if self.norm not in NORMS:
+            raise ValueError(f"norm must be one of {list(NORMS)}, got {self.norm!r}")
+        if self.norm == "none" and (self.virtual_batch, self.bn_momentum, self.bn_eps, self.bn_param_bits) != (
+                0, (0, 0), 0, 0):
+            raise ValueError("a circuit without norm has no ghost batch, BN momentum, eps or parameter width")
+        if self.has_norm:
+            if self.optimizer != "sgd":
+                raise ValueError(f"norm ghost_bn is provable with optimizer sgd only so far, not {self.optimizer}")
+            self.norm_spec()  # noqa: B018 -- validates v, the momentum, eps and the widths
 
     @classmethod
     def from_recipe(cls, recipe: "Recipe", range_check: str = "limbs") -> "MlpCircuit":
@@ -188,6 +209,11 @@ class MlpCircuit:
                          weight_decay=(lars.beta.num, lars.beta.shift), buf_bits=recipe.train.buf_bits,
                          trust_coefficient=(lars.eta.num, lars.eta.shift), lars_eps=lars.eps_int,
                          inv_c=lars.inv_c, lars_clip=lars.clip)
+        norm = norm_spec(recipe)  # Ghost BN (docs/ghost_bn.md): gamma and beta's reach from the run's rates
+        if norm is not None:
+            state |= dict(norm="ghost_bn", virtual_batch=norm.virtual_batch_size,
+                          bn_momentum=(norm.momentum.num, norm.momentum.shift), bn_eps=norm.eps_int,
+                          bn_param_bits=_norm_param_bits(norm, recipe.train.batch_size, sum(recipe.train.lr_num)))
         lamb = lamb_spec(recipe)  # the betas' complements and eps as E (docs/lamb.md section 1)
         if lamb is not None:
             bounds = relation_bounds(recipe)
@@ -237,6 +263,9 @@ class MlpCircuit:
         if fields["optimizer"] == "sgd":
             for key in ("optimizer", "momentum", "weight_decay", "buf_bits"):
                 del fields[key]
+        if fields["norm"] == "none":  # and so do circuits without normalization
+            for key in ("norm", "virtual_batch", "bn_momentum", "bn_eps", "bn_param_bits"):
+                del fields[key]
         return json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
 
     # --- sizes ----------------------------------------------------------------------------
@@ -275,10 +304,23 @@ class MlpCircuit:
         return BitDecomposition(width, signed, offset)
 
     def z_slots(self, layer: int) -> Decomposition:
-        hidden = layer < self.layers
-        # Hidden: Z' - 1 in two's complement, so the sign slot is [Z' <= 0] (PyTorch's ReLU
-        # gradient at 0 is 0). Output: Z' itself.
-        return self._decomposition(self.value_bits, signed=True, offset=1 if hidden else 0)
+        """Z'_l: the ReLU's input (``relu_slots``) in a hidden layer without norm; Z' itself in
+        the output layer and in front of a Ghost BN, whose output the ReLU reads."""
+        if layer < self.layers and not self.has_norm:
+            return self.relu_slots()
+        return self._decomposition(self.value_bits, signed=True)
+
+    def relu_slots(self) -> Decomposition:
+        """A ReLU's input V: V - 1 in two's complement, so the sign slot is [V <= 0] (PyTorch's
+        ReLU gradient at 0 is 0)."""
+        return self._decomposition(self.value_bits, signed=True, offset=1)
+
+    def relu_input(self, layer: int) -> tuple[str, str]:
+        """(committed slots, virtual name) of hidden layer l's ReLU input: Z'_l (``Z{l}``,
+        ``ZP{l}``), or with Ghost BN its output Y (``N{l}``, the gadget's ``bn{l}.Y``)."""
+        if self.has_norm:
+            return self.ranged(f"N{layer}"), self.ghost_bn(layer).t("Y")
+        return self.ranged(f"Z{layer}"), f"ZP{layer}"
 
     def rem_slots(self) -> Decomposition:
         s = self.rescale_bits
@@ -292,6 +334,42 @@ class MlpCircuit:
 
     def y_slots(self) -> Decomposition:
         return self._decomposition(self.label_bits, signed=False)
+
+    # --- Ghost BN (docs/ghost_bn.md section 4) ------------------------------------------------
+    @property
+    def has_norm(self) -> bool:
+        return self.norm == "ghost_bn"
+
+    def norm_layers(self) -> range:
+        """The layers with a Ghost BN between their Linear and ReLU: every hidden layer."""
+        return range(1, self.layers) if self.has_norm else range(0)
+
+    @property
+    def norm_param_bits(self) -> int:
+        """gamma and beta's signed width over the run (``bn_param_bits``, or this circuit's own)."""
+        if self.bn_param_bits:
+            return self.bn_param_bits
+        spec = self.norm_spec(self.weight_bits)
+        return _norm_param_bits(spec, self.batch, sum(self.lr))
+
+    def norm_spec(self, weight_bits: int | None = None):
+        """The semantics' parameters (``circuits.ghost_bn.GhostBnSpec``), its ``weight_bits`` the
+        width gamma and beta can reach (``norm_param_bits``)."""
+        from .ghost_bn import GhostBnSpec
+        from .momentum import Dyadic
+
+        return GhostBnSpec(self.batch, self.virtual_batch, Dyadic(*self.bn_momentum), self.bn_eps, self.frac_bits,
+                           self.lr_shift, self.value_bits, weight_bits or self.norm_param_bits)
+
+    def ghost_bn(self, layer: int):
+        """Layer l's Ghost BN step gadget (``circuits.ghost_bn_step``), named ``bn{l}``, over the
+        padded steps and the layer's padded features."""
+        return _ghost_bn(self, layer)
+
+    def norm_state_tensors(self, end: str) -> list[str]:
+        """gamma, beta and the running statistics a segment starts from (``end = "0"``) or ends
+        on (``"T"``), per Ghost BN layer: ``bn{l}.Gamma.{end}``, [d_l] each."""
+        return [f"bn{l}.{v}.{end}" for l in self.norm_layers() for v in NORM_STATE]
 
     # --- the optimizer's state (sgd_momentum, lars) -------------------------------------------
     @property
@@ -461,6 +539,12 @@ class MlpCircuit:
             if l < self.layers:
                 out[self.ranged(f"G{l}")] = RangedTensor(self.slots_layout(l, self.g_slots()), self.g_slots())
                 out[self.ranged(f"RG{l}")] = RangedTensor(self.slots_layout(l, self.rem_slots()), self.rem_slots())
+        for l in self.norm_layers():  # the ReLU's input Y, then the gadget's slots per element or statistic
+            out[self.ranged(f"N{l}")] = RangedTensor(self.slots_layout(l, self.relu_slots()), self.relu_slots())
+            gadget = self.ghost_bn(l)
+            for name, d, value_vars in gadget.ranged():
+                groups = gadget.batch_vars if value_vars == gadget.element_vars else gadget.group_vars
+                out[name] = RangedTensor(Layout.of(t=self.step_vars, b=groups, j=self.width_vars(l), slot=d.slot_vars), d)
         if self.init_committed:
             d = self.w0_slots()
             for l in range(1, self.layers + 1):
@@ -531,6 +615,24 @@ class RangedTensor:
     layout: Layout
     decomposition: Decomposition
     real: dict[str, int] | None = None
+
+
+def _norm_param_bits(spec, batch: int, lr_sum: int) -> int:
+    """The signed width of every gamma_t and beta_t for any witness the range checks admit:
+    gamma_t = gamma_0 - sum_{s<t} lr_s dgamma_s with gamma_0 = 2^S (beta_0 = 0), |dgamma| =
+    |sum_b dy X| <= B 2^(Q-1) xhat_max and |dbeta| = 2^R |sum_b dy| <= 2^R B 2^(Q-1) (as
+    ``circuits.semantics.relation_bounds`` bounds the weights), at least the run's declared width."""
+    q = 1 << (spec.value_bits - 1)
+    reach = (1 << spec.param_shift) + lr_sum * batch * q * max(spec.xhat_max, 1 << spec.frac_bits)
+    return max(reach.bit_length() + 1, spec.weight_bits)
+
+
+@lru_cache(maxsize=256)
+def _ghost_bn(c: MlpCircuit, layer: int):
+    from .ghost_bn_step import GhostBnStep
+
+    return GhostBnStep(f"bn{layer}", c.norm_spec(), c.step_vars, c.width_vars(layer),
+                       c.limb_bits if c.range_check == "limbs" else None)
 
 
 @lru_cache(maxsize=256)

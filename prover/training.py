@@ -14,13 +14,15 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from circuits import ghost_bn
 from circuits.lars import buffer_terms, update_multiplier
-from circuits.mlp import MlpCircuit
+from circuits.mlp import NORM_STATE, MlpCircuit
 from prover.backends.base import FieldBackend
 from prover import losses
 from prover.commit import hyrax
 from prover.commit.generators import prover_generators
 from prover.gadgets import slot_values, to_field
+from prover.ghost_bn_step import ghost_bn_step_witness
 from prover.logup import derive_tables, multiplicities
 from prover.phase import prove_phase
 from prover.lamb_step import lamb_step_witness
@@ -30,6 +32,7 @@ from verifier.encoding import encode_scalars
 from verifier.field import MODULUS as R
 from verifier.hyrax import HyraxCommitment, HyraxLayout
 from verifier.logup import Challenges, LogupStatement
+from verifier.normalization import GhostBnLayers
 from verifier.optimizers import momentum_coefficients
 from verifier.phase import Reduction
 from verifier.training import DOMAIN, TrainingStatement, TrainingWalk, has_logup, logup_statement
@@ -65,11 +68,13 @@ Hook = Callable[[str, np.ndarray], np.ndarray]
 
 def exact_step(c: MlpCircuit, w: list, b: list, x: np.ndarray, y: np.ndarray, lr: int, hook: Hook | None = None,
                bufs: list | None = None, coefficients: tuple[int, int] | None = None, real: bool = True,
-               step: int = 0):
+               step: int = 0, norms: list | None = None):
     """One step of the exact semantics on padded object arrays (the relation the circuit
     proves, written plainly). Returns the step's tensors by witness name, W and b after it,
-    and the optimizer's state after it (``bufs``: per layer the momentum buffers of W and b,
-    ``sgd_momentum`` only; None for plain SGD). ``coefficients`` (mu', lam') replaces the
+    the optimizer's state after it (``bufs``: per layer the momentum buffers of W and b,
+    ``sgd_momentum`` only; None for plain SGD) and Ghost BN's (gamma, beta) per hidden layer
+    after it (``norms``, before it; None without norm: ``circuits.ghost_bn``'s train-mode
+    forward and backward between each hidden Linear and its ReLU, docs/ghost_bn.md). ``coefficients`` (mu', lam') replaces the
     circuit's in the buffer's update: a deviating optimizer, for the soundness tests. A padded
     step (``real`` False) updates the state but not the weights (LARS's rate 1 is a real step's).
     ``step``: the run's index of this step (LAMB's bias corrections count from it); LAMB's
@@ -87,34 +92,48 @@ def exact_step(c: MlpCircuit, w: list, b: list, x: np.ndarray, y: np.ndarray, lr
 
     act = emit("IN1", x)
     y = emit("Y", y)
+    forward = {}
     for l in range(1, L + 1):
         rec[f"W{l}"], rec[f"b{l}"] = w[l - 1], b[l - 1]
         zp, rem = rescale(act.dot(w[l - 1].T) + (b[l - 1] << R_), S)
         zp = emit(f"ZP{l}", zp)
         emit(f"REM{l}", rem)
         if l < L:
+            if c.has_norm:  # the ReLU reads the Ghost BN's output Y
+                gamma, beta = (emit(f"bn{l}.{v}", p) for v, p in zip(("Gamma", "beta"), norms[l - 1]))
+                forward[l] = ghost_bn.forward_train(c.ghost_bn(l).spec, zp, gamma, beta)
+                zp = emit(f"NP{l}", np.asarray(forward[l].out, dtype=object))
             s = emit(f"S{l}", (zp <= 0).astype(object))
             act = emit(f"IN{l + 1}", (1 - s) * zp)
     gz = emit(f"GZ{L}", losses.output_gradient(c, rec[f"ZP{L}"], y, emit))  # the loss module's G_out
+    backward = {}
     for l in range(L - 1, 0, -1):
         gp, remg = rescale(gz.dot(w[l]), S)
         gp = emit(f"GP{l}", gp)
         emit(f"REMG{l}", remg)
-        gz = emit(f"GZ{l}", (1 - rec[f"S{l}"]) * gp)
+        gz = (1 - rec[f"S{l}"]) * gp
+        if c.has_norm:  # G_Z is the Ghost BN's input gradient dx, from dy = the ReLU's
+            dy = emit(f"DY{l}", gz)
+            backward[l] = ghost_bn.backward(c.ghost_bn(l).spec, forward[l].xhat, forward[l].rstd, rec[f"bn{l}.Gamma"], dy)
+            gz = np.asarray(backward[l].g_in, dtype=object)
+        gz = emit(f"GZ{l}", gz)
     grads = [(rec[f"GZ{l}"].T.dot(rec[f"IN{l}"]), rec[f"GZ{l}"].sum(axis=0) << R_) for l in range(1, L + 1)]
+    if c.has_norm:  # SGD, the only optimizer with norm so far (``circuits.mlp``)
+        norms = [(rec[f"bn{l}.Gamma"] - lr * np.asarray(backward[l].g_gamma, dtype=object),
+                  rec[f"bn{l}.beta"] - lr * np.asarray(backward[l].g_beta, dtype=object)) for l in range(1, L)]
     if c.has_momentum:
         new_w, new_b, bufs = momentum_update(c, w, b, grads, bufs, lr, emit, coefficients)
-        return rec, new_w, new_b, bufs
+        return rec, new_w, new_b, bufs, norms
     if c.optimizer == "lars":
         new_w, new_b, bufs = lars_update(c, w, b, grads, bufs, lr, emit, real)
-        return rec, new_w, new_b, bufs
+        return rec, new_w, new_b, bufs, norms
     if c.optimizer == "lamb":
         new_w, new_b, bufs = lamb_update(c, w, b, grads, bufs, lr, emit, step)
-        return rec, new_w, new_b, bufs
+        return rec, new_w, new_b, bufs, norms
     new_w = [w[l - 1] - lr * grads[l - 1][0] for l in range(1, L + 1)]
     if not c.bias:
-        return rec, new_w, b, None  # zero, and never updated
-    return rec, new_w, [b[l - 1] - lr * grads[l - 1][1] for l in range(1, L + 1)], None
+        return rec, new_w, b, None, norms  # zero, and never updated
+    return rec, new_w, [b[l - 1] - lr * grads[l - 1][1] for l in range(1, L + 1)], None, norms
 
 
 def momentum_update(c: MlpCircuit, w: list, b: list, grads: list, bufs: list, lr: int, emit: Hook,
@@ -243,6 +262,7 @@ def mlp_witness(
     buf0: Sequence | None = None,
     coefficients: tuple[int, int] | None = None,
     first_step: int = 0,
+    norm0: Sequence | None = None,
 ) -> Witness:
     """Run the padded steps and lay every tensor out as the circuit expects.
 
@@ -255,6 +275,8 @@ def mlp_witness(
     ``dataset`` is committed data's, ``counts`` the multiplicities' (``stack_witness``);
     ``coefficients`` a deviating momentum update's (``exact_step``). ``first_step``: the run's
     step this segment starts at (LAMB's bias corrections; its ``buf0`` are the moments).
+    ``norm0``: Ghost BN's (gamma, beta, running mean, running variance) per hidden layer the
+    segment starts from (default torch's initial state, ``verifier.normalization``).
     """
     dims = [1 << c.width_vars(i) for i in range(c.layers + 1)]
     tp, bsz = c.padded_steps, c.batch
@@ -271,19 +293,26 @@ def mlp_witness(
         given = buf0 or [((None, None), (None, None))] * c.layers
         bufs = [tuple(tuple(_pad(np.zeros((0,) * like.ndim, dtype=np.int64) if v is None else v, like.shape)
                             for v in pair) for pair, like in zip(given[l], (w[l], b[l]))) for l in range(c.layers)]
-    start, steps, ends = bufs, [], []
+    norm_start = norms = None
+    if c.has_norm:
+        norm_start = [tuple(_pad(v, (dims[l],)) for v in (norm0[l - 1] if norm0 else
+                            [GhostBnLayers.seeded(c, l, v) for v in NORM_STATE])) for l in c.norm_layers()]
+        norms = [state[:2] for state in norm_start]
+    start, steps, ends, norm_ends = bufs, [], [], []
     for t, lr in enumerate(c.lr_padded()):
-        rec, w, b, bufs = exact_step(c, w, b, xs[t], ys[t], lr, None if hook is None else hook(t), bufs, coefficients,
-                                     real=t < c.steps, step=first_step + t)
+        rec, w, b, bufs, norms = exact_step(c, w, b, xs[t], ys[t], lr, None if hook is None else hook(t), bufs,
+                                            coefficients, real=t < c.steps, step=first_step + t, norms=norms)
         steps.append(rec)
         ends.append(bufs)
+        norm_ends.append(norms)
     state = None if bufs is None else (start, ends[c.steps - 1])
-    return stack_witness(c, steps, w, b, dataset, counts, state, first_step)
+    norm_state = None if norms is None else (norm_start, norm_ends[c.steps - 1])
+    return stack_witness(c, steps, w, b, dataset, counts, state, first_step, norm_state)
 
 
 def stack_witness(
     c: MlpCircuit, steps: Sequence[dict], final_w: Sequence, final_b: Sequence, dataset: Witness | None = None,
-    counts: Callable = multiplicities, state: tuple | None = None, first_step: int = 0,
+    counts: Callable = multiplicities, state: tuple | None = None, first_step: int = 0, norms: tuple | None = None,
 ) -> Witness:
     """Stack per-step records (padded arrays named as ``exact_step`` names them, one per
     padded step) into the circuit's witness, with every range-checked value decomposed into
@@ -293,7 +322,9 @@ def stack_witness(
     labels stay as ``Y`` too: the cross-entropy's label checks read them (``verifier/losses.py``).
     ``state`` is ``sgd_momentum``'s: the buffers the segment starts from and those after its
     last real step (per layer the pair for W and b, padded), its checkpoints; LAMB's, the moments
-    (per layer the pairs (M, V)), with ``first_step`` the run's step the segment starts at."""
+    (per layer the pairs (M, V)), with ``first_step`` the run's step the segment starts at.
+    ``norms`` is Ghost BN's: per hidden layer the (gamma, beta, running mean, running variance)
+    the segment starts from and the (gamma, beta) after its last real step, padded."""
     if len(steps) != c.padded_steps:
         raise ValueError(f"{len(steps)} step records for {c.padded_steps} padded steps")
     wide = wide_records(c)  # Python ints by design: gradients and their squared norms
@@ -328,9 +359,42 @@ def stack_witness(
         wit.update(lars_tensors(c, wit))
     if c.optimizer == "lamb":
         wit.update(lamb_tensors(c, wit, state, first_step))
+    if c.has_norm:
+        wit.update(norm_tensors(c, wit, norms))
     if has_logup(c):
         wit.update(counts(logup_statement(c), wit))
     return wit
+
+
+def norm_tensors(c: MlpCircuit, wit: Witness, norms: tuple) -> Witness:
+    """Each Ghost BN layer's gadget tensors (``prover/ghost_bn_step.py``) from the stacked Z',
+    dy, gamma and beta and the starting statistics, which must give the steps' own Y and dx;
+    the ReLU's slots of Y, and the checkpoints bn{l}.*.0 and bn{l}.*.T (the running statistics
+    read off the gadget's states at the last real step's last ghost batch)."""
+    starts, ends = norms
+    out: Witness = {}
+    for l, start, end in zip(c.norm_layers(), starts, ends, strict=True):
+        g = c.ghost_bn(l)
+        gw = ghost_bn_step_witness(g, wit[f"ZP{l}"], wit.pop(f"DY{l}"), wit.pop(g.t("Gamma")), wit.pop(g.t("beta")),
+                                   start[2], start[3])
+        y = wit.pop(f"NP{l}")
+        check_norm_outputs(g, gw, y, wit[f"GZ{l}"])
+        out.update(gw)
+        out[c.ranged(f"N{l}")] = c.relu_slots().decompose(y, f"Y{l}")
+        last = g.spec.ghosts * c.steps - 1
+        finals = (*end, gw[g.t("RM")][last], gw[g.t("RV")][last])
+        for value, first, final in zip(NORM_STATE, start, finals, strict=True):
+            out[f"bn{l}.{value}.0"] = _int64(first, f"bn{l}.{value}.0")
+            out[f"bn{l}.{value}.T"] = _int64(final, f"bn{l}.{value}.T")
+    return out
+
+
+def check_norm_outputs(g, gadget: Witness, y: np.ndarray, dx: np.ndarray) -> None:
+    """The gadget's Y and dx are the step's ReLU input and G_Z: an AssertionError otherwise (a
+    prover bug; the soundness tests' cheating provers skip it)."""
+    for mine, theirs in ((y, g.t("Y")), (dx, g.t("dx"))):
+        if not (np.asarray(gadget[theirs], dtype=object) == np.asarray(mine, dtype=object)).all():
+            raise AssertionError(f"prover bug: the Ghost BN gadget's {theirs} is not the step's")
 
 
 def buffer_slots(c: MlpCircuit, wit: Witness, state: tuple) -> Witness:

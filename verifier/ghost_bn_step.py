@@ -197,12 +197,16 @@ def _tie(walk: Walk, c: GhostBnStep, claim: Claim, value: str | None = None) -> 
     walk.slice_value(c.slots(name), c.slot_decomposition(name), claim.point, claim.value)
 
 
-def verify_ghost_bn_step(walk: Walk, c: GhostBnStep) -> list[Claim]:
+def verify_ghost_bn_step(walk: Walk, c: GhostBnStep, gradients: bool = True) -> list[Claim]:
     """Relations 1-7 (module docstring). Returns the claims on the inputs and outputs, in order:
     x, dy, Y at the element point; Gamma, beta at it without (g, i); Gamma at the statistics
     point without g; dy at the gradients' point; dgamma, dbeta at p (for the caller's
     optimizer); RM0, RV0 at the statistics point's features; x, dy at the sums' point. Every
-    other claim is tied to slots (their folded claims in the ledger)."""
+    other claim is tied to slots (their folded claims in the ledger).
+
+    ``gradients`` False leaves relation 6 to the caller, who proves its own functionals of
+    dgamma = sum_b dy X and dbeta = 2^R sum_b dy over dy and X (the training walk's optimizer,
+    ``verifier/normalization.py``): no point p is drawn, and dy at p, dgamma and dbeta are not returned."""
     t, ch, r = walk.t, walk.ch, c.rsqrt
     elem, stat = c.element_identities(), c.stat_identities()
     w = t.challenge_scalars(b"ghost-bn-w", c.element_vars)
@@ -236,19 +240,22 @@ def verify_ghost_bn_step(walk: Walk, c: GhostBnStep) -> list[Claim]:
     # --- the statistics, the parameter gradients and the shifts ---
     sp, ep = s[c.t("D")].point, e[c.t("S1")].point
     rho = t.challenge_scalars(b"ghost-bn-stats-rho", 4)
-    p = tuple(t.challenge_scalars(b"ghost-bn-grad-w", c.param_vars))
-    grads = [Claim(c.t(n), p, ch.evaluation(c.t(n), p)) for n in ("dgamma", "dbeta")]
-    rho_g = t.challenge_scalar(b"ghost-bn-grad-rho")
+    grads: list[Claim] = []
+    if gradients:
+        p = tuple(t.challenge_scalars(b"ghost-bn-grad-w", c.param_vars))
+        grads = [Claim(c.t(n), p, ch.evaluation(c.t(n), p)) for n in ("dgamma", "dbeta")]
+        rho_g = t.challenge_scalar(b"ghost-bn-grad-rho")
     s_c = tuple(sp[:c.feature_vars])
     starts = [Claim(c.t(n), s_c, ch.evaluation(c.t(n), s_c)) for n in ("RM0", "RV0")]
     stats = [s[c.t("D")].value, s[c.t("S1")].value, e[c.t("S1")].value, e[c.t("A")].value, s[c.t("Bs")].value]
-    s1, s2, a, bs, dy_g, x_g, rm, rv = ch.phase(f"ghost-bn:{c.name}:stats".encode(), [
+    s1, s2, a, bs, *rest = ch.phase(f"ghost-bn:{c.name}:stats".encode(), [
         stats_reduction(c, sp, ep, stats, rho),
-        grads_reduction(c, p, [x.value for x in grads], rho_g),
+        *([grads_reduction(c, p, [x.value for x in grads], rho_g)] if gradients else []),
         shift_reduction(c, "RM", sp, s[c.t("RMp")].value, starts[0].value),
         shift_reduction(c, "RV", sp, s[c.t("RVp")].value, starts[1].value),
     ])
-    for claim in (x_g, rm, rv):
+    dy_g, x_g, rm, rv = rest if gradients else (None, None, *rest)
+    for claim in (x_g, rm, rv) if gradients else (rm, rv):
         _tie(walk, c, claim)
     # --- the sums over i ---
     rho_i = t.challenge_scalars(b"ghost-bn-sums-rho", 3)
@@ -256,5 +263,5 @@ def verify_ghost_bn_step(walk: Walk, c: GhostBnStep) -> list[Claim]:
                                [sums_reduction(c, s1.point, [s1.value, s2.value, a.value, bs.value], rho_i)])
     _tie(walk, c, xh_i)
     gamma_e, beta_e = e[c.t("Gamma")], e[c.t("beta")]
-    return [e[c.t("x")], e[c.t("dy")], e[c.t("Y")], gamma_e, beta_e, s[c.t("Gamma")], dy_g, *grads, *starts,
-            x_i, dy_i]
+    return [e[c.t("x")], e[c.t("dy")], e[c.t("Y")], gamma_e, beta_e, s[c.t("Gamma")], *([dy_g] if gradients else []),
+            *grads, *starts, x_i, dy_i]

@@ -75,6 +75,7 @@ from .hash_to_curve import pedersen_generators
 from .hyrax import HyraxCommitment, HyraxLayout, HyraxOpening, OpeningBatch
 from .logup import Challenges, LogupStatement, LogupWalk, RangeTensor, function_multiplicity_name
 from .losses import loss_module
+from .normalization import norm_module
 from .optimizers import optimizer_module
 from .phase import Reduction, Table, verify_phase
 from .polynomial import eq_table, mle_evaluate_int64
@@ -183,8 +184,10 @@ class TrainingStatement(CommittedTensors):
 
     def checkpoint_tensors(self, end: str) -> list[str]:
         """What a segment starts from or ends on: the parameters, then the optimizer's state
-        there (``verifier/optimizers.py``: the momentum buffers)."""
-        return self.parameter_tensors(end) + optimizer_module(self.circuit).state_tensors(self.circuit, end)
+        there (``verifier/optimizers.py``: the momentum buffers), then the normalization's
+        (``verifier/normalization.py``: gamma, beta and the running statistics)."""
+        c = self.circuit
+        return self.parameter_tensors(end) + optimizer_module(c).state_tensors(c, end) + norm_module(c).state_tensors(c, end)
 
     def public_tensors(self) -> list[str]:
         initial = self.checkpoint_tensors("0") if self.committed_init else list(self.circuit.init_tensors())
@@ -212,6 +215,8 @@ class TrainingStatement(CommittedTensors):
             return tables[name].index_bits
         if name.startswith("logup.m"):
             return int(name.removeprefix("logup.m"))
+        if name.startswith("bn"):  # a Ghost BN layer's checkpointed state, bn{l}.Gamma.0: [d_l]
+            return c.width_vars(int(name[2:].split(".")[0]))
         # W{l}.0, W{l}.T, b{l}.0, b{l}.T; the optimizer's state beside them: VW{l}.0, Vb{l}.T
         # (momentum's buffers, LAMB's second moments), MW{l}.0 (LAMB's first moments).
         base = name.split(".")[0]
@@ -259,6 +264,8 @@ class TrainingWalk(Walk):
         #: their hooks run at fixed places of ``run``.
         self.loss = loss_module(self.c)
         self.optimizer = optimizer_module(self.c)
+        #: The recipe's normalization (``verifier/normalization.py``), hooked in likewise.
+        self.norm = norm_module(self.c)
 
     # --- helpers ------------------------------------------------------------------------
     def _act(self, i: int) -> tuple[int, int, int]:
@@ -331,8 +338,10 @@ class TrainingWalk(Walk):
             self.ch.commitment(name)
         reductions = self._phase_a()
         self.ledger.extend(self.ch.phase(b"phase-1", reductions))
+        self.norm.relations(self)
         self.ledger.extend(self.ch.phase(b"phase-2", self._phase_2()))
         self.optimizer.settle(self)
+        self.norm.settle(self)
         self.ledger.extend(self.ch.phase(b"phase-3", self._phase_3()))
         self._after_phase_3()
         self.loss.relations(self)
@@ -389,6 +398,7 @@ class TrainingWalk(Walk):
                 self.ledger.add(Claim(f"b{l}.T", v, b_t))
                 b0 = self._initial("b", l, v)
                 out.append(self.optimizer.update(self, "b", l, f"final-bias{l}", b0 - b_t, self.optimizer.rates(c), v))
+        out += self.norm.final_points(self)
         out += self.optimizer.relations(self)
         for name, ranged in c.committed_ranges().items():
             layout = ranged.layout
@@ -411,7 +421,7 @@ class TrainingWalk(Walk):
                 p_j, r_t = claim.point[:nj], claim.point[nj:]
                 b0 = self._initial("b", l, p_j)
                 out.append(self.optimizer.update(self, "b", l, f"bias{l}", b0 - claim.value, self._kappa_stacked(r_t), p_j))
-        return out + self.optimizer.gradient_claims(self)
+        return out + self.optimizer.gradient_claims(self) + self.norm.parameter_claims(self)
 
     def _masked(self, name, claims, width_index, s_tensor, x_tensor) -> Reduction:
         return self.masked(name, claims, sum(self._act(width_index)), s_tensor, x_tensor)
@@ -423,9 +433,12 @@ class TrainingWalk(Walk):
         for l in range(2, c.layers + 1):
             claims = self.ledger.take(f"IN{l}")
             if claims:
-                out.append(self._masked(f"relu{l - 1}", claims, l - 1, f"S{l - 1}", f"ZP{l - 1}"))
+                out.append(self._masked(f"relu{l - 1}", claims, l - 1, f"S{l - 1}", c.relu_input(l - 1)[1]))
         for l in range(1, c.layers):
             claims = self.ledger.take(f"GZ{l}")
+            if l in c.norm_layers():  # G_Z is Ghost BN's dx; the ReLU's masked gradient is its dy
+                self.norm.dx_claims(self, l, claims)
+                claims = self.norm.dy_claims(self, l)
             if claims:
                 out.append(self._masked(f"relu-grad{l}", claims, l, f"S{l}", f"GP{l}"))
         self.loss.output_gradient(self, self.ledger.take(f"GZ{c.layers}"))
@@ -434,7 +447,8 @@ class TrainingWalk(Walk):
     def _after_phase_3(self) -> None:
         c = self.c
         for l in range(1, c.layers):
-            self.relu_operands(c.ranged(f"Z{l}"), c.z_slots(l), f"S{l}", f"ZP{l}")
+            slots, relu_input = c.relu_input(l)
+            self.relu_operands(slots, c.relu_slots(), f"S{l}", relu_input)
             for claim in self.ledger.take(f"GP{l}"):
                 self.slice_value(c.ranged(f"G{l}"), c.g_slots(), claim.point, claim.value)
 

@@ -45,6 +45,8 @@ from datetime import timedelta
 
 import numpy as np
 
+from circuits.mlp import NORM_STATE
+
 DEFAULT_TIMEOUT_S = 4 * 3600  # a collective waits for the slowest rank's whole share of proving
 _GRACE_S = 2.0  # after a rank fails, how long the others get to report their own errors
 
@@ -124,9 +126,9 @@ def assign_segments(statements, world: int) -> list[list[int]]:
 
 
 def start_checkpoint(statement, precommitted: dict) -> tuple | None:
-    """The weights, biases and momentum buffers (None without momentum) the segment starts
-    from, unpadded from the opening witnesses of its W_0, b_0, V*_0 entries; None for the
-    first segment (the run's W_0)."""
+    """The weights, biases, momentum buffers (None without momentum) and Ghost BN states (None
+    without norm) the segment starts from, unpadded from the opening witnesses of its W_0, b_0,
+    V*_0, bn*_0 entries; None for the first segment (the run's W_0)."""
     if not statement.committed_init:
         return None
     c = statement.circuit
@@ -146,7 +148,8 @@ def start_checkpoint(statement, precommitted: dict) -> tuple | None:
                     (value(f"Mb{l}.0", l, False), value(f"Vb{l}.0", l, False)) if c.bias else None) for l in layers]
     elif c.has_buffer:
         buffers = [(value(f"VW{l}.0", l, True), value(f"Vb{l}.0", l, False) if c.bias else None) for l in layers]
-    return weights, biases, buffers
+    norms = [tuple(value(f"bn{l}.{v}.0", l, False) for v in NORM_STATE) for l in c.norm_layers()] or None
+    return weights, biases, buffers, norms
 
 
 def replay_segment(run, statement, start: tuple | None, data=None):
@@ -160,17 +163,19 @@ def replay_segment(run, statement, start: tuple | None, data=None):
     if data is None:
         data = encode_dataset(run.dataset, recipe)
     if start is not None:
-        model = FixedPointMLP(recipe, *start)
+        weights, biases, buffers, norms = start
+        model = FixedPointMLP(recipe, weights, biases, buffers, norms=norms)
     elif run.initial is not None:
         model = FixedPointMLP(recipe, *run.initial)
     else:
         model = FixedPointMLP.seeded(recipe)
-    start_buffers = model.state()
+    start_buffers, start_norms = model.state(), model.norm_state()
     steps = []
     for t in range(statement.first_step, statement.first_step + c.steps):
         rows = data.batches[t]
         steps.append(model.step(data.x_train[rows], data.y_train[rows], recipe.train.lr_num[t], t, rows))
-    return SegmentInputs(tuple(steps), list(model.weights), list(model.biases), start_buffers, model.state())
+    return SegmentInputs(tuple(steps), list(model.weights), list(model.biases), start_buffers, model.state(),
+                         start_norms, model.norm_state())
 
 
 def _collective(what: str, fn, *args, **kwargs):

@@ -30,7 +30,7 @@ from typing import Callable
 
 import numpy as np
 
-from circuits.mlp import MlpCircuit
+from circuits.mlp import NORM_STATE, MlpCircuit
 from circuits.softmax import softmax_fixed
 from prover.backends import FieldBackend, get_backend
 from prover.losses import step_record as loss_record
@@ -118,6 +118,9 @@ def step_record(c: MlpCircuit, step, prev: list[tuple] | None = None) -> dict[st
             rec[f"IN{l + 1}"] = _pad(layer.a, (b, d))
             rec[f"GP{l}"] = _pad(layer.g_a, (b, d))
             rec[f"REMG{l}"] = _pad(layer.g_a_rem, (b, d))
+        if layer.norm is not None:  # Ghost BN: its output Y (the ReLU's input), dy, gamma, beta
+            rec[f"NP{l}"], rec[f"DY{l}"] = _pad(layer.norm.y, (b, d)), _pad(layer.norm.dy, (b, d))
+            rec[f"bn{l}.Gamma"], rec[f"bn{l}.beta"] = _pad(layer.norm.gamma, (d,)), _pad(layer.norm.beta, (d,))
     rec.update(loss_record(c, step.softmax))  # the loss's tensors (prover.losses), none for MSE
     if c.has_buffer:
         rec.update(momentum_record(c, step, prev))
@@ -240,13 +243,31 @@ class SegmentInputs:
     end_biases: list
     start_buffers: list | None = None
     end_buffers: list | None = None
+    #: ``model.norm: ghost_bn``: per hidden layer (gamma, beta, running mean, running variance).
+    start_norms: list | None = None
+    end_norms: list | None = None
 
 
 def segment_inputs(c: MlpCircuit, trace, first: int) -> SegmentInputs:
     """The inputs of the segment whose circuit ``c`` starts at step ``first`` of ``trace``."""
     end_w, end_b = _checkpoint(trace, first + c.steps)
     bufs = (_buffers(c, trace, first), _buffers(c, trace, first + c.steps)) if c.has_state else (None, None)
-    return SegmentInputs(tuple(trace.steps[first : first + c.steps]), end_w, end_b, *bufs)
+    norms = (_norms(trace, first), _norms(trace, first + c.steps)) if c.has_norm else (None, None)
+    return SegmentInputs(tuple(trace.steps[first : first + c.steps]), end_w, end_b, *bufs, *norms)
+
+
+def _norms(trace, t: int) -> list[tuple]:
+    """Ghost BN's (gamma, beta, running mean, running variance) per hidden layer before step t
+    (after the last step for t = T)."""
+    if t == len(trace.steps):
+        return list(trace.final_norms)
+    n = [layer.norm for layer in trace.steps[t].layers if layer.norm is not None]
+    return [(x.gamma, x.beta, x.running_mean, x.running_var) for x in n]
+
+
+def _padded_norms(c: MlpCircuit, norms: list) -> list[tuple]:
+    """Ghost BN's state per hidden layer padded to the layer's power-of-two width (zeros)."""
+    return [tuple(_pad(v, (1 << c.width_vars(l),)) for v in state) for l, state in zip(c.norm_layers(), norms, strict=True)]
 
 
 def all_segment_inputs(statements: list[TrainingStatement], trace) -> list[SegmentInputs]:
@@ -280,6 +301,9 @@ def checkpoint_values(statement: TrainingStatement, inputs: SegmentInputs) -> di
     w, b, bufs = _padded_checkpoint(c, inputs.end_weights, inputs.end_biases,
                                     inputs.end_buffers if c.has_state else None)
     values = {}
+    if c.has_norm:
+        for l, state in zip(c.norm_layers(), _padded_norms(c, inputs.end_norms)):
+            values.update({f"bn{l}.{v}.T": x for v, x in zip(NORM_STATE, state, strict=True)})
     for l in range(1, c.layers + 1):
         values[f"W{l}.T"], values[f"b{l}.T"] = w[l - 1], b[l - 1]
         if c.optimizer == "lamb":
@@ -295,7 +319,7 @@ def _segment_witness(recipe, c: MlpCircuit, inputs: SegmentInputs, dataset: dict
     checkpoint it ends on, and committed data's tensors."""
     end_w, end_b = inputs.end_weights, inputs.end_biases
     state = (inputs.start_buffers, inputs.end_buffers) if c.has_state else None
-    model = _PaddedSteps(recipe, end_w, end_b, None if state is None else state[1])
+    model = _PaddedSteps(recipe, end_w, end_b, None if state is None else state[1], norms=inputs.end_norms)
     zeros_x = np.zeros((c.batch, c.widths[0]), dtype=np.int64)
     zeros_y = np.zeros((c.batch, c.widths[-1]), dtype=np.int64)
     first = inputs.steps[0].step  # the run's index of the segment's first step (LAMB's t - 1)
@@ -308,7 +332,10 @@ def _segment_witness(recipe, c: MlpCircuit, inputs: SegmentInputs, dataset: dict
     final_w, final_b, _ = _padded_checkpoint(c, end_w, end_b)
     if state is not None:
         state = tuple(_padded_checkpoint(c, [], [], bufs)[2] for bufs in state)
-    return stack_witness(c, records, final_w, final_b, dataset, state=state, first_step=first)
+    norms = None
+    if c.has_norm:  # the start's (gamma, beta, RM, RV) and the end's (gamma, beta)
+        norms = (_padded_norms(c, inputs.start_norms), [n[:2] for n in _padded_norms(c, inputs.end_norms)])
+    return stack_witness(c, records, final_w, final_b, dataset, state=state, first_step=first, norms=norms)
 
 
 def blinding_rng(seed: int | None, *label):
@@ -461,7 +488,8 @@ def train_trace(run: ProveRun):
     data = encode_dataset(run.dataset, recipe)
     initial = None if run.initial is None else FixedPointMLP(recipe, *run.initial)
     trace = train(recipe, data.x_train, data.y_train, data.batches, model=initial)
-    model = FixedPointMLP(recipe, list(trace.final_weights), list(trace.final_biases))
+    model = FixedPointMLP(recipe, list(trace.final_weights), list(trace.final_biases),
+                          norms=None if trace.final_norms is None else list(trace.final_norms))
     train_acc = float(np.mean(model.predict(data.x_train) == data.labels_train))
     test_acc = float(np.mean(model.predict(data.x_test) == data.labels_test))
     return trace, (train_acc, test_acc)
