@@ -496,3 +496,56 @@ def test_disclosed_model_round_trips():
     items = arrays(model)
     assert sorted(items) == sorted(summary.model.arrays())
     assert all(np.array_equal(items[k], v) and items[k].dtype == v.dtype for k, v in summary.model.arrays().items())
+
+
+# --- Ghost BN's state (model.norm: ghost_bn) ------------------------------------------------
+
+_BN = {"name": "ghost_batchnorm", "virtual_batch_size": 4}
+
+
+def _bn_proven(mode="clear"):
+    """The tiny run with a Ghost BN in its hidden layer (``proven`` with ``model.norm``)."""
+    key = ("bn", mode)
+    if key not in _CACHE:
+        cfg = tiny_run({"zk": mode == "zk"})
+        cfg["model"]["norm"] = _BN
+        bundle, summary = prove_run(parse_run(cfg))
+        _CACHE[key] = (bundle, summary.model.to_bytes(), summary)
+    return _CACHE[key]
+
+
+@pytest.mark.parametrize("mode", ["clear", "zk"])
+def test_model_file_holds_the_ghost_bn_state(mode):
+    """gamma, beta (at the master scale) and the running statistics (at 2^(2R), ``stat_bits``)
+    of the trained model, each opening its ``bn1.*.T`` commitment."""
+    bundle, model, summary = _bn_proven(mode)
+    report = verify_bundle(bundle, weights=model)
+    assert report.accepted, report.reason
+    items = arrays(model)
+    assert int(items["stat_bits"]) == 32
+    trace, _ = train_trace(parse_run(dict(tiny_run(), model={**tiny_run()["model"], "norm": _BN})))
+    for name, value in zip(("Gamma", "beta", "RM", "RV"), trace.final_norms[0]):
+        assert np.array_equal(items[f"bn1.{name}"], value)
+    assert np.array_equal(items["bn1.RV.float32"], float_copy(trace.final_norms[0][3], 32))
+
+
+def test_ghost_bn_state_changed_is_rejected_naming_the_tensor():
+    bundle, model, _ = _bn_proven()
+    tampered = edited(model, "bn1.Gamma", lambda a: a.__setitem__(0, a[0] + 1))
+    rejected(bundle, tampered, "bn1.Gamma")
+    items = arrays(model)
+    items["bn1.RM"] = items["bn1.RM"] + 1
+    items["bn1.RM.float32"] = float_copy(items["bn1.RM"], 32)
+    rejected(bundle, npz(items), "bn1.RM")
+
+
+def test_ghost_bn_statistics_width_scale_and_copy_are_checked():
+    bundle, model, _ = _bn_proven()
+    items = arrays(model)
+    rejected(bundle, npz({**items, "stat_bits": np.array(48, dtype=np.int64)}), "stat_bits 48 differs from the recipe's 2R = 32")
+    rv = items["bn1.RV"].copy()
+    rv[0] = -1
+    rejected(bundle, npz({**items, "bn1.RV": rv}), "bn1.RV[0] = -1 lies outside the recipe's")
+    copy = items["bn1.RM.float32"].copy()
+    copy[0] += 0.5
+    rejected(bundle, npz({**items, "bn1.RM.float32": copy}), "bn1.RM.float32 is not bn1.RM / 2^32 in float32")

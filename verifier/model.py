@@ -20,6 +20,14 @@ The model file (``zktrain prove`` writes it beside the bundle as ``NAME.model.np
                                               in 32 bytes little-endian (DESIGN section 9)
     b{l}.blinds    uint8   (rows, 32)         the same for ``b{l}.T``
 
+With ``model.norm: ghost_bn`` (docs/ghost_bn.md), per hidden layer l also the final state of
+its Ghost BN, each with its ``.float32`` copy and ``.blinds`` (the opening of ``bn{l}.*.T``):
+
+    bn{l}.Gamma    int64   (d_l,)             gamma at 2^(2R+k), within the weight width
+    bn{l}.beta     int64   (d_l,)             beta at 2^(2R+k), likewise
+    bn{l}.RM       int64   (d_l,)             the running mean at 2^(2R) (its ``.float32`` / 2^(2R))
+    bn{l}.RV       int64   (d_l,)             the running variance at 2^(2R), likewise
+
 The blinds with the values open the last segment's ``W{l}.T``, ``b{l}.T`` commitments: in the
 zero-knowledge mode the file is secret (whoever holds it can open the commitments, hence learn
 and prove the weights); disclosing it is disclosing the model.
@@ -68,17 +76,23 @@ def float_copy(values: np.ndarray, scale_bits: int) -> np.ndarray:
 @dataclass(frozen=True)
 class DisclosedModel:
     """A model file's content: the final master weights and biases by layer name ("W1", "b1",
-    unpadded int64), and the blinds of the rows of their commitments ("W1" opens "W1.T")."""
+    unpadded int64) and any Ghost BN state ("bn1.Gamma", ...), and the blinds of the rows of
+    their commitments ("W1" opens "W1.T")."""
 
     recipe_digest: bytes
     mode: str
     scale_bits: int
     tensors: dict[str, np.ndarray]
     blinds: dict[str, list[int]]
+    #: 2R, the running statistics' scale: ``model.norm: ghost_bn`` only (the file's ``stat_bits``).
+    stat_bits: int | None = None
+
+    def scale(self, name: str) -> int:
+        return self.stat_bits if _is_statistic(name) else self.scale_bits
 
     def floats(self) -> dict[str, np.ndarray]:
-        """The float32 copies, by layer name."""
-        return {name: float_copy(values, self.scale_bits) for name, values in self.tensors.items()}
+        """The float32 copies, by layer name (each at its own scale, ``scale``)."""
+        return {name: float_copy(values, self.scale(name)) for name, values in self.tensors.items()}
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The file's arrays (module docstring), by name."""
@@ -88,6 +102,8 @@ class DisclosedModel:
             "mode": np.array(self.mode, dtype=_MODE),
             "scale_bits": np.array(self.scale_bits, dtype=_INT64),
         }
+        if self.stat_bits is not None:
+            out["stat_bits"] = np.array(self.stat_bits, dtype=_INT64)
         floats = self.floats()
         for name, values in self.tensors.items():
             out[name] = np.asarray(values, dtype=_INT64)
@@ -102,16 +118,22 @@ class DisclosedModel:
         return buffer.getvalue()
 
 
+def _is_statistic(name: str) -> bool:
+    """A Ghost BN running statistic (``bn{l}.RM``, ``bn{l}.RV``), at 2^(2R) rather than 2^(2R+k)."""
+    return name.split(".")[-1] in ("RM", "RV")
+
+
 # --- what a recipe expects -----------------------------------------------------------------
 
 
 def _layers(statement: TrainingStatement) -> list[tuple[str, str, tuple[int, ...], tuple[int, ...]]]:
-    """(name, committed tensor, shape, padded shape) of every final weight and bias."""
+    """(name, committed tensor, shape, padded shape) of every final weight, bias and Ghost BN
+    state (``bn{l}.Gamma``, ``bn{l}.beta``, ``bn{l}.RM``, ``bn{l}.RV``: [d_l])."""
     c = statement.circuit
     out = []
-    for tensor in statement.parameter_tensors("T"):
+    for tensor in statement.parameter_tensors("T") + c.norm_state_tensors("T"):
         name = tensor.removesuffix(".T")
-        layer = int(name[1:])
+        layer = int(name[2:].split(".")[0]) if name.startswith("bn") else int(name[1:])
         if name.startswith("W"):
             shape = (c.widths[layer], c.widths[layer - 1])
             padded = (1 << c.width_vars(layer), 1 << c.width_vars(layer - 1))
@@ -124,6 +146,8 @@ def _layers(statement: TrainingStatement) -> list[tuple[str, str, tuple[int, ...
 def expected_arrays(statement: TrainingStatement) -> dict[str, tuple[np.dtype, tuple[int, ...]]]:
     """Every array of the model file of a statement's recipe: name -> (dtype, shape)."""
     out = {"version": (_INT64, ()), "recipe_digest": (_UINT8, (32,)), "mode": (_MODE, ()), "scale_bits": (_INT64, ())}
+    if statement.circuit.has_norm:
+        out["stat_bits"] = (_INT64, ())
     for name, tensor, shape, _ in _layers(statement):
         rows = HyraxLayout.square(statement.tensor_vars(tensor)).num_rows
         out[name] = (_INT64, shape)
@@ -156,20 +180,40 @@ def parse_model(data: bytes, recipe: Recipe, zk: bool, statement: TrainingStatem
     scale_bits = int(archive.array("scale_bits"))
     if scale_bits != recipe.scales.weight:
         raise VerifyError(f"{what}: scale_bits {scale_bits} differs from the recipe's 2R + k = {recipe.scales.weight}")
+    stat_bits = None
+    if statement.circuit.has_norm:
+        stat_bits = int(archive.array("stat_bits"))
+        if stat_bits != 2 * recipe.quant.frac_bits:
+            raise VerifyError(f"{what}: stat_bits {stat_bits} differs from the recipe's 2R = {2 * recipe.quant.frac_bits}")
     archive.refuse_unexpected()
-    width = recipe.declared_widths()["weight"]
+    widths = _widths(recipe, statement)
     tensors, blinds = {}, {}
     for name, _, _, _ in _layers(statement):
         values = archive.array(name)
-        outside = (values < width.lo) | (values > width.hi)
+        lo, hi, kind = widths[name.split(".")[-1] if _is_statistic(name) else "weight"]
+        outside = (values < lo) | (values > hi)
         if outside.any():
             index = tuple(int(i) for i in np.argwhere(outside)[0])
-            raise VerifyError(f"{what}: {name}{list(index)} = {values[index]} lies outside the recipe's "
-                              f"{width.bits}-bit weight width")
-        if not np.array_equal(archive.array(f"{name}.float32"), float_copy(values, scale_bits)):
-            raise VerifyError(f"{what}: {name}.float32 is not {name} / 2^{scale_bits} in float32")
+            raise VerifyError(f"{what}: {name}{list(index)} = {values[index]} lies outside the recipe's {kind}")
+        scale = stat_bits if _is_statistic(name) else scale_bits
+        if not np.array_equal(archive.array(f"{name}.float32"), float_copy(values, scale)):
+            raise VerifyError(f"{what}: {name}.float32 is not {name} / 2^{scale} in float32")
         tensors[name], blinds[name] = values, read_blinds(archive.array(f"{name}.blinds"), f"{name}.blinds", what)
-    return DisclosedModel(digest, mode, scale_bits, tensors, blinds)
+    return DisclosedModel(digest, mode, scale_bits, tensors, blinds, stat_bits)
+
+
+def _widths(recipe: Recipe, statement: TrainingStatement) -> dict[str, tuple[int, int, str]]:
+    """(lo, hi, in words) of a weight, bias, gamma or beta (the recipe's weight width) and of the
+    running mean and variance (``RM``, ``RV``: their widths in ``circuits.ghost_bn``)."""
+    w = recipe.declared_widths()["weight"]
+    out = {"weight": (w.lo, w.hi, f"{w.bits}-bit weight width")}
+    if statement.circuit.has_norm:
+        spec = statement.circuit.norm_spec().widths()
+        for kind, key in (("RM", "running_mean"), ("RV", "running_var")):
+            bits, signed = spec[key]
+            lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+            out[kind] = (lo, hi, f"{bits}-bit {key.replace('_', ' ')} width")
+    return out
 
 
 # --- the check against the commitments ----------------------------------------------------

@@ -454,9 +454,11 @@ def model_artifact(recipe, zk: bool, statement: TrainingStatement, checkpoint: d
     committed values, unpadded, and the row blinds that open the commitments."""
     c = statement.circuit
     tensors, blinds = {}, {}
-    for tensor in statement.parameter_tensors("T"):  # not the optimizer's state
+    # The parameters and Ghost BN's state, not the optimizer's (``verifier.model``).
+    for tensor in statement.parameter_tensors("T") + c.norm_state_tensors("T"):
         witness = checkpoint[tensor.replace(".T", ".0")][1]
-        name, layer = tensor.removesuffix(".T"), int(tensor[1:].split(".")[0])
+        name = tensor.removesuffix(".T")
+        layer = int(name[2:].split(".")[0]) if name.startswith("bn") else int(name[1:])
         dims = (layer, layer - 1) if name.startswith("W") else (layer,)
         padded = witness.matrix.reshape([1 << c.width_vars(i) for i in dims])
         real = tuple(slice(0, c.widths[i]) for i in dims)
@@ -464,7 +466,8 @@ def model_artifact(recipe, zk: bool, statement: TrainingStatement, checkpoint: d
         if np.count_nonzero(padded) != np.count_nonzero(values):
             raise AssertionError(f"prover bug: the committed {tensor} has nonzero padding")
         tensors[name], blinds[name] = values, list(witness.blinds)
-    return DisclosedModel(recipe.digest(), MODES[zk], recipe.scales.weight, tensors, blinds)
+    return DisclosedModel(recipe.digest(), MODES[zk], recipe.scales.weight, tensors, blinds,
+                          2 * recipe.quant.frac_bits if c.has_norm else None)
 
 
 def _bind_data(run: ProveRun, statements: list[TrainingStatement]) -> tuple[list[TrainingStatement], dict | None, dict]:
