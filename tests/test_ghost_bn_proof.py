@@ -138,6 +138,41 @@ def test_gamma_or_beta_gradient_altered_is_rejected(run, monkeypatch, which):
     _rejected(run, _cheat(run, _witness(run)), _phase_1_fails(run))
 
 
+@pytest.mark.parametrize("value", ["Gamma", "beta"])
+def test_published_gamma_or_beta_other_than_the_runs_is_rejected(run, value):
+    """The run is honest but its published gamma_T (beta_T) is one unit off: phase A's final
+    point ties the checkpoint to gamma_0 minus the summed updates (phase 1)."""
+    wit = dict(run["witness"])
+    wit[f"bn1.{value}.T"] = wit[f"bn1.{value}.T"] + 1
+    _rejected(run, _cheat(run, wit), _phase_1_fails(run))
+
+
+def test_normalizing_another_tensor_than_the_layers_output_is_rejected(run, monkeypatch):
+    """The prover's BN normalizes 2 Z' (every other tensor, gamma and beta included, follows
+    from it consistently) while the matmul produced Z': the gadget's claims on x are read off
+    Z'{l}'s slots."""
+    forward, witness = semantics.forward_train, pt.ghost_bn_step_witness
+    monkeypatch.setattr(semantics, "forward_train", lambda spec, x, *rest: forward(spec, 2 * x, *rest))
+    monkeypatch.setattr(pt, "ghost_bn_step_witness", lambda g, x, *rest: witness(g, 2 * np.asarray(x), *rest))
+    _rejected(run, _cheat(run, _witness(run)), r"^Z1\.limbs: slots do not recompose to the claimed value")
+
+
+def test_gamma_gradient_from_another_xhat_is_rejected(run, monkeypatch):
+    """gamma moves by sum_b dy (X + 1) and the prover's copy of X in the gradients' sumcheck is
+    X + 1 (so the step functionals hold): the claims that sumcheck leaves on X are read off X's
+    slots, which hold the gadget's X."""
+    honest = semantics.backward
+
+    def shifted(spec, xhat, rstd, gamma, dy, *args, **kwargs):
+        bw = honest(spec, xhat, rstd, gamma, dy, *args, **kwargs)
+        return dataclasses.replace(bw, g_gamma=np.asarray(bw.g_gamma, dtype=object) + np.asarray(dy, dtype=object).sum(axis=0))
+
+    monkeypatch.setattr(semantics, "backward", shifted)
+    wit = dict(_witness(run))
+    wit["bn1.X^b"] = np.asarray(wit["bn1.X^b"], dtype=object) + 1
+    _rejected(run, _cheat(run, wit), r"^bn1\.X\.slots: slots do not recompose to the claimed value")
+
+
 def test_relu_on_the_linear_output_is_rejected(run, monkeypatch):
     """BN skipped in the forward pass: the ReLU reads Z', and the prover's Y (the one table
     both the gadget and the ReLU read) is Z' too; relation (4), 2^S Y + rY = Gamma X + 2^R beta,
