@@ -123,6 +123,18 @@ def test_gamma_moved_otherwise_is_rejected(run):
     _rejected(run, _cheat(run, _witness(run, hook=hook)), _phase_1_fails(run))
 
 
+@pytest.mark.parametrize("value", ["Gamma", "beta"])
+def test_gamma_or_beta_off_the_updates_for_one_step_is_rejected(run, value):
+    """Step 1 normalizes with gamma_1 + 1 (beta_1 + 1) and step 2 takes the unit back, so the
+    chain ends where the prover's own updates lead and the final point holds: the gadget's
+    claims on the stacked gamma are gamma_0 minus the updates before their step (phase 2)."""
+    def hook(t):
+        if t not in (1, 2):
+            return None
+        return lambda name, v: v + (1 if t == 1 else -1) if name == f"bn1.{value}" else v
+    _rejected(run, _cheat(run, _witness(run, hook=hook)), _phase_2_fails(run))
+
+
 @pytest.mark.parametrize("which", ["g_gamma", "g_beta"])
 def test_gamma_or_beta_gradient_altered_is_rejected(run, monkeypatch, which):
     """SGD on gamma or beta with a gradient other than the backward's (doubled): the stacked
