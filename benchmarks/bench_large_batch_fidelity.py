@@ -13,6 +13,8 @@ engine's seconds. Figures in docs/lars.md and docs/lamb.md.
     python benchmarks/bench_large_batch_fidelity.py --run-file examples/digits_lamb.yaml --seeds 0 1 2
         # a run file's whole run (its schedule, scaling, epochs) per seed, fixed point against
         # float64, and the float run from W_0 perturbed by 1e-4 in three draws
+    python benchmarks/bench_large_batch_fidelity.py --run-file examples/digits_ghost_bn.yaml --steps 300 --seeds 0 1 2
+        # Ghost BN (issue 17 item 5): the example's model and rate trained 300 steps
 """
 
 from __future__ import annotations
@@ -87,14 +89,17 @@ def sensitivity(row, relative: float) -> str:
     return f"{row[0]} {row[1:]}: W_0 perturbed by {relative}: distance {distance:.4f}, accuracy {acc[0]:.2%} vs {acc[1]:.2%}"
 
 
-def run_file(path: str, seed: int, draws: int = 3, relative: float = 1e-4) -> str:
-    """A run file's recipe at ``seed``: the fixed point against float64 from the same W_0 and
-    batches, and float64 from W_0 perturbed by ``relative`` in ``draws`` draws."""
+def run_file(path: str, seed: int, draws: int = 3, relative: float = 1e-4, steps: int | None = None) -> str:
+    """A run file's recipe at ``seed`` (``steps`` in place of its own, if given): the fixed
+    point against float64 from the same W_0 and batches, and float64 from W_0 perturbed by
+    ``relative`` in ``draws`` draws."""
     import yaml
 
     from zktrain.run_config import parse_run
 
     cfg = yaml.safe_load(Path(path).read_text())
+    if steps is not None:
+        cfg["train"] = {**cfg["train"], "steps": steps}
     run = parse_run({**cfg, "seed": seed}, Path(path).parent)
     r = run.recipe
     data = encode_dataset(run.dataset, r)
@@ -117,12 +122,13 @@ def main() -> None:
     parser.add_argument("--perturb", type=float, help="instead: the float run's sensitivity to W_0 (relative)")
     parser.add_argument("--run-file", help="instead: a run file's whole run, per seed (--seeds)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
+    parser.add_argument("--steps", type=int, help="with --run-file: train this many steps instead of the file's")
     args = parser.parse_args()
     if args.run_file:
         print("| run file | seed | steps | fixed point | float64 | distance | float64, W_0 perturbed by 1e-4 | engine s |")
         print("|---|---|---|---|---|---|---|---|")
         for seed in args.seeds:
-            print(run_file(args.run_file, seed), flush=True)
+            print(run_file(args.run_file, seed, steps=args.steps), flush=True)
         return
     if args.perturb is not None:
         for i, row in enumerate(ROWS):
