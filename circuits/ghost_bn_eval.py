@@ -82,10 +82,18 @@ class GhostBnEval:
     row_vars: int
     feature_vars: int
     limb_bits: int | None = 16
+    #: The rows that are samples (a proof of inference's N), the rest padding; None: every row.
+    #: Padded rows have x = 0 and must give X = Y = 0, as the inference walk's relations force
+    #: zero on every padded row (its bias enters as 2^R [n < N] b): the element zero-check reads
+    #: RM and beta through copies masked by [n < N] (``masked``), so there (X) and (Y) read
+    #: 2^h X + rX = 0 and 2^S Y + rY = Gamma X, and the range checks leave X = rX = Y = rY = 0.
+    real_rows: int | None = None
 
     def __post_init__(self) -> None:
         if self.row_vars < 0 or self.feature_vars < 0:
             raise ValueError(f"{self.name}: row_vars and feature_vars must be >= 0")
+        if self.real_rows is not None and not 1 <= self.real_rows <= self.rows:
+            raise ValueError(f"{self.name}: {self.real_rows} real rows of {self.rows}")
         bounds = self.relation_bounds()
         worst = max(bounds, key=bounds.get)
         if bounds[worst] > MAX_RELATION_BITS:
@@ -106,6 +114,11 @@ class GhostBnEval:
     @property
     def features(self) -> int:
         return 1 << self.feature_vars
+
+    @property
+    def masked(self) -> bool:
+        """Whether some rows are padding (``real_rows``): RM and beta are read masked."""
+        return self.real_rows is not None and self.real_rows < self.rows
 
     # --- the rsqrt ----------------------------------------------------------------------------------
     @property
@@ -233,6 +246,9 @@ class GhostBnEval:
         x = _objects(x, (N, C), self.t("x"))
         gamma, beta, rm, rv = (_objects(a, (C,), self.t(n)) for a, n in ((gamma, "Gamma"), (beta, "beta"),
                                                                          (rm, "RM"), (rv, "RV")))
+        real = self.rows if self.real_rows is None else self.real_rows
+        if any(v != 0 for v in x[real:].reshape(-1)):
+            raise ValueError(f"{self.t('x')}: a padded row (n >= {real}) is not zero")
         ev = forward_eval(self.spec, x, gamma, beta, rm, rv)
         r = self.rsqrt
         y, t, lo, hi = r.witness_values(rv)
@@ -240,6 +256,7 @@ class GhostBnEval:
                r.y: np.asarray(ev.rstd, dtype=object), r.t: t, r.lo: lo, r.hi: hi}
         for key, val in (("X", ev.xhat), ("rX", ev.xhat_rem), ("Y", ev.out), ("rY", ev.out_rem)):
             out[self.t(key)] = np.asarray(val, dtype=object).reshape(N, C)
+            out[self.t(key)][real:] = 0  # the padded rows' (X), (Y) read masked RM and beta
         if list(out[r.y]) != list(y):  # pragma: no cover - one semantics
             raise AssertionError(f"{self.name}: the rsqrt gadget's y is not the semantics' rstd")
         return out

@@ -22,7 +22,7 @@ import numpy as np
 from circuits.ghost_bn_eval import GhostBnEval
 from circuits.semantics import rescale
 from circuits.sqrt import rsqrt_round
-from verifier.ghost_bn_eval import ROWS, broadcast_tables
+from verifier.ghost_bn_eval import ROWS, broadcast_tables, masked_tables
 from verifier.ghost_bn_step import broadcast_name
 
 
@@ -49,10 +49,14 @@ def slot_tables(c: GhostBnEval, w: dict[str, np.ndarray]) -> dict[str, np.ndarra
 
 def derived_tables(c: GhostBnEval, w: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The prover's copies the verifier's tables name: y, RM, Gamma, beta broadcast over the
-    rows ([N, C])."""
+    rows ([N, C]), RM and beta zero on the padded rows when some are (``GhostBnEval.masked``)."""
     N, C = c.rows, c.features
-    return {broadcast_name(n, ROWS): np.repeat(np.asarray(w[n], dtype=object).reshape(1, C), N, axis=0)
-            for n in broadcast_tables(c)}
+    out = {broadcast_name(n, ROWS): np.repeat(np.asarray(w[n], dtype=object).reshape(1, C), N, axis=0)
+           for n in broadcast_tables(c)}
+    if c.masked:
+        for n in masked_tables(c):
+            out[broadcast_name(n, ROWS)][c.real_rows:] = 0
+    return out
 
 
 def _check_against_semantics(c: GhostBnEval, w: dict[str, np.ndarray]) -> None:
@@ -63,11 +67,12 @@ def _check_against_semantics(c: GhostBnEval, w: dict[str, np.ndarray]) -> None:
     bad = []
     if [rsqrt_round(int(v) + sp.eps_int, sp.eval_rsqrt_shift) for v in w[c.t("RV")]] != list(w[r.y]):
         bad.append("rstd")  # pragma: no cover
-    xc = (w[c.t("x")] << sp.frac_bits) - w[c.t("RM")][None, :]
+    rm, beta = (w[broadcast_name(n, ROWS)] for n in (c.t("RM"), c.t("beta")))  # masked where rows are padding
+    xc = (w[c.t("x")] << sp.frac_bits) - rm
     pairs = [rescale(int(z), sp.eval_xhat_shift) for z in (xc * w[r.y][None, :]).reshape(-1)]
     if pairs != list(zip(w[c.t("X")].reshape(-1), w[c.t("rX")].reshape(-1))):
         bad.append("X")  # pragma: no cover
-    z = w[c.t("Gamma")][None, :] * w[c.t("X")] + (w[c.t("beta")][None, :] << sp.frac_bits)
+    z = w[c.t("Gamma")][None, :] * w[c.t("X")] + (beta << sp.frac_bits)
     pairs = [rescale(int(v), sp.param_shift) for v in z.reshape(-1)]
     if pairs != list(zip(w[c.t("Y")].reshape(-1), w[c.t("rY")].reshape(-1))):
         bad.append("Y")  # pragma: no cover

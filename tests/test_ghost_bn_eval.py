@@ -307,6 +307,40 @@ def test_completeness_other_shapes(mode, shape):
     assert _accepts(mode, c, ghost_bn_eval_witness(c, *inputs))
 
 
+def _padded_inputs(real):
+    x, gamma, beta, rm, rv = INPUTS
+    return [row if b < real else [0] * C for b, row in enumerate(x)], gamma, beta, rm, rv
+
+
+def test_completeness_with_padded_rows(mode, range_kind):
+    """5 samples in 8 rows (a proof of inference's padding): the padded rows read RM and beta
+    masked by [n < 5], so there X = Y = 0 and every remainder is 0; the returned claims on RM
+    and beta are the tensors' own (the masked copies' claims divided by the predicate's MLE)."""
+    c = GhostBnEval("bn", SPEC, 3, 2, None if range_kind == "bits" else LIMB_BITS, real_rows=5)
+    w = ghost_bn_eval_witness(c, *_padded_inputs(5))
+    assert not np.asarray(w[c.t("Y")])[5:].any() and not np.asarray(w[c.t("X")])[5:].any()
+    assert np.asarray(w[c.t("Y")])[:5].any()
+    proof, prover_claims, truth = prove(mode, get_backend("reference"), _gadget(c), ranged(c), range_kind, w)
+    claims = verify(mode, _gadget(c), ranged(c), range_kind, proof)
+    assert claims_true(mode, prover_claims, claims, truth)
+
+
+def test_padded_rows_must_be_masked(mode):
+    """A prover that reads RM and beta unmasked (its padded rows hold BN of a zero input, not
+    zero): the gadget accepts its tables, but the claims it returns on RM and beta, divided by
+    the predicate's MLE, are false against the tensors (the caller's opening rejects them)."""
+    masked = GhostBnEval("bn", SPEC, 3, 2, None, real_rows=5)
+    w = ghost_bn_eval_witness(_c(), *_padded_inputs(5))
+    assert np.asarray(w[masked.t("Y")])[5:].any()
+    assert not _accepts(mode, masked, w)
+
+
+def test_padded_rows_of_the_inputs_must_be_zero():
+    c = GhostBnEval("bn", SPEC, 3, 2, None, real_rows=5)
+    with pytest.raises(ValueError, match=r"bn.x: a padded row \(n >= 5\) is not zero"):
+        ghost_bn_eval_witness(c, *INPUTS)
+
+
 # --- soundness -----------------------------------------------------------------------------------------------
 
 

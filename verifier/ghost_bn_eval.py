@@ -37,9 +37,12 @@ from collections.abc import Callable
 from circuits.ghost_bn_eval import GhostBnEval
 from circuits.sqrt import Decomposition
 
+from . import field
 from .claims import Claim
+from .gadgets import below_eval
 from .ghost_bn_step import broadcast_name
 from .phase import Table
+from .values import linear_combination
 from .walk import Walk
 from .zero_check import ZeroTable, combine, flat, zero_check
 
@@ -61,6 +64,12 @@ def drop_rows(c: GhostBnEval) -> Callable[[tuple], tuple]:
 def broadcast_tables(c: GhostBnEval) -> list[str]:
     """The per-feature tables the element zero-check reads: y, RM, Gamma, beta."""
     return [c.rsqrt.y, c.t("RM"), c.t("Gamma"), c.t("beta")]
+
+
+def masked_tables(c: GhostBnEval) -> list[str]:
+    """The per-feature tables the element zero-check reads masked by [n < N] when some rows
+    are padding (``GhostBnEval.masked``): RM and beta."""
+    return [c.t("RM"), c.t("beta")]
 
 
 def element_tables(c: GhostBnEval) -> list[ZeroTable]:
@@ -113,4 +122,9 @@ def verify_ghost_bn_eval(walk: Walk, c: GhostBnEval) -> list[Claim]:
     # --- ties at the feature point f ---
     for value in ("y", "t", "lo", "hi"):
         _tie_rsqrt(walk, c, value, f[getattr(r, value)])
-    return [e[c.t("x")], e[c.t("Y")], e[c.t("Gamma")], e[c.t("beta")], e[c.t("RM")], f[c.t("RV")]]
+    rm, beta = e[c.t("RM")], e[c.t("beta")]
+    if c.masked:  # the masked copy's MLE at e is [n < N]~(e_r) times the tensor's at e_c
+        below = below_eval(e[c.t("x")].point[c.feature_vars:], c.real_rows)
+        walk._require(below != 0, f"ghost-bn-eval:{c.name}: the row predicate vanishes at the point")
+        rm, beta = (Claim(x.tensor, x.point, linear_combination([field.inv(below)], [x.value])) for x in (rm, beta))
+    return [e[c.t("x")], e[c.t("Y")], e[c.t("Gamma")], beta, rm, f[c.t("RV")]]
