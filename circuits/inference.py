@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from .layout import Layout, log2_ceil
@@ -132,6 +133,19 @@ class InferenceCircuit:
     def rem_slots(self) -> Decomposition:
         return self.model.rem_slots()
 
+    def relu_slots(self) -> Decomposition:
+        return self.model.relu_slots()
+
+    def relu_input(self, layer: int) -> tuple[str, str]:
+        """(committed slots, virtual name) of hidden layer l's ReLU input: Z'_l, or with Ghost BN
+        its eval-mode output (``MlpCircuit.relu_input``)."""
+        return self.model.relu_input(layer)
+
+    def ghost_bn_eval(self, layer: int):
+        """Layer l's eval-mode Ghost BN (``circuits.ghost_bn_eval``), named ``bn{l}`` as training's,
+        over the N' rows (the N real ones, the rest padding) and the layer's padded features."""
+        return _ghost_bn_eval(self, layer)
+
     def x_slots(self) -> Decomposition:
         """The inputs in the recipe's input width (the training data's decomposition)."""
         return self.model.x_slots()
@@ -158,9 +172,26 @@ class InferenceCircuit:
             if l < self.layers:
                 out[self.ranged(f"Z{l}")] = RangedTensor(self.slots_layout(l, self.z_slots(l)), self.z_slots(l))
             out[self.ranged(f"R{l}")] = RangedTensor(self.slots_layout(l, self.rem_slots()), self.rem_slots())
+        for l in self.model.norm_layers():  # the ReLU's input Y, then the eval gadget's slots
+            out[self.ranged(f"N{l}")] = RangedTensor(self.slots_layout(l, self.relu_slots()), self.relu_slots())
+            gadget = self.ghost_bn_eval(l)
+            for name, d, value_vars in gadget.ranged():
+                rows = self.batch_vars if value_vars == gadget.element_vars else 0
+                out[name] = RangedTensor(Layout.of(n=rows, j=self.width_vars(l), slot=d.slot_vars), d)
         return out
 
     def weight_tensors(self) -> list[str]:
-        """The training bundle's final commitments the proof takes as its public W_l, b_l."""
+        """The training bundle's final commitments the proof takes as its public W_l, b_l (and
+        Ghost BN's gamma, beta and running statistics, ``bn{l}.*.T``)."""
         layers = range(1, self.layers + 1)
-        return [f"W{l}.T" for l in layers] + ([f"b{l}.T" for l in layers] if self.bias else [])
+        params = [f"W{l}.T" for l in layers] + ([f"b{l}.T" for l in layers] if self.bias else [])
+        return params + self.model.norm_state_tensors("T")
+
+
+@lru_cache(maxsize=64)
+def _ghost_bn_eval(c: InferenceCircuit, layer: int):
+    from .ghost_bn_eval import GhostBnEval
+
+    m = c.model
+    return GhostBnEval(f"bn{layer}", m.norm_spec(), c.batch_vars, c.width_vars(layer),
+                       m.limb_bits if m.range_check == "limbs" else None, real_rows=c.rows)

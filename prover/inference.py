@@ -19,10 +19,12 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from circuits.inference import InferenceCircuit
+from circuits.mlp import NORM_STATE
 from prover.backends.base import FieldBackend
 from prover.commit import hyrax
 from prover.commit.generators import prover_generators
 from prover.commit.hyrax import HyraxWitness
+from prover.ghost_bn_eval import ghost_bn_eval_witness
 from prover.logup import multiplicities
 from prover.training import ProverChannel, Witness, commit_width
 from prover.zk_training import ZkProverChannel
@@ -38,20 +40,30 @@ def _padded(values: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray:
     return out
 
 
-def forward_records(c: InferenceCircuit, x: np.ndarray, layers: Sequence[tuple[np.ndarray, np.ndarray]]) -> Witness:
+def forward_records(c: InferenceCircuit, x: np.ndarray, layers: Sequence[tuple[np.ndarray, np.ndarray]],
+                    norms: Sequence[tuple] | None = None) -> Witness:
     """The forward pass of ``x`` [N, d_0] (int64 at 2^R) padded as the circuit lays it out, from
     the engine's (Z'_l, Rem_l) of each layer (``FixedPointMLP.forward_layers``): ``IN{l}``
     [N', d_{l-1}'] (A_{l-1}), ``ZP{l}`` and ``REM{l}`` [N', d_l'], and for hidden layers the
     ReLU indicator ``S{l}``. The padded rows and features hold what the relations force there:
-    zero, and s = 1 (Z' = 0 <= 0)."""
+    zero, and s = 1 (Z' = 0 <= 0). With Ghost BN (``norms``: per hidden layer the trained
+    (gamma, beta, running mean, running variance)) the ReLU reads the eval gadget's Y
+    (``prover/ghost_bn_eval.py``, whose tables join the records), zero on the padded rows too."""
     rows = 1 << c.batch_vars
     records = {"IN1": _padded(x, (rows, 1 << c.width_vars(0)))}
     for l, (zp, rem) in enumerate(layers, start=1):
         shape = (rows, 1 << c.width_vars(l))
         records[f"ZP{l}"], records[f"REM{l}"] = _padded(zp, shape), _padded(rem, shape)
         if l < c.layers:
-            records[f"S{l}"] = (records[f"ZP{l}"] <= 0).astype(np.int64)
-            records[f"IN{l + 1}"] = np.where(records[f"S{l}"] == 1, 0, records[f"ZP{l}"])
+            relu_input = records[f"ZP{l}"]
+            if c.model.has_norm:
+                g = c.ghost_bn_eval(l)
+                state = [_padded(v, shape[1:]) for v in norms[l - 1]]
+                records.update(ghost_bn_eval_witness(g, relu_input, *state))
+                relu_input = records[f"NP{l}"] = np.asarray(records[g.t("Y")], dtype=np.int64)
+                records.update({f"bn{l}.{v}.T": a for v, a in zip(NORM_STATE, state, strict=True)})
+            records[f"S{l}"] = (relu_input <= 0).astype(np.int64)
+            records[f"IN{l + 1}"] = np.where(records[f"S{l}"] == 1, 0, relu_input)
     return records
 
 
@@ -60,11 +72,16 @@ def inference_witness(
 ) -> Witness:
     """The witness of the walk: the records (``forward_records``), the slots of every
     range-checked value (the committed inputs' X.s, Z'_l - 1 of the hidden layers, Rem_l of
-    every layer), the lookup multiplicities (limb gadget), and the final weights and biases
-    W{l}.T, b{l}.T padded to the circuit's widths (unpadded master values at 2^(2R+k), as in
-    the model file)."""
+    every layer; with Ghost BN, Y - 1 and the eval gadget's), the lookup multiplicities (limb
+    gadget), and the final weights and biases W{l}.T, b{l}.T padded to the circuit's widths
+    (unpadded master values at 2^(2R+k), as in the model file; Ghost BN's bn{l}.*.T are the
+    records')."""
     virtual = [f"IN{l}" for l in range(1, c.layers + 1)] + [f"{kind}{l}" for l in range(1, c.layers) for kind in ("S", "ZP")]
     wit: Witness = {name: np.asarray(records[name], dtype=np.int64) for name in virtual}
+    for l in c.model.norm_layers():  # the eval gadget's tables (Python ints) and the ReLU's slots of Y
+        g = c.ghost_bn_eval(l)
+        wit.update({name: v for name, v in records.items() if name.startswith(f"{g.name}.")})
+        wit[c.ranged(f"N{l}")] = c.relu_slots().decompose(records[f"NP{l}"], f"Y{l}")
     if c.committed_inputs:  # the padded inputs as committed, padding (zero) included
         wit[c.input_tensor()] = c.x_slots().decompose(wit["IN1"], "input")
     for l in range(1, c.layers + 1):

@@ -290,3 +290,179 @@ def test_recorder_proves_ghost_bn(tmp_path, norm):
     rec.prove(tmp_path / "bn.zkp", zk=True)
     report = verify_bundle((tmp_path / "bn.zkp").read_bytes(), weights=tmp_path / "bn.model.npz")
     assert report.accepted, report.reason
+
+
+# --- inference in evaluation mode (issue 17 item 2) -------------------------------------------
+
+_BN_RUNS: dict = {}
+
+
+def _bn_trained(zk: bool):
+    """The tiny run with Ghost BN (ghost batches of 4), proven: (training bundle, model file)."""
+    from tiny_run import tiny_run
+    from zktrain.prove import prove_run
+    from zktrain.run_config import parse_run
+
+    if zk not in _BN_RUNS:
+        cfg = tiny_run({"zk": zk})
+        cfg["model"]["norm"] = {"name": "ghost_batchnorm", "virtual_batch_size": 4}
+        bundle, summary = prove_run(parse_run(cfg))
+        _BN_RUNS[zk] = bundle, summary.model
+    return _BN_RUNS[zk]
+
+
+def _inputs(rows: int) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.savez(buf, X=np.random.default_rng(5).normal(size=(rows, 4)))
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("zk", [False, True], ids=["clear", "zk"])
+@pytest.mark.parametrize("rows", [3, 8])
+def test_inference_of_a_ghost_bn_model_verifies(zk, rows):
+    """Predictions of the trained model in evaluation mode (the running statistics), proven
+    against the training bundle's final commitments, gamma, beta, RM and RV included: 3 inputs
+    (5 padded rows, where the eval gadget's masked statistics keep every value zero) and 8.
+    The proven logits are the engine's eval-mode forward."""
+    from verifier.inference_bundle import verify_inference_bundle
+    from zktrain.fixedpoint.engine import FixedPointMLP
+    from zktrain.inference import load_inputs, prove_inference_run
+
+    bundle, model = _bn_trained(zk)
+    inference, summary = prove_inference_run(model.to_bytes(), bundle, _inputs(rows), zk=zk, backend="cpu")
+    report = verify_inference_bundle(inference, bundle)
+    assert report.accepted, report.reason
+    from verifier.bundle import parse_bundle
+
+    recipe = parse_bundle(bundle).recipe
+    norms = [tuple(model.tensors[f"bn1.{v}"] for v in ("Gamma", "beta", "RM", "RV"))]
+    engine = FixedPointMLP(recipe, [model.tensors["W1"], model.tensors["W2"]], [model.tensors["b1"], model.tensors["b2"]],
+                           norms=norms)
+    assert np.array_equal(summary.logits, engine.forward(load_inputs(_inputs(rows), recipe)))
+
+
+class _Inference:
+    """A prover of inference for the Ghost BN model, step by step, so that a test can deviate:
+    ``records`` (``forward_records`` of the engine's eval forward with ``norms``), then
+    ``prove`` with the training bundle's commitments opened with the witness's values."""
+
+    def __init__(self, zk: bool, rows: int = 8):
+        from verifier.bundle import parse_bundle
+        from zktrain.inference import load_inputs
+
+        self.zk = zk
+        self.bundle, self.model = _bn_trained(zk)
+        parsed = parse_bundle(self.bundle)
+        self.recipe, self.final = parsed.recipe, parsed.final
+        self.x = load_inputs(_inputs(rows), self.recipe)
+        t = self.model.tensors
+        self.weights, self.biases = [t["W1"], t["W2"]], [t["b1"], t["b2"]]
+        self.norms = [tuple(t[f"bn1.{v}"] for v in ("Gamma", "beta", "RM", "RV"))]
+
+    def records(self, norms=None):
+        from circuits.inference import InferenceCircuit
+        from prover.inference import forward_records
+        from zktrain.fixedpoint.engine import FixedPointMLP
+
+        norms = norms or self.norms
+        layers = FixedPointMLP(self.recipe, self.weights, self.biases, norms=norms).forward_layers(self.x)
+        self.circuit = InferenceCircuit.from_recipe(self.recipe, len(self.x))
+        return forward_records(self.circuit, self.x, layers, norms)
+
+    def rejected(self, records, match, channel_mixin=None):
+        """Prove ``records`` (the logits their ZP2) with the walk's own checks skipped, and
+        require the verifier's rejection ``match``."""
+        from prover.inference import inference_witness, weight_openings
+        from prover.zk_training import ZkProverChannel
+        from verifier.errors import VerifyError
+        from verifier.inference import InferenceStatement, InferenceWalk, verify_inference
+        from verifier.inference_bundle import training_digest
+
+        c = self.circuit
+        witness = inference_witness(c, records, self.weights, self.biases)
+        logits = np.asarray(records["ZP2"])[: len(self.x), : c.widths[-1]]
+        statement = InferenceStatement(c, self.recipe.to_canonical_json(), training_digest(self.bundle), self.x, logits)
+        pre = weight_openings(statement, self.final.public, witness, self.model.blinds)
+        base = ZkProverChannel if self.zk else ProverChannel
+        channel_type = type("Cheat", (channel_mixin, base), {}) if channel_mixin else base
+        channel = channel_type(statement, witness, get_backend("cpu"), pre, random.Random(1))
+
+        class Reckless(InferenceWalk):
+            def _require(self, ok, reason):
+                pass
+        Reckless(statement, channel).run()
+        with pytest.raises(VerifyError, match=match):
+            verify_inference(statement, {n: self.final.public[n] for n in statement.weight_tensors()},
+                             channel.proof_bytes(), self.zk)
+
+
+def _output_layer(inf: _Inference, records: dict) -> dict:
+    """The output layer recomputed from ``records["IN2"]`` on Python ints (a cheat's consistent
+    logits): Z_2 = A_1 W_2^T + 2^R [n < N] b_2 = 2^S Z'_2 + Rem_2."""
+    from circuits.semantics import rescale
+
+    c, out = inf.circuit, dict(records)
+    rows, (d1, d2) = 1 << c.batch_vars, (1 << c.width_vars(1), 1 << c.width_vars(2))
+    w, b = np.zeros((d2, d1), dtype=object), np.zeros(d2, dtype=object)
+    w[: c.widths[2], : c.widths[1]], b[: c.widths[2]] = inf.weights[1], inf.biases[1]
+    real = (np.arange(rows) < c.rows).astype(object)[:, None]
+    z = np.asarray(out["IN2"], dtype=object).dot(w.T) + real * (b[None, :] << c.frac_bits)
+    pairs = np.vectorize(lambda v: rescale(int(v), c.rescale_bits), otypes=[object])(z)
+    out["ZP2"] = np.vectorize(lambda p: p[0], otypes=[object])(pairs).astype(np.int64)
+    out["REM2"] = np.vectorize(lambda p: p[1], otypes=[object])(pairs).astype(np.int64)
+    return out
+
+
+_OPENS = {False: r"^hyrax opening: a combined row does not match", True: r"^inner-product argument: final check fails$"}
+
+
+@pytest.mark.parametrize("zk", [False, True], ids=["clear", "zk"])
+def test_inference_with_the_batchs_own_statistics_is_rejected(zk):
+    """Train-mode BN at inference: the prover normalizes with this batch's mean and variance
+    (every relation holds for them) and opens the training bundle's bn1.RM.T, bn1.RV.T with
+    them: the eval gadget's claims on the statistics are opened against the commitments."""
+    inf = _Inference(zk)
+    z = np.asarray(inf.records()["ZP1"])[: len(inf.x), :8]
+    mean = z.sum(axis=0) // len(z)  # at 2^R
+    rm, rv = mean << 16, ((z - mean[None, :]) ** 2).sum(axis=0) // len(z)  # at 2^(2R)
+    assert not np.array_equal(rm, inf.norms[0][2])
+    gamma, beta = inf.norms[0][:2]
+    inf.rejected(inf.records([(gamma, beta, rm, rv)]), _OPENS[zk])
+
+
+@pytest.mark.parametrize("zk", [False, True], ids=["clear", "zk"])
+def test_inference_normalizing_another_tensor_is_rejected(zk, monkeypatch):
+    """The eval gadget normalizes 2 Z'_1 (the ReLU, the next layer and the logits follow from
+    it) while the matmul produced Z'_1: the gadget's claim on x is read off Z1's slots."""
+    import prover.inference as pi
+
+    witness = pi.ghost_bn_eval_witness
+    monkeypatch.setattr(pi, "ghost_bn_eval_witness", lambda g, x, *rest: witness(g, 2 * np.asarray(x), *rest))
+    inf = _Inference(zk)
+    inf.rejected(_output_layer(inf, inf.records()), r"^Z1\.limbs: slots do not recompose to the claimed value")
+
+
+@pytest.mark.parametrize("zk", [False, True], ids=["clear", "zk"])
+def test_inference_relu_on_another_output_is_rejected(zk):
+    """The gadget proves the honest Y while the ReLU's phase reads Y + 1 (its slots N1 and
+    everything after follow Y + 1): the gadget's claim on Y is read off the ReLU's slots."""
+    inf = _Inference(zk)
+    honest = inf.records()
+    cheat = dict(honest)
+    y = np.asarray(honest["NP1"]) + (np.arange(len(honest["NP1"])) < len(inf.x))[:, None]
+    cheat["NP1"] = y
+    cheat["S1"] = (y <= 0).astype(np.int64)
+    cheat["IN2"] = np.where(cheat["S1"] == 1, 0, y)
+    cheat = _output_layer(inf, cheat)
+
+    class SwapBeforeRelu:
+        """The witness's Y is the gadget's honest one until the ReLU's phase, then Y + 1."""
+
+        def phase(self, label, reductions):
+            if label == b"phase-relu":
+                self.witness["bn1.Y"] = y.astype(object)
+            return super().phase(label, reductions)
+
+    inf.rejected(cheat, r"^N1\.limbs: slots do not recompose to the claimed value", SwapBeforeRelu)

@@ -66,6 +66,7 @@ from circuits.semantics import Width
 
 from .claims import Claim
 from .gadgets import below_eval, booleanity_reduction, matmul_reduction, padding_reduction
+from .ghost_bn_eval import verify_ghost_bn_eval
 from .hash_to_curve import pedersen_generators
 from .hyrax import HyraxCommitment
 from .errors import VerifyError
@@ -201,6 +202,8 @@ class InferenceStatement(CommittedTensors):
             return ranges[name].layout.num_vars
         if name.startswith("logup.m"):
             return int(name.removeprefix("logup.m"))
+        if name.startswith("bn"):  # a Ghost BN layer's final state, bn{l}.Gamma.T: [d_l]
+            return c.width_vars(int(name[2:].split(".")[0]))
         layer = int(name[1:].split(".")[0])  # W{l}.T, b{l}.T
         return c.width_vars(layer) + (c.width_vars(layer - 1) if name.startswith("W") else 0)
 
@@ -222,9 +225,11 @@ class InferenceWalk(Walk):
         for name in st.witness_tensors():
             self.ch.commitment(name)
         self.ledger.extend(self.ch.phase(b"phase-forward", self._forward()))
+        self._norms()
         self.ledger.extend(self.ch.phase(b"phase-relu", self._relu()))
         for l in range(1, c.layers):
-            self.relu_operands(c.ranged(f"Z{l}"), c.z_slots(l), f"S{l}", f"ZP{l}")
+            slots, relu_input = c.relu_input(l)
+            self.relu_operands(slots, c.relu_slots(), f"S{l}", relu_input)
         if c.range_check == "limbs":
             self.ledger.extend(LogupWalk(logup_statement(c), self.ch).run())
         self._ledger_and_openings()
@@ -262,6 +267,23 @@ class InferenceWalk(Walk):
                 out.append(padding_reduction(name, w, ranged.layout, ranged.real))
         return out
 
+    def _norms(self) -> None:
+        """Ghost BN in evaluation mode between each hidden Linear and its ReLU (``model.norm:
+        ghost_bn``; ``verifier/ghost_bn_eval.py``, docs/ghost_bn.md section 4.2): the gadget's
+        claims on x are read off Z'{l}'s slots, its claim on Y goes to the ReLU, and its claims
+        on gamma, beta and the running statistics are claims on the training bundle's final
+        commitments ``bn{l}.*.T`` (opened with the weights)."""
+        c = self.c
+        if not c.model.has_norm:
+            return
+        self.t.domain_separate(b"ghost-bn-eval")
+        for l in c.model.norm_layers():
+            x, y, *state = verify_ghost_bn_eval(self, c.ghost_bn_eval(l))
+            self.slice_value(c.ranged(f"Z{l}"), c.z_slots(l), x.point, x.value)
+            self.ledger.add(y)
+            for claim, value in zip(state, ("Gamma", "beta", "RM", "RV"), strict=True):
+                self.ledger.add(Claim(f"bn{l}.{value}.T", claim.point, claim.value))
+
     def _relu(self) -> list[Reduction]:
         """A_l = (1 - s_l) Z'_l for the hidden layers; A_0 is the public inputs, or the values
         behind the committed inputs' slots."""
@@ -275,7 +297,7 @@ class InferenceWalk(Walk):
         for l in range(2, c.layers + 1):
             claims = self.ledger.take(f"IN{l}")
             num_vars = c.width_vars(l - 1) + c.batch_vars
-            out.append(self.masked(f"relu{l - 1}", claims, num_vars, f"S{l - 1}", f"ZP{l - 1}"))
+            out.append(self.masked(f"relu{l - 1}", claims, num_vars, f"S{l - 1}", c.relu_input(l - 1)[1]))
         return out
 
 

@@ -23,6 +23,7 @@ from typing import Callable
 import numpy as np
 
 from circuits.inference import InferenceCircuit
+from circuits.mlp import NORM_STATE
 from circuits.recipe import Recipe
 from prover.backends import get_backend
 from prover.inference import (
@@ -110,15 +111,18 @@ def prove_inference_run(
     layers = recipe.model.layers
     weights = [disclosed.tensors[f"W{l}"] for l in range(1, layers + 1)]
     biases = [disclosed.tensors.get(f"b{l}") for l in range(1, layers + 1)]
+    norms = None  # Ghost BN's trained state per hidden layer (model.norm: ghost_bn)
+    if recipe.model.norm == "ghost_bn":
+        norms = [tuple(disclosed.tensors[f"bn{l}.{v}"] for v in NORM_STATE) for l in range(1, layers)]
 
     t0 = time.perf_counter()
     try:
-        forward = FixedPointMLP(recipe, weights, biases).forward_layers(x)
+        forward = FixedPointMLP(recipe, weights, biases, norms=norms).forward_layers(x)
     except WidthError as err:
         raise ValueError(f"inputs: the forward pass leaves the recipe's widths: {err}") from None
     logits = forward[-1][0]
     circuit = InferenceCircuit.from_recipe(recipe, x.shape[0], range_check, committed_inputs)
-    witness = inference_witness(circuit, forward_records(circuit, x, forward), weights, biases)
+    witness = inference_witness(circuit, forward_records(circuit, x, forward, norms), weights, biases)
     opening = None
     if committed_inputs:  # X.s committed afresh: the statement holds the commitment, the caller the blinds
         committed, opened = commit_inputs(circuit, witness, rng)

@@ -252,16 +252,9 @@ class FixedPointMLP:
 
     def forward_layers(self, x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """(Z'_l, r_l) of every layer for inputs ``x`` at 2^R (any number of rows), widths
-        checked: the forward pass a proof of inference proves (``prover.inference``). A
-        ``ghost_bn`` model has no such proof yet (ValueError)."""
-        if self.norm is not None:
-            raise ValueError("forward_layers: inference proofs of ghost_bn models are not provable yet "
-                             "(model.norm: ghost_bn); forward and predict evaluate them")
-        return self._layers(x)
-
-    def _layers(self, x: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-        """(Z'_l, r_l) of every layer in evaluation mode: a hidden layer's ReLU acts on Z', or on
-        Ghost BN's eval-mode output from the running statistics (docs/ghost_bn.md section 1)."""
+        checked: the forward pass a proof of inference proves (``prover.inference``), in
+        evaluation mode: a hidden layer's ReLU acts on Z', or on Ghost BN's eval-mode output
+        from the running statistics (docs/ghost_bn.md section 1), which the proof recomputes."""
         check_width(x, self.declared["input"], "X", None, None)
         a, out = x, []
         for l in range(1, self.recipe.model.layers + 1):
@@ -275,7 +268,7 @@ class FixedPointMLP:
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Y_hat = Z'_L for inputs ``x`` at 2^R (any number of rows), widths checked."""
-        return self._layers(x)[-1][0]
+        return self.forward_layers(x)[-1][0]
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Class predictions: argmax of Y_hat (ties to the lowest index, as torch.argmax)."""
