@@ -466,3 +466,38 @@ def test_inference_relu_on_another_output_is_rejected(zk):
             return super().phase(label, reductions)
 
     inf.rejected(cheat, r"^N1\.limbs: slots do not recompose to the claimed value", SwapBeforeRelu)
+
+
+def _labels(monkeypatch) -> list:
+    """The transcript's domain labels and challenge labels, in order, as a verifier runs."""
+    from verifier.transcript import Transcript
+
+    seen = []
+    separate, challenge = Transcript.domain_separate, Transcript.challenge_scalars
+    monkeypatch.setattr(Transcript, "domain_separate", lambda t, label: (seen.append(label), separate(t, label))[1])
+    monkeypatch.setattr(Transcript, "challenge_scalars", lambda t, label, n: (seen.append(label), challenge(t, label, n))[1])
+    return seen
+
+
+def test_ghost_bn_relations_open_their_transcript_domain(run, monkeypatch):
+    """The normalization module's gadgets open with their own domain label, after phase 1 and
+    before the first gadget's first challenge: an accepted proof passed it, so a proof made
+    without it is not this one."""
+    seen = _labels(monkeypatch)
+    run["verify"](run["statement"], run["public"], run["proof"])
+    i = seen.index(b"ghost-bn")
+    assert b"phase-1" in seen[:i] and seen[i + 1] == b"ghost-bn-w"
+
+
+def test_ghost_bn_eval_opens_its_transcript_domain(monkeypatch):
+    """Likewise the inference walk's eval gadgets: after the forward phase, before their first
+    challenge."""
+    from verifier.inference_bundle import verify_inference_bundle
+    from zktrain.inference import prove_inference_run
+
+    bundle, model = _bn_trained(False)
+    inference, _ = prove_inference_run(model.to_bytes(), bundle, _inputs(3), zk=False, backend="cpu")
+    seen = _labels(monkeypatch)
+    assert verify_inference_bundle(inference, bundle).accepted
+    i = seen.index(b"ghost-bn-eval")
+    assert b"phase-forward" in seen[:i] and seen[i + 1] == b"ghost-bn-eval-w"

@@ -125,6 +125,6 @@ def verify_ghost_bn_eval(walk: Walk, c: GhostBnEval) -> list[Claim]:
     rm, beta = e[c.t("RM")], e[c.t("beta")]
     if c.masked:  # the masked copy's MLE at e is [n < N]~(e_r) times the tensor's at e_c
         below = below_eval(e[c.t("x")].point[c.feature_vars:], c.real_rows)
-        walk._require(below != 0, f"ghost-bn-eval:{c.name}: the row predicate vanishes at the point")
+        walk._require(below != 0, f"ghost-bn-eval:{c.name}: the row predicate vanishes at the point")  # mutation: unreachable (probability row_vars / r; test_completeness_with_padded_rows runs the division it guards)
         rm, beta = (Claim(x.tensor, x.point, linear_combination([field.inv(below)], [x.value])) for x in (rm, beta))
     return [e[c.t("x")], e[c.t("Y")], e[c.t("Gamma")], beta, rm, f[c.t("RV")]]
