@@ -66,6 +66,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .ghost_bn import GhostBnSpec, forward_eval
+from .ghost_bn_step import objects
 from .poly import Poly
 from .semantics import MAX_RELATION_BITS
 from .sqrt import Decomposition, Rsqrt, decomposition, rsqrt_round
@@ -243,8 +244,8 @@ class GhostBnEval:
         ``GhostBnWidthError`` when an input or the output leaves its width (the semantics' own
         checks); a ValueError for a shape that is not the gadget's."""
         N, C = self.rows, self.features
-        x = _objects(x, (N, C), self.t("x"))
-        gamma, beta, rm, rv = (_objects(a, (C,), self.t(n)) for a, n in ((gamma, "Gamma"), (beta, "beta"),
+        x = objects(x, (N, C), self.t("x"))
+        gamma, beta, rm, rv = (objects(a, (C,), self.t(n)) for a, n in ((gamma, "Gamma"), (beta, "beta"),
                                                                          (rm, "RM"), (rv, "RV")))
         real = self.rows if self.real_rows is None else self.real_rows
         if any(v != 0 for v in x[real:].reshape(-1)):
@@ -260,13 +261,3 @@ class GhostBnEval:
         if list(out[r.y]) != list(y):  # pragma: no cover - one semantics
             raise AssertionError(f"{self.name}: the rsqrt gadget's y is not the semantics' rstd")
         return out
-
-
-def _objects(values, shape: tuple[int, ...], what: str) -> np.ndarray:
-    """An object array of Python ints of ``shape`` (a ValueError naming ``what`` otherwise). Built
-    as objects from the start: a list holding RV = 2^64 - 1 would become float64 in numpy's own
-    dtype inference."""
-    arr = values if isinstance(values, np.ndarray) else np.array(values, dtype=object)
-    if arr.shape != shape:
-        raise ValueError(f"{what}: expected shape {shape}, got {arr.shape}")
-    return np.vectorize(int, otypes=[object])(arr) if arr.size else arr.astype(object)

@@ -310,9 +310,9 @@ class GhostBnStep:
         step and feature [T', C], RM0, RV0 [C]. ``GhostBnWidthError`` when an input or a result
         leaves its width (the semantics' own checks)."""
         T, B, C = self.steps, self.spec.batch_size, self.features
-        x, dy = (_objects(a, (T, B, C), self.t(n)) for a, n in ((x, "x"), (dy, "dy")))
-        gamma, beta = (_objects(a, (T, C), self.t(n)) for a, n in ((gamma, "Gamma"), (beta, "beta")))
-        rm, rv = (_objects(a, (C,), self.t(n)) for a, n in ((rm0, "RM0"), (rv0, "RV0")))
+        x, dy = (objects(a, (T, B, C), self.t(n)) for a, n in ((x, "x"), (dy, "dy")))
+        gamma, beta = (objects(a, (T, C), self.t(n)) for a, n in ((gamma, "Gamma"), (beta, "beta")))
+        rm, rv = (objects(a, (C,), self.t(n)) for a, n in ((rm0, "RM0"), (rv0, "RV0")))
         out = {self.t("RM0"): rm, self.t("RV0"): rv, self.t("x"): x, self.t("dy"): dy, self.t("Gamma"): gamma,
                self.t("beta"): beta}
         rows: dict[str, list] = {}
@@ -344,9 +344,11 @@ class GhostBnStep:
 _STACKED = frozenset(("X", "rX", "Y", "rY", "dx", "rdx", "dgamma", "dbeta"))
 
 
-def _objects(values, shape: tuple[int, ...], what: str) -> np.ndarray:
-    """An object array of Python ints of ``shape`` (a ValueError naming ``what`` otherwise)."""
-    arr = np.asarray(values)
+def objects(values, shape: tuple[int, ...], what: str) -> np.ndarray:
+    """An object array of Python ints of ``shape`` (a ValueError naming ``what`` otherwise).
+    A list is read as objects from the start: numpy's own dtype inference would make a list
+    holding 2^64 - 1 (a running variance at the top of its width) float64."""
+    arr = values if isinstance(values, np.ndarray) else np.array(values, dtype=object)
     if arr.shape != shape:
         raise ValueError(f"{what}: expected shape {shape}, got {arr.shape}")
     return np.vectorize(int, otypes=[object])(arr) if arr.size else arr.astype(object)

@@ -20,6 +20,11 @@ Mutation operators (``KINDS``):
             ``a < b`` -> ``a + 1 < b`` (the guard fires on one value less)
   absorb    a transcript ``absorb_*`` or ``domain_separate`` call -> deleted (a statement,
             message or separator the Fiat-Shamir challenges no longer depend on)
+  handoff   a walk's hand-off, as a statement -> deleted: ``require_equal(a, b, ...)`` (the
+            comparison), ``slice_value(...)`` (a claim tied to its committed slots), and
+            ``ledger.add(...)`` (a claim passed on to the reduction or opening that checks
+            it). Gadget wirings are made of these; the other operators do not see them, and
+            deleting one leaves a claim nobody checks
 
 Guards raising any exception count (VerifyError, and the ValueError / TypeError with which
 the verifier's parsing refuses out-of-bound input before it allocates).
@@ -57,8 +62,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-KINDS = ("remove", "weaken", "boundary", "absorb")
+KINDS = ("remove", "weaken", "boundary", "absorb", "handoff")
 ABSORBS = {"absorb_bytes", "absorb_scalar", "absorb_scalars", "absorb_point", "absorb_points", "domain_separate"}
+HANDOFFS = {"require_equal", "slice_value"}  # and ``<...>.ledger.add``
 UNREACHABLE = re.compile(r"#\s*mutation:\s*unreachable\s*\((.*)\)")
 BEGIN, END = "<!-- mutation-table:begin -->", "<!-- mutation-table:end -->"
 
@@ -255,8 +261,12 @@ class _Finder(ast.NodeVisitor):
 
     def visit_Expr(self, node: ast.Expr) -> None:
         call = node.value
-        if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr in ABSORBS:
-            self._add(node, "absorb", self._segment(node), "pass")
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute):
+            attr, owner = call.func.attr, call.func.value
+            if attr in ABSORBS:
+                self._add(node, "absorb", self._segment(node), "pass")
+            elif attr in HANDOFFS or (attr == "add" and isinstance(owner, ast.Attribute) and owner.attr == "ledger"):
+                self._add(node, "handoff", self._segment(node), "pass", message=_message(call) if attr == "require_equal" else ())
         self.generic_visit(node)
 
     def visit_Return(self, node: ast.Return) -> None:
