@@ -41,6 +41,8 @@ def _run(segment_steps: int, zk: bool = False, momentum: bool | str = False):
     elif momentum == "lamb":  # the checkpoints carry LAMB's moments, the ranks count its t from the run's step
         del cfg["train"]["lr"]
         cfg["train"]["optimizer"] = {"name": "lamb", "lr": 0.05, "weight_decay": 0.01, "decay_bias_and_norm": True}
+    elif momentum == "ghost_bn":  # the checkpoints carry gamma, beta and the running statistics bn*.T
+        cfg["model"]["norm"] = {"name": "ghost_batchnorm", "virtual_batch_size": 4}
     elif momentum:  # the checkpoints carry the momentum buffers V*{l}.T
         cfg["train"].update(momentum=0.9, weight_decay=1e-4)
     return parse_run(cfg)
@@ -56,9 +58,9 @@ def _one_process(run, seed):
 
 @pytest.mark.parametrize(("segment_steps", "zk", "momentum"),
                          [(1, False, False), (2, True, False), (1, False, True), (1, False, "lars"),
-                          (1, False, "lamb")],
+                          (1, False, "lamb"), (1, False, "ghost_bn")],
                          ids=["clear-3-segments", "zk-2-segments", "momentum-clear-3-segments", "lars-clear-3-segments",
-                              "lamb-clear-3-segments"])
+                              "lamb-clear-3-segments", "ghost-bn-clear-3-segments"])
 def test_two_ranks_prove_the_one_process_bundle(segment_steps, zk, momentum):
     run = _run(segment_steps, zk, momentum)
     lines: list[str] = []
