@@ -68,7 +68,7 @@ import numpy as np
 from .ghost_bn import GhostBnSpec, forward_eval
 from .ghost_bn_step import objects
 from .poly import Poly
-from .semantics import MAX_RELATION_BITS
+from .semantics import refuse_wide_identities
 from .sqrt import Decomposition, Rsqrt, decomposition, rsqrt_round
 
 
@@ -95,12 +95,7 @@ class GhostBnEval:
             raise ValueError(f"{self.name}: row_vars and feature_vars must be >= 0")
         if self.real_rows is not None and not 1 <= self.real_rows <= self.rows:
             raise ValueError(f"{self.name}: {self.real_rows} real rows of {self.rows}")
-        bounds = self.relation_bounds()
-        worst = max(bounds, key=bounds.get)
-        if bounds[worst] > MAX_RELATION_BITS:
-            raise ValueError(f"{self.name}: identity {worst} could reach 2^{bounds[worst] - 1} or more for a "
-                             f"witness the declared widths admit, beyond 2^{MAX_RELATION_BITS}: a relation mod r "
-                             f"would not imply it over the integers")
+        refuse_wide_identities(self.name, self.relation_bounds())
 
     # --- shape ------------------------------------------------------------------------------------
     @property
@@ -159,6 +154,8 @@ class GhostBnEval:
         return self.xhat_max.bit_length() + 1
 
     ELEMENT_SLOTS = ("X", "rX", "rY")
+    #: Every value committed as slots besides the rsqrt's (``prover.ghost_bn_step.slot_tables``).
+    SLOT_VALUES = ELEMENT_SLOTS
 
     def slot_decomposition(self, value: str) -> Decomposition:
         """The decomposition of a value in ELEMENT_SLOTS."""

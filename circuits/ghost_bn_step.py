@@ -83,7 +83,7 @@ import numpy as np
 
 from .ghost_bn import GhostBnSpec, backward, forward_train, running_update
 from .poly import Poly
-from .semantics import MAX_RELATION_BITS
+from .semantics import refuse_wide_identities
 from .sqrt import Decomposition, Rsqrt, decomposition
 
 
@@ -105,12 +105,7 @@ class GhostBnStep:
         b = self.spec.batch_size
         if b & (b - 1):
             raise ValueError(f"{self.name}: the batch size {b} must be a power of two (a tensor axis of b bits)")
-        bounds = self.relation_bounds()
-        worst = max(bounds, key=bounds.get)
-        if bounds[worst] > MAX_RELATION_BITS:
-            raise ValueError(f"{self.name}: identity {worst} could reach 2^{bounds[worst] - 1} or more for a "
-                             f"witness the declared widths admit, beyond 2^{MAX_RELATION_BITS}: a relation mod r "
-                             f"would not imply it over the integers")
+        refuse_wide_identities(self.name, self.relation_bounds())
 
     # --- shape ------------------------------------------------------------------------------------
     @property
@@ -193,6 +188,8 @@ class GhostBnStep:
 
     ELEMENT_SLOTS = ("X", "rX", "rY", "dx", "rdx")
     STAT_SLOTS = ("K", "P", "RM", "rm", "RV", "rv", "uv")
+    #: Every value committed as slots besides the rsqrt's (``prover.ghost_bn_step.slot_tables``).
+    SLOT_VALUES = ELEMENT_SLOTS + STAT_SLOTS
 
     def slot_decomposition(self, value: str) -> Decomposition:
         """The decomposition of a value in ELEMENT_SLOTS or STAT_SLOTS (``GhostBnSpec.widths``)."""

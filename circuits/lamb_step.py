@@ -95,7 +95,7 @@ from functools import lru_cache
 import numpy as np
 
 from .lamb import KA, KB, KP, KR, KS, SV, LambSpec, bias_corrections, trust
-from .semantics import MAX_RELATION_BITS
+from .semantics import MAX_RELATION_BITS, refuse_wide_identities
 from .sqrt import Decomposition, Sqrt, decomposition
 from .poly import Poly
 
@@ -162,13 +162,8 @@ class LambStep:
         if self.nu_bits > MAX_RELATION_BITS:
             raise ValueError(f"{self.name}: N_U could reach 2^{self.nu_bits}, beyond 2^{MAX_RELATION_BITS}")
         bounds = self.relation_bounds()
-        worst = max(bounds, key=bounds.get)
-        if bounds[worst] > MAX_RELATION_BITS:
-            raise ValueError(
-                f"{self.name}: identity {worst} could reach 2^{bounds[worst] - 1} or more for a witness the "
-                f"declared widths admit (P {self.p_bits}, G {self.g_bits}, M {self.m_bits}, V {self.v_bits} bits, "
-                f"{1 << self.param_vars} entries), beyond 2^{MAX_RELATION_BITS}: a relation mod r would not imply "
-                f"it over the integers")
+        refuse_wide_identities(self.name, bounds, f"P {self.p_bits}, G {self.g_bits}, M {self.m_bits}, V {self.v_bits} "
+                                                  f"bits, {1 << self.param_vars} entries")
 
     # --- constants -----------------------------------------------------------------------------
     @property

@@ -36,6 +36,18 @@ if TYPE_CHECKING:  # the recipe imports this module; only type hints go the othe
 #: that a relation holding mod r (255 bits) also holds over the integers (DESIGN section 9).
 MAX_RELATION_BITS = 250
 
+
+def refuse_wide_identities(name: str, bounds: dict[str, int], widths: str = "") -> None:
+    """A gadget's constructor refusal: ValueError if an identity's bound (its bits, ``bounds``
+    by label) passes 2^MAX_RELATION_BITS for some witness the declared widths admit (``widths``
+    says which, in words, for the message)."""
+    worst = max(bounds, key=bounds.get)
+    if bounds[worst] > MAX_RELATION_BITS:
+        admit = f" ({widths})" if widths else ""
+        raise ValueError(f"{name}: identity {worst} could reach 2^{bounds[worst] - 1} or more for a witness the "
+                         f"declared widths admit{admit}, beyond 2^{MAX_RELATION_BITS}: a relation mod r would not "
+                         f"imply it over the integers")
+
 IntLike = Union[int, np.ndarray]
 
 

@@ -138,7 +138,7 @@ import numpy as np
 
 from .lars import TRUST_HEADROOM, LarsSpec, larc_multiplier, round_half_up_div, trust_ratio
 from .poly import Poly
-from .semantics import MAX_RELATION_BITS
+from .semantics import refuse_wide_identities
 from .sqrt import Decomposition, Sqrt, decomposition
 
 # --- the gadget ---------------------------------------------------------------------------------
@@ -168,15 +168,8 @@ class TrustRatio:
         if self.norm_bits < 1:
             raise ValueError(f"{self.name}: norm_bits must be >= 1")
         self._check_clip_lr()
-        bounds = self.relation_bounds()
-        worst = max(bounds, key=bounds.get)
-        if bounds[worst] > MAX_RELATION_BITS:
-            raise ValueError(
-                f"{self.name}: identity {worst} could reach 2^{bounds[worst] - 1} or more for a witness the "
-                f"declared widths admit (norm_bits {self.norm_bits}, lambda {self.lam_bits} bits, rho "
-                f"{self.rho_bits} bits), beyond 2^{MAX_RELATION_BITS}: a relation mod r would not imply it "
-                f"over the integers"
-            )
+        refuse_wide_identities(self.name, self.relation_bounds(),
+                               f"norm_bits {self.norm_bits}, lambda {self.lam_bits} bits, rho {self.rho_bits} bits")
 
     def _check_clip_lr(self) -> None:
         """LARC and the lr_num table come together: one entry >= 0 per padded step."""

@@ -23,6 +23,7 @@ from circuits.ghost_bn_eval import GhostBnEval
 from circuits.semantics import rescale
 from circuits.sqrt import rsqrt_round
 from verifier.ghost_bn_eval import ROWS, broadcast_tables, masked_tables
+from prover.ghost_bn_step import slot_tables
 from verifier.ghost_bn_step import broadcast_name
 
 
@@ -32,19 +33,6 @@ def ghost_bn_eval_witness(c: GhostBnEval, x, gamma, beta, rm, rv) -> dict[str, n
     out = w | derived_tables(c, w)
     _check_against_semantics(c, out)
     return out | slot_tables(c, w)
-
-
-def slot_tables(c: GhostBnEval, w: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The committed slots of every ranged value, from its table (a ValueError past its width)."""
-    out = {}
-    for value in c.ELEMENT_SLOTS:
-        out[c.slots(value)] = c.slot_decomposition(value).decompose(np.asarray(w[c.t(value)]).reshape(-1),
-                                                                    f"{c.name}: {value}")
-    r = c.rsqrt
-    for value in ("y", "lo", "hi", "t"):
-        d = getattr(r, f"{value}_slots")()
-        out[r.slots(value)] = d.decompose(np.asarray(w[getattr(r, value)]).reshape(-1), f"{r.name}: {value}")
-    return out
 
 
 def derived_tables(c: GhostBnEval, w: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

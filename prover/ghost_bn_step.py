@@ -33,10 +33,11 @@ def ghost_bn_step_witness(c: GhostBnStep, x, dy, gamma, beta, rm0, rv0) -> dict[
     return out | slot_tables(c, w)
 
 
-def slot_tables(c: GhostBnStep, w: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The committed slots of every ranged value, from its table (a ValueError past its width)."""
+def slot_tables(c, w: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The committed slots of every ranged value of a Ghost BN gadget (the step's, or the eval
+    mode's ``GhostBnEval``), from its table (a ValueError past its width)."""
     out = {}
-    for value in c.ELEMENT_SLOTS + c.STAT_SLOTS:
+    for value in c.SLOT_VALUES:
         out[c.slots(value)] = c.slot_decomposition(value).decompose(np.asarray(w[c.t(value)]).reshape(-1),
                                                                     f"{c.name}: {value}")
     r = c.rsqrt
