@@ -47,6 +47,21 @@ def main(n: int, repeat: int, backend_name: str, seed: int) -> None:
     # Small int64 values still become full-size 256-bit residues in Montgomery form.
     eq, a, b = (be.from_int64(rng.integers(-(2**62), 2**62, n)) for _ in range(3))
     challenge = int(rng.integers(1, 2**62))
+    k = n.bit_length() - 1
+    points = [[int(x) for x in rng.integers(1, 2**62, k)] for _ in range(3)]
+
+    def combined_eq_unfused():
+        """The claims ledger's combined eq as it was built before eq_table_add: a table, a
+        scaling pass and a sum per claim."""
+        table = None
+        for u in points:
+            term = be.scalar_mul(be.eq_table(u), challenge)
+            table = term if table is None else be.add(table, term)
+
+    def combined_eq():
+        table = None
+        for u in points:
+            table = be.eq_table_add(table, u, challenge)
 
     cases = [
         # The memory floor: every vector result is a fresh array whose pages the OS zeroes.
@@ -56,6 +71,9 @@ def main(n: int, repeat: int, backend_name: str, seed: int) -> None:
         ("inner product", n, lambda: be.inner_product(a, b), "element"),
         ("round sum f*g (3 points)", n, lambda: be.round_evals([a, b], 3), "entry"),
         ("round sum eq*a*b (4 points)", n, lambda: be.round_evals([eq, a, b], 4), "entry"),
+        ("eq table", 1 << k, lambda: be.eq_table(points[0]), "element"),
+        ("combined eq x3, unfused", 1 << k, combined_eq_unfused, "element"),
+        ("combined eq x3, eq_table_add", 1 << k, combined_eq, "element"),
     ]
     load = os.getloadavg()
     threads = ""

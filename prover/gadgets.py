@@ -49,8 +49,7 @@ def combined_eq(backend: FieldBackend, points: Sequence[Sequence[int]], rho: Seq
     """E(x) = sum_j rho_j eq(u_j, x)."""
     table = None
     for u, r in zip(points, rho, strict=True):
-        term = backend.scalar_mul(backend.eq_table(u), r)
-        table = term if table is None else backend.add(table, term)
+        table = backend.eq_table_add(table, u, r)
     return table
 
 

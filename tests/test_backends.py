@@ -245,6 +245,17 @@ def test_eq_table_matches_the_verifier(backend, rng, k):
 
 
 @pytest.mark.parametrize("k", [0, 1, 3, 6])
+def test_eq_table_add_accumulates_scaled_tables(backend, rng, k):
+    """The claims ledger's combined eq: sum_j rho_j eq(u_j, .), one eq_table_add per claim."""
+    points, rho = [random_ints(rng, k) for _ in range(3)], random_ints(rng, 3)
+    acc = None
+    for u, r in zip(points, rho):
+        acc = backend.eq_table_add(acc, u, r)
+    expected = [sum(r * e for r, e in zip(rho, es)) % R for es in zip(*(polynomial.eq_table(u) for u in points))]
+    assert backend.to_ints(acc) == expected
+
+
+@pytest.mark.parametrize("k", [0, 1, 3, 6])
 def test_mle_evaluate_matches_the_verifier(backend, rng, k):
     xs, point = random_ints(rng, 1 << k), random_ints(rng, k)
     v = backend.from_ints(xs)

@@ -59,6 +59,11 @@ class FieldBackend(Protocol):
     def eq_table(self, point: Sequence[int]) -> Vec:
         """eq(point, x) for the 2^len(point) hypercube points x, index sum_j x_j 2^j."""
 
+    def eq_table_add(self, acc: Vec | None, point: Sequence[int], scale: int) -> Vec:
+        """acc + scale eq(point, .) (acc None: the scaled table alone), in one pass where the
+        backend can: the claims ledger's combined eq sum_j rho_j eq(u_j, .) adds one per
+        claim. ``acc`` may be overwritten: use only the returned vector."""
+
     def mle_evaluate(self, v: Vec, point: Sequence[int]) -> int:
         """The multilinear extension of v (length 2^len(point)) at point."""
 

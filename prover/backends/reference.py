@@ -79,6 +79,13 @@ class ReferenceBackend:
     def eq_table(self, point: Sequence[int]) -> list[int]:
         return polynomial.eq_table([u % R for u in point])
 
+    def eq_table_add(self, acc: list[int] | None, point: Sequence[int], scale: int) -> list[int]:
+        table = [e * scale % R for e in self.eq_table(point)]
+        if acc is None:
+            return table
+        validation.same_length("eq_table_add", len(acc), len(table))
+        return [(a + e) % R for a, e in zip(acc, table)]
+
     def mle_evaluate(self, v: list[int], point: Sequence[int]) -> int:
         validation.mle_length(len(v), len(point))
         return polynomial.mle_evaluate(v, [u % R for u in point])

@@ -195,6 +195,25 @@ class CpuBackend:
             kernels.eq_table_product(low, high, out)
         return out
 
+    def eq_table_add(self, acc: np.ndarray | None, point: Sequence[int], scale: int) -> np.ndarray:
+        # eq_table's two half tables, the high one (the smaller) scaled; then one parallel pass
+        # writes acc + low high in place: no full-size table, scaling pass or sum pass.
+        u = self.from_ints(point)
+        half = len(point) // 2
+        low, high = _empty(1 << half), _empty(1 << (len(point) - half))
+        kernels.eq_table_doubling(u[:half], low)
+        kernels.eq_table_doubling(u[half:], high)
+        high = self.scalar_mul(high, scale)
+        if acc is None:
+            out = _empty(len(low) * len(high))
+            with self._threads(len(out)):
+                kernels.eq_table_product(low, high, out)
+            return out
+        validation.same_length("eq_table_add", len(_vec(acc)), len(low) * len(high))
+        with self._threads(len(acc)):
+            kernels.eq_table_product_add(low, high, acc)
+        return acc
+
     def mle_evaluate(self, v: np.ndarray, point: Sequence[int]) -> int:
         validation.mle_length(len(_vec(v)), len(point))
         # Bind variable 0 first, as a sumcheck does: n - 1 multiplications in all.

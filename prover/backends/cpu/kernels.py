@@ -244,6 +244,18 @@ def eq_table_product(low, high, out):
 
 
 @_kernel
+def eq_table_product_add(low, high, acc):
+    """acc[x_low + |low| x_high] += low[x_low] high[x_high], in place (``eq_table_product``
+    accumulated: the claims ledger's combined eq, one claim at a time)."""
+    size = low.shape[0]
+    for h in prange(high.shape[0]):
+        e = load(high, h)
+        for x in range(size):
+            i = h * size + x
+            store(acc, i, add(load(acc, i), mul(load(low, x), e)))
+
+
+@_kernel
 def round_evals_1(f, num_points, threads):
     """s(t) = sum_i f_i(t) for t < num_points <= 2 (sums of the even and odd entries).
 

@@ -254,6 +254,11 @@ class CudaBackend:
             self._launch("eq_double", 1 << j, table, 1 << j, _scalar(point[j]))
         return table
 
+    def eq_table_add(self, acc, point: Sequence[int], scale: int):
+        # Composed from the kernels above: on the device the extra passes are cheap.
+        table = self.scalar_mul(self.eq_table(point), scale)
+        return table if acc is None else self.add(acc, table)
+
     def mle_evaluate(self, v, point: Sequence[int]) -> int:
         validation.mle_length(len(self._vec(v)), len(point))
         # Bind variable 0 first, as a sumcheck does, into two ping-pong buffers (a fold in
