@@ -33,6 +33,7 @@ from prover.training import ProverChannel, commit_tensor, mlp_witness
 from prover.zk_training import ZkProverChannel
 from verifier.bundle import verify_bundle
 from verifier.errors import VerifyError
+from verifier.field import MODULUS as R
 from verifier.logup import function_multiplicity_name, multiplicity_name
 from verifier.training import (
     TrainingStatement,
@@ -479,11 +480,14 @@ def test_softmax_of_other_logits_rejected(run):
     _rejected(run, _cheat(run, _hooked(run, 0, edit), walk=_RecklessWalk), check)
 
 
-def test_gap_evaluations_not_the_committed_indices_rejected(run):
+@pytest.mark.parametrize("liar", ["both", "z0", "z1"])
+def test_gap_evaluations_not_the_committed_indices_rejected(run, liar):
     """A wrong argmax (e at a non-max class, m the logit there) whose rowmax (d) reads the gap
     m - z from evaluations of other limbs than the committed exp indices (which stay the honest,
     looked-up ones): the sent z0~, z1~ are ledger claims on ce.z0, ce.z1, reduced and opened
-    with the rest (the ledger's batched sumcheck)."""
+    with the rest (the ledger's batched sumcheck). The lie sits in both limbs, or in one alone
+    (the other sent honestly, the lying one absorbing the whole difference): each limb's
+    ledger claim is needed."""
     wit = dict(run["witness"])
     z = np.asarray(wit["ce.logits"], dtype=np.int64)
     a = int(np.argmin(z[0, 0, :3]))
@@ -493,6 +497,11 @@ def test_gap_evaluations_not_the_committed_indices_rejected(run):
     gap = mask * (m[..., None] - z)
     wit["ce.max.e"], wit["ce.max.m"] = e, m
     shown = {"ce.z0": gap % (1 << 16), "ce.z1": gap // (1 << 16)}
+    z0, z1 = (np.asarray(run["witness"][n], dtype=object) for n in ("ce.z0", "ce.z1"))
+    if liar == "z0":  # z0~ + 2^16 z1~ is the lying gap with z1 honest
+        shown = {"ce.z0": gap.astype(object) - (z1 << 16)}
+    elif liar == "z1":  # ... with z0 honest: z1 = (gap - z0) / 2^16 in the field
+        shown = {"ce.z1": (gap.astype(object) - z0) * pow(1 << 16, -1, R) % R}
 
     class Lying(run["channel"]):
         def evaluation(self, tensor, point):
