@@ -194,6 +194,46 @@ def test_another_momentum_update_is_rejected(run, case):
     _rejected(run, _cheat(run, witness), _phase_1_fails(run))
 
 
+def test_decay_on_other_weights_is_rejected(run, monkeypatch):
+    """The prover decays the buffer of W2 by lam' (W2 + delta) on the real entries (its
+    buffers and remainders follow), and sends the relation's W~_t(p, tau) as that table's: the
+    buffer relation holds, but the sent value is a claim on the stacked W2, which phase 2
+    reduces to W_0 minus the updates."""
+    import prover.training as pt
+
+    delta = 1 << 44
+    mask = np.zeros((4, 8), dtype=object)  # W2 is [3, 8] in a [4, 8] padded layout
+    mask[:3, :] = delta
+    honest = pt.momentum_update
+
+    def decayed(c, w, b, grads, bufs, lr, emit, coefficients=None):
+        shifted = [w[0], w[1] + mask]
+        new_w, new_b, new_bufs = honest(c, shifted, b, grads, bufs, lr, emit, coefficients)
+        return [new_w[0], new_w[1] - mask], new_b, new_bufs
+
+    monkeypatch.setattr(pt, "momentum_update", decayed)
+    d = run
+    witness = dict(mlp_witness(run["c"], d["x"], d["y"], d["w0"], d["b0"]))
+    shown = np.asarray(witness["W2"], dtype=object) + mask[None]
+
+    class Lying(run["channel"]):
+        def evaluation(self, tensor, point):
+            if tensor != "W2":  # the relation's own term: the only W2 value the walk asks for
+                return super().evaluation(tensor, point)
+            saved, self.witness[tensor] = self.witness[tensor], shown
+            try:
+                return super().evaluation(tensor, point)
+            finally:
+                self.witness[tensor] = saved
+
+    st, c = run["statement"], run["c"]
+    published = {n: run["published"][n] if n in c.data_tensors() else commit_tensor(st, n, witness[n])
+                 for n in st.public_tensors()}
+    witness.update({n: run["witness"][n] for n in c.data_tensors()})
+    proof = _prove(run, st, witness, published, channel_type=Lying, walk=_RecklessWalk)
+    _rejected(run, proof, rf"^phase-2: {_SUMCHECK_ROUND[run['mode']]}")
+
+
 def test_proof_of_another_recipes_momentum_is_rejected(run):
     """The honest proof checked against a statement whose recipe says mu = 7/8 (the same
     rounding shift, so the same proof layout): the circuit is in the transcript, and the
