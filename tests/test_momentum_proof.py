@@ -234,6 +234,33 @@ def test_decay_on_other_weights_is_rejected(run, monkeypatch):
     _rejected(run, proof, rf"^phase-2: {_SUMCHECK_ROUND[run['mode']]}")
 
 
+def test_weights_moved_by_other_buffers_than_the_committed_are_rejected(run, monkeypatch):
+    """The weights move by buf + delta at step 1 (the next step's buffer recurs from it too, so
+    every buffer relation holds), while the committed slots hold buf: the updates' and shifts'
+    claims on the stacked buffer are read off its slots."""
+    import prover.training as pt
+
+    mask = np.zeros((4, 8), dtype=object)
+    mask[:3, :] = 1 << 20
+    honest, calls = pt.momentum_update, []
+
+    def moved(c, w, b, grads, bufs, lr, emit, coefficients=None):
+        new_w, new_b, new_bufs = honest(c, w, b, grads, bufs, lr, emit, coefficients)
+        calls.append(None)
+        if len(calls) == 2:  # step 1
+            new_bufs[1] = (new_bufs[1][0] + mask, new_bufs[1][1])
+            new_w[1] = new_w[1] - lr * mask
+        return new_w, new_b, new_bufs
+
+    monkeypatch.setattr(pt, "momentum_update", moved)
+    d = run
+    witness = dict(mlp_witness(run["c"], d["x"], d["y"], d["w0"], d["b0"]))
+    stacked = np.array(witness["VW2"], dtype=object)
+    stacked[1] += mask.reshape(-1)
+    witness["VW2"] = stacked
+    _rejected(run, _cheat(run, witness), r"^VW2\.limbs: slots do not recompose to the claimed value$")
+
+
 def test_proof_of_another_recipes_momentum_is_rejected(run):
     """The honest proof checked against a statement whose recipe says mu = 7/8 (the same
     rounding shift, so the same proof layout): the circuit is in the transcript, and the
