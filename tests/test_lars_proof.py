@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import re
 
 import numpy as np
 import pytest
@@ -192,6 +193,22 @@ def test_committed_trust_ratio_off_by_one_is_rejected(run, monkeypatch):
     d = run
     witness = mlp_witness(run["c"], d["x"], d["y"], d["w0"], d["b0"])
     _rejected(run, _cheat(run, witness), _trust_fails(run))
+
+
+def test_update_by_another_trust_ratio_than_the_gadgets_is_rejected(run, monkeypatch):
+    """The prover runs the update with lambda_q + 1 for every tensor and step (the buffer
+    relation holds for it) while its trust-ratio gadget proves the honest lambda_q: the buffer
+    relation's claims on each tensor's lambda are read off the gadget's committed lambda slots."""
+
+    def multiplier(n, m, lr, spec, k):
+        return update_multiplier(n, m, lr, spec, k) + 1
+
+    monkeypatch.setattr(pt, "update_multiplier", multiplier)
+    monkeypatch.setattr(pt, "check_lars_multipliers", lambda *a: None)
+    d = run
+    witness = mlp_witness(run["c"], d["x"], d["y"], d["w0"], d["b0"])
+    lam = re.escape(run["c"].trust().slots("lam"))
+    _rejected(run, _cheat(run, witness), rf"^{lam}: slots do not recompose to the claimed value$")
 
 
 def test_checkpoint_of_a_padded_step_is_rejected(run):
