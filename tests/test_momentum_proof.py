@@ -261,6 +261,42 @@ def test_weights_moved_by_other_buffers_than_the_committed_are_rejected(run, mon
     _rejected(run, _cheat(run, witness), r"^VW2\.limbs: slots do not recompose to the claimed value$")
 
 
+@pytest.mark.parametrize("mode", list(MODES))
+def test_forward_with_another_bias_is_rejected(mode, data):
+    """Plain SGD: step 1's output layer adds b_2 + 1 (at Z''s scale) in its forward pass (the
+    loss and the backward pass follow), the stacked bias and its updates honest, and the
+    forward relation's b~(u) is sent as that biased table's: it is a claim on the stacked bias,
+    which phase 2 reduces to b_0 minus the updates."""
+    c = _circuit(optimizer="sgd", momentum=(0, 0), weight_decay=(0, 0))
+    run = proven_run(mode, data, c, RECIPE)
+    one = np.zeros((4, 4), dtype=object)  # [B, d_2'] at 2^R: Z'_2 + 1 on the 3 real outputs
+    one[:, :3] = 1
+
+    def hook(t):
+        return None if t != 1 else (lambda name, value: value + one if name == "ZP2" else value)
+
+    witness = dict(mlp_witness(c, data["x"], data["y"], data["w0"], data["b0"], hook))
+    shown = np.asarray(witness["b2"], dtype=object).copy()
+    shown[1, :3] += 1 << (c.frac_bits + c.lr_shift)  # b at 2^(2R+k): 2^R b / 2^S moves Z' by 1
+
+    class Lying(run["channel"]):
+        def evaluation(self, tensor, point):
+            if tensor != "b2":  # the forward relation's: the only b2 value plain SGD asks for
+                return super().evaluation(tensor, point)
+            saved, self.witness[tensor] = self.witness[tensor], shown
+            try:
+                return super().evaluation(tensor, point)
+            finally:
+                self.witness[tensor] = saved
+
+    st = run["statement"]
+    published = {n: run["published"][n] if n in c.data_tensors() else commit_tensor(st, n, witness[n])
+                 for n in st.public_tensors()}
+    witness.update({n: run["witness"][n] for n in c.data_tensors()})
+    proof = _prove(run, st, witness, published, channel_type=Lying, walk=_RecklessWalk)
+    _rejected(run, proof, rf"^phase-2: {_SUMCHECK_ROUND[mode]}")
+
+
 def test_proof_of_another_recipes_momentum_is_rejected(run):
     """The honest proof checked against a statement whose recipe says mu = 7/8 (the same
     rounding shift, so the same proof layout): the circuit is in the transcript, and the
