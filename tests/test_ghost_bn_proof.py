@@ -28,7 +28,7 @@ from prover.backends import get_backend
 from prover.training import ProverChannel, commit_tensor, mlp_witness
 from verifier.training import TrainingStatement, TrainingWalk, verify_training
 from test_lars_proof import _data
-from test_momentum_proof import MODES, _SUMCHECK_ROUND, _cheat, _phase_1_fails, _rejected, proven_run
+from test_momentum_proof import MODES, _SUMCHECK_ROUND, _cheat, _phase_1_fails, _rejected, proven_run, transcript_labels
 
 RECIPE = b'{"run":"tiny-ghost-bn"}'
 NORM = dict(norm="ghost_bn", virtual_batch=2, bn_momentum=(3277, 15), bn_eps=42950)
@@ -468,22 +468,11 @@ def test_inference_relu_on_another_output_is_rejected(zk):
     inf.rejected(cheat, r"^N1\.limbs: slots do not recompose to the claimed value", SwapBeforeRelu)
 
 
-def _labels(monkeypatch) -> list:
-    """The transcript's domain labels and challenge labels, in order, as a verifier runs."""
-    from verifier.transcript import Transcript
-
-    seen = []
-    separate, challenge = Transcript.domain_separate, Transcript.challenge_scalars
-    monkeypatch.setattr(Transcript, "domain_separate", lambda t, label: (seen.append(label), separate(t, label))[1])
-    monkeypatch.setattr(Transcript, "challenge_scalars", lambda t, label, n: (seen.append(label), challenge(t, label, n))[1])
-    return seen
-
-
 def test_ghost_bn_relations_open_their_transcript_domain(run, monkeypatch):
     """The normalization module's gadgets open with their own domain label, after phase 1 and
     before the first gadget's first challenge: an accepted proof passed it, so a proof made
     without it is not this one."""
-    seen = _labels(monkeypatch)
+    seen = transcript_labels(monkeypatch)
     run["verify"](run["statement"], run["public"], run["proof"])
     i = seen.index(b"ghost-bn")
     assert b"phase-1" in seen[:i] and seen[i + 1] == b"ghost-bn-w"
@@ -497,7 +486,7 @@ def test_ghost_bn_eval_opens_its_transcript_domain(monkeypatch):
 
     bundle, model = _bn_trained(False)
     inference, _ = prove_inference_run(model.to_bytes(), bundle, _inputs(3), zk=False, backend="cpu")
-    seen = _labels(monkeypatch)
+    seen = transcript_labels(monkeypatch)
     assert verify_inference_bundle(inference, bundle).accepted
     i = seen.index(b"ghost-bn-eval")
     assert b"phase-forward" in seen[:i] and seen[i + 1] == b"ghost-bn-eval-w"

@@ -34,7 +34,7 @@ from zktrain.fixedpoint.lamb import LambState, lamb_step
 # The deviating-prover machinery of the momentum's proofs (a reckless walk, the proof of a
 # cheating witness against the published data, the checks' rejections).
 from test_lars_proof import _data  # the LARS proofs' tiny data: its zero biases take the zero-norm rule
-from test_momentum_proof import MODES, _SUMCHECK_ROUND, _RecklessWalk, _cheat, _rejected, proven_run, stale
+from test_momentum_proof import MODES, _SUMCHECK_ROUND, _RecklessWalk, _cheat, _rejected, proven_run, stale, transcript_labels
 
 RECIPE = b'{"run":"tiny-lamb"}'
 SPEC = spec_from_float(inv_c=6)
@@ -374,12 +374,7 @@ def test_lamb_relations_open_their_transcript_domain(run, monkeypatch):
     """The LAMB module's part of phase A opens with its own domain label, after the walk's
     final-weights points and before the first gadget's first challenge: an accepted proof passed
     it, so a proof made without it (or with another module's) is not this one."""
-    from verifier.transcript import Transcript
-
-    seen = []
-    separate, challenge = Transcript.domain_separate, Transcript.challenge_scalars
-    monkeypatch.setattr(Transcript, "domain_separate", lambda t, label: (seen.append(label), separate(t, label))[1])
-    monkeypatch.setattr(Transcript, "challenge_scalars", lambda t, label, n: (seen.append(label), challenge(t, label, n))[1])
+    seen = transcript_labels(monkeypatch)
     run["verify"](run["statement"], run["public"], run["proof"])
     i = seen.index(b"lamb")
     assert b"final-weights-point" in seen[:i] and seen[i + 1] == b"lamb-w"

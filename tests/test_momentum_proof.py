@@ -113,6 +113,35 @@ def stale(source: tuple[int, str], target: tuple[int, str]):
     return hook
 
 
+def transcript_labels(monkeypatch) -> list:
+    """The transcript's domain and challenge labels, in order, as they are drawn from now on:
+    where a module's transcript domain sits (a domain dropped on both sides still verifies)."""
+    from verifier.transcript import Transcript
+
+    seen = []
+    separate, challenge = Transcript.domain_separate, Transcript.challenge_scalars
+    monkeypatch.setattr(Transcript, "domain_separate", lambda t, label: (seen.append(label), separate(t, label))[1])
+    monkeypatch.setattr(Transcript, "challenge_scalars", lambda t, label, n: (seen.append(label), challenge(t, label, n))[1])
+    return seen
+
+
+def lying(channel_type, tensor: str, shown):
+    """``channel_type`` whose every evaluation of ``tensor`` is of the table ``shown`` instead of
+    the witness's: a prover sending another table's value where the walk asks for one."""
+
+    class Lying(channel_type):
+        def evaluation(self, name, point):
+            if name != tensor:
+                return super().evaluation(name, point)
+            saved, self.witness[name] = self.witness[name], shown
+            try:
+                return super().evaluation(name, point)
+            finally:
+                self.witness[name] = saved
+
+    return Lying
+
+
 def _cheat(run, witness):
     """Prove a deviating witness: the data as published before training, every other public
     tensor (W_T, b_T and the buffers' checkpoint) whatever the cheating run ends on."""
@@ -216,15 +245,7 @@ def test_decay_on_other_weights_is_rejected(run, monkeypatch):
     witness = dict(mlp_witness(run["c"], d["x"], d["y"], d["w0"], d["b0"]))
     shown = np.asarray(witness["W2"], dtype=object) + mask[None]
 
-    class Lying(run["channel"]):
-        def evaluation(self, tensor, point):
-            if tensor != "W2":  # the relation's own term: the only W2 value the walk asks for
-                return super().evaluation(tensor, point)
-            saved, self.witness[tensor] = self.witness[tensor], shown
-            try:
-                return super().evaluation(tensor, point)
-            finally:
-                self.witness[tensor] = saved
+    Lying = lying(run["channel"], "W2", shown)  # the relation's own term: the only W2 value the walk asks for
 
     st, c = run["statement"], run["c"]
     published = {n: run["published"][n] if n in c.data_tensors() else commit_tensor(st, n, witness[n])
@@ -279,15 +300,7 @@ def test_forward_with_another_bias_is_rejected(mode, data):
     shown = np.asarray(witness["b2"], dtype=object).copy()
     shown[1, :3] += 1 << (c.frac_bits + c.lr_shift)  # b at 2^(2R+k): 2^R b / 2^S moves Z' by 1
 
-    class Lying(run["channel"]):
-        def evaluation(self, tensor, point):
-            if tensor != "b2":  # the forward relation's: the only b2 value plain SGD asks for
-                return super().evaluation(tensor, point)
-            saved, self.witness[tensor] = self.witness[tensor], shown
-            try:
-                return super().evaluation(tensor, point)
-            finally:
-                self.witness[tensor] = saved
+    Lying = lying(run["channel"], "b2", shown)  # the forward relation's: the only b2 value plain SGD asks for
 
     st = run["statement"]
     published = {n: run["published"][n] if n in c.data_tensors() else commit_tensor(st, n, witness[n])
@@ -358,12 +371,7 @@ def test_momentum_relations_open_their_transcript_domain(run, monkeypatch):
     """The optimizer module's part of phase A opens with its own domain label, after the walk's
     final-weights points and before its first challenge (the momentum point): an accepted proof
     passed it, so a proof made without it (or with another module's) is not this one."""
-    from verifier.transcript import Transcript
-
-    seen = []
-    separate, challenge = Transcript.domain_separate, Transcript.challenge_scalars
-    monkeypatch.setattr(Transcript, "domain_separate", lambda t, label: (seen.append(label), separate(t, label))[1])
-    monkeypatch.setattr(Transcript, "challenge_scalars", lambda t, label, n: (seen.append(label), challenge(t, label, n))[1])
+    seen = transcript_labels(monkeypatch)
     run["verify"](run["statement"], run["public"], run["proof"])
     i = seen.index(b"momentum")
     assert b"final-weights-point" in seen[:i] and seen[i + 1] == b"momentum-point"
