@@ -31,6 +31,11 @@ other tensor is virtual (DESIGN section 5). With ``s`` the suffix ``limbs`` or `
   Vb{l}.s, RVb{l}.s  [T', d_l, slots]     the same for the bias b_l
   VW{l}.T, Vb{l}.T  [d_l, d_{l-1}], [d_l] the buffer after the segment's last real step, beside
                                           W_T (public commitments; the next segment's VW{l}.0)
+  bn{l}.VGamma.s, bn{l}.RVGamma.s, bn{l}.Vbeta.s, bn{l}.RVbeta.s  [T', d_l, slots]
+                                          ``sgd_momentum`` with ``norm: ghost_bn``: the same for
+                                          Ghost BN's gamma and beta (``trained_tensors``), their
+                                          checkpoints bn{l}.VGamma.T, bn{l}.Vbeta.T in the layer's
+                                          state (``norm_state_values``)
 
 ``lars`` (docs/lars.md section 4) commits the same buffers (v_t, at W's scale, rounded by K bits)
 and the trust-ratio gadget's tensors (``circuits/trust.py``), [T', groups] over the parameter
@@ -66,6 +71,10 @@ RANGE_CHECKS = ("limbs", "bits")
 NORMS = ("none", "ghost_bn")
 #: A Ghost BN layer's checkpointed state: gamma, beta (trained) and the running statistics.
 NORM_STATE = ("Gamma", "beta", "RM", "RV")
+#: ... and the optimizer's state of gamma and beta, per optimizer: momentum's buffers, LAMB's
+#: first and second moments (named as the optimizer's tensors: ``state_name``).
+NORM_OPTIMIZER_STATE = {"sgd": (), "sgd_momentum": ("VGamma", "Vbeta"), "lars": ("VGamma", "Vbeta"),
+                        "lamb": ("MGamma", "Mbeta", "VGamma", "Vbeta")}
 OPTIMIZERS = ("sgd", "sgd_momentum", "lars", "lamb")
 Decomposition = BitDecomposition | LimbDecomposition
 
@@ -182,8 +191,9 @@ class MlpCircuit:
                 0, (0, 0), 0, 0):
             raise ValueError("a circuit without norm has no ghost batch, BN momentum, eps or parameter width")
         if self.has_norm:
-            if self.optimizer != "sgd":
-                raise ValueError(f"norm ghost_bn is provable with optimizer sgd only so far, not {self.optimizer}")
+            if self.optimizer == "lars":
+                raise ValueError(f"norm ghost_bn is provable with optimizer sgd, sgd_momentum or lamb only so far, "
+                                 f"not {self.optimizer}")
             self.norm_spec()  # noqa: B018 -- validates v, the momentum, eps and the widths
 
     @classmethod
@@ -209,11 +219,6 @@ class MlpCircuit:
                          weight_decay=(lars.beta.num, lars.beta.shift), buf_bits=recipe.train.buf_bits,
                          trust_coefficient=(lars.eta.num, lars.eta.shift), lars_eps=lars.eps_int,
                          inv_c=lars.inv_c, lars_clip=lars.clip)
-        norm = norm_spec(recipe)  # Ghost BN (docs/ghost_bn.md): gamma and beta's reach from the run's rates
-        if norm is not None:
-            state |= dict(norm="ghost_bn", virtual_batch=norm.virtual_batch_size,
-                          bn_momentum=(norm.momentum.num, norm.momentum.shift), bn_eps=norm.eps_int,
-                          bn_param_bits=_norm_param_bits(norm, recipe.train.batch_size, sum(recipe.train.lr_num)))
         lamb = lamb_spec(recipe)  # the betas' complements and eps as E (docs/lamb.md section 1)
         if lamb is not None:
             bounds = relation_bounds(recipe)
@@ -221,6 +226,13 @@ class MlpCircuit:
                          inv_c=lamb.inv_c, lamb_eps=lamb.eps_int,
                          betas=tuple((d.num, d.shift) for d in (lamb.one_minus_b1, lamb.one_minus_b2)),
                          param_bits=max(bounds["weight"], bounds["bias"]).bit_length() + 1)
+        norm = norm_spec(recipe)  # Ghost BN (docs/ghost_bn.md): gamma and beta's reach over the run
+        if norm is not None:
+            update = {"sgd_momentum": recipe.train.buf_bits, "lamb": state.get("param_bits")}
+            state |= dict(norm="ghost_bn", virtual_batch=norm.virtual_batch_size,
+                          bn_momentum=(norm.momentum.num, norm.momentum.shift), bn_eps=norm.eps_int,
+                          bn_param_bits=_norm_param_bits(norm, recipe.train.batch_size, sum(recipe.train.lr_num),
+                                                         recipe.train.optimizer, update.get(recipe.train.optimizer)))
         return cls(
             widths=tuple(recipe.model.widths),
             batch=batch,
@@ -350,7 +362,8 @@ class MlpCircuit:
         if self.bn_param_bits:
             return self.bn_param_bits
         spec = self.norm_spec(self.weight_bits)
-        return _norm_param_bits(spec, self.batch, sum(self.lr))
+        update = {"sgd_momentum": self.buf_bits, "lamb": self.lamb_param_bits if self.optimizer == "lamb" else None}
+        return _norm_param_bits(spec, self.batch, sum(self.lr), self.optimizer, update.get(self.optimizer))
 
     def norm_spec(self, weight_bits: int | None = None):
         """The semantics' parameters (``circuits.ghost_bn.GhostBnSpec``), its ``weight_bits`` the
@@ -366,10 +379,15 @@ class MlpCircuit:
         padded steps and the layer's padded features."""
         return _ghost_bn(self, layer)
 
+    def norm_state_values(self) -> tuple[str, ...]:
+        """What a Ghost BN layer carries from step to step: gamma, beta, the running statistics
+        and the optimizer's state of gamma and beta (``NORM_OPTIMIZER_STATE``)."""
+        return NORM_STATE + NORM_OPTIMIZER_STATE[self.optimizer]
+
     def norm_state_tensors(self, end: str) -> list[str]:
-        """gamma, beta and the running statistics a segment starts from (``end = "0"``) or ends
-        on (``"T"``), per Ghost BN layer: ``bn{l}.Gamma.{end}``, [d_l] each."""
-        return [f"bn{l}.{v}.{end}" for l in self.norm_layers() for v in NORM_STATE]
+        """The state a segment starts from (``end = "0"``) or ends on (``"T"``), per Ghost BN
+        layer (``norm_state_values``): ``bn{l}.Gamma.{end}``, [d_l] each."""
+        return [f"bn{l}.{v}.{end}" for l in self.norm_layers() for v in self.norm_state_values()]
 
     # --- the optimizer's state (sgd_momentum, lars) -------------------------------------------
     @property
@@ -406,6 +424,21 @@ class MlpCircuit:
         """(kind, layer) of every parameter tensor, in LARS's group order: W_1..W_L, b_1..b_L."""
         kinds = ("W", "b") if self.bias else ("W",)
         return [(kind, l) for kind in kinds for l in range(1, self.layers + 1)]
+
+    def trained_tensors(self) -> list[tuple[str, int]]:
+        """(kind, layer) of every tensor the optimizer updates: the parameter tensors, then Ghost
+        BN's gamma and beta per layer (kinds ``Gamma``, ``beta``), whose state the layer's
+        checkpoint carries (``norm_state_values``)."""
+        return self.parameter_tensors() + [(kind, l) for l in self.norm_layers() for kind in NORM_STATE[:2]]
+
+    def gradient_bits(self, kind: str) -> int:
+        """A signed width of a trained tensor's gradient for any admitted witness: the folded
+        G_W, G_b (``lamb_gradient_bits``), or Ghost BN's dgamma, dbeta: B products of a gradient
+        (Q bits) and X (``norm_gradient_bound``)."""
+        if kind not in NORM_STATE:
+            return self.lamb_gradient_bits()
+        spec = self.norm_spec()
+        return (self.batch * (1 << (self.value_bits - 1)) * norm_gradient_bound(spec)).bit_length() + 1
 
     def parameter_vars(self, kind: str, layer: int) -> int:
         return self.width_vars(layer) + (self.width_vars(layer - 1) if kind == "W" else 0)
@@ -554,19 +587,18 @@ class MlpCircuit:
                 if self.bias:
                     bias_layout = Layout.of(j=nj, slot=d.slot_vars)
                     out[self.ranged(f"b{l}.0")] = RangedTensor(bias_layout, d, {"j": self.widths[l]})
-        if self.has_buffer:
-            for l in range(1, self.layers + 1):
+        if self.has_buffer:  # per trained tensor, [T', d_l(, d_{l-1}), slots]
+            for kind, l in sorted(self.trained_tensors(), key=lambda t: (t[0] in NORM_STATE, t[1])):  # layer by layer
                 nt, nj, ni = self.step_vars, self.width_vars(l), self.width_vars(l - 1)
-                for kind in ("W", "b") if self.bias else ("W",):
-                    axes = dict(t=nt, j=nj, i=ni) if kind == "W" else dict(t=nt, j=nj)
-                    for name, d in ((f"V{kind}{l}", self.buf_slots()), (f"RV{kind}{l}", self.buf_rem_slots())):
-                        out[self.ranged(name)] = RangedTensor(Layout.of(**axes, slot=d.slot_vars), d)
+                axes = dict(t=nt, j=nj, i=ni) if kind == "W" else dict(t=nt, j=nj)
+                for prefix, d in (("V", self.buf_slots()), ("RV", self.buf_rem_slots())):
+                    out[self.ranged(state_name(prefix, kind, l))] = RangedTensor(Layout.of(**axes, slot=d.slot_vars), d)
         if self.optimizer == "lars":  # the trust ratio's slots, [T', groups, slots] (circuits.trust)
             trust = self.trust()
             for name, d, _ in trust.ranged():
                 out[name] = RangedTensor(Layout.of(t=trust.step_vars, g=trust.group_vars, slot=d.slot_vars), d)
-        if self.optimizer == "lamb":  # each tensor's step gadget: [T', n, slots] or [T', slots]
-            for kind, l in self.parameter_tensors():
+        if self.optimizer == "lamb":  # each trained tensor's step gadget: [T', n, slots] or [T', slots]
+            for kind, l in self.trained_tensors():
                 gadget = self.lamb_step(kind, l)
                 for name, d, value_vars in gadget.ranged():
                     entries = gadget.param_vars if value_vars == gadget.num_vars else 0
@@ -580,7 +612,7 @@ class MlpCircuit:
         [T', groups] (``circuits.trust``), LAMB's flags and Lphi per tensor, [T']
         (``circuits.lamb_step``); none otherwise."""
         if self.optimizer == "lamb":
-            return {name: Layout.of(t=self.step_vars) for kind, l in self.parameter_tensors()
+            return {name: Layout.of(t=self.step_vars) for kind, l in self.trained_tensors()
                     for name in self.lamb_step(kind, l).plain_tensors()}
         if self.optimizer != "lars":
             return {}
@@ -617,14 +649,36 @@ class RangedTensor:
     real: dict[str, int] | None = None
 
 
-def _norm_param_bits(spec, batch: int, lr_sum: int) -> int:
+def parameter_name(kind: str, layer: int) -> str:
+    """The stacked tensor of a trained tensor: ``W1``, ``b1``, or Ghost BN's ``bn1.Gamma``."""
+    return f"bn{layer}.{kind}" if kind in NORM_STATE else f"{kind}{layer}"
+
+
+def state_name(prefix: str, kind: str, layer: int) -> str:
+    """A trained tensor's optimizer tensor: ``VW1`` (prefix ``V``), ``RVb2``, ``bn1.VGamma``."""
+    return f"bn{layer}.{prefix}{kind}" if kind in NORM_STATE else f"{prefix}{kind}{layer}"
+
+
+def _norm_param_bits(spec, batch: int, lr_sum: int, optimizer: str = "sgd", bits: int | None = None) -> int:
     """The signed width of every gamma_t and beta_t for any witness the range checks admit:
-    gamma_t = gamma_0 - sum_{s<t} lr_s dgamma_s with gamma_0 = 2^S (beta_0 = 0), |dgamma| =
-    |sum_b dy X| <= B 2^(Q-1) xhat_max and |dbeta| = 2^R |sum_b dy| <= 2^R B 2^(Q-1) (as
-    ``circuits.semantics.relation_bounds`` bounds the weights), at least the run's declared width."""
+    gamma_t = gamma_0 - sum_{s<t} lr_s U_s with gamma_0 = 2^S (beta_0 = 0), where U is the
+    gradient under SGD, |dgamma| = |sum_b dy X| <= B 2^(Q-1) xhat_max and |dbeta| = 2^R |sum_b dy|
+    <= 2^R B 2^(Q-1) (as ``circuits.semantics.relation_bounds`` bounds the weights), or the
+    momentum buffer, |U| < 2^(``bits`` - 1) by its range check; under LAMB ``bits``, the run's
+    parameter width (``MlpCircuit.lamb_param_bits``: every weight's, gamma's and beta's, from its
+    range-checked steps). At least the run's declared width."""
+    if optimizer == "lamb":
+        return max(bits, spec.weight_bits)
     q = 1 << (spec.value_bits - 1)
-    reach = (1 << spec.param_shift) + lr_sum * batch * q * max(spec.xhat_max, 1 << spec.frac_bits)
+    step = batch * q * norm_gradient_bound(spec) if optimizer == "sgd" else 1 << (bits - 1)
+    reach = (1 << spec.param_shift) + lr_sum * step
     return max(reach.bit_length() + 1, spec.weight_bits)
+
+
+def norm_gradient_bound(spec) -> int:
+    """A bound on |dgamma| and |dbeta| per unit of B 2^(Q-1): xhat_max (dgamma = sum_b dy X) or 2^R
+    (dbeta = 2^R sum_b dy)."""
+    return max(spec.xhat_max, 1 << spec.frac_bits)
 
 
 @lru_cache(maxsize=256)
@@ -642,6 +696,6 @@ def _lamb_step(c: MlpCircuit, kind: str, layer: int, first_step: int):
 
     return LambStep(f"lamb{kind}{layer}", c.step_vars, c.parameter_vars(kind, layer), c.lamb_spec(), c.frac_bits,
                     c.lr_shift, tuple(c.lr_padded()), first_step, p_bits=c.lamb_param_bits,
-                    g_bits=c.lamb_gradient_bits(), m_bits=c.buf_bits, v_bits=V_BITS,
+                    g_bits=c.gradient_bits(kind), m_bits=c.buf_bits, v_bits=V_BITS,
                     limb_bits=c.limb_bits if c.range_check == "limbs" else None,
                     norm_u_bits=c.lamb_norm_u_bits(kind, layer), step_bits=c.weight_bits + 1)

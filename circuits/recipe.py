@@ -472,9 +472,9 @@ class Recipe:
         if self.train.batch_size % m.virtual_batch_size:
             raise RecipeError(f"model.virtual_batch_size: {m.virtual_batch_size} must divide train.batch_size "
                               f"{self.train.batch_size} (every ghost batch is full)")
-        if self.train.optimizer != "sgd":
+        if self.train.optimizer == "lars":
             raise RecipeError(f"model.norm: ghost_bn with optimizer {self.train.optimizer} is not supported yet "
-                              "(plain sgd only)")
+                              "(sgd, with or without momentum and weight decay, and lamb only)")
         if m.bn_eps.shift > 2 * q.frac_bits:
             raise RecipeError(f"model.bn_eps: must be a multiple of 2^-(2 frac_bits) = 2^-{2 * q.frac_bits}, got "
                               f"{m.bn_eps.num}/2^{m.bn_eps.shift}")

@@ -16,7 +16,7 @@ import numpy as np
 
 from circuits import ghost_bn
 from circuits.lars import buffer_terms, update_multiplier
-from circuits.mlp import NORM_STATE, MlpCircuit
+from circuits.mlp import NORM_STATE, MlpCircuit, parameter_name, state_name
 from prover.backends.base import FieldBackend
 from prover import losses
 from prover.commit import hyrax
@@ -73,7 +73,8 @@ def exact_step(c: MlpCircuit, w: list, b: list, x: np.ndarray, y: np.ndarray, lr
     proves, written plainly). Returns the step's tensors by witness name, W and b after it,
     the optimizer's state after it (``bufs``: per layer the momentum buffers of W and b,
     ``sgd_momentum`` only; None for plain SGD) and Ghost BN's (gamma, beta) per hidden layer
-    after it (``norms``, before it; None without norm: ``circuits.ghost_bn``'s train-mode
+    after it, with ``sgd_momentum`` (gamma, beta, buf of gamma, buf of beta) (``norms``, before
+    it; None without norm: ``circuits.ghost_bn``'s train-mode
     forward and backward between each hidden Linear and its ReLU, docs/ghost_bn.md). ``coefficients`` (mu', lam') replaces the
     circuit's in the buffer's update: a deviating optimizer, for the soundness tests. A padded
     step (``real`` False) updates the state but not the weights (LARS's rate 1 is a real step's).
@@ -100,7 +101,7 @@ def exact_step(c: MlpCircuit, w: list, b: list, x: np.ndarray, y: np.ndarray, lr
         emit(f"REM{l}", rem)
         if l < L:
             if c.has_norm:  # the ReLU reads the Ghost BN's output Y
-                gamma, beta = (emit(f"bn{l}.{v}", p) for v, p in zip(("Gamma", "beta"), norms[l - 1]))
+                gamma, beta = (emit(f"bn{l}.{v}", p) for v, p in zip(("Gamma", "beta"), norms[l - 1][:2]))
                 forward[l] = ghost_bn.forward_train(c.ghost_bn(l).spec, zp, gamma, beta)
                 zp = emit(f"NP{l}", np.asarray(forward[l].out, dtype=object))
             s = emit(f"S{l}", (zp <= 0).astype(object))
@@ -118,9 +119,9 @@ def exact_step(c: MlpCircuit, w: list, b: list, x: np.ndarray, y: np.ndarray, lr
             gz = np.asarray(backward[l].g_in, dtype=object)
         gz = emit(f"GZ{l}", gz)
     grads = [(rec[f"GZ{l}"].T.dot(rec[f"IN{l}"]), rec[f"GZ{l}"].sum(axis=0) << R_) for l in range(1, L + 1)]
-    if c.has_norm:  # SGD, the only optimizer with norm so far (``circuits.mlp``)
-        norms = [(rec[f"bn{l}.Gamma"] - lr * np.asarray(backward[l].g_gamma, dtype=object),
-                  rec[f"bn{l}.beta"] - lr * np.asarray(backward[l].g_beta, dtype=object)) for l in range(1, L)]
+    if c.has_norm:  # SGD or momentum (``circuits.mlp``): gamma and beta as a bias
+        norms = [norm_update(c, l, rec, backward[l], norms[l - 1][2:], lr, emit, coefficients, step)
+                 for l in range(1, L)]
     if c.has_momentum:
         new_w, new_b, bufs = momentum_update(c, w, b, grads, bufs, lr, emit, coefficients)
         return rec, new_w, new_b, bufs, norms
@@ -136,6 +137,46 @@ def exact_step(c: MlpCircuit, w: list, b: list, x: np.ndarray, y: np.ndarray, lr
     return rec, new_w, [b[l - 1] - lr * grads[l - 1][1] for l in range(1, L + 1)], None, norms
 
 
+def norm_update(c: MlpCircuit, l: int, rec: dict, backward, state: Sequence, lr: int, emit: Hook,
+                coefficients: tuple[int, int] | None = None, step: int = 0) -> tuple:
+    """Ghost BN layer l's gamma and beta after the step, from the backward's dgamma, dbeta, and
+    the optimizer's ``state`` of them (``MlpCircuit.norm_state_values()[4:]``) after it: (gamma -
+    lr dgamma, beta - lr dbeta) under SGD, or a bias's update (``sgd_momentum``:
+    ``momentum_buffer`` on the buffers; ``lamb``: ``lamb_tensor_step`` on the moments (M gamma,
+    M beta, V gamma, V beta), the gradient emitted as ``bn{l}.GGamma``)."""
+    out, after = [], []
+    for i, (value, grad) in enumerate(zip(("Gamma", "beta"), (backward.g_gamma, backward.g_beta))):
+        param, grad = rec[f"bn{l}.{value}"], np.asarray(grad, dtype=object)
+        if c.has_momentum:
+            buf = momentum_buffer(c, value, l, param, grad, state[i], emit, coefficients)
+            out.append(param - lr * buf)
+            after.append(buf)
+        elif c.optimizer == "lamb":
+            grad = emit(state_name("G", value, l), grad)
+            new, moments = lamb_tensor_step(c, value, l, param, grad, (state[i], state[2 + i]), lr, step)
+            out.append(new)
+            after.append(moments)
+        else:
+            out.append(param - lr * grad)
+    if c.optimizer == "lamb":  # (M gamma, M beta, V gamma, V beta)
+        after = [m for m, _ in after] + [v for _, v in after]
+    return (*out, *after)
+
+
+def momentum_buffer(c: MlpCircuit, kind: str, l: int, param, grad, prev, emit: Hook,
+                    coefficients: tuple[int, int] | None = None):
+    """One trained tensor's buffer of design (A) (``momentum_update``): emits its ``.prev``, the
+    buffer and its remainder, and returns the buffer."""
+    K = c.momentum_shift
+    mu, lam = coefficients or momentum_coefficients(c)
+    name = state_name("V", kind, l)
+    prev = emit(f"{name}.prev", prev)
+    buf, rem = rescale((1 << K) * grad + mu * prev + lam * param, K)
+    buf = emit(name, buf)
+    emit(state_name("RV", kind, l), rem)
+    return buf
+
+
 def momentum_update(c: MlpCircuit, w: list, b: list, grads: list, bufs: list, lr: int, emit: Hook,
                     coefficients: tuple[int, int] | None = None):
     """Design (A) of docs/momentum.md on padded object arrays, per layer and parameter P
@@ -143,8 +184,6 @@ def momentum_update(c: MlpCircuit, w: list, b: list, grads: list, bufs: list, lr
     half up, r in [-2^(K-1), 2^(K-1))), P' = P - lr buf. Emits ``V*{l}.prev``, ``V*{l}`` and
     ``RV*{l}`` (* = W or b); returns W, b and the buffers after the step. ``coefficients``:
     (mu', lam') instead of the circuit's (``exact_step``)."""
-    K = c.momentum_shift
-    mu, lam = coefficients or momentum_coefficients(c)
     new_w, new_b, new_bufs = [], [], []
     for l in range(1, c.layers + 1):
         pair = []
@@ -154,10 +193,7 @@ def momentum_update(c: MlpCircuit, w: list, b: list, grads: list, bufs: list, lr
                 out.append(param)
                 pair.append(prev)
                 continue
-            prev = emit(f"V{kind}{l}.prev", prev)
-            buf, rem = rescale((1 << K) * grad + mu * prev + lam * param, K)
-            buf = emit(f"V{kind}{l}", buf)
-            emit(f"RV{kind}{l}", rem)
+            buf = momentum_buffer(c, kind, l, param, grad, prev, emit, coefficients)
             out.append(param - lr * buf)
             pair.append(buf)
         new_bufs.append(tuple(pair))
@@ -216,37 +252,51 @@ def lamb_update(c: MlpCircuit, w: list, b: list, grads: list, moments: list, lr:
                 pair.append((m, v))
                 continue
             grad = emit(f"G{kind}{l}", np.asarray(grad, dtype=object))
-            one = dataclasses.replace(c.lamb_step(kind, l), step_vars=0, lr=(lr,), first_step=step + 1)
-            vals = one.witness_values(np.asarray(param).reshape(-1), grad.reshape(1, -1), np.asarray(m).reshape(-1),
-                                      np.asarray(v).reshape(-1))
-            shape = np.shape(param)
-            new[kind].append(np.asarray(vals[one.t("Pfinal")], dtype=object).reshape(shape))
-            pair.append(tuple(np.asarray(vals[one.t(x)][0], dtype=object).reshape(shape) for x in ("M", "V")))
+            param, after = lamb_tensor_step(c, kind, l, param, grad, (m, v), lr, step)
+            new[kind].append(param)
+            pair.append(after)
         out.append(tuple(pair))
     return new["W"], new["b"], out
 
 
-def lamb_tensors(c: MlpCircuit, wit: Witness, state: tuple, first_step: int) -> Witness:
-    """Every parameter tensor's step gadget witness (``prover/lamb_step.py``) from the stacked
-    weights, the stacked folded gradients and the moments the segment starts from, with the
-    checkpoints M*{l}.0, V*{l}.0 and M*{l}.T, V*{l}.T (the moments after the last real step,
-    which must be the gadget's there)."""
+def lamb_tensor_step(c: MlpCircuit, kind: str, l: int, param, grad, moments: tuple, lr: int, step: int):
+    """One trained tensor's LAMB step, the step gadget's semantics for one step (t = ``step`` + 1):
+    the tensor and its moments (M, V) after it."""
+    m, v = moments
+    one = dataclasses.replace(c.lamb_step(kind, l), step_vars=0, lr=(lr,), first_step=step + 1)
+    vals = one.witness_values(np.asarray(param).reshape(-1), np.asarray(grad, dtype=object).reshape(1, -1),
+                              np.asarray(m).reshape(-1), np.asarray(v).reshape(-1))
+    shape = np.shape(param)
+    new = np.asarray(vals[one.t("Pfinal")], dtype=object).reshape(shape)
+    return new, tuple(np.asarray(vals[one.t(x)][0], dtype=object).reshape(shape) for x in ("M", "V"))
+
+
+def lamb_tensors(c: MlpCircuit, wit: Witness, state: tuple, first_step: int, norms: tuple | None = None) -> Witness:
+    """Every trained tensor's step gadget witness (``prover/lamb_step.py``) from the stacked
+    tensor, its stacked folded gradient and the moments the segment starts from, with the weights'
+    and biases' checkpoints M*{l}.0, V*{l}.0 and M*{l}.T, V*{l}.T (the moments after the last real
+    step, which must be the gadget's there; gamma's and beta's, from ``norms`` as
+    ``stack_witness`` takes them, are their layer's: ``norm_tensors``)."""
     start, end = state
     out: Witness = {}
-    for i_kind, kind in enumerate(("W", "b")):
-        for l in range(1, c.layers + 1):
-            if (kind, l) not in c.parameter_tensors():
-                continue
-            gadget = c.lamb_step(kind, l, first_step + 1)
-            stacked = wit[f"{kind}{l}"].reshape(c.padded_steps, -1)
-            grads = np.asarray(wit[f"G{kind}{l}"], dtype=object).reshape(c.padded_steps, -1)
-            (m0, v0), (m_t, v_t) = start[l - 1][i_kind], end[l - 1][i_kind]
-            out.update(lamb_step_witness(gadget, stacked, grads, np.asarray(m0).reshape(-1), np.asarray(v0).reshape(-1)))
-            for mom, first, last in (("M", m0, m_t), ("V", v0, v_t)):
-                if list(out[gadget.t(mom)][c.steps - 1]) != [int(x) for x in np.asarray(last).reshape(-1)]:
-                    raise AssertionError(f"prover bug: LAMB's {mom}{kind}{l} after the last real step differs from the gadget's")
-                out[f"{mom}{kind}{l}.0"] = _int64(np.asarray(first), f"{mom}{kind}{l}.0")
-                out[f"{mom}{kind}{l}.T"] = _int64(np.asarray(last), f"{mom}{kind}{l}.T")
+    for kind, l in c.trained_tensors():
+        gadget = c.lamb_step(kind, l, first_step + 1)
+        stacked = wit[parameter_name(kind, l)].reshape(c.padded_steps, -1)
+        grads = np.asarray(wit[state_name("G", kind, l)], dtype=object).reshape(c.padded_steps, -1)
+        if kind in ("W", "b"):
+            (m0, v0), (m_t, v_t) = start[l - 1]["Wb".index(kind)], end[l - 1]["Wb".index(kind)]
+        else:  # the layer's state at the start and its updated part at the end (``stack_witness``)
+            first = dict(zip(c.norm_state_values(), norms[0][l - 1], strict=True))
+            last = dict(zip(("Gamma", "beta") + c.norm_state_values()[len(NORM_STATE):], norms[1][l - 1], strict=True))
+            (m0, v0), (m_t, v_t) = ((x[f"M{kind}"], x[f"V{kind}"]) for x in (first, last))
+        out.update(lamb_step_witness(gadget, stacked, grads, np.asarray(m0).reshape(-1), np.asarray(v0).reshape(-1)))
+        for mom, first, last in (("M", m0, m_t), ("V", v0, v_t)):
+            name = state_name(mom, kind, l)
+            if list(out[gadget.t(mom)][c.steps - 1]) != [int(x) for x in np.asarray(last).reshape(-1)]:
+                raise AssertionError(f"prover bug: LAMB's {name} after the last real step differs from the gadget's")
+            if kind in ("W", "b"):
+                out[f"{name}.0"] = _int64(np.asarray(first), f"{name}.0")
+                out[f"{name}.T"] = _int64(np.asarray(last), f"{name}.T")
     return out
 
 
@@ -296,8 +346,8 @@ def mlp_witness(
     norm_start = norms = None
     if c.has_norm:
         norm_start = [tuple(_pad(v, (dims[l],)) for v in (norm0[l - 1] if norm0 else
-                            [GhostBnLayers.seeded(c, l, v) for v in NORM_STATE])) for l in c.norm_layers()]
-        norms = [state[:2] for state in norm_start]
+                            [GhostBnLayers.seeded(c, l, v) for v in c.norm_state_values()])) for l in c.norm_layers()]
+        norms = [state[:2] + state[4:] for state in norm_start]  # what the steps update
     start, steps, ends, norm_ends = bufs, [], [], []
     for t, lr in enumerate(c.lr_padded()):
         rec, w, b, bufs, norms = exact_step(c, w, b, xs[t], ys[t], lr, None if hook is None else hook(t), bufs,
@@ -323,8 +373,9 @@ def stack_witness(
     ``state`` is ``sgd_momentum``'s: the buffers the segment starts from and those after its
     last real step (per layer the pair for W and b, padded), its checkpoints; LAMB's, the moments
     (per layer the pairs (M, V)), with ``first_step`` the run's step the segment starts at.
-    ``norms`` is Ghost BN's: per hidden layer the (gamma, beta, running mean, running variance)
-    the segment starts from and the (gamma, beta) after its last real step, padded."""
+    ``norms`` is Ghost BN's: per hidden layer the state the segment starts from
+    (``MlpCircuit.norm_state_values``) and the (gamma, beta), with ``sgd_momentum`` (gamma, beta,
+    buf of gamma, buf of beta), after its last real step, padded."""
     if len(steps) != c.padded_steps:
         raise ValueError(f"{len(steps)} step records for {c.padded_steps} padded steps")
     wide = wide_records(c)  # Python ints by design: gradients and their squared norms
@@ -358,7 +409,7 @@ def stack_witness(
     if c.optimizer == "lars":
         wit.update(lars_tensors(c, wit))
     if c.optimizer == "lamb":
-        wit.update(lamb_tensors(c, wit, state, first_step))
+        wit.update(lamb_tensors(c, wit, state, first_step, norms))
     if c.has_norm:
         wit.update(norm_tensors(c, wit, norms))
     if has_logup(c):
@@ -373,6 +424,7 @@ def norm_tensors(c: MlpCircuit, wit: Witness, norms: tuple) -> Witness:
     read off the gadget's states at the last real step's last ghost batch)."""
     starts, ends = norms
     out: Witness = {}
+    updated = ("Gamma", "beta") + c.norm_state_values()[len(NORM_STATE):]
     for l, start, end in zip(c.norm_layers(), starts, ends, strict=True):
         g = c.ghost_bn(l)
         gw = ghost_bn_step_witness(g, wit[f"ZP{l}"], wit.pop(f"DY{l}"), wit.pop(g.t("Gamma")), wit.pop(g.t("beta")),
@@ -382,10 +434,10 @@ def norm_tensors(c: MlpCircuit, wit: Witness, norms: tuple) -> Witness:
         out.update(gw)
         out[c.ranged(f"N{l}")] = c.relu_slots().decompose(y, f"Y{l}")
         last = g.spec.ghosts * c.steps - 1
-        finals = (*end, gw[g.t("RM")][last], gw[g.t("RV")][last])
-        for value, first, final in zip(NORM_STATE, start, finals, strict=True):
+        finals = dict(zip(updated, end, strict=True)) | {"RM": gw[g.t("RM")][last], "RV": gw[g.t("RV")][last]}
+        for value, first in zip(c.norm_state_values(), start, strict=True):
             out[f"bn{l}.{value}.0"] = _int64(first, f"bn{l}.{value}.0")
-            out[f"bn{l}.{value}.T"] = _int64(final, f"bn{l}.{value}.T")
+            out[f"bn{l}.{value}.T"] = _int64(finals[value], f"bn{l}.{value}.T")
     return out
 
 
@@ -398,18 +450,20 @@ def check_norm_outputs(g, gadget: Witness, y: np.ndarray, dx: np.ndarray) -> Non
 
 
 def buffer_slots(c: MlpCircuit, wit: Witness, state: tuple) -> Witness:
-    """The optimizer's buffer tensors (momentum's or LARS's, ``verifier/optimizers.py``): the
-    buffers' and remainders' slots, the stacked buffers flattened to [T', params] (the sumchecks
-    bind their parameter axes at once), the checkpoints V*{l}.0 and V*{l}.T."""
+    """The optimizer's buffer tensors (momentum's or LARS's, ``verifier/optimizers.py``) per
+    trained tensor: the buffers' and remainders' slots, the stacked buffers flattened to
+    [T', params] (the sumchecks bind their parameter axes at once), and the weights' and biases'
+    checkpoints V*{l}.0 and V*{l}.T (gamma's and beta's are their layer's, ``norm_tensors``)."""
     start, end = state
     out: Witness = {}
-    for l in range(1, c.layers + 1):
-        for i, kind in enumerate(("W", "b") if c.bias else ("W",)):
-            name = f"V{kind}{l}"
-            out[c.ranged(name)] = c.buf_slots().decompose(wit[name], f"{c.optimizer} buffer {kind}{l}")
-            out[c.ranged(f"R{name}")] = c.buf_rem_slots().decompose(wit.pop(f"R{name}"), f"{c.optimizer} buffer remainder {kind}{l}")
-            for key in (name, f"{name}.prev"):
-                out[key] = wit[key].reshape(c.padded_steps, -1)
+    for kind, l in c.trained_tensors():
+        name, rem = state_name("V", kind, l), state_name("RV", kind, l)
+        out[c.ranged(name)] = c.buf_slots().decompose(wit[name], f"{c.optimizer} buffer {kind}{l}")
+        out[c.ranged(rem)] = c.buf_rem_slots().decompose(wit.pop(rem), f"{c.optimizer} buffer remainder {kind}{l}")
+        for key in (name, f"{name}.prev"):
+            out[key] = wit[key].reshape(c.padded_steps, -1)
+        if (kind, l) in c.parameter_tensors():
+            i = "Wb".index(kind)
             out[f"{name}.0"] = _int64(start[l - 1][i], f"{name}.0")
             out[f"{name}.T"] = _int64(end[l - 1][i], f"{name}.T")
     return out
@@ -418,7 +472,7 @@ def buffer_slots(c: MlpCircuit, wit: Witness, state: tuple) -> Witness:
 def wide_records(c: MlpCircuit) -> set[str]:
     """The records kept as Python ints: the folded gradients (LARS's and LAMB's) and LARS's norms."""
     if c.optimizer == "lamb":
-        return {f"G{kind}{l}" for kind, l in c.parameter_tensors()}
+        return {state_name("G", kind, l) for kind, l in c.trained_tensors()}
     if c.optimizer != "lars":
         return set()
     return {f"{x}{kind}{l}" for x in ("G", "NP", "NG") for kind, l in c.parameter_tensors()}

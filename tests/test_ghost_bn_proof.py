@@ -105,9 +105,10 @@ def test_norm_changes_the_circuit_encoding():
     assert b"norm" not in plain.encode() and b'"virtual_batch":2' in _circuit().encode()
 
 
-def test_norm_is_provable_with_sgd_only():
-    with pytest.raises(ValueError, match="norm ghost_bn is provable with optimizer sgd only"):
-        _circuit(optimizer="sgd_momentum", momentum=(1, 1), weight_decay=(0, 0))
+def test_norm_is_not_provable_with_lars_yet():
+    with pytest.raises(ValueError, match="norm ghost_bn is provable with optimizer sgd, sgd_momentum or lamb only so far, "
+                                         "not lars"):
+        _circuit(optimizer="lars", momentum=(9, 4), weight_decay=(0, 0), trust_coefficient=(1, 10), lars_eps=1, inv_c=1)
 
 
 # --- soundness ------------------------------------------------------------------------------

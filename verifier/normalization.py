@@ -7,11 +7,13 @@ layer (``verifier/ghost_bn_step.py``) whose inputs and outputs are the walk's te
   the sign slot s = [Y <= 0]), its dy the ReLU's masked gradient (1 - s) G'_A (phase 3), and
   its dx, committed as slots, the layer's G_Z: the claims the matmuls and the weight gradients
   leave on G_Z{l} are read off dx's slots;
-* Gamma and beta are stacked over the steps like the weights, Gamma_t = Gamma_0 - sum_{s<t}
-  lr_s dgamma_s under SGD (``optimizer: sgd`` only, ``circuits.mlp``), so every claim on them,
-  the gadget's and the final checkpoint's, is a step functional of dgamma = sum_b dy X and
-  dbeta = 2^R sum_b dy over dy and X (relation 6, proven here rather than by the gadget: the
-  gadget runs with ``gradients=False``);
+* Gamma and beta are stacked over the steps like the weights and trained by the run's optimizer
+  like a bias (``MlpCircuit.trained_tensors``): Gamma_t = Gamma_0 - sum_{s<t} lr_s U_s with U
+  the gradient dgamma = sum_b dy X (dbeta = 2^R sum_b dy) under SGD, or the committed momentum
+  buffer, whose relation reads that gradient (``verifier/optimizers.py``). So every claim on
+  them, the gadget's and the final checkpoint's, is a step functional of the optimizer's update,
+  and every gradient claim one of dgamma over dy and X (``gradient_functional``: relation 6,
+  proven here rather than by the gadget: the gadget runs with ``gradients=False``);
 * the running statistics start from torch's (RM = 0, RV = 1 at 2^(2R) on the real features,
   gamma = 1 at 2^S, beta = 0; zero on padded features, where every relation keeps them zero)
   in a run's first segment, and from the previous segment's checkpoint after; the
@@ -51,8 +53,8 @@ class GhostBnLayers:
     @staticmethod
     def seeded(c: MlpCircuit, layer: int, value: str) -> np.ndarray:
         """torch's initial gamma (2^S), beta (0), running mean (0) and variance (2^(2R)) on the
-        layer's real features, zero on the padded ones."""
-        fill = {"Gamma": 1 << c.rescale_bits, "beta": 0, "RM": 0, "RV": 1 << (2 * c.frac_bits)}[value]
+        layer's real features, zero on the padded ones; momentum buffers (if any) zero."""
+        fill = {"Gamma": 1 << c.rescale_bits, "RV": 1 << (2 * c.frac_bits)}.get(value, 0)  # beta, RM, the optimizer's
         out = np.zeros(1 << c.width_vars(layer), dtype=np.int64)
         out[: c.widths[layer]] = fill
         return out
@@ -79,7 +81,8 @@ class GhostBnLayers:
                 end = ch.evaluation(f"bn{l}.{value}.T", u)
                 walk.ledger.add(Claim(f"bn{l}.{value}.T", u, end))
                 start = self.initial(walk, l, value, u)
-                out.append(self.update(walk, l, value, f"final-bn-{value}{l}", start - end, walk.optimizer.rates(c), u))
+                out.append(walk.optimizer.update(walk, value, l, f"final-bn-{value}{l}", start - end,
+                                                 walk.optimizer.rates(c), u))
             last = g.states - g.spec.ghosts * (g.steps - c.steps) - 1  # j = t G + g at the last real step
             bits = tuple(last >> j & 1 for j in range(g.group_vars + g.step_vars))
             for value in ("RM", "RV"):
@@ -108,7 +111,7 @@ class GhostBnLayers:
 
     def parameter_claims(self, walk) -> list[Reduction]:
         """Phase 2: every claim Gamma~(p, r_t) (beta alike) is gamma_0~(p) minus the step
-        functional sum_s kappa_s dgamma~(s, p) of the updates before r_t."""
+        functional sum_s kappa_s U~(s, p) of the optimizer's updates before r_t."""
         c, out = walk.c, []
         for l in c.norm_layers():
             fv = c.width_vars(l)
@@ -116,13 +119,14 @@ class GhostBnLayers:
                 for claim in walk.ledger.take(c.ghost_bn(l).t(value)):
                     p, r_t = claim.point[:fv], claim.point[fv:]
                     start = self.initial(walk, l, value, p)
-                    out.append(self.update(walk, l, value, f"bn-{value}{l}", start - claim.value,
-                                           walk._kappa_stacked(r_t), p))
+                    out.append(walk.optimizer.update(walk, value, l, f"bn-{value}{l}", start - claim.value,
+                                                     walk._kappa_stacked(r_t), p))
         return out
 
-    def update(self, walk, layer: int, value: str, name: str, claimed, kappa: Sequence[int], p) -> Reduction:
-        """sum_s kappa_s dgamma~(s, p) = claimed with dgamma = sum_b dy X, or 2^R sum_s kappa_s
-        dbeta~(s, p) with dbeta = sum_b dy (relation 6). dgamma is a Hadamard product over the
+    def gradient_functional(self, walk, value: str, layer: int, name: str, claimed, kappa: Sequence[int], p,
+                            coeff: int = 1) -> Reduction:
+        """coeff sum_s kappa_s dgamma~(s, p) = claimed with dgamma = sum_b dy X, or coeff 2^R
+        sum_s kappa_s dbeta~(s, p) with dbeta = sum_b dy (relation 6). dgamma is a Hadamard product over the
         features, so its MLE at p is not dy~(p) X~(p) summed over b: one sumcheck over (b, c, s)
         with the public weights eq(p, c) kappa_s (constant over b), on the prover's copies of dy
         and X with the b bits innermost (``bound_name``); its claims are mapped back to dy and X."""
@@ -130,7 +134,7 @@ class GhostBnLayers:
         eq_p = eq_table(tuple(p))
         weights = [k * e % R for k in kappa for e in eq_p]  # (c, s), c low
         operands = [g.t("dy")] + ([g.t("X")] if value == "Gamma" else [])
-        coeff = 1 if value == "Gamma" else 1 << walk.c.frac_bits
+        coeff = coeff if value == "Gamma" else coeff << walk.c.frac_bits
         return step_functional_reduction(
             name, claimed, weights, g.batch_vars, [Table("flat", (bound_name(n, "b"),)) for n in operands],
             [lambda r_b, r_cs, n=n: (n, tuple(r_cs[:fv]) + tuple(r_b) + tuple(r_cs[fv:])) for n in operands], coeff)

@@ -58,7 +58,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from circuits.mlp import MlpCircuit
+from circuits.mlp import MlpCircuit, parameter_name, state_name
 
 from .claims import Claim
 from .field import MODULUS as R
@@ -73,7 +73,8 @@ from .values import canonical, linear_combination
 
 
 class SgdStep:
-    """Plain SGD: the update U_s is the weight gradient G_Z,s^T A_s itself (virtual)."""
+    """Plain SGD: the update U_s is the gradient itself (virtual): G_Z,s^T A_s for a weight, and
+    any trained tensor's (``TrainingWalk.parameter_gradient``: a bias's, Ghost BN's gamma's)."""
 
     def state_tensors(self, c: MlpCircuit, end: str) -> list[str]:
         return []
@@ -90,27 +91,25 @@ class SgdStep:
         return []
 
     def update(self, walk, kind: str, layer: int, name: str, value, kappa: Sequence[int], point) -> Reduction:
-        """sum_s kappa_s G~(s, p) = value: the gradient functional over G_Z (and A for W)."""
-        c = walk.c
-        if kind == "W":
-            ni = c.width_vars(layer - 1)
-            return walk.gradient_functional(name, value, kappa, layer, point[ni:], point[:ni])
-        return walk.gradient_functional(name, value, kappa, layer, point, coeff=1 << c.frac_bits)
+        """sum_s kappa_s G~(s, p) = value: the trained tensor's gradient functional."""
+        return walk.parameter_gradient(kind, layer, name, value, kappa, point)
 
     def settle(self, walk) -> None:
         pass
 
 
 class MomentumStep(SgdStep):
-    """SGD with momentum and weight decay, design (A): the update U_s is the committed buffer."""
+    """SGD with momentum and weight decay, design (A): the update U_s is the committed buffer,
+    one per trained tensor (``MlpCircuit.trained_tensors``: Ghost BN's gamma and beta too)."""
 
     def state_tensors(self, c: MlpCircuit, end: str) -> list[str]:
-        """The buffers a segment starts from (``end = "0"``) or ends on (``"T"``)."""
-        return [f"V{kind}{l}.{end}" for kind, l in c.parameter_tensors()]
+        """The weights' and biases' buffers a segment starts from (``end = "0"``) or ends on
+        (``"T"``); gamma's and beta's travel with their layer's (``MlpCircuit.norm_state_values``)."""
+        return [f"{state_name('V', kind, l)}.{end}" for kind, l in c.parameter_tensors()]
 
     def update(self, walk, kind: str, layer: int, name: str, value, kappa: Sequence[int], point) -> Reduction:
         """sum_s kappa_s buf~(s, p) = value: one sumcheck over the steps, buf bound at p."""
-        tensor = f"V{kind}{layer}"
+        tensor = state_name("V", kind, layer)
         return step_functional_reduction(
             name, value, kappa, 0, [Table("bind", (tensor, 1, tuple(point)))],
             [lambda r_b, r_s: (tensor, tuple(point) + r_s)],
@@ -125,29 +124,30 @@ class MomentumStep(SgdStep):
         last = tuple((c.steps - 1) >> j & 1 for j in range(c.step_vars))
         t.domain_separate(self.domain)
         out = self.trust_relations(walk)
-        for kind, l in c.parameter_tensors():
+        for kind, l in c.trained_tensors():
             n = c.parameter_vars(kind, l)
             u = tuple(t.challenge_scalars(self.domain + b"-point", n + c.step_vars))
             p, tau = u[:n], u[n:]
-            buf = walk.slice_value(c.ranged(f"V{kind}{l}"), c.buf_slots(), u)
-            rem = walk.slice_value(c.ranged(f"RV{kind}{l}"), c.buf_rem_slots(), u)
+            v_name = state_name("V", kind, l)
+            buf = walk.slice_value(c.ranged(v_name), c.buf_slots(), u)
+            rem = walk.slice_value(c.ranged(state_name("RV", kind, l)), c.buf_rem_slots(), u)
             own = self.own_terms(walk, kind, l, u)
-            prev = ch.evaluation(f"V{kind}{l}.prev", u)  # buf~_{t-1} (p, tau)
+            prev = ch.evaluation(f"{v_name}.prev", u)  # buf~_{t-1} (p, tau)
             out.append(self.driving(walk, kind, l, p, tau, (1 << K) * buf + rem - mu * prev + own))
             # buf~_{t-1}(p, tau) = eq(tau, 0) start~(p) + sum_s eq(tau, s + 1) buf~(s, p).
             eq_tau = eq_table(tau)
             start = 0
             if st.committed_init:
-                start = ch.evaluation(f"V{kind}{l}.0", p)
-                walk.ledger.add(Claim(f"V{kind}{l}.0", p, start))
+                start = ch.evaluation(f"{v_name}.0", p)
+                walk.ledger.add(Claim(f"{v_name}.0", p, start))
             shifted = eq_tau[1:] + [0]
             name = f"{self.domain.decode()}-shift{kind}{l}"
             out.append(self.update(walk, kind, l, name, prev - eq_tau[0] * start, shifted, p))
             # The checkpoint: V~_T(v) = buf~(v, last real step), from buf's slot values there.
             v = tuple(t.challenge_scalars(b"final-buffer-point", n))
-            end = ch.evaluation(f"V{kind}{l}.T", v)
-            walk.ledger.add(Claim(f"V{kind}{l}.T", v, end))
-            walk.slice_value(c.ranged(f"V{kind}{l}"), c.buf_slots(), v + last, end)
+            end = ch.evaluation(f"{v_name}.T", v)
+            walk.ledger.add(Claim(f"{v_name}.T", v, end))
+            walk.slice_value(c.ranged(v_name), c.buf_slots(), v + last, end)
         return out
 
     # The hooks ``relations`` composes (LarsStep overrides them).
@@ -162,26 +162,24 @@ class MomentumStep(SgdStep):
     def own_terms(self, walk, kind: str, layer: int, u) -> object:
         """The relation's terms in the parameter, moved to the left: -lam' W~_t(p, tau), a
         claim phase 2 reduces."""
-        param = walk.ch.evaluation(f"{kind}{layer}", u)  # W~_t (p, tau)
-        walk.ledger.add(Claim(f"{kind}{layer}", u, param))
+        name = parameter_name(kind, layer)
+        param = walk.ch.evaluation(name, u)  # W~_t (p, tau)
+        walk.ledger.add(Claim(name, u, param))
         return -momentum_coefficients(walk.c)[1] * param
 
     def driving(self, walk, kind: str, layer: int, p, tau, value) -> Reduction:
-        """value = 2^K G~(p, tau) (G_b = 2^R sum_b G_Z): the gradient functional."""
-        c, K = walk.c, walk.c.buffer_shift
-        eq_tau = eq_table(tau)
-        if kind == "W":
-            ni = c.width_vars(layer - 1)
-            return walk.gradient_functional(f"momentum{layer}", value, eq_tau, layer, p[ni:], p[:ni], 1 << K)
-        return walk.gradient_functional(f"momentum-bias{layer}", value, eq_tau, layer, p, coeff=1 << (K + c.frac_bits))
+        """value = 2^K G~(p, tau): the trained tensor's gradient functional at the step point."""
+        return walk.parameter_gradient(kind, layer, f"momentum-{kind}{layer}", value, eq_table(tau), p,
+                                       1 << walk.c.buffer_shift)
 
     def settle(self, walk) -> None:
         """Claims on the virtual buffer values become claims on their committed slots: the
         slot values at each point must recompose to the claimed value."""
         c = walk.c
-        for kind, l in c.parameter_tensors():
-            for claim in walk.ledger.take(f"V{kind}{l}"):
-                walk.slice_value(c.ranged(f"V{kind}{l}"), c.buf_slots(), claim.point, claim.value)
+        for kind, l in c.trained_tensors():
+            name = state_name("V", kind, l)
+            for claim in walk.ledger.take(name):
+                walk.slice_value(c.ranged(name), c.buf_slots(), claim.point, claim.value)
 
 
 class LarsStep(MomentumStep):
@@ -315,7 +313,8 @@ class LambStep(SgdStep):
     which changes nothing, since their moments are never used)."""
 
     def state_tensors(self, c: MlpCircuit, end: str) -> list[str]:
-        """The first and second moments a segment starts from (``end = "0"``) or ends on."""
+        """The weights' and biases' first and second moments a segment starts from (``end =
+        "0"``) or ends on; gamma's and beta's travel with their layer's (``norm_state_values``)."""
         return [f"{m}{kind}{l}.{end}" for m in ("M", "V") for kind, l in c.parameter_tensors()]
 
     def rates(self, c: MlpCircuit) -> list[int]:
@@ -333,27 +332,28 @@ class LambStep(SgdStep):
                                          [lambda r_b, r_s: (dp, tuple(point) + r_s)])
 
     def relations(self, walk) -> list[Reduction]:
-        """Per parameter tensor: the step gadget (its own phases), its inputs' claims handed to
-        the walk, and the checkpoints M*{l}.T, V*{l}.T read off the moments at the last real step."""
+        """Per trained tensor (Ghost BN's gamma and beta too): the step gadget (its own phases),
+        its inputs' claims handed to the walk, and the checkpoints M*{l}.T, V*{l}.T
+        (``bn{l}.MGamma.T``, ...) read off the moments at the last real step."""
         c, st, t, ch = walk.c, walk.st, walk.t, walk.ch
         last = tuple((c.steps - 1) >> j & 1 for j in range(c.step_vars))
         t.domain_separate(b"lamb")
-        for kind, l in c.parameter_tensors():
+        for kind, l in c.trained_tensors():
             gadget = self.gadget(walk, kind, l)
             p_entry, grad, p_norm, m0, v0 = verify_lamb_step(walk, gadget)
-            walk.ledger.add(Claim(f"{kind}{l}", p_entry.point, p_entry.value))
-            walk.ledger.add(Claim(f"{kind}{l}", p_norm.point, p_norm.value))
-            walk.ledger.add(Claim(f"G{kind}{l}", grad.point, grad.value))
+            walk.ledger.add(Claim(parameter_name(kind, l), p_entry.point, p_entry.value))
+            walk.ledger.add(Claim(parameter_name(kind, l), p_norm.point, p_norm.value))
+            walk.ledger.add(Claim(state_name("G", kind, l), grad.point, grad.value))
             for mom, start in (("M", m0), ("V", v0)):
+                name = state_name(mom, kind, l)
                 if st.committed_init:
-                    walk.ledger.add(Claim(f"{mom}{kind}{l}.0", start.point, start.value))
+                    walk.ledger.add(Claim(f"{name}.0", start.point, start.value))
                 else:
-                    walk.require_equal(start.value, 0, f"lamb: the first segment's moments {mom}{kind}{l} "
-                                                       "do not start at zero")
+                    walk.require_equal(start.value, 0, f"lamb: the first segment's moments {name} do not start at zero")
             v = tuple(t.challenge_scalars(b"final-moments-point", gadget.param_vars))
             for mom in ("M", "V"):
-                end = ch.evaluation(f"{mom}{kind}{l}.T", v)
-                walk.ledger.add(Claim(f"{mom}{kind}{l}.T", v, end))
+                end = ch.evaluation(f"{state_name(mom, kind, l)}.T", v)
+                walk.ledger.add(Claim(f"{state_name(mom, kind, l)}.T", v, end))
                 walk.slice_value(gadget.slots(mom), gadget.slot_decomposition(mom), v + last, end)
         return []
 
@@ -362,7 +362,7 @@ class LambStep(SgdStep):
 
     def settle(self, walk) -> None:
         """Claims on each tensor's dP (the updates') become claims on its committed slots."""
-        for kind, l in walk.c.parameter_tensors():
+        for kind, l in walk.c.trained_tensors():
             gadget = self.gadget(walk, kind, l)
             for claim in walk.ledger.take(gadget.t("dP")):
                 walk.slice_value(gadget.slots("dP"), gadget.slot_decomposition("dP"), claim.point, claim.value)
@@ -370,19 +370,14 @@ class LambStep(SgdStep):
 
 def folded_gradient_claims(walk, label: str) -> list[Reduction]:
     """Phase 2: the claims G~(p, r_t) on the stacked folded gradients G{kind}{l} (an optimizer
-    gadget's) as gradient functionals with step weights eq(r_t, s): G_W = G_Z^T A, G_b = 2^R sum_b G_Z."""
+    gadget's; Ghost BN's ``bn{l}.GGamma``) as gradient functionals with step weights eq(r_t, s):
+    G_W = G_Z^T A, G_b = 2^R sum_b G_Z, dgamma = sum_b dy X (``TrainingWalk.parameter_gradient``)."""
     c, out = walk.c, []
-    for kind, l in c.parameter_tensors():
+    for kind, l in c.trained_tensors():
         n = c.parameter_vars(kind, l)
-        for claim in walk.ledger.take(f"G{kind}{l}"):
+        for claim in walk.ledger.take(state_name("G", kind, l)):
             p, r_t = claim.point[:n], claim.point[n:]
-            kappa = eq_table(r_t)
-            if kind == "W":
-                ni = c.width_vars(l - 1)
-                out.append(walk.gradient_functional(f"{label}-gradient{l}", claim.value, kappa, l, p[ni:], p[:ni]))
-            else:
-                out.append(walk.gradient_functional(f"{label}-gradient-bias{l}", claim.value, kappa, l, p,
-                                                    coeff=1 << c.frac_bits))
+            out.append(walk.parameter_gradient(kind, l, f"{label}-gradient-{kind}{l}", claim.value, eq_table(r_t), p))
     return out
 
 

@@ -63,7 +63,7 @@ from typing import ClassVar, Protocol, Sequence
 
 import numpy as np
 
-from circuits.mlp import Decomposition, MlpCircuit
+from circuits.mlp import NORM_STATE, Decomposition, MlpCircuit
 
 from .claims import Claim
 from .encoding import Reader
@@ -321,6 +321,17 @@ class TrainingWalk(Walk):
             tables.append(Table("bind", (f"IN{layer}", 2, p_i)))
             places.append(lambda rb, rs: (f"IN{layer}", tuple(p_i) + rb + rs))
         return step_functional_reduction(name, value, kappa, self.c.batch_vars, tables, places, coeff)
+
+    def parameter_gradient(self, kind, layer, name, value, kappa, point, coeff=1) -> Reduction:
+        """coeff sum_s kappa_s G~(s, p) = value for the gradient G of a trained tensor
+        (``MlpCircuit.trained_tensors``): G_W = G_Z^T A, G_b = 2^R sum_b G_Z, or Ghost BN's dgamma,
+        dbeta (``verifier/normalization.py``); what every optimizer module's relations reduce to."""
+        if kind in NORM_STATE:
+            return self.norm.gradient_functional(self, kind, layer, name, value, kappa, point, coeff)
+        if kind == "W":
+            ni = self.c.width_vars(layer - 1)
+            return self.gradient_functional(name, value, kappa, layer, point[ni:], point[:ni], coeff)
+        return self.gradient_functional(name, value, kappa, layer, point, coeff=coeff << self.c.frac_bits)
 
     # --- the walk -----------------------------------------------------------------------
     def run(self) -> None:

@@ -45,7 +45,6 @@ from datetime import timedelta
 
 import numpy as np
 
-from circuits.mlp import NORM_STATE
 
 DEFAULT_TIMEOUT_S = 4 * 3600  # a collective waits for the slowest rank's whole share of proving
 _GRACE_S = 2.0  # after a rank fails, how long the others get to report their own errors
@@ -148,7 +147,7 @@ def start_checkpoint(statement, precommitted: dict) -> tuple | None:
                     (value(f"Mb{l}.0", l, False), value(f"Vb{l}.0", l, False)) if c.bias else None) for l in layers]
     elif c.has_buffer:
         buffers = [(value(f"VW{l}.0", l, True), value(f"Vb{l}.0", l, False) if c.bias else None) for l in layers]
-    norms = [tuple(value(f"bn{l}.{v}.0", l, False) for v in NORM_STATE) for l in c.norm_layers()] or None
+    norms = [tuple(value(f"bn{l}.{v}.0", l, False) for v in c.norm_state_values()) for l in c.norm_layers()] or None
     return weights, biases, buffers, norms
 
 

@@ -492,7 +492,7 @@ def load_norms(mlp: ProvableMLP, norms, scale_bits: int, frac_bits: int) -> None
     norm layers: gamma, beta as float32 copies of their master values at 2^scale_bits (as
     weights), the running statistics as value / 2^(2 frac_bits) (float32 copies as well)."""
     with torch.no_grad():
-        for m, (gamma, beta, mean, var) in zip(mlp.norms, norms):
+        for m, (gamma, beta, mean, var, *_) in zip(mlp.norms, norms):  # buffers: the optimizer's
             m.weight.copy_(torch.from_numpy(float_copy(gamma, scale_bits)))
             m.bias.copy_(torch.from_numpy(float_copy(beta, scale_bits)))
             m.running_mean.copy_(torch.from_numpy(float_copy(mean, 2 * frac_bits)))

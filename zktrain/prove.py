@@ -30,7 +30,7 @@ from typing import Callable
 
 import numpy as np
 
-from circuits.mlp import NORM_STATE, MlpCircuit
+from circuits.mlp import MlpCircuit, state_name
 from circuits.softmax import softmax_fixed
 from prover.backends import FieldBackend, get_backend
 from prover.losses import step_record as loss_record
@@ -121,6 +121,7 @@ def step_record(c: MlpCircuit, step, prev: list[tuple] | None = None) -> dict[st
         if layer.norm is not None:  # Ghost BN: its output Y (the ReLU's input), dy, gamma, beta
             rec[f"NP{l}"], rec[f"DY{l}"] = _pad(layer.norm.y, (b, d)), _pad(layer.norm.dy, (b, d))
             rec[f"bn{l}.Gamma"], rec[f"bn{l}.beta"] = _pad(layer.norm.gamma, (d,)), _pad(layer.norm.beta, (d,))
+            rec.update(norm_optimizer_record(c, l, layer.norm, d))
     rec.update(loss_record(c, step.softmax))  # the loss's tensors (prover.losses), none for MSE
     if c.has_buffer:
         rec.update(momentum_record(c, step, prev))
@@ -128,6 +129,20 @@ def step_record(c: MlpCircuit, step, prev: list[tuple] | None = None) -> dict[st
         rec.update(lars_record(c, step, rec))
     if c.optimizer == "lamb":
         rec.update(folded_gradients(c, step))
+    return rec
+
+
+def norm_optimizer_record(c: MlpCircuit, l: int, n, d: int) -> dict[str, np.ndarray]:
+    """Ghost BN layer l's optimizer tensors of gamma and beta at one step, named as
+    ``prover.training.norm_update`` names them: momentum's buffers before and after the step and
+    their remainders, or LAMB's folded gradients dgamma, dbeta (its gadget recomputes the rest)."""
+    rec = {}
+    if c.has_momentum:
+        for i, (kind, buf, rem) in enumerate((("Gamma", n.gamma_buf, n.gamma_buf_rem), ("beta", n.beta_buf, n.beta_buf_rem))):
+            name = state_name("V", kind, l)
+            rec[name], rec[f"{name}.prev"], rec[state_name("RV", kind, l)] = (_pad(x, (d,)) for x in (buf, n.state[i], rem))
+    if c.optimizer == "lamb":
+        rec[state_name("G", "Gamma", l)], rec[state_name("G", "beta", l)] = (_pad_object(g, (d,)) for g in (n.gamma_grad, n.beta_grad))
     return rec
 
 
@@ -243,7 +258,8 @@ class SegmentInputs:
     end_biases: list
     start_buffers: list | None = None
     end_buffers: list | None = None
-    #: ``model.norm: ghost_bn``: per hidden layer (gamma, beta, running mean, running variance).
+    #: ``model.norm: ghost_bn``: per hidden layer (gamma, beta, running mean, running variance[,
+    #: the buffers of gamma and beta]) (``MlpCircuit.norm_state_values``).
     start_norms: list | None = None
     end_norms: list | None = None
 
@@ -257,12 +273,13 @@ def segment_inputs(c: MlpCircuit, trace, first: int) -> SegmentInputs:
 
 
 def _norms(trace, t: int) -> list[tuple]:
-    """Ghost BN's (gamma, beta, running mean, running variance) per hidden layer before step t
-    (after the last step for t = T)."""
+    """Ghost BN's state per hidden layer before step t (after the last step for t = T): gamma,
+    beta, running mean and variance, and with ``sgd_momentum`` gamma's and beta's buffers
+    (``MlpCircuit.norm_state_values``)."""
     if t == len(trace.steps):
         return list(trace.final_norms)
     n = [layer.norm for layer in trace.steps[t].layers if layer.norm is not None]
-    return [(x.gamma, x.beta, x.running_mean, x.running_var) for x in n]
+    return [(x.gamma, x.beta, x.running_mean, x.running_var, *x.state) for x in n]
 
 
 def _padded_norms(c: MlpCircuit, norms: list) -> list[tuple]:
@@ -303,7 +320,7 @@ def checkpoint_values(statement: TrainingStatement, inputs: SegmentInputs) -> di
     values = {}
     if c.has_norm:
         for l, state in zip(c.norm_layers(), _padded_norms(c, inputs.end_norms)):
-            values.update({f"bn{l}.{v}.T": x for v, x in zip(NORM_STATE, state, strict=True)})
+            values.update({f"bn{l}.{v}.T": x for v, x in zip(c.norm_state_values(), state, strict=True)})
     for l in range(1, c.layers + 1):
         values[f"W{l}.T"], values[f"b{l}.T"] = w[l - 1], b[l - 1]
         if c.optimizer == "lamb":
@@ -333,8 +350,8 @@ def _segment_witness(recipe, c: MlpCircuit, inputs: SegmentInputs, dataset: dict
     if state is not None:
         state = tuple(_padded_checkpoint(c, [], [], bufs)[2] for bufs in state)
     norms = None
-    if c.has_norm:  # the start's (gamma, beta, RM, RV) and the end's (gamma, beta)
-        norms = (_padded_norms(c, inputs.start_norms), [n[:2] for n in _padded_norms(c, inputs.end_norms)])
+    if c.has_norm:  # the start's state and the end's (gamma, beta[, their buffers])
+        norms = (_padded_norms(c, inputs.start_norms), [n[:2] + n[4:] for n in _padded_norms(c, inputs.end_norms)])
     return stack_witness(c, records, final_w, final_b, dataset, state=state, first_step=first, norms=norms)
 
 

@@ -24,6 +24,8 @@ section 1, the kernel ``zktrain.fixedpoint.ghost_bn``, one ``circuits.ghost_bn.G
                running statistics: G sequential ghost-batch updates (``running_update``)
     backward   dy_l = (1 - s_l) G'_A,l,  G_Z,l = dx_l = backward(X_l, rstd_l, gamma_l, dy_l)
     update     gamma_l -= lr_num_t dgamma_l,  beta_l -= lr_num_t dbeta_l  (at 2^S, exact)
+               or, for ``sgd_momentum``, as a bias: a buffer per gamma_l and beta_l, rounded
+               as b's (``rounded_step``, dgamma and dbeta at 2^(2R) as G_b), decayed alike
 
 and ``forward``/``predict`` use eval mode (the running statistics, ``forward_eval``).
 
@@ -41,6 +43,7 @@ import numpy as np
 
 from circuits.ghost_bn import GhostBnWidthError, TrainForward
 from circuits.ghost_bn import check_width as check_norm_width
+from circuits.mlp import NORM_OPTIMIZER_STATE
 from circuits.recipe import Recipe
 from circuits.semantics import (
     Width,
@@ -124,7 +127,9 @@ class FixedPointMLP:
     With ``model.norm: ghost_bn`` it carries every hidden layer's normalization state
     (``norms``: per hidden layer (gamma, beta, running mean, running var), int64 at 2^S, 2^S,
     2^(2R), 2^(2R); torch's fresh state by default, ``circuits.semantics.seeded_norms``; or a
-    checkpoint's, as ``norm_state()`` returns it)."""
+    checkpoint's, as ``norm_state()`` returns it). With ``sgd_momentum`` each tuple also carries
+    gamma's and beta's momentum buffers (``circuits.mlp.NORM_BUFFERS``, at 2^(2R)); a tuple of
+    four (the model file's, for evaluation) starts them at zero, as ``buffers`` does W's."""
 
     def __init__(self, recipe: Recipe, weights: Sequence[np.ndarray], biases: Sequence[np.ndarray | None],
                  buffers: Sequence[tuple[np.ndarray, np.ndarray | None]] | None = None,
@@ -180,7 +185,7 @@ class FixedPointMLP:
                 self.buffers.append((pair[0].copy(), None if pair[1] is None else pair[1].copy()))
         #: The Ghost BN spec of ``model.norm: ghost_bn`` (``circuits.semantics.norm_spec``), or None.
         self.norm = norm_spec(recipe)
-        #: Per hidden layer (gamma, beta, running mean, running var) (``norm_state``), or None.
+        #: Per hidden layer (gamma, beta, running mean, running var[, buf gamma, buf beta]), or None.
         self.norms = self._norm_start(norms)
         # The exact matmuls handle any width; the vectors below live in plain int64.
         bounds = relation_bounds(recipe)
@@ -206,22 +211,29 @@ class FixedPointMLP:
                 raise ValueError("norms: the recipe has no normalization (model.norm: none)")
             return None
         widths = self.recipe.model.widths
+        extra = NORM_OPTIMIZER_STATE[self.recipe.train.optimizer]
+        names = _NORM_NAMES + extra
         start = seeded_norms(self.recipe) if given is None else list(given)
         if len(start) != len(widths) - 2:
             raise ValueError(f"norms: expected {len(widths) - 2} hidden layers' (gamma, beta, running_mean, "
                              f"running_var), got {len(start)}")
         out = []
         for l, state in enumerate(start, start=1):
-            if len(state) != 4:
-                raise ValueError(f"norms of layer {l}: expected (gamma, beta, running_mean, running_var)")
+            if len(state) == len(_NORM_NAMES) < len(names):  # the optimizer's state starts at zero
+                state = (*state, *(np.zeros(widths[l], dtype=np.int64) for _ in extra))
+            if len(state) != len(names):
+                raise ValueError(f"norms of layer {l}: expected ({', '.join(names)})")
             arrays = tuple(np.asarray(a) for a in state)
-            for name, a in zip(_NORM_NAMES, arrays):
+            for name, a in zip(names, arrays):
                 if a.dtype != np.int64 or a.shape != (widths[l],):
                     raise ValueError(f"{name}_{l}: expected int64 of shape {(widths[l],)}, got {a.dtype} {a.shape}")
             for name, a in zip(_NORM_NAMES[:2], arrays):
                 check_width(a, self.declared["weight"], name, l, 0)
-            for name, a in zip(_NORM_NAMES[2:], arrays[2:]):
+            for name, a in zip(_NORM_NAMES[2:], arrays[2:4]):
                 self._norm_call(l, check_norm_width, self.norm, name, a, " at step 0")
+            for name, a in zip(extra, arrays[4:]):  # LAMB's V is a second moment; the rest first moments
+                wide = self.lamb is not None and name.startswith("V")
+                check_width(a, self.declared["second_moment" if wide else "momentum_buffer"], name, l, 0)
             out.append(tuple(a.copy() for a in arrays))
         return out
 
@@ -262,7 +274,7 @@ class FixedPointMLP:
             out.append((z, rem))
             if l < self.recipe.model.layers:
                 y = z if self.norm is None else self._norm_call(
-                    l, ghost_bn.forward_eval, self.norm, z, *self.norms[l - 1]).out
+                    l, ghost_bn.forward_eval, self.norm, z, *self.norms[l - 1][:4]).out
                 a = np.where(y <= 0, 0, y)
         return out
 
@@ -394,7 +406,7 @@ class FixedPointMLP:
         """Ghost BN's train-mode forward of hidden layer l on Z' (docs/ghost_bn.md section 1):
         Y (checked as the ReLU's input, Z' - 1's width), the kernel's forward and the running
         statistics after the step's G ghost-batch updates."""
-        gamma, beta, rm, rv = self.norms[l - 1]
+        gamma, beta, rm, rv = self.norms[l - 1][:4]
         fwd = self._norm_call(l, ghost_bn.forward_train, self.norm, z, gamma, beta, step)
         y = _int64(fwd.out, "BN output Y", l, step)
         check_width(y, self.declared["hidden_pre_activation"], "BN output Y", l, step)
@@ -407,17 +419,44 @@ class FixedPointMLP:
         """Ghost BN's backward of hidden layer l from the masked gradient dy = (1 - s) G'_A and
         the forward's X and rstd: dx (the linear layer's G_Z), the layer's NormTrace, and its
         state after the step: gamma - lr_num dgamma, beta - lr_num dbeta (exact at 2^S, within
-        ``quant.weight_bits``, as a bias's SGD update) and the running statistics."""
+        ``quant.weight_bits``, as a bias's SGD update), or the run's optimizer's update of a bias
+        (``sgd_momentum``: ``rounded_step`` on the buffers; ``lamb``: ``lamb_step`` on the
+        moments, each tensor its own trust ratio), and the running statistics."""
         y, fwd, stats = forward
-        gamma, beta, rm, rv = self.norms[l - 1]
+        gamma, beta, rm, rv, *state = self.norms[l - 1]
         bwd = self._norm_call(l, ghost_bn.backward, self.norm, fwd.xhat, fwd.rstd, gamma, dy, step)
         dx = _int64(bwd.g_in, "BN g_in", l, step)
-        width = self.declared["weight"]
-        updated = tuple(
-            sgd_update(param, lr_num, Wide.of(_int64(grad, f"d{name}", l, step), GRADIENT_LO_BITS), width, name, l, step)
-            for name, param, grad in (("gamma", gamma, bwd.g_gamma), ("beta", beta, bwd.g_beta)))
-        trace = NormTrace(frozen(y), frozen(dy), *(frozen(a.copy()) for a in (gamma, beta, rm, rv)))
-        return dx, trace, (*updated, *stats)
+        grads = [_int64(grad, f"d{name}", l, step) for name, grad in (("gamma", bwd.g_gamma), ("beta", bwd.g_beta))]
+        trace = dict(y=frozen(y), dy=frozen(dy), **{name: frozen(a.copy()) for name, a in zip(
+            ("gamma", "beta", "running_mean", "running_var"), (gamma, beta, rm, rv))},
+            gamma_grad=frozen(grads[0]), beta_grad=frozen(grads[1]), state=tuple(frozen(a.copy()) for a in state))
+        q, params = self.recipe.quant, []
+        try:
+            if self.momentum is not None:
+                after = []
+                for name, param, grad, buf in zip(_NORM_NAMES, (gamma, beta), grads, state):
+                    new, rem = rounded_step(RoundedState(param, buf, step), grad, lr_num, self.momentum, q.lr_shift,
+                                            q.weight_bits, self.recipe.train.buf_bits)
+                    params.append(new.w)
+                    after.append(new.buf)
+                    trace[f"{name}_buf"], trace[f"{name}_buf_rem"] = frozen(new.buf), frozen(rem)
+            elif self.lamb is not None:  # state: (M gamma, M beta, V gamma, V beta)
+                moments = ([], [])
+                for i, (param, grad) in enumerate(zip((gamma, beta), grads)):
+                    new, _, _ = lamb_step(LambState(param, state[i], state[2 + i], steps=step), grad, lr_num, self.lamb,
+                                          q.frac_bits, q.lr_shift, q.weight_bits, self.recipe.train.buf_bits)
+                    params.append(new.p)  # int64: lamb_step checked them against their widths
+                    moments[0].append(new.m)
+                    moments[1].append(new.v)
+                after = moments[0] + moments[1]
+            else:
+                width = self.declared["weight"]
+                params = [sgd_update(param, lr_num, Wide.of(grad, GRADIENT_LO_BITS), width, name, l, step)
+                          for name, param, grad in zip(_NORM_NAMES, (gamma, beta), grads)]
+                after = []
+        except MomentumWidthError as err:
+            raise WidthError(f"gamma/beta {_where(l, step)}: {err}") from None
+        return dx, NormTrace(**trace), (*params, *stats, *after)
 
     def _momentum_update(
         self, l: int, lr_num: int, g_w: Wide, g_b: np.ndarray | None, step: int
@@ -515,7 +554,8 @@ class FixedPointMLP:
         return w, b, LarsTrace(l, buf_w, rem_w, buf_b, rem_b, s_w, s_b)
 
 
-#: The names of a hidden layer's normalization state, in ``norms`` order.
+#: The names of a hidden layer's normalization state, in ``norms`` order (``circuits.mlp.NORM_STATE``),
+#: which the optimizer's state of gamma and beta follows (``NORM_OPTIMIZER_STATE``).
 _NORM_NAMES = ("gamma", "beta", "running_mean", "running_var")
 
 

@@ -96,7 +96,7 @@ def load_norms(model: nn.Sequential, recipe: Recipe, states) -> None:
     gamma, beta / 2^S, running statistics / 2^(2R) (exact in float64 below 2^53)."""
     scale, stat = float(1 << recipe.scales.weight), float(1 << (2 * recipe.quant.frac_bits))
     with torch.no_grad():
-        for m, (gamma, beta, mean, var) in zip(norms(model, recipe), states):
+        for m, (gamma, beta, mean, var, *_) in zip(norms(model, recipe), states):  # buffers: the optimizer's
             for tensor, values, unit in ((m.weight, gamma, scale), (m.bias, beta, scale), (m.running_mean, mean, stat),
                                          (m.running_var, var, stat)):
                 tensor.copy_(torch.from_numpy(values.astype(np.float64) / unit))

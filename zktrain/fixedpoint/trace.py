@@ -27,6 +27,16 @@ class NormTrace:
     dy                          (1 - s) G'_A [B, C], the masked gradient: BN's output gradient
     gamma, beta                 [C] before this step's update, at 2^S (S = 2R + k)
     running_mean, running_var   [C] before this step's G ghost-batch updates, at 2^(2R)
+
+    gamma_grad, beta_grad       dgamma = sum_b dy X, dbeta = 2^R sum_b dy [C] at 2^(2R), exact
+    state                       the optimizer's state of gamma and beta before the step, in
+                                ``circuits.mlp.MlpCircuit.norm_state_values()[4:]`` order: none
+                                (sgd), their buffers (``sgd_momentum``), their moments (``lamb``)
+
+    With ``sgd_momentum`` (None otherwise), gamma's and beta's buffers after the step (buf_t)
+    and their remainders r_t, as a bias's (``MomentumTrace``):
+
+    gamma_buf, gamma_buf_rem, beta_buf, beta_buf_rem   [C]
     """
 
     y: np.ndarray
@@ -35,6 +45,13 @@ class NormTrace:
     beta: np.ndarray
     running_mean: np.ndarray
     running_var: np.ndarray
+    gamma_grad: np.ndarray
+    beta_grad: np.ndarray
+    state: tuple = ()
+    gamma_buf: np.ndarray | None = None
+    gamma_buf_rem: np.ndarray | None = None
+    beta_buf: np.ndarray | None = None
+    beta_buf_rem: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -163,7 +180,7 @@ class TrainingTrace:
     steps: tuple[StepTrace, ...]
     final_weights: tuple[np.ndarray, ...]
     final_biases: tuple[np.ndarray | None, ...]
-    final_norms: tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], ...] | None = None
+    final_norms: tuple[tuple[np.ndarray, ...], ...] | None = None  # per hidden layer, as ``norms``
 
 
 def frozen(a: np.ndarray) -> np.ndarray:
