@@ -475,6 +475,30 @@ def test_virtual_table_disagreeing_with_its_bits_rejected(run):
     _rejected(run, _cheat(run, wit, walk=_RecklessWalk), check)
 
 
+def test_virtual_gradient_disagreeing_with_its_slots_rejected(run):
+    """The ReLU's backward pass masks G'_1 + 1 at an unmasked entry while G1's committed slots
+    keep the true G'_1 (what the backward matmul rescales to, so that relation holds): layer 1
+    trains on a gradient off by one, and the run goes on with it. The claim on G'_1 that the
+    masked Hadamard sumcheck of G_Z,1 = (1 - S1) G'_1 leaves reaches slots that do not recompose
+    to it (in the ZK mode, a proof of equality that fails)."""
+    c = run["c"]
+    t, b, j = (int(v) for v in np.argwhere(run["witness"]["S1"][: c.steps] == 0)[0])
+
+    def edit(name, v, seen):
+        if name == "GP1":
+            v[b, j] += 1  # unmasked (S1 = 0): G_Z,1 moves with it
+        return v
+
+    wit = _hooked(run, t, edit)
+    assert (wit["GZ1"][t] != run["witness"]["GZ1"][t]).any()
+    true = wit["GP1"].copy()
+    true[t, b, j] -= 1
+    wit[c.ranged("G1")] = c.g_slots().decompose(true, "G'1")
+    # The walk's check after phase 3: the claim on GP1 must be what G1's slot values recompose to.
+    check = _walk_check_fails(run, "G1", "slots do not recompose to the claimed value")
+    _rejected(run, _cheat(run, _recounted(run, wit), walk=_RecklessWalk), check)
+
+
 def test_nonzero_padding_slot_rejected(run):
     """A remainder decomposed one slot too wide. In the clear mode the prover sends the padding
     slot and the walk requires it to be zero. In the ZK mode the padding slot is not sent, the
