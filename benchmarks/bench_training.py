@@ -41,7 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 #: docs/lars.md section 2 (lr 0.2, eta 0.02, decay 1e-4, mu 0.9), or with LAMB at docs/lamb.md
 #: section 2's batch-64 setting (lr 0.01, decay 0.01, betas (0.9, 0.999), eps 1e-6); or plain
 #: SGD with a Ghost BN in every hidden layer (``NORMS``: ghost batches of 32, torch's momentum
-#: and eps) at examples/digits_ghost_bn.yaml's rate.
+#: and eps) at examples/digits_ghost_bn.yaml's rate; ``bn-momentum``, ``bn-lars``, ``bn-lamb``
+#: are the three optimizer recipes with that Ghost BN (gamma and beta trained by the optimizer).
 RECIPES = {
     "sgd-mse": lambda args: {"loss": "mse", "lr": args.lr},
     "ce-momentum": lambda args: {"loss": "cross_entropy", "lr": 0.04, "momentum": 0.9, "weight_decay": 1e-4},
@@ -52,7 +53,8 @@ RECIPES = {
         "name": "lamb", "lr": 0.01, "weight_decay": 0.01, "decay_bias_and_norm": True}},
     "bn-mse": lambda args: {"loss": "mse", "lr": 0.2},
 }
-NORMS = {"bn-mse": {"norm": {"name": "ghost_batchnorm", "virtual_batch_size": 32}}}
+RECIPES |= {f"bn-{name}": RECIPES[f"ce-{name}"] for name in ("momentum", "lars", "lamb")}
+NORMS = {name: {"norm": {"name": "ghost_batchnorm", "virtual_batch_size": 32}} for name in RECIPES if name.startswith("bn-")}
 
 
 def _run_config(args) -> dict:

@@ -191,9 +191,6 @@ class MlpCircuit:
                 0, (0, 0), 0, 0):
             raise ValueError("a circuit without norm has no ghost batch, BN momentum, eps or parameter width")
         if self.has_norm:
-            if self.optimizer == "lars":
-                raise ValueError(f"norm ghost_bn is provable with optimizer sgd, sgd_momentum or lamb only so far, "
-                                 f"not {self.optimizer}")
             self.norm_spec()  # noqa: B018 -- validates v, the momentum, eps and the widths
 
     @classmethod
@@ -228,10 +225,10 @@ class MlpCircuit:
                          param_bits=max(bounds["weight"], bounds["bias"]).bit_length() + 1)
         norm = norm_spec(recipe)  # Ghost BN (docs/ghost_bn.md): gamma and beta's reach over the run
         if norm is not None:
-            update = {"sgd_momentum": recipe.train.buf_bits, "lamb": state.get("param_bits")}
+            update = {"sgd_momentum": recipe.train.buf_bits, "lars": recipe.train.buf_bits, "lamb": state.get("param_bits")}
             state |= dict(norm="ghost_bn", virtual_batch=norm.virtual_batch_size,
                           bn_momentum=(norm.momentum.num, norm.momentum.shift), bn_eps=norm.eps_int,
-                          bn_param_bits=_norm_param_bits(norm, recipe.train.batch_size, sum(recipe.train.lr_num),
+                          bn_param_bits=_norm_param_bits(norm, recipe.train.batch_size, recipe.train.lr_num,
                                                          recipe.train.optimizer, update.get(recipe.train.optimizer)))
         return cls(
             widths=tuple(recipe.model.widths),
@@ -362,8 +359,9 @@ class MlpCircuit:
         if self.bn_param_bits:
             return self.bn_param_bits
         spec = self.norm_spec(self.weight_bits)
-        update = {"sgd_momentum": self.buf_bits, "lamb": self.lamb_param_bits if self.optimizer == "lamb" else None}
-        return _norm_param_bits(spec, self.batch, sum(self.lr), self.optimizer, update.get(self.optimizer))
+        update = {"sgd_momentum": self.buf_bits, "lars": self.buf_bits,
+                  "lamb": self.lamb_param_bits if self.optimizer == "lamb" else None}
+        return _norm_param_bits(spec, self.batch, self.lr, self.optimizer, update.get(self.optimizer))
 
     def norm_spec(self, weight_bits: int | None = None):
         """The semantics' parameters (``circuits.ghost_bn.GhostBnSpec``), its ``weight_bits`` the
@@ -449,7 +447,7 @@ class MlpCircuit:
         m_q clipped to the global rate, from the public lr_num of every padded step)."""
         from .trust import TrustRatio
 
-        return TrustRatio("lars", self.step_vars, log2_ceil(len(self.parameter_tensors())), self.lars_spec(),
+        return TrustRatio("lars", self.step_vars, log2_ceil(len(self.trained_tensors())), self.lars_spec(),
                           self.lr_shift, self.lars_norm_bits(), self.limb_bits if self.range_check == "limbs" else None,
                           clip_lr=tuple(self.lr_padded()) if self.lars_clip else None)
 
@@ -461,7 +459,9 @@ class MlpCircuit:
         q, a = 1 << self.value_bits, 1 << max(self.value_bits, self.input_bits)
         g = max(self.batch * q * a, (self.batch * q) << self.frac_bits)
         p = 1 << (self.weight_bits - 1)
-        params = max(1 << self.parameter_vars(kind, l) for kind, l in self.parameter_tensors())
+        if self.has_norm:  # gamma, beta (``norm_param_bits``) and their gradients (``gradient_bits``)
+            p, g = max(p, 1 << (self.norm_param_bits - 1)), max(g, 1 << (self.gradient_bits("Gamma") - 1))
+        params = max(1 << self.parameter_vars(kind, l) for kind, l in self.trained_tensors())
         return (params * max(p, g) ** 2).bit_length()
 
     def lamb_spec(self):
@@ -659,19 +659,20 @@ def state_name(prefix: str, kind: str, layer: int) -> str:
     return f"bn{layer}.{prefix}{kind}" if kind in NORM_STATE else f"{prefix}{kind}{layer}"
 
 
-def _norm_param_bits(spec, batch: int, lr_sum: int, optimizer: str = "sgd", bits: int | None = None) -> int:
+def _norm_param_bits(spec, batch: int, lr: tuple[int, ...], optimizer: str = "sgd", bits: int | None = None) -> int:
     """The signed width of every gamma_t and beta_t for any witness the range checks admit:
     gamma_t = gamma_0 - sum_{s<t} lr_s U_s with gamma_0 = 2^S (beta_0 = 0), where U is the
     gradient under SGD, |dgamma| = |sum_b dy X| <= B 2^(Q-1) xhat_max and |dbeta| = 2^R |sum_b dy|
     <= 2^R B 2^(Q-1) (as ``circuits.semantics.relation_bounds`` bounds the weights), or the
-    momentum buffer, |U| < 2^(``bits`` - 1) by its range check; under LAMB ``bits``, the run's
-    parameter width (``MlpCircuit.lamb_param_bits``: every weight's, gamma's and beta's, from its
-    range-checked steps). At least the run's declared width."""
+    momentum buffer, |U| < 2^(``bits`` - 1) by its range check (LARS's, at rate 1 per step);
+    under LAMB ``bits``, the run's parameter width (``MlpCircuit.lamb_param_bits``: every
+    weight's, gamma's and beta's, from its range-checked steps). At least the run's declared width."""
     if optimizer == "lamb":
         return max(bits, spec.weight_bits)
     q = 1 << (spec.value_bits - 1)
     step = batch * q * norm_gradient_bound(spec) if optimizer == "sgd" else 1 << (bits - 1)
-    reach = (1 << spec.param_shift) + lr_sum * step
+    rates = len(lr) if optimizer == "lars" else sum(lr)
+    reach = (1 << spec.param_shift) + rates * step
     return max(reach.bit_length() + 1, spec.weight_bits)
 
 

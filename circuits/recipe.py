@@ -466,15 +466,12 @@ class Recipe:
                 )
 
     def _check_norm(self) -> None:
-        """``model.norm: ghost_bn`` against the batch, the optimizer and the widths
+        """``model.norm: ghost_bn`` against the batch and the widths (any optimizer trains gamma and beta)
         (``semantics.norm_spec``: ``circuits.ghost_bn.GhostBnSpec`` refuses what does not fit)."""
         m, q = self.model, self.quant
         if self.train.batch_size % m.virtual_batch_size:
             raise RecipeError(f"model.virtual_batch_size: {m.virtual_batch_size} must divide train.batch_size "
                               f"{self.train.batch_size} (every ghost batch is full)")
-        if self.train.optimizer == "lars":
-            raise RecipeError(f"model.norm: ghost_bn with optimizer {self.train.optimizer} is not supported yet "
-                              "(sgd, with or without momentum and weight decay, and lamb only)")
         if m.bn_eps.shift > 2 * q.frac_bits:
             raise RecipeError(f"model.bn_eps: must be a multiple of 2^-(2 frac_bits) = 2^-{2 * q.frac_bits}, got "
                               f"{m.bn_eps.num}/2^{m.bn_eps.shift}")

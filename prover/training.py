@@ -120,7 +120,7 @@ def exact_step(c: MlpCircuit, w: list, b: list, x: np.ndarray, y: np.ndarray, lr
         gz = emit(f"GZ{l}", gz)
     grads = [(rec[f"GZ{l}"].T.dot(rec[f"IN{l}"]), rec[f"GZ{l}"].sum(axis=0) << R_) for l in range(1, L + 1)]
     if c.has_norm:  # SGD or momentum (``circuits.mlp``): gamma and beta as a bias
-        norms = [norm_update(c, l, rec, backward[l], norms[l - 1][2:], lr, emit, coefficients, step)
+        norms = [norm_update(c, l, rec, backward[l], norms[l - 1][2:], lr, emit, coefficients, step, real)
                  for l in range(1, L)]
     if c.has_momentum:
         new_w, new_b, bufs = momentum_update(c, w, b, grads, bufs, lr, emit, coefficients)
@@ -138,11 +138,12 @@ def exact_step(c: MlpCircuit, w: list, b: list, x: np.ndarray, y: np.ndarray, lr
 
 
 def norm_update(c: MlpCircuit, l: int, rec: dict, backward, state: Sequence, lr: int, emit: Hook,
-                coefficients: tuple[int, int] | None = None, step: int = 0) -> tuple:
+                coefficients: tuple[int, int] | None = None, step: int = 0, real: bool = True) -> tuple:
     """Ghost BN layer l's gamma and beta after the step, from the backward's dgamma, dbeta, and
     the optimizer's ``state`` of them (``MlpCircuit.norm_state_values()[4:]``) after it: (gamma -
     lr dgamma, beta - lr dbeta) under SGD, or a bias's update (``sgd_momentum``:
-    ``momentum_buffer`` on the buffers; ``lamb``: ``lamb_tensor_step`` on the moments (M gamma,
+    ``momentum_buffer`` on the buffers; ``lars``: ``lars_tensor_step`` on them, its rate on real
+    steps only; ``lamb``: ``lamb_tensor_step`` on the moments (M gamma,
     M beta, V gamma, V beta), the gradient emitted as ``bn{l}.GGamma``)."""
     out, after = [], []
     for i, (value, grad) in enumerate(zip(("Gamma", "beta"), (backward.g_gamma, backward.g_beta))):
@@ -150,6 +151,10 @@ def norm_update(c: MlpCircuit, l: int, rec: dict, backward, state: Sequence, lr:
         if c.has_momentum:
             buf = momentum_buffer(c, value, l, param, grad, state[i], emit, coefficients)
             out.append(param - lr * buf)
+            after.append(buf)
+        elif c.optimizer == "lars":
+            new, buf = lars_tensor_step(c, value, l, param, grad, state[i], lr, emit, real)
+            out.append(new)
             after.append(buf)
         elif c.optimizer == "lamb":
             grad = emit(state_name("G", value, l), grad)
@@ -208,7 +213,6 @@ def lars_update(c: MlpCircuit, w: list, b: list, grads: list, bufs: list, lr: in
     ``NP*{l}``, ``NG*{l}`` and ``LAM*{l}`` (per step: 0-d); returns W, b and the buffers. A
     padded step (not ``real``) runs the recurrence (lr 0: v = mu' v_prev rounded) and leaves the
     weights (``verifier/optimizers.py``: rate 0 there)."""
-    spec, k = c.lars_spec(), c.lr_shift
     new = {"W": [], "b": []}
     new_bufs = []
     for l in range(1, c.layers + 1):
@@ -219,20 +223,29 @@ def lars_update(c: MlpCircuit, w: list, b: list, grads: list, bufs: list, lr: in
                 new[kind].append(param)
                 pair.append(prev)
                 continue
-            prev = emit(f"V{kind}{l}.prev", prev)
-            grad = emit(f"G{kind}{l}", np.asarray(grad, dtype=object))
-            # The trust ratio of the norms as emitted (a soundness test's hook may replace them).
-            n_p = int(emit(f"NP{kind}{l}", np.array(sum(int(v) * int(v) for v in np.asarray(param).reshape(-1)), dtype=object)))
-            n_g = int(emit(f"NG{kind}{l}", np.array(sum(int(v) * int(v) for v in grad.reshape(-1)), dtype=object)))
-            lam = int(emit(f"LAM{kind}{l}", np.array(update_multiplier(n_p, n_g, lr, spec, k), dtype=object)))
-            K, mu, a, ab = buffer_terms(lam, lr, spec, k)
-            buf, rem = rescale(mu * prev + (a << (k + spec.beta.shift)) * grad + ab * param, K)
-            buf = emit(f"V{kind}{l}", buf)
-            emit(f"RV{kind}{l}", rem)
-            new[kind].append(param - buf if real else param)
+            param, buf = lars_tensor_step(c, kind, l, param, grad, prev, lr, emit, real)
+            new[kind].append(param)
             pair.append(buf)
         new_bufs.append(tuple(pair))
     return new["W"], new["b"], new_bufs
+
+
+def lars_tensor_step(c: MlpCircuit, kind: str, l: int, param, grad, prev, lr: int, emit: Hook, real: bool = True):
+    """One trained tensor's LARS step (``lars_update``): emits its buffer's ``.prev``, its folded
+    gradient ``G*``, the squared norms ``NP*``, ``NG*``, the multiplier ``LAM*`` and the buffer
+    with its remainder; returns the tensor and the buffer after the step."""
+    spec, k = c.lars_spec(), c.lr_shift
+    prev = emit(f"{state_name('V', kind, l)}.prev", prev)
+    grad = emit(state_name("G", kind, l), np.asarray(grad, dtype=object))
+    # The trust ratio of the norms as emitted (a soundness test's hook may replace them).
+    n_p = int(emit(state_name("NP", kind, l), np.array(sum(int(v) * int(v) for v in np.asarray(param).reshape(-1)), dtype=object)))
+    n_g = int(emit(state_name("NG", kind, l), np.array(sum(int(v) * int(v) for v in grad.reshape(-1)), dtype=object)))
+    lam = int(emit(state_name("LAM", kind, l), np.array(update_multiplier(n_p, n_g, lr, spec, k), dtype=object)))
+    K, mu, a, ab = buffer_terms(lam, lr, spec, k)
+    buf, rem = rescale(mu * prev + (a << (k + spec.beta.shift)) * grad + ab * param, K)
+    buf = emit(state_name("V", kind, l), buf)
+    emit(state_name("RV", kind, l), rem)
+    return (param - buf if real else param), buf
 
 
 def lamb_update(c: MlpCircuit, w: list, b: list, grads: list, moments: list, lr: int, emit: Hook, step: int):
@@ -475,29 +488,32 @@ def wide_records(c: MlpCircuit) -> set[str]:
         return {state_name("G", kind, l) for kind, l in c.trained_tensors()}
     if c.optimizer != "lars":
         return set()
-    return {f"{x}{kind}{l}" for x in ("G", "NP", "NG") for kind, l in c.parameter_tensors()}
+    return {state_name(x, kind, l) for x in ("G", "NP", "NG") for kind, l in c.trained_tensors()}
 
 
 def lars_tensors(c: MlpCircuit, wit: Witness) -> Witness:
     """The trust-ratio gadget's tensors (``prover/trust.py``) from the per-step squared norms,
     laid out [T', groups] (groups low); its lambda_q must be the update's, entry by entry."""
     trust = c.trust()
-    params = c.parameter_tensors()
+    params = c.trained_tensors()
     shape = (c.padded_steps, 1 << trust.group_vars)
     norms = {src: np.zeros(shape, dtype=object) for src in ("P", "G")}
     for g, (kind, l) in enumerate(params):
         for src in ("P", "G"):
-            norms[src][:, g] = wit[f"N{src}{kind}{l}"]
+            norms[src][:, g] = wit[state_name(f"N{src}", kind, l)]
     out = trust_witness(trust, norms["P"], norms["G"])
     check_lars_multipliers(c, np.asarray(out[trust.lam]).reshape(shape), wit)
+    for kind, l in (t for t in params if t[0] in NORM_STATE):  # BN's M: lambda repeated over the features
+        lam = state_name("LAM", kind, l)
+        out[f"{lam}^c"] = np.repeat(np.asarray(wit[lam], dtype=object).reshape(-1, 1), 1 << c.width_vars(l), axis=1)
     return out
 
 
 def check_lars_multipliers(c: MlpCircuit, lam: np.ndarray, wit: Witness) -> None:
     """The trust-ratio gadget's lambda_q [T', groups] are the update's, tensor by tensor: an
     AssertionError otherwise (a prover bug; the soundness tests' cheating provers skip it)."""
-    for g, (kind, l) in enumerate(c.parameter_tensors()):
-        if any(int(x) != int(y) for x, y in zip(lam[:, g], wit[f"LAM{kind}{l}"])):
+    for g, (kind, l) in enumerate(c.trained_tensors()):
+        if any(int(x) != int(y) for x, y in zip(lam[:, g], wit[state_name("LAM", kind, l)])):
             raise AssertionError(f"prover bug: the trust-ratio gadget's lambda_q differs from the update's ({kind}{l})")
 
 

@@ -105,10 +105,11 @@ def test_norm_changes_the_circuit_encoding():
     assert b"norm" not in plain.encode() and b'"virtual_batch":2' in _circuit().encode()
 
 
-def test_norm_is_not_provable_with_lars_yet():
-    with pytest.raises(ValueError, match="norm ghost_bn is provable with optimizer sgd, sgd_momentum or lamb only so far, "
-                                         "not lars"):
-        _circuit(optimizer="lars", momentum=(9, 4), weight_decay=(0, 0), trust_coefficient=(1, 10), lars_eps=1, inv_c=1)
+def test_norm_is_provable_with_every_optimizer():
+    """gamma and beta are trained tensors of every optimizer (tests/test_ghost_bn_momentum.py,
+    test_ghost_bn_lars.py, test_ghost_bn_lamb.py): the circuit refuses none."""
+    c = _circuit(optimizer="lars", momentum=(9, 4), weight_decay=(0, 0), trust_coefficient=(1, 10), lars_eps=1, inv_c=1)
+    assert c.trained_tensors()[-2:] == [("Gamma", 1), ("beta", 1)] and c.trust().group_vars == 3
 
 
 # --- soundness ------------------------------------------------------------------------------

@@ -79,8 +79,6 @@ def test_run_file_norms_map_to_the_recipe():
     ({"name": "batchnorm", "momentum": 1e-6}, {}, r"model.norm: ghost BN momentum: 1e-06 quantized to"),
     ({"name": "batchnorm", "eps": 1e-11}, {}, r"model.norm: ghost BN eps: 1e-11 rounds to 0 at 2\^-32"),
     (["batchnorm"], {}, r"model.norm: must be a norm layer name or a mapping"),
-    ("batchnorm", {"optimizer": {"name": "lars", "decay_bias_and_norm": True}},
-     r"model.norm: ghost_bn with optimizer lars is not supported yet"),
 ])
 def test_run_file_refuses_by_name(norm, train, message):
     with pytest.raises(RunConfigError, match=message):
@@ -164,7 +162,7 @@ def test_recorder_refuses_by_name(build, message):
         check_model(build())
 
 
-def test_recorder_refuses_a_trained_norm_state_and_other_optimizers():
+def test_recorder_refuses_a_trained_norm_state_and_an_optimizer_without_the_norms():
     model = bn_mlp()
     with torch.no_grad():
         model[1].weight.fill_(2.0)
@@ -178,7 +176,4 @@ def test_recorder_refuses_a_trained_norm_state_and_other_optimizers():
     linears = [p for m in model if isinstance(m, nn.Linear) for p in m.parameters()]
     with pytest.raises(NotProvableError, match="must hold exactly the model's parameters"):
         zktrain.Recorder(model, torch.optim.SGD(linears, lr=0.1), nn.MSELoss())
-    from zktrain.optim import LARS
 
-    with pytest.raises(ValueError, match="model.norm: ghost_bn with optimizer lars is not supported yet"):
-        zktrain.Recorder(model, LARS(model.parameters(), lr=0.1, lr_in_momentum=True), nn.MSELoss())

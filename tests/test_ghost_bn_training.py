@@ -97,9 +97,6 @@ def test_model_spec_refuses_by_name(build, message):
 def test_recipe_refuses_by_name():
     with pytest.raises(RecipeError, match="model.virtual_batch_size: 128 must divide train.batch_size 64"):
         bn_recipe(model=bn_model(virtual_batch_size=128))
-    with pytest.raises(RecipeError, match="model.norm: ghost_bn with optimizer lars is not supported yet"):
-        bn_recipe(optimizer="lars", momentum=Dyadic(9, 4), weight_decay=Dyadic(0, 0), trust_coefficient=Dyadic(1, 10),
-                  eps=Dyadic(1, 20), buf_bits=48)
     with pytest.raises(RecipeError, match=r"model.bn_eps: must be a multiple of 2\^-\(2 frac_bits\) = 2\^-16"):
         dataclasses.replace(bn_recipe(), quant=QuantSpec(frac_bits=8, lr_shift=16, value_bits=24))
     with pytest.raises(RecipeError, match="model.norm: ghost BN value_bits: must lie in"):

@@ -1,5 +1,10 @@
 """The optimizer step of the training walk: how claims on the stacked weights are reduced.
 
+Every module updates every trained tensor (``MlpCircuit.trained_tensors``): the weights and
+biases, then Ghost BN's gamma and beta, named by ``parameter_name`` and ``state_name``, their
+gradients reduced by ``TrainingWalk.parameter_gradient`` (G_Z^T A, 2^R sum_b G_Z, or the
+Hadamard dgamma = sum_b dy X of ``verifier/normalization.py``).
+
 One module per ``train.optimizer`` (DESIGN section 10), chosen by ``optimizer_module``; the
 walk (``verifier/training.py``) calls its hooks at fixed places, so the prover and the verifier
 run the same reductions:
@@ -58,15 +63,16 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from circuits.mlp import MlpCircuit, parameter_name, state_name
+from circuits.mlp import NORM_STATE, MlpCircuit, parameter_name, state_name
 
 from .claims import Claim
 from .field import MODULUS as R
 from .gadgets import step_functional_reduction
+from .ghost_bn_step import bound_name
 from .lamb_step import verify_lamb_step
 from .norms import norm_reduction
 from .phase import Reduction, Table
-from .polynomial import eq_table
+from .polynomial import eq_table, mle_evaluate
 from .sumcheck import InstanceShape, Term
 from .trust import verify_trust_ratio
 from .values import canonical, linear_combination
@@ -220,8 +226,11 @@ class LarsStep(MomentumStep):
         nb, ns = c.batch_vars, c.step_vars
         scale = 1 << (K - spec.trust_bits - k - spec.beta.shift)
         weights = tuple(e * lr * scale % R for e, lr in zip(eq_table(tau), c.lr_padded()))
-        scaled, gz, act, param = f"LAMK{kind}{layer}", f"GZ{layer}", f"IN{layer}", f"{kind}{layer}"
+        scaled = state_name("LAMK", kind, layer)
         self.scaled[scaled] = weights
+        if kind in NORM_STATE:
+            return self._norm_driving(walk, kind, layer, tuple(p), weights, value)
+        gz, act, param = f"GZ{layer}", f"IN{layer}", f"{kind}{layer}"
         c_g = 1 << (k + spec.beta.shift + (0 if kind == "W" else c.frac_bits))
         p = tuple(p)
         ni = c.width_vars(layer - 1) if kind == "W" else 0
@@ -247,6 +256,45 @@ class LarsStep(MomentumStep):
 
         return Reduction(f"lars{kind}{layer}", [shape], [canonical(value)], finish, [tables], [{}])
 
+    def _norm_driving(self, walk, kind: str, layer: int, p, weights, value) -> Reduction:
+        """``driving`` for Ghost BN's gamma (beta): value = sum_s K(s) lambda_g(s) [2^(k+k_b)
+        dgamma~(s, p) + b gamma~(s, p)], dgamma = sum_b dy X a Hadamard product over the features
+        (``GhostBnLayers.gradient_functional``), as one sumcheck over (b, c, s) (b low):
+
+            sum_{b,c,s} M(c, s) [c_G dy(s, b, c) X(s, b, c) + (b / B) gamma(s, c)],
+
+        M(c, s) = eq(p, c) K(s) lambda_g(s) (the prover's table, constant over b; beta: c_G 2^R and
+        no X), on the prover's copies of dy and X with b innermost. M~(r_c, r_s) = eq(p, r_c)
+        (K lambda_g)~(r_s), so its claim is one on the scaled lambda at r_s (``gradient_claims``)
+        once divided by eq(p, r_c) (nonzero but with probability about |c| / |F|)."""
+        c, g = walk.c, walk.c.ghost_bn(layer)
+        spec, k = c.lars_spec(), c.lr_shift
+        nb, fv = c.batch_vars, c.width_vars(layer)
+        eq_p = eq_table(p)
+        outer = tuple(w * e % R for w in weights for e in eq_p)  # (c, s), c low
+        operands = [g.t("dy")] + ([g.t("X")] if kind == "Gamma" else [])
+        c_g = 1 << (k + spec.beta.shift + (0 if kind == "Gamma" else c.frac_bits))
+        tables = [Table("weighted", (f"{state_name('LAM', kind, layer)}^c", outer, nb))]
+        tables += [Table("flat", (bound_name(n, "b"),)) for n in operands]
+        terms = [Term(c_g, tuple(range(len(tables))))]
+        param = parameter_name(kind, layer)
+        if spec.beta.num:
+            tables.append(Table("broadcast", (param, nb)))
+            terms.append(Term(spec.beta.num * pow(2, -nb, R) % R, (0, len(tables) - 1)))
+        shape = InstanceShape(nb + fv + c.step_vars, len(tables), tuple(terms))
+
+        def finish(evals):
+            (inst,) = evals
+            r = inst[0].point
+            r_b, r_c, r_s = r[:nb], r[nb : nb + fv], r[nb + fv :]
+            out = [Claim(state_name("LAMK", kind, layer), r_s, pow(mle_evaluate(eq_p, r_c), -1, R) * inst[0].value)]
+            out += [Claim(n, r_c + r_b + r_s, inst[1 + i].value) for i, n in enumerate(operands)]
+            if spec.beta.num:
+                out.append(Claim(param, r_c + r_s, inst[-1].value))
+            return out
+
+        return Reduction(f"lars{kind}{layer}", [shape], [canonical(value)], finish, [tables], [{}])
+
     def trust_relations(self, walk) -> list[Reduction]:
         """The trust-ratio gadget (its own phases), then its claims on the stacked squared
         norms split per tensor and reduced by norm sumchecks (in phase 1, with the buffer
@@ -254,16 +302,16 @@ class LarsStep(MomentumStep):
         folded gradients G{kind}{l} (``gradient_claims``: phase 2)."""
         c, ch = walk.c, walk.ch
         trust = c.trust()
-        params = c.parameter_tensors()
+        params = c.trained_tensors()
         out = []
         for claim, source in zip(verify_trust_ratio(walk, trust), ("P", "G")):
             r_g, r_t = claim.point[: trust.group_vars], tuple(claim.point[trust.group_vars :])
             parts = []
             for kind, l in params:
-                name = f"N{source}{kind}{l}"
+                name = state_name(f"N{source}", kind, l)
                 part = ch.evaluation(name, r_t)
                 parts.append(part)
-                tensor = f"{kind}{l}" if source == "P" else f"G{kind}{l}"
+                tensor = parameter_name(kind, l) if source == "P" else state_name("G", kind, l)
                 out.append(norm_reduction(tensor, Claim(name, r_t, part), c.parameter_vars(kind, l)))
             # N~(r_g, r_t) = sum_g eq(r_g, g) N_g~(r_t); the padded groups' norms are zero.
             combined = linear_combination(eq_table(r_g)[: len(params)], parts)
@@ -276,11 +324,12 @@ class LarsStep(MomentumStep):
         and the claims G~(p, r_t) on the stacked folded gradients (the norm sumchecks') as
         gradient functionals with step weights eq(r_t, s) (``folded_gradient_claims``)."""
         c, out = walk.c, []
-        for kind, l in c.parameter_tensors():
-            name, weights = f"LAMK{kind}{l}", self.scaled[f"LAMK{kind}{l}"]
+        for kind, l in c.trained_tensors():
+            name = state_name("LAMK", kind, l)
+            weights = self.scaled[name]
             for claim in walk.ledger.take(name):
                 kappa = [e * w % R for e, w in zip(eq_table(claim.point), weights)]
-                lam = f"LAM{kind}{l}"
+                lam = state_name("LAM", kind, l)
                 out.append(step_functional_reduction(f"lars-trust{kind}{l}", claim.value, kappa, 0,
                                                      [Table("flat", (lam,))], [lambda r_b, r_s, lam=lam: (lam, r_s)]))
         return out + folded_gradient_claims(walk, "lars")
@@ -291,9 +340,9 @@ class LarsStep(MomentumStep):
         super().settle(walk)
         c = walk.c
         trust = c.trust()
-        for g, (kind, l) in enumerate(c.parameter_tensors()):
+        for g, (kind, l) in enumerate(c.trained_tensors()):
             bits = tuple(g >> j & 1 for j in range(trust.group_vars))
-            for claim in walk.ledger.take(f"LAM{kind}{l}"):
+            for claim in walk.ledger.take(state_name("LAM", kind, l)):
                 walk.slice_value(trust.slots("lam"), trust.lam_slots(), bits + tuple(claim.point), claim.value)
 
 

@@ -30,6 +30,7 @@ from typing import Callable
 
 import numpy as np
 
+from circuits.lars import update_multiplier
 from circuits.mlp import MlpCircuit, state_name
 from circuits.softmax import softmax_fixed
 from prover.backends import FieldBackend, get_backend
@@ -42,6 +43,7 @@ from verifier.training import TrainingStatement
 
 from .data_commitment import dataset_tensors, precommitted
 from .fixedpoint.data import encode_dataset
+from .fixedpoint.lars import sum_of_squares
 from .fixedpoint.engine import FixedPointMLP, train
 from .fixedpoint.trace import TrainingTrace
 from .run_config import ProveOptions, ProveRun
@@ -121,7 +123,7 @@ def step_record(c: MlpCircuit, step, prev: list[tuple] | None = None) -> dict[st
         if layer.norm is not None:  # Ghost BN: its output Y (the ReLU's input), dy, gamma, beta
             rec[f"NP{l}"], rec[f"DY{l}"] = _pad(layer.norm.y, (b, d)), _pad(layer.norm.dy, (b, d))
             rec[f"bn{l}.Gamma"], rec[f"bn{l}.beta"] = _pad(layer.norm.gamma, (d,)), _pad(layer.norm.beta, (d,))
-            rec.update(norm_optimizer_record(c, l, layer.norm, d))
+            rec.update(norm_optimizer_record(c, l, layer.norm, d, step.lr_num))
     rec.update(loss_record(c, step.softmax))  # the loss's tensors (prover.losses), none for MSE
     if c.has_buffer:
         rec.update(momentum_record(c, step, prev))
@@ -132,17 +134,24 @@ def step_record(c: MlpCircuit, step, prev: list[tuple] | None = None) -> dict[st
     return rec
 
 
-def norm_optimizer_record(c: MlpCircuit, l: int, n, d: int) -> dict[str, np.ndarray]:
+def norm_optimizer_record(c: MlpCircuit, l: int, n, d: int, step_lr: int) -> dict[str, np.ndarray]:
     """Ghost BN layer l's optimizer tensors of gamma and beta at one step, named as
     ``prover.training.norm_update`` names them: momentum's buffers before and after the step and
-    their remainders, or LAMB's folded gradients dgamma, dbeta (its gadget recomputes the rest)."""
+    their remainders (LARS's too, with the folded gradients, squared norms and multipliers), or
+    LAMB's folded gradients dgamma, dbeta (its gadget recomputes the rest)."""
     rec = {}
-    if c.has_momentum:
+    if c.has_buffer:
         for i, (kind, buf, rem) in enumerate((("Gamma", n.gamma_buf, n.gamma_buf_rem), ("beta", n.beta_buf, n.beta_buf_rem))):
             name = state_name("V", kind, l)
             rec[name], rec[f"{name}.prev"], rec[state_name("RV", kind, l)] = (_pad(x, (d,)) for x in (buf, n.state[i], rem))
-    if c.optimizer == "lamb":
+    if c.optimizer in ("lars", "lamb"):
         rec[state_name("G", "Gamma", l)], rec[state_name("G", "beta", l)] = (_pad_object(g, (d,)) for g in (n.gamma_grad, n.beta_grad))
+    if c.optimizer == "lars":  # the squared norms and the multiplier, as ``lars_tensor_step`` emits them
+        spec = c.lars_spec()
+        for kind, param, grad in (("Gamma", n.gamma, n.gamma_grad), ("beta", n.beta, n.beta_grad)):
+            n_p, n_g = sum_of_squares(param), sum_of_squares(grad)
+            rec[state_name("NP", kind, l)], rec[state_name("NG", kind, l)] = (np.array(v, dtype=object) for v in (n_p, n_g))
+            rec[state_name("LAM", kind, l)] = np.array(update_multiplier(n_p, n_g, step_lr, spec, c.lr_shift), dtype=object)
     return rec
 
 
@@ -240,8 +249,11 @@ class _PaddedSteps(FixedPointMLP):
         """A padded step: the optimizer's state runs on (LARS's buffer decays by mu), the
         weights stay at the checkpoint (the proof's rate is 0 there, ``verifier/optimizers.py``)."""
         weights, biases = list(self.weights), list(self.biases)
+        params = None if self.norms is None else [state[:2] for state in self.norms]
         record = super().step(*args, **kwargs)
         self.weights, self.biases = weights, biases
+        if params is not None:  # gamma and beta stay too (LARS's rate is 1 on real steps only)
+            self.norms = [(*kept, *state[2:]) for kept, state in zip(params, self.norms)]
         return record
 
 

@@ -420,8 +420,9 @@ class FixedPointMLP:
         the forward's X and rstd: dx (the linear layer's G_Z), the layer's NormTrace, and its
         state after the step: gamma - lr_num dgamma, beta - lr_num dbeta (exact at 2^S, within
         ``quant.weight_bits``, as a bias's SGD update), or the run's optimizer's update of a bias
-        (``sgd_momentum``: ``rounded_step`` on the buffers; ``lamb``: ``lamb_step`` on the
-        moments, each tensor its own trust ratio), and the running statistics."""
+        (``sgd_momentum``: ``rounded_step`` on the buffers; ``lars``: ``lars_step`` on them;
+        ``lamb``: ``lamb_step`` on the moments; each tensor its own trust ratio), and the running
+        statistics."""
         y, fwd, stats = forward
         gamma, beta, rm, rv, *state = self.norms[l - 1]
         bwd = self._norm_call(l, ghost_bn.backward, self.norm, fwd.xhat, fwd.rstd, gamma, dy, step)
@@ -440,6 +441,14 @@ class FixedPointMLP:
                     params.append(new.w)
                     after.append(new.buf)
                     trace[f"{name}_buf"], trace[f"{name}_buf_rem"] = frozen(new.buf), frozen(rem)
+            elif self.lars is not None:  # the rate inside the buffer: the padded steps leave gamma (``_PaddedSteps``)
+                after = []
+                for name, param, grad, buf in zip(_NORM_NAMES, (gamma, beta), grads, state):
+                    new, v, rem, _ = lars_step(param, buf, grad, lr_num, self.lars, q.lr_shift, q.weight_bits,
+                                               self.recipe.train.buf_bits, step)
+                    params.append(new)
+                    after.append(v)
+                    trace[f"{name}_buf"], trace[f"{name}_buf_rem"] = frozen(v), frozen(rem)
             elif self.lamb is not None:  # state: (M gamma, M beta, V gamma, V beta)
                 moments = ([], [])
                 for i, (param, grad) in enumerate(zip((gamma, beta), grads)):

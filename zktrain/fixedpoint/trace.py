@@ -31,10 +31,10 @@ class NormTrace:
     gamma_grad, beta_grad       dgamma = sum_b dy X, dbeta = 2^R sum_b dy [C] at 2^(2R), exact
     state                       the optimizer's state of gamma and beta before the step, in
                                 ``circuits.mlp.MlpCircuit.norm_state_values()[4:]`` order: none
-                                (sgd), their buffers (``sgd_momentum``), their moments (``lamb``)
+                                (sgd), their buffers (``sgd_momentum``, ``lars``), their moments (``lamb``)
 
-    With ``sgd_momentum`` (None otherwise), gamma's and beta's buffers after the step (buf_t)
-    and their remainders r_t, as a bias's (``MomentumTrace``):
+    With ``sgd_momentum`` or ``lars`` (None otherwise), gamma's and beta's buffers after the step
+    (buf_t) and their remainders r_t, as a bias's (``MomentumTrace``, ``LarsTrace``):
 
     gamma_buf, gamma_buf_rem, beta_buf, beta_buf_rem   [C]
     """
