@@ -100,15 +100,23 @@ def half(layer: tuple[Vec, Vec], part: str) -> Vec:
 
 
 def _constant(backend: FieldBackend, value: int, n: int) -> Vec:
-    return backend.scalar_mul(backend.from_int64(np.ones(n, dtype=np.int64)), value)
+    return backend.tile(backend.from_ints([value]), n)
 
 
-def build_layers(backend: FieldBackend, numerators: Vec, denominators: Vec) -> list[tuple[Vec, Vec]]:
-    """Every layer of one fraction tree, from its leaves up to the root; returned root first."""
+def build_layers(backend: FieldBackend, numerators: Vec | None, denominators: Vec) -> list[tuple[Vec | None, Vec]]:
+    """Every layer of one fraction tree, from its leaves up to the root; returned root first.
+
+    ``numerators`` None: every leaf's numerator is 1 (a unit tree, ``verifier.logup.Tree.unit``);
+    the leaf layer is then kept as (None, q), its parents' numerators are q_0 + q_1, and no
+    numerator table of ones is ever built (the walk's leaf step does not read one)."""
     layers = [(numerators, denominators)]
-    while backend.length(layers[-1][0]) > 1:
-        (p0, p1), (q0, q1) = _halves(layers[-1][0]), _halves(layers[-1][1])
-        p = backend.add(backend.mul(p0, q1), backend.mul(p1, q0))
+    while backend.length(layers[-1][1]) > 1:
+        p_below, (q0, q1) = layers[-1][0], _halves(layers[-1][1])
+        if p_below is None:
+            p = backend.add(q0, q1)
+        else:
+            p0, p1 = _halves(p_below)
+            p = backend.add(backend.mul(p0, q1), backend.mul(p1, q0))
         layers.append((p, backend.mul(q0, q1)))
     return layers[::-1]
 
@@ -118,27 +126,41 @@ def leaves(
 ) -> tuple[Vec, Vec]:
     """A tree's leaves: (1, beta - alpha b_i - L(x, i)) over a limbs tensor's (value, slot)
     entries, (1, beta - alpha t_f - X(x) - gamma Y(x)) over a looked-up pair, or
-    (-m(j), beta - alpha tag - j [- gamma f(j)]) over a range [function] table."""
+    (-m(j), beta - alpha tag - j [- gamma f(j)]) over a range [function] table.
+
+    The numerators of ones are built here for the malicious-prover hooks (``derive_tables``'s
+    ``leaves_of``); the honest prover takes a unit tree's denominators alone
+    (``leaf_denominators``)."""
+    if tree.unit:
+        return _constant(backend, 1, 1 << tree.num_vars), leaf_denominators(backend, tree, challenges, witness)
     n = 1 << tree.num_vars
-    shift = _constant(backend, challenges.shift(tree.bits), n)
+    m = np.asarray(witness[tree.key], dtype=np.int64).reshape(-1)
+    if m.shape != (n,):
+        raise ValueError(f"{tree.key}: {m.size} multiplicities, expected {n}")
+    rows = backend.from_int64(np.arange(n, dtype=np.int64))
+    q = backend.sub(_constant(backend, challenges.shift(tree.bits), n), rows)
+    if tree.table is not None:
+        q = backend.sub(q, backend.scalar_mul(backend.from_ints(list(tree.table.outputs)), challenges.gamma))
+    return backend.from_int64(-m), q
+
+
+def leaf_denominators(
+    backend: FieldBackend, tree: Tree, challenges: Challenges, witness: Mapping[str, np.ndarray]
+) -> Vec:
+    """A unit tree's leaf denominators: beta - alpha b_i - L(x, i) over a limbs tensor's
+    (value, slot) entries, beta - alpha t_f - X(x) - gamma Y(x) over a looked-up pair."""
+    n = 1 << tree.num_vars
     if tree.lookup is not None:
         lk = tree.lookup
         x, y = _column(lk.value_vars, lk.input, witness[lk.input]), _column(lk.value_vars, lk.output, witness[lk.output])
         folded = backend.add(_field(backend, x), backend.scalar_mul(_field(backend, y), challenges.gamma))
-        return _constant(backend, 1, n), backend.sub(shift, folded)
-    if tree.tensor is None:
-        m = np.asarray(witness[tree.key], dtype=np.int64).reshape(-1)
-        if m.shape != (n,):
-            raise ValueError(f"{tree.key}: {m.size} multiplicities, expected {n}")
-        q = backend.sub(shift, backend.from_int64(np.arange(n, dtype=np.int64)))
-        if tree.table is not None:
-            q = backend.sub(q, backend.scalar_mul(backend.from_ints(list(tree.table.outputs)), challenges.gamma))
-        return backend.from_int64(-m), q
+        return backend.sub(_constant(backend, challenges.shift(tree.bits), n), folded)
     t = tree.tensor
     slots = slot_matrix(t, witness[t.name]).reshape(-1)
-    tags = np.tile(np.array(t.slot_tags(), dtype=np.int64), 1 << t.value_vars)
-    looked_up = backend.add(backend.scalar_mul(backend.from_int64(tags), challenges.alpha), backend.from_int64(slots))
-    return _constant(backend, 1, n), backend.sub(_constant(backend, challenges.beta, n), looked_up)
+    # beta - alpha b_i is public and periodic in the slot (the innermost axis): tiled, not
+    # computed per entry.
+    shifts = backend.from_ints([challenges.shift(b) for b in t.slot_tags()])
+    return backend.sub(backend.tile(shifts, 1 << t.value_vars), backend.from_int64(slots))
 
 
 def derive_tables(
@@ -146,18 +168,24 @@ def derive_tables(
     statement: LogupStatement,
     challenges: Challenges,
     witness: Mapping[str, np.ndarray],
-    leaves_of: Callable = leaves,
+    leaves_of: Callable | None = None,
 ) -> Derived:
     """Every tree's layers, their roots and the top tree (``verifier.logup`` step 2), from the
     committed limbs and multiplicities in ``witness``. Soundness tests pass ``leaves_of`` (the
-    malicious-prover hook) to build trees of other leaves."""
+    malicious-prover hook, ``leaves``'s signature) to build trees of other leaves."""
     out: Derived = {}
     roots = []
     for tree in statement.trees():
-        for k, layer in enumerate(build_layers(backend, *leaves_of(backend, tree, challenges, witness))):
+        if leaves_of is not None:
+            pq = leaves_of(backend, tree, challenges, witness)
+        elif tree.unit:
+            pq = (None, leaf_denominators(backend, tree, challenges, witness))
+        else:
+            pq = leaves(backend, tree, challenges, witness)
+        for k, layer in enumerate(build_layers(backend, *pq)):
             out[("gkr", tree.key, k)] = layer
         p, q = out[("gkr", tree.key, 0)]
-        roots.append((backend.to_ints(p)[0], backend.to_ints(q)[0]))
+        roots.append((1 if p is None else backend.to_ints(p)[0], backend.to_ints(q)[0]))
         out[f"{tree.key}.root.p"], out[f"{tree.key}.root.q"] = roots[-1]
     if statement.padding_lookups:
         roots.append((-statement.padding_lookups % R, challenges.beta))

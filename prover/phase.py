@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from prover.backends.base import FieldBackend
+from prover.backends.base import FieldBackend, Vec
 from prover.commit.generators import ProverGenerators
 from prover.gadgets import Witness, materialize
 from prover.nizk.randomness import RandomSource
@@ -20,18 +20,38 @@ from prover.sumcheck import Instance, prove_sumcheck
 from prover.values import Opened, opened
 from prover.zk_sumcheck import prove_zk_sumcheck
 from verifier.claims import Claim
-from verifier.phase import Reduction, finish_reductions, public_indices, split_and_finish
+from verifier.phase import Reduction, Table, finish_reductions, public_indices, split_and_finish
 from verifier.sumcheck import Evaluation, SumcheckProof
 from verifier.transcript import Transcript
 from verifier.zk_sumcheck import ZkSumcheckProof
 
 
 def _instances(backend: FieldBackend, reductions: Sequence[Reduction], witness: Witness) -> list[Instance]:
+    """The instances' tables, materialized; an eq table of one point is built once and shared
+    by every instance that names it (the trees of a logUp-GKR step all have the step's eq), and
+    ``SumcheckState`` folds a shared table once per round."""
+    shared: dict[Table, Vec] = {}
+
+    def table(t: Table) -> Vec:
+        if t.kind != "eq" or not _hashable(t):
+            return materialize(backend, t, witness)
+        if t not in shared:
+            shared[t] = materialize(backend, t, witness)
+        return shared[t]
+
     return [
-        Instance([materialize(backend, t, witness) for t in tables], shape.terms)
+        Instance([table(t) for t in tables], shape.terms)
         for red in reductions
         for shape, tables in zip(red.shapes, red.tables, strict=True)
     ]
+
+
+def _hashable(t: Table) -> bool:
+    try:
+        hash(t)
+    except TypeError:  # a point given as a list: built on its own, as before
+        return False
+    return True
 
 
 def prove_phase(

@@ -17,7 +17,7 @@ from typing import Sequence
 from prover.backends.base import FieldBackend, Vec
 from verifier import sumcheck as spec
 from verifier.field import MODULUS as R
-from verifier.logup import LAYER_FACTORS
+from verifier.logup import LAYER_FACTORS, LEAF_LAYER_FACTORS
 from verifier.polynomial import interpolate_from_evals
 from verifier.sumcheck import InstanceShape, SumcheckProof, Term
 from verifier.transcript import Transcript
@@ -58,6 +58,15 @@ def _gkr_layer_gamma(shape: InstanceShape) -> int | None:
     return terms[2].coeff if terms[0].coeff == terms[1].coeff == 1 else None
 
 
+def _gkr_leaf_layer_gamma(shape: InstanceShape) -> int | None:
+    """gamma if ``shape`` is a unit-leaf logUp-GKR layer's eq (q0 + q1 + gamma q0 q1)
+    (``verifier.logup.leaf_layer_shape``, ``gkr_leaf_round_evals``); None for any other."""
+    terms = shape.terms
+    if shape.num_tables != 3 or tuple(t.factors for t in terms) != LEAF_LAYER_FACTORS:
+        return None
+    return terms[2].coeff if terms[0].coeff == terms[1].coeff == 1 else None
+
+
 class SumcheckState:
     """The prover's side of a batched sumcheck: tables bound one variable per round."""
 
@@ -83,6 +92,9 @@ class SumcheckState:
         gamma = _gkr_layer_gamma(self.shapes[i])
         if gamma is not None:  # one fused pass over the five tables instead of three products
             return self.backend.gkr_round_evals(self.tables[i], gamma, num_points)
+        gamma = _gkr_leaf_layer_gamma(self.shapes[i])
+        if gamma is not None:  # the same over unit leaves: three tables, no numerators
+            return self.backend.gkr_leaf_round_evals(self.tables[i], gamma, num_points)
         out = [0] * num_points
         for term in self.shapes[i].terms:
             evals = self.backend.round_evals([self.tables[i][j] for j in term.factors], num_points)
@@ -108,10 +120,18 @@ class SumcheckState:
         return interpolate_from_evals(total)
 
     def bind(self, r: int) -> None:
-        """Fix the current variable to the challenge r in every active table."""
+        """Fix the current variable to the challenge r in every active table. A table object
+        that several instances (or factors) share is folded once, and stays shared."""
+        folded: dict[int, tuple[Vec, Vec]] = {}  # id(table) -> (table, folded): kept alive
+
+        def fold(t: Vec) -> Vec:
+            if id(t) not in folded:
+                folded[id(t)] = (t, self.backend.fold(t, r))
+            return folded[id(t)][1]
+
         for i, shape in enumerate(self.shapes):
             if self.round < shape.num_vars:
-                self.tables[i] = [self.backend.fold(t, r) for t in self.tables[i]]
+                self.tables[i] = [fold(t) for t in self.tables[i]]
                 if self.round + 1 == shape.num_vars:
                     self._final[i] = self._instance_value(i)
         self.round += 1

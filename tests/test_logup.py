@@ -34,7 +34,15 @@ from verifier import hyrax as vh
 from verifier.errors import VerifyError
 from verifier.field import MODULUS as R
 from verifier.hash_to_curve import pedersen_generators
-from verifier.logup import DOMAIN as LOGUP_DOMAIN, LogupStatement, LogupWalk, RangeTensor, begin, multiplicity_name
+from verifier.logup import (
+    DOMAIN as LOGUP_DOMAIN,
+    LogupStatement,
+    LogupWalk,
+    RangeTensor,
+    begin,
+    leaf_layer_shape,
+    multiplicity_name,
+)
 from verifier.transcript import Transcript
 from verifier.phase import verify_phase
 from verifier.polynomial import mle_evaluate
@@ -96,8 +104,17 @@ def _prove(mode, backend, st, witness, **hooks):
     return channel.proof_bytes(), claims
 
 
-def _verify(mode, st, proof):
-    channel = MODES[mode][1](None, {}, proof, pedersen_generators())
+def _verify(mode, st, proof, phases=None):
+    """The verifier's claims; ``phases`` (a list) records every phase's (label, shapes)."""
+    base = MODES[mode][1]
+
+    class Channel(base):
+        def phase(self, label, reductions):
+            if phases is not None:
+                phases.append((label, [shape for red in reductions for shape in red.shapes]))
+            return super().phase(label, reductions)
+
+    channel = Channel(None, {}, proof, pedersen_generators())
     claims = LogupWalk(st, channel).run()
     channel.reader.finish()
     return claims
@@ -276,6 +293,36 @@ def test_completeness_small_limbs(backend, mode):
     assert _claims_true(mode, prover_claims, claims, witness)
 
 
+@pytest.mark.parametrize(
+    "tensors",
+    [
+        [("A", LimbDecomposition(1, False, limb_bits=4), 1)],  # depth 1: the leaf step is the root's
+        [("A", LimbDecomposition(12, True, limb_bits=4), 2)],  # depth 4, as deep as the 4-bit table
+        [("A", LimbDecomposition(8, False, limb_bits=4), 3), ("B", LimbDecomposition(1, False, limb_bits=4), 0),
+         ("C", LimbDecomposition(10, True, 2, limb_bits=4), 1)],
+    ],
+    ids=["depth-1", "with-table", "mixed"],
+)
+def test_leaf_step_of_unit_trees(backend, mode, tensors):
+    """Every tensor tree of depth d >= 1 takes its step d - 1 with ``leaf_layer_shape`` (three
+    tables), batched with the general steps of deeper trees and of the table trees; the
+    proof verifies and every claim is true."""
+    rng = np.random.default_rng(5)
+    st = LogupStatement(tuple(RangeTensor(n, d, v) for n, d, v in tensors))
+    limbs = {n: d.decompose(rng.integers(d.min_value, d.max_value + 1, 1 << v)) for n, d, v in tensors}
+    witness = _honest(st, limbs)
+    proof, prover_claims = _prove(mode, backend, st, witness)
+    phases = []
+    claims = _verify(mode, st, proof, phases)
+    assert _claims_true(mode, prover_claims, claims, witness)
+    steps = [shapes for label, shapes in phases if label == b"logup-trees"]
+    trees = st.trees()
+    for k, shapes in enumerate(steps):
+        active = [tree for tree in trees if tree.num_vars > k]
+        want = [3 if tree.unit and tree.num_vars == k + 1 else 5 for tree in active]
+        assert [shape.num_tables for shape in shapes] == want
+
+
 def test_completeness_16_bit_limbs_with_hyrax(cpu, pg, vg):
     """The whole loop: commit limbs and multiplicities, prove, verify, open every claim."""
     rem = LimbDecomposition(48, False, -(1 << 47))  # a rescale remainder, k = 16
@@ -385,6 +432,54 @@ def _honest_small():
     return st, _honest(st, limbs)
 
 
+BACKEND_KINDS = ["reference", "cpu", "cpu-parallel", "cuda"]
+
+
+def _backend_of(kind):
+    """Every prover backend, the cuda one on the simulator where there is no device."""
+    if kind == "cpu-parallel":
+        from prover.backends.cpu import CpuBackend
+
+        return CpuBackend(parallel_min_rows=0)
+    if kind == "cuda":
+        from prover.backends.cuda import CudaBackend, runtime
+
+        if not runtime.available():
+            pytest.skip("no CUDA device and the simulator is off")
+        return CudaBackend(max_blocks=4)
+    return get_backend(kind)
+
+
+@pytest.mark.parametrize("kind", BACKEND_KINDS)
+def test_tile_repeats_the_vector(rng, kind):
+    """``tile`` (the leaves' constants and slot patterns): v end to end, reps times."""
+    backend = _backend_of(kind)
+    v = [rng.randrange(R) for _ in range(3)] + [0, 1, R - 1]
+    assert backend.to_ints(backend.tile(backend.from_ints(v), 5)) == v * 5
+    assert backend.to_ints(backend.tile(backend.from_ints([7]), 1)) == [7]
+    assert backend.length(backend.tile(backend.from_ints(v), 0)) == 0
+    with pytest.raises(ValueError, match="reps"):
+        backend.tile(backend.from_ints(v), -1)
+
+
+@pytest.mark.parametrize("kind", BACKEND_KINDS)
+@pytest.mark.parametrize("pairs, num_points", [(1, 4), (37, 2), (37, 4), (37, 6), (1 << 14, 4)])
+def test_gkr_leaf_round_evals_match_the_definition(rng, kind, pairs, num_points):
+    """The fused round over unit leaves is eq (q0 + q1 + gamma q0 q1), term by term, on every
+    backend; the last size runs the CPU kernel on both threads."""
+    backend = _backend_of(kind)
+    if kind in ("reference", "cuda"):
+        pairs = min(pairs, 64)
+    e, q0, q1 = ([rng.randrange(R) for _ in range(2 * pairs)] for _ in range(3))
+    gamma = rng.randrange(R)
+    got = backend.gkr_leaf_round_evals([backend.from_ints(v) for v in (e, q0, q1)], gamma, num_points)
+    ref = get_backend("reference")
+    ones = [1] * (2 * pairs)
+    assert got == ref.gkr_round_evals([e, ones, ones, q0, q1], gamma, num_points)
+    with pytest.raises(ValueError, match="3 tables"):
+        backend.gkr_leaf_round_evals([backend.from_ints(v) for v in (e, q0)], gamma, num_points)
+
+
 @pytest.mark.parametrize("where", ["round", "final"])
 def test_tampered_gkr_layer(where):
     st, witness = _honest_small()
@@ -406,6 +501,31 @@ def test_tampered_gkr_layer(where):
     _rejected("clear", get_backend("reference"), st, witness, match, tamper=tamper)
 
 
+@pytest.mark.parametrize("part", [1, 2])
+def test_tampered_leaf_layer_final_evaluation(part):
+    """The leaf step of a unit tree sends three final evaluations [eq, q0, q1] (no numerator):
+    a q0 or q1 off by one is rejected by that phase's final check of the sumcheck
+    (``verifier.sumcheck.verify_sumcheck``: "final evaluations do not match")."""
+    st, witness = _honest_small()
+    (a,) = [tree for tree in st.trees() if tree.key == "A"]
+    seen = []
+
+    def tamper(label, proof):
+        seen.append(label)
+        if label != b"logup-trees" or seen.count(label) != a.num_vars:
+            return proof
+        assert [len(f) for f in proof.final_evals] == [3]  # A alone, at its leaf step
+        finals = [list(f) for f in proof.final_evals]
+        finals[0][part] = (finals[0][part] + 1) % R
+        return SumcheckProof(proof.rounds, tuple(map(tuple, finals)))
+
+    proof, _ = _prove("clear", get_backend("reference"), st, witness, tamper=tamper)
+    phases = []
+    with pytest.raises(VerifyError, match="^logup-trees: sumcheck: final evaluations do not match"):
+        _verify("clear", st, proof, phases)
+    assert [label for label, _ in phases].count(b"logup-trees") == a.num_vars
+
+
 def _leaves_editing(index, edit):
     """A leaves hook: tree ``index``'s (numerators, denominators) as lists, edited."""
 
@@ -421,7 +541,11 @@ def _leaves_editing(index, edit):
 
 
 def test_lookup_numerator_must_be_one(mode):
-    """A cheater gives the out-of-range entry numerator 0, dropping it from the sum."""
+    """A cheater gives the out-of-range entry numerator 0, dropping it from the sum. The tree's
+    last GKR step takes its leaves' numerators as the public 1 (``leaf_layer_shape``), so the
+    parents' claim (the cheater's tree) is not that step's sum: the leaf step's sumcheck
+    rejects at its first round (clear: ``p(0) + p(1) does not match the claim``; ZK: the
+    round's proof of dot product), and no earlier phase does."""
     st, witness = _honest_small()
     witness["A"][2, 0] = 16
     witness = _cheat_counts(st, {"A": witness["A"]})
@@ -429,8 +553,31 @@ def test_lookup_numerator_must_be_one(mode):
     def edit(p, q, challenges):
         p[2 * 4] = 0  # value 2, slot 0 (slot axis innermost, 4 padded slots)
 
-    hooks = dict(leaves_of=_leaves_editing("A", edit))
-    _rejected(mode, get_backend("reference"), st, witness, "numerator claim is not 1", **hooks)
+    proof, _ = _prove(mode, get_backend("reference"), st, witness, leaves_of=_leaves_editing("A", edit))
+    phases = []
+    round_check = {"clear": "p\\(0\\) \\+ p\\(1\\) does not match", "zk": "zk sumcheck round 0: proof of dot product"}[mode]
+    with pytest.raises(VerifyError, match=f"^logup-trees: (sumcheck round 0: )?{round_check}"):
+        _verify(mode, st, proof, phases)
+    (a,) = [tree for tree in st.trees() if tree.key == "A"]
+    assert [label for label, _ in phases].count(b"logup-trees") == a.num_vars  # A's leaf step
+    assert phases[-1][1][0] == leaf_layer_shape(a.num_vars - 1, phases[-1][1][0].terms[2].coeff)
+
+
+def test_depth_zero_numerator_must_be_one(mode):
+    """A tree of one leaf (a single 1-slot value) has its root for its leaf: the sent root's
+    numerator is what the leaf claim's ``numerator claim is not 1`` check reads. The cheater
+    looks up 2 in the 1-bit table with numerator 0 (its fraction drops out of the sum, the
+    top tree balances); only that check sees it."""
+    d = LimbDecomposition(1, False, limb_bits=4)
+    st = LogupStatement((RangeTensor("C", d, 0),))
+    assert [(tree.key, tree.num_vars) for tree in st.trees()] == [("C", 0), ("logup.m1", 1)]
+    witness = _cheat_counts(st, {"C": np.array([[2]], dtype=np.int64)})
+
+    def edit(p, q, challenges):
+        p[0] = 0
+
+    hooks = dict(leaves_of=_leaves_editing("C", edit))
+    _rejected(mode, get_backend("reference"), st, witness, "^logUp: C: numerator claim is not 1$", **hooks)
 
 
 def test_table_denominators_are_the_verifiers(mode):

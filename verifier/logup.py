@@ -47,6 +47,22 @@ and every check a proof of equality, DESIGN section 9):
      q must be beta - alpha b - sum_k 2^k r_k (the verifier's own table), and -p is a claim
      m_b~(r) on the multiplicities.
 
+Unit leaves. The leaves of a tensor tree and of a pair tree (below) have numerator 1, a
+public table: the last GKR step of such a tree (the one whose children are its leaves) is
+proven with those numerators fixed at 1,
+
+    p_k(x) + gamma q_k(x) = sum_y eq(x, y) [q(y, 0) + q(y, 1) + gamma q(y, 0) q(y, 1)]
+
+(``leaf_layer_shape``: tables [eq, q0, q1], no numerator tables), and its children's
+numerator claims are the constant 1, which the verifier supplies itself: the prover sends
+no leaf numerator, and the step's sumcheck fails for a tree whose leaves have another
+numerator (the parents' claim is then not this sum). It is the general step with the
+numerators' MLE replaced by the constant 1, which is that of the all-ones table: the same
+degree-3 sumcheck, and where the walk used to check a claimed p~(r) = 1 at the leaves (a
+random point) it now holds by construction. The leaf claim's ``p must be 1`` is thus a check
+only for a tree of depth 0, whose root (sent) is its leaf. The step's shape follows from the
+statement alone, so the transcript and the proof's layout still do.
+
 The walk returns those claims (one per limbs tensor, one per multiplicity tensor); the
 caller's ledger consumes them with its other claims on the same tensors. A zero root
 denominator would void the identity; it needs beta - alpha b - v = 0 for a committed leaf v,
@@ -174,6 +190,11 @@ class Tree:
     tensor: RangeTensor | None = None
     lookup: FunctionLookup | None = None
     table: FunctionTable | None = None
+
+    @property
+    def unit(self) -> bool:
+        """Every leaf's numerator is 1: a limbs tensor's or a looked-up pair's tree."""
+        return self.tensor is not None or self.lookup is not None
 
 
 @dataclass(frozen=True)
@@ -313,6 +334,8 @@ def begin(transcript: Transcript, statement: LogupStatement) -> Challenges:
 
 #: The factors of a layer's three terms over its tables [eq, p0, p1, q0, q1].
 LAYER_FACTORS = ((0, 1, 4), (0, 2, 3), (0, 3, 4))
+#: The factors of a unit-leaf layer's three terms over its tables [eq, q0, q1] (p0 = p1 = 1).
+LEAF_LAYER_FACTORS = ((0, 1), (0, 2), (0, 1, 2))
 
 
 def layer_shape(num_vars: int, gamma: int) -> InstanceShape:
@@ -321,30 +344,51 @@ def layer_shape(num_vars: int, gamma: int) -> InstanceShape:
     return InstanceShape(num_vars, 5, terms)
 
 
+def leaf_layer_shape(num_vars: int, gamma: int) -> InstanceShape:
+    """eq * (q0 + q1 + gamma q0 q1) over tables [eq, q0, q1]: ``layer_shape`` with the
+    children's numerators fixed at 1 (unit leaves)."""
+    terms = tuple(Term(c, f) for c, f in zip((1, 1, gamma % R), LEAF_LAYER_FACTORS))
+    return InstanceShape(num_vars, 3, terms)
+
+
 PARTS = ("p0", "p1", "q0", "q1")
 
 
-def layer_reduction(point: Sequence[int], keys: Sequence[str], claims: Sequence[Value], gamma: int) -> Reduction:
+def layer_reduction(
+    point: Sequence[int],
+    keys: Sequence[str],
+    claims: Sequence[Value],
+    gamma: int,
+    unit: Sequence[bool] | None = None,
+) -> Reduction:
     """GKR step len(point) of the trees ``keys``: claims p_k + gamma q_k at ``point`` become the
     children's values at the sumcheck's point, as claims named ``key.p0`` ... ``key.q1``.
+
+    ``unit[i]``: tree i's children are its leaves and their numerators are 1
+    (``leaf_layer_shape``); its claims ``p0`` and ``p1`` are then the public 1, the others
+    come from the sumcheck.
 
     Prover tables: ``Table("gkr", (key, layer, part))`` is half ``part`` of the tree's layer
     (its p or q, split by the top variable)."""
     k = len(point)
     layer = k + 1
+    unit = [False] * len(keys) if unit is None else list(unit)
 
     def finish(evals):
-        return [
-            Claim(f"{key}.{part}", e.point, e.value)
-            for key, inst in zip(keys, evals, strict=True)
-            for part, e in zip(PARTS, inst[1:], strict=True)
-        ]
+        out = []
+        for key, inst, leaf in zip(keys, evals, unit, strict=True):
+            at = inst[0].point
+            values = [1, 1, inst[1].value, inst[2].value] if leaf else [e.value for e in inst[1:]]
+            out += [Claim(f"{key}.{part}", at, v) for part, v in zip(PARTS, values, strict=True)]
+        return out
 
     eq = PublicTable("logUp GKR layer eq", lambda x: eq_eval(point, x))
-    tables = [[Table("eq", (tuple(point),))] + [Table("gkr", (key, layer, part)) for part in PARTS] for key in keys]
-    return Reduction(
-        f"logup-layer{layer}", [layer_shape(k, gamma)] * len(keys), list(claims), finish, tables, [{0: eq}] * len(keys)
-    )
+    shapes = [leaf_layer_shape(k, gamma) if leaf else layer_shape(k, gamma) for leaf in unit]
+    tables = [
+        [Table("eq", (tuple(point),))] + [Table("gkr", (key, layer, part)) for part in (PARTS[2:] if leaf else PARTS)]
+        for key, leaf in zip(keys, unit, strict=True)
+    ]
+    return Reduction(f"logup-layer{layer}", shapes, list(claims), finish, tables, [{0: eq}] * len(keys))
 
 
 def table_eval(point: Sequence[int]) -> int:
@@ -372,13 +416,14 @@ class LogupWalk:
         st, t = self.st, self.t
         challenges = begin(t, st)
         q_top = self.ch.fractions(st, challenges)
-        ((r_top, p_hat, q_hat),) = self._gkr(b"logup-top", [TOP], [st.top_vars], [(0, q_top)])
+        ((r_top, p_hat, q_hat),) = self._gkr(b"logup-top", [TOP], [st.top_vars], [(0, q_top)], [False])
         trees = st.trees()
         keys = [f"{tree.key}.root.{part}" for tree in trees for part in ("p", "q")]
         sent = self.ch.values(b"logup-roots", keys)
         roots = list(zip(sent[0::2], sent[1::2]))
         self._check_roots(roots, r_top, p_hat, q_hat, challenges)
-        leaves = self._gkr(b"logup-trees", [tree.key for tree in trees], [tree.num_vars for tree in trees], roots)
+        keys, depths = [tree.key for tree in trees], [tree.num_vars for tree in trees]
+        leaves = self._gkr(b"logup-trees", keys, depths, roots, [tree.unit for tree in trees])
         tensors, tables, pairs = [], [], []
         for tree, (point, p, q) in zip(trees, leaves, strict=True):
             if tree.table is not None:
@@ -388,6 +433,8 @@ class LogupWalk:
                 self._require(self.ch.equal(q, expected), f"logUp: table of {tree.bits} bits has a wrong denominator claim")
                 tables.append(Claim(multiplicity_name(tree.bits), point, canonical(-p)))
             else:
+                # A unit tree of depth >= 1 has p = 1 by construction (its last GKR step takes
+                # its leaves' numerators as the public 1); of depth 0, p is the sent root.
                 self._require(self.ch.equal(p, 1), f"logUp: {tree.key}: numerator claim is not 1")
                 if tree.lookup is not None:
                     pairs += self._pair(tree, point, q, challenges)
@@ -432,8 +479,9 @@ class LogupWalk:
         self._require(self.ch.equal(p, p_hat), "logUp: the roots' numerators do not match the top tree")
         self._require(self.ch.equal(q, q_hat), "logUp: the roots' denominators do not match the top tree")
 
-    def _gkr(self, label: bytes, keys: Sequence[str], depths: Sequence[int], roots) -> list[tuple]:
-        """GKR down trees aligned at their roots: each tree's (point, p, q) on its leaf layer."""
+    def _gkr(self, label: bytes, keys: Sequence[str], depths: Sequence[int], roots, unit: Sequence[bool]) -> list:
+        """GKR down trees aligned at their roots: each tree's (point, p, q) on its leaf layer;
+        a tree with ``unit`` leaves (numerators 1) takes its last step with ``leaf_layer_shape``."""
         claims = [tuple(pq) for pq in roots]
         point: tuple[int, ...] = ()
         leaves: list = [None] * len(keys)
@@ -444,7 +492,8 @@ class LogupWalk:
             active = [i for i, depth in enumerate(depths) if depth > k]
             gamma = self.t.challenge_scalar(b"gamma")
             combined = [canonical(claims[i][0] + claims[i][1] * gamma) for i in active]
-            reduction = layer_reduction(point, [keys[i] for i in active], combined, gamma)
+            leaf_step = [unit[i] and depths[i] == k + 1 for i in active]
+            reduction = layer_reduction(point, [keys[i] for i in active], combined, gamma, leaf_step)
             children = self.ch.phase(label, [reduction])
             lam = self.t.challenge_scalar(b"lambda")
             for j, i in enumerate(active):

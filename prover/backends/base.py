@@ -38,6 +38,10 @@ class FieldBackend(Protocol):
 
     def zeros(self, n: int) -> Vec: ...
 
+    def tile(self, v: Vec, reps: int) -> Vec:
+        """v repeated reps times, end to end (v's index the low variables): a constant vector,
+        or a public pattern over a tensor's innermost axis, without a pass of arithmetic."""
+
     # --- elementwise -------------------------------------------------------------------
     def add(self, a: Vec, b: Vec) -> Vec: ...
 
@@ -77,4 +81,9 @@ class FieldBackend(Protocol):
     def gkr_round_evals(self, tables: Sequence[Vec], gamma: int, num_points: int) -> list[int]:
         """Sumcheck round of a logUp-GKR layer (``verifier.logup.layer_shape``): tables
         [eq, p0, p1, q0, q1], s(t) = sum_i eq (p0 q1 + p1 q0 + gamma q0 q1) at t = 0, 1, ...,
+        num_points - 1; the same as three ``round_evals`` combined, in one pass."""
+
+    def gkr_leaf_round_evals(self, tables: Sequence[Vec], gamma: int, num_points: int) -> list[int]:
+        """Sumcheck round of a logUp-GKR layer over unit leaves (``verifier.logup.leaf_layer_shape``):
+        tables [eq, q0, q1], s(t) = sum_i eq (q0 + q1 + gamma q0 q1) at t = 0, 1, ...,
         num_points - 1; the same as three ``round_evals`` combined, in one pass."""

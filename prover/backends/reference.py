@@ -47,6 +47,9 @@ class ReferenceBackend:
     def zeros(self, n: int) -> list[int]:
         return [0] * n
 
+    def tile(self, v: list[int], reps: int) -> list[int]:
+        return list(v) * validation.repetitions(reps)
+
     # --- elementwise -------------------------------------------------------------------
     def add(self, a: list[int], b: list[int]) -> list[int]:
         validation.same_length("add", len(a), len(b))
@@ -107,4 +110,10 @@ class ReferenceBackend:
         validation.gkr_round_args([len(f) for f in tables], num_points)
         e, p0, p1, q0, q1 = tables
         terms = [self.round_evals(f, num_points) for f in ([e, p0, q1], [e, p1, q0], [e, q0, q1])]
+        return [(a + b + gamma * c) % R for a, b, c in zip(*terms)]
+
+    def gkr_leaf_round_evals(self, tables: Sequence[list[int]], gamma: int, num_points: int) -> list[int]:
+        validation.gkr_leaf_round_args([len(f) for f in tables], num_points)
+        e, q0, q1 = tables
+        terms = [self.round_evals(f, num_points) for f in ([e, q0], [e, q1], [e, q0, q1])]
         return [(a + b + gamma * c) % R for a, b, c in zip(*terms)]

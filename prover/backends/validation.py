@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 #: Sumcheck round polynomials here are products of at most this many multilinear factors.
@@ -47,6 +49,20 @@ def gkr_round_args(lengths: list[int], num_points: int) -> None:
     if len(lengths) != 5:
         raise ValueError(f"gkr_round_evals: a logUp-GKR layer has 5 tables, got {len(lengths)}")
     _round_tables("gkr_round_evals", lengths, num_points)
+
+
+def repetitions(reps: int) -> int:
+    """``tile``'s count: a nonnegative int."""
+    reps = operator.index(reps)
+    if reps < 0:
+        raise ValueError(f"tile: reps must be >= 0, got {reps}")
+    return reps
+
+
+def gkr_leaf_round_args(lengths: list[int], num_points: int) -> None:
+    if len(lengths) != 3:
+        raise ValueError(f"gkr_leaf_round_evals: a unit-leaf logUp-GKR layer has 3 tables, got {len(lengths)}")
+    _round_tables("gkr_leaf_round_evals", lengths, num_points)
 
 
 def _round_tables(op: str, lengths: list[int], num_points: int) -> None:

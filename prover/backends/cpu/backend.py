@@ -141,6 +141,10 @@ class CpuBackend:
         # 0 is its own Montgomery form.
         return np.zeros((n, LIMBS), dtype=np.uint64)
 
+    def tile(self, v: np.ndarray, reps: int) -> np.ndarray:
+        # Montgomery rows copied as they are: np.tile's result is a fresh C-contiguous array.
+        return np.tile(_vec(v), (validation.repetitions(reps), 1))
+
     # --- elementwise -------------------------------------------------------------------
     def add(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return self._elementwise("add", kernels.vec_add, a, b)
@@ -236,4 +240,11 @@ class CpuBackend:
         computed = min(num_points, 4)
         with self._threads(len(tables[0]) // 2) as threads:
             partial = kernels.round_evals_gkr(*tables, _scalar(gamma), computed, threads)
+        return _extend([_reduce(partial[:, t]) for t in range(computed)], num_points)
+
+    def gkr_leaf_round_evals(self, tables: Sequence[np.ndarray], gamma: int, num_points: int) -> list[int]:
+        validation.gkr_leaf_round_args([len(_vec(f)) for f in tables], num_points)
+        computed = min(num_points, 4)
+        with self._threads(len(tables[0]) // 2) as threads:
+            partial = kernels.round_evals_gkr_leaf(*tables, _scalar(gamma), _scalar(1), computed, threads)
         return _extend([_reduce(partial[:, t]) for t in range(computed)], num_points)

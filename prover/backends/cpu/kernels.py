@@ -401,3 +401,55 @@ def round_evals_gkr(e, p0, p1, q0, q1, gamma, num_points, threads):
         store_wide(partial[c], 2, s2)
         store_wide(partial[c], 3, s3)
     return partial
+
+
+@_kernel
+def round_evals_gkr_leaf(e, q0, q1, gamma, one, num_points, threads):
+    """s(t) = sum_i e_i(t) (q1_i(t) + q0_i(t) (1 + gamma q1_i(t))) for t < num_points <= 4: the
+    round of a logUp-GKR layer whose children are unit leaves (``verifier.logup.leaf_layer_shape``,
+    p0 = p1 = 1), in one pass over its three tables; ``round_evals_gkr``'s form without the
+    numerators (10 multiplications per pair instead of 14, three tables read instead of five)."""
+    m = e.shape[0] // 2
+    g = load(gamma, 0)
+    o = load(one, 0)
+    chunks = _chunk_count(m, threads)
+    partial = np.empty((chunks, 4, WIDE_LIMBS), np.uint64)
+    for c in prange(chunks):
+        lo, hi = _chunk_bounds(c, chunks, m)
+        s0 = mg.WIDE_ZERO
+        s1 = mg.WIDE_ZERO
+        s2 = mg.WIDE_ZERO
+        s3 = mg.WIDE_ZERO
+        for i in range(lo, hi):
+            e0 = load(e, 2 * i)
+            c0 = load(q0, 2 * i)
+            d0 = load(q1, 2 * i)
+            u0 = add(o, mul(g, d0))
+            s0 = accumulate(s0, mul(e0, add(d0, mul(c0, u0))))
+            if num_points > 1:
+                e1 = load(e, 2 * i + 1)
+                c1 = load(q0, 2 * i + 1)
+                d1 = load(q1, 2 * i + 1)
+                u1 = add(o, mul(g, d1))
+                s1 = accumulate(s1, mul(e1, add(d1, mul(c1, u1))))
+                if num_points > 2:
+                    de = sub(e1, e0)
+                    dc = sub(c1, c0)
+                    dd = sub(d1, d0)
+                    du = sub(u1, u0)
+                    e2 = add(e1, de)
+                    c2 = add(c1, dc)
+                    d2 = add(d1, dd)
+                    u2 = add(u1, du)
+                    s2 = accumulate(s2, mul(e2, add(d2, mul(c2, u2))))
+                    if num_points > 3:
+                        e3 = add(e2, de)
+                        c3 = add(c2, dc)
+                        d3 = add(d2, dd)
+                        u3 = add(u2, du)
+                        s3 = accumulate(s3, mul(e3, add(d3, mul(c3, u3))))
+        store_wide(partial[c], 0, s0)
+        store_wide(partial[c], 1, s1)
+        store_wide(partial[c], 2, s2)
+        store_wide(partial[c], 3, s3)
+    return partial

@@ -209,6 +209,11 @@ class CudaBackend:
         self._launch("fill_zero", n, out)
         return out
 
+    def tile(self, v, reps: int):
+        # Through the host: the callers tile a few entries (a constant, a slot pattern).
+        host = np.tile(self.runtime.to_host(self._vec(v)), (validation.repetitions(reps), 1))
+        return self.runtime.to_device(np.ascontiguousarray(host)) if len(host) else self._empty(0)
+
     # --- elementwise -------------------------------------------------------------------
     def add(self, a, b):
         return self._elementwise("add", "vec_add", a, b)
@@ -282,3 +287,10 @@ class CudaBackend:
         validation.gkr_round_args([len(self._vec(f)) for f in tables], num_points)
         evals = self._reduce("round_evals_gkr", len(tables[0]) // 2, 4, *tables, _scalar(gamma))
         return _extend(evals[: min(num_points, 4)], num_points)
+
+    def gkr_leaf_round_evals(self, tables: Sequence, gamma: int, num_points: int) -> list[int]:
+        # No fused device kernel yet (none was measured): the three products, as round_evals.
+        validation.gkr_leaf_round_args([len(self._vec(f)) for f in tables], num_points)
+        e, q0, q1 = tables
+        terms = [self.round_evals(f, num_points) for f in ([e, q0], [e, q1], [e, q0, q1])]
+        return [(a + b + gamma * c) % R for a, b, c in zip(*terms)]
