@@ -73,7 +73,7 @@ def exact_step(c: MlpCircuit, w: list, b: list, x: np.ndarray, y: np.ndarray, lr
     proves, written plainly). Returns the step's tensors by witness name, W and b after it,
     the optimizer's state after it (``bufs``: per layer the momentum buffers of W and b,
     ``sgd_momentum`` only; None for plain SGD) and Ghost BN's (gamma, beta) per hidden layer
-    after it, with ``sgd_momentum`` (gamma, beta, buf of gamma, buf of beta) (``norms``, before
+    after it, followed by the optimizer's state of them (``norm_update``) (``norms``, before
     it; None without norm: ``circuits.ghost_bn``'s train-mode
     forward and backward between each hidden Linear and its ReLU, docs/ghost_bn.md). ``coefficients`` (mu', lam') replaces the
     circuit's in the buffer's update: a deviating optimizer, for the soundness tests. A padded
@@ -119,7 +119,7 @@ def exact_step(c: MlpCircuit, w: list, b: list, x: np.ndarray, y: np.ndarray, lr
             gz = np.asarray(backward[l].g_in, dtype=object)
         gz = emit(f"GZ{l}", gz)
     grads = [(rec[f"GZ{l}"].T.dot(rec[f"IN{l}"]), rec[f"GZ{l}"].sum(axis=0) << R_) for l in range(1, L + 1)]
-    if c.has_norm:  # SGD or momentum (``circuits.mlp``): gamma and beta as a bias
+    if c.has_norm:  # gamma and beta as a bias, by the run's optimizer
         norms = [norm_update(c, l, rec, backward[l], norms[l - 1][2:], lr, emit, coefficients, step, real)
                  for l in range(1, L)]
     if c.has_momentum:

@@ -65,6 +65,7 @@ from typing import Sequence
 
 from circuits.mlp import NORM_STATE, MlpCircuit, parameter_name, state_name
 
+from . import field
 from .claims import Claim
 from .field import MODULUS as R
 from .gadgets import step_functional_reduction
@@ -287,7 +288,9 @@ class LarsStep(MomentumStep):
             (inst,) = evals
             r = inst[0].point
             r_b, r_c, r_s = r[:nb], r[nb : nb + fv], r[nb + fv :]
-            out = [Claim(state_name("LAMK", kind, layer), r_s, pow(mle_evaluate(eq_p, r_c), -1, R) * inst[0].value)]
+            at_p = mle_evaluate(eq_p, r_c)  # eq(p, r_c)
+            walk._require(at_p != 0, f"lars{kind}{layer}: eq(p, r_c) vanishes at the point")  # mutation: unreachable (probability width_vars / r; every honest LARS proof with Ghost BN runs the division it guards)
+            out = [Claim(state_name("LAMK", kind, layer), r_s, linear_combination([field.inv(at_p)], [inst[0].value]))]
             out += [Claim(n, r_c + r_b + r_s, inst[1 + i].value) for i, n in enumerate(operands)]
             if spec.beta.num:
                 out.append(Claim(param, r_c + r_s, inst[-1].value))
