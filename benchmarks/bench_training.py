@@ -42,9 +42,11 @@ ROOT = Path(__file__).resolve().parent.parent
 #: section 2's batch-64 setting (lr 0.01, decay 0.01, betas (0.9, 0.999), eps 1e-6); or plain
 #: SGD with a Ghost BN in every hidden layer (``NORMS``: ghost batches of 32, torch's momentum
 #: and eps) at examples/digits_ghost_bn.yaml's rate; ``bn-momentum``, ``bn-lars``, ``bn-lamb``
-#: are the three optimizer recipes with that Ghost BN (gamma and beta trained by the optimizer).
+#: are the three optimizer recipes with that Ghost BN (gamma and beta trained by the optimizer);
+#: ``ce-sgd`` is plain SGD on the cross-entropy (the stateless step the optimizers compare with).
 RECIPES = {
     "sgd-mse": lambda args: {"loss": "mse", "lr": args.lr},
+    "ce-sgd": lambda args: {"loss": "cross_entropy", "lr": 0.04},
     "ce-momentum": lambda args: {"loss": "cross_entropy", "lr": 0.04, "momentum": 0.9, "weight_decay": 1e-4},
     "ce-lars": lambda args: {"loss": "cross_entropy", "optimizer": {
         "name": "lars", "lr": 0.2, "momentum": 0.9, "weight_decay": 1e-4, "trust_coefficient": 0.02,
