@@ -17,21 +17,29 @@ batch 2, 3 steps padded to 4) under tests/test_lamb_proof.py's LAMB.
 from __future__ import annotations
 
 import dataclasses
-import random
 
 import numpy as np
 import pytest
 
 import circuits.ghost_bn as semantics
 from prover.training import mlp_witness
-from verifier.training import TrainingStatement, TrainingWalk
 from test_ghost_bn_proof import RECIPE
 from test_ghost_bn_proof import _circuit as _bn_circuit
 from test_ghost_bn_training import bn_model, encoded
 from test_lamb_proof import LAMB
 from test_lamb_training import lamb_recipe
 from test_lars_proof import _data
-from test_momentum_proof import MODES, _SUMCHECK_ROUND, _RecklessWalk, _cheat, _prove, _rejected, proven_run, stale
+from test_momentum_proof import (
+    MODES,
+    _SUMCHECK_ROUND,
+    _RecklessWalk,
+    _cheat,
+    _prove,
+    _rejected,
+    proven_first_segment,
+    proven_run,
+    stale,
+)
 from zktrain.data import load_dataset
 from zktrain.fixedpoint.lamb import LambState, lamb_step
 from zktrain.fixedpoint.reference import compare
@@ -200,23 +208,15 @@ def test_segments_chain_gammas_moments(run):
     gamma's and beta's moments included, and verifies; one restarting gamma's first moment at
     zero is rejected by the opening of bn1.MGamma.0 against the first segment's checkpoint."""
     c, d = run["c"], run
-    seg = [dataclasses.replace(c, steps=2, lr=c.lr[:2]), dataclasses.replace(c, steps=1, lr=c.lr[2:])]
-    first = TrainingStatement(seg[0], RECIPE, d["w0"], d["b0"], segment=0, segments=2, segment_steps=2)
-    second = TrainingStatement(seg[1], RECIPE, None, None, segment=1, segments=2, segment_steps=2)
-    wit0 = mlp_witness(seg[0], d["x"][:2], d["y"][:2], d["w0"], d["b0"])
-    channel = run["channel"](first, wit0, run["backend"], None, random.Random(3))
-    TrainingWalk(first, channel).run()
-    run["verify"](first, channel.public, channel.proof_bytes())
-    checkpoint = channel.checkpoint()
+    seg, second, wit0, checkpoint, public0 = proven_first_segment(run, RECIPE)
     assert {"bn1.MGamma.0", "bn1.Vbeta.0", "MW1.0"} <= set(checkpoint)
     layers = range(1, c.layers + 1)
     w1, b1 = [wit0[f"W{l}.T"] for l in layers], [wit0[f"b{l}.T"] for l in layers]
     moments = [tuple((wit0[f"M{kind}{l}.T"], wit0[f"V{kind}{l}.T"]) for kind in ("W", "b")) for l in layers]
     state = [wit0[f"bn1.{v}.T"] for v in c.norm_state_values()]
-    public0 = {name.replace(".T", ".0"): channel.public[name] for name in first.checkpoint_tensors("T")}
 
     def second_proof(norm0, channel_type):
-        wit1 = mlp_witness(seg[1], d["x"][2:], d["y"][2:], w1, b1, buf0=moments, first_step=2, norm0=[norm0])
+        wit1 = mlp_witness(seg, d["x"][2:], d["y"][2:], w1, b1, buf0=moments, first_step=2, norm0=[norm0])
         pub, proof = _prove(run, second, wit1, dict(checkpoint), channel_type, _RecklessWalk)
         return {**pub, **public0}, proof
 

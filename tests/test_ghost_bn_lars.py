@@ -22,7 +22,6 @@ import pytest
 
 import circuits.ghost_bn as semantics
 import prover.training as pt
-from circuits.lars import update_multiplier
 from prover.training import mlp_witness
 from test_ghost_bn_proof import RECIPE
 from test_ghost_bn_proof import _circuit as _bn_circuit

@@ -35,12 +35,12 @@ from test_momentum_proof import (
     LAM,
     MU,
     MODES,
-    _SUMCHECK_ROUND,
     _RecklessWalk,
     _cheat,
     _phase_1_fails,
     _prove,
     _rejected,
+    proven_first_segment,
     proven_run,
     stale,
     transcript_labels,
@@ -316,23 +316,15 @@ def test_segments_chain_gammas_buffers(run):
     segment that restarts those buffers at zero is rejected: its claims on bn1.VGamma.0 do not
     open against the first segment's checkpoint."""
     c, d = run["c"], run
-    seg = [dataclasses.replace(c, steps=2, lr=c.lr[:2]), dataclasses.replace(c, steps=1, lr=c.lr[2:])]
-    first = TrainingStatement(seg[0], RECIPE, d["w0"], d["b0"], segment=0, segments=2, segment_steps=2)
-    second = TrainingStatement(seg[1], RECIPE, None, None, segment=1, segments=2, segment_steps=2)
-    wit0 = mlp_witness(seg[0], d["x"][:2], d["y"][:2], d["w0"], d["b0"])
-    channel = run["channel"](first, wit0, run["backend"], None, random.Random(3))
-    TrainingWalk(first, channel).run()
-    run["verify"](first, channel.public, channel.proof_bytes())
-    checkpoint = channel.checkpoint()
+    seg, second, wit0, checkpoint, public0 = proven_first_segment(run, RECIPE)
     assert {"bn1.VGamma.0", "bn1.Vbeta.0", "VW1.0"} <= set(checkpoint)
     layers = range(1, c.layers + 1)
     w1, b1 = [wit0[f"W{l}.T"] for l in layers], [wit0[f"b{l}.T"] for l in layers]
     bufs = [(wit0[f"VW{l}.T"], wit0[f"Vb{l}.T"]) for l in layers]
     state = [wit0[f"bn1.{v}.T"] for v in c.norm_state_values()]
-    public0 = {name.replace(".T", ".0"): channel.public[name] for name in first.checkpoint_tensors("T")}
 
     def second_proof(norm0, channel_type):
-        wit1 = mlp_witness(seg[1], d["x"][2:], d["y"][2:], w1, b1, buf0=bufs, norm0=[norm0])
+        wit1 = mlp_witness(seg, d["x"][2:], d["y"][2:], w1, b1, buf0=bufs, norm0=[norm0])
         pub, proof = _prove(run, second, wit1, dict(checkpoint), channel_type, _RecklessWalk)
         return {**pub, **public0}, proof
 

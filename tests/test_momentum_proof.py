@@ -334,29 +334,37 @@ def test_checkpoint_of_a_padded_step_is_rejected(run):
 # --- segments: the buffer checkpoint chains them ----------------------------------------------------
 
 
+def proven_first_segment(run, recipe: bytes):
+    """Steps 0-1 and step 2 of ``run`` as two segments: the first proven and verified. Returns
+    the second segment's circuit and statement, the first's witness, its checkpoint (the second's
+    precommitted W_0 and state) and its public end commitments renamed as the second's ``*.0``."""
+    c, d = run["c"], run
+    seg = [dataclasses.replace(c, steps=2, lr=c.lr[:2]), dataclasses.replace(c, steps=1, lr=c.lr[2:])]
+    first = TrainingStatement(seg[0], recipe, d["w0"], d["b0"], segment=0, segments=2, segment_steps=2)
+    second = TrainingStatement(seg[1], recipe, None, None, segment=1, segments=2, segment_steps=2)
+    wit0 = mlp_witness(seg[0], d["x"][:2], d["y"][:2], d["w0"], d["b0"])
+    channel = run["channel"](first, wit0, run["backend"], None, random.Random(3))
+    TrainingWalk(first, channel).run()
+    run["verify"](first, channel.public, channel.proof_bytes())
+    public0 = {name.replace(".T", ".0"): channel.public[name] for name in first.checkpoint_tensors("T")}
+    return seg[1], second, wit0, channel.checkpoint(), public0
+
+
 def test_segments_chain_the_momentum_buffers(run):
     """Steps 0-1 and step 2 as two segments: the second starts from the first's committed
     W_T, b_T and buffers (its public VW*.0, Vb*.0). Honest: both verify. A second segment that
     restarts its buffers at zero (as if the run began there) is rejected: its claims on VW.0
     do not open against the checkpoint the first segment committed to."""
     c, d = run["c"], run
-    seg = [dataclasses.replace(c, steps=2, lr=c.lr[:2]), dataclasses.replace(c, steps=1, lr=c.lr[2:])]
-    first = TrainingStatement(seg[0], RECIPE, d["w0"], d["b0"], segment=0, segments=2, segment_steps=2)
-    second = TrainingStatement(seg[1], RECIPE, None, None, segment=1, segments=2, segment_steps=2)
-    wit0 = mlp_witness(seg[0], d["x"][:2], d["y"][:2], d["w0"], d["b0"])
-    channel = run["channel"](first, wit0, run["backend"], None, random.Random(3))
-    TrainingWalk(first, channel).run()
-    run["verify"](first, channel.public, channel.proof_bytes())
-    checkpoint = channel.checkpoint()
+    seg, second, wit0, checkpoint, public0 = proven_first_segment(run, RECIPE)
     assert {"VW1.0", "Vb2.0"} <= set(checkpoint)
     layers = range(1, c.layers + 1)
     w1 = [wit0[f"W{l}.T"] for l in layers]
     b1 = [wit0[f"b{l}.T"] for l in layers]
     bufs = [(wit0[f"VW{l}.T"], wit0[f"Vb{l}.T"]) for l in layers]
-    public0 = {name.replace(".T", ".0"): channel.public[name] for name in first.checkpoint_tensors("T")}
 
     def second_proof(buf0, channel_type):
-        wit1 = mlp_witness(seg[1], d["x"][2:], d["y"][2:], w1, b1, buf0=buf0)
+        wit1 = mlp_witness(seg, d["x"][2:], d["y"][2:], w1, b1, buf0=buf0)
         pub, proof = _prove(run, second, wit1, dict(checkpoint), channel_type, _RecklessWalk)
         return {**pub, **public0}, proof
 
