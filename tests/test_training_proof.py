@@ -533,6 +533,24 @@ def test_final_weights_not_the_trained_ones_rejected(run):
     _rejected(run, _prove(run, wit, published), _phase_fails(run, "phase-1"))
 
 
+_OPENING_FAILS = {"clear": r"^hyrax opening: <t, R> differs from the claimed value$",
+                  "zk": r"^inner-product argument: final check fails$"}
+
+
+def test_published_final_weights_other_than_the_claimed_ones_rejected(run):
+    """W_T has one claim (phase 1's update), so the ledger opens it at that claim with no
+    reduction (``TrainingWalk._ledger_and_openings``). The attack: every message is the
+    honest run's, so phase 1 holds, but the published W1.T commits to other final weights
+    (one entry + 1). Only that opening stands in the way."""
+    assert len([n for n in run["statement"].committed_tensors() if n == "W1.T"]) == 1
+    forged = run["witness"]["W1.T"].copy()
+    forged[0, 0] += 1
+    published = dict(run["published"])
+    published["W1.T"] = commit_tensor(run["statement"], "W1.T", forged)
+    proof = _prove(run, run["witness"], published, run["lying"])
+    _rejected(run, proof, _OPENING_FAILS[run["mode"]])
+
+
 @pytest.mark.parametrize("tensor", ["R1", "Z1", "G1"])
 def test_committed_slots_differing_from_messages_rejected(run, tensor):
     """R1: its first padding slot set (a remainder one slot too wide, one past its range);

@@ -66,7 +66,7 @@ from .transcript import soundness_bits
 from .zk_training import verify_training_zk
 
 MAGIC = b"ZKTRAIN\x00"
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 CURVE_BLS12_381 = 1
 HASH_SHAKE256 = 1
 MODE_CLEAR, MODE_ZK = 0, 1

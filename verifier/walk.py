@@ -122,17 +122,26 @@ class Walk:
             self.slice_value(z, z_slots, claim.point, claim.value)
 
     def _ledger_and_openings(self) -> None:
-        """Claims ledger (DESIGN section 9): every committed tensor has claims, reduced to one
-        point by one batched sumcheck (``verifier.gadgets.multipoint_reduction``) and opened;
-        no claim is left over."""
-        reductions = []
+        """Claims ledger (DESIGN section 9): every committed tensor has claims. A tensor with
+        one claim is opened at it; the claims on each other tensor are reduced to one point
+        by one batched sumcheck (``verifier.gadgets.multipoint_reduction``) and opened there.
+        No claim is left over.
+
+        Opening a lone claim directly is what the reduction would have ended in anyway (a
+        Hyrax opening at a point drawn after the commitment), without its sumcheck over the
+        whole tensor: for the final weights W_T, the largest tensor of a segment and always
+        claimed once (by the update), that sumcheck was the ledger's biggest table."""
+        reductions, lone = [], []
         self.t.domain_separate(b"ledger")
         for name in self.st.committed_tensors():
             claims = self.ledger.take(name)
             if not claims:
                 raise VerifyError(f"no claim reaches committed tensor {name}")
+            if len(claims) == 1:
+                lone.append(claims[0])
+                continue
             rho = self.t.challenge_scalars(b"combine", len(claims))
             reductions.append(multipoint_reduction(name, claims, rho))
         self.ledger.assert_consumed()  # every virtual claim was reduced before this point
-        for claim in self.ch.phase(b"phase-ledger", reductions):
+        for claim in lone + self.ch.phase(b"phase-ledger", reductions):
             self.ch.open(claim.tensor, claim.point, claim.value)
