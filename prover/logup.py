@@ -9,8 +9,10 @@ the halves of the layer below), the roots the walk sends, and the top tree over 
 
 Cost: a tree of 2^n leaves has 2^(n+1) fractions in its layers and the sumcheck of step k
 costs O(2^k) per active tree, so the prover is linear in the number of lookups plus the table
-sizes. Every layer is kept until the phase that reads it (twice the leaves, as field
-elements); the channel drops each layer after that phase.
+sizes. Every layer above the leaves is kept until the phase that reads it (as many field
+elements as leaves, p and q together); the channel drops each layer after that phase. A unit
+tree's leaves (numerators 1: limbs, looked-up pairs) are not kept: the leaf step rebuilds them
+from the committed limbs in one pass (``LeafLayer``, ``FieldBackend.tile_sub_int64``).
 """
 
 from __future__ import annotations
@@ -94,8 +96,27 @@ def _halves(v: Vec) -> tuple[Vec, Vec]:
     return v[:h], v[h:]
 
 
-def half(layer: tuple[Vec, Vec], part: str) -> Vec:
+class LeafLayer:
+    """A unit tree's leaf layer (None, q), rebuilt from the committed limbs when the walk's
+    leaf step reads it (once: both halves come from one rebuild, dropped with the step's
+    tables). The leaves are a third of a tree's fractions (2^n of 3 x 2^n field elements,
+    counting p and q), and the layers above are built from them before any GKR step, so
+    keeping them from then to the last step would make them the largest resident table."""
+
+    def __init__(self, build: Callable[[], tuple[None, Vec]]):
+        self._build = build
+        self._layer: tuple[None, Vec] | None = None
+
+    def layer(self) -> tuple[None, Vec]:
+        if self._layer is None:
+            self._layer = self._build()
+        return self._layer
+
+
+def half(layer: tuple[Vec, Vec] | LeafLayer, part: str) -> Vec:
     """``p0``, ``p1``, ``q0`` or ``q1`` of a layer (``verifier.logup.PARTS``)."""
+    if isinstance(layer, LeafLayer):
+        layer = layer.layer()
     return _halves(layer[0] if part[0] == "p" else layer[1])[int(part[1])]
 
 
@@ -157,10 +178,10 @@ def leaf_denominators(
         return backend.sub(_constant(backend, challenges.shift(tree.bits), n), folded)
     t = tree.tensor
     slots = slot_matrix(t, witness[t.name]).reshape(-1)
-    # beta - alpha b_i is public and periodic in the slot (the innermost axis): tiled, not
-    # computed per entry.
+    # beta - alpha b_i is public and periodic in the slot (the innermost axis): one pass
+    # subtracts the limbs from it repeated, with no tiled copy.
     shifts = backend.from_ints([challenges.shift(b) for b in t.slot_tags()])
-    return backend.sub(backend.tile(shifts, 1 << t.value_vars), backend.from_int64(slots))
+    return backend.tile_sub_int64(shifts, slots)
 
 
 def derive_tables(
@@ -182,9 +203,13 @@ def derive_tables(
             pq = (None, leaf_denominators(backend, tree, challenges, witness))
         else:
             pq = leaves(backend, tree, challenges, witness)
-        for k, layer in enumerate(build_layers(backend, *pq)):
+        layers = build_layers(backend, *pq)
+        if leaves_of is None and tree.unit and len(layers) > 1:
+            layers[-1] = LeafLayer(lambda tree=tree: (None, leaf_denominators(backend, tree, challenges, witness)))
+        del pq
+        for k, layer in enumerate(layers):
             out[("gkr", tree.key, k)] = layer
-        p, q = out[("gkr", tree.key, 0)]
+        p, q = layers[0]
         roots.append((1 if p is None else backend.to_ints(p)[0], backend.to_ints(q)[0]))
         out[f"{tree.key}.root.p"], out[f"{tree.key}.root.q"] = roots[-1]
     if statement.padding_lookups:

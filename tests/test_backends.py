@@ -157,6 +157,22 @@ def test_length_and_zeros(backend):
     assert backend.to_ints(z) == [0] * 5
 
 
+def test_tile_sub_int64_subtracts_from_the_repeated_pattern(backend, rng):
+    """pattern[i mod w] - a[i]: edge int64 values (both signs, int64 min) against edge
+    pattern entries, every value at every position of the period."""
+    pattern = [x % R for x in (0, 1, R - 1, 2**64 + 3)]
+    values = [v for v in EDGE_INT64 for _ in pattern] + [rng.randrange(-(2**40), 2**40) for _ in range(8)]
+    got = backend.to_ints(backend.tile_sub_int64(backend.from_ints(pattern), np.array(values, dtype=np.int64)))
+    assert got == [(pattern[i % 4] - v) % R for i, v in enumerate(values)]
+    assert backend.to_ints(backend.tile_sub_int64(backend.from_ints(pattern), np.zeros(0, dtype=np.int64))) == []
+
+
+@pytest.mark.parametrize("n", [3, 5])
+def test_tile_sub_int64_rejects_a_partial_period(backend, n):
+    with pytest.raises(ValueError, match="whole periods"):
+        backend.tile_sub_int64(backend.from_ints([1, 2]), np.arange(n, dtype=np.int64))
+
+
 # --- elementwise --------------------------------------------------------------------------
 
 ELEMENTWISE = {

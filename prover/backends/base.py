@@ -42,6 +42,11 @@ class FieldBackend(Protocol):
         """v repeated reps times, end to end (v's index the low variables): a constant vector,
         or a public pattern over a tensor's innermost axis, without a pass of arithmetic."""
 
+    def tile_sub_int64(self, pattern: Vec, a: np.ndarray) -> Vec:
+        """pattern[i mod len(pattern)] - a[i] for signed int64 values a, len(a) a multiple of
+        len(pattern): ``tile``, ``from_int64`` and ``sub`` in one pass (a limbs tensor's
+        logUp leaf denominators, beta - alpha b_slot - limb, ``prover.logup``)."""
+
     # --- elementwise -------------------------------------------------------------------
     def add(self, a: Vec, b: Vec) -> Vec: ...
 

@@ -50,6 +50,11 @@ class ReferenceBackend:
     def tile(self, v: list[int], reps: int) -> list[int]:
         return list(v) * validation.repetitions(reps)
 
+    def tile_sub_int64(self, pattern: list[int], a: np.ndarray) -> list[int]:
+        values = validation.int64_vector(a).tolist()
+        validation.periods(len(pattern), len(values))
+        return [(pattern[i % len(pattern)] - v) % R for i, v in enumerate(values)]
+
     # --- elementwise -------------------------------------------------------------------
     def add(self, a: list[int], b: list[int]) -> list[int]:
         validation.same_length("add", len(a), len(b))

@@ -59,6 +59,13 @@ def repetitions(reps: int) -> int:
     return reps
 
 
+def periods(pattern_length: int, n: int) -> int:
+    """``tile_sub_int64``'s count of whole periods: a nonempty pattern dividing n."""
+    if pattern_length == 0 or n % pattern_length:
+        raise ValueError(f"tile_sub_int64: {n} values are not whole periods of a pattern of {pattern_length}")
+    return n // pattern_length
+
+
 def gkr_leaf_round_args(lengths: list[int], num_points: int) -> None:
     if len(lengths) != 3:
         raise ValueError(f"gkr_leaf_round_evals: a unit-leaf logUp-GKR layer has 3 tables, got {len(lengths)}")

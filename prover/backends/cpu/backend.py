@@ -145,6 +145,14 @@ class CpuBackend:
         # Montgomery rows copied as they are: np.tile's result is a fresh C-contiguous array.
         return np.tile(_vec(v), (validation.repetitions(reps), 1))
 
+    def tile_sub_int64(self, pattern: np.ndarray, a: np.ndarray) -> np.ndarray:
+        a = validation.int64_vector(a)
+        validation.periods(len(_vec(pattern)), len(a))
+        out = _empty(len(a))
+        with self._threads(len(a)):
+            kernels.tile_sub_int64(pattern, a, out)
+        return out
+
     # --- elementwise -------------------------------------------------------------------
     def add(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return self._elementwise("add", kernels.vec_add, a, b)

@@ -90,6 +90,21 @@ def from_int64(a, out):
 
 
 @_kernel
+def tile_sub_int64(pattern, a, out):
+    """out[i] = pattern[i mod len(pattern)] - a[i] for signed int64 a[i] (``from_int64``'s
+    embedding, subtracted in the same pass: a logUp leaf's beta - alpha b_slot - limb)."""
+    n = a.shape[0]
+    w = pattern.shape[0]
+    zero = np.uint64(0)
+    for i in prange(n):
+        v = a[i]
+        magnitude = np.uint64(v) if v >= 0 else zero - np.uint64(v)
+        x = mg.to_montgomery((magnitude, zero, zero, zero))
+        p = load(pattern, i % w)
+        store(out, i, sub(p, x) if v >= 0 else add(p, x))
+
+
+@_kernel
 def to_montgomery(a, out):
     """Canonical limbs (each row < r) -> Montgomery form."""
     n = a.shape[0]

@@ -214,6 +214,12 @@ class CudaBackend:
         host = np.tile(self.runtime.to_host(self._vec(v)), (validation.repetitions(reps), 1))
         return self.runtime.to_device(np.ascontiguousarray(host)) if len(host) else self._empty(0)
 
+    def tile_sub_int64(self, pattern, a: np.ndarray):
+        # Composed: the CPU backend fuses it to save host memory passes; on the device the
+        # three passes are bandwidth-cheap beside the GKR rounds that read the result.
+        reps = validation.periods(len(self._vec(pattern)), len(validation.int64_vector(a)))
+        return self.sub(self.tile(pattern, reps), self.from_int64(a))
+
     # --- elementwise -------------------------------------------------------------------
     def add(self, a, b):
         return self._elementwise("add", "vec_add", a, b)
