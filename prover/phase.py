@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
+
 from prover.backends.base import FieldBackend, Vec
 from prover.commit.generators import ProverGenerators
 from prover.gadgets import Witness, materialize
+from prover.ledger import TERMS as LEDGER_TERMS, CombinedEqInstance
 from prover.nizk.randomness import RandomSource
 from prover.sumcheck import Instance, prove_sumcheck
 from prover.values import Opened, opened
@@ -26,10 +29,11 @@ from verifier.transcript import Transcript
 from verifier.zk_sumcheck import ZkSumcheckProof
 
 
-def _instances(backend: FieldBackend, reductions: Sequence[Reduction], witness: Witness) -> list[Instance]:
+def _instances(backend: FieldBackend, reductions: Sequence[Reduction], witness: Witness) -> list[Instance | CombinedEqInstance]:
     """The instances' tables, materialized; an eq table of one point is built once and shared
     by every instance that names it (the trees of a logUp-GKR step all have the step's eq), and
-    ``SumcheckState`` folds a shared table once per round."""
+    ``SumcheckState`` folds a shared table once per round. A claims-ledger instance over an
+    int64 tensor is not materialized at all (``prover.ledger``)."""
     shared: dict[Table, Vec] = {}
 
     def table(t: Table) -> Vec:
@@ -39,11 +43,23 @@ def _instances(backend: FieldBackend, reductions: Sequence[Reduction], witness: 
             shared[t] = materialize(backend, t, witness)
         return shared[t]
 
-    return [
-        Instance([table(t) for t in tables], shape.terms)
-        for red in reductions
-        for shape, tables in zip(red.shapes, red.tables, strict=True)
-    ]
+    def instance(shape, tables) -> Instance | CombinedEqInstance:
+        ledger = _ledger_instance(shape, tables, witness)
+        return ledger or Instance([table(t) for t in tables], shape.terms)
+
+    return [instance(shape, tables) for red in reductions for shape, tables in zip(red.shapes, red.tables, strict=True)]
+
+
+def _ledger_instance(shape, tables: Sequence[Table], witness: Witness) -> CombinedEqInstance | None:
+    """The ledger's [combined eq, committed tensor] product (``verifier.gadgets.multipoint_reduction``)
+    over a machine-integer tensor (the limbs are int32) of at least one variable, as a
+    ``CombinedEqInstance``; None otherwise (a tensor of Python ints is materialized)."""
+    if [t.kind for t in tables] != ["combined_eq", "flat"] or shape.terms != LEDGER_TERMS or shape.num_vars < 1:
+        return None
+    values = np.asarray(witness[tables[1].args[0]])
+    if values.dtype.kind not in "iu" or not np.can_cast(values.dtype, np.int64, casting="safe"):
+        return None
+    return CombinedEqInstance(*tables[0].args, values)
 
 
 def _hashable(t: Table) -> bool:
@@ -97,6 +113,6 @@ def prove_zk_phase(
         prefix = point[: inst.shape(backend).num_vars]
         evaluations.append([
             Evaluation(prefix, Opened(committed[j].value, committed[j].blind) if j in committed else pub[j].at(prefix))
-            for j in range(len(inst.tables))
+            for j in range(inst.shape(backend).num_tables)
         ])
     return proof, finish_reductions(reductions, evaluations)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from prover.backends.base import FieldBackend, Vec
+from prover.ledger import CombinedEqInstance
 from verifier import sumcheck as spec
 from verifier.field import MODULUS as R
 from verifier.logup import LAYER_FACTORS, LEAF_LAYER_FACTORS
@@ -68,13 +69,18 @@ def _gkr_leaf_layer_gamma(shape: InstanceShape) -> int | None:
 
 
 class SumcheckState:
-    """The prover's side of a batched sumcheck: tables bound one variable per round."""
+    """The prover's side of a batched sumcheck: tables bound one variable per round.
 
-    def __init__(self, backend: FieldBackend, instances: Sequence[Instance], coefficients: Sequence[int]):
+    An instance may also be a ``prover.ledger.CombinedEqInstance``, whose tables exist only
+    from its first fold on: its first round and fold are its own, then it is tables like
+    any other (every instance has at least one variable, so round 0 is its first)."""
+
+    def __init__(self, backend: FieldBackend, instances: Sequence[Instance | CombinedEqInstance],
+                 coefficients: Sequence[int]):
         self.backend = backend
         self.shapes = [inst.shape(backend) for inst in instances]
         # The state folds its own copies of the table lists; callers' instances stay intact.
-        self.tables = [list(inst.tables) for inst in instances]
+        self.tables = [inst if isinstance(inst, CombinedEqInstance) else list(inst.tables) for inst in instances]
         self.coefficients = list(coefficients)
         self.num_rounds = max(s.num_vars for s in self.shapes)
         self.degree = max(s.degree for s in self.shapes)
@@ -89,6 +95,8 @@ class SumcheckState:
         return self.shapes[i].evaluate([self.backend.to_ints(t)[0] for t in self.tables[i]])
 
     def _instance_round_evals(self, i: int, num_points: int) -> list[int]:
+        if isinstance(self.tables[i], CombinedEqInstance):
+            return self.tables[i].first_round(self.backend, num_points)
         gamma = _gkr_layer_gamma(self.shapes[i])
         if gamma is not None:  # one fused pass over the five tables instead of three products
             return self.backend.gkr_round_evals(self.tables[i], gamma, num_points)
@@ -131,7 +139,11 @@ class SumcheckState:
 
         for i, shape in enumerate(self.shapes):
             if self.round < shape.num_vars:
-                self.tables[i] = [fold(t) for t in self.tables[i]]
+                tables = self.tables[i]
+                if isinstance(tables, CombinedEqInstance):
+                    self.tables[i] = tables.bind_first(self.backend, r)
+                else:
+                    self.tables[i] = [fold(t) for t in tables]
                 if self.round + 1 == shape.num_vars:
                     self._final[i] = self._instance_value(i)
         self.round += 1
@@ -145,6 +157,9 @@ class SumcheckState:
 def instance_sum(backend: FieldBackend, inst: Instance) -> int:
     """sum_{x in {0,1}^n} P(x), computed from the tables (the honest claim)."""
     shape = inst.shape(backend)
+    if isinstance(inst, CombinedEqInstance):
+        s0, s1 = inst.first_round(backend, 2)
+        return (s0 + s1) % R
     if shape.num_vars == 0:
         return shape.evaluate([backend.to_ints(t)[0] for t in inst.tables])
     total = 0

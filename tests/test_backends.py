@@ -250,6 +250,28 @@ def test_fold_rejects_lengths_without_a_variable_to_bind(backend, n):
         backend.fold(backend.from_ints(list(range(n))), 5)
 
 
+def test_fold_int64_is_fold_of_the_embedding(backend, rng):
+    """Edge int64 values in both positions of a pair: the difference a[2i+1] - a[2i] overflows
+    int64 for (INT64_MIN, INT64_MAX), so the kernel must take it in the field."""
+    values = [x for a in EDGE_INT64 for b in EDGE_INT64 for x in (a, b)]
+    a = np.array(values, dtype=np.int64)
+    r = rng.randrange(R)
+    assert backend.to_ints(backend.fold_int64(a, r)) == backend.to_ints(backend.fold(backend.from_int64(a), r))
+    assert backend.to_ints(backend.fold_int64(a, r)) == [(x + r * (y - x)) % R for x, y in zip(values[0::2], values[1::2])]
+    with pytest.raises(ValueError, match="positive and even"):
+        backend.fold_int64(np.arange(3, dtype=np.int64), r)
+
+
+@pytest.mark.parametrize("n", [1, 3, 64])
+def test_split_inner_products_int64_pair_v_with_even_and_odd_entries(backend, rng, n):
+    values = (EDGE_INT64 * 13)[: 2 * n]
+    v = random_ints(rng, n)
+    got = backend.split_inner_products_int64(backend.from_ints(v), np.array(values, dtype=np.int64))
+    assert got == tuple(sum(x * y for x, y in zip(v, values[k::2])) % R for k in (0, 1))
+    with pytest.raises(ValueError, match="different lengths"):
+        backend.split_inner_products_int64(backend.from_ints(v), np.zeros(2 * n + 2, dtype=np.int64))
+
+
 @pytest.mark.parametrize("k", [0, 1, 2, 5])
 def test_eq_table_matches_the_verifier(backend, rng, k):
     u = random_ints(rng, k)

@@ -65,6 +65,14 @@ class FieldBackend(Protocol):
     def fold(self, v: Vec, r: int) -> Vec:
         """Bind variable 0 to r: out[i] = v[2i] + r (v[2i+1] - v[2i]); len(v) must be even."""
 
+    def fold_int64(self, a: np.ndarray, r: int) -> Vec:
+        """``fold(from_int64(a), r)`` in one pass, with no field copy of a: binds variable 0 of
+        a committed int64 tensor (the claims ledger's first round, ``prover.ledger``)."""
+
+    def split_inner_products_int64(self, v: Vec, a: np.ndarray) -> tuple[int, int]:
+        """(sum_i v[i] a[2i], sum_i v[i] a[2i+1]) for int64 a of twice v's length: v against
+        a's entries at x_0 = 0 and x_0 = 1, in one pass with no field copy of a."""
+
     def eq_table(self, point: Sequence[int]) -> Vec:
         """eq(point, x) for the 2^len(point) hypercube points x, index sum_j x_j 2^j."""
 

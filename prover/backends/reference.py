@@ -84,6 +84,14 @@ class ReferenceBackend:
         validation.foldable("fold", len(v))
         return [(v[2 * i] + r * (v[2 * i + 1] - v[2 * i])) % R for i in range(len(v) // 2)]
 
+    def fold_int64(self, a: np.ndarray, r: int) -> list[int]:
+        return self.fold(self.from_int64(a), r)
+
+    def split_inner_products_int64(self, v: list[int], a: np.ndarray) -> tuple[int, int]:
+        values = validation.int64_vector(a).tolist()
+        validation.same_length("split_inner_products_int64", 2 * len(v), len(values))
+        return tuple(sum(x * y for x, y in zip(v, values[half::2])) % R for half in (0, 1))
+
     def eq_table(self, point: Sequence[int]) -> list[int]:
         return polynomial.eq_table([u % R for u in point])
 

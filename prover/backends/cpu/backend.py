@@ -194,6 +194,21 @@ class CpuBackend:
             kernels.fold(v, _scalar(r), out)
         return out
 
+    def fold_int64(self, a: np.ndarray, r: int) -> np.ndarray:
+        a = validation.int64_vector(a)
+        validation.foldable("fold_int64", len(a))
+        out = _empty(len(a) // 2)
+        with self._threads(len(out)):
+            kernels.fold_int64(a, _scalar(r), out)
+        return out
+
+    def split_inner_products_int64(self, v: np.ndarray, a: np.ndarray) -> tuple[int, int]:
+        a = validation.int64_vector(a)
+        n = validation.same_length("split_inner_products_int64", 2 * len(_vec(v)), len(a)) // 2
+        with self._threads(n) as threads:
+            partial = kernels.split_inner_products_int64(v, a, threads)
+        return _reduce(partial[:, 0]), _reduce(partial[:, 1])
+
     def eq_table(self, point: Sequence[int]) -> np.ndarray:
         # eq(u, x) = eq(u_low, x_low) eq(u_high, x_high): two half-size tables built on one
         # thread, then one parallel pass for their product.

@@ -74,19 +74,22 @@ def _chunk_bounds(c, chunks, n):
 # --- conversions ----------------------------------------------------------------------
 
 
+@njit(inline="always", cache=True)
+def _embed(v):
+    """The Montgomery form of the signed int64 v mod r."""
+    zero = np.uint64(0)
+    # |v| as uint64 by wrapping negation: correct for int64 min too (2^63).
+    magnitude = np.uint64(v) if v >= 0 else zero - np.uint64(v)
+    x = mg.to_montgomery((magnitude, zero, zero, zero))
+    return x if v >= 0 else sub(mg.ZERO, x)
+
+
 @_kernel
 def from_int64(a, out):
     """out[i] = Montgomery form of a[i] mod r for signed int64 values a[i]."""
     n = a.shape[0]
-    zero = np.uint64(0)
     for i in prange(n):
-        v = a[i]
-        # |v| as uint64 by wrapping negation: correct for int64 min too (2^63).
-        magnitude = np.uint64(v) if v >= 0 else zero - np.uint64(v)
-        x = mg.to_montgomery((magnitude, zero, zero, zero))
-        if v < 0:
-            x = sub(mg.ZERO, x)
-        store(out, i, x)
+        store(out, i, _embed(a[i]))
 
 
 @_kernel
@@ -95,13 +98,8 @@ def tile_sub_int64(pattern, a, out):
     embedding, subtracted in the same pass: a logUp leaf's beta - alpha b_slot - limb)."""
     n = a.shape[0]
     w = pattern.shape[0]
-    zero = np.uint64(0)
     for i in prange(n):
-        v = a[i]
-        magnitude = np.uint64(v) if v >= 0 else zero - np.uint64(v)
-        x = mg.to_montgomery((magnitude, zero, zero, zero))
-        p = load(pattern, i % w)
-        store(out, i, sub(p, x) if v >= 0 else add(p, x))
+        store(out, i, sub(load(pattern, i % w), _embed(a[i])))
 
 
 @_kernel
@@ -223,6 +221,36 @@ def fold(v, r, out):
     for i in prange(m):
         lo = load(v, 2 * i)
         store(out, i, add(lo, mul(s, sub(load(v, 2 * i + 1), lo))))
+
+
+@_kernel
+def fold_int64(a, r, out):
+    """``fold`` of the int64 vector a's embedding: out[i] = a[2i] + r (a[2i+1] - a[2i]) mod r
+    (the difference taken in the field: a[2i+1] - a[2i] may overflow int64)."""
+    m = a.shape[0] // 2
+    s = load(r, 0)
+    for i in prange(m):
+        lo = _embed(a[2 * i])
+        store(out, i, add(lo, mul(s, sub(_embed(a[2 * i + 1]), lo))))
+
+
+@_kernel
+def split_inner_products_int64(v, a, threads):
+    """Per-chunk sums of v[i] a[2i] and v[i] a[2i+1] (uint64[chunks, 2, 5]) for int64 a."""
+    m = v.shape[0]
+    chunks = _chunk_count(m, threads)
+    partial = np.empty((chunks, 2, WIDE_LIMBS), np.uint64)
+    for c in prange(chunks):
+        lo, hi = _chunk_bounds(c, chunks, m)
+        s0 = mg.WIDE_ZERO
+        s1 = mg.WIDE_ZERO
+        for i in range(lo, hi):
+            e = load(v, i)
+            s0 = accumulate(s0, mul(e, _embed(a[2 * i])))
+            s1 = accumulate(s1, mul(e, _embed(a[2 * i + 1])))
+        store_wide(partial[c], 0, s0)
+        store_wide(partial[c], 1, s1)
+    return partial
 
 
 @_serial_kernel

@@ -256,6 +256,16 @@ class CudaBackend:
         self._launch("fold", len(out), v, _scalar(r), out)
         return out
 
+    # The two int64 operations composed: a device kernel would read the int64 limbs the way
+    # ``from_int64`` does; composing costs one field copy of a on the device, not on the host.
+    def fold_int64(self, a: np.ndarray, r: int):
+        return self.fold(self.from_int64(a), r)
+
+    def split_inner_products_int64(self, v, a: np.ndarray) -> tuple[int, int]:
+        a = validation.int64_vector(a)
+        validation.same_length("split_inner_products_int64", 2 * len(self._vec(v)), len(a))
+        return self.inner_product(v, self.from_int64(a[0::2])), self.inner_product(v, self.from_int64(a[1::2]))
+
     def eq_table(self, point: Sequence[int]):
         if not point:
             return self.runtime.to_device(np.array([field.int_to_limbs(field.MONTGOMERY_R % R)], dtype=np.uint32))
