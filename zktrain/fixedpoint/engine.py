@@ -63,10 +63,17 @@ from .exact import OPERAND_LIMIT, Term, Wide, matmul_rescale, matmul_wide, max_a
 from .lamb import LambState, lamb_step
 from .lars import lars_step
 from .momentum import MomentumWidthError, RoundedState, rounded_step
-from .trace import LambTrace, LarsTrace, LayerTrace, MomentumTrace, NormTrace, StepTrace, TrainingTrace, frozen
-
-#: Split point of the weight gradient's exact (hi, lo) form.
-GRADIENT_LO_BITS = 32
+from .trace import (
+    GRADIENT_LO_BITS,
+    LambTrace,
+    LarsTrace,
+    LayerTrace,
+    MomentumTrace,
+    NormTrace,
+    StepTrace,
+    TrainingTrace,
+    frozen,
+)
 
 
 class WidthError(ValueError):
@@ -363,7 +370,7 @@ class FixedPointMLP:
                     g_a=frozen(g_as[l][0]) if hidden else None,
                     g_a_rem=frozen(g_as[l][1]) if hidden else None,
                     g_z=frozen(g_zs[l]),
-                    g_w=g_ws[l],
+                    a_in=frozen(acts[l - 1]),
                     g_b=None if g_bs[l] is None else frozen(g_bs[l]),
                     norm=norm_traces.get(l),
                 )

@@ -14,7 +14,10 @@ import numpy as np
 from circuits.recipe import Recipe
 from circuits.softmax import SoftmaxCE
 
-from .exact import Wide
+from .exact import Wide, matmul_wide
+
+#: Split point of the weight gradient's exact (hi, lo) form.
+GRADIENT_LO_BITS = 32
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,12 @@ class LayerTrace:
     a             A_l = (1 - s_l) Z'_l (hidden); the output Y_hat is ``z`` itself
     g_a, g_a_rem  G'_A,l = rescale_S(G_Z,l+1 W_t,l+1) (hidden) and its remainder
     g_z           G_Z,l = (1 - s_l) G'_A,l (hidden), G_out = Y_hat - Y or p - Y (output)
-    g_w           G_W,l = G_Z,l^T A_{l-1} [d_l, d_{l-1}] at 2^(2R), exact, as Wide
+    a_in          A_{l-1} [B, d_{l-1}], the layer's input (X_t for l = 1): the previous layer's
+                  ``a`` itself, not a copy
+    g_w           G_W,l = G_Z,l^T A_{l-1} [d_l, d_{l-1}] at 2^(2R), exact, as Wide: computed
+                  on each access (a property), since a run's trace held for proving would
+                  otherwise keep a weight-sized wide tensor per layer and step that only
+                  LARS's and LAMB's records read (2x the weights themselves)
     g_b           G_b,l = 2^R 1^T G_Z,l [d_l] at 2^(2R) (None without bias)
     norm          the Ghost BN between Z' and the ReLU (``model.norm: ghost_bn``, hidden layers;
                   None otherwise). Then ``z``, ``z_rem`` are BN's input Z' and its remainder,
@@ -83,9 +91,13 @@ class LayerTrace:
     g_a: np.ndarray | None
     g_a_rem: np.ndarray | None
     g_z: np.ndarray
-    g_w: Wide
+    a_in: np.ndarray
     g_b: np.ndarray | None
     norm: NormTrace | None = None
+
+    @property
+    def g_w(self) -> Wide:
+        return matmul_wide(self.g_z.T, self.a_in, GRADIENT_LO_BITS, what=f"G_W of layer {self.layer}")
 
 
 @dataclass(frozen=True)
