@@ -1,9 +1,10 @@
 """Prover side of the gadgets: materializing the tables that ``verifier/gadgets.py`` describes.
 
 Witness tensors arrive as integer numpy arrays in C order (int64, or object arrays of Python
-ints for values beyond int64, e.g. biases at scale 2^(3R+k)). Binding an axis to a point is a
-sequence of folds after moving that axis innermost, so every table is built by the backend's
-O(n) kernels, never by a Python loop over entries.
+ints for values beyond int64, e.g. biases at scale 2^(3R+k)). Binding an axis of machine
+integers to a point is one pass of the backend over the array (``bind_axis_int64``: the axis's
+eq table against it); of Python ints, a sequence of folds after moving that axis innermost. Every
+table is built by the backend's O(n) kernels, never by a Python loop over entries.
 """
 
 from __future__ import annotations
@@ -31,9 +32,18 @@ def to_field(backend: FieldBackend, values: np.ndarray) -> Vec:
 
 
 def bind_axis(backend: FieldBackend, values: np.ndarray, axis: int, point: Sequence[int]) -> Vec:
-    """The table of ``values`` with ``axis`` bound to ``point``; other axes keep C order."""
+    """The table of ``values`` with ``axis`` bound to ``point``; other axes keep C order.
+
+    Machine integers (the witness's int64 weights, activations and gradients) are bound by
+    ``FieldBackend.bind_axis_int64`` straight from the array: the stacked weights of a
+    segment are its largest tensors, and a field copy of them (4x their int64 size, plus the
+    moved axis's int64 copy) was the matmul phases' peak memory."""
     if values.shape[axis] != 1 << len(point):
         raise ValueError(f"axis of size {values.shape[axis]} bound to {len(point)} coordinates")
+    if values.dtype.kind in "iu" and np.can_cast(values.dtype, np.int64, casting="safe"):
+        shape = values.shape
+        middle = values.reshape(int(np.prod(shape[:axis])), shape[axis], int(np.prod(shape[axis + 1:])))
+        return backend.bind_axis_int64(middle, point)
     table = to_field(backend, np.moveaxis(values, axis, -1))
     for r in point:
         table = backend.fold(table, r)

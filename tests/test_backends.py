@@ -262,6 +262,33 @@ def test_fold_int64_is_fold_of_the_embedding(backend, rng):
         backend.fold_int64(np.arange(3, dtype=np.int64), r)
 
 
+@pytest.mark.parametrize("shape", [(1, 1, 1), (2, 4, 3), (3, 8, 1), (1, 2, 1500)])
+def test_bind_axis_int64_is_the_moved_axis_folded(backend, rng, shape):
+    """Against the generic path: the middle axis moved innermost, embedded and folded once per
+    coordinate (post 1500 spans two of the CPU kernel's row blocks); edge int64 values."""
+    pre, n, post = shape
+    values = [EDGE_INT64[i % len(EDGE_INT64)] if i % 3 else rng.randrange(-(2**62), 2**62) for i in range(pre * n * post)]
+    a = np.array(values, dtype=np.int64).reshape(shape)
+    point = [rng.randrange(R) for _ in range(n.bit_length() - 1)]
+    table = backend.from_int64(np.moveaxis(a, 1, 2).reshape(-1))
+    for r in point:
+        table = backend.fold(table, r)
+    assert backend.to_ints(backend.bind_axis_int64(a, point)) == backend.to_ints(table)
+    small = (a % 1000).astype(np.int32)  # narrower integers (the limbs are int32) bind alike
+    assert backend.to_ints(backend.bind_axis_int64(small, point)) == backend.to_ints(backend.bind_axis_int64(small.astype(np.int64), point))
+
+
+@pytest.mark.parametrize("shape, k, error", [((2, 4), 2, "is not \\[pre"), ((2, 4, 1), 1, "is not \\[pre")])
+def test_bind_axis_int64_rejects_other_shapes(backend, shape, k, error):
+    with pytest.raises(ValueError, match=error):
+        backend.bind_axis_int64(np.zeros(shape, dtype=np.int64), [1] * k)
+
+
+def test_bind_axis_int64_rejects_lossy_dtypes(backend):
+    with pytest.raises(TypeError, match="without loss"):
+        backend.bind_axis_int64(np.zeros((1, 2, 1), dtype=np.uint64), [1])
+
+
 @pytest.mark.parametrize("n", [1, 3, 64])
 def test_split_inner_products_int64_pair_v_with_even_and_odd_entries(backend, rng, n):
     values = (EDGE_INT64 * 13)[: 2 * n]

@@ -73,6 +73,12 @@ class FieldBackend(Protocol):
         """(sum_i v[i] a[2i], sum_i v[i] a[2i+1]) for int64 a of twice v's length: v against
         a's entries at x_0 = 0 and x_0 = 1, in one pass with no field copy of a."""
 
+    def bind_axis_int64(self, a: np.ndarray, point: Sequence[int]) -> Vec:
+        """The table of the int64 array a [pre, 2^k, post] with its middle axis bound to
+        ``point`` (k coordinates, variable j = bit j of that axis's index): out[p post + q] =
+        sum_t eq(point, t) a[p, t, q]. The same as moving the axis innermost, ``from_int64``
+        and k folds, with no field copy of a (``prover.gadgets.bind_axis``)."""
+
     def eq_table(self, point: Sequence[int]) -> Vec:
         """eq(point, x) for the 2^len(point) hypercube points x, index sum_j x_j 2^j."""
 

@@ -92,6 +92,11 @@ class ReferenceBackend:
         validation.same_length("split_inner_products_int64", 2 * len(v), len(values))
         return tuple(sum(x * y for x, y in zip(v, values[half::2])) % R for half in (0, 1))
 
+    def bind_axis_int64(self, a: np.ndarray, point: Sequence[int]) -> list[int]:
+        a = validation.axis_to_bind(a, len(point)).tolist()
+        eq = self.eq_table(point)
+        return [sum(w * row[q] for w, row in zip(eq, block)) % R for block in a for q in range(len(block[0]))]
+
     def eq_table(self, point: Sequence[int]) -> list[int]:
         return polynomial.eq_table([u % R for u in point])
 

@@ -66,6 +66,16 @@ def periods(pattern_length: int, n: int) -> int:
     return n // pattern_length
 
 
+def axis_to_bind(a: np.ndarray, num_vars: int) -> np.ndarray:
+    """``bind_axis_int64``'s array: [pre, 2^num_vars, post] integers, as C-contiguous int64."""
+    a = np.asarray(a)
+    if a.ndim != 3 or a.shape[1] != 1 << num_vars:
+        raise ValueError(f"bind_axis_int64: shape {a.shape} is not [pre, 2^{num_vars}, post]")
+    if a.dtype.kind not in "iu" or not np.can_cast(a.dtype, np.int64, casting="safe"):
+        raise TypeError(f"bind_axis_int64: dtype {a.dtype} does not convert to int64 without loss")
+    return np.ascontiguousarray(a, dtype=np.int64)
+
+
 def gkr_leaf_round_args(lengths: list[int], num_points: int) -> None:
     if len(lengths) != 3:
         raise ValueError(f"gkr_leaf_round_evals: a unit-leaf logUp-GKR layer has 3 tables, got {len(lengths)}")

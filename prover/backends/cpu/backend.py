@@ -209,6 +209,14 @@ class CpuBackend:
             partial = kernels.split_inner_products_int64(v, a, threads)
         return _reduce(partial[:, 0]), _reduce(partial[:, 1])
 
+    def bind_axis_int64(self, a: np.ndarray, point: Sequence[int]) -> np.ndarray:
+        a = validation.axis_to_bind(a, len(point))
+        out = _empty(a.shape[0] * a.shape[2])
+        eq = self.eq_table(point)
+        with self._threads(a.size):
+            kernels.bind_axis_int64(a, eq, out)
+        return out
+
     def eq_table(self, point: Sequence[int]) -> np.ndarray:
         # eq(u, x) = eq(u_low, x_low) eq(u_high, x_high): two half-size tables built on one
         # thread, then one parallel pass for their product.

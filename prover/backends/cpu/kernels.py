@@ -253,6 +253,28 @@ def split_inner_products_int64(v, a, threads):
     return partial
 
 
+@_kernel
+def bind_axis_int64(a, eq, out):
+    """out[p post + q] = sum_t eq[t] a[p, t, q] for int64 a [pre, n, post] (the middle axis
+    bound by its eq table). Blocks of an output row (p fixed, a range of q) go to the threads,
+    so that a few long rows still spread; within a block t runs outside q, reading a in order
+    while the block's partial sums stay in cache."""
+    pre, n, post = a.shape
+    width = min(post, 1024)
+    per_row = (post + width - 1) // width
+    for block in prange(pre * per_row):
+        p = block // per_row
+        lo = (block % per_row) * width
+        hi = min(post, lo + width)
+        base = p * post
+        for q in range(lo, hi):
+            store(out, base + q, mg.ZERO)
+        for t in range(n):
+            e = load(eq, t)
+            for q in range(lo, hi):
+                store(out, base + q, add(load(out, base + q), mul(e, _embed(a[p, t, q]))))
+
+
 @_serial_kernel
 def eq_table_doubling(point, out):
     """out[x] = eq(u, x) for all x in {0,1}^k (u = point, k rows), index x = sum_j x_j 2^j.

@@ -266,6 +266,14 @@ class CudaBackend:
         validation.same_length("split_inner_products_int64", 2 * len(self._vec(v)), len(a))
         return self.inner_product(v, self.from_int64(a[0::2])), self.inner_product(v, self.from_int64(a[1::2]))
 
+    def bind_axis_int64(self, a: np.ndarray, point: Sequence[int]):
+        # Composed (the moved axis innermost, embedded, folded): see fold_int64 above.
+        a = validation.axis_to_bind(a, len(point))
+        table = self.from_int64(np.moveaxis(a, 1, 2).reshape(-1))
+        for r in point:
+            table = self.fold(table, r)
+        return table
+
     def eq_table(self, point: Sequence[int]):
         if not point:
             return self.runtime.to_device(np.array([field.int_to_limbs(field.MONTGOMERY_R % R)], dtype=np.uint32))
