@@ -33,7 +33,7 @@ def _instances(backend: FieldBackend, reductions: Sequence[Reduction], witness: 
     """The instances' tables, materialized; an eq table of one point is built once and shared
     by every instance that names it (the trees of a logUp-GKR step all have the step's eq), and
     ``SumcheckState`` folds a shared table once per round. A claims-ledger instance over an
-    int64 tensor is not materialized at all (``prover.ledger``)."""
+    integer tensor is not materialized at all (``prover.ledger``)."""
     shared: dict[Table, Vec] = {}
 
     def table(t: Table) -> Vec:

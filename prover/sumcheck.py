@@ -73,7 +73,7 @@ class SumcheckState:
 
     An instance may also be a ``prover.ledger.CombinedEqInstance``, whose tables exist only
     from its first fold on: its first round and fold are its own, then it is tables like
-    any other (every instance has at least one variable, so round 0 is its first)."""
+    any other (it has at least one variable, and every instance's first round is round 0)."""
 
     def __init__(self, backend: FieldBackend, instances: Sequence[Instance | CombinedEqInstance],
                  coefficients: Sequence[int]):
