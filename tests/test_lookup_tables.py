@@ -356,6 +356,56 @@ def test_claim_on_P_off_by_one(mode):
     _exp_rejected(mode, GADGET, _honest(GADGET, d), "^exp-product: (zk )?sumcheck round 0", p_claims=p_claims)
 
 
+@pytest.mark.parametrize("part", ["e0", "e1"])
+def test_product_on_a_forged_table_hands_back_a_false_claim(mode, part):
+    """The claim on P one too high (as above), but the prover runs the exp-product sumcheck on
+    a forged ``part`` (one entry moved so that the sum is the false total): every round is then
+    consistent and the gadget accepts. What stands in the way is the claim its ``finish`` hands
+    back on ``part``, which is false, so the caller's ledger rejects it. The attack names that
+    hand-off: dropped from ``finish`` (the mutation tool's ``claim`` operator), the false P
+    would pass."""
+    d = _inputs(3)
+    witness = _honest(GADGET, d)
+    d_claim = _d_claim(d, 3)
+    p_claims = [Claim("P", tuple(range(3, 6)), _mle(cexp.exp_neg_product(d), tuple(range(3, 6))) + 1)]
+    name, other = GADGET.tensor(part), GADGET.tensor("e1" if part == "e0" else "e0")
+
+    class Forging(MODES[mode][0]):
+        def _prove_phase(self, label, reductions):
+            if label != b"exp-product":
+                return super()._prove_phase(label, reductions)
+            points, rho = reductions[0].tables[0][0].args  # the combined eq E over the claims
+            e_at_0 = sum(r * math.prod(1 - x for x in u) for r, u in zip(rho, points)) % R
+            honest = self.witness[name]
+            forged = np.asarray(honest, dtype=object).reshape(-1).copy()
+            # The total rises by rho_0 (claim 0 is one too high): so does E(0) o(0) f(0).
+            forged[0] = (int(forged[0]) + rho[0] * pow(e_at_0 * int(np.asarray(self.witness[other]).reshape(-1)[0]), -1, R)) % R
+            self.witness[name] = forged.reshape(np.shape(honest))
+            try:
+                return super()._prove_phase(label, reductions)
+            finally:
+                self.witness[name] = honest
+
+    ch = _prover_channel(mode, witness, Forging)
+    prover = _RecklessExp(GADGET, ch)
+    prover.split_input(d_claim)
+    product = prover.product(p_claims)
+    prover.rescale()
+    _RecklessLogup(_statement(GADGET), ch).run()
+
+    verifier_channel = MODES[mode][1](None, {}, ch.proof_bytes(), pedersen_generators())
+    walk = ExpWalk(GADGET, verifier_channel)
+    walk.split_input(d_claim)
+    handed = walk.product(p_claims)  # accepted: the forged sumcheck is consistent
+    walk.rescale()
+    LogupWalk(_statement(GADGET), verifier_channel).run()
+    verifier_channel.reader.finish()
+    assert [c.tensor for c in handed] == [GADGET.tensor("e0"), GADGET.tensor("e1")]
+    assert _claims_true(mode, product, handed, witness) is False
+    (false,) = [c for c in product if c.tensor == name]
+    assert getattr(false.value, "value", false.value) % R != _mle(witness[name], false.point)
+
+
 @pytest.mark.parametrize("z0, z1", [(1 << 16, 0), (5, 1 << 16), (6, -pow(1 << 16, -1, R) % R)],
                          ids=["low-limb-2^16", "d-past-2^32", "field-fraction-limb"])
 def test_index_outside_the_table_domain(mode, z0, z1):

@@ -25,6 +25,9 @@ Mutation operators (``KINDS``):
             ``ledger.add(...)`` (a claim passed on to the reduction or opening that checks
             it). Gadget wirings are made of these; the other operators do not see them, and
             deleting one leaves a claim nobody checks
+  claim     a reduction's ``finish`` returning a list of ``Claim(...)`` -> each claim dropped
+            in turn: the table evaluation it carries is then checked by nobody (an attack that
+            sends honest evaluations cannot notice; one that lies in that table must)
 
 Guards raising any exception count (VerifyError, and the ValueError / TypeError with which
 the verifier's parsing refuses out-of-bound input before it allocates).
@@ -62,7 +65,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-KINDS = ("remove", "weaken", "boundary", "absorb", "handoff")
+KINDS = ("remove", "weaken", "boundary", "absorb", "handoff", "claim")
 ABSORBS = {"absorb_bytes", "absorb_scalar", "absorb_scalars", "absorb_point", "absorb_points", "domain_separate"}
 HANDOFFS = {"require_equal", "slice_value"}  # and ``<...>.ledger.add``
 UNREACHABLE = re.compile(r"#\s*mutation:\s*unreachable\s*\((.*)\)")
@@ -273,6 +276,13 @@ class _Finder(ast.NodeVisitor):
         self.generic_visit(node)
 
     def visit_Return(self, node: ast.Return) -> None:
+        if self.function and self.function[-1] == "finish" and isinstance(node.value, ast.List):
+            claims = node.value.elts
+            if claims and all(isinstance(e, ast.Call) and isinstance(e.func, ast.Name) and e.func.id == "Claim"
+                              for e in claims):
+                for i, claim in enumerate(claims):
+                    rest = ", ".join(self._segment(o) for j, o in enumerate(claims) if j != i)
+                    self._add(claim, "claim", f"finish drops {self._segment(claim)}", f"[{rest}]", node.value)
         if self.function and self.function[-1] == "equal" and node.value is not None:
             verdict = isinstance(node.value, ast.Compare) or (
                 isinstance(node.value, ast.Constant) and node.value.value is False
