@@ -35,6 +35,7 @@ from verifier.bundle import verify_bundle
 from verifier.errors import VerifyError
 from verifier.field import MODULUS as R
 from verifier.logup import function_multiplicity_name, multiplicity_name
+from verifier.polynomial import eq_eval
 from verifier.training import (
     TrainingStatement,
     TrainingWalk,
@@ -429,6 +430,46 @@ def test_numerator_not_the_exp_product_rejected(run):
         return v
 
     _rejected(run, _cheat(run, _hooked(run, 0, edit)), _phase_fails(run, "ce:product"))
+
+
+@pytest.mark.parametrize("part", ["e0", "e1"])
+def test_masked_product_on_a_forged_factor_rejected(run, part):
+    """The numerator edit above, but the masked product's sumcheck is run on a forged ``part``
+    (one entry moved so that the sum is the claimed total): every round is consistent, and the
+    sumcheck hands the walk a false claim on the committed ``part``, which the claims ledger
+    rejects. Dropped from the reduction's ``finish`` (the mutation tool's ``claim`` operator),
+    that claim would leave the forged factor unchecked and the false numerator through."""
+
+    def edit(name, v, seen):
+        if name == "ce.n":
+            v[0, 0] += 1 << 20
+        return v
+
+    wit = _hooked(run, 0, edit)
+    tensor = {"e0": "ce.e0", "e1": "ce.e1"}[part]
+    other = {"e0": "ce.e1", "e1": "ce.e0"}[part]
+
+    class Forging(run["channel"]):
+        def _prove_phase(self, label, reductions):
+            if label != b"ce:product":
+                return super()._prove_phase(label, reductions)
+            points, rho = reductions[0].tables[0][0].args
+            weights = [sum(r * eq_eval(u, [(x >> k) & 1 for k in range(len(u))]) for r, u in zip(rho, points)) % R
+                       for x in range(1 << len(points[0]))]
+            f, g = (np.asarray(self.witness[t], dtype=object).reshape(-1) for t in (tensor, other))
+            total = getattr(reductions[0].claims[0], "value", reductions[0].claims[0])
+            gap = (total - sum(w * int(a) * int(b) for w, a, b in zip(weights, f, g))) % R
+            x = next(i for i, (w, b) in enumerate(zip(weights, g)) if w and int(b) % R)
+            forged = f.copy()
+            forged[x] = (int(f[x]) + gap * pow(weights[x] * int(g[x]), -1, R)) % R
+            honest = self.witness[tensor]
+            self.witness[tensor] = forged.reshape(np.shape(honest))
+            try:
+                return super()._prove_phase(label, reductions)
+            finally:
+                self.witness[tensor] = honest
+
+    _rejected(run, _cheat(run, wit, Forging), _phase_fails(run, "phase-ledger"))
 
 
 def _labels(run, row):
