@@ -542,7 +542,6 @@ def test_published_final_weights_other_than_the_claimed_ones_rejected(run):
     reduction (``TrainingWalk._ledger_and_openings``). The attack: every message is the
     honest run's, so phase 1 holds, but the published W1.T commits to other final weights
     (one entry + 1). Only that opening stands in the way."""
-    assert len([n for n in run["statement"].committed_tensors() if n == "W1.T"]) == 1
     forged = run["witness"]["W1.T"].copy()
     forged[0, 0] += 1
     published = dict(run["published"])
