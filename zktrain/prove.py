@@ -93,7 +93,11 @@ class TraceProof:
 
 
 def _pad(a: np.ndarray | None, shape: tuple[int, ...], fill: int = 0) -> np.ndarray:
-    """``a`` in the top-left corner of an int64 array of ``shape`` filled with ``fill``."""
+    """``a`` in the top-left corner of an int64 array of ``shape`` filled with ``fill``; ``a``
+    itself (the trace's array, no copy) when it is int64 of that shape already. Records are
+    only read: ``stack_witness`` copies them into the segment's witness."""
+    if a is not None and a.shape == shape and a.dtype == np.int64:
+        return a
     out = np.full(shape, fill, dtype=np.int64)
     if a is not None:
         out[tuple(slice(0, n) for n in a.shape)] = a
