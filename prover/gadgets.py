@@ -15,6 +15,7 @@ import numpy as np
 
 from circuits.layout import Layout
 from prover.backends.base import FieldBackend, Vec
+from prover.backends.validation import machine_integers
 from prover.logup import half
 from verifier.field import MODULUS as R
 from verifier.phase import Table
@@ -40,7 +41,7 @@ def bind_axis(backend: FieldBackend, values: np.ndarray, axis: int, point: Seque
     moved axis's int64 copy) was the matmul phases' peak memory."""
     if values.shape[axis] != 1 << len(point):
         raise ValueError(f"axis of size {values.shape[axis]} bound to {len(point)} coordinates")
-    if values.dtype.kind in "iu" and np.can_cast(values.dtype, np.int64, casting="safe"):
+    if machine_integers(values.dtype):
         shape = values.shape
         middle = values.reshape(int(np.prod(shape[:axis])), shape[axis], int(np.prod(shape[axis + 1:])))
         return backend.bind_axis_int64(middle, point)

@@ -29,6 +29,7 @@ from typing import Sequence
 import numpy as np
 
 from prover.backends.base import FieldBackend, Vec
+from prover.backends.validation import kernel_integers
 from verifier.field import MODULUS as R
 from verifier.sumcheck import InstanceShape, Term
 
@@ -50,7 +51,8 @@ class CombinedEqInstance:
     def __init__(self, points: Sequence[Sequence[int]], rho: Sequence[int], values: np.ndarray):
         self.points = [list(u) for u in points]
         self.rho = list(rho)
-        self.values = np.ascontiguousarray(values, dtype=np.int64).reshape(-1)
+        # int32 limbs stay int32: the CPU kernels read them as they are (``kernel_integers``).
+        self.values = kernel_integers(np.ascontiguousarray(values).reshape(-1))
         num_vars = len(self.points[0])
         if num_vars < 1 or self.values.size != 1 << num_vars:
             raise ValueError(f"{self.values.size} values for a ledger instance of {num_vars} variables")

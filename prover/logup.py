@@ -4,15 +4,18 @@ The protocol, its order and the claims it ends in are ``verifier.logup.LogupWalk
 prover runs over its own channel like the rest of the training walk. What only the prover
 has is computed here: the multiplicities (committed with the other witness tensors, before
 any challenge) and, once beta and alpha are drawn, the *derived tables*: every layer of every
-tree (leaves up, one multiplication pass per layer: p = p_0 q_1 + p_1 q_0, q = q_0 q_1 over
-the halves of the layer below), the roots the walk sends, and the top tree over the roots.
+tree (leaves up, one pass per layer: p = p_0 q_1 + p_1 q_0, q = q_0 q_1 over the halves of
+the layer below, ``FieldBackend.gkr_parent_layer``), the roots the walk sends, and the top
+tree over the roots.
 
 Cost: a tree of 2^n leaves has 2^(n+1) fractions in its layers and the sumcheck of step k
 costs O(2^k) per active tree, so the prover is linear in the number of lookups plus the table
 sizes. Every layer above the leaves is kept until the phase that reads it (as many field
 elements as leaves, p and q together); the channel drops each layer after that phase. A unit
 tree's leaves (numerators 1: limbs, looked-up pairs) are not kept: the leaf step rebuilds them
-from the committed limbs in one pass (``LeafLayer``, ``FieldBackend.tile_sub_int64``).
+from the committed limbs in one pass (``LeafLayer``, ``FieldBackend.tile_sub_int64``). A limbs
+tensor's tree never holds them at all before that step: its layer 1 is computed from the limbs
+(``FieldBackend.gkr_unit_parent_layer_int64``).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from prover.backends.base import FieldBackend, Vec
+from prover.backends.validation import kernel_integers
 from verifier.field import MODULUS as R
 from verifier.logup import (
     TOP,
@@ -38,12 +42,13 @@ Derived = dict
 
 
 def slot_matrix(tensor: RangeTensor, limbs: np.ndarray) -> np.ndarray:
-    """A limbs tensor as a [2^value_vars, padded_width] int64 array, its shape checked."""
+    """A limbs tensor as a [2^value_vars, padded_width] int32 or int64 array (the kernels read
+    int32 limbs as they are), its shape checked."""
     a = np.asarray(limbs)
     width = tensor.decomposition.padded_width
     if a.size != (1 << tensor.value_vars) * width or (a.ndim and a.shape[-1] != width):
         raise ValueError(f"{tensor.name}: limbs of shape {a.shape}, expected 2^{tensor.value_vars} values x {width} slots")
-    return a.reshape(-1, width).astype(np.int64, copy=False)
+    return kernel_integers(a.reshape(-1)).reshape(-1, width)
 
 
 def multiplicities(statement: LogupStatement, witness: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -129,16 +134,11 @@ def build_layers(backend: FieldBackend, numerators: Vec | None, denominators: Ve
 
     ``numerators`` None: every leaf's numerator is 1 (a unit tree, ``verifier.logup.Tree.unit``);
     the leaf layer is then kept as (None, q), its parents' numerators are q_0 + q_1, and no
-    numerator table of ones is ever built (the walk's leaf step does not read one)."""
+    numerator table of ones is ever built (the walk's leaf step does not read one). Each
+    layer is one pass over the one below (``FieldBackend.gkr_parent_layer``)."""
     layers = [(numerators, denominators)]
     while backend.length(layers[-1][1]) > 1:
-        p_below, (q0, q1) = layers[-1][0], _halves(layers[-1][1])
-        if p_below is None:
-            p = backend.add(q0, q1)
-        else:
-            p0, p1 = _halves(p_below)
-            p = backend.add(backend.mul(p0, q1), backend.mul(p1, q0))
-        layers.append((p, backend.mul(q0, q1)))
+        layers.append(backend.gkr_parent_layer(*layers[-1]))
     return layers[::-1]
 
 
@@ -176,12 +176,16 @@ def leaf_denominators(
         x, y = _column(lk.value_vars, lk.input, witness[lk.input]), _column(lk.value_vars, lk.output, witness[lk.output])
         folded = backend.add(_field(backend, x), backend.scalar_mul(_field(backend, y), challenges.gamma))
         return backend.sub(_constant(backend, challenges.shift(tree.bits), n), folded)
+    return backend.tile_sub_int64(*_slot_shifts_and_limbs(backend, tree, challenges, witness))
+
+
+def _slot_shifts_and_limbs(backend: FieldBackend, tree: Tree, challenges: Challenges, witness: Mapping[str, np.ndarray]):
+    """A limbs tensor tree's leaves as (pattern, limbs): leaf i is pattern[i mod width] - limbs[i].
+    beta - alpha b_i is public and periodic in the slot (the innermost axis), so the leaves
+    need no tiled copy of it."""
     t = tree.tensor
     slots = slot_matrix(t, witness[t.name]).reshape(-1)
-    # beta - alpha b_i is public and periodic in the slot (the innermost axis): one pass
-    # subtracts the limbs from it repeated, with no tiled copy.
-    shifts = backend.from_ints([challenges.shift(b) for b in t.slot_tags()])
-    return backend.tile_sub_int64(shifts, slots)
+    return backend.from_ints([challenges.shift(b) for b in t.slot_tags()]), slots
 
 
 def derive_tables(
@@ -198,15 +202,17 @@ def derive_tables(
     roots = []
     for tree in statement.trees():
         if leaves_of is not None:
-            pq = leaves_of(backend, tree, challenges, witness)
+            layers = build_layers(backend, *leaves_of(backend, tree, challenges, witness))
+        elif tree.tensor is not None and tree.num_vars >= 1:
+            # Layer 1 from the committed limbs in one pass: the leaves are never a table here.
+            pattern, limbs = _slot_shifts_and_limbs(backend, tree, challenges, witness)
+            layers = build_layers(backend, *backend.gkr_unit_parent_layer_int64(pattern, limbs)) + [None]
         elif tree.unit:
-            pq = (None, leaf_denominators(backend, tree, challenges, witness))
+            layers = build_layers(backend, None, leaf_denominators(backend, tree, challenges, witness))
         else:
-            pq = leaves(backend, tree, challenges, witness)
-        layers = build_layers(backend, *pq)
+            layers = build_layers(backend, *leaves(backend, tree, challenges, witness))
         if leaves_of is None and tree.unit and len(layers) > 1:
             layers[-1] = LeafLayer(lambda tree=tree: (None, leaf_denominators(backend, tree, challenges, witness)))
-        del pq
         for k, layer in enumerate(layers):
             out[("gkr", tree.key, k)] = layer
         p, q = layers[0]

@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 
 from prover.backends.base import FieldBackend, Vec
+from prover.backends.validation import machine_integers
 from prover.commit.generators import ProverGenerators
 from prover.gadgets import Witness, materialize
 from prover.ledger import TERMS as LEDGER_TERMS, CombinedEqInstance
@@ -45,7 +46,8 @@ def _instances(backend: FieldBackend, reductions: Sequence[Reduction], witness: 
 
     def instance(shape, tables) -> Instance | CombinedEqInstance:
         ledger = _ledger_instance(shape, tables, witness)
-        return ledger or Instance([table(t) for t in tables], shape.terms)
+        eq_point = tuple(tables[0].args[0]) if tables and tables[0].kind == "eq" else None
+        return ledger or Instance([table(t) for t in tables], shape.terms, eq_point)
 
     return [instance(shape, tables) for red in reductions for shape, tables in zip(red.shapes, red.tables, strict=True)]
 
@@ -57,7 +59,7 @@ def _ledger_instance(shape, tables: Sequence[Table], witness: Witness) -> Combin
     if [t.kind for t in tables] != ["combined_eq", "flat"] or shape.terms != LEDGER_TERMS or shape.num_vars < 1:
         return None
     values = np.asarray(witness[tables[1].args[0]])
-    if values.dtype.kind not in "iu" or not np.can_cast(values.dtype, np.int64, casting="safe"):
+    if not machine_integers(values.dtype):
         return None
     return CombinedEqInstance(*tables[0].args, values)
 

@@ -26,10 +26,16 @@ from verifier.transcript import Transcript
 
 @dataclass
 class Instance:
-    """Tables of equal length 2^num_vars and the public terms combining them."""
+    """Tables of equal length 2^num_vars and the public terms combining them.
+
+    ``eq_point``: the point u whose eq table is ``tables[0]`` (eq(u, .) itself, u of num_vars
+    coordinates), when it is one. ``SumcheckState`` then tells the logUp-GKR round kernels the
+    coordinate u_j of each round, which lets them split eq's factor in the bound variable off
+    (``FieldBackend.gkr_round_evals``'s ``eq_coordinate``)."""
 
     tables: list[Vec]
     terms: tuple[Term, ...]
+    eq_point: tuple[int, ...] | None = None
 
     def shape(self, backend: FieldBackend) -> InstanceShape:
         return InstanceShape(_num_vars(backend, self.tables), len(self.tables), self.terms)
@@ -81,6 +87,11 @@ class SumcheckState:
         self.shapes = [inst.shape(backend) for inst in instances]
         # The state folds its own copies of the table lists; callers' instances stay intact.
         self.tables = [inst if isinstance(inst, CombinedEqInstance) else list(inst.tables) for inst in instances]
+        # Folding binds eq(u, .) to c eq(u[j:], .) by round j, so u[j] is round j's coordinate.
+        self.eq_points = [getattr(inst, "eq_point", None) for inst in instances]
+        for point, shape in zip(self.eq_points, self.shapes):
+            if point is not None and len(point) != shape.num_vars:
+                raise ValueError(f"an eq table of {len(point)} coordinates in an instance of {shape.num_vars} variables")
         self.coefficients = list(coefficients)
         self.num_rounds = max(s.num_vars for s in self.shapes)
         self.degree = max(s.degree for s in self.shapes)
@@ -97,12 +108,14 @@ class SumcheckState:
     def _instance_round_evals(self, i: int, num_points: int) -> list[int]:
         if isinstance(self.tables[i], CombinedEqInstance):
             return self.tables[i].first_round(self.backend, num_points)
+        point = self.eq_points[i]
+        u = None if point is None else point[self.round]
         gamma = _gkr_layer_gamma(self.shapes[i])
         if gamma is not None:  # one fused pass over the five tables instead of three products
-            return self.backend.gkr_round_evals(self.tables[i], gamma, num_points)
+            return self.backend.gkr_round_evals(self.tables[i], gamma, num_points, eq_coordinate=u)
         gamma = _gkr_leaf_layer_gamma(self.shapes[i])
         if gamma is not None:  # the same over unit leaves: three tables, no numerators
-            return self.backend.gkr_leaf_round_evals(self.tables[i], gamma, num_points)
+            return self.backend.gkr_leaf_round_evals(self.tables[i], gamma, num_points, eq_coordinate=u)
         out = [0] * num_points
         for term in self.shapes[i].terms:
             evals = self.backend.round_evals([self.tables[i][j] for j in term.factors], num_points)

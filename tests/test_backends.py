@@ -173,6 +173,43 @@ def test_tile_sub_int64_rejects_a_partial_period(backend, n):
         backend.tile_sub_int64(backend.from_ints([1, 2]), np.arange(n, dtype=np.int64))
 
 
+@pytest.mark.parametrize("unit", [False, True], ids=["fractions", "unit"])
+@pytest.mark.parametrize("half", [1, 37, 1 << 14])
+def test_gkr_parent_layer_is_the_fraction_sums_of_the_halves(backend, rng, unit, half):
+    """p' = p_0 q_1 + p_1 q_0, q' = q_0 q_1 over the halves split by the top variable (p None:
+    numerators 1); the last size runs on both threads."""
+    if backend.name in ("reference", "cuda"):
+        half = min(half, 64)
+    p, q = None if unit else random_ints(rng, 2 * half), random_ints(rng, 2 * half)
+    got_p, got_q = backend.gkr_parent_layer(None if unit else backend.from_ints(p), backend.from_ints(q))
+    p = p or [1] * (2 * half)
+    assert backend.to_ints(got_p) == [(p[i] * q[i + half] + p[i + half] * q[i]) % R for i in range(half)]
+    assert backend.to_ints(got_q) == [q[i] * q[i + half] % R for i in range(half)]
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.int32])
+def test_gkr_unit_parent_layer_int64_reads_the_leaves_from_the_integers(backend, rng, dtype):
+    """The unit parent layer of the leaves pattern[i mod w] - a[i], edge values included."""
+    pattern = [x % R for x in (0, 1, R - 1, 2**64 + 3)]
+    edges = [v for v in EDGE_INT64 if np.iinfo(dtype).min <= v <= np.iinfo(dtype).max]
+    values = [v for v in edges for _ in pattern]
+    values += [rng.randrange(-(2**30), 2**30) for _ in range(-len(values) % 8 + 8)]
+    a = np.array(values, dtype=dtype)
+    got_p, got_q = backend.gkr_unit_parent_layer_int64(backend.from_ints(pattern), a)
+    d = [(pattern[i % 4] - v) % R for i, v in enumerate(values)]
+    h = len(d) // 2
+    assert backend.to_ints(got_p) == [(d[i] + d[i + h]) % R for i in range(h)]
+    assert backend.to_ints(got_q) == [d[i] * d[i + h] % R for i in range(h)]
+
+
+@pytest.mark.parametrize("n", [0, 3])
+def test_gkr_parent_layers_reject_a_layer_without_two_halves(backend, n):
+    with pytest.raises(ValueError, match="positive and even"):
+        backend.gkr_parent_layer(None, backend.from_ints(list(range(n))))
+    with pytest.raises(ValueError, match="positive and even|whole periods"):
+        backend.gkr_unit_parent_layer_int64(backend.from_ints([1]), np.arange(n, dtype=np.int64))
+
+
 # --- elementwise --------------------------------------------------------------------------
 
 ELEMENTWISE = {
@@ -376,6 +413,38 @@ def test_gkr_round_evals_match_the_definition(backend, rng, pairs, num_points):
     want = [
         (round_poly_by_definition([e, p0, q1], t) + round_poly_by_definition([e, p1, q0], t)
          + gamma * round_poly_by_definition([e, q0, q1], t)) % R
+        for t in range(num_points)
+    ]
+    assert got == want
+
+
+@pytest.mark.parametrize("leaf", [False, True], ids=["layer", "leaf"])
+@pytest.mark.parametrize("pairs, num_points", [(1, 4), (37, 2), (37, 4), (37, 6), (1 << 14, 4)])
+@pytest.mark.parametrize("u0", ["random", 0, 1])
+def test_gkr_round_evals_with_the_eq_factor_split_off_match_the_definition(backend, rng, leaf, pairs, num_points, u0):
+    """``eq_coordinate``: the first table is c eq((u0, u'), .), as a folded eq table is, and the
+    round (Gruen's split: s(t) = eq1(u0, t) h(t)) is the definition's, for u0 = 0 and 1 too
+    (where one of the eq table's halves vanishes). The table has an odd pair count, so it is
+    c eq1(u0, x_0) e'(x') with e' random rather than an eq table: the split needs only that."""
+    if backend.name in ("reference", "cuda"):
+        pairs = min(pairs, 64)
+    u = rng.randrange(R) if u0 == "random" else u0
+    c, e_rest = rng.randrange(R), random_ints(rng, pairs)
+    e = [c * ((1 - u) if b == 0 else u) * w % R for w in e_rest for b in (0, 1)]
+    others = [random_ints(rng, 2 * pairs) for _ in range(2 if leaf else 4)]
+    gamma = rng.randrange(R)
+    op = backend.gkr_leaf_round_evals if leaf else backend.gkr_round_evals
+    tables = [backend.from_ints(v) for v in (e, *others)]
+    got = op(tables, gamma, num_points, eq_coordinate=u)
+    if leaf:
+        q0, q1 = others
+        terms = ([e, q0], [e, q1], [e, q0, q1])
+    else:
+        p0, p1, q0, q1 = others
+        terms = ([e, p0, q1], [e, p1, q0], [e, q0, q1])
+    want = [
+        (round_poly_by_definition(terms[0], t) + round_poly_by_definition(terms[1], t)
+         + gamma * round_poly_by_definition(terms[2], t)) % R
         for t in range(num_points)
     ]
     assert got == want

@@ -342,3 +342,26 @@ def test_statement_is_absorbed_before_the_batching_challenge(backend, rng, monke
     verify_sumcheck(Transcript(DOMAIN), shapes, claims, proof)
     assert seen[:4] == [("domain_separate", b"sumcheck"), ("absorb_bytes", b"shape"), ("absorb_bytes", b"claims"),
                         ("challenge_bytes", b"batching")]
+
+
+@pytest.mark.parametrize("leaf", [False, True], ids=["layer", "leaf"])
+def test_gkr_instances_naming_their_eq_point_prove_the_same_bytes(backend, rng, leaf):
+    """An instance that names the point of its eq table (``Instance.eq_point``) lets the
+    logUp-GKR round kernels split eq's factor in the bound variable off, round after round of
+    folding; the proof is the same bytes as without it, and verifies. Batched with an instance
+    of fewer variables, so that it runs on alone after the other is bound."""
+    from verifier.logup import layer_shape, leaf_layer_shape
+
+    gamma = rng.randrange(R)
+    shape = (leaf_layer_shape if leaf else layer_shape)(5, gamma)
+    u = tuple(rng.randrange(R) for _ in range(5))
+    others = [_rand(rng, 5) for _ in range(shape.num_tables - 1)]
+    a, b = _rand(rng, 3), _rand(rng, 3)
+
+    def instances(eq_point):
+        tables = [backend.from_ints(eq_table(list(u)))] + [backend.from_ints(t) for t in others]
+        return [Instance(tables, shape.terms, eq_point), product_instance(backend.from_ints(a), backend.from_ints(b))]
+
+    plain, split = _prove(backend, instances(None)), _prove(backend, instances(u))
+    assert split[1] == plain[1] and split[2].to_bytes() == plain[2].to_bytes() and split[3] == plain[3]
+    verify_sumcheck(Transcript(DOMAIN), split[0], split[1], split[2])

@@ -47,6 +47,15 @@ class FieldBackend(Protocol):
         len(pattern): ``tile``, ``from_int64`` and ``sub`` in one pass (a limbs tensor's
         logUp leaf denominators, beta - alpha b_slot - limb, ``prover.logup``)."""
 
+    def gkr_parent_layer(self, p: Vec | None, q: Vec) -> tuple[Vec, Vec]:
+        """The layer above (p, q) in a logUp fraction tree (``prover.logup.build_layers``):
+        children are the halves split by the top variable, p' = p_0 q_1 + p_1 q_0 and
+        q' = q_0 q_1 (p None: every numerator is 1, p' = q_0 + q_1), in one pass."""
+
+    def gkr_unit_parent_layer_int64(self, pattern: Vec, a: np.ndarray) -> tuple[Vec, Vec]:
+        """``gkr_parent_layer(None, tile_sub_int64(pattern, a))``: a unit tree's layer above its
+        leaves, from the committed integers, with no table of the leaves."""
+
     # --- elementwise -------------------------------------------------------------------
     def add(self, a: Vec, b: Vec) -> Vec: ...
 
@@ -97,12 +106,21 @@ class FieldBackend(Protocol):
         t = 0, 1, ..., num_points - 1 (num_points >= len(factors) + 1 determines s).
         """
 
-    def gkr_round_evals(self, tables: Sequence[Vec], gamma: int, num_points: int) -> list[int]:
+    def gkr_round_evals(self, tables: Sequence[Vec], gamma: int, num_points: int,
+                        eq_coordinate: int | None = None) -> list[int]:
         """Sumcheck round of a logUp-GKR layer (``verifier.logup.layer_shape``): tables
         [eq, p0, p1, q0, q1], s(t) = sum_i eq (p0 q1 + p1 q0 + gamma q0 q1) at t = 0, 1, ...,
-        num_points - 1; the same as three ``round_evals`` combined, in one pass."""
+        num_points - 1; the same as three ``round_evals`` combined, in one pass.
 
-    def gkr_leaf_round_evals(self, tables: Sequence[Vec], gamma: int, num_points: int) -> list[int]:
+        ``eq_coordinate`` u, when given, promises that the first table factors as
+        eq(x) = c eq1(u, x_0) e'(x') (an eq table, as ``SumcheckState`` folds it: c is the
+        product of the bound variables' factors). The result is the same; a backend may use
+        it to split the factor off (Gruen, ePrint 2024/108, section 3): s(t) = eq1(u, t) h(t)
+        with h(t) = sum_i (eq[2i] + eq[2i+1]) (...)(t) of degree 2, fewer multiplications."""
+
+    def gkr_leaf_round_evals(self, tables: Sequence[Vec], gamma: int, num_points: int,
+                             eq_coordinate: int | None = None) -> list[int]:
         """Sumcheck round of a logUp-GKR layer over unit leaves (``verifier.logup.leaf_layer_shape``):
         tables [eq, q0, q1], s(t) = sum_i eq (q0 + q1 + gamma q0 q1) at t = 0, 1, ...,
-        num_points - 1; the same as three ``round_evals`` combined, in one pass."""
+        num_points - 1; the same as three ``round_evals`` combined, in one pass.
+        ``eq_coordinate``: as ``gkr_round_evals``'s."""

@@ -55,6 +55,17 @@ class ReferenceBackend:
         validation.periods(len(pattern), len(values))
         return [(pattern[i % len(pattern)] - v) % R for i, v in enumerate(values)]
 
+    def gkr_parent_layer(self, p: list[int] | None, q: list[int]) -> tuple[list[int], list[int]]:
+        h = validation.halved("gkr_parent_layer", len(q))
+        if p is None:
+            return [(q[i] + q[i + h]) % R for i in range(h)], [q[i] * q[i + h] % R for i in range(h)]
+        validation.same_length("gkr_parent_layer", len(p), len(q))
+        return [(p[i] * q[i + h] + p[i + h] * q[i]) % R for i in range(h)], [q[i] * q[i + h] % R for i in range(h)]
+
+    def gkr_unit_parent_layer_int64(self, pattern: list[int], a: np.ndarray) -> tuple[list[int], list[int]]:
+        validation.halved("gkr_unit_parent_layer_int64", len(validation.int64_vector(a)))
+        return self.gkr_parent_layer(None, self.tile_sub_int64(pattern, a))
+
     # --- elementwise -------------------------------------------------------------------
     def add(self, a: list[int], b: list[int]) -> list[int]:
         validation.same_length("add", len(a), len(b))
@@ -124,13 +135,16 @@ class ReferenceBackend:
             evals.append(total % R)
         return evals
 
-    def gkr_round_evals(self, tables: Sequence[list[int]], gamma: int, num_points: int) -> list[int]:
+    # The definitions: ``eq_coordinate`` (a promise about the eq table) is not needed for them.
+    def gkr_round_evals(self, tables: Sequence[list[int]], gamma: int, num_points: int,
+                        eq_coordinate: int | None = None) -> list[int]:
         validation.gkr_round_args([len(f) for f in tables], num_points)
         e, p0, p1, q0, q1 = tables
         terms = [self.round_evals(f, num_points) for f in ([e, p0, q1], [e, p1, q0], [e, q0, q1])]
         return [(a + b + gamma * c) % R for a, b, c in zip(*terms)]
 
-    def gkr_leaf_round_evals(self, tables: Sequence[list[int]], gamma: int, num_points: int) -> list[int]:
+    def gkr_leaf_round_evals(self, tables: Sequence[list[int]], gamma: int, num_points: int,
+                             eq_coordinate: int | None = None) -> list[int]:
         validation.gkr_leaf_round_args([len(f) for f in tables], num_points)
         e, q0, q1 = tables
         terms = [self.round_evals(f, num_points) for f in ([e, q0], [e, q1], [e, q0, q1])]

@@ -10,22 +10,51 @@ import numpy as np
 MAX_FACTORS = 3
 
 
+def machine_integers(dtype) -> bool:
+    """An integer dtype whose every value converts to int64 without loss (all but uint64):
+    what the ``*_int64`` operations accept."""
+    dtype = np.dtype(dtype)
+    return dtype.kind in "iu" and np.can_cast(dtype, np.int64, casting="safe")
+
+
 def int64_vector(a) -> np.ndarray:
     """A 1-D int64 array from any integer array-like that converts to int64 without loss."""
+    return _integer_vector(a).astype(np.int64, copy=False)
+
+
+#: The dtypes the CPU kernels read as they are (the limbs are int32): a copy of a limbs tensor
+#: as int64 would be 8 bytes an entry more, held for as long as the kernel's caller holds it.
+KERNEL_INTEGERS = (np.dtype(np.int32), np.dtype(np.int64))
+
+
+def kernel_integers(a) -> np.ndarray:
+    """A 1-D int32 or int64 array for a CPU kernel: int32 and int64 as they are, other
+    machine integers converted to int64 (each dtype is one more compiled specialization)."""
+    arr = _integer_vector(a)
+    return arr if arr.dtype in KERNEL_INTEGERS else arr.astype(np.int64)
+
+
+def _integer_vector(a) -> np.ndarray:
     arr = np.asarray(a)
     if arr.ndim != 1:
         raise ValueError(f"from_int64 expects a 1-D array, got shape {arr.shape}")
     if arr.dtype.kind not in "iu":
         raise TypeError(f"from_int64 expects integers, got dtype {arr.dtype} (use from_ints)")
-    if not np.can_cast(arr.dtype, np.int64, casting="safe"):
+    if not machine_integers(arr.dtype):
         raise TypeError(f"from_int64: dtype {arr.dtype} does not convert to int64 without loss")
-    return arr.astype(np.int64, copy=False)
+    return arr
 
 
 def same_length(op: str, *lengths: int) -> int:
     if len(set(lengths)) != 1:
         raise ValueError(f"{op}: vectors of different lengths {list(lengths)}")
     return lengths[0]
+
+
+def halved(op: str, n: int) -> int:
+    """Half of a fraction tree layer's length: a positive even length (its two halves)."""
+    foldable(op, n)
+    return n // 2
 
 
 def foldable(op: str, n: int) -> None:
@@ -71,7 +100,7 @@ def axis_to_bind(a: np.ndarray, num_vars: int) -> np.ndarray:
     a = np.asarray(a)
     if a.ndim != 3 or a.shape[1] != 1 << num_vars:
         raise ValueError(f"bind_axis_int64: shape {a.shape} is not [pre, 2^{num_vars}, post]")
-    if a.dtype.kind not in "iu" or not np.can_cast(a.dtype, np.int64, casting="safe"):
+    if not machine_integers(a.dtype):
         raise TypeError(f"bind_axis_int64: dtype {a.dtype} does not convert to int64 without loss")
     return np.ascontiguousarray(a, dtype=np.int64)
 

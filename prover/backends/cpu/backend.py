@@ -69,6 +69,14 @@ def _extend(evals: list[int], num_points: int) -> list[int]:
     return evals
 
 
+def _times_eq1(u: int, h: list[int], num_points: int) -> list[int]:
+    """s(t) = eq1(u, t) h(t) at t < num_points, from h(0), h(1), h(2) of a quadratic h: the
+    round of an instance whose eq table's factor in the bound variable was split off
+    (``kernels.round_sums_gkr_split_eq``), eq1(u, t) = (1 - u)(1 - t) + u t."""
+    h = _extend(h, num_points)
+    return [((1 - u) * (1 - t) + u * t) * h[t] % R for t in range(num_points)]
+
+
 def _reduce(rows: np.ndarray) -> int:
     """The canonical Python int of a sum of Montgomery residues given as rows of limbs
     (a reduction kernel's per-chunk partial sums, or one Montgomery row): sum x_i R is the
@@ -103,7 +111,7 @@ class CpuBackend:
 
     # --- conversions -------------------------------------------------------------------
     def from_int64(self, a: np.ndarray) -> np.ndarray:
-        a = validation.int64_vector(a)
+        a = validation.kernel_integers(a)
         out = _empty(len(a))
         with self._threads(len(a)):
             kernels.from_int64(a, out)
@@ -146,12 +154,33 @@ class CpuBackend:
         return np.tile(_vec(v), (validation.repetitions(reps), 1))
 
     def tile_sub_int64(self, pattern: np.ndarray, a: np.ndarray) -> np.ndarray:
-        a = validation.int64_vector(a)
+        a = validation.kernel_integers(a)
         validation.periods(len(_vec(pattern)), len(a))
         out = _empty(len(a))
         with self._threads(len(a)):
             kernels.tile_sub_int64(pattern, a, out)
         return out
+
+    def gkr_parent_layer(self, p: np.ndarray | None, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        h = validation.halved("gkr_parent_layer", len(_vec(q)))
+        if p is not None:
+            validation.same_length("gkr_parent_layer", len(_vec(p)), len(q))
+        out_p, out_q = _empty(h), _empty(h)
+        with self._threads(h):
+            if p is None:
+                kernels.gkr_unit_parent(q, out_p, out_q)
+            else:
+                kernels.gkr_parent(p, q, out_p, out_q)
+        return out_p, out_q
+
+    def gkr_unit_parent_layer_int64(self, pattern: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        a = validation.kernel_integers(a)
+        validation.periods(len(_vec(pattern)), len(a))
+        h = validation.halved("gkr_unit_parent_layer_int64", len(a))
+        out_p, out_q = _empty(h), _empty(h)
+        with self._threads(h):
+            kernels.gkr_unit_parent_int64(pattern, a, out_p, out_q)
+        return out_p, out_q
 
     # --- elementwise -------------------------------------------------------------------
     def add(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -195,7 +224,7 @@ class CpuBackend:
         return out
 
     def fold_int64(self, a: np.ndarray, r: int) -> np.ndarray:
-        a = validation.int64_vector(a)
+        a = validation.kernel_integers(a)
         validation.foldable("fold_int64", len(a))
         out = _empty(len(a) // 2)
         with self._threads(len(out)):
@@ -203,7 +232,7 @@ class CpuBackend:
         return out
 
     def split_inner_products_int64(self, v: np.ndarray, a: np.ndarray) -> tuple[int, int]:
-        a = validation.int64_vector(a)
+        a = validation.kernel_integers(a)
         n = validation.same_length("split_inner_products_int64", 2 * len(_vec(v)), len(a)) // 2
         with self._threads(n) as threads:
             partial = kernels.split_inner_products_int64(v, a, threads)
@@ -266,15 +295,25 @@ class CpuBackend:
             partial = _ROUND_KERNELS[degree](*factors, computed, threads)
         return _extend([_reduce(partial[:, t]) for t in range(computed)], num_points)
 
-    def gkr_round_evals(self, tables: Sequence[np.ndarray], gamma: int, num_points: int) -> list[int]:
+    def gkr_round_evals(self, tables: Sequence[np.ndarray], gamma: int, num_points: int,
+                        eq_coordinate: int | None = None) -> list[int]:
         validation.gkr_round_args([len(_vec(f)) for f in tables], num_points)
+        if eq_coordinate is not None:
+            with self._threads(len(tables[0]) // 2) as threads:
+                partial = kernels.round_sums_gkr_split_eq(*tables, _scalar(gamma), threads)
+            return _times_eq1(eq_coordinate, [_reduce(partial[:, t]) for t in range(3)], num_points)
         computed = min(num_points, 4)
         with self._threads(len(tables[0]) // 2) as threads:
             partial = kernels.round_evals_gkr(*tables, _scalar(gamma), computed, threads)
         return _extend([_reduce(partial[:, t]) for t in range(computed)], num_points)
 
-    def gkr_leaf_round_evals(self, tables: Sequence[np.ndarray], gamma: int, num_points: int) -> list[int]:
+    def gkr_leaf_round_evals(self, tables: Sequence[np.ndarray], gamma: int, num_points: int,
+                             eq_coordinate: int | None = None) -> list[int]:
         validation.gkr_leaf_round_args([len(_vec(f)) for f in tables], num_points)
+        if eq_coordinate is not None:
+            with self._threads(len(tables[0]) // 2) as threads:
+                partial = kernels.round_sums_gkr_leaf_split_eq(*tables, _scalar(gamma), _scalar(1), threads)
+            return _times_eq1(eq_coordinate, [_reduce(partial[:, t]) for t in range(3)], num_points)
         computed = min(num_points, 4)
         with self._threads(len(tables[0]) // 2) as threads:
             partial = kernels.round_evals_gkr_leaf(*tables, _scalar(gamma), _scalar(1), computed, threads)

@@ -119,6 +119,42 @@ def from_montgomery(a, out):
 
 
 @_kernel
+def gkr_parent(p, q, out_p, out_q):
+    """The layer above (p, q) in a fraction tree, children split by the top variable (halves):
+    out_p[i] = p[i] q[i+h] + p[i+h] q[i], out_q[i] = q[i] q[i+h], h = len(out_q)."""
+    h = out_q.shape[0]
+    for i in prange(h):
+        q0 = load(q, i)
+        q1 = load(q, i + h)
+        store(out_p, i, add(mul(load(p, i), q1), mul(load(p, i + h), q0)))
+        store(out_q, i, mul(q0, q1))
+
+
+@_kernel
+def gkr_unit_parent(q, out_p, out_q):
+    """``gkr_parent`` over unit numerators: out_p[i] = q[i] + q[i+h], out_q[i] = q[i] q[i+h]."""
+    h = out_q.shape[0]
+    for i in prange(h):
+        q0 = load(q, i)
+        q1 = load(q, i + h)
+        store(out_p, i, add(q0, q1))
+        store(out_q, i, mul(q0, q1))
+
+
+@_kernel
+def gkr_unit_parent_int64(pattern, a, out_p, out_q):
+    """``gkr_unit_parent`` of the leaves d[i] = pattern[i mod len(pattern)] - a[i]
+    (``tile_sub_int64``'s), read from the integers: the leaves are never stored."""
+    h = out_q.shape[0]
+    w = pattern.shape[0]
+    for i in prange(h):
+        q0 = sub(load(pattern, i % w), _embed(a[i]))
+        q1 = sub(load(pattern, (i + h) % w), _embed(a[i + h]))
+        store(out_p, i, add(q0, q1))
+        store(out_q, i, mul(q0, q1))
+
+
+@_kernel
 def to_int64(a, out, fits):
     """out[i] = the representative of a[i] in (-r/2, r/2] as int64; fits[i] = whether it fits.
 
@@ -465,6 +501,80 @@ def round_evals_gkr(e, p0, p1, q0, q1, gamma, num_points, threads):
         store_wide(partial[c], 1, s1)
         store_wide(partial[c], 2, s2)
         store_wide(partial[c], 3, s3)
+    return partial
+
+
+@_kernel
+def round_sums_gkr_split_eq(e, p0, p1, q0, q1, gamma, threads):
+    """h(t) = sum_i (e[2i] + e[2i+1]) (p0_i(t) q1_i(t) + q0_i(t) u_i(t)), u = p1 + gamma q1, at
+    t = 0, 1, 2 (uint64[chunks, 3, 5]): ``round_evals_gkr`` with the eq table's factor in the
+    bound variable split off (Gruen, "Some Improvements for the PIOP for ZeroCheck", ePrint
+    2024/108, section 3). For e = c eq1(u_0, x_0) e'(x'), the round is s(t) = eq1(u_0, t) h(t)
+    (``CpuBackend.gkr_round_evals``): h has degree 2, so 11 multiplications per pair, not 14."""
+    m = e.shape[0] // 2
+    g = load(gamma, 0)
+    chunks = _chunk_count(m, threads)
+    partial = np.empty((chunks, 3, WIDE_LIMBS), np.uint64)
+    for c in prange(chunks):
+        lo, hi = _chunk_bounds(c, chunks, m)
+        s0 = mg.WIDE_ZERO
+        s1 = mg.WIDE_ZERO
+        s2 = mg.WIDE_ZERO
+        for i in range(lo, hi):
+            w = add(load(e, 2 * i), load(e, 2 * i + 1))
+            a0 = load(p0, 2 * i)
+            c0 = load(q0, 2 * i)
+            d0 = load(q1, 2 * i)
+            u0 = add(load(p1, 2 * i), mul(g, d0))
+            a1 = load(p0, 2 * i + 1)
+            c1 = load(q0, 2 * i + 1)
+            d1 = load(q1, 2 * i + 1)
+            u1 = add(load(p1, 2 * i + 1), mul(g, d1))
+            s0 = accumulate(s0, mul(w, add(mul(a0, d0), mul(c0, u0))))
+            s1 = accumulate(s1, mul(w, add(mul(a1, d1), mul(c1, u1))))
+            a2 = sub(add(a1, a1), a0)
+            c2 = sub(add(c1, c1), c0)
+            d2 = sub(add(d1, d1), d0)
+            u2 = sub(add(u1, u1), u0)
+            s2 = accumulate(s2, mul(w, add(mul(a2, d2), mul(c2, u2))))
+        store_wide(partial[c], 0, s0)
+        store_wide(partial[c], 1, s1)
+        store_wide(partial[c], 2, s2)
+    return partial
+
+
+@_kernel
+def round_sums_gkr_leaf_split_eq(e, q0, q1, gamma, one, threads):
+    """h(t) = sum_i (e[2i] + e[2i+1]) (q1_i(t) + q0_i(t) (1 + gamma q1_i(t))) at t = 0, 1, 2
+    (uint64[chunks, 3, 5]): ``round_evals_gkr_leaf`` with the eq factor split off, as
+    ``round_sums_gkr_split_eq`` (8 multiplications per pair, not 10)."""
+    m = e.shape[0] // 2
+    g = load(gamma, 0)
+    o = load(one, 0)
+    chunks = _chunk_count(m, threads)
+    partial = np.empty((chunks, 3, WIDE_LIMBS), np.uint64)
+    for c in prange(chunks):
+        lo, hi = _chunk_bounds(c, chunks, m)
+        s0 = mg.WIDE_ZERO
+        s1 = mg.WIDE_ZERO
+        s2 = mg.WIDE_ZERO
+        for i in range(lo, hi):
+            w = add(load(e, 2 * i), load(e, 2 * i + 1))
+            c0 = load(q0, 2 * i)
+            d0 = load(q1, 2 * i)
+            u0 = add(o, mul(g, d0))
+            c1 = load(q0, 2 * i + 1)
+            d1 = load(q1, 2 * i + 1)
+            u1 = add(o, mul(g, d1))
+            s0 = accumulate(s0, mul(w, add(d0, mul(c0, u0))))
+            s1 = accumulate(s1, mul(w, add(d1, mul(c1, u1))))
+            c2 = sub(add(c1, c1), c0)
+            d2 = sub(add(d1, d1), d0)
+            u2 = sub(add(u1, u1), u0)
+            s2 = accumulate(s2, mul(w, add(d2, mul(c2, u2))))
+        store_wide(partial[c], 0, s0)
+        store_wide(partial[c], 1, s1)
+        store_wide(partial[c], 2, s2)
     return partial
 
 

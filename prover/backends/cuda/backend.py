@@ -220,6 +220,20 @@ class CudaBackend:
         reps = validation.periods(len(self._vec(pattern)), len(validation.int64_vector(a)))
         return self.sub(self.tile(pattern, reps), self.from_int64(a))
 
+    # The parent layers composed from the elementwise kernels (halves are device slices): a
+    # fused device kernel, as the CPU's, would save the temporaries; none was measured.
+    def gkr_parent_layer(self, p, q):
+        h = validation.halved("gkr_parent_layer", len(self._vec(q)))
+        q0, q1 = q[:h], q[h:]
+        if p is None:
+            return self.add(q0, q1), self.mul(q0, q1)
+        validation.same_length("gkr_parent_layer", len(self._vec(p)), len(q))
+        return self.add(self.mul(p[:h], q1), self.mul(p[h:], q0)), self.mul(q0, q1)
+
+    def gkr_unit_parent_layer_int64(self, pattern, a: np.ndarray):
+        validation.halved("gkr_unit_parent_layer_int64", len(validation.int64_vector(a)))
+        return self.gkr_parent_layer(None, self.tile_sub_int64(pattern, a))
+
     # --- elementwise -------------------------------------------------------------------
     def add(self, a, b):
         return self._elementwise("add", "vec_add", a, b)
@@ -307,12 +321,16 @@ class CudaBackend:
         evals = self._reduce(_ROUND_KERNELS[degree], len(factors[0]) // 2, degree + 1, *factors)
         return _extend(evals[: min(num_points, degree + 1)], num_points)
 
-    def gkr_round_evals(self, tables: Sequence, gamma: int, num_points: int) -> list[int]:
+    # ``eq_coordinate`` is not used yet: the device kernels compute s(t) whatever the eq table
+    # (the CPU's split kernels were not ported; the result is the same).
+    def gkr_round_evals(self, tables: Sequence, gamma: int, num_points: int,
+                        eq_coordinate: int | None = None) -> list[int]:
         validation.gkr_round_args([len(self._vec(f)) for f in tables], num_points)
         evals = self._reduce("round_evals_gkr", len(tables[0]) // 2, 4, *tables, _scalar(gamma))
         return _extend(evals[: min(num_points, 4)], num_points)
 
-    def gkr_leaf_round_evals(self, tables: Sequence, gamma: int, num_points: int) -> list[int]:
+    def gkr_leaf_round_evals(self, tables: Sequence, gamma: int, num_points: int,
+                             eq_coordinate: int | None = None) -> list[int]:
         # No fused device kernel yet (none was measured): the three products, as round_evals.
         validation.gkr_leaf_round_args([len(self._vec(f)) for f in tables], num_points)
         e, q0, q1 = tables
