@@ -311,7 +311,7 @@ def test_bind_axis_int64_is_the_moved_axis_folded(backend, rng, shape):
     for r in point:
         table = backend.fold(table, r)
     assert backend.to_ints(backend.bind_axis_int64(a, point)) == backend.to_ints(table)
-    small = (a % 1000).astype(np.int32)  # narrower integers (the limbs are int32) bind alike
+    small = (a % 2001 - 1000).astype(np.int32)  # narrower integers (the limbs are int32) bind alike
     assert backend.to_ints(backend.bind_axis_int64(small, point)) == backend.to_ints(backend.bind_axis_int64(small.astype(np.int64), point))
 
 
@@ -326,11 +326,14 @@ def test_bind_axis_int64_rejects_lossy_dtypes(backend):
         backend.bind_axis_int64(np.zeros((1, 2, 1), dtype=np.uint64), [1])
 
 
+@pytest.mark.parametrize("dtype", [np.int64, np.int32])
 @pytest.mark.parametrize("n", [1, 3, 64])
-def test_split_inner_products_int64_pair_v_with_even_and_odd_entries(backend, rng, n):
-    values = (EDGE_INT64 * 13)[: 2 * n]
+def test_split_inner_products_int64_pair_v_with_even_and_odd_entries(backend, rng, n, dtype):
+    """Edge values of both signs (int64 min's magnitude is 2^63), in every position."""
+    edges = [x for x in EDGE_INT64 if np.iinfo(dtype).min <= x <= np.iinfo(dtype).max] + [np.iinfo(dtype).min]
+    values = (edges * 32)[: 2 * n]
     v = random_ints(rng, n)
-    got = backend.split_inner_products_int64(backend.from_ints(v), np.array(values, dtype=np.int64))
+    got = backend.split_inner_products_int64(backend.from_ints(v), np.array(values, dtype=dtype))
     assert got == tuple(sum(x * y for x, y in zip(v, values[k::2])) % R for k in (0, 1))
     with pytest.raises(ValueError, match="different lengths"):
         backend.split_inner_products_int64(backend.from_ints(v), np.zeros(2 * n + 2, dtype=np.int64))

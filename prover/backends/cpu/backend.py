@@ -236,7 +236,7 @@ class CpuBackend:
         n = validation.same_length("split_inner_products_int64", 2 * len(_vec(v)), len(a)) // 2
         with self._threads(n) as threads:
             partial = kernels.split_inner_products_int64(v, a, threads)
-        return _reduce(partial[:, 0]), _reduce(partial[:, 1])
+        return tuple((_reduce(partial[:, 2 * k]) - _reduce(partial[:, 2 * k + 1])) % R for k in range(2))
 
     def bind_axis_int64(self, a: np.ndarray, point: Sequence[int]) -> np.ndarray:
         a = validation.axis_to_bind(a, len(point))

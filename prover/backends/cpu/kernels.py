@@ -279,43 +279,94 @@ def fold_int64(a, r, out):
 
 @_kernel
 def split_inner_products_int64(v, a, threads):
-    """Per-chunk sums of v[i] a[2i] and v[i] a[2i+1] (uint64[chunks, 2, 5]) for int64 a."""
+    """Per-chunk sums of v[i] a[2i] and v[i] a[2i+1] for int64 (or int32) a, as exact integer
+    sums of residues times magnitudes: uint64[chunks, 4, 6] holds the sums over a[2i] >= 0,
+    a[2i] < 0, a[2i+1] >= 0, a[2i+1] < 0 (``accumulate_scaled``: no embedding of a, no
+    Montgomery product); the caller subtracts and reduces mod r once."""
     m = v.shape[0]
     chunks = _chunk_count(m, threads)
-    partial = np.empty((chunks, 2, WIDE_LIMBS), np.uint64)
+    partial = np.empty((chunks, 4, mg.SCALED_LIMBS), np.uint64)
+    zero = np.uint64(0)
     for c in prange(chunks):
         lo, hi = _chunk_bounds(c, chunks, m)
-        s0 = mg.WIDE_ZERO
-        s1 = mg.WIDE_ZERO
+        acc0p = mg.SCALED_ZERO
+        acc0n = mg.SCALED_ZERO
+        acc1p = mg.SCALED_ZERO
+        acc1n = mg.SCALED_ZERO
         for i in range(lo, hi):
             e = load(v, i)
-            s0 = accumulate(s0, mul(e, _embed(a[2 * i])))
-            s1 = accumulate(s1, mul(e, _embed(a[2 * i + 1])))
-        store_wide(partial[c], 0, s0)
-        store_wide(partial[c], 1, s1)
+            x0 = a[2 * i]
+            x1 = a[2 * i + 1]
+            # |x| by wrapping negation (int64 min included), into the sum of its sign.
+            if x0 >= 0:
+                acc0p = mg.accumulate_scaled(acc0p, e, np.uint64(x0))
+            else:
+                acc0n = mg.accumulate_scaled(acc0n, e, zero - np.uint64(x0))
+            if x1 >= 0:
+                acc1p = mg.accumulate_scaled(acc1p, e, np.uint64(x1))
+            else:
+                acc1n = mg.accumulate_scaled(acc1n, e, zero - np.uint64(x1))
+        for k in range(mg.SCALED_LIMBS):
+            partial[c, 0, k] = acc0p[k]
+            partial[c, 1, k] = acc0n[k]
+            partial[c, 2, k] = acc1p[k]
+            partial[c, 3, k] = acc1n[k]
     return partial
+
+
+@njit(inline="always", cache=True)
+def _load_scaled(x, i):
+    return (x[i, 0], x[i, 1], x[i, 2], x[i, 3], x[i, 4], x[i, 5])
+
+
+@njit(inline="always", cache=True)
+def _store_scaled(x, i, v):
+    for k in range(mg.SCALED_LIMBS):
+        x[i, k] = v[k]
+
+
+@njit(inline="always", cache=True)
+def _residue_of_scaled(v):
+    """v mod r for a 6-limb v (an ``accumulate_scaled`` sum), as a reduced residue: with
+    v = lo + 2^256 hi, hi < 2^128 < r, it is lo mod r (lo < 3r: two conditional
+    subtractions, ``add`` of 0) plus hi 2^256 = mul(hi, R^2) (a Montgomery product
+    divides by 2^256 once)."""
+    lo = (v[0], v[1], v[2], v[3])
+    hi = (v[4], v[5], np.uint64(0), np.uint64(0))
+    return add(add(add(lo, mg.ZERO), mg.ZERO), mul(hi, mg.R2))
 
 
 @_kernel
 def bind_axis_int64(a, eq, out):
-    """out[p post + q] = sum_t eq[t] a[p, t, q] for int64 a [pre, n, post] (the middle axis
-    bound by its eq table). Blocks of an output row (p fixed, a range of q) go to the threads,
-    so that a few long rows still spread; within a block t runs outside q, reading a in order
-    while the block's partial sums stay in cache."""
+    """out[p post + q] = sum_t eq[t] a[p, t, q] for int64 (or int32) a [pre, n, post] (the
+    middle axis bound by its eq table). Blocks of an output row (p fixed, a range of q) go to
+    the threads, so that a few long rows still spread; within a block t runs outside q,
+    reading a in order while the block's partial sums stay in cache. The partial sums are
+    exact integer sums of residues times magnitudes (``accumulate_scaled``: four 64-bit
+    products a term, against an embedding and a Montgomery product), one for each sign,
+    reduced once per output."""
     pre, n, post = a.shape
     width = min(post, 1024)
     per_row = (post + width - 1) // width
+    zero = np.uint64(0)
     for block in prange(pre * per_row):
         p = block // per_row
         lo = (block % per_row) * width
         hi = min(post, lo + width)
-        base = p * post
-        for q in range(lo, hi):
-            store(out, base + q, mg.ZERO)
+        positive = np.zeros((hi - lo, mg.SCALED_LIMBS), np.uint64)
+        negative = np.zeros((hi - lo, mg.SCALED_LIMBS), np.uint64)
         for t in range(n):
             e = load(eq, t)
             for q in range(lo, hi):
-                store(out, base + q, add(load(out, base + q), mul(e, _embed(a[p, t, q]))))
+                x = a[p, t, q]
+                if x >= 0:
+                    _store_scaled(positive, q - lo, mg.accumulate_scaled(_load_scaled(positive, q - lo), e, np.uint64(x)))
+                else:  # |x| by wrapping negation, int64 min included
+                    _store_scaled(negative, q - lo, mg.accumulate_scaled(_load_scaled(negative, q - lo), e, zero - np.uint64(x)))
+        base = p * post
+        for q in range(lo, hi):
+            store(out, base + q, sub(_residue_of_scaled(_load_scaled(positive, q - lo)),
+                                     _residue_of_scaled(_load_scaled(negative, q - lo))))
 
 
 @_serial_kernel

@@ -210,6 +210,40 @@ def accumulate(typingctx, acc, x):
     return sig, codegen
 
 
+#: Limbs of an unreduced sum of residues times machine integers: n < 2^64 terms below
+#: 2^256 * 2^64 stay below 2^384.
+SCALED_LIMBS = LIMBS + 2
+SCALED_ZERO = tuple(np.uint64(0) for _ in range(SCALED_LIMBS))
+_I384 = ir.IntType(64 * SCALED_LIMBS)
+_SCALED = types.UniTuple(types.uint64, SCALED_LIMBS)
+
+
+@intrinsic
+def accumulate_scaled(typingctx, acc, x, k):
+    """acc + x k over the integers, acc a 6-limb sum, x a residue, k a uint64: no reduction.
+
+    A residue times a machine integer costs four 64 x 64 products (``mulx``) where embedding
+    the integer and multiplying costs two Montgomery products; the sum of residues x_i R
+    times integers k_i is R sum x_i k_i, the Montgomery form of the inner product, reduced
+    once at the end (in Python, as ``accumulate``'s sums)."""
+    if acc != _SCALED or x != _FR or k != types.uint64:
+        return None
+    sig = _SCALED(_SCALED, _FR, types.uint64)
+
+    def codegen(context, builder, signature, args):
+        acc, x, k = args
+        zero = ir.Constant(_I64, 0)
+        product, carry = [], zero
+        for limb in ir_limbs(builder, x):
+            low, carry = ir_mul_add2(builder, limb, k, carry, zero)
+            product.append(low)
+        product.append(carry)
+        total = builder.add(ir_pack(builder, ir_limbs(builder, acc), _I384), ir_pack(builder, product, _I384))
+        return ir_unpack(context, builder, total, _SCALED)
+
+    return sig, codegen
+
+
 @njit(inline="always", cache=True)
 def load(x, i):
     """Row i of a uint64[n, 4] array as a 4-tuple."""
