@@ -25,7 +25,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from prover.backends.base import FieldBackend, Vec
-from prover.backends.validation import kernel_integers
+from prover.backends.validation import KERNEL_INTEGERS
 from verifier.field import MODULUS as R
 from verifier.logup import (
     TOP,
@@ -48,7 +48,10 @@ def slot_matrix(tensor: RangeTensor, limbs: np.ndarray) -> np.ndarray:
     width = tensor.decomposition.padded_width
     if a.size != (1 << tensor.value_vars) * width or (a.ndim and a.shape[-1] != width):
         raise ValueError(f"{tensor.name}: limbs of shape {a.shape}, expected 2^{tensor.value_vars} values x {width} slots")
-    return kernel_integers(a.reshape(-1)).reshape(-1, width)
+    # int32 and int64 as they are; anything else (a soundness test's object array) as int64,
+    # which raises on a value outside int64.
+    a = a.reshape(-1, width)
+    return a if a.dtype in KERNEL_INTEGERS else a.astype(np.int64)
 
 
 def multiplicities(statement: LogupStatement, witness: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
