@@ -204,18 +204,19 @@ def derive_tables(
     out: Derived = {}
     roots = []
     for tree in statement.trees():
+        leaf_layer = LeafLayer(lambda tree=tree: (None, leaf_denominators(backend, tree, challenges, witness)))
         if leaves_of is not None:
             layers = build_layers(backend, *leaves_of(backend, tree, challenges, witness))
         elif tree.tensor is not None and tree.num_vars >= 1:
             # Layer 1 from the committed limbs in one pass: the leaves are never a table here.
             pattern, limbs = _slot_shifts_and_limbs(backend, tree, challenges, witness)
-            layers = build_layers(backend, *backend.gkr_unit_parent_layer_int64(pattern, limbs)) + [None]
+            layers = build_layers(backend, *backend.gkr_unit_parent_layer_int64(pattern, limbs)) + [leaf_layer]
         elif tree.unit:
             layers = build_layers(backend, None, leaf_denominators(backend, tree, challenges, witness))
+            if len(layers) > 1:
+                layers[-1] = leaf_layer
         else:
             layers = build_layers(backend, *leaves(backend, tree, challenges, witness))
-        if leaves_of is None and tree.unit and len(layers) > 1:
-            layers[-1] = LeafLayer(lambda tree=tree: (None, leaf_denominators(backend, tree, challenges, witness)))
         for k, layer in enumerate(layers):
             out[("gkr", tree.key, k)] = layer
         p, q = layers[0]
